@@ -1,0 +1,30 @@
+# Third-party dependencies, all from the system (Debian packages here; see scripts/install_deps.sh).
+find_package(Threads REQUIRED)
+find_package(OpenMP REQUIRED COMPONENTS CXX)
+
+# A real CPU BLAS for dense layers. OpenBLAS is preferred; BLA_VENDOR can still be set by the user.
+if(NOT DEFINED BLA_VENDOR)
+  set(BLA_VENDOR OpenBLAS)
+endif()
+find_package(BLAS)
+if(NOT BLAS_FOUND)
+  message(FATAL_ERROR "No CPU BLAS found (BLA_VENDOR=${BLA_VENDOR}). Install libopenblas-dev (scripts/install_deps.sh).")
+endif()
+# CBLAS prototypes: OpenBLAS ships cblas.h; find it so kernels can include it.
+find_path(RECKON_CBLAS_INCLUDE_DIR NAMES cblas.h PATH_SUFFIXES openblas openblas-pthread x86_64-linux-gnu/openblas-pthread)
+if(NOT RECKON_CBLAS_INCLUDE_DIR)
+  message(FATAL_ERROR "cblas.h not found. Install libopenblas-dev (scripts/install_deps.sh).")
+endif()
+
+if(RECKON_BUILD_TESTS)
+  find_package(GTest REQUIRED)
+  include(GoogleTest)
+endif()
+if(RECKON_BUILD_BENCHMARKS)
+  find_package(benchmark REQUIRED)
+endif()
+if(RECKON_BUILD_APPS)
+  find_package(CLI11 REQUIRED)
+  find_package(nlohmann_json 3 REQUIRED)
+  find_package(fmt REQUIRED)
+endif()

@@ -1,0 +1,27 @@
+# User-facing options. Each one is reported by ReckonSummary with the reason for its outcome.
+set(RECKON_CUDA AUTO CACHE STRING "Build the CUDA kernels: AUTO (when nvcc is found), ON (required), OFF")
+set_property(CACHE RECKON_CUDA PROPERTY STRINGS AUTO ON OFF)
+set(RECKON_CUDNN AUTO CACHE STRING "Use cuDNN (needs CUDA): AUTO, ON (required), OFF")
+set_property(CACHE RECKON_CUDNN PROPERTY STRINGS AUTO ON OFF)
+set(RECKON_SANITIZE "" CACHE STRING "Comma-separated sanitizers for host code, e.g. address,undefined")
+
+if(DEFINED ENV{CI} AND "$ENV{CI}" STREQUAL "true")
+  set(_reckon_werror_default ON)
+else()
+  set(_reckon_werror_default OFF)
+endif()
+option(RECKON_WERROR "Treat compiler warnings as errors (ON by default when CI=true)" ${_reckon_werror_default})
+option(RECKON_BUILD_TESTS "Build the GoogleTest suite" ON)
+option(RECKON_BUILD_BENCHMARKS "Build the Google Benchmark programs" ON)
+option(RECKON_BUILD_APPS "Build the reckon command-line program" ON)
+option(BUILD_SHARED_LIBS "Build reckon as a shared library" OFF)
+
+if(NOT CMAKE_BUILD_TYPE AND NOT CMAKE_CONFIGURATION_TYPES)
+  set(CMAKE_BUILD_TYPE Release CACHE STRING "Build type" FORCE)
+endif()
+
+set(CMAKE_CXX_STANDARD 20)
+set(CMAKE_CXX_STANDARD_REQUIRED ON)
+set(CMAKE_CXX_EXTENSIONS OFF)
+set(CMAKE_POSITION_INDEPENDENT_CODE ON)
+set(CMAKE_EXPORT_COMPILE_COMMANDS ON)

@@ -1,0 +1,165 @@
+#include "reckon/runtime/context.h"
+
+#include <omp.h>
+
+#include <algorithm>
+
+#include "reckon/config.h"
+#include "reckon/runtime/detail/context_impl.h"
+#include "reckon/runtime/error.h"
+#include "reckon/runtime/memory.h"
+
+namespace reckon {
+namespace detail {
+
+#if RECKON_WITH_CUDA
+StreamHolder::StreamHolder(int dev) : device(dev) {
+  DeviceGuard guard(device);
+  RECKON_CUDA_CHECK(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking));
+}
+
+StreamHolder::~StreamHolder() {
+  // Pending work (including stream-ordered frees) must finish before the stream goes away.
+  int previous = -1;
+  (void)cudaGetDevice(&previous);
+  (void)cudaSetDevice(device);
+  (void)cudaStreamSynchronize(stream);
+  (void)cudaStreamDestroy(stream);
+  if (previous >= 0) (void)cudaSetDevice(previous);
+  (void)cudaGetLastError();
+}
+#endif
+
+struct ContextImpl {
+  Device device;
+  std::uint64_t seed = kDefaultSeed;
+  std::uint64_t next_stream = 0;
+  int cpu_threads = 1;
+  Buffer workspace;
+  std::shared_ptr<StreamHolder> stream;
+#if RECKON_WITH_CUDA
+  cublasHandle_t cublas = nullptr;
+#if RECKON_WITH_CUDNN
+  cudnnHandle_t cudnn = nullptr;
+#endif
+#endif
+
+  ~ContextImpl() {
+    workspace.reset();
+#if RECKON_WITH_CUDA
+    if (device.is_cuda()) {
+      int previous = -1;
+      (void)cudaGetDevice(&previous);
+      (void)cudaSetDevice(device.index);
+      if (cublas != nullptr) (void)cublasDestroy(cublas);
+#if RECKON_WITH_CUDNN
+      if (cudnn != nullptr) (void)cudnnDestroy(cudnn);
+#endif
+      if (previous >= 0) (void)cudaSetDevice(previous);
+      (void)cudaGetLastError();
+    }
+#endif
+  }
+};
+
+const std::shared_ptr<StreamHolder>& ContextAccess::stream_holder(const Context& ctx) { return ctx.impl_->stream; }
+
+#if RECKON_WITH_CUDA
+cudaStream_t cuda_stream(const Context& ctx) {
+  const auto& holder = ContextAccess::stream_holder(ctx);
+  return holder ? holder->stream : nullptr;
+}
+
+cublasHandle_t cublas_handle(Context& ctx) {
+  ContextImpl& impl = ContextAccess::impl(ctx);
+  RECKON_CHECK_ARG(impl.device.is_cuda(), "cuBLAS needs a CUDA context, this one is ", impl.device.str());
+  if (impl.cublas == nullptr) {
+    DeviceGuard guard(impl.device.index);
+    RECKON_CUDA_CHECK(cublasCreate(&impl.cublas));
+    RECKON_CUDA_CHECK(cublasSetStream(impl.cublas, impl.stream->stream));
+  }
+  return impl.cublas;
+}
+
+#if RECKON_WITH_CUDNN
+cudnnHandle_t cudnn_handle(Context& ctx) {
+  ContextImpl& impl = ContextAccess::impl(ctx);
+  RECKON_CHECK_ARG(impl.device.is_cuda(), "cuDNN needs a CUDA context, this one is ", impl.device.str());
+  if (impl.cudnn == nullptr) {
+    DeviceGuard guard(impl.device.index);
+    RECKON_CUDA_CHECK(cudnnCreate(&impl.cudnn));
+    RECKON_CUDA_CHECK(cudnnSetStream(impl.cudnn, impl.stream->stream));
+  }
+  return impl.cudnn;
+}
+#endif
+#endif
+
+}  // namespace detail
+
+Context::Context(Device device, std::uint64_t seed) : impl_(std::make_unique<detail::ContextImpl>()) {
+  impl_->device = device;
+  impl_->seed = seed;
+  impl_->cpu_threads = std::max(1, omp_get_max_threads());
+  if (device.is_cuda()) {
+#if RECKON_WITH_CUDA
+    if (device.index < 0 || device.index >= cuda_device_count()) {
+      RECKON_THROW(StatusCode::kNoDevice, "cannot create a context on ", device.str(), ": ",
+                   cuda_available() ? detail::concat("only ", cuda_device_count(), " CUDA device(s) answer")
+                                    : cuda_unavailable_reason());
+    }
+    impl_->stream = std::make_shared<detail::StreamHolder>(device.index);
+#else
+    detail::throw_not_compiled("Context", "CUDA", __FILE__, __LINE__);
+#endif
+  }
+}
+
+Context::~Context() = default;
+Context::Context(Context&&) noexcept = default;
+Context& Context::operator=(Context&&) noexcept = default;
+
+Device Context::device() const { return impl_->device; }
+
+CUstream_st* Context::stream() const {
+#if RECKON_WITH_CUDA
+  return detail::cuda_stream(*this);
+#else
+  return nullptr;
+#endif
+}
+
+void Context::synchronize() {
+#if RECKON_WITH_CUDA
+  if (impl_->stream) RECKON_CUDA_CHECK(cudaStreamSynchronize(impl_->stream->stream));
+#endif
+}
+
+void* Context::workspace(std::size_t bytes) {
+  if (impl_->workspace.size() < bytes) {
+    // Grow geometrically so a sequence of slightly larger requests does not reallocate every time.
+    const std::size_t grown = std::max(bytes, impl_->workspace.size() + impl_->workspace.size() / 2);
+    impl_->workspace.reset();
+    impl_->workspace = Buffer::on_device(*this, grown);
+  }
+  return impl_->workspace.data();
+}
+
+std::size_t Context::workspace_size() const { return impl_->workspace.size(); }
+
+std::uint64_t Context::seed() const { return impl_->seed; }
+
+void Context::set_seed(std::uint64_t seed) {
+  impl_->seed = seed;
+  impl_->next_stream = 0;
+}
+
+std::uint64_t Context::next_rng_stream() { return impl_->next_stream++; }
+
+int Context::cpu_threads() const { return impl_->cpu_threads; }
+
+void Context::set_cpu_threads(int threads) {
+  impl_->cpu_threads = threads > 0 ? threads : std::max(1, omp_get_num_procs());
+}
+
+}  // namespace reckon

@@ -1,0 +1,62 @@
+// Context: where and how operations run. It owns the device, one non-blocking CUDA stream, the cuBLAS and cuDNN
+// handles bound to that stream (created on first use), a workspace arena, the random seed and the CPU thread count.
+//
+// Every operation takes the Context first, enqueues on its stream and returns without synchronising; results in
+// host memory are valid after synchronize(). A Context is used by one host thread at a time.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+
+#include "reckon/runtime/device.h"
+
+struct CUstream_st;  // cudaStream_t is CUstream_st*; declared here so this header needs no CUDA headers.
+
+namespace reckon {
+
+namespace detail {
+struct ContextImpl;
+struct ContextAccess;
+}  // namespace detail
+
+inline constexpr std::uint64_t kDefaultSeed = 0x5eed'0f'2ec0'0000ull;
+
+class Context {
+ public:
+  // Throws kNoDevice when `device` is a CUDA device that does not answer.
+  explicit Context(Device device = default_device(), std::uint64_t seed = kDefaultSeed);
+  ~Context();
+  Context(Context&&) noexcept;
+  Context& operator=(Context&&) noexcept;
+  Context(const Context&) = delete;
+  Context& operator=(const Context&) = delete;
+
+  Device device() const;
+  bool is_cuda() const { return device().is_cuda(); }
+
+  // The stream every operation of this context is enqueued on (nullptr for a CPU context).
+  CUstream_st* stream() const;
+  // Wait for all work enqueued on this context; on a CPU context work is already complete.
+  void synchronize();
+
+  // Scratch memory on the context's device, at least `bytes` long, valid until the next call to workspace().
+  // Stream-ordered: operations on this context may use it back to back without synchronising.
+  void* workspace(std::size_t bytes);
+  std::size_t workspace_size() const;
+
+  // Random numbers: every op that draws them takes a fresh stream id, so the same seed and the same sequence of
+  // operations give the same numbers on CPU and GPU.
+  std::uint64_t seed() const;
+  void set_seed(std::uint64_t seed);  // also restarts the stream ids
+  std::uint64_t next_rng_stream();
+
+  int cpu_threads() const;
+  void set_cpu_threads(int threads);  // <= 0 means all hardware threads
+
+ private:
+  friend struct detail::ContextAccess;
+  std::unique_ptr<detail::ContextImpl> impl_;
+};
+
+}  // namespace reckon

@@ -1,0 +1,34 @@
+// Internal (not installed): the parts of Context that memory and CUDA code reach into.
+#pragma once
+
+#include <memory>
+
+#include "reckon/config.h"
+#include "reckon/runtime/context.h"
+
+#if RECKON_WITH_CUDA
+#include "reckon/runtime/detail/cuda_check.h"
+#include "reckon/runtime/detail/cuda_context.h"
+#endif
+
+namespace reckon::detail {
+
+// A CUDA stream shared by a context and the buffers allocated on it: buffers free themselves in order on the
+// stream, so the stream must outlive them even when the context goes first.
+struct StreamHolder {
+#if RECKON_WITH_CUDA
+  explicit StreamHolder(int device);
+  ~StreamHolder();
+  StreamHolder(const StreamHolder&) = delete;
+  StreamHolder& operator=(const StreamHolder&) = delete;
+  int device = 0;
+  cudaStream_t stream = nullptr;
+#endif
+};
+
+struct ContextAccess {
+  static const std::shared_ptr<StreamHolder>& stream_holder(const Context& ctx);
+  static ContextImpl& impl(Context& ctx) { return *ctx.impl_; }
+};
+
+}  // namespace reckon::detail

@@ -1,0 +1,245 @@
+#include "reckon/runtime/memory.h"
+
+#include <cstdio>
+#include <cstring>
+#include <limits>
+#include <mutex>
+#include <new>
+
+#include "reckon/config.h"
+#include "reckon/runtime/detail/context_impl.h"
+#include "reckon/runtime/error.h"
+
+namespace reckon {
+
+namespace {
+
+void* host_alloc(std::size_t bytes, std::size_t alignment) {
+  RECKON_CHECK_ARG(alignment > 0 && (alignment & (alignment - 1)) == 0, "alignment ", alignment,
+                   " is not a power of two");
+  void* p = ::operator new(bytes, std::align_val_t(alignment), std::nothrow);
+  if (p == nullptr) RECKON_THROW(StatusCode::kOutOfMemory, "host allocation of ", bytes, " bytes failed");
+  return p;
+}
+
+#if RECKON_WITH_CUDA
+// One stream-ordered pool per device. Freed blocks stay cached in the pool (release threshold: unlimited) so
+// steady-state training allocates nothing from the driver.
+cudaMemPool_t device_pool(int device) {
+  static std::mutex mutex;
+  static cudaMemPool_t pools[64] = {};
+  RECKON_CHECK_ARG(device >= 0 && device < 64, "device index ", device, " out of range");
+  std::lock_guard<std::mutex> lock(mutex);
+  if (pools[device] == nullptr) {
+    cudaMemPoolProps props{};
+    props.allocType = cudaMemAllocationTypePinned;
+    props.handleTypes = cudaMemHandleTypeNone;
+    props.location.type = cudaMemLocationTypeDevice;
+    props.location.id = device;
+    cudaMemPool_t pool = nullptr;
+    RECKON_CUDA_CHECK(cudaMemPoolCreate(&pool, &props));
+    std::uint64_t threshold = std::numeric_limits<std::uint64_t>::max();
+    RECKON_CUDA_CHECK(cudaMemPoolSetAttribute(pool, cudaMemPoolAttrReleaseThreshold, &threshold));
+    pools[device] = pool;
+  }
+  return pools[device];
+}
+#endif
+
+}  // namespace
+
+Buffer::~Buffer() { reset(); }
+
+Buffer::Buffer(Buffer&& other) noexcept
+    : ptr_(other.ptr_),
+      bytes_(other.bytes_),
+      alignment_(other.alignment_),
+      device_(other.device_),
+      kind_(other.kind_),
+      stream_(std::move(other.stream_)) {
+  other.ptr_ = nullptr;
+  other.bytes_ = 0;
+}
+
+Buffer& Buffer::operator=(Buffer&& other) noexcept {
+  if (this != &other) {
+    reset();
+    ptr_ = other.ptr_;
+    bytes_ = other.bytes_;
+    alignment_ = other.alignment_;
+    device_ = other.device_;
+    kind_ = other.kind_;
+    stream_ = std::move(other.stream_);
+    other.ptr_ = nullptr;
+    other.bytes_ = 0;
+  }
+  return *this;
+}
+
+void Buffer::reset() {
+  if (ptr_ != nullptr) {
+    switch (kind_) {
+      case MemoryKind::kHost: ::operator delete(ptr_, std::align_val_t(alignment_)); break;
+      case MemoryKind::kPinned:
+#if RECKON_WITH_CUDA
+        (void)cudaFreeHost(ptr_);
+        (void)cudaGetLastError();
+#endif
+        break;
+      case MemoryKind::kDevice:
+#if RECKON_WITH_CUDA
+        // Destructors must not throw; a failed free here means the device is already broken, and the next
+        // checked call will report it.
+        if (cudaFreeAsync(ptr_, stream_->stream) != cudaSuccess) {
+          std::fprintf(stderr, "reckon: cudaFreeAsync failed: %s\n", cudaGetErrorString(cudaGetLastError()));
+        }
+#endif
+        break;
+    }
+  }
+  ptr_ = nullptr;
+  bytes_ = 0;
+  stream_.reset();
+}
+
+Buffer Buffer::host(std::size_t bytes, std::size_t alignment) {
+  Buffer b;
+  b.bytes_ = bytes;
+  b.alignment_ = alignment;
+  b.kind_ = MemoryKind::kHost;
+  b.device_ = Device::cpu();
+  if (bytes > 0) b.ptr_ = host_alloc(bytes, alignment);
+  return b;
+}
+
+Buffer Buffer::pinned(std::size_t bytes) {
+#if RECKON_WITH_CUDA
+  if (cuda_available()) {
+    Buffer b;
+    b.bytes_ = bytes;
+    b.kind_ = MemoryKind::kPinned;
+    b.device_ = Device::cpu();
+    if (bytes > 0) RECKON_CUDA_CHECK(cudaMallocHost(&b.ptr_, bytes));
+    return b;
+  }
+#endif
+  return host(bytes);
+}
+
+Buffer Buffer::on_device(Context& ctx, std::size_t bytes) {
+  if (ctx.device().is_cpu()) return host(bytes);
+#if RECKON_WITH_CUDA
+  Buffer b;
+  b.bytes_ = bytes;
+  b.kind_ = MemoryKind::kDevice;
+  b.device_ = ctx.device();
+  b.stream_ = detail::ContextAccess::stream_holder(ctx);
+  if (bytes > 0) {
+    detail::DeviceGuard guard(ctx.device().index);
+    const cudaError_t status =
+        cudaMallocFromPoolAsync(&b.ptr_, bytes, device_pool(ctx.device().index), b.stream_->stream);
+    if (status == cudaErrorMemoryAllocation) {
+      (void)cudaGetLastError();
+      RECKON_THROW(StatusCode::kOutOfMemory, "device allocation of ", bytes, " bytes on ", ctx.device().str(),
+                   " failed (pool holds ", device_pool_stats(ctx.device()).reserved_bytes, " bytes)");
+    }
+    RECKON_CUDA_CHECK(status);
+  }
+  return b;
+#else
+  detail::throw_not_compiled("Buffer::on_device", "CUDA", __FILE__, __LINE__);
+#endif
+}
+
+DevicePoolStats device_pool_stats(Device device) {
+  DevicePoolStats stats;
+  RECKON_CHECK_ARG(device.is_cuda(), "device_pool_stats needs a CUDA device, got ", device.str());
+#if RECKON_WITH_CUDA
+  cudaMemPool_t pool = device_pool(device.index);
+  std::uint64_t used = 0;
+  std::uint64_t reserved = 0;
+  RECKON_CUDA_CHECK(cudaMemPoolGetAttribute(pool, cudaMemPoolAttrUsedMemCurrent, &used));
+  RECKON_CUDA_CHECK(cudaMemPoolGetAttribute(pool, cudaMemPoolAttrReservedMemCurrent, &reserved));
+  stats.used_bytes = used;
+  stats.reserved_bytes = reserved;
+#else
+  detail::throw_not_compiled("device_pool_stats", "CUDA", __FILE__, __LINE__);
+#endif
+  return stats;
+}
+
+void device_pool_trim(Device device) {
+  RECKON_CHECK_ARG(device.is_cuda(), "device_pool_trim needs a CUDA device, got ", device.str());
+#if RECKON_WITH_CUDA
+  detail::DeviceGuard guard(device.index);
+  RECKON_CUDA_CHECK(cudaDeviceSynchronize());
+  RECKON_CUDA_CHECK(cudaMemPoolTrimTo(device_pool(device.index), 0));
+#else
+  detail::throw_not_compiled("device_pool_trim", "CUDA", __FILE__, __LINE__);
+#endif
+}
+
+void copy_bytes(Context& ctx, void* dst, Device dst_device, const void* src, Device src_device, std::size_t bytes) {
+  if (bytes == 0) return;
+  RECKON_CHECK_ARG(dst != nullptr && src != nullptr, "copy_bytes: null pointer with ", bytes, " bytes to copy");
+  if (dst_device.is_cpu() && src_device.is_cpu()) {
+    // Host to host: ordered after earlier work on the stream, which may be writing src.
+    ctx.synchronize();
+    std::memmove(dst, src, bytes);
+    return;
+  }
+#if RECKON_WITH_CUDA
+  RECKON_CHECK_ARG(ctx.is_cuda(), "copy_bytes between ", src_device.str(), " and ", dst_device.str(),
+                   " needs a CUDA context, got ", ctx.device().str());
+  detail::DeviceGuard guard(ctx.device().index);
+  RECKON_CUDA_CHECK(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDefault, detail::cuda_stream(ctx)));
+#else
+  detail::throw_not_compiled("copy_bytes", "CUDA", __FILE__, __LINE__);
+#endif
+}
+
+void copy(Context& ctx, const TensorView& dst, const TensorView& src) {
+  RECKON_CHECK_ARG(dst.dtype == src.dtype, "copy: dtype mismatch, dst ", dst.shape_str(), ", src ", src.shape_str());
+  bool same_shape = dst.ndim == src.ndim;
+  for (int d = 0; same_shape && d < dst.ndim; ++d) same_shape = dst.size(d) == src.size(d);
+  RECKON_CHECK_ARG(same_shape, "copy: shape mismatch, dst ", dst.shape_str(), ", src ", src.shape_str());
+  RECKON_CHECK_ARG(dst.is_contiguous() && src.is_contiguous(), "copy: both tensors must be contiguous");
+  copy_bytes(ctx, dst.data, dst.device, src.data, src.device, src.nbytes());
+}
+
+Tensor Tensor::empty(Context& ctx, DType dtype, const std::int64_t* sizes, int ndim) {
+  Tensor t;
+  t.view_ = TensorView::contiguous(nullptr, dtype, ctx.device(), sizes, ndim);
+  t.buffer_ = Buffer::on_device(ctx, t.view_.nbytes());
+  t.view_.data = t.buffer_.data();
+  return t;
+}
+
+Tensor Tensor::empty(Context& ctx, DType dtype, std::initializer_list<std::int64_t> sizes) {
+  return empty(ctx, dtype, sizes.begin(), static_cast<int>(sizes.size()));
+}
+
+Tensor Tensor::empty_host(DType dtype, std::initializer_list<std::int64_t> sizes, bool pinned) {
+  Tensor t;
+  t.view_ = TensorView::contiguous(nullptr, dtype, Device::cpu(), sizes);
+  t.buffer_ = pinned ? Buffer::pinned(t.view_.nbytes()) : Buffer::host(t.view_.nbytes());
+  t.view_.data = t.buffer_.data();
+  return t;
+}
+
+Tensor Tensor::to(Context& ctx, Device device) const {
+  Tensor t;
+  t.view_ = TensorView::contiguous(nullptr, dtype(), device, view_.sizes.data(), view_.ndim);
+  if (device.is_cpu()) {
+    t.buffer_ = Buffer::host(t.view_.nbytes());
+  } else {
+    RECKON_CHECK_ARG(ctx.device() == device, "Tensor::to(", device.str(), ") needs a context on that device, got ",
+                     ctx.device().str());
+    t.buffer_ = Buffer::on_device(ctx, t.view_.nbytes());
+  }
+  t.view_.data = t.buffer_.data();
+  copy(ctx, t.view_, view_);
+  return t;
+}
+
+}  // namespace reckon

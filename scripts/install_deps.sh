@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Install the Debian packages reckon builds against, when missing. As root it installs them; otherwise it prints
+# the exact command to run. The CUDA toolkit itself is not a Debian package here: without nvcc the build is CPU-only.
+set -euo pipefail
+
+packages=(cmake ninja-build g++ make pkg-config libgtest-dev libbenchmark-dev libopenblas-dev libomp-dev
+          libcli11-dev nlohmann-json3-dev libfmt-dev)
+
+missing=()
+for p in "${packages[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+
+if [ ${#missing[@]} -eq 0 ]; then
+  exit 0
+fi
+
+if [ "$(id -u)" -eq 0 ]; then
+  echo "reckon: installing ${missing[*]}" >&2
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+else
+  echo "reckon: missing packages: ${missing[*]}" >&2
+  echo "install them with:  sudo apt-get install -y ${missing[*]}" >&2
+  exit 1
+fi

@@ -1,0 +1,113 @@
+// Shared helpers for reckon's tests: seeds, random inputs, the tolerance rule, guarded outputs, CUDA skips.
+#pragma once
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "reckon/runtime/context.h"
+#include "reckon/runtime/device.h"
+#include "reckon/runtime/memory.h"
+#include "reckon/runtime/philox.h"
+#include "reckon/runtime/tensor.h"
+
+namespace reckon::testing {
+
+// The seed for random test inputs: RECKON_TEST_SEED when set, else a fixed default. Use RECKON_TRACE_SEED() in a
+// test so a failure prints the seed needed to reproduce it.
+std::uint64_t test_seed();
+#define RECKON_TRACE_SEED() \
+  SCOPED_TRACE(::testing::Message() << "seed " << ::reckon::testing::test_seed() << " (set RECKON_TEST_SEED to change)")
+
+// Skip the current test, with the reason, when no CUDA device answers.
+#define RECKON_SKIP_WITHOUT_CUDA()                                                       \
+  do {                                                                                   \
+    if (!::reckon::cuda_available()) {                                                   \
+      GTEST_SKIP() << "no CUDA device: " << ::reckon::cuda_unavailable_reason();        \
+    }                                                                                    \
+  } while (0)
+
+// Seeded random inputs (Philox streams of the test seed; `stream` separates the inputs of one test).
+std::vector<float> random_floats(std::size_t n, float lo, float hi, std::uint64_t stream);
+std::vector<std::int64_t> random_ints(std::size_t n, std::int64_t lo, std::int64_t hi, std::uint64_t stream);
+
+// |got - ref| <= atol + rtol * |ref|, reference accumulated in double (STYLE.md).
+struct Tolerance {
+  double rtol;
+  double atol;
+};
+// fp32 results of a reduction over `length` terms of magnitude ~`scale`: rtol 1e-5, atol grows with the length.
+Tolerance fp32_tolerance(std::int64_t length = 1, double scale = 1.0);
+inline constexpr Tolerance kF16Tolerance{2e-3, 2e-3};
+inline constexpr Tolerance kBF16Tolerance{1e-2, 1e-2};
+inline constexpr Tolerance kExact{0.0, 0.0};
+
+// Element-wise comparison; reports the count and the first few mismatches (NaN never passes).
+::testing::AssertionResult all_close(const float* got, const double* ref, std::size_t n, Tolerance tol);
+::testing::AssertionResult all_close(const std::vector<float>& got, const std::vector<double>& ref, Tolerance tol);
+::testing::AssertionResult all_close(const std::vector<float>& got, const std::vector<float>& ref, Tolerance tol);
+::testing::AssertionResult bitwise_equal(const void* a, const void* b, std::size_t bytes);
+
+// An output buffer on a context's device with guard elements on both sides. The interior is poisoned (NaN for
+// floats, a sentinel for integers) and the guards hold a distinct sentinel; after the op, download() checks that
+// the guards came back untouched and returns the interior.
+template <typename T>
+class GuardedBuffer {
+ public:
+  static constexpr std::size_t kGuard = 67;  // odd, so guards do not line up with vector widths
+
+  GuardedBuffer(Context& ctx, std::size_t n) : ctx_(ctx), n_(n) {
+    std::vector<T> init(n + 2 * kGuard);
+    fill_bytes(init.data(), kGuard, kGuardByte);
+    fill_bytes(init.data() + kGuard, n, kPoisonByte);
+    fill_bytes(init.data() + kGuard + n, kGuard, kGuardByte);
+    buffer_ = Buffer::on_device(ctx, init.size() * sizeof(T));
+    copy_bytes(ctx, buffer_.data(), ctx.device(), init.data(), Device::cpu(), init.size() * sizeof(T));
+    ctx.synchronize();
+  }
+
+  T* data() const { return static_cast<T*>(buffer_.data()) + kGuard; }
+  TensorView view(std::initializer_list<std::int64_t> sizes) const {
+    return TensorView::contiguous(data(), dtype_v<T>, ctx_.device(), sizes);
+  }
+  TensorView view() const { return view({static_cast<std::int64_t>(n_)}); }
+
+  // Copies everything back; fails the current test if a guard changed.
+  std::vector<T> download() {
+    std::vector<T> all(n_ + 2 * kGuard);
+    ctx_.synchronize();
+    copy_bytes(ctx_, all.data(), Device::cpu(), buffer_.data(), ctx_.device(), all.size() * sizeof(T));
+    ctx_.synchronize();
+    std::vector<unsigned char> expected(kGuard * sizeof(T), kGuardByte);
+    EXPECT_EQ(0, std::memcmp(all.data(), expected.data(), expected.size())) << "guard before the output was written";
+    EXPECT_EQ(0, std::memcmp(all.data() + kGuard + n_, expected.data(), expected.size()))
+        << "guard after the output was written";
+    return std::vector<T>(all.begin() + kGuard, all.begin() + kGuard + static_cast<std::ptrdiff_t>(n_));
+  }
+
+ private:
+  // 0xFF bytes make an f32/bf16/f16 NaN and -1 for integers; 0xA5 bytes make a recognisable guard.
+  static constexpr unsigned char kPoisonByte = 0xFF;
+  static constexpr unsigned char kGuardByte = 0xA5;
+  static void fill_bytes(T* p, std::size_t count, unsigned char byte) { std::memset(static_cast<void*>(p), byte, count * sizeof(T)); }
+
+  Context& ctx_;
+  std::size_t n_;
+  Buffer buffer_;
+};
+
+// Copy a device (or host) tensor into a host vector.
+template <typename T>
+std::vector<T> to_host(Context& ctx, const TensorView& t) {
+  std::vector<T> out(static_cast<std::size_t>(t.numel()));
+  ctx.synchronize();
+  copy_bytes(ctx, out.data(), Device::cpu(), t.data, t.device, out.size() * sizeof(T));
+  ctx.synchronize();
+  return out;
+}
+
+}  // namespace reckon::testing

@@ -1,0 +1,78 @@
+#include <gtest/gtest.h>
+
+#include "reckon/runtime/context.h"
+#include "reckon/runtime/timer.h"
+#include "testing.h"
+
+namespace reckon {
+namespace {
+
+TEST(Context, CpuContextBasics) {
+  Context ctx(Device::cpu(), 42);
+  EXPECT_TRUE(ctx.device().is_cpu());
+  EXPECT_EQ(ctx.stream(), nullptr);
+  EXPECT_EQ(ctx.seed(), 42u);
+  EXPECT_GE(ctx.cpu_threads(), 1);
+  ctx.set_cpu_threads(1);
+  EXPECT_EQ(ctx.cpu_threads(), 1);
+  ctx.set_cpu_threads(0);
+  EXPECT_GE(ctx.cpu_threads(), 1);
+  ctx.synchronize();
+}
+
+TEST(Context, RngStreamsAdvanceAndRestartWithSeed) {
+  Context ctx(Device::cpu(), 7);
+  EXPECT_EQ(ctx.next_rng_stream(), 0u);
+  EXPECT_EQ(ctx.next_rng_stream(), 1u);
+  ctx.set_seed(8);
+  EXPECT_EQ(ctx.seed(), 8u);
+  EXPECT_EQ(ctx.next_rng_stream(), 0u);
+}
+
+TEST(Context, WorkspaceGrowsAndIsReused) {
+  Context ctx(Device::cpu());
+  void* a = ctx.workspace(1000);
+  ASSERT_NE(a, nullptr);
+  EXPECT_GE(ctx.workspace_size(), 1000u);
+  EXPECT_EQ(ctx.workspace(500), a);  // smaller requests reuse the same memory
+  void* b = ctx.workspace(100000);
+  ASSERT_NE(b, nullptr);
+  EXPECT_GE(ctx.workspace_size(), 100000u);
+}
+
+TEST(Context, MovesKeepState) {
+  Context a(Device::cpu(), 99);
+  Context b = std::move(a);
+  EXPECT_EQ(b.seed(), 99u);
+}
+
+TEST(Context, CpuTimerMeasuresElapsedTime) {
+  Context ctx(Device::cpu());
+  DeviceTimer timer(ctx);
+  timer.start();
+  volatile double sink = 0;
+  for (int i = 0; i < 100000; ++i) sink = sink + i;
+  EXPECT_GE(timer.stop_ms(), 0.0);
+}
+
+TEST(ContextCuda, StreamWorkspaceAndTimer) {
+  RECKON_SKIP_WITHOUT_CUDA();
+  Context ctx(Device::cuda(0));
+  EXPECT_NE(ctx.stream(), nullptr);
+  Context other(Device::cuda(0));
+  EXPECT_NE(ctx.stream(), other.stream());  // each context has its own stream
+  void* w = ctx.workspace(std::size_t{1} << 20);
+  ASSERT_NE(w, nullptr);
+  EXPECT_EQ(ctx.workspace(1024), w);
+  DeviceTimer timer(ctx);
+  timer.start();
+  Buffer big = Buffer::on_device(ctx, std::size_t{256} << 20);
+  Buffer big2 = Buffer::on_device(ctx, std::size_t{256} << 20);
+  copy_bytes(ctx, big2.data(), ctx.device(), big.data(), ctx.device(), big.size());
+  const double ms = timer.stop_ms();
+  EXPECT_GT(ms, 0.0);
+  ctx.synchronize();
+}
+
+}  // namespace
+}  // namespace reckon
