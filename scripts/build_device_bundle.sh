@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Build, here, the binaries that scripts/device_check.sh runs on the GPU machine, and gather what they need.
+#
+# The GPU machine has nvcc, CMake and ninja but no GoogleTest, Google Benchmark, OpenBLAS or Debian packages, so the
+# tests and benchmarks are built on this machine (Release, machine code for sm_90) and carried over in .device/
+# (ignored by git). cuBLAS and cuDNN are not carried (hundreds of MB): device_check.sh finds them there.
+#
+#   scripts/build_device_bundle.sh          then call the device tool with
+#   run(command="bash scripts/device_check.sh", carry=[".device"], timeout_s=540)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+build=build-device
+bundle=.device/bundle
+scripts/install_deps.sh
+cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DRECKON_CUDA=ON \
+      -DCMAKE_CUDA_ARCHITECTURES="75-virtual;90-real" \
+      -DCMAKE_EXE_LINKER_FLAGS="-Wl,--as-needed" >/dev/null
+cmake --build "$build" -j "$(nproc)"
+
+rm -rf "$bundle"
+mkdir -p "$bundle/tests" "$bundle/bench" "$bundle/bin" "$bundle/lib"
+cp "$build"/tests/*_test "$bundle/tests/"
+cp "$build"/bench/*_bench "$bundle/bench/"
+cp "$build"/bin/reckon "$bundle/bin/"
+
+# Shared libraries the binaries load that the GPU machine's image may lack. The C library, the C++ runtime (the
+# GPU image's is newer) and the CUDA driver and libraries stay behind.
+skip='^(linux-vdso|ld-linux|libc\.so|libm\.so|libdl\.so|libpthread\.so|librt\.so|libstdc\+\+\.so|libgcc_s\.so|libcuda\.so|libcublas|libcublasLt|libcudnn|libcurand)'
+for f in "$bundle"/tests/* "$bundle"/bench/* "$bundle"/bin/*; do
+  ldd "$f" | awk '/=> \//{print $1" "$3}'
+done | sort -u | while read -r name path; do
+  if ! [[ "$name" =~ $skip ]]; then
+    cp -L "$path" "$bundle/lib/$name"
+  fi
+done
+git rev-parse --short HEAD > "$bundle/COMMIT" 2>/dev/null || echo unknown > "$bundle/COMMIT"
+du -sh "$bundle"
+ls "$bundle/lib"

@@ -1,0 +1,162 @@
+#!/usr/bin/env bash
+# GPU verification in one call, for an NVIDIA H200 machine lent through the device tool (see docs/DEVICE.md).
+#
+# Prepare here:   scripts/build_device_bundle.sh
+# Run there:      bash scripts/device_check.sh        (carry .device; the whole script stays under 8 minutes)
+#
+# It prints an environment probe, runs every test binary (CUDA parity tests included) and a short benchmark sweep,
+# optionally compute-sanitizer on the kernel tests, writes logs and JSON under $OUT (when set), and prints a
+# summary table last.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+out="${OUT:-/tmp/reckon-device-check}"
+mkdir -p "$out"
+bundle=.device/bundle
+log="$out/device_check.log"
+: >"$log"
+started=$(date +%s)
+say() { echo "$*" | tee -a "$log"; }
+elapsed() { echo $(( $(date +%s) - started )); }
+
+say "==== environment probe"
+{
+  echo "date: $(date -u +%Y-%m-%dT%H:%M:%SZ)"
+  echo "host: $(uname -srm)"
+  nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.sm,clocks.mem --format=csv,noheader 2>&1 | head -4
+  echo "nvcc: $(nvcc --version 2>/dev/null | tail -1 || echo 'not found')"
+  echo "g++: $(g++ --version 2>/dev/null | head -1 || echo 'not found')"
+  echo "cmake: $(cmake --version 2>/dev/null | head -1 || echo 'not found')"
+  echo "python3: $(python3 -c 'import sys,torch; print(sys.version.split()[0], "torch", torch.__version__)' 2>/dev/null || echo 'no torch')"
+} 2>&1 | tee -a "$log"
+
+# Library folders that hold cuBLAS, cuRAND and cuDNN: the toolkit's, the linker cache's, and pip's nvidia packages.
+libdirs=()
+for d in /usr/local/cuda/lib64 /usr/local/cuda/targets/x86_64-linux/lib /usr/lib/x86_64-linux-gnu; do
+  [ -d "$d" ] && libdirs+=("$d")
+done
+while IFS= read -r d; do libdirs+=("$d"); done < <(python3 - <<'PY' 2>/dev/null
+import glob, os, site
+roots = set(site.getsitepackages() + [site.getusersitepackages()])
+for root in roots:
+    for lib in glob.glob(os.path.join(root, "nvidia", "*", "lib")):
+        print(lib)
+PY
+)
+find_lib() {  # first folder holding $1
+  for d in "${libdirs[@]}"; do
+    compgen -G "$d/$1" >/dev/null && { echo "$d"; return 0; }
+  done
+  return 1
+}
+extra=""
+for lib in 'libcublas.so.13*' 'libcublasLt.so.13*' 'libcurand.so.10*' 'libcudnn.so.9*'; do
+  if d=$(find_lib "$lib"); then
+    say "found $lib in $d"
+    case ":$extra:" in *":$d:"*) ;; *) extra="$extra:$d" ;; esac
+  else
+    say "NOT FOUND: $lib"
+  fi
+done
+say "gtest/benchmark on this machine: $(ls /usr/lib/x86_64-linux-gnu/libgtest* /usr/local/lib/libgtest* 2>/dev/null | head -1 || true) (not needed: the bundle carries its binaries)"
+
+if [ ! -d "$bundle/tests" ]; then
+  say "ERROR: $bundle is missing. Run scripts/build_device_bundle.sh on the build machine and carry .device."
+  exit 2
+fi
+say "bundle: commit $(cat $bundle/COMMIT 2>/dev/null), built for sm_90 (+ PTX for sm_75)"
+export LD_LIBRARY_PATH="$PWD/$bundle/lib${extra}${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+for f in "$bundle"/tests/* "$bundle"/bench/* "$bundle"/bin/*; do
+  missing=$(ldd "$f" 2>/dev/null | grep "not found" || true)
+  [ -n "$missing" ] && say "ldd $f: $missing"
+done
+
+say ""
+say "==== reckon info ($(elapsed)s)"
+"$bundle/bin/reckon" info 2>&1 | tee -a "$log"
+"$bundle/bin/reckon" info --json >"$out/info.json" 2>>"$log"
+
+say ""
+say "==== tests ($(elapsed)s)"
+mkdir -p "$out/tests"
+for t in "$bundle"/tests/*_test; do
+  name=$(basename "$t")
+  timeout 240 "$t" --gtest_brief=1 --gtest_output="json:$out/tests/$name.json" >>"$log" 2>&1
+  rc=$?
+  say "$name: exit $rc"
+done
+
+say ""
+say "==== benchmarks ($(elapsed)s)"
+mkdir -p "$out/bench"
+for b in "$bundle"/bench/*_bench; do
+  name=$(basename "$b")
+  timeout 120 "$b" --benchmark_min_time=0.05 --benchmark_out="$out/bench/$name.json" --benchmark_out_format=json \
+    >>"$log" 2>&1
+  say "$name: exit $?"
+done
+
+if [ "${RECKON_DEVICE_SANITIZE:-1}" = "1" ] && command -v compute-sanitizer >/dev/null; then
+  say ""
+  say "==== compute-sanitizer memcheck on the kernel tests ($(elapsed)s)"
+  for t in "$bundle"/tests/random_test "$bundle"/tests/launch_test; do
+    [ -x "$t" ] || continue
+    timeout 120 compute-sanitizer --tool memcheck --error-exitcode 99 "$t" --gtest_brief=1 \
+      --gtest_filter='*Cuda*' >>"$log" 2>&1
+    say "memcheck $(basename "$t"): exit $?"
+  done
+fi
+
+# Fold the per-binary JSON into two files (the device tool brings back at most 8).
+python3 - "$out" <<'PY' 2>&1 | tee -a "$log" | tee "$out/summary.txt"
+import glob, json, os, sys
+out = sys.argv[1]
+rows, totals = [], {"passed": 0, "failed": 0, "skipped": 0}
+merged_tests = {}
+for path in sorted(glob.glob(os.path.join(out, "tests", "*.json"))):
+    name = os.path.basename(path)[:-5]
+    try:
+        data = json.load(open(path))
+    except Exception as e:
+        rows.append((name, "?", "?", "?")); continue
+    merged_tests[name] = data
+    p = f = s = 0
+    for suite in data.get("testsuites", []):
+        for case in suite.get("testsuite", []):
+            if case.get("failures"):
+                f += 1
+            elif case.get("result") == "SKIPPED" or case.get("status") == "NOTRUN":
+                s += 1
+            else:
+                p += 1
+    rows.append((name, p, f, s))
+    totals["passed"] += p; totals["failed"] += f; totals["skipped"] += s
+json.dump(merged_tests, open(os.path.join(out, "tests.json"), "w"))
+merged_bench = {}
+bench_rows = []
+for path in sorted(glob.glob(os.path.join(out, "bench", "*.json"))):
+    try:
+        data = json.load(open(path))
+    except Exception:
+        continue
+    merged_bench[os.path.basename(path)[:-5]] = data
+    for b in data.get("benchmarks", []):
+        if b.get("error_occurred"):
+            bench_rows.append((b["name"], "skipped/error", "", "")); continue
+        gbs = b.get("bytes_per_second", 0) / 1e9
+        frac = b.get("of_copy_bw")
+        ratio = next((f"{k}={v:.2f}" for k, v in b.items() if k.startswith("vs_")), "")
+        bench_rows.append((b["name"], f"{gbs:.1f} GB/s" if gbs else "", f"{frac:.0%} of copy" if frac else "", ratio))
+json.dump(merged_bench, open(os.path.join(out, "bench.json"), "w"))
+print()
+print("==== summary")
+print(f"{'test binary':<24}{'passed':>8}{'failed':>8}{'skipped':>9}")
+for r in rows:
+    print(f"{r[0]:<24}{r[1]:>8}{r[2]:>8}{r[3]:>9}")
+print(f"{'TOTAL':<24}{totals['passed']:>8}{totals['failed']:>8}{totals['skipped']:>9}")
+print()
+print(f"{'benchmark':<58}{'rate':>14}  {'ceiling':<14}{'baseline'}")
+for r in bench_rows:
+    print(f"{r[0][:58]:<58}{r[1]:>14}  {r[2]:<14}{r[3]}")
+PY
+rm -rf "$out/tests" "$out/bench"
+say "total time $(elapsed)s"
