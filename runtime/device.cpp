@@ -88,14 +88,23 @@ std::vector<CudaDeviceInfo> cuda_devices() {
   return out;
 }
 
-int cuda_driver_version() noexcept {
-#if RECKON_WITH_CUDA
+namespace {
+// A version query of the CUDA runtime API, 0 when it fails (as it does on machines without a driver).
+[[maybe_unused]] int query_version(int (*query)(int*)) noexcept {
   int v = 0;
-  if (cudaDriverGetVersion(&v) != cudaSuccess) {
+  if (query(&v) != 0) {
+#if RECKON_WITH_CUDA
     (void)cudaGetLastError();
+#endif
     return 0;
   }
   return v;
+}
+}  // namespace
+
+int cuda_driver_version() noexcept {
+#if RECKON_WITH_CUDA
+  return query_version([](int* v) { return static_cast<int>(cudaDriverGetVersion(v)); });
 #else
   return 0;
 #endif
@@ -103,12 +112,7 @@ int cuda_driver_version() noexcept {
 
 int cuda_runtime_version() noexcept {
 #if RECKON_WITH_CUDA
-  int v = 0;
-  if (cudaRuntimeGetVersion(&v) != cudaSuccess) {
-    (void)cudaGetLastError();
-    return 0;
-  }
-  return v;
+  return query_version([](int* v) { return static_cast<int>(cudaRuntimeGetVersion(v)); });
 #else
   return 0;
 #endif
