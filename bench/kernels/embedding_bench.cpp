@@ -79,30 +79,30 @@ constexpr std::int64_t kCpuBatch = 4096;
 constexpr int kCpuTables = 26;
 constexpr std::int64_t kCpuRows = 100'000;
 
+// The CPU problem for arguments (D, L); the library and the plain-loop baseline run the same one.
+Setup cpu_setup(const benchmark::State& state) {
+  return make_setup(cpu_context(), kCpuBatch, kCpuTables, kCpuRows, state.range(0), static_cast<int>(state.range(1)),
+                    false, DType::kF32);
+}
+void cpu_shapes(benchmark::internal::Benchmark* b) {
+  b->ArgsProduct({{16, 64}, {1, 20}})->ArgNames({"D", "L"})->UseRealTime()->Unit(benchmark::kMillisecond);
+}
+
 void BM_EmbeddingBagFwd_cpu(benchmark::State& state) {
   Context& ctx = cpu_context();
-  const std::int64_t dim = state.range(0);
-  const int bag = static_cast<int>(state.range(1));
-  Setup s = make_setup(ctx, kCpuBatch, kCpuTables, kCpuRows, dim, bag, false, DType::kF32);
+  Setup s = cpu_setup(state);
   for (auto _ : state) {
     embedding_bag_fwd(ctx, s.table_views, s.bags, s.dst, {PoolingMode::kSum});
     benchmark::ClobberMemory();
   }
   report_bytes(state, s.bytes, false);
 }
-BENCHMARK(BM_EmbeddingBagFwd_cpu)
-    ->Name("BM_EmbeddingBagFwd/cpu")
-    ->ArgsProduct({{16, 64}, {1, 20}})
-    ->ArgNames({"D", "L"})
-    ->UseRealTime()
-    ->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_EmbeddingBagFwd_cpu)->Name("BM_EmbeddingBagFwd/cpu")->Apply(cpu_shapes);
 
 // Baseline: the plain single-thread loop a user would write (no validation, no threads).
 void BM_EmbeddingBagFwdPlainLoop_cpu(benchmark::State& state) {
-  Context& ctx = cpu_context();
   const std::int64_t dim = state.range(0);
-  const int bag = static_cast<int>(state.range(1));
-  Setup s = make_setup(ctx, kCpuBatch, kCpuTables, kCpuRows, dim, bag, false, DType::kF32);
+  Setup s = cpu_setup(state);
   for (auto _ : state) {
     float* out = s.dst.data<float>();
     for (std::int64_t b = 0; b < kCpuBatch; ++b) {
@@ -121,12 +121,7 @@ void BM_EmbeddingBagFwdPlainLoop_cpu(benchmark::State& state) {
   }
   report_bytes(state, s.bytes, false);
 }
-BENCHMARK(BM_EmbeddingBagFwdPlainLoop_cpu)
-    ->Name("BM_EmbeddingBagFwd/cpu_baseline_plain_loop")
-    ->ArgsProduct({{16, 64}, {1, 20}})
-    ->ArgNames({"D", "L"})
-    ->UseRealTime()
-    ->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_EmbeddingBagFwdPlainLoop_cpu)->Name("BM_EmbeddingBagFwd/cpu_baseline_plain_loop")->Apply(cpu_shapes);
 
 }  // namespace
 }  // namespace reckon::bench
