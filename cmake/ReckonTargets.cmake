@@ -51,6 +51,9 @@ target_compile_features(reckon PUBLIC cxx_std_20)
 target_include_directories(reckon PUBLIC $<BUILD_INTERFACE:${RECKON_INCLUDE_BUILD_DIR}>
                                          $<INSTALL_INTERFACE:${CMAKE_INSTALL_INCLUDEDIR}>)
 target_include_directories(reckon PRIVATE ${RECKON_CBLAS_INCLUDE_DIR})
+# CPU kernels that promise bitwise parity with CUDA write their fused multiply-adds explicitly (fmaf); nothing else
+# may be fused behind their back, whatever -march the user passes.
+target_compile_options(reckon PRIVATE $<$<COMPILE_LANGUAGE:CXX>:-ffp-contract=off>)
 target_link_libraries(reckon PUBLIC Threads::Threads PRIVATE OpenMP::OpenMP_CXX BLAS::BLAS
                                     $<BUILD_INTERFACE:reckon_warnings>)
 if(RECKON_WITH_CUDA)

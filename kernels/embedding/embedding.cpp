@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <numeric>
 #include <vector>
 
 #include "reckon/config.h"
@@ -40,7 +41,7 @@ struct Validated {
 };
 
 Validated validate(const Context& ctx, std::span<const TensorView> tables, std::span<const EmbeddingBags> bags,
-                   const TensorView& dst, const EmbeddingBagOptions& options) {
+                   const TensorView& dst, const EmbeddingBagOptions& options, const char* dst_name = "dst") {
   RECKON_CHECK_ARG(!tables.empty(), "embedding_bag_fwd: no tables");
   RECKON_CHECK_ARG(tables.size() == bags.size(), "embedding_bag_fwd: ", tables.size(), " tables but ", bags.size(),
                    " sets of bags");
@@ -88,17 +89,16 @@ Validated validate(const Context& ctx, std::span<const TensorView> tables, std::
     }
   }
   const std::int64_t rows = embedding_bag_output_rows(bags, options.pooling);
-  RECKON_CHECK_ARG(dst.dtype == DType::kF32 && dst.is_contiguous() && dst.numel() == rows * v.dim,
-                   "dst must be contiguous f32 with ", rows, " rows of ", v.dim, " (", to_string(options.pooling),
+  RECKON_CHECK_ARG(dst.dtype == DType::kF32 && dst.is_contiguous() && dst.numel() == rows * v.dim, dst_name,
+                   " must be contiguous f32 with ", rows, " rows of ", v.dim, " (", to_string(options.pooling),
                    " pooling), got ", dst.shape_str());
-  check_device(dst, "dst", ctx.device());
+  check_device(dst, dst_name, ctx.device());
   return v;
 }
 
 template <typename IndexT>
-std::uint64_t first_bad_offsets(const EmbeddingBags& b, std::int64_t batch, std::uint64_t table) {
-  const auto* off = static_cast<const IndexT*>(b.offsets.data);
-  const std::int64_t nnz = b.indices.numel();
+std::uint64_t first_bad_offsets(const void* offsets, std::int64_t nnz, std::int64_t batch, std::uint64_t table) {
+  const auto* off = static_cast<const IndexT*>(offsets);
   for (std::int64_t i = 0; i < batch; ++i) {
     if (off[i] < 0 || off[i] > off[i + 1] || off[i + 1] > nnz) {
       return (table << detail::kErrorKeyShift) | static_cast<std::uint64_t>(i);
@@ -118,7 +118,8 @@ void fwd_cpu(Context& ctx, std::span<const TensorView> tables, std::span<const E
   // Offsets first: a malformed bag would otherwise steer reads outside the index array.
   for (std::int64_t t = 0; t < num_tables; ++t) {
     errors.bad_offsets = std::min(errors.bad_offsets,
-                                  first_bad_offsets<IndexT>(bags[static_cast<std::size_t>(t)], v.batch,
+                                  first_bad_offsets<IndexT>(bags[static_cast<std::size_t>(t)].offsets.data,
+                                                            bags[static_cast<std::size_t>(t)].indices.numel(), v.batch,
                                                             static_cast<std::uint64_t>(t)));
   }
   if (errors.bad_offsets != ~std::uint64_t{0}) return;
@@ -189,13 +190,27 @@ std::int64_t read_index(Context& ctx, const TensorView& indices, std::int64_t po
 }
 
 [[noreturn]] void report_bad_index(Context& ctx, std::span<const TensorView> tables,
-                                   std::span<const EmbeddingBags> bags, DType index_dtype, std::uint64_t key) {
+                                   std::span<const EmbeddingBags> bags, DType index_dtype, std::uint64_t key,
+                                   const char* op) {
   const auto t = static_cast<std::size_t>(key >> detail::kErrorKeyShift);
   const auto position = static_cast<std::int64_t>(key & ((std::uint64_t{1} << detail::kErrorKeyShift) - 1));
   const std::int64_t value = index_dtype == DType::kI32 ? read_index<std::int32_t>(ctx, bags[t].indices, position)
                                                         : read_index<std::int64_t>(ctx, bags[t].indices, position);
-  RECKON_THROW(StatusCode::kOutOfRange, "embedding_bag_fwd: table ", t, ", index position ", position, ": id ", value,
+  RECKON_THROW(StatusCode::kOutOfRange, op, ": table ", t, ", index position ", position, ": id ", value,
                " is outside [0, ", tables[t].size(0), ")");
+}
+
+// Malformed offsets first (they make the ids meaningless), then the first out-of-range id.
+void throw_if_errors(Context& ctx, std::span<const TensorView> tables, std::span<const EmbeddingBags> bags,
+                     DType index_dtype, const detail::EmbeddingErrors& errors, const char* op) {
+  constexpr std::uint64_t kNone = ~std::uint64_t{0};
+  constexpr std::uint64_t kPositionMask = (std::uint64_t{1} << detail::kErrorKeyShift) - 1;
+  if (errors.bad_offsets != kNone) {
+    RECKON_THROW(StatusCode::kInvalidArgument, op, ": offsets of table ", errors.bad_offsets >> detail::kErrorKeyShift,
+                 " are malformed at bag ", errors.bad_offsets & kPositionMask,
+                 " (offsets must be non-decreasing, start at >= 0 and end at <= the index count)");
+  }
+  if (errors.bad_index != kNone) report_bad_index(ctx, tables, bags, index_dtype, errors.bad_index, op);
 }
 
 }  // namespace
@@ -248,13 +263,336 @@ void embedding_bag_fwd(Context& ctx, std::span<const TensorView> tables, std::sp
           : fwd_cpu<bf16, std::int64_t>(ctx, tables, bags, dst, options, v, errors);
     }
   }
-  if (errors.bad_offsets != ~std::uint64_t{0}) {
-    RECKON_THROW(StatusCode::kInvalidArgument, "embedding_bag_fwd: offsets of table ",
-                 errors.bad_offsets >> detail::kErrorKeyShift, " are malformed at bag ",
-                 errors.bad_offsets & ((std::uint64_t{1} << detail::kErrorKeyShift) - 1),
-                 " (offsets must be non-decreasing, start at >= 0 and end at <= the index count)");
+  throw_if_errors(ctx, tables, bags, v.index_dtype, errors, "embedding_bag_fwd");
+}
+
+
+const char* to_string(SparseOptimizerKind kind) noexcept {
+  switch (kind) {
+    case SparseOptimizerKind::kSgd: return "sgd";
+    case SparseOptimizerKind::kAdagrad: return "adagrad";
+    case SparseOptimizerKind::kRowwiseAdagrad: return "rowwise_adagrad";
+    case SparseOptimizerKind::kAdam: return "adam";
   }
-  if (errors.bad_index != ~std::uint64_t{0}) report_bad_index(ctx, tables, bags, v.index_dtype, errors.bad_index);
+  return "?";
+}
+
+Status embedding_bag_bwd_supported(std::int64_t dim, DType table_dtype, const SparseOptimizer* optimizer,
+                                   EmbeddingBackwardAlgorithm algorithm) {
+  if (dim > kEmbeddingBackwardMaxDim) {
+    return {StatusCode::kUnsupported,
+            detail::concat("the embedding backward handles D <= ", kEmbeddingBackwardMaxDim,
+                           " (one gradient row per thread group is staged in shared memory); got D = ", dim)};
+  }
+  if (optimizer != nullptr && table_dtype != DType::kF32) {
+    return {StatusCode::kUnsupported,
+            detail::concat("fused optimizer updates need f32 tables; ", dtype_name(table_dtype),
+                           " tables are read-only here (use embedding_bag_bwd for their gradient)")};
+  }
+  if (algorithm == EmbeddingBackwardAlgorithm::kAtomic) {
+    if (optimizer == nullptr || optimizer->kind != SparseOptimizerKind::kSgd || optimizer->weight_decay != 0.0f) {
+      return {StatusCode::kUnsupported,
+              "the atomic backward applies plain SGD only (atomic adds of -lr * gradient are exact for SGD alone); "
+              "use the sorted algorithm"};
+    }
+  }
+  return Status::ok();
+}
+
+namespace {
+
+struct BwdSetup {
+  Validated v;
+  std::vector<detail::EmbeddingBwdTable> tables;
+  detail::EmbeddingBwdProblem problem{};
+};
+
+void check_state(const TensorView& s, const char* name, std::size_t t, std::int64_t rows, std::int64_t dim,
+                 const Context& ctx) {
+  const bool ok = s.data != nullptr && s.dtype == DType::kF32 && s.is_contiguous() &&
+                  ((dim > 0 && s.ndim == 2 && s.size(0) == rows && s.size(1) == dim) ||
+                   (dim == 0 && s.ndim == 1 && s.size(0) == rows));
+  RECKON_CHECK_ARG(ok, "optimizer ", name, " of table ", t, " must be contiguous f32 [", rows,
+                   dim > 0 ? detail::concat(", ", dim) : std::string(), "], got ",
+                   s.data == nullptr ? std::string("nothing") : s.shape_str());
+  check_device(s, name, ctx.device());
+}
+
+BwdSetup prepare_bwd(const Context& ctx, std::span<const TensorView> tables, std::span<const EmbeddingBags> bags,
+                     const TensorView& diff_dst, const EmbeddingBagOptions& options, const SparseOptimizer* optimizer,
+                     std::span<const EmbeddingOptimizerState> states, EmbeddingBackwardAlgorithm algorithm) {
+  BwdSetup s;
+  s.v = validate(ctx, tables, bags, diff_dst, options, "diff_dst");
+  RECKON_THROW_IF_ERROR(embedding_bag_bwd_supported(s.v.dim, s.v.weight_dtype, optimizer, algorithm));
+  if (optimizer != nullptr) {
+    RECKON_CHECK_ARG(states.size() == tables.size() || optimizer->kind == SparseOptimizerKind::kSgd,
+                     "embedding_bag_bwd_update: ", tables.size(), " tables but ", states.size(), " optimizer states");
+  }
+  std::int64_t row_base = 0, entry_base = 0;
+  for (std::size_t t = 0; t < tables.size(); ++t) {
+    detail::EmbeddingBwdTable bt{};
+    bt.rows = tables[t].size(0);
+    bt.row_base = row_base;
+    bt.offsets = bags[t].offsets.data;
+    bt.indices = bags[t].indices.data;
+    bt.per_sample_weights = static_cast<const float*>(bags[t].per_sample_weights.data);
+    bt.nnz = bags[t].indices.numel();
+    bt.entry_base = entry_base;
+    bt.out_row_base = entry_base;
+    if (optimizer != nullptr) {
+      bt.weights = static_cast<float*>(tables[t].data);
+      switch (optimizer->kind) {
+        case SparseOptimizerKind::kSgd: break;
+        case SparseOptimizerKind::kAdagrad:
+          check_state(states[t].state1, "state1 (sum of squares)", t, bt.rows, s.v.dim, ctx);
+          break;
+        case SparseOptimizerKind::kRowwiseAdagrad:
+          check_state(states[t].state1, "state1 (row sum of squares)", t, bt.rows, 0, ctx);
+          break;
+        case SparseOptimizerKind::kAdam:
+          check_state(states[t].state1, "state1 (first moment)", t, bt.rows, s.v.dim, ctx);
+          check_state(states[t].state2, "state2 (second moment)", t, bt.rows, s.v.dim, ctx);
+          break;
+      }
+      if (t < states.size()) {
+        bt.state1 = static_cast<float*>(states[t].state1.data);
+        bt.state2 = static_cast<float*>(states[t].state2.data);
+      }
+    }
+    row_base += bt.rows;
+    entry_base += bt.nnz;
+    s.tables.push_back(bt);
+  }
+  RECKON_CHECK_ARG(entry_base < (std::int64_t{1} << 31), "embedding backward: ", entry_base,
+                   " ids in one call; at most 2^31 - 1 are supported");
+  s.problem.tables = s.tables.data();
+  s.problem.num_tables = static_cast<int>(tables.size());
+  s.problem.batch = s.v.batch;
+  s.problem.dim = static_cast<int>(s.v.dim);
+  s.problem.total_rows = row_base;
+  s.problem.total_entries = entry_base;
+  s.problem.pooling = options.pooling;
+  s.problem.policy = options.index_policy;
+  s.problem.oov_row = options.oov_row;
+  s.problem.diff_dst = static_cast<const float*>(diff_dst.data);
+  return s;
+}
+
+detail::EmbeddingUpdateScalars make_scalars(const SparseOptimizer& o) {
+  RECKON_CHECK_ARG(std::isfinite(o.learning_rate) && o.learning_rate >= 0.0f, "learning rate must be finite and >= 0, got ",
+                   o.learning_rate);
+  RECKON_CHECK_ARG(std::isfinite(o.eps) && o.eps >= 0.0f, "eps must be finite and >= 0, got ", o.eps);
+  RECKON_CHECK_ARG(std::isfinite(o.weight_decay), "weight decay must be finite");
+  detail::EmbeddingUpdateScalars u{};
+  u.kind = o.kind;
+  u.neg_lr = -o.learning_rate;
+  u.eps = o.eps;
+  u.weight_decay = o.weight_decay;
+  u.beta1 = o.beta1;
+  u.beta2 = o.beta2;
+  u.one_minus_beta1 = 1.0f - o.beta1;
+  u.one_minus_beta2 = 1.0f - o.beta2;
+  u.bias_correction1 = 1.0f;
+  u.bias_correction2 = 1.0f;
+  if (o.kind == SparseOptimizerKind::kAdam) {
+    RECKON_CHECK_ARG(o.beta1 >= 0.0f && o.beta1 < 1.0f && o.beta2 >= 0.0f && o.beta2 < 1.0f,
+                     "Adam betas must be in [0, 1), got ", o.beta1, ", ", o.beta2);
+    RECKON_CHECK_ARG(o.step >= 1, "Adam step must be >= 1, got ", o.step);
+    u.bias_correction1 = static_cast<float>(1.0 - std::pow(static_cast<double>(o.beta1), static_cast<double>(o.step)));
+    u.bias_correction2 = static_cast<float>(1.0 - std::pow(static_cast<double>(o.beta2), static_cast<double>(o.step)));
+  }
+  return u;
+}
+
+// The gradient of one run of equal rows, in the documented order (see embedding.h).
+void reduce_run_cpu(const float* diff, const std::uint32_t* order, const std::int64_t* diff_row, const float* coef,
+                    std::int64_t start, std::int64_t length, int dim, float* g, float* partials) {
+  if (length <= kEmbeddingLongRun) {
+    std::fill(g, g + dim, 0.0f);
+    for (std::int64_t k = 0; k < length; ++k) {
+      const std::uint32_t e = order[start + k];
+      const float* src = diff + diff_row[e] * dim;
+      for (int d = 0; d < dim; ++d) g[d] = std::fma(coef[e], src[d], g[d]);
+    }
+    return;
+  }
+  std::fill(partials, partials + static_cast<std::ptrdiff_t>(kEmbeddingRunPartials) * dim, 0.0f);
+  for (std::int64_t k = 0; k < length; ++k) {
+    const std::uint32_t e = order[start + k];
+    const float* src = diff + diff_row[e] * dim;
+    float* acc = partials + (k % kEmbeddingRunPartials) * dim;
+    for (int d = 0; d < dim; ++d) acc[d] = std::fma(coef[e], src[d], acc[d]);
+  }
+  for (int d = 0; d < dim; ++d) {
+    float sum = partials[d];
+    for (int p = 1; p < kEmbeddingRunPartials; ++p) sum = detail::add_rn(sum, partials[p * dim + d]);
+    g[d] = sum;
+  }
+}
+
+// Apply the optimizer to row r of table t; g holds the row's gradient and is overwritten with g'.
+void update_row_cpu(const detail::EmbeddingUpdateScalars& u, const detail::EmbeddingBwdTable& t, std::int64_t r,
+                    int dim, float* g) {
+  float* w = t.weights + r * dim;
+  for (int d = 0; d < dim; ++d) g[d] = detail::regularised_gradient(u, g[d], w[d]);
+  float denom = 0.0f;
+  if (u.kind == SparseOptimizerKind::kRowwiseAdagrad) {
+    float sum_squares = 0.0f;
+    for (int d = 0; d < dim; ++d) sum_squares = std::fma(g[d], g[d], sum_squares);
+    const float state = detail::rowwise_state(u, t.state1[r], sum_squares, dim);
+    t.state1[r] = state;
+    denom = detail::rowwise_denominator(u, state);
+  }
+  const bool per_column_state = u.kind == SparseOptimizerKind::kAdagrad || u.kind == SparseOptimizerKind::kAdam;
+  for (int d = 0; d < dim; ++d) {
+    float* s1 = per_column_state ? t.state1 + r * dim + d : nullptr;
+    float* s2 = u.kind == SparseOptimizerKind::kAdam ? t.state2 + r * dim + d : nullptr;
+    w[d] = detail::update_column(u, g[d], w[d], s1, s2, denom);
+  }
+}
+
+template <typename IndexT>
+void bwd_cpu(Context& ctx, const BwdSetup& setup, const detail::EmbeddingUpdateScalars* update,
+             EmbeddingBackwardAlgorithm algorithm, SparseGradient* gradient, detail::EmbeddingErrors& errors) {
+  const detail::EmbeddingBwdProblem& p = setup.problem;
+  const int D = p.dim;
+  const auto n = static_cast<std::size_t>(p.total_entries);
+  for (int t = 0; t < p.num_tables; ++t) {
+    const auto& bt = p.tables[t];
+    errors.bad_offsets =
+        std::min(errors.bad_offsets, first_bad_offsets<IndexT>(bt.offsets, bt.nnz, p.batch, static_cast<std::uint64_t>(t)));
+  }
+  if (errors.bad_offsets != ~std::uint64_t{0}) return;
+
+  // Expand: one entry per id, with its key, the diff_dst row it reads and its coefficient.
+  const auto sentinel = static_cast<std::uint64_t>(p.total_rows);
+  std::vector<std::uint64_t> keys(n, sentinel);
+  std::vector<std::int64_t> diff_row(n, 0);
+  std::vector<float> coef(n, 0.0f);
+  const bool use_oov = p.policy == IndexPolicy::kOovRow;
+  std::uint64_t bad_index = ~std::uint64_t{0};
+  const std::int64_t work = p.batch * p.num_tables;
+#pragma omp parallel for num_threads(ctx.cpu_threads()) schedule(static) reduction(min : bad_index)
+  for (std::int64_t w = 0; w < work; ++w) {
+    const std::int64_t b = w / p.num_tables;
+    const int t = static_cast<int>(w % p.num_tables);
+    const auto& bt = p.tables[t];
+    const auto* off = static_cast<const IndexT*>(bt.offsets);
+    const auto* idx = static_cast<const IndexT*>(bt.indices);
+    const std::int64_t start = off[b], end = off[b + 1];
+    for (std::int64_t j = start; j < end; ++j) {
+      const std::int64_t r = detail::resolve_row(idx[j], bt.rows, use_oov, p.oov_row);
+      if (r < 0) {
+        bad_index = std::min(bad_index, (static_cast<std::uint64_t>(t) << detail::kErrorKeyShift) | static_cast<std::uint64_t>(j));
+        continue;
+      }
+      const auto e = static_cast<std::size_t>(bt.entry_base + j);
+      keys[e] = static_cast<std::uint64_t>(bt.row_base + r);
+      diff_row[e] = p.pooling == PoolingMode::kNone ? bt.out_row_base + j : b * p.num_tables + t;
+      coef[e] = detail::entry_coefficient(p.pooling, bt.per_sample_weights, j, end - start);
+    }
+  }
+  errors.bad_index = bad_index;
+  if (bad_index != ~std::uint64_t{0}) return;
+
+  if (algorithm == EmbeddingBackwardAlgorithm::kAtomic) {
+    // Entry order on the CPU (the CUDA version's order is whatever the atomics make it).
+    for (std::size_t e = 0; e < n; ++e) {
+      if (keys[e] == sentinel) continue;
+      const auto& bt = p.tables[detail::find_table(p.tables, p.num_tables, keys[e])];
+      float* w = bt.weights + (static_cast<std::int64_t>(keys[e]) - bt.row_base) * D;
+      const float* src = p.diff_dst + diff_row[e] * D;
+      for (int d = 0; d < D; ++d) w[d] = detail::add_rn(w[d], detail::mul_rn(update->neg_lr, detail::mul_rn(coef[e], src[d])));
+    }
+    return;
+  }
+
+  // Stable sort of entries by key: equal rows keep entry order, which fixes the reduction order.
+  std::vector<std::uint32_t> order(n);
+  std::iota(order.begin(), order.end(), 0u);
+  std::stable_sort(order.begin(), order.end(), [&](std::uint32_t a, std::uint32_t b) { return keys[a] < keys[b]; });
+  std::vector<std::int64_t> run_start;
+  for (std::size_t i = 0; i < n; ++i) {
+    if (keys[order[i]] == sentinel) break;  // the sentinel sorts last: ids outside every bag
+    if (i == 0 || keys[order[i]] != keys[order[i - 1]]) run_start.push_back(static_cast<std::int64_t>(i));
+  }
+  const auto runs = static_cast<std::int64_t>(run_start.size());
+  std::int64_t valid_entries = 0;
+  while (valid_entries < static_cast<std::int64_t>(n) && keys[order[static_cast<std::size_t>(valid_entries)]] != sentinel) ++valid_entries;
+  run_start.push_back(valid_entries);
+
+  if (gradient != nullptr) {
+    gradient->table = Tensor::empty(ctx, DType::kI32, {runs});
+    gradient->row = Tensor::empty(ctx, DType::kI64, {runs});
+    gradient->values = Tensor::empty(ctx, DType::kF32, {runs, D});
+    gradient->num_rows = runs;
+  }
+#pragma omp parallel num_threads(ctx.cpu_threads())
+  {
+    std::vector<float> g(static_cast<std::size_t>(D));
+    std::vector<float> partials(static_cast<std::size_t>(kEmbeddingRunPartials) * static_cast<std::size_t>(D));
+#pragma omp for schedule(dynamic, 64)
+    for (std::int64_t s = 0; s < runs; ++s) {
+      const std::int64_t start = run_start[static_cast<std::size_t>(s)];
+      const std::int64_t length = run_start[static_cast<std::size_t>(s + 1)] - start;
+      reduce_run_cpu(p.diff_dst, order.data(), diff_row.data(), coef.data(), start, length, D, g.data(), partials.data());
+      const std::uint64_t key = keys[order[static_cast<std::size_t>(start)]];
+      const int t = detail::find_table(p.tables, p.num_tables, key);
+      const std::int64_t r = static_cast<std::int64_t>(key) - p.tables[t].row_base;
+      if (gradient != nullptr) {
+        gradient->table.data<std::int32_t>()[s] = t;
+        gradient->row.data<std::int64_t>()[s] = r;
+        std::copy(g.begin(), g.end(), gradient->values.data<float>() + s * D);
+      } else {
+        update_row_cpu(*update, p.tables[t], r, D, g.data());
+      }
+    }
+  }
+}
+
+void run_bwd(Context& ctx, std::span<const TensorView> tables, std::span<const EmbeddingBags> bags,
+             const BwdSetup& setup, const detail::EmbeddingUpdateScalars* update, EmbeddingBackwardAlgorithm algorithm,
+             SparseGradient* gradient, const char* op) {
+  detail::EmbeddingErrors errors;
+  if (setup.problem.batch > 0) {
+    if (ctx.is_cuda()) {
+#if RECKON_WITH_CUDA
+      detail::embedding_bag_bwd_cuda(ctx, setup.problem, setup.tables, setup.v.index_dtype, update, algorithm, gradient,
+                                     &errors);
+#else
+      detail::throw_not_compiled(op, "CUDA", __FILE__, __LINE__);
+#endif
+    } else if (setup.v.index_dtype == DType::kI32) {
+      bwd_cpu<std::int32_t>(ctx, setup, update, algorithm, gradient, errors);
+    } else {
+      bwd_cpu<std::int64_t>(ctx, setup, update, algorithm, gradient, errors);
+    }
+  } else if (gradient != nullptr) {
+    gradient->table = Tensor::empty(ctx, DType::kI32, {0});
+    gradient->row = Tensor::empty(ctx, DType::kI64, {0});
+    gradient->values = Tensor::empty(ctx, DType::kF32, {0, setup.v.dim});
+  }
+  throw_if_errors(ctx, tables, bags, setup.v.index_dtype, errors, op);
+}
+
+}  // namespace
+
+SparseGradient embedding_bag_bwd(Context& ctx, std::span<const TensorView> tables, std::span<const EmbeddingBags> bags,
+                                 const TensorView& diff_dst, const EmbeddingBagOptions& options) {
+  const BwdSetup setup = prepare_bwd(ctx, tables, bags, diff_dst, options, nullptr, {},
+                                     EmbeddingBackwardAlgorithm::kSorted);
+  SparseGradient gradient;
+  run_bwd(ctx, tables, bags, setup, nullptr, EmbeddingBackwardAlgorithm::kSorted, &gradient, "embedding_bag_bwd");
+  return gradient;
+}
+
+void embedding_bag_bwd_update(Context& ctx, std::span<const TensorView> tables, std::span<const EmbeddingBags> bags,
+                              const TensorView& diff_dst, const EmbeddingBagOptions& options,
+                              const SparseOptimizer& optimizer, std::span<const EmbeddingOptimizerState> states,
+                              EmbeddingBackwardAlgorithm algorithm) {
+  const BwdSetup setup = prepare_bwd(ctx, tables, bags, diff_dst, options, &optimizer, states, algorithm);
+  const detail::EmbeddingUpdateScalars update = make_scalars(optimizer);
+  run_bwd(ctx, tables, bags, setup, &update, algorithm, nullptr, "embedding_bag_bwd_update");
 }
 
 }  // namespace reckon

@@ -7,6 +7,9 @@
 // registers in f32 - the same order and operations as the CPU path, hence bitwise parity.
 #include <cuda_bf16.h>
 
+#include <algorithm>
+#include <bit>
+
 #include "reckon/kernels/embedding/embedding.h"
 #include "reckon/kernels/embedding/embedding_math.h"
 #include "reckon/runtime/detail/launch.cuh"
@@ -149,6 +152,392 @@ void embedding_bag_fwd_cuda(Context& ctx, const EmbeddingFwdArgs& args, DType we
     i32 ? launch<float, std::int32_t>(ctx, args, errors) : launch<float, std::int64_t>(ctx, args, errors);
   } else {
     i32 ? launch<bf16, std::int32_t>(ctx, args, errors) : launch<bf16, std::int64_t>(ctx, args, errors);
+  }
+}
+
+}  // namespace reckon::detail
+
+// ---- Backward ---------------------------------------------------------------------------------------------------
+//
+// Pipeline (one pass over all tables of the call): expand each id into an entry (global key = table's row_base +
+// row, the diff_dst row it reads, its coefficient) -> stable radix sort of (key, entry) with CUB -> run-length
+// encode into runs of equal keys -> exclusive scan of run lengths -> reduce each run and apply the optimizer:
+//   short runs (<= kEmbeddingLongRun entries): a group of G <= 32 lanes per run, lanes split D, entries in order;
+//   long runs: a block of kEmbeddingRunPartials warps per run, warp p sums entries k = p (mod P), partials added in
+//   order. Both orders are the CPU's, hence bitwise parity and run-to-run determinism.
+// The gradient row is staged in shared memory (D + 1 floats per group), so row-wise reductions and the update see
+// the whole row. Errors are checked after the expand step, before anything is written.
+#include <cub/device/device_radix_sort.cuh>
+#include <cub/device/device_run_length_encode.cuh>
+#include <cub/device/device_scan.cuh>
+
+namespace reckon::detail {
+namespace {
+
+template <typename IndexT>
+__global__ void embedding_bwd_expand_thread_per_bag_kernel(EmbeddingBwdProblem p, std::uint64_t* keys,
+                                                           std::uint32_t* entries, std::int64_t* diff_row,
+                                                           float* coef, EmbeddingErrors* errors) {
+  const std::int64_t work = p.batch * p.num_tables;
+  const auto sentinel = static_cast<std::uint64_t>(p.total_rows);
+  const bool use_oov = p.policy == IndexPolicy::kOovRow;
+  for (std::int64_t w = blockIdx.x * static_cast<std::int64_t>(blockDim.x) + threadIdx.x; w < work;
+       w += static_cast<std::int64_t>(gridDim.x) * blockDim.x) {
+    const std::int64_t b = w / p.num_tables;
+    const int t = static_cast<int>(w % p.num_tables);
+    const EmbeddingBwdTable& bt = p.tables[t];
+    const auto* offsets = static_cast<const IndexT*>(bt.offsets);
+    const auto* indices = static_cast<const IndexT*>(bt.indices);
+    const std::int64_t start = offsets[b];
+    const std::int64_t end = offsets[b + 1];
+    if (start < 0 || start > end || end > bt.nnz) {
+      atomicMin(reinterpret_cast<unsigned long long*>(&errors->bad_offsets), error_key(t, b));
+      continue;
+    }
+    // Ids before the first bag or after the last belong to no bag: they get the sentinel key (sorted last, skipped).
+    if (b == 0) {
+      for (std::int64_t j = 0; j < start; ++j) keys[bt.entry_base + j] = sentinel, entries[bt.entry_base + j] = static_cast<std::uint32_t>(bt.entry_base + j);
+    }
+    if (b == p.batch - 1) {
+      for (std::int64_t j = end; j < bt.nnz; ++j) keys[bt.entry_base + j] = sentinel, entries[bt.entry_base + j] = static_cast<std::uint32_t>(bt.entry_base + j);
+    }
+    for (std::int64_t j = start; j < end; ++j) {
+      const std::int64_t e = bt.entry_base + j;
+      entries[e] = static_cast<std::uint32_t>(e);
+      const std::int64_t r = resolve_row(static_cast<std::int64_t>(indices[j]), bt.rows, use_oov, p.oov_row);
+      if (r < 0) {
+        atomicMin(reinterpret_cast<unsigned long long*>(&errors->bad_index), error_key(t, j));
+        keys[e] = sentinel;
+        continue;
+      }
+      keys[e] = static_cast<std::uint64_t>(bt.row_base + r);
+      diff_row[e] = p.pooling == PoolingMode::kNone ? bt.out_row_base + j : b * p.num_tables + t;
+      coef[e] = entry_coefficient(p.pooling, bt.per_sample_weights, j, end - start);
+    }
+  }
+}
+
+// Plain SGD with atomics, one thread per (entry, column). Not deterministic: the order of the adds varies.
+__global__ void embedding_bwd_atomic_sgd_kernel(EmbeddingBwdProblem p, float neg_lr, const std::uint64_t* keys,
+                                                const std::int64_t* diff_row, const float* coef) {
+  const std::int64_t total = p.total_entries * p.dim;
+  for (std::int64_t i = blockIdx.x * static_cast<std::int64_t>(blockDim.x) + threadIdx.x; i < total;
+       i += static_cast<std::int64_t>(gridDim.x) * blockDim.x) {
+    const std::int64_t e = i / p.dim;
+    const int d = static_cast<int>(i % p.dim);
+    const std::uint64_t key = keys[e];
+    if (key == static_cast<std::uint64_t>(p.total_rows)) continue;
+    const EmbeddingBwdTable& bt = p.tables[find_table(p.tables, p.num_tables, key)];
+    const std::int64_t r = static_cast<std::int64_t>(key) - bt.row_base;
+    atomicAdd(bt.weights + r * p.dim + d, mul_rn(neg_lr, mul_rn(coef[e], p.diff_dst[diff_row[e] * p.dim + d])));
+  }
+}
+
+// Runs longer than kEmbeddingLongRun, listed for the block-per-run kernel (list order does not affect results).
+__global__ void embedding_bwd_collect_long_runs_kernel(const int* counts, std::int64_t n, int* list, int* list_size) {
+  for (std::int64_t i = blockIdx.x * static_cast<std::int64_t>(blockDim.x) + threadIdx.x; i < n;
+       i += static_cast<std::int64_t>(gridDim.x) * blockDim.x) {
+    if (counts[i] > kEmbeddingLongRun) list[atomicAdd(list_size, 1)] = static_cast<int>(i);
+  }
+}
+
+struct RunInputs {
+  const std::uint64_t* unique;
+  const int* counts;
+  const int* starts;
+  const int* num_runs;
+  const std::uint32_t* order;
+  const std::int64_t* diff_row;
+  const float* coef;
+  const int* long_runs;
+  const int* num_long_runs;
+};
+
+struct GradientOutputs {
+  std::int32_t* table;
+  std::int64_t* row;
+  float* values;
+};
+
+// With the run's gradient in g_s[0..D), write it out or apply the optimizer. `lane` / `lanes` are this thread's
+// place among the threads cooperating on the run; sync() orders their shared-memory accesses. g_s[D] holds the
+// row-wise denominator.
+template <bool kUpdate, typename Sync>
+__device__ void finish_run(const EmbeddingBwdProblem& p, const EmbeddingUpdateScalars& u, std::uint64_t key,
+                           std::int64_t run, float* g_s, int lane, int lanes, Sync sync, const GradientOutputs& out) {
+  const int D = p.dim;
+  const int t = find_table(p.tables, p.num_tables, key);
+  const EmbeddingBwdTable& bt = p.tables[t];
+  const std::int64_t r = static_cast<std::int64_t>(key) - bt.row_base;
+  if constexpr (!kUpdate) {
+    for (int d = lane; d < D; d += lanes) out.values[run * D + d] = g_s[d];
+    if (lane == 0) {
+      out.table[run] = t;
+      out.row[run] = r;
+    }
+  } else {
+    float* w = bt.weights + r * D;
+    for (int d = lane; d < D; d += lanes) g_s[d] = regularised_gradient(u, g_s[d], w[d]);
+    sync();
+    if (u.kind == SparseOptimizerKind::kRowwiseAdagrad && lane == 0) {
+      float sum_squares = 0.0f;
+      for (int d = 0; d < D; ++d) sum_squares = fmaf(g_s[d], g_s[d], sum_squares);
+      const float state = rowwise_state(u, bt.state1[r], sum_squares, D);
+      bt.state1[r] = state;
+      g_s[D] = rowwise_denominator(u, state);
+    }
+    sync();
+    const float denom = u.kind == SparseOptimizerKind::kRowwiseAdagrad ? g_s[D] : 0.0f;
+    const bool per_column_state = u.kind == SparseOptimizerKind::kAdagrad || u.kind == SparseOptimizerKind::kAdam;
+    for (int d = lane; d < D; d += lanes) {
+      float* s1 = per_column_state ? bt.state1 + r * D + d : nullptr;
+      float* s2 = u.kind == SparseOptimizerKind::kAdam ? bt.state2 + r * D + d : nullptr;
+      w[d] = update_column(u, g_s[d], w[d], s1, s2, denom);
+    }
+  }
+  sync();  // g_s is reused by the next run
+}
+
+template <bool kUpdate>
+__global__ void embedding_bwd_short_runs_group_per_run_kernel(EmbeddingBwdProblem p, EmbeddingUpdateScalars u,
+                                                              RunInputs in, int group_size, GradientOutputs out) {
+  extern __shared__ float shared[];
+  const int groups_per_block = static_cast<int>(blockDim.x) / group_size;
+  const int group = static_cast<int>(threadIdx.x) / group_size;
+  const int lane = static_cast<int>(threadIdx.x) % group_size;
+  const int first_lane_in_warp = static_cast<int>(threadIdx.x % 32) & ~(group_size - 1);
+  const unsigned mask = group_size == 32 ? 0xffffffffu : (((1u << group_size) - 1u) << first_lane_in_warp);
+  float* g_s = shared + group * (p.dim + 1);
+  const int runs = *in.num_runs;
+  const auto sentinel = static_cast<std::uint64_t>(p.total_rows);
+  for (std::int64_t s = static_cast<std::int64_t>(blockIdx.x) * groups_per_block + group; s < runs;
+       s += static_cast<std::int64_t>(gridDim.x) * groups_per_block) {
+    const int length = in.counts[s];
+    const std::uint64_t key = in.unique[s];
+    if (length > kEmbeddingLongRun || key == sentinel) continue;
+    const int start = in.starts[s];
+    for (int d = lane; d < p.dim; d += group_size) {
+      float acc = 0.0f;
+      for (int k = 0; k < length; ++k) {
+        const std::uint32_t e = in.order[start + k];
+        acc = fmaf(in.coef[e], p.diff_dst[in.diff_row[e] * p.dim + d], acc);
+      }
+      g_s[d] = acc;
+    }
+    __syncwarp(mask);
+    finish_run<kUpdate>(p, u, key, s, g_s, lane, group_size, [mask] { __syncwarp(mask); }, out);
+  }
+}
+
+template <bool kUpdate>
+__global__ void embedding_bwd_long_runs_block_per_run_kernel(EmbeddingBwdProblem p, EmbeddingUpdateScalars u,
+                                                             RunInputs in, GradientOutputs out) {
+  extern __shared__ float shared[];  // kEmbeddingRunPartials rows of D partial sums
+  const int warp = static_cast<int>(threadIdx.x) / 32;
+  const int lane = static_cast<int>(threadIdx.x) % 32;
+  const int D = p.dim;
+  const int num_long = *in.num_long_runs;
+  for (int i = static_cast<int>(blockIdx.x); i < num_long; i += static_cast<int>(gridDim.x)) {
+    const int s = in.long_runs[i];
+    const std::uint64_t key = in.unique[s];
+    if (key == static_cast<std::uint64_t>(p.total_rows)) continue;  // uniform across the block
+    const int length = in.counts[s];
+    const int start = in.starts[s];
+    for (int d = lane; d < D; d += 32) {
+      float acc = 0.0f;
+      for (int k = warp; k < length; k += kEmbeddingRunPartials) {
+        const std::uint32_t e = in.order[start + k];
+        acc = fmaf(in.coef[e], p.diff_dst[in.diff_row[e] * D + d], acc);
+      }
+      shared[warp * D + d] = acc;
+    }
+    __syncthreads();
+    for (int d = static_cast<int>(threadIdx.x); d < D; d += static_cast<int>(blockDim.x)) {
+      float sum = shared[d];
+      for (int q = 1; q < kEmbeddingRunPartials; ++q) sum = add_rn(sum, shared[q * D + d]);
+      shared[d] = sum;
+    }
+    __syncthreads();
+    // The combined gradient is partial row 0; g_s[D] (partial row 1, free once the partials are combined) holds
+    // the row-wise denominator.
+    float* g_s = shared;
+    finish_run<kUpdate>(p, u, key, s, g_s, static_cast<int>(threadIdx.x), static_cast<int>(blockDim.x),
+                        [] { __syncthreads(); }, out);
+  }
+}
+
+// Carves one workspace allocation into 256-byte aligned pieces; with no base it only adds up the size.
+class Carver {
+ public:
+  explicit Carver(char* base) : base_(base) {}
+  template <typename T>
+  T* take(std::size_t count) {
+    T* p = base_ != nullptr ? reinterpret_cast<T*>(base_ + used_) : nullptr;
+    used_ += (count * sizeof(T) + 255) / 256 * 256;
+    return p;
+  }
+  std::size_t used() const { return used_; }
+
+ private:
+  char* base_;
+  std::size_t used_ = 0;
+};
+
+}  // namespace
+
+void embedding_bag_bwd_cuda(Context& ctx, const EmbeddingBwdProblem& problem,
+                            const std::vector<EmbeddingBwdTable>& host_tables, DType index_dtype,
+                            const EmbeddingUpdateScalars* update, EmbeddingBackwardAlgorithm algorithm,
+                            SparseGradient* gradient, EmbeddingErrors* errors_out) {
+  DeviceGuard guard(ctx.device().index);
+  cudaStream_t stream = cuda_stream(ctx);
+  const std::int64_t n = problem.total_entries;
+  const int D = problem.dim;
+  const int end_bit = std::max(1, static_cast<int>(std::bit_width(static_cast<std::uint64_t>(problem.total_rows))));
+  const int items = static_cast<int>(std::max<std::int64_t>(n, 1));
+
+  // Temporary-storage sizes of the three CUB algorithms (two-phase API: null pointers ask for the size).
+  std::size_t sort_bytes = 0, rle_bytes = 0, scan_bytes = 0;
+  RECKON_CUDA_CHECK(cub::DeviceRadixSort::SortPairs(nullptr, sort_bytes, static_cast<const std::uint64_t*>(nullptr),
+                                                    static_cast<std::uint64_t*>(nullptr),
+                                                    static_cast<const std::uint32_t*>(nullptr),
+                                                    static_cast<std::uint32_t*>(nullptr), items, 0, end_bit, stream));
+  RECKON_CUDA_CHECK(cub::DeviceRunLengthEncode::Encode(nullptr, rle_bytes, static_cast<const std::uint64_t*>(nullptr),
+                                                       static_cast<std::uint64_t*>(nullptr), static_cast<int*>(nullptr),
+                                                       static_cast<int*>(nullptr), items, stream));
+  RECKON_CUDA_CHECK(cub::DeviceScan::ExclusiveSum(nullptr, scan_bytes, static_cast<const int*>(nullptr),
+                                                  static_cast<int*>(nullptr), items, stream));
+  const std::size_t cub_bytes = std::max({sort_bytes, rle_bytes, scan_bytes});
+
+  auto layout = [&](Carver& c) {
+    struct Pieces {
+      EmbeddingBwdTable* tables;
+      EmbeddingErrors* errors;
+      int* counters;  // [0] runs, [1] long runs
+      std::uint64_t *keys_in, *keys_out, *unique;
+      std::uint32_t *entries_in, *entries_out;
+      std::int64_t* diff_row;
+      float* coef;
+      int *counts, *starts, *long_runs;
+      void* cub;
+    } q;
+    q.tables = c.take<EmbeddingBwdTable>(host_tables.size());
+    q.errors = c.take<EmbeddingErrors>(1);
+    q.counters = c.take<int>(2);
+    q.keys_in = c.take<std::uint64_t>(static_cast<std::size_t>(items));
+    q.keys_out = c.take<std::uint64_t>(static_cast<std::size_t>(items));
+    q.unique = c.take<std::uint64_t>(static_cast<std::size_t>(items));
+    q.entries_in = c.take<std::uint32_t>(static_cast<std::size_t>(items));
+    q.entries_out = c.take<std::uint32_t>(static_cast<std::size_t>(items));
+    q.diff_row = c.take<std::int64_t>(static_cast<std::size_t>(items));
+    q.coef = c.take<float>(static_cast<std::size_t>(items));
+    q.counts = c.take<int>(static_cast<std::size_t>(items));
+    q.starts = c.take<int>(static_cast<std::size_t>(items));
+    q.long_runs = c.take<int>(static_cast<std::size_t>(items));
+    q.cub = c.take<char>(cub_bytes);
+    return q;
+  };
+  Carver sizing(nullptr);
+  (void)layout(sizing);
+  Carver carver(static_cast<char*>(ctx.workspace(sizing.used())));
+  const auto q = layout(carver);
+
+  RECKON_CUDA_CHECK(cudaMemcpyAsync(q.tables, host_tables.data(), host_tables.size() * sizeof(EmbeddingBwdTable),
+                                    cudaMemcpyHostToDevice, stream));
+  RECKON_CUDA_CHECK(cudaMemsetAsync(q.errors, 0xff, sizeof(EmbeddingErrors), stream));
+  RECKON_CUDA_CHECK(cudaMemsetAsync(q.counters, 0, 2 * sizeof(int), stream));
+  RECKON_CUDA_CHECK(cudaMemsetAsync(q.counts, 0, static_cast<std::size_t>(items) * sizeof(int), stream));
+  EmbeddingBwdProblem p = problem;
+  p.tables = q.tables;
+  const auto& prop = device_properties(ctx.device().index);
+  const int max_blocks = 32 * prop.multiProcessorCount;
+  constexpr int kThreads = 256;
+
+  // 1. Expand, then report bad input before anything is written.
+  const std::int64_t bags = p.batch * p.num_tables;
+  const auto expand_grid = static_cast<unsigned>(std::min<std::int64_t>((bags + kThreads - 1) / kThreads, max_blocks));
+  if (index_dtype == DType::kI32) {
+    RECKON_LAUNCH(embedding_bwd_expand_thread_per_bag_kernel<std::int32_t>, expand_grid, kThreads, 0, stream, p,
+                  q.keys_in, q.entries_in, q.diff_row, q.coef, q.errors);
+  } else {
+    RECKON_LAUNCH(embedding_bwd_expand_thread_per_bag_kernel<std::int64_t>, expand_grid, kThreads, 0, stream, p,
+                  q.keys_in, q.entries_in, q.diff_row, q.coef, q.errors);
+  }
+  RECKON_CUDA_CHECK(cudaMemcpyAsync(errors_out, q.errors, sizeof(EmbeddingErrors), cudaMemcpyDeviceToHost, stream));
+  RECKON_CUDA_CHECK(cudaStreamSynchronize(stream));
+  if (errors_out->bad_offsets != ~std::uint64_t{0} || errors_out->bad_index != ~std::uint64_t{0}) return;
+  if (n == 0 && gradient == nullptr) return;
+
+  if (algorithm == EmbeddingBackwardAlgorithm::kAtomic) {
+    const std::int64_t total = n * D;
+    const auto grid = static_cast<unsigned>(std::min<std::int64_t>((total + kThreads - 1) / kThreads, max_blocks));
+    if (total > 0) {
+      RECKON_LAUNCH(embedding_bwd_atomic_sgd_kernel, grid, kThreads, 0, stream, p, update->neg_lr, q.keys_in,
+                    q.diff_row, q.coef);
+    }
+    return;
+  }
+
+  // 2. Sort, run-length encode, scan, list the long runs.
+  if (n > 0) {
+    std::size_t bytes = cub_bytes;
+    RECKON_CUDA_CHECK(cub::DeviceRadixSort::SortPairs(q.cub, bytes, q.keys_in, q.keys_out, q.entries_in,
+                                                      q.entries_out, items, 0, end_bit, stream));
+    bytes = cub_bytes;
+    RECKON_CUDA_CHECK(cub::DeviceRunLengthEncode::Encode(q.cub, bytes, q.keys_out, q.unique, q.counts, q.counters,
+                                                         items, stream));
+    bytes = cub_bytes;
+    RECKON_CUDA_CHECK(cub::DeviceScan::ExclusiveSum(q.cub, bytes, q.counts, q.starts, items, stream));
+    const auto grid = static_cast<unsigned>(std::min<std::int64_t>((n + kThreads - 1) / kThreads, max_blocks));
+    RECKON_LAUNCH(embedding_bwd_collect_long_runs_kernel, grid, kThreads, 0, stream, q.counts, n, q.long_runs,
+                  q.counters + 1);
+  }
+
+  GradientOutputs out{nullptr, nullptr, nullptr};
+  if (gradient != nullptr) {
+    // The output size is the number of runs, less the sentinel run of ids outside every bag.
+    int runs = 0;
+    std::uint64_t last_key = 0;
+    if (n > 0) {
+      RECKON_CUDA_CHECK(cudaMemcpyAsync(&runs, q.counters, sizeof(int), cudaMemcpyDeviceToHost, stream));
+      RECKON_CUDA_CHECK(cudaStreamSynchronize(stream));
+      if (runs > 0) {
+        RECKON_CUDA_CHECK(cudaMemcpyAsync(&last_key, q.unique + runs - 1, sizeof(last_key), cudaMemcpyDeviceToHost, stream));
+        RECKON_CUDA_CHECK(cudaStreamSynchronize(stream));
+      }
+    }
+    const std::int64_t rows = runs - (runs > 0 && last_key == static_cast<std::uint64_t>(p.total_rows) ? 1 : 0);
+    gradient->table = Tensor::empty(ctx, DType::kI32, {rows});
+    gradient->row = Tensor::empty(ctx, DType::kI64, {rows});
+    gradient->values = Tensor::empty(ctx, DType::kF32, {rows, D});
+    gradient->num_rows = rows;
+    out = {gradient->table.data<std::int32_t>(), gradient->row.data<std::int64_t>(), gradient->values.data<float>()};
+    if (rows == 0) return;
+  }
+
+  // 3. Reduce runs (and update).
+  const RunInputs in{q.unique, q.counts, q.starts, q.counters, q.entries_out, q.diff_row, q.coef, q.long_runs,
+                     q.counters + 1};
+  const EmbeddingUpdateScalars u = update != nullptr ? *update : EmbeddingUpdateScalars{};
+  int group = 1;
+  while (group < 32 && group < D) group *= 2;
+  const int groups_per_block = kThreads / group;
+  const std::size_t short_shared = static_cast<std::size_t>(groups_per_block) * static_cast<std::size_t>(D + 1) * sizeof(float);
+  const auto short_grid = static_cast<unsigned>(std::min<std::int64_t>((n + groups_per_block - 1) / groups_per_block, max_blocks));
+  static_assert(kEmbeddingRunPartials >= 2, "the denominator slot borrows partial row 1");
+  const std::size_t long_shared = static_cast<std::size_t>(kEmbeddingRunPartials) * static_cast<std::size_t>(D) * sizeof(float);
+  const unsigned long_grid = static_cast<unsigned>(2 * prop.multiProcessorCount);
+  constexpr int kLongThreads = kEmbeddingRunPartials * 32;
+  if (update != nullptr) {
+    RECKON_LAUNCH(embedding_bwd_short_runs_group_per_run_kernel<true>, short_grid, kThreads, short_shared, stream, p, u,
+                  in, group, out);
+    RECKON_LAUNCH(embedding_bwd_long_runs_block_per_run_kernel<true>, long_grid, kLongThreads, long_shared, stream, p,
+                  u, in, out);
+  } else {
+    RECKON_LAUNCH(embedding_bwd_short_runs_group_per_run_kernel<false>, short_grid, kThreads, short_shared, stream, p,
+                  u, in, group, out);
+    RECKON_LAUNCH(embedding_bwd_long_runs_block_per_run_kernel<false>, long_grid, kLongThreads, long_shared, stream, p,
+                  u, in, out);
   }
 }
 

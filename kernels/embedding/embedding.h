@@ -18,8 +18,11 @@
 
 #include <cstdint>
 #include <span>
+#include <vector>
 
 #include "reckon/runtime/context.h"
+#include "reckon/runtime/error.h"
+#include "reckon/runtime/memory.h"
 #include "reckon/runtime/tensor.h"
 
 namespace reckon {
@@ -47,6 +50,80 @@ std::int64_t embedding_bag_output_rows(std::span<const EmbeddingBags> bags, Pool
 
 void embedding_bag_fwd(Context& ctx, std::span<const TensorView> tables, std::span<const EmbeddingBags> bags,
                        const TensorView& dst, const EmbeddingBagOptions& options = {});
+
+// ---- Backward -------------------------------------------------------------------------------------------------
+//
+// From diff_dst (shaped like the forward's dst) the gradient of table t's row r is
+//   g[t, r, :] = Σ_{j : indices_t[j] resolves to r} c_j · diff_dst[row(j), :]
+// with c_j = w_j (weighted sum), 1 (sum, none) or 1 / L_b (mean), and row(j) = b·T + t for pooled bags, base_t + j
+// for none. Only touched rows exist: no table-sized gradient is ever formed.
+//
+// Algorithm kSorted (default): entries are sorted by (table, row) with a stable radix sort (CUB on CUDA), cut into
+// runs of equal rows, and each run is reduced in a fixed order: sequentially in entry order for runs of at most
+// kEmbeddingLongRun entries; for longer (hot) runs, entry k goes to partial sum k mod kEmbeddingRunPartials and the
+// partials are added in order. The CPU follows the same order, so results are bitwise identical run to run and
+// between CPU and CUDA. Algorithm kAtomic (SGD only, CUDA and CPU): each entry adds -lr · c_j · diff into the table
+// with atomics; not deterministic.
+//
+// Bad ids and offsets are checked as in the forward, before anything is written: an error leaves tables and
+// optimizer state untouched. The gradient of per-sample weights is not computed.
+
+inline constexpr int kEmbeddingLongRun = 64;
+inline constexpr int kEmbeddingRunPartials = 8;
+inline constexpr std::int64_t kEmbeddingBackwardMaxDim = 1024;
+
+enum class EmbeddingBackwardAlgorithm : std::uint8_t { kSorted, kAtomic };
+
+enum class SparseOptimizerKind : std::uint8_t { kSgd, kAdagrad, kRowwiseAdagrad, kAdam };
+
+// Applied to touched rows only; untouched rows and their state do not move (Adam is "lazy").
+//   sgd:              w -= lr · g'
+//   adagrad:          s += g'²;            w -= lr · g' / (√s + eps)            state1: s [N, D]
+//   row-wise adagrad: s += mean_d(g'²);    w -= lr · g' / (√s + eps)            state1: s [N]
+//   adam:             m = β1 m + (1-β1) g';  v = β2 v + (1-β2) g'²;
+//                     w -= lr · (m / (1-β1^step)) / (√(v / (1-β2^step)) + eps)   state1: m [N, D], state2: v [N, D]
+// where g' = g + weight_decay · w (L2 regularisation of the touched rows).
+struct SparseOptimizer {
+  SparseOptimizerKind kind = SparseOptimizerKind::kSgd;
+  float learning_rate = 0.01f;
+  float eps = 1e-8f;
+  float beta1 = 0.9f;
+  float beta2 = 0.999f;
+  float weight_decay = 0.0f;
+  std::int64_t step = 1;  // Adam's 1-based step count for bias correction; the caller advances it
+};
+
+const char* to_string(SparseOptimizerKind kind) noexcept;
+
+// Optimizer state stored beside a table (f32, on the table's device); unused fields stay empty.
+struct EmbeddingOptimizerState {
+  TensorView state1{};
+  TensorView state2{};
+};
+
+// Row-sparse gradient, rows sorted by (table, row), each once: table i32 [U], row i64 [U], values f32 [U, D].
+struct SparseGradient {
+  Tensor table;
+  Tensor row;
+  Tensor values;
+  std::int64_t num_rows = 0;
+};
+
+// Whether the backward handles this request; the reason when it does not. optimizer may be null (gradient only).
+Status embedding_bag_bwd_supported(std::int64_t dim, DType table_dtype, const SparseOptimizer* optimizer,
+                                   EmbeddingBackwardAlgorithm algorithm);
+
+// The sparse gradient, for composition and testing (tables give row counts and D; they are not written).
+// Synchronises the context's stream: the number of touched rows decides the output size.
+SparseGradient embedding_bag_bwd(Context& ctx, std::span<const TensorView> tables,
+                                 std::span<const EmbeddingBags> bags, const TensorView& diff_dst,
+                                 const EmbeddingBagOptions& options = {});
+
+// Backward with the optimizer fused: updates the touched rows of each (f32) table and its state in place.
+void embedding_bag_bwd_update(Context& ctx, std::span<const TensorView> tables, std::span<const EmbeddingBags> bags,
+                              const TensorView& diff_dst, const EmbeddingBagOptions& options,
+                              const SparseOptimizer& optimizer, std::span<const EmbeddingOptimizerState> states,
+                              EmbeddingBackwardAlgorithm algorithm = EmbeddingBackwardAlgorithm::kSorted);
 
 namespace detail {
 
@@ -85,6 +162,51 @@ inline constexpr int kErrorKeyShift = 40;
 // Launches the forward over one chunk of tables; errors are min-merged into the device record `errors`.
 void embedding_bag_fwd_cuda(Context& ctx, const EmbeddingFwdArgs& args, DType weight_dtype, DType index_dtype,
                             EmbeddingErrors* errors);
+
+// One table as the backward sees it (device or host pointers, per the context).
+struct EmbeddingBwdTable {
+  float* weights;             // null for the gradient-only path
+  float* state1;
+  float* state2;
+  std::int64_t rows;
+  std::int64_t row_base;      // first global key of this table: keys are row_base + row
+  const void* offsets;
+  const void* indices;
+  const float* per_sample_weights;
+  std::int64_t nnz;
+  std::int64_t entry_base;    // first global entry of this table
+  std::int64_t out_row_base;  // pooling none: first diff_dst row of this table
+};
+
+// Scalars of the update, precomputed once on the host so CPU and CUDA use identical values.
+struct EmbeddingUpdateScalars {
+  SparseOptimizerKind kind;
+  float neg_lr;
+  float eps;
+  float beta1, one_minus_beta1;
+  float beta2, one_minus_beta2;
+  float bias_correction1, bias_correction2;
+  float weight_decay;
+};
+
+struct EmbeddingBwdProblem {
+  const EmbeddingBwdTable* tables;  // num_tables entries (device memory on CUDA)
+  int num_tables;
+  std::int64_t batch;
+  int dim;
+  std::int64_t total_rows;     // Σ rows: the key of entries outside every bag
+  std::int64_t total_entries;  // Σ nnz
+  PoolingMode pooling;
+  IndexPolicy policy;
+  std::int64_t oov_row;
+  const float* diff_dst;
+};
+
+// CUDA backward. mode: write the gradient into (out_table, out_row, out_values) or apply `update`.
+void embedding_bag_bwd_cuda(Context& ctx, const EmbeddingBwdProblem& problem,
+                            const std::vector<EmbeddingBwdTable>& host_tables, DType index_dtype,
+                            const EmbeddingUpdateScalars* update, EmbeddingBackwardAlgorithm algorithm,
+                            SparseGradient* gradient, EmbeddingErrors* errors_out);
 
 }  // namespace detail
 }  // namespace reckon

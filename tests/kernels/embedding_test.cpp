@@ -299,5 +299,432 @@ TEST(EmbeddingCuda, RunToRunDeterministic) {
   EXPECT_TRUE(testing::bitwise_equal(a.data(), b.data(), a.size() * 4));
 }
 
+
+// ---- Backward ------------------------------------------------------------------------------------------------
+
+// Dense gradient in double: [Σ rows_t, D], table t's rows starting at Σ_{t'<t} rows_t'.
+std::vector<double> reference_gradient(const Problem& p, PoolingMode pooling, const std::vector<float>& diff) {
+  std::vector<std::int64_t> row_base{0};
+  for (std::size_t t = 0; t < p.tables.size(); ++t) row_base.push_back(row_base.back() + p.rows(t));
+  std::vector<double> g(static_cast<std::size_t>(row_base.back() * p.dim), 0.0);
+  const auto T = static_cast<std::int64_t>(p.tables.size());
+  std::int64_t none_row = 0;
+  for (std::size_t t = 0; t < p.tables.size(); ++t) {
+    for (std::int64_t b = 0; b < p.batch; ++b) {
+      const std::int64_t start = p.offsets[t][static_cast<std::size_t>(b)], end = p.offsets[t][static_cast<std::size_t>(b + 1)];
+      for (std::int64_t j = start; j < end; ++j) {
+        double c = p.weights[t].empty() ? 1.0 : p.weights[t][static_cast<std::size_t>(j)];
+        if (pooling == PoolingMode::kMean) c /= static_cast<double>(end - start);
+        const std::int64_t src = pooling == PoolingMode::kNone ? none_row + j : b * T + static_cast<std::int64_t>(t);
+        const std::int64_t dst = row_base[t] + p.indices[t][static_cast<std::size_t>(j)];
+        for (std::int64_t d = 0; d < p.dim; ++d) {
+          g[static_cast<std::size_t>(dst * p.dim + d)] += c * diff[static_cast<std::size_t>(src * p.dim + d)];
+        }
+      }
+    }
+    none_row += static_cast<std::int64_t>(p.indices[t].size());
+  }
+  return g;
+}
+
+struct HostGradient {
+  std::vector<std::int32_t> table;
+  std::vector<std::int64_t> row;
+  std::vector<float> values;
+};
+
+HostGradient run_bwd(Device device, const Problem& p, DType storage, DType index, PoolingMode pooling,
+                     const std::vector<float>& diff) {
+  Context ctx(device);
+  DeviceProblem dp(ctx, p, storage, index);
+  const std::int64_t rows = embedding_bag_output_rows(dp.bags, pooling);
+  const TensorView diff_view = dp.upload(ctx, diff, DType::kF32, {rows, p.dim});
+  SparseGradient g = embedding_bag_bwd(ctx, dp.tables, dp.bags, diff_view, {pooling});
+  HostGradient h;
+  h.table = testing::to_host<std::int32_t>(ctx, g.table);
+  h.row = testing::to_host<std::int64_t>(ctx, g.row);
+  h.values = testing::to_host<float>(ctx, g.values);
+  EXPECT_EQ(g.num_rows, static_cast<std::int64_t>(h.table.size()));
+  return h;
+}
+
+// Compare a sparse gradient with the dense reference: rows strictly increasing by (table, row), exactly the
+// touched rows, values within tolerance.
+void expect_gradient_matches(const Problem& p, const HostGradient& got, const std::vector<double>& dense,
+                             testing::Tolerance tol) {
+  std::vector<std::int64_t> row_base{0};
+  for (std::size_t t = 0; t < p.tables.size(); ++t) row_base.push_back(row_base.back() + p.rows(t));
+  std::vector<char> touched(static_cast<std::size_t>(row_base.back()), 0);
+  for (std::size_t t = 0; t < p.tables.size(); ++t) {
+    for (std::int64_t j = p.offsets[t].front(); j < p.offsets[t].back(); ++j) {
+      touched[static_cast<std::size_t>(row_base[t] + p.indices[t][static_cast<std::size_t>(j)])] = 1;
+    }
+  }
+  std::vector<double> expected;
+  std::int64_t previous = -1;
+  std::size_t count = 0;
+  for (std::size_t i = 0; i < got.table.size(); ++i) {
+    const std::int64_t key = row_base[static_cast<std::size_t>(got.table[i])] + got.row[i];
+    ASSERT_GT(key, previous) << "gradient rows not strictly increasing at " << i;
+    ASSERT_TRUE(touched[static_cast<std::size_t>(key)]) << "untouched row " << got.row[i] << " of table " << got.table[i];
+    previous = key;
+    for (std::int64_t d = 0; d < p.dim; ++d) expected.push_back(dense[static_cast<std::size_t>(key * p.dim + d)]);
+  }
+  for (char t : touched) count += t ? 1 : 0;
+  EXPECT_EQ(got.table.size(), count) << "touched rows missing from the gradient";
+  EXPECT_TRUE(testing::all_close(got.values, expected, tol));
+}
+
+std::vector<Case> backward_cases() {
+  std::vector<Case> out = cases();
+  // Hot rows: runs far longer than kEmbeddingLongRun take the partial-sum path.
+  out.push_back({3000, 40, {50, 9}, 3, Ids::kHotRow, true, PoolingMode::kSum, DType::kF32, DType::kI64});
+  out.push_back({2000, 129, {5000}, 8, Ids::kZipf, false, PoolingMode::kMean, DType::kF32, DType::kI32});
+  return out;
+}
+
+TEST(EmbeddingBackwardCpu, GradientMatchesDenseReference) {
+  RECKON_TRACE_SEED();
+  std::uint64_t stream = 500;
+  for (const Case& c : backward_cases()) {
+    if (c.dim > kEmbeddingBackwardMaxDim) continue;
+    SCOPED_TRACE(c.name());
+    const Problem p = make_problem(c.batch, c.dim, c.rows, c.max_bag, c.ids, c.weighted, c.storage, stream++);
+    const std::int64_t out_rows = c.pooling == PoolingMode::kNone ? [&] {
+      std::int64_t r = 0;
+      for (const auto& i : p.indices) r += static_cast<std::int64_t>(i.size());
+      return r;
+    }() : c.batch * static_cast<std::int64_t>(c.rows.size());
+    const std::vector<float> diff = testing::random_floats(static_cast<std::size_t>(out_rows * c.dim), -1, 1, stream++);
+    const HostGradient g = run_bwd(Device::cpu(), p, c.storage, c.index, c.pooling, diff);
+    // A row's gradient sums (weighted) diff rows over its occurrences: up to B * L terms for a hot row.
+    const double terms = static_cast<double>(c.batch) * c.max_bag;
+    expect_gradient_matches(p, g, reference_gradient(p, c.pooling, diff), testing::fp32_tolerance(static_cast<std::int64_t>(terms), 1.5));
+  }
+}
+
+TEST(EmbeddingBackwardCpu, GradientMatchesFiniteDifferences) {
+  // L(W) = Σ dst · R is linear in W, so a central difference with a large step is exact up to rounding.
+  RECKON_TRACE_SEED();
+  Problem p = make_problem(16, 5, {12, 7}, 4, Ids::kUniform, true, DType::kF32, 600);
+  const std::vector<float> r = testing::random_floats(16 * 2 * 5, -1, 1, 601);
+  auto loss = [&](const Problem& q) {
+    const auto dst = run_fwd(Device::cpu(), q, DType::kF32, DType::kI64, {PoolingMode::kSum});
+    double l = 0;
+    for (std::size_t i = 0; i < dst.size(); ++i) l += static_cast<double>(dst[i]) * r[i];
+    return l;
+  };
+  const HostGradient g = run_bwd(Device::cpu(), p, DType::kF32, DType::kI64, PoolingMode::kSum, r);
+  for (std::size_t i = 0; i < g.table.size(); i += 3) {
+    for (std::int64_t d = 0; d < p.dim; d += 2) {
+      const auto t = static_cast<std::size_t>(g.table[i]);
+      const auto at = static_cast<std::size_t>(g.row[i] * p.dim + d);
+      Problem plus = p, minus = p;
+      plus.tables[t][at] += 0.5f;
+      minus.tables[t][at] -= 0.5f;
+      const double fd = (loss(plus) - loss(minus)) / 1.0;
+      EXPECT_NEAR(fd, g.values[i * static_cast<std::size_t>(p.dim) + static_cast<std::size_t>(d)], 1e-4)
+          << "table " << t << " row " << g.row[i] << " column " << d;
+    }
+  }
+}
+
+// ---- Fused optimizers against a double-precision dense reference restricted to touched rows -------------------
+
+struct OptimizerRun {
+  std::vector<std::vector<float>> tables, state1, state2;
+};
+
+std::int64_t state1_columns(SparseOptimizerKind k, std::int64_t dim) {
+  return k == SparseOptimizerKind::kRowwiseAdagrad ? 1 : (k == SparseOptimizerKind::kSgd ? 0 : dim);
+}
+
+OptimizerRun run_optimizer(Device device, const Problem& p, PoolingMode pooling,
+                           const std::vector<std::vector<float>>& diffs, SparseOptimizer opt,
+                           EmbeddingBackwardAlgorithm algorithm = EmbeddingBackwardAlgorithm::kSorted) {
+  Context ctx(device);
+  DeviceProblem dp(ctx, p, DType::kF32, DType::kI64);
+  std::vector<EmbeddingOptimizerState> states;
+  const std::int64_t cols = state1_columns(opt.kind, p.dim);
+  for (std::size_t t = 0; t < p.tables.size(); ++t) {
+    EmbeddingOptimizerState st;
+    const std::int64_t rows = p.rows(t);
+    // Non-zero initial state, so a wrong read of it shows.
+    if (cols == 1) st.state1 = dp.upload(ctx, testing::random_floats(static_cast<std::size_t>(rows), 0.1f, 0.5f, 700 + t), DType::kF32, {rows});
+    if (cols > 1) st.state1 = dp.upload(ctx, testing::random_floats(static_cast<std::size_t>(rows * cols), 0.0f, 0.1f, 710 + t), DType::kF32, {rows, cols});
+    if (opt.kind == SparseOptimizerKind::kAdam) {
+      st.state2 = dp.upload(ctx, testing::random_floats(static_cast<std::size_t>(rows * cols), 0.0f, 0.01f, 720 + t), DType::kF32, {rows, cols});
+    }
+    states.push_back(st);
+  }
+  const std::int64_t out_rows = embedding_bag_output_rows(dp.bags, pooling);
+  for (std::size_t step = 0; step < diffs.size(); ++step) {
+    const TensorView diff = dp.upload(ctx, diffs[step], DType::kF32, {out_rows, p.dim});
+    opt.step = static_cast<std::int64_t>(step) + 1;
+    embedding_bag_bwd_update(ctx, dp.tables, dp.bags, diff, {pooling}, opt, states, algorithm);
+  }
+  OptimizerRun out;
+  for (std::size_t t = 0; t < p.tables.size(); ++t) {
+    out.tables.push_back(testing::to_host<float>(ctx, dp.tables[t]));
+    out.state1.push_back(states[t].state1.data ? testing::to_host<float>(ctx, states[t].state1) : std::vector<float>{});
+    out.state2.push_back(states[t].state2.data ? testing::to_host<float>(ctx, states[t].state2) : std::vector<float>{});
+  }
+  return out;
+}
+
+// The same steps in double, over a dense gradient, touching only rows with at least one id.
+OptimizerRun reference_optimizer(const Problem& p, PoolingMode pooling, const std::vector<std::vector<float>>& diffs,
+                                 const SparseOptimizer& opt, const OptimizerRun& initial_state) {
+  const std::int64_t D = p.dim;
+  std::vector<std::vector<double>> w, s1, s2;
+  for (std::size_t t = 0; t < p.tables.size(); ++t) {
+    w.emplace_back(p.tables[t].begin(), p.tables[t].end());
+    s1.emplace_back(initial_state.state1[t].begin(), initial_state.state1[t].end());
+    s2.emplace_back(initial_state.state2[t].begin(), initial_state.state2[t].end());
+  }
+  for (std::size_t step = 0; step < diffs.size(); ++step) {
+    const std::vector<double> g = reference_gradient(p, pooling, diffs[step]);
+    std::int64_t base = 0;
+    for (std::size_t t = 0; t < p.tables.size(); ++t) {
+      std::vector<char> touched(static_cast<std::size_t>(p.rows(t)), 0);
+      for (std::int64_t j = p.offsets[t].front(); j < p.offsets[t].back(); ++j) touched[static_cast<std::size_t>(p.indices[t][static_cast<std::size_t>(j)])] = 1;
+      for (std::int64_t r = 0; r < p.rows(t); ++r) {
+        if (!touched[static_cast<std::size_t>(r)]) continue;
+        std::vector<double> gg(static_cast<std::size_t>(D));
+        for (std::int64_t d = 0; d < D; ++d) {
+          gg[static_cast<std::size_t>(d)] = g[static_cast<std::size_t>((base + r) * D + d)] + opt.weight_decay * w[t][static_cast<std::size_t>(r * D + d)];
+        }
+        double denom_row = 0;
+        if (opt.kind == SparseOptimizerKind::kRowwiseAdagrad) {
+          double sq = 0;
+          for (double x : gg) sq += x * x;
+          s1[t][static_cast<std::size_t>(r)] += sq / static_cast<double>(D);
+          denom_row = std::sqrt(s1[t][static_cast<std::size_t>(r)]) + opt.eps;
+        }
+        for (std::int64_t d = 0; d < D; ++d) {
+          const auto i = static_cast<std::size_t>(r * D + d);
+          const double x = gg[static_cast<std::size_t>(d)];
+          switch (opt.kind) {
+            case SparseOptimizerKind::kSgd: w[t][i] -= opt.learning_rate * x; break;
+            case SparseOptimizerKind::kAdagrad:
+              s1[t][i] += x * x;
+              w[t][i] -= opt.learning_rate * x / (std::sqrt(s1[t][i]) + opt.eps);
+              break;
+            case SparseOptimizerKind::kRowwiseAdagrad: w[t][i] -= opt.learning_rate * x / denom_row; break;
+            case SparseOptimizerKind::kAdam: {
+              const double b1 = opt.beta1, b2 = opt.beta2;
+              s1[t][i] = b1 * s1[t][i] + (1 - b1) * x;
+              s2[t][i] = b2 * s2[t][i] + (1 - b2) * x * x;
+              const double m_hat = s1[t][i] / (1 - std::pow(b1, static_cast<double>(step + 1)));
+              const double v_hat = s2[t][i] / (1 - std::pow(b2, static_cast<double>(step + 1)));
+              w[t][i] -= opt.learning_rate * m_hat / (std::sqrt(v_hat) + opt.eps);
+              break;
+            }
+          }
+        }
+      }
+      base += p.rows(t);
+    }
+  }
+  OptimizerRun out;
+  for (std::size_t t = 0; t < p.tables.size(); ++t) {
+    out.tables.emplace_back(w[t].begin(), w[t].end());
+    out.state1.emplace_back(s1[t].begin(), s1[t].end());
+    out.state2.emplace_back(s2[t].begin(), s2[t].end());
+  }
+  return out;
+}
+
+// The state a run starts from, read back by running zero steps.
+OptimizerRun initial_state(const Problem& p, PoolingMode pooling, const SparseOptimizer& opt) {
+  return run_optimizer(Device::cpu(), p, pooling, {}, opt);
+}
+
+std::vector<SparseOptimizer> optimizers() {
+  SparseOptimizer sgd{SparseOptimizerKind::kSgd, 0.1f};
+  sgd.weight_decay = 0.01f;
+  SparseOptimizer adagrad{SparseOptimizerKind::kAdagrad, 0.05f};
+  adagrad.eps = 1e-6f;
+  SparseOptimizer rowwise{SparseOptimizerKind::kRowwiseAdagrad, 0.05f};
+  rowwise.eps = 1e-6f;
+  SparseOptimizer adam{SparseOptimizerKind::kAdam, 0.01f};
+  adam.eps = 1e-6f;
+  adam.weight_decay = 0.001f;
+  return {sgd, adagrad, rowwise, adam};
+}
+
+struct OptimizerProblem {
+  Problem p;
+  PoolingMode pooling;
+  std::vector<std::vector<float>> diffs;
+};
+
+OptimizerProblem optimizer_problem(std::uint64_t stream, Ids ids, std::int64_t batch, int max_bag) {
+  OptimizerProblem o{make_problem(batch, 17, {300, 40}, max_bag, ids, false, DType::kF32, stream), PoolingMode::kMean, {}};
+  for (int step = 0; step < 3; ++step) {
+    o.diffs.push_back(testing::random_floats(static_cast<std::size_t>(batch * 2 * 17), -1, 1, stream * 10 + static_cast<std::uint64_t>(step)));
+  }
+  return o;
+}
+
+void expect_runs_close(const OptimizerRun& got, const OptimizerRun& want, const OptimizerRun& before, testing::Tolerance tol) {
+  for (std::size_t t = 0; t < got.tables.size(); ++t) {
+    EXPECT_TRUE(testing::all_close(got.tables[t], want.tables[t], tol)) << "table " << t;
+    EXPECT_TRUE(testing::all_close(got.state1[t], want.state1[t], tol)) << "state1 of table " << t;
+    EXPECT_TRUE(testing::all_close(got.state2[t], want.state2[t], tol)) << "state2 of table " << t;
+    (void)before;
+  }
+}
+
+TEST(EmbeddingBackwardCpu, FusedOptimizersMatchDenseReference) {
+  RECKON_TRACE_SEED();
+  for (Ids ids : {Ids::kUniform, Ids::kHotRow}) {
+    const OptimizerProblem o = optimizer_problem(800 + static_cast<std::uint64_t>(ids), ids, ids == Ids::kHotRow ? 400 : 64, 5);
+    for (const SparseOptimizer& opt : optimizers()) {
+      SCOPED_TRACE(std::string(to_string(opt.kind)) + (ids == Ids::kHotRow ? " hot row" : " uniform"));
+      const OptimizerRun start = initial_state(o.p, o.pooling, opt);
+      const OptimizerRun got = run_optimizer(Device::cpu(), o.p, o.pooling, o.diffs, opt);
+      const OptimizerRun want = reference_optimizer(o.p, o.pooling, o.diffs, opt, start);
+      expect_runs_close(got, want, start, {2e-4, 2e-5});
+      // Untouched rows, and their state, are bitwise unchanged.
+      for (std::size_t t = 0; t < o.p.tables.size(); ++t) {
+        std::vector<char> touched(static_cast<std::size_t>(o.p.rows(t)), 0);
+        for (std::int64_t id : o.p.indices[t]) touched[static_cast<std::size_t>(id)] = 1;
+        for (std::int64_t r = 0; r < o.p.rows(t); ++r) {
+          if (touched[static_cast<std::size_t>(r)]) continue;
+          for (std::int64_t d = 0; d < o.p.dim; ++d) {
+            const auto i = static_cast<std::size_t>(r * o.p.dim + d);
+            ASSERT_EQ(got.tables[t][i], o.p.tables[t][i]) << "untouched row " << r << " moved";
+          }
+          if (!start.state1[t].empty()) {
+            const std::size_t cols = start.state1[t].size() / static_cast<std::size_t>(o.p.rows(t));
+            for (std::size_t k = 0; k < cols; ++k) {
+              ASSERT_EQ(got.state1[t][static_cast<std::size_t>(r) * cols + k], start.state1[t][static_cast<std::size_t>(r) * cols + k]);
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
+TEST(EmbeddingBackwardCpu, BitwiseDeterministicAndAtomicSgdAgrees) {
+  const OptimizerProblem o = optimizer_problem(900, Ids::kZipf, 500, 6);
+  const SparseOptimizer adam = optimizers()[3];
+  const OptimizerRun a = run_optimizer(Device::cpu(), o.p, o.pooling, o.diffs, adam);
+  const OptimizerRun b = run_optimizer(Device::cpu(), o.p, o.pooling, o.diffs, adam);
+  for (std::size_t t = 0; t < a.tables.size(); ++t) {
+    EXPECT_TRUE(testing::bitwise_equal(a.tables[t].data(), b.tables[t].data(), a.tables[t].size() * 4));
+  }
+  SparseOptimizer sgd{SparseOptimizerKind::kSgd, 0.1f};
+  const OptimizerRun sorted = run_optimizer(Device::cpu(), o.p, o.pooling, o.diffs, sgd);
+  const OptimizerRun atomic = run_optimizer(Device::cpu(), o.p, o.pooling, o.diffs, sgd, EmbeddingBackwardAlgorithm::kAtomic);
+  for (std::size_t t = 0; t < sorted.tables.size(); ++t) {
+    EXPECT_TRUE(testing::all_close(atomic.tables[t], sorted.tables[t], {1e-5, 1e-5}));
+  }
+}
+
+TEST(EmbeddingBackwardCpu, UnsupportedRequestsSayWhy) {
+  SparseOptimizer adagrad{SparseOptimizerKind::kAdagrad, 0.1f};
+  SparseOptimizer sgd{SparseOptimizerKind::kSgd, 0.1f};
+  EXPECT_EQ(embedding_bag_bwd_supported(2048, DType::kF32, nullptr, EmbeddingBackwardAlgorithm::kSorted).code(),
+            StatusCode::kUnsupported);
+  EXPECT_EQ(embedding_bag_bwd_supported(64, DType::kBF16, &sgd, EmbeddingBackwardAlgorithm::kSorted).code(),
+            StatusCode::kUnsupported);
+  EXPECT_EQ(embedding_bag_bwd_supported(64, DType::kF32, &adagrad, EmbeddingBackwardAlgorithm::kAtomic).code(),
+            StatusCode::kUnsupported);
+  EXPECT_TRUE(embedding_bag_bwd_supported(64, DType::kBF16, nullptr, EmbeddingBackwardAlgorithm::kSorted).is_ok());
+  EXPECT_TRUE(embedding_bag_bwd_supported(64, DType::kF32, &sgd, EmbeddingBackwardAlgorithm::kAtomic).is_ok());
+  // Through the op: a clear error, and missing optimizer state is named.
+  const OptimizerProblem o = optimizer_problem(950, Ids::kUniform, 8, 2);
+  expect_error([&] { run_optimizer(Device::cpu(), o.p, o.pooling, o.diffs, adagrad, EmbeddingBackwardAlgorithm::kAtomic); },
+               StatusCode::kUnsupported, {"atomic"});
+  Context ctx(Device::cpu());
+  DeviceProblem dp(ctx, o.p, DType::kF32, DType::kI64);
+  const TensorView diff = dp.upload(ctx, o.diffs[0], DType::kF32, {8, 2, 17});
+  const std::vector<EmbeddingOptimizerState> empty_states(2);
+  expect_error([&] { embedding_bag_bwd_update(ctx, dp.tables, dp.bags, diff, {o.pooling}, adagrad, empty_states); },
+               StatusCode::kInvalidArgument, {"state1", "table 0"});
+}
+
+void backward_bad_input_leaves_tables_untouched(Device device) {
+  OptimizerProblem o = optimizer_problem(990, Ids::kUniform, 6, 3);
+  o.p.indices[1].back() = 40;  // table 1 has 40 rows
+  const SparseOptimizer adam = optimizers()[3];
+  Context ctx(device);
+  DeviceProblem dp(ctx, o.p, DType::kF32, DType::kI64);
+  std::vector<EmbeddingOptimizerState> states;
+  for (std::size_t t = 0; t < 2; ++t) {
+    const auto n = static_cast<std::size_t>(o.p.rows(t) * o.p.dim);
+    states.push_back({dp.upload(ctx, std::vector<float>(n, 0.25f), DType::kF32, {o.p.rows(t), o.p.dim}),
+                      dp.upload(ctx, std::vector<float>(n, 0.5f), DType::kF32, {o.p.rows(t), o.p.dim})});
+  }
+  const TensorView diff = dp.upload(ctx, o.diffs[0], DType::kF32, {6, 2, 17});
+  expect_error([&] { embedding_bag_bwd_update(ctx, dp.tables, dp.bags, diff, {o.pooling}, adam, states); },
+               StatusCode::kOutOfRange, {"table 1", "id 40"});
+  for (std::size_t t = 0; t < 2; ++t) {
+    const auto w = testing::to_host<float>(ctx, dp.tables[t]);
+    EXPECT_TRUE(testing::bitwise_equal(w.data(), o.p.tables[t].data(), w.size() * 4)) << "table " << t << " changed";
+    for (float x : testing::to_host<float>(ctx, states[t].state1)) ASSERT_EQ(x, 0.25f);
+  }
+  expect_error([&] { (void)embedding_bag_bwd(ctx, dp.tables, dp.bags, diff, {o.pooling}); }, StatusCode::kOutOfRange,
+               {"position"});
+}
+
+TEST(EmbeddingBackwardCpu, BadInputLeavesTablesUntouched) { backward_bad_input_leaves_tables_untouched(Device::cpu()); }
+
+TEST(EmbeddingBackwardCuda, GradientBitwiseEqualToCpu) {
+  RECKON_SKIP_WITHOUT_CUDA();
+  RECKON_TRACE_SEED();
+  std::uint64_t stream = 1500;
+  for (const Case& c : backward_cases()) {
+    if (c.dim > kEmbeddingBackwardMaxDim) continue;
+    SCOPED_TRACE(c.name());
+    const Problem p = make_problem(c.batch, c.dim, c.rows, c.max_bag, c.ids, c.weighted, c.storage, stream++);
+    Context probe(Device::cpu());
+    DeviceProblem dp(probe, p, c.storage, c.index);
+    const std::int64_t out_rows = embedding_bag_output_rows(dp.bags, c.pooling);
+    const std::vector<float> diff = testing::random_floats(static_cast<std::size_t>(out_rows * c.dim), -1, 1, stream++);
+    const HostGradient cpu = run_bwd(Device::cpu(), p, c.storage, c.index, c.pooling, diff);
+    const HostGradient gpu = run_bwd(Device::cuda(0), p, c.storage, c.index, c.pooling, diff);
+    ASSERT_EQ(cpu.table, gpu.table);
+    ASSERT_EQ(cpu.row, gpu.row);
+    EXPECT_TRUE(testing::bitwise_equal(gpu.values.data(), cpu.values.data(), cpu.values.size() * 4));
+  }
+}
+
+TEST(EmbeddingBackwardCuda, FusedOptimizersBitwiseEqualToCpu) {
+  RECKON_SKIP_WITHOUT_CUDA();
+  for (Ids ids : {Ids::kUniform, Ids::kHotRow, Ids::kZipf}) {
+    const OptimizerProblem o = optimizer_problem(1600 + static_cast<std::uint64_t>(ids), ids, 3000, 5);
+    for (const SparseOptimizer& opt : optimizers()) {
+      SCOPED_TRACE(to_string(opt.kind));
+      const OptimizerRun cpu = run_optimizer(Device::cpu(), o.p, o.pooling, o.diffs, opt);
+      const OptimizerRun gpu = run_optimizer(Device::cuda(0), o.p, o.pooling, o.diffs, opt);
+      for (std::size_t t = 0; t < cpu.tables.size(); ++t) {
+        EXPECT_TRUE(testing::bitwise_equal(gpu.tables[t].data(), cpu.tables[t].data(), cpu.tables[t].size() * 4));
+        EXPECT_TRUE(testing::bitwise_equal(gpu.state1[t].data(), cpu.state1[t].data(), cpu.state1[t].size() * 4));
+        EXPECT_TRUE(testing::bitwise_equal(gpu.state2[t].data(), cpu.state2[t].data(), cpu.state2[t].size() * 4));
+      }
+    }
+  }
+}
+
+TEST(EmbeddingBackwardCuda, AtomicSgdCloseToSorted) {
+  RECKON_SKIP_WITHOUT_CUDA();
+  const OptimizerProblem o = optimizer_problem(1700, Ids::kHotRow, 2000, 4);
+  SparseOptimizer sgd{SparseOptimizerKind::kSgd, 0.1f};
+  const OptimizerRun sorted = run_optimizer(Device::cuda(0), o.p, o.pooling, o.diffs, sgd);
+  const OptimizerRun atomic = run_optimizer(Device::cuda(0), o.p, o.pooling, o.diffs, sgd, EmbeddingBackwardAlgorithm::kAtomic);
+  for (std::size_t t = 0; t < sorted.tables.size(); ++t) {
+    EXPECT_TRUE(testing::all_close(atomic.tables[t], sorted.tables[t], {1e-4, 1e-4}));
+  }
+}
+
+TEST(EmbeddingBackwardCuda, BadInputLeavesTablesUntouched) {
+  RECKON_SKIP_WITHOUT_CUDA();
+  backward_bad_input_leaves_tables_untouched(Device::cuda(0));
+}
+
 }  // namespace
 }  // namespace reckon
