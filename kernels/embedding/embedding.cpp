@@ -5,7 +5,6 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
-#include <numeric>
 #include <vector>
 
 #include "reckon/config.h"
@@ -167,7 +166,7 @@ void fwd_cpu(Context& ctx, std::span<const TensorView> tables, std::span<const E
       const WeightT* row = weights + r * D;
       if (psw != nullptr) {
         const float s = psw[j];
-        for (std::int64_t d = 0; d < D; ++d) o[d] = std::fma(s, detail::load_weight(row, d), o[d]);
+        for (std::int64_t d = 0; d < D; ++d) o[d] = detail::madd(s, detail::load_weight(row, d), o[d]);
       } else {
         for (std::int64_t d = 0; d < D; ++d) o[d] += detail::load_weight(row, d);
       }
@@ -404,32 +403,6 @@ detail::EmbeddingUpdateScalars make_scalars(const SparseOptimizer& o) {
   return u;
 }
 
-// The gradient of one run of equal rows, in the documented order (see embedding.h).
-void reduce_run_cpu(const float* diff, const std::uint32_t* order, const std::int64_t* diff_row, const float* coef,
-                    std::int64_t start, std::int64_t length, int dim, float* g, float* partials) {
-  if (length <= kEmbeddingLongRun) {
-    std::fill(g, g + dim, 0.0f);
-    for (std::int64_t k = 0; k < length; ++k) {
-      const std::uint32_t e = order[start + k];
-      const float* src = diff + diff_row[e] * dim;
-      for (int d = 0; d < dim; ++d) g[d] = std::fma(coef[e], src[d], g[d]);
-    }
-    return;
-  }
-  std::fill(partials, partials + static_cast<std::ptrdiff_t>(kEmbeddingRunPartials) * dim, 0.0f);
-  for (std::int64_t k = 0; k < length; ++k) {
-    const std::uint32_t e = order[start + k];
-    const float* src = diff + diff_row[e] * dim;
-    float* acc = partials + (k % kEmbeddingRunPartials) * dim;
-    for (int d = 0; d < dim; ++d) acc[d] = std::fma(coef[e], src[d], acc[d]);
-  }
-  for (int d = 0; d < dim; ++d) {
-    float sum = partials[d];
-    for (int p = 1; p < kEmbeddingRunPartials; ++p) sum = detail::add_rn(sum, partials[p * dim + d]);
-    g[d] = sum;
-  }
-}
-
 // Apply the optimizer to row r of table t; g holds the row's gradient and is overwritten with g'.
 void update_row_cpu(const detail::EmbeddingUpdateScalars& u, const detail::EmbeddingBwdTable& t, std::int64_t r,
                     int dim, float* g) {
@@ -438,7 +411,7 @@ void update_row_cpu(const detail::EmbeddingUpdateScalars& u, const detail::Embed
   float denom = 0.0f;
   if (u.kind == SparseOptimizerKind::kRowwiseAdagrad) {
     float sum_squares = 0.0f;
-    for (int d = 0; d < dim; ++d) sum_squares = std::fma(g[d], g[d], sum_squares);
+    for (int d = 0; d < dim; ++d) sum_squares = detail::madd(g[d], g[d], sum_squares);
     const float state = detail::rowwise_state(u, t.state1[r], sum_squares, dim);
     t.state1[r] = state;
     denom = detail::rowwise_denominator(u, state);
@@ -465,10 +438,13 @@ void bwd_cpu(Context& ctx, const BwdSetup& setup, const detail::EmbeddingUpdateS
   if (errors.bad_offsets != ~std::uint64_t{0}) return;
 
   // Expand: one entry per id, with its key, the diff_dst row it reads and its coefficient.
+  // Entry arrays live in the context's workspace: steady-state training allocates (and page-faults) nothing.
   const auto sentinel = static_cast<std::uint64_t>(p.total_rows);
-  std::vector<std::uint64_t> keys(n, sentinel);
-  std::vector<std::int64_t> diff_row(n, 0);
-  std::vector<float> coef(n, 0.0f);
+  auto* scratch = static_cast<char*>(ctx.workspace(n * (sizeof(std::uint64_t) + sizeof(std::int64_t) + sizeof(float))));
+  std::uint64_t* keys = reinterpret_cast<std::uint64_t*>(scratch);
+  std::int64_t* diff_row = reinterpret_cast<std::int64_t*>(scratch + n * sizeof(std::uint64_t));
+  float* coef = reinterpret_cast<float*>(scratch + n * (sizeof(std::uint64_t) + sizeof(std::int64_t)));
+  std::fill_n(keys, n, sentinel);
   const bool use_oov = p.policy == IndexPolicy::kOovRow;
   std::uint64_t bad_index = ~std::uint64_t{0};
   const std::int64_t work = p.batch * p.num_tables;
@@ -507,46 +483,90 @@ void bwd_cpu(Context& ctx, const BwdSetup& setup, const detail::EmbeddingUpdateS
     return;
   }
 
-  // Stable sort of entries by key: equal rows keep entry order, which fixes the reduction order.
-  std::vector<std::uint32_t> order(n);
-  std::iota(order.begin(), order.end(), 0u);
-  std::stable_sort(order.begin(), order.end(), [&](std::uint32_t a, std::uint32_t b) { return keys[a] < keys[b]; });
-  std::vector<std::int64_t> run_start;
-  for (std::size_t i = 0; i < n; ++i) {
-    if (keys[order[i]] == sentinel) break;  // the sentinel sorts last: ids outside every bag
-    if (i == 0 || keys[order[i]] != keys[order[i - 1]]) run_start.push_back(static_cast<std::int64_t>(i));
-  }
-  const auto runs = static_cast<std::int64_t>(run_start.size());
-  std::int64_t valid_entries = 0;
-  while (valid_entries < static_cast<std::int64_t>(n) && keys[order[static_cast<std::size_t>(valid_entries)]] != sentinel) ++valid_entries;
-  run_start.push_back(valid_entries);
-
-  if (gradient != nullptr) {
-    gradient->table = Tensor::empty(ctx, DType::kI32, {runs});
-    gradient->row = Tensor::empty(ctx, DType::kI64, {runs});
-    gradient->values = Tensor::empty(ctx, DType::kF32, {runs, D});
-    gradient->num_rows = runs;
-  }
+  // Per table (tables in parallel): count each row's occurrences, give touched rows compact slots in row order,
+  // then accumulate in entry order - the k-th occurrence of a row is its k-th entry, so this is exactly the order
+  // the sort-based CUDA path uses (sequential for runs of at most kEmbeddingLongRun, partial k mod P beyond) while
+  // reading diff_dst sequentially. Only touched rows get gradient storage; the per-row counters are int32.
+  struct TableGradient {
+    std::vector<std::int64_t> rows;
+    std::vector<float> values;  // rows.size() x D
+  };
+  std::vector<TableGradient> results(gradient != nullptr ? static_cast<std::size_t>(p.num_tables) : 0);
 #pragma omp parallel num_threads(ctx.cpu_threads())
   {
-    std::vector<float> g(static_cast<std::size_t>(D));
-    std::vector<float> partials(static_cast<std::size_t>(kEmbeddingRunPartials) * static_cast<std::size_t>(D));
-#pragma omp for schedule(dynamic, 64)
-    for (std::int64_t s = 0; s < runs; ++s) {
-      const std::int64_t start = run_start[static_cast<std::size_t>(s)];
-      const std::int64_t length = run_start[static_cast<std::size_t>(s + 1)] - start;
-      reduce_run_cpu(p.diff_dst, order.data(), diff_row.data(), coef.data(), start, length, D, g.data(), partials.data());
-      const std::uint64_t key = keys[order[static_cast<std::size_t>(start)]];
-      const int t = detail::find_table(p.tables, p.num_tables, key);
-      const std::int64_t r = static_cast<std::int64_t>(key) - p.tables[t].row_base;
-      if (gradient != nullptr) {
-        gradient->table.data<std::int32_t>()[s] = t;
-        gradient->row.data<std::int64_t>()[s] = r;
-        std::copy(g.begin(), g.end(), gradient->values.data<float>() + s * D);
-      } else {
-        update_row_cpu(*update, p.tables[t], r, D, g.data());
+    // Per-thread scratch, reused across this thread's tables.
+    TableGradient local;
+    std::vector<std::int32_t> slot, length, long_index, seen;
+    std::vector<float> partials;
+#pragma omp for schedule(dynamic, 1)
+    for (int t = 0; t < p.num_tables; ++t) {
+      const auto& bt = p.tables[t];
+      const std::size_t first = static_cast<std::size_t>(bt.entry_base);
+      const std::size_t last = first + static_cast<std::size_t>(bt.nnz);
+      const auto row_base = static_cast<std::uint64_t>(bt.row_base);
+      slot.assign(static_cast<std::size_t>(bt.rows), 0);  // occurrence count, then slot + 1
+      for (std::size_t e = first; e < last; ++e) {
+        if (keys[e] != sentinel) ++slot[keys[e] - row_base];
+      }
+      TableGradient& out = gradient != nullptr ? results[static_cast<std::size_t>(t)] : local;
+      out.rows.clear();
+      length.clear();
+      long_index.clear();
+      std::int32_t long_rows = 0;
+      for (std::int64_t r = 0; r < bt.rows; ++r) {
+        const std::int32_t count = slot[static_cast<std::size_t>(r)];
+        if (count == 0) continue;
+        out.rows.push_back(r);
+        length.push_back(count);
+        long_index.push_back(count > kEmbeddingLongRun ? long_rows++ : -1);
+        slot[static_cast<std::size_t>(r)] = static_cast<std::int32_t>(out.rows.size());
+      }
+      out.values.assign(out.rows.size() * static_cast<std::size_t>(D), 0.0f);
+      partials.assign(static_cast<std::size_t>(long_rows) * kEmbeddingRunPartials * static_cast<std::size_t>(D), 0.0f);
+      seen.assign(out.rows.size(), 0);
+      for (std::size_t e = first; e < last; ++e) {
+        if (keys[e] == sentinel) continue;
+        const auto sl = static_cast<std::size_t>(slot[keys[e] - row_base] - 1);
+        const std::int32_t k = seen[sl]++;
+        const float* src = p.diff_dst + diff_row[e] * D;
+        float* acc = long_index[sl] < 0
+                         ? out.values.data() + sl * static_cast<std::size_t>(D)
+                         : partials.data() + (static_cast<std::size_t>(long_index[sl]) * kEmbeddingRunPartials +
+                                              static_cast<std::size_t>(k % kEmbeddingRunPartials)) *
+                                                 static_cast<std::size_t>(D);
+        const float c = coef[e];
+        for (int d = 0; d < D; ++d) acc[d] = detail::madd(c, src[d], acc[d]);
+      }
+      for (std::size_t sl = 0; sl < out.rows.size(); ++sl) {
+        float* g = out.values.data() + sl * static_cast<std::size_t>(D);
+        if (long_index[sl] >= 0) {
+          const float* part = partials.data() + static_cast<std::size_t>(long_index[sl]) * kEmbeddingRunPartials *
+                                                    static_cast<std::size_t>(D);
+          for (int d = 0; d < D; ++d) {
+            float sum = part[d];
+            for (int q = 1; q < kEmbeddingRunPartials; ++q) sum = detail::add_rn(sum, part[q * D + d]);
+            g[d] = sum;
+          }
+        }
+        if (gradient == nullptr) update_row_cpu(*update, bt, out.rows[sl], D, g);
       }
     }
+  }
+  if (gradient == nullptr) return;
+
+  std::int64_t total = 0;
+  for (const TableGradient& r : results) total += static_cast<std::int64_t>(r.rows.size());
+  gradient->table = Tensor::empty(ctx, DType::kI32, {total});
+  gradient->row = Tensor::empty(ctx, DType::kI64, {total});
+  gradient->values = Tensor::empty(ctx, DType::kF32, {total, D});
+  gradient->num_rows = total;
+  std::int64_t at = 0;
+  for (int t = 0; t < p.num_tables; ++t) {
+    const TableGradient& r = results[static_cast<std::size_t>(t)];
+    std::fill_n(gradient->table.data<std::int32_t>() + at, r.rows.size(), t);
+    std::copy(r.rows.begin(), r.rows.end(), gradient->row.data<std::int64_t>() + at);
+    std::copy(r.values.begin(), r.values.end(), gradient->values.data<float>() + at * D);
+    at += static_cast<std::int64_t>(r.rows.size());
   }
 }
 

@@ -101,7 +101,7 @@ __global__ void embedding_bag_fwd_group_per_bag_kernel(const __grid_constant__ E
         if (table.per_sample_weights != nullptr) {
           const float s = table.per_sample_weights[j];
 #pragma unroll
-          for (int k = 0; k < kVec; ++k) acc[k] = fmaf(s, v[k], acc[k]);
+          for (int k = 0; k < kVec; ++k) acc[k] = madd(s, v[k], acc[k]);
         } else {
 #pragma unroll
           for (int k = 0; k < kVec; ++k) acc[k] = __fadd_rn(acc[k], v[k]);  // no contraction: match the CPU
@@ -281,7 +281,7 @@ __device__ void finish_run(const EmbeddingBwdProblem& p, const EmbeddingUpdateSc
     sync();
     if (u.kind == SparseOptimizerKind::kRowwiseAdagrad && lane == 0) {
       float sum_squares = 0.0f;
-      for (int d = 0; d < D; ++d) sum_squares = fmaf(g_s[d], g_s[d], sum_squares);
+      for (int d = 0; d < D; ++d) sum_squares = madd(g_s[d], g_s[d], sum_squares);
       const float state = rowwise_state(u, bt.state1[r], sum_squares, D);
       bt.state1[r] = state;
       g_s[D] = rowwise_denominator(u, state);
@@ -320,7 +320,7 @@ __global__ void embedding_bwd_short_runs_group_per_run_kernel(EmbeddingBwdProble
       float acc = 0.0f;
       for (int k = 0; k < length; ++k) {
         const std::uint32_t e = in.order[start + k];
-        acc = fmaf(in.coef[e], p.diff_dst[in.diff_row[e] * p.dim + d], acc);
+        acc = madd(in.coef[e], p.diff_dst[in.diff_row[e] * p.dim + d], acc);
       }
       g_s[d] = acc;
     }
@@ -347,7 +347,7 @@ __global__ void embedding_bwd_long_runs_block_per_run_kernel(EmbeddingBwdProblem
       float acc = 0.0f;
       for (int k = warp; k < length; k += kEmbeddingRunPartials) {
         const std::uint32_t e = in.order[start + k];
-        acc = fmaf(in.coef[e], p.diff_dst[in.diff_row[e] * D + d], acc);
+        acc = madd(in.coef[e], p.diff_dst[in.diff_row[e] * D + d], acc);
       }
       shared[warp * D + d] = acc;
     }

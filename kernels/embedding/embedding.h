@@ -5,7 +5,7 @@
 //   mean: dst[b, t, :] = (Σ_j W_t[indices_t[j], :]) / L_b    (empty bag: zeros, never NaN)
 //   none: dst[base_t + j, :] = W_t[indices_t[j], :]          (one row per index; base_t = Σ_{t'<t} nnz_t')
 // Tables: [N_t, D], f32 or bf16 storage (all tables of a call share D and dtype); accumulation in f32, in index
-// order, so CPU and CUDA results are bitwise identical (weighted sums use one fma per term on both).
+// order, so CPU and CUDA results are bitwise identical (every product and sum rounded separately, no fma, on both).
 // Indices and offsets: i32 or i64 (one type per call); offsets have B + 1 entries, non-decreasing, from 0 to at most
 // nnz. dst: f32, [B, T, D] (equivalently [B, T*D]) for sum/mean, [Σ nnz_t, D] for none.
 //

@@ -1,6 +1,8 @@
 // Per-row arithmetic shared by the CPU and CUDA embedding kernels, written once so both round identically:
-// products and sums that must not be fused use mul_rn/add_rn (the CUDA intrinsics on the device; the library's
-// host code is compiled with -ffp-contract=off), and fused multiply-adds are written as fmaf.
+// every product and sum is rounded on its own (mul_rn/add_rn: the CUDA intrinsics on the device, which the
+// compiler never fuses; plain operators on the host, whose code is compiled with -ffp-contract=off). No fma: it
+// would be bitwise-reproducible too, but on the CPU it either needs -mfma or becomes a slow library call, and these
+// kernels are memory-bound.
 #pragma once
 
 #include <cmath>
@@ -37,6 +39,9 @@ RECKON_HOST_DEVICE float add_rn(float a, float b) {
 #endif
 }
 
+// a · b + c with two roundings.
+RECKON_HOST_DEVICE float madd(float a, float b, float c) { return add_rn(mul_rn(a, b), c); }
+
 // Backward: the coefficient of entry j of a bag of `length` entries.
 RECKON_HOST_DEVICE float entry_coefficient(PoolingMode pooling, const float* per_sample_weights, std::int64_t j,
                                            std::int64_t length) {
@@ -61,7 +66,7 @@ RECKON_HOST_DEVICE int find_table(const EmbeddingBwdTable* tables, int num_table
 
 // g' = g + weight_decay · w
 RECKON_HOST_DEVICE float regularised_gradient(const EmbeddingUpdateScalars& u, float g, float w) {
-  return fmaf(u.weight_decay, w, g);
+  return madd(u.weight_decay, w, g);
 }
 
 // Row-wise Adagrad: the new row state from the old one and Σ_d g'², and the step's denominator √s + eps.
@@ -77,21 +82,21 @@ RECKON_HOST_DEVICE float rowwise_denominator(const EmbeddingUpdateScalars& u, fl
 RECKON_HOST_DEVICE float update_column(const EmbeddingUpdateScalars& u, float gg, float w, float* s1, float* s2,
                                        float rowwise_denom) {
   switch (u.kind) {
-    case SparseOptimizerKind::kSgd: return fmaf(u.neg_lr, gg, w);
+    case SparseOptimizerKind::kSgd: return madd(u.neg_lr, gg, w);
     case SparseOptimizerKind::kAdagrad: {
-      const float s = fmaf(gg, gg, *s1);
+      const float s = madd(gg, gg, *s1);
       *s1 = s;
-      return fmaf(u.neg_lr, gg / add_rn(sqrtf(s), u.eps), w);
+      return madd(u.neg_lr, gg / add_rn(sqrtf(s), u.eps), w);
     }
-    case SparseOptimizerKind::kRowwiseAdagrad: return fmaf(u.neg_lr, gg / rowwise_denom, w);
+    case SparseOptimizerKind::kRowwiseAdagrad: return madd(u.neg_lr, gg / rowwise_denom, w);
     case SparseOptimizerKind::kAdam: {
-      const float m = fmaf(u.beta1, *s1, mul_rn(u.one_minus_beta1, gg));
-      const float v = fmaf(u.beta2, *s2, mul_rn(mul_rn(u.one_minus_beta2, gg), gg));
+      const float m = madd(u.beta1, *s1, mul_rn(u.one_minus_beta1, gg));
+      const float v = madd(u.beta2, *s2, mul_rn(mul_rn(u.one_minus_beta2, gg), gg));
       *s1 = m;
       *s2 = v;
       const float m_hat = m / u.bias_correction1;
       const float v_hat = v / u.bias_correction2;
-      return fmaf(u.neg_lr, m_hat / add_rn(sqrtf(v_hat), u.eps), w);
+      return madd(u.neg_lr, m_hat / add_rn(sqrtf(v_hat), u.eps), w);
     }
   }
   return w;
