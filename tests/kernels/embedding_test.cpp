@@ -710,6 +710,16 @@ TEST(EmbeddingBackwardCuda, FusedOptimizersBitwiseEqualToCpu) {
   }
 }
 
+TEST(EmbeddingBackwardCuda, SortedBackwardIsBitwiseRunToRun) {
+  RECKON_SKIP_WITHOUT_CUDA();
+  const Problem p = make_problem(20000, 64, {50000, 7}, 12, Ids::kZipf, true, DType::kF32, 1650);
+  const std::vector<float> diff = testing::random_floats(20000 * 2 * 64, -1, 1, 1651);
+  const HostGradient a = run_bwd(Device::cuda(0), p, DType::kF32, DType::kI32, PoolingMode::kSum, diff);
+  const HostGradient b = run_bwd(Device::cuda(0), p, DType::kF32, DType::kI32, PoolingMode::kSum, diff);
+  ASSERT_EQ(a.row, b.row);
+  EXPECT_TRUE(testing::bitwise_equal(a.values.data(), b.values.data(), a.values.size() * 4));
+}
+
 TEST(EmbeddingBackwardCuda, AtomicSgdCloseToSorted) {
   RECKON_SKIP_WITHOUT_CUDA();
   const OptimizerProblem o = optimizer_problem(1700, Ids::kHotRow, 2000, 4);
