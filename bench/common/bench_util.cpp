@@ -38,6 +38,19 @@ void time_iterations(benchmark::State& state, Context& ctx, const std::function<
   }
 }
 
+double best_ms(Context& ctx, int repetitions, const std::function<void()>& body) {
+  body();
+  ctx.synchronize();
+  DeviceTimer timer(ctx);
+  double best = 1e30;
+  for (int i = 0; i < repetitions; ++i) {
+    timer.start();
+    body();
+    best = std::min(best, timer.stop_ms());
+  }
+  return best;
+}
+
 double device_copy_gbs() {
   static const double gbs = [] {
     if (!cuda_available()) return 0.0;
@@ -45,15 +58,9 @@ double device_copy_gbs() {
     const std::size_t bytes = std::size_t{512} << 20;
     Buffer a = Buffer::on_device(ctx, bytes);
     Buffer b = Buffer::on_device(ctx, bytes);
-    copy_bytes(ctx, b.data(), ctx.device(), a.data(), ctx.device(), bytes);
-    DeviceTimer timer(ctx);
-    double best_ms = 1e30;
-    for (int i = 0; i < 10; ++i) {
-      timer.start();
-      copy_bytes(ctx, b.data(), ctx.device(), a.data(), ctx.device(), bytes);
-      best_ms = std::min(best_ms, timer.stop_ms());
-    }
-    return 2.0 * static_cast<double>(bytes) / (best_ms * 1e-3) / 1e9;
+    const double ms =
+        best_ms(ctx, 10, [&] { copy_bytes(ctx, b.data(), ctx.device(), a.data(), ctx.device(), bytes); });
+    return 2.0 * static_cast<double>(bytes) / (ms * 1e-3) / 1e9;
   }();
   return gbs;
 }
@@ -64,19 +71,14 @@ double host_copy_gbs(bool all_threads) {
     Buffer a = Buffer::host(bytes), b = Buffer::host(bytes);
     std::memset(a.data(), 1, bytes);
     std::memset(b.data(), 2, bytes);
-    Context& ctx = cpu_context();
-    DeviceTimer timer(ctx);
-    double best_ms = 1e30;
-    for (int rep = 0; rep < 5; ++rep) {
-      timer.start();
-      const std::size_t chunk = bytes / static_cast<std::size_t>(threads);
+    const std::size_t chunk = bytes / static_cast<std::size_t>(threads);
+    const double ms = best_ms(cpu_context(), 5, [&] {
 #pragma omp parallel for num_threads(threads) schedule(static)
       for (int t = 0; t < threads; ++t) {
         std::memcpy(static_cast<char*>(b.data()) + chunk * t, static_cast<char*>(a.data()) + chunk * t, chunk);
       }
-      best_ms = std::min(best_ms, timer.stop_ms());
-    }
-    return 2.0 * static_cast<double>(bytes) / (best_ms * 1e-3) / 1e9;
+    });
+    return 2.0 * static_cast<double>(bytes) / (ms * 1e-3) / 1e9;
   };
   static const double single = measure(1);
   static const double all = measure(std::max(1, omp_get_max_threads()));

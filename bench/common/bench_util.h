@@ -22,6 +22,10 @@ bool has_cuda(benchmark::State& state);
 // GPU) and reporting it as manual time. One untimed warm-up call first.
 void time_iterations(benchmark::State& state, Context& ctx, const std::function<void()>& body);
 
+// Milliseconds of the fastest of `repetitions` timed calls of `body` on ctx, after one untimed warm-up call.
+// For baselines and ceilings measured outside Google Benchmark's own loop.
+double best_ms(Context& ctx, int repetitions, const std::function<void()>& body);
+
 // Device-to-device copy bandwidth of cuda:0 in GB/s, counting bytes read plus bytes written, measured once per
 // process (512 MiB buffers, best of 10 copies).
 double device_copy_gbs();

@@ -139,7 +139,6 @@ const SparseOptimizer kRowwiseAdagrad{SparseOptimizerKind::kRowwiseAdagrad, 0.01
 // Milliseconds of the naive baseline (atomic scatter into a dense gradient, then an optimizer pass), best of 5.
 double naive_backward_ms(Context& ctx, const BackwardSetup& b, std::int64_t rows, std::int64_t dim, int bag) {
   const auto num_tables = static_cast<std::int64_t>(b.lookup.host_ids.size());
-  const std::int64_t batch = b.diff.size(0);
   std::vector<std::int64_t> key, diff_row;
   for (std::int64_t t = 0; t < num_tables; ++t) {
     const auto& ids = b.lookup.host_ids[static_cast<std::size_t>(t)];
@@ -165,16 +164,7 @@ double naive_backward_ms(Context& ctx, const BackwardSetup& b, std::int64_t rows
   const NaiveBackwardArgs args{weights.data<float>(), state.data<float>(), gradient.data<float>(), touched.data<std::int32_t>(),
                                b.diff.data<float>(), key_t.data<std::int64_t>(), row_t.data<std::int64_t>(),
                                static_cast<std::int64_t>(key.size()), static_cast<int>(dim), 0.01f, 1e-8f};
-  (void)batch;
-  naive_backward_rowwise_adagrad(args, ctx.stream());
-  DeviceTimer timer(ctx);
-  double best = 1e30;
-  for (int i = 0; i < 5; ++i) {
-    timer.start();
-    naive_backward_rowwise_adagrad(args, ctx.stream());
-    best = std::min(best, timer.stop_ms());
-  }
-  return best;
+  return best_ms(ctx, 5, [&] { naive_backward_rowwise_adagrad(args, ctx.stream()); });
 }
 #endif
 
@@ -193,13 +183,7 @@ void BM_EmbeddingBagBwdRowwiseAdagrad_cuda(benchmark::State& state) {
   report_bytes(state, b.bytes, true);
   state.counters["touched_rows"] = static_cast<double>(b.lookup.unique_rows);
 #if RECKON_BENCH_HAS_CUDA_BASELINE
-  DeviceTimer timer(ctx);
-  double ours = 1e30;
-  for (int i = 0; i < 5; ++i) {
-    timer.start();
-    step();
-    ours = std::min(ours, timer.stop_ms());
-  }
+  const double ours = best_ms(ctx, 5, step);
   const double naive = naive_backward_ms(ctx, b, kRows, dim, bag);
   state.counters["naive_ms"] = naive;
   state.counters["vs_naive"] = naive / ours;

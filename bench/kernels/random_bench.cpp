@@ -54,14 +54,7 @@ double curand_uniform_ms(Context& ctx, float* dst, std::int64_t n) {
   if (curandCreateGenerator(&gen, CURAND_RNG_PSEUDO_PHILOX4_32_10) != CURAND_STATUS_SUCCESS) return 0.0;
   curandSetStream(gen, ctx.stream());
   curandSetPseudoRandomGeneratorSeed(gen, 1234);
-  curandGenerateUniform(gen, dst, static_cast<std::size_t>(n));
-  DeviceTimer timer(ctx);
-  double best = 1e30;
-  for (int i = 0; i < 10; ++i) {
-    timer.start();
-    curandGenerateUniform(gen, dst, static_cast<std::size_t>(n));
-    best = std::min(best, timer.stop_ms());
-  }
+  const double best = best_ms(ctx, 10, [&] { curandGenerateUniform(gen, dst, static_cast<std::size_t>(n)); });
   curandDestroyGenerator(gen);
   return best;
 }
