@@ -1,8 +1,5 @@
-// Per-row arithmetic shared by the CPU and CUDA embedding kernels, written once so both round identically:
-// every product and sum is rounded on its own (mul_rn/add_rn: the CUDA intrinsics on the device, which the
-// compiler never fuses; plain operators on the host, whose code is compiled with -ffp-contract=off). No fma: it
-// would be bitwise-reproducible too, but on the CPU it either needs -mfma or becomes a slow library call, and these
-// kernels are memory-bound.
+// Per-row arithmetic shared by the CPU and CUDA embedding kernels, written once so both round identically (every
+// product and sum rounded on its own: runtime/fp.h).
 #pragma once
 
 #include <cmath>
@@ -10,6 +7,7 @@
 
 #include "reckon/kernels/embedding/embedding.h"
 #include "reckon/runtime/dtype.h"
+#include "reckon/runtime/fp.h"
 #include "reckon/runtime/philox.h"  // RECKON_HOST_DEVICE
 
 namespace reckon::detail {
@@ -23,24 +21,9 @@ RECKON_HOST_DEVICE std::int64_t resolve_row(std::int64_t id, std::int64_t rows, 
   return use_oov_row ? oov_row : -1;
 }
 
-RECKON_HOST_DEVICE float mul_rn(float a, float b) {
-#if defined(__CUDA_ARCH__)
-  return __fmul_rn(a, b);
-#else
-  return a * b;
-#endif
-}
-
-RECKON_HOST_DEVICE float add_rn(float a, float b) {
-#if defined(__CUDA_ARCH__)
-  return __fadd_rn(a, b);
-#else
-  return a + b;
-#endif
-}
-
-// a · b + c with two roundings.
-RECKON_HOST_DEVICE float madd(float a, float b, float c) { return add_rn(mul_rn(a, b), c); }
+using reckon::add_rn;
+using reckon::madd;
+using reckon::mul_rn;
 
 // Backward: the coefficient of entry j of a bag of `length` entries.
 RECKON_HOST_DEVICE float entry_coefficient(PoolingMode pooling, const float* per_sample_weights, std::int64_t j,

@@ -9,6 +9,7 @@
 #include "reckon/runtime/device.h"
 #include "reckon/runtime/dtype.h"
 #include "reckon/runtime/error.h"
+#include "reckon/runtime/fp.h"
 #include "reckon/runtime/memory.h"
 #include "reckon/runtime/philox.h"
 #include "reckon/runtime/tensor.h"
