@@ -4,6 +4,7 @@
 
 #include "reckon/config.h"
 #include "reckon/kernels/embedding/embedding.h"
+#include "reckon/kernels/fm/fm.h"
 #include "reckon/kernels/random/random.h"
 #include "reckon/runtime/context.h"
 #include "reckon/runtime/device.h"

@@ -1,0 +1,228 @@
+#include "reckon/kernels/fm/fm.h"
+
+#include <omp.h>
+
+#include <algorithm>
+#include <vector>
+
+#include "reckon/config.h"
+#include "reckon/kernels/fm/fm_math.h"
+#include "reckon/runtime/memory.h"
+
+namespace reckon {
+namespace {
+
+constexpr std::uint64_t kNoBadId = ~std::uint64_t{0};
+constexpr int kKeyShift = 40;
+
+struct Shape {
+  std::int64_t batch;
+  int fields;
+  int dim;
+};
+
+void check_values(const Context& ctx, const TensorView& values, const Shape& s) {
+  if (values.data == nullptr) return;
+  RECKON_CHECK_ARG(values.dtype == DType::kF32 && values.is_contiguous() && values.ndim == 2 &&
+                       values.size(0) == s.batch && values.size(1) == s.fields,
+                   "fm values must be contiguous f32 [", s.batch, ", ", s.fields, "], got ", values.shape_str());
+  check_device(values, "fm values", ctx.device());
+}
+
+void check_f32(const Context& ctx, const TensorView& t, const char* name, std::initializer_list<std::int64_t> shape) {
+  check_shape(t, name, shape);
+  check_dtype(t, name, DType::kF32);
+  RECKON_CHECK_ARG(t.is_contiguous(), name, " must be contiguous");
+  check_device(t, name, ctx.device());
+}
+
+Shape dense_shape(const Context& ctx, const TensorView& src, const TensorView& values) {
+  RECKON_CHECK_ARG(src.ndim == 3, "fm src must be [B, F, K], got ", src.shape_str());
+  const Shape s{src.size(0), static_cast<int>(src.size(1)), static_cast<int>(src.size(2))};
+  check_f32(ctx, src, "fm src", {s.batch, s.fields, s.dim});
+  check_values(ctx, values, s);
+  return s;
+}
+
+detail::FmArgs fused_args(const Context& ctx, std::span<const TensorView> tables, const TensorView& indices,
+                          const TensorView& values, IndexPolicy policy, std::int64_t oov_row, Shape& s) {
+  RECKON_CHECK_ARG(indices.ndim == 2 && (indices.dtype == DType::kI32 || indices.dtype == DType::kI64) &&
+                       indices.is_contiguous(),
+                   "fm indices must be contiguous i32 or i64 [B, F], got ", indices.shape_str());
+  check_device(indices, "fm indices", ctx.device());
+  s.batch = indices.size(0);
+  s.fields = static_cast<int>(indices.size(1));
+  RECKON_CHECK_ARG(static_cast<std::int64_t>(tables.size()) == s.fields, "fm: ", s.fields, " fields but ",
+                   tables.size(), " tables");
+  RECKON_CHECK_ARG(s.fields <= detail::kFmMaxFusedFields, "fused fm handles at most ", detail::kFmMaxFusedFields,
+                   " fields, got ", s.fields);
+  RECKON_CHECK_ARG(!tables.empty() && tables[0].ndim == 2, "fm tables must be [N, K]");
+  s.dim = static_cast<int>(tables[0].size(1));
+  detail::FmArgs a{};
+  for (int f = 0; f < s.fields; ++f) {
+    const TensorView& t = tables[static_cast<std::size_t>(f)];
+    RECKON_CHECK_ARG(t.ndim == 2 && t.size(1) == s.dim && t.dtype == DType::kF32 && t.is_contiguous(), "fm table ", f,
+                     " must be contiguous f32 [N, ", s.dim, "], got ", t.shape_str());
+    check_device(t, "fm table", ctx.device());
+    if (policy == IndexPolicy::kOovRow) {
+      RECKON_CHECK_ARG(oov_row >= 0 && oov_row < t.size(0), "oov_row ", oov_row, " is outside fm table ", f);
+    }
+    a.in.tables[f] = static_cast<const float*>(t.data);
+    a.in.rows[f] = t.size(0);
+  }
+  a.in.indices = indices.data;
+  a.in.indices_i64 = indices.dtype == DType::kI64;
+  a.in.use_oov_row = policy == IndexPolicy::kOovRow;
+  a.in.oov_row = oov_row;
+  check_values(ctx, values, s);
+  return a;
+}
+
+void fm_cpu(Context& ctx, const detail::FmArgs& a, bool backward) {
+  const int F = a.fields, K = a.dim;
+  std::uint64_t bad = kNoBadId;
+#pragma omp parallel num_threads(ctx.cpu_threads())
+  {
+    std::vector<float> s(static_cast<std::size_t>(K)), q(static_cast<std::size_t>(K));
+#pragma omp for schedule(static) reduction(min : bad)
+    for (std::int64_t b = 0; b < a.batch; ++b) {
+      std::fill(s.begin(), s.end(), 0.0f);
+      std::fill(q.begin(), q.end(), 0.0f);
+      bool ok = true;
+      for (int f = 0; f < F; ++f) {
+        const float* row = detail::fm_row(a.in, b, f, F, K);
+        if (row == nullptr) {
+          bad = std::min(bad, (static_cast<std::uint64_t>(f) << kKeyShift) | static_cast<std::uint64_t>(b));
+          ok = false;
+          continue;
+        }
+        const float x = detail::fm_value(a.values, b, f, F);
+        for (int k = 0; k < K; ++k) {
+          const float v = mul_rn(x, row[k]);
+          s[static_cast<std::size_t>(k)] = add_rn(s[static_cast<std::size_t>(k)], v);
+          q[static_cast<std::size_t>(k)] = madd(v, v, q[static_cast<std::size_t>(k)]);
+        }
+      }
+      if (!ok) continue;
+      if (!backward) {
+        float y = 0.0f;
+        for (int k = 0; k < K; ++k) y = add_rn(y, detail::fm_column_term(s[static_cast<std::size_t>(k)], q[static_cast<std::size_t>(k)]));
+        a.dst[b] = y;
+        continue;
+      }
+      const float dy = a.diff_dst[b];
+      for (int f = 0; f < F; ++f) {
+        const float* row = detail::fm_row(a.in, b, f, F, K);
+        const float x = detail::fm_value(a.values, b, f, F);
+        float* out = a.dst + (b * F + f) * K;
+        for (int k = 0; k < K; ++k) {
+          out[k] = detail::fm_row_gradient(dy, x, s[static_cast<std::size_t>(k)], mul_rn(x, row[k]));
+        }
+      }
+    }
+  }
+  *a.bad_id = bad;
+}
+
+void run(Context& ctx, detail::FmArgs& a, bool backward, std::span<const TensorView> tables, const TensorView& indices,
+         const char* op) {
+  std::uint64_t bad = kNoBadId;
+  if (a.batch > 0 && a.fields > 0 && a.dim > 0) {
+    if (ctx.is_cuda()) {
+#if RECKON_WITH_CUDA
+      Buffer record = Buffer::on_device(ctx, sizeof(std::uint64_t));
+      copy_bytes(ctx, record.data(), ctx.device(), &bad, Device::cpu(), sizeof(bad));
+      a.bad_id = static_cast<std::uint64_t*>(record.data());
+      detail::fm_interaction_cuda(ctx, a, backward);
+      if (a.in.src == nullptr && !a.in.use_oov_row) {
+        copy_bytes(ctx, &bad, Device::cpu(), record.data(), ctx.device(), sizeof(bad));
+        ctx.synchronize();
+      }
+#else
+      detail::throw_not_compiled(op, "CUDA", __FILE__, __LINE__);
+#endif
+    } else {
+      a.bad_id = &bad;
+      fm_cpu(ctx, a, backward);
+    }
+  }
+  if (bad != kNoBadId) {
+    const auto f = static_cast<std::int64_t>(bad >> kKeyShift);
+    const auto b = static_cast<std::int64_t>(bad & ((std::uint64_t{1} << kKeyShift) - 1));
+    std::int64_t id = 0;
+    const std::size_t size = dtype_size(indices.dtype);
+    std::int64_t raw = 0;
+    copy_bytes(ctx, &raw, Device::cpu(), static_cast<const char*>(indices.data) + (b * a.fields + f) * static_cast<std::int64_t>(size),
+               indices.device, size);
+    ctx.synchronize();
+    id = size == 4 ? static_cast<std::int64_t>(static_cast<std::int32_t>(raw)) : raw;
+    RECKON_THROW(StatusCode::kOutOfRange, op, ": field ", f, ", sample ", b, ": id ", id, " is outside [0, ",
+                 tables[static_cast<std::size_t>(f)].size(0), ")");
+  }
+}
+
+}  // namespace
+
+void fm_interaction_fwd(Context& ctx, const TensorView& src, const TensorView& values, const TensorView& dst) {
+  const Shape s = dense_shape(ctx, src, values);
+  check_f32(ctx, dst, "fm dst", {s.batch});
+  detail::FmArgs a{};
+  a.in.src = static_cast<const float*>(src.data);
+  a.values = static_cast<const float*>(values.data);
+  a.batch = s.batch;
+  a.fields = s.fields;
+  a.dim = s.dim;
+  a.dst = static_cast<float*>(dst.data);
+  if (s.fields == 0 || s.dim == 0) {
+    RECKON_CHECK_ARG(s.batch == 0, "fm: F and K must be positive");
+  }
+  run(ctx, a, false, {}, TensorView{}, "fm_interaction_fwd");
+}
+
+void fm_interaction_bwd(Context& ctx, const TensorView& src, const TensorView& values, const TensorView& diff_dst,
+                        const TensorView& diff_src) {
+  const Shape s = dense_shape(ctx, src, values);
+  check_f32(ctx, diff_dst, "fm diff_dst", {s.batch});
+  check_f32(ctx, diff_src, "fm diff_src", {s.batch, s.fields, s.dim});
+  detail::FmArgs a{};
+  a.in.src = static_cast<const float*>(src.data);
+  a.values = static_cast<const float*>(values.data);
+  a.batch = s.batch;
+  a.fields = s.fields;
+  a.dim = s.dim;
+  a.diff_dst = static_cast<const float*>(diff_dst.data);
+  a.dst = static_cast<float*>(diff_src.data);
+  run(ctx, a, true, {}, TensorView{}, "fm_interaction_bwd");
+}
+
+void fm_interaction_fused_fwd(Context& ctx, std::span<const TensorView> tables, const TensorView& indices,
+                              const TensorView& values, const TensorView& dst, IndexPolicy policy,
+                              std::int64_t oov_row) {
+  Shape s{};
+  detail::FmArgs a = fused_args(ctx, tables, indices, values, policy, oov_row, s);
+  check_f32(ctx, dst, "fm dst", {s.batch});
+  a.values = static_cast<const float*>(values.data);
+  a.batch = s.batch;
+  a.fields = s.fields;
+  a.dim = s.dim;
+  a.dst = static_cast<float*>(dst.data);
+  run(ctx, a, false, tables, indices, "fm_interaction_fused_fwd");
+}
+
+void fm_interaction_fused_bwd(Context& ctx, std::span<const TensorView> tables, const TensorView& indices,
+                              const TensorView& values, const TensorView& diff_dst, const TensorView& diff_src,
+                              IndexPolicy policy, std::int64_t oov_row) {
+  Shape s{};
+  detail::FmArgs a = fused_args(ctx, tables, indices, values, policy, oov_row, s);
+  check_f32(ctx, diff_dst, "fm diff_dst", {s.batch});
+  check_f32(ctx, diff_src, "fm diff_src", {s.batch, s.fields, s.dim});
+  a.values = static_cast<const float*>(values.data);
+  a.batch = s.batch;
+  a.fields = s.fields;
+  a.dim = s.dim;
+  a.diff_dst = static_cast<const float*>(diff_dst.data);
+  a.dst = static_cast<float*>(diff_src.data);
+  run(ctx, a, true, tables, indices, "fm_interaction_fused_bwd");
+}
+
+}  // namespace reckon

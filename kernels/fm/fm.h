@@ -1,0 +1,70 @@
+// Factorization-machine pairwise interaction (Rendle 2010), the second-order term of FM and DeepFM.
+//
+// For sample b with F fields, embedding rows e_bf (K wide) and field values x_bf (1 for categorical fields, the
+// feature value for numeric ones):
+//   v_bfk = x_bf · e_bfk,   S_bk = Σ_f v_bfk,   Q_bk = Σ_f v_bfk²
+//   y_b   = Σ_k ½ (S_bk² − Q_bk)                         = Σ_{f<f'} <v_bf, v_bf'>
+//   ∂y_b/∂e_bfk = x_bf · (S_bk − v_bfk)                   (times the incoming gradient dy_b)
+// Order of operations (fixed, the same on CPU and CUDA, every operation rounded on its own: runtime/fp.h): S and Q
+// accumulate over f in field order, y over k in column order. Results are bitwise identical run to run and
+// between CPU and CUDA.
+//
+// Two forms:
+//   dense: src [B, F, K] f32 holds the rows (already gathered);
+//   fused: rows are read straight from one table per field by id (indices [B, F], i32 or i64), with no [B, F, K]
+//          intermediate; out-of-range ids follow the embedding IndexPolicy (kCheck reports field, sample and id).
+// values: optional f32 [B, F] (data == nullptr means all ones). dst / diff_dst: f32 [B]. diff_src: f32 [B, F, K]
+// (for the fused form: the gradient of each gathered row, ready for embedding_bag_bwd with one id per bag).
+#pragma once
+
+#include <cstdint>
+#include <span>
+
+#include "reckon/kernels/embedding/embedding.h"
+#include "reckon/runtime/context.h"
+#include "reckon/runtime/tensor.h"
+
+namespace reckon {
+
+void fm_interaction_fwd(Context& ctx, const TensorView& src, const TensorView& values, const TensorView& dst);
+void fm_interaction_bwd(Context& ctx, const TensorView& src, const TensorView& values, const TensorView& diff_dst,
+                        const TensorView& diff_src);
+
+// tables: F tables, f32 [N_f, K]; indices: [B, F].
+void fm_interaction_fused_fwd(Context& ctx, std::span<const TensorView> tables, const TensorView& indices,
+                              const TensorView& values, const TensorView& dst,
+                              IndexPolicy policy = IndexPolicy::kCheck, std::int64_t oov_row = 0);
+void fm_interaction_fused_bwd(Context& ctx, std::span<const TensorView> tables, const TensorView& indices,
+                              const TensorView& values, const TensorView& diff_dst, const TensorView& diff_src,
+                              IndexPolicy policy = IndexPolicy::kCheck, std::int64_t oov_row = 0);
+
+namespace detail {
+
+inline constexpr int kFmMaxFusedFields = 64;
+
+// Where sample b's field f row comes from: dense src, or a table row picked by id.
+struct FmRows {
+  const float* src;  // dense form: [B, F, K]; null for the fused form
+  const float* tables[kFmMaxFusedFields];
+  std::int64_t rows[kFmMaxFusedFields];
+  const void* indices;  // fused form: [B, F]
+  bool indices_i64;
+  bool use_oov_row;
+  std::int64_t oov_row;
+};
+
+struct FmArgs {
+  FmRows in;
+  const float* values;  // [B, F] or null
+  std::int64_t batch;
+  int fields;
+  int dim;
+  const float* diff_dst;  // backward
+  float* dst;             // forward: [B]; backward: diff_src [B, F, K]
+  std::uint64_t* bad_id;  // (field << 40 | sample) of the first bad id, UINT64_MAX when none
+};
+
+void fm_interaction_cuda(Context& ctx, const FmArgs& args, bool backward);
+
+}  // namespace detail
+}  // namespace reckon
