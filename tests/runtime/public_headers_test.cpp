@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "reckon/config.h"
+#include "reckon/kernels/dense/dense.h"
 #include "reckon/kernels/embedding/embedding.h"
 #include "reckon/kernels/fm/fm.h"
 #include "reckon/kernels/random/random.h"

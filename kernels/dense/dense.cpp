@@ -1,0 +1,279 @@
+#include "reckon/kernels/dense/dense.h"
+
+#include <cblas.h>
+#include <omp.h>
+
+#include <algorithm>
+#include <cmath>
+#include <vector>
+
+#include "reckon/config.h"
+#include "reckon/kernels/dense/dense_math.h"
+#include "reckon/runtime/memory.h"
+
+namespace reckon {
+namespace {
+
+void check_matrix(const Context& ctx, const TensorView& t, const char* name, std::int64_t rows, std::int64_t cols) {
+  check_shape(t, name, {rows, cols});
+  check_dtype(t, name, DType::kF32);
+  RECKON_CHECK_ARG(t.is_contiguous(), name, " must be contiguous, got ", t.shape_str());
+  check_device(t, name, ctx.device());
+}
+
+void check_vector(const Context& ctx, const TensorView& t, const char* name, std::int64_t n) {
+  check_shape(t, name, {n});
+  check_dtype(t, name, DType::kF32);
+  check_device(t, name, ctx.device());
+}
+
+std::int64_t rows_of(const TensorView& t, const char* name) {
+  RECKON_CHECK_ARG(t.ndim == 2, name, " must be a matrix, got ", t.shape_str());
+  return t.size(0);
+}
+
+// Row-major C[m, n] = op(A) · op(B).
+void gemm(Context& ctx, bool ta, bool tb, std::int64_t m, std::int64_t n, std::int64_t k, const float* a,
+          std::int64_t lda, const float* b, std::int64_t ldb, float* c, std::int64_t ldc, DenseMath math) {
+  if (m == 0 || n == 0) return;
+  if (ctx.is_cuda()) {
+#if RECKON_WITH_CUDA
+    detail::gemm_cuda(ctx, ta, tb, m, n, k, a, lda, b, ldb, c, ldc, math);
+#else
+    detail::throw_not_compiled("linear", "CUDA", __FILE__, __LINE__);
+#endif
+    return;
+  }
+  (void)math;
+  if (k == 0) {
+    for (std::int64_t i = 0; i < m; ++i) std::fill_n(c + i * ldc, n, 0.0f);
+    return;
+  }
+  cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, static_cast<int>(m),
+              static_cast<int>(n), static_cast<int>(k), 1.0f, a, static_cast<int>(lda), b, static_cast<int>(ldb), 0.0f,
+              c, static_cast<int>(ldc));
+}
+
+void elementwise(Context& ctx, detail::ElementwiseOp op, float* data, const float* other, std::int64_t rows,
+                 std::int64_t cols, float rate, float scale, std::uint64_t stream) {
+  if (rows * cols == 0) return;
+  if (ctx.is_cuda()) {
+#if RECKON_WITH_CUDA
+    detail::elementwise_cuda(ctx, op, data, other, rows, cols, rate, scale, ctx.seed(), stream);
+#else
+    detail::throw_not_compiled("dense element-wise op", "CUDA", __FILE__, __LINE__);
+#endif
+    return;
+  }
+  const std::int64_t n = rows * cols;
+  const std::uint64_t seed = ctx.seed();
+#pragma omp parallel for num_threads(ctx.cpu_threads()) schedule(static)
+  for (std::int64_t i = 0; i < n; ++i) {
+    switch (op) {
+      case detail::ElementwiseOp::kBias: data[i] = add_rn(data[i], other[i % cols]); break;
+      case detail::ElementwiseOp::kBiasRelu:
+        data[i] = detail::relu(other != nullptr ? add_rn(data[i], other[i % cols]) : data[i]);
+        break;
+      case detail::ElementwiseOp::kReluBwd: data[i] = other[i] > 0.0f ? data[i] : 0.0f; break;
+      case detail::ElementwiseOp::kDropout:
+        data[i] = detail::dropout_keep(seed, stream, static_cast<std::uint64_t>(i), rate) ? mul_rn(data[i], scale) : 0.0f;
+        break;
+    }
+  }
+}
+
+void column_sum_cpu(Context& ctx, const float* src, std::int64_t rows, std::int64_t cols, float* out) {
+  const std::int64_t chunks = (rows + kDenseReduceChunk - 1) / kDenseReduceChunk;
+#pragma omp parallel for num_threads(ctx.cpu_threads()) schedule(static)
+  for (std::int64_t n = 0; n < cols; ++n) {
+    float total = 0.0f;
+    for (std::int64_t c = 0; c < chunks; ++c) {
+      float partial = 0.0f;
+      const std::int64_t end = std::min(rows, (c + 1) * kDenseReduceChunk);
+      for (std::int64_t b = c * kDenseReduceChunk; b < end; ++b) partial = add_rn(partial, src[b * cols + n]);
+      total = add_rn(total, partial);
+    }
+    out[n] = total;
+  }
+}
+
+void column_sum_any(Context& ctx, const float* src, std::int64_t rows, std::int64_t cols, float* out) {
+  if (cols == 0) return;
+  if (ctx.is_cuda()) {
+#if RECKON_WITH_CUDA
+    detail::column_sum_cuda(ctx, src, rows, cols, out);
+#else
+    detail::throw_not_compiled("column_sum", "CUDA", __FILE__, __LINE__);
+#endif
+    return;
+  }
+  column_sum_cpu(ctx, src, rows, cols, out);
+}
+
+}  // namespace
+
+void linear_fwd(Context& ctx, const TensorView& src, const TensorView& weights, const TensorView& bias,
+                const TensorView& dst, Activation activation, DenseMath math) {
+  const std::int64_t B = rows_of(src, "linear src");
+  RECKON_CHECK_ARG(weights.ndim == 2, "linear weights must be [M, N], got ", weights.shape_str());
+  const std::int64_t M = weights.size(0), N = weights.size(1);
+  check_matrix(ctx, src, "linear src", B, M);
+  check_matrix(ctx, weights, "linear weights", M, N);
+  check_matrix(ctx, dst, "linear dst", B, N);
+  if (bias.data != nullptr) check_vector(ctx, bias, "linear bias", N);
+  gemm(ctx, false, false, B, N, M, static_cast<const float*>(src.data), M, static_cast<const float*>(weights.data), N,
+       static_cast<float*>(dst.data), N, math);
+  if (activation == Activation::kRelu || bias.data != nullptr) {
+    elementwise(ctx, activation == Activation::kRelu ? detail::ElementwiseOp::kBiasRelu : detail::ElementwiseOp::kBias,
+                static_cast<float*>(dst.data), static_cast<const float*>(bias.data), B, N, 0.0f, 1.0f, 0);
+  }
+}
+
+void linear_bwd_data(Context& ctx, const TensorView& diff_dst, const TensorView& weights, const TensorView& diff_src,
+                     DenseMath math) {
+  const std::int64_t B = rows_of(diff_dst, "linear diff_dst");
+  RECKON_CHECK_ARG(weights.ndim == 2, "linear weights must be [M, N], got ", weights.shape_str());
+  const std::int64_t M = weights.size(0), N = weights.size(1);
+  check_matrix(ctx, diff_dst, "linear diff_dst", B, N);
+  check_matrix(ctx, weights, "linear weights", M, N);
+  check_matrix(ctx, diff_src, "linear diff_src", B, M);
+  gemm(ctx, false, true, B, M, N, static_cast<const float*>(diff_dst.data), N, static_cast<const float*>(weights.data),
+       N, static_cast<float*>(diff_src.data), M, math);
+}
+
+void linear_bwd_weights(Context& ctx, const TensorView& src, const TensorView& diff_dst, const TensorView& diff_weights,
+                        const TensorView& diff_bias, DenseMath math) {
+  const std::int64_t B = rows_of(src, "linear src");
+  RECKON_CHECK_ARG(diff_weights.ndim == 2, "linear diff_weights must be [M, N], got ", diff_weights.shape_str());
+  const std::int64_t M = diff_weights.size(0), N = diff_weights.size(1);
+  check_matrix(ctx, src, "linear src", B, M);
+  check_matrix(ctx, diff_dst, "linear diff_dst", B, N);
+  check_matrix(ctx, diff_weights, "linear diff_weights", M, N);
+  gemm(ctx, true, false, M, N, B, static_cast<const float*>(src.data), M, static_cast<const float*>(diff_dst.data), N,
+       static_cast<float*>(diff_weights.data), N, math);
+  if (diff_bias.data != nullptr) {
+    check_vector(ctx, diff_bias, "linear diff_bias", N);
+    column_sum_any(ctx, static_cast<const float*>(diff_dst.data), B, N, static_cast<float*>(diff_bias.data));
+  }
+}
+
+void bias_relu_fwd(Context& ctx, const TensorView& bias, const TensorView& data) {
+  const std::int64_t B = rows_of(data, "relu data");
+  const std::int64_t N = data.size(1);
+  check_matrix(ctx, data, "relu data", B, N);
+  if (bias.data != nullptr) check_vector(ctx, bias, "relu bias", N);
+  elementwise(ctx, detail::ElementwiseOp::kBiasRelu, static_cast<float*>(data.data),
+              static_cast<const float*>(bias.data), B, N, 0.0f, 1.0f, 0);
+}
+
+void relu_bwd(Context& ctx, const TensorView& activated, const TensorView& diff) {
+  const std::int64_t B = rows_of(diff, "relu diff");
+  const std::int64_t N = diff.size(1);
+  check_matrix(ctx, diff, "relu diff", B, N);
+  check_matrix(ctx, activated, "relu activated", B, N);
+  elementwise(ctx, detail::ElementwiseOp::kReluBwd, static_cast<float*>(diff.data),
+              static_cast<const float*>(activated.data), B, N, 0.0f, 1.0f, 0);
+}
+
+void column_sum(Context& ctx, const TensorView& src, const TensorView& out) {
+  const std::int64_t B = rows_of(src, "column_sum src");
+  const std::int64_t N = src.size(1);
+  check_matrix(ctx, src, "column_sum src", B, N);
+  check_vector(ctx, out, "column_sum out", N);
+  column_sum_any(ctx, static_cast<const float*>(src.data), B, N, static_cast<float*>(out.data));
+}
+
+namespace {
+void dropout(Context& ctx, const TensorView& data, float rate, std::uint64_t stream) {
+  RECKON_CHECK_ARG(rate >= 0.0f && rate < 1.0f, "dropout rate must be in [0, 1), got ", rate);
+  check_dtype(data, "dropout data", DType::kF32);
+  RECKON_CHECK_ARG(data.is_contiguous(), "dropout data must be contiguous");
+  check_device(data, "dropout data", ctx.device());
+  if (rate == 0.0f) return;
+  elementwise(ctx, detail::ElementwiseOp::kDropout, static_cast<float*>(data.data), nullptr, 1, data.numel(), rate,
+              1.0f / (1.0f - rate), stream);
+}
+}  // namespace
+
+void dropout_fwd(Context& ctx, const TensorView& data, float rate, std::uint64_t stream) {
+  dropout(ctx, data, rate, stream);
+}
+void dropout_bwd(Context& ctx, const TensorView& diff, float rate, std::uint64_t stream) {
+  dropout(ctx, diff, rate, stream);
+}
+
+void sigmoid_bce_with_logits(Context& ctx, const TensorView& logits, const TensorView& labels,
+                             const TensorView& loss_sum, const TensorView& diff_logits, float scale,
+                             const TensorView& probabilities) {
+  RECKON_CHECK_ARG(logits.ndim == 1, "logits must be [B], got ", logits.shape_str());
+  const std::int64_t n = logits.size(0);
+  check_vector(ctx, logits, "logits", n);
+  check_vector(ctx, labels, "labels", n);
+  check_vector(ctx, loss_sum, "loss_sum", 1);
+  if (diff_logits.data != nullptr) check_vector(ctx, diff_logits, "diff_logits", n);
+  if (probabilities.data != nullptr) check_vector(ctx, probabilities, "probabilities", n);
+  const auto* z = static_cast<const float*>(logits.data);
+  const auto* y = static_cast<const float*>(labels.data);
+  auto* diff = static_cast<float*>(diff_logits.data);
+  auto* prob = static_cast<float*>(probabilities.data);
+  if (ctx.is_cuda()) {
+#if RECKON_WITH_CUDA
+    detail::bce_cuda(ctx, z, y, n, static_cast<float*>(loss_sum.data), diff, scale, prob);
+#else
+    detail::throw_not_compiled("sigmoid_bce_with_logits", "CUDA", __FILE__, __LINE__);
+#endif
+    return;
+  }
+  std::vector<float> losses(static_cast<std::size_t>(n));
+#pragma omp parallel for num_threads(ctx.cpu_threads()) schedule(static)
+  for (std::int64_t i = 0; i < n; ++i) {
+    losses[static_cast<std::size_t>(i)] = detail::bce_with_logits(z[i], y[i]);
+    if (diff != nullptr || prob != nullptr) {
+      const float p = detail::stable_sigmoid(z[i]);
+      if (diff != nullptr) diff[i] = mul_rn(sub_rn(p, y[i]), scale);
+      if (prob != nullptr) prob[i] = p;
+    }
+  }
+  column_sum_cpu(ctx, losses.data(), n, 1, static_cast<float*>(loss_sum.data));
+}
+
+void adam_update(Context& ctx, const TensorView& params, const TensorView& grads, const TensorView& m,
+                 const TensorView& v, const AdamOptions& o, std::int64_t step) {
+  const std::int64_t n = params.numel();
+  for (const TensorView* t : {&params, &grads, &m, &v}) {
+    RECKON_CHECK_ARG(t->dtype == DType::kF32 && t->is_contiguous() && t->numel() == n, "adam: parameters, gradients "
+                     "and moments must be contiguous f32 of ", n, " elements, got ", t->shape_str());
+    check_device(*t, "adam tensor", ctx.device());
+  }
+  RECKON_CHECK_ARG(step >= 1, "adam step must be >= 1, got ", step);
+  RECKON_CHECK_ARG(o.beta1 >= 0 && o.beta1 < 1 && o.beta2 >= 0 && o.beta2 < 1, "adam betas must be in [0, 1)");
+  detail::AdamScalars s{};
+  s.neg_lr = -o.learning_rate;
+  s.beta1 = o.beta1;
+  s.one_minus_beta1 = 1.0f - o.beta1;
+  s.beta2 = o.beta2;
+  s.one_minus_beta2 = 1.0f - o.beta2;
+  s.bias_correction1 = static_cast<float>(1.0 - std::pow(static_cast<double>(o.beta1), static_cast<double>(step)));
+  s.bias_correction2 = static_cast<float>(1.0 - std::pow(static_cast<double>(o.beta2), static_cast<double>(step)));
+  s.eps = o.eps;
+  s.weight_decay = o.weight_decay;
+  s.decoupled = o.decoupled_weight_decay;
+  s.decay_factor = o.decoupled_weight_decay ? 1.0f - o.learning_rate * o.weight_decay : 1.0f;
+  auto* p = static_cast<float*>(params.data);
+  const auto* g = static_cast<const float*>(grads.data);
+  auto* mm = static_cast<float*>(m.data);
+  auto* vv = static_cast<float*>(v.data);
+  if (n == 0) return;
+  if (ctx.is_cuda()) {
+#if RECKON_WITH_CUDA
+    detail::adam_cuda(ctx, p, g, mm, vv, n, s);
+#else
+    detail::throw_not_compiled("adam_update", "CUDA", __FILE__, __LINE__);
+#endif
+    return;
+  }
+#pragma omp parallel for num_threads(ctx.cpu_threads()) schedule(static)
+  for (std::int64_t i = 0; i < n; ++i) p[i] = detail::adam_element(s, p[i], g[i], mm[i], vv[i]);
+}
+
+}  // namespace reckon

@@ -1,0 +1,136 @@
+// CUDA dense layers: cuBLAS for the matrix products (row-major C = op(A)·op(B) computed as the column-major
+// Cᵀ = op(B)ᵀ·op(A)ᵀ on the same buffers), grid-stride element-wise kernels, and a two-pass column sum whose
+// order (chunks of kDenseReduceChunk rows, each in row order, chunks in order) is the CPU's.
+#include "reckon/kernels/dense/dense_math.h"
+#include "reckon/runtime/detail/launch.cuh"
+
+namespace reckon::detail {
+namespace {
+
+constexpr int kThreads = 256;
+
+unsigned grid_for(Context& ctx, std::int64_t n) {
+  const auto& prop = device_properties(ctx.device().index);
+  return static_cast<unsigned>(std::max<std::int64_t>(1, std::min<std::int64_t>((n + kThreads - 1) / kThreads,
+                                                                                  32LL * prop.multiProcessorCount)));
+}
+
+__global__ void dense_elementwise_kernel(ElementwiseOp op, float* data, const float* other, std::int64_t rows,
+                                         std::int64_t cols, float rate, float scale, std::uint64_t seed,
+                                         std::uint64_t stream) {
+  const std::int64_t n = rows * cols;
+  for (std::int64_t i = blockIdx.x * static_cast<std::int64_t>(blockDim.x) + threadIdx.x; i < n;
+       i += static_cast<std::int64_t>(gridDim.x) * blockDim.x) {
+    switch (op) {
+      case ElementwiseOp::kBias: data[i] = add_rn(data[i], other[i % cols]); break;
+      case ElementwiseOp::kBiasRelu: data[i] = relu(other != nullptr ? add_rn(data[i], other[i % cols]) : data[i]); break;
+      case ElementwiseOp::kReluBwd: data[i] = other[i] > 0.0f ? data[i] : 0.0f; break;
+      case ElementwiseOp::kDropout:
+        data[i] = dropout_keep(seed, stream, static_cast<std::uint64_t>(i), rate) ? mul_rn(data[i], scale) : 0.0f;
+        break;
+    }
+  }
+}
+
+// Pass 1: thread (column n, chunk c) sums its chunk's rows in order.
+__global__ void column_sum_chunks_kernel(const float* src, std::int64_t rows, std::int64_t cols, float* partials) {
+  const std::int64_t n = blockIdx.x * static_cast<std::int64_t>(blockDim.x) + threadIdx.x;
+  const std::int64_t c = blockIdx.y;
+  if (n >= cols) return;
+  const std::int64_t end = min(rows, (c + 1) * kDenseReduceChunk);
+  float partial = 0.0f;
+  for (std::int64_t b = c * kDenseReduceChunk; b < end; ++b) partial = add_rn(partial, src[b * cols + n]);
+  partials[c * cols + n] = partial;
+}
+
+// Pass 2: thread n adds the chunks in order.
+__global__ void column_sum_combine_kernel(const float* partials, std::int64_t chunks, std::int64_t cols, float* out) {
+  const std::int64_t n = blockIdx.x * static_cast<std::int64_t>(blockDim.x) + threadIdx.x;
+  if (n >= cols) return;
+  float total = 0.0f;
+  for (std::int64_t c = 0; c < chunks; ++c) total = add_rn(total, partials[c * cols + n]);
+  out[n] = total;
+}
+
+void column_sum_with_scratch(Context& ctx, const float* src, std::int64_t rows, std::int64_t cols, float* out,
+                             float* scratch) {
+  const std::int64_t chunks = std::max<std::int64_t>(1, (rows + kDenseReduceChunk - 1) / kDenseReduceChunk);
+  const dim3 grid(blocks_for(cols, kThreads), static_cast<unsigned>(chunks));
+  RECKON_LAUNCH(column_sum_chunks_kernel, grid, kThreads, 0, cuda_stream(ctx), src, rows, cols, scratch);
+  RECKON_LAUNCH(column_sum_combine_kernel, blocks_for(cols, kThreads), kThreads, 0, cuda_stream(ctx), scratch, chunks,
+                cols, out);
+}
+
+__global__ void bce_kernel(const float* logits, const float* labels, std::int64_t n, float* losses, float* diff,
+                           float scale, float* probabilities) {
+  for (std::int64_t i = blockIdx.x * static_cast<std::int64_t>(blockDim.x) + threadIdx.x; i < n;
+       i += static_cast<std::int64_t>(gridDim.x) * blockDim.x) {
+    const float z = logits[i], y = labels[i];
+    losses[i] = bce_with_logits(z, y);
+    if (diff != nullptr || probabilities != nullptr) {
+      const float p = stable_sigmoid(z);
+      if (diff != nullptr) diff[i] = mul_rn(sub_rn(p, y), scale);
+      if (probabilities != nullptr) probabilities[i] = p;
+    }
+  }
+}
+
+__global__ void adam_kernel(float* params, const float* grads, float* m, float* v, std::int64_t n, AdamScalars s) {
+  for (std::int64_t i = blockIdx.x * static_cast<std::int64_t>(blockDim.x) + threadIdx.x; i < n;
+       i += static_cast<std::int64_t>(gridDim.x) * blockDim.x) {
+    float mi = m[i], vi = v[i];
+    params[i] = adam_element(s, params[i], grads[i], mi, vi);
+    m[i] = mi;
+    v[i] = vi;
+  }
+}
+
+}  // namespace
+
+void gemm_cuda(Context& ctx, bool transpose_a, bool transpose_b, std::int64_t m, std::int64_t n, std::int64_t k,
+               const float* a, std::int64_t lda, const float* b, std::int64_t ldb, float* c, std::int64_t ldc,
+               DenseMath math) {
+  DeviceGuard guard(ctx.device().index);
+  cublasHandle_t handle = cublas_handle(ctx);
+  RECKON_CUDA_CHECK(cublasSetMathMode(
+      handle, math == DenseMath::kAllowTf32 ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_DEFAULT_MATH));
+  const float one = 1.0f, zero = 0.0f;
+  RECKON_CHECK_ARG(m <= INT32_MAX && n <= INT32_MAX && k <= INT32_MAX, "matrix dimensions above 2^31 - 1");
+  RECKON_CUDA_CHECK(cublasSgemm(handle, transpose_b ? CUBLAS_OP_T : CUBLAS_OP_N, transpose_a ? CUBLAS_OP_T : CUBLAS_OP_N,
+                                static_cast<int>(n), static_cast<int>(m), static_cast<int>(k), &one, b,
+                                static_cast<int>(ldb), a, static_cast<int>(lda), &zero, c, static_cast<int>(ldc)));
+}
+
+void elementwise_cuda(Context& ctx, ElementwiseOp op, float* data, const float* other, std::int64_t rows,
+                      std::int64_t cols, float rate, float scale, std::uint64_t seed, std::uint64_t stream) {
+  DeviceGuard guard(ctx.device().index);
+  RECKON_LAUNCH(dense_elementwise_kernel, grid_for(ctx, rows * cols), kThreads, 0, cuda_stream(ctx), op, data, other,
+                rows, cols, rate, scale, seed, stream);
+}
+
+void column_sum_cuda(Context& ctx, const float* src, std::int64_t rows, std::int64_t cols, float* out) {
+  DeviceGuard guard(ctx.device().index);
+  const std::int64_t chunks = std::max<std::int64_t>(1, (rows + kDenseReduceChunk - 1) / kDenseReduceChunk);
+  auto* scratch = static_cast<float*>(ctx.workspace(static_cast<std::size_t>(chunks * cols) * sizeof(float)));
+  column_sum_with_scratch(ctx, src, rows, cols, out, scratch);
+}
+
+void bce_cuda(Context& ctx, const float* logits, const float* labels, std::int64_t n, float* loss_sum,
+              float* diff_logits, float scale, float* probabilities) {
+  DeviceGuard guard(ctx.device().index);
+  const std::int64_t chunks = std::max<std::int64_t>(1, (n + kDenseReduceChunk - 1) / kDenseReduceChunk);
+  auto* losses = static_cast<float*>(ctx.workspace(static_cast<std::size_t>(n + chunks) * sizeof(float)));
+  if (n > 0) {
+    RECKON_LAUNCH(bce_kernel, grid_for(ctx, n), kThreads, 0, cuda_stream(ctx), logits, labels, n, losses, diff_logits,
+                  scale, probabilities);
+  }
+  column_sum_with_scratch(ctx, losses, n, 1, loss_sum, losses + n);
+}
+
+void adam_cuda(Context& ctx, float* params, const float* grads, float* m, float* v, std::int64_t n,
+               const AdamScalars& s) {
+  DeviceGuard guard(ctx.device().index);
+  RECKON_LAUNCH(adam_kernel, grid_for(ctx, n), kThreads, 0, cuda_stream(ctx), params, grads, m, v, n, s);
+}
+
+}  // namespace reckon::detail

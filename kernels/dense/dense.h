@@ -1,0 +1,91 @@
+// Dense layers for the MLP parts of CTR models: linear (cuBLAS on GPU, the CPU BLAS on CPU), bias + ReLU, dropout
+// from the shared Philox streams, sigmoid + binary cross-entropy with logits, and Adam/AdamW for dense parameters.
+// All tensors f32, row-major, contiguous, on the context's device.
+//
+// Determinism: element-wise ops and column/row reductions are bitwise identical run to run and between CPU and
+// CUDA (fixed order, every operation rounded on its own: runtime/fp.h), except where a transcendental function
+// is involved (sigmoid, log1p, exp: a few ulps). Matrix products are run-to-run deterministic on each device
+// (cuBLAS's default algorithms, OpenBLAS) but differ between CPU and GPU in summation order; TF32 is off unless
+// DenseMath::kAllowTf32 is asked for.
+#pragma once
+
+#include <cstdint>
+
+#include "reckon/runtime/context.h"
+#include "reckon/runtime/tensor.h"
+
+namespace reckon {
+
+enum class DenseMath : std::uint8_t { kF32, kAllowTf32 };
+enum class Activation : std::uint8_t { kNone, kRelu };
+
+// dst[B, N] = act(src[B, M] · weights[M, N] + bias[N]); bias may be empty (data == nullptr).
+void linear_fwd(Context& ctx, const TensorView& src, const TensorView& weights, const TensorView& bias,
+                const TensorView& dst, Activation activation = Activation::kNone,
+                DenseMath math = DenseMath::kF32);
+// diff_src[B, M] = diff_dst[B, N] · weightsᵀ
+void linear_bwd_data(Context& ctx, const TensorView& diff_dst, const TensorView& weights, const TensorView& diff_src,
+                     DenseMath math = DenseMath::kF32);
+// diff_weights[M, N] = srcᵀ · diff_dst;  diff_bias[N] = Σ_b diff_dst[b, :] (optional).
+void linear_bwd_weights(Context& ctx, const TensorView& src, const TensorView& diff_dst,
+                        const TensorView& diff_weights, const TensorView& diff_bias,
+                        DenseMath math = DenseMath::kF32);
+
+// In place: data[b, n] = max(data[b, n] + bias[n], 0)  (bias may be empty: plain ReLU).
+void bias_relu_fwd(Context& ctx, const TensorView& bias, const TensorView& data);
+// In place: diff[b, n] = activated[b, n] > 0 ? diff[b, n] : 0  (activated: the ReLU output).
+void relu_bwd(Context& ctx, const TensorView& activated, const TensorView& diff);
+// out[n] = Σ_b src[b, n], summed in chunks of kDenseReduceChunk rows (each in row order), chunks in order.
+inline constexpr std::int64_t kDenseReduceChunk = 256;
+void column_sum(Context& ctx, const TensorView& src, const TensorView& out);
+
+// Inverted dropout in place: element i is kept when uniform(word i of Philox stream `stream`) >= rate and then
+// scaled by 1 / (1 - rate). The backward regenerates the same mask from the same stream.
+void dropout_fwd(Context& ctx, const TensorView& data, float rate, std::uint64_t stream);
+void dropout_bwd(Context& ctx, const TensorView& diff, float rate, std::uint64_t stream);
+
+// Binary cross-entropy on logits, numerically stable:
+//   loss_i = max(z, 0) − z·y + log1p(exp(−|z|)),  ∂loss_i/∂z = sigmoid(z) − y.
+// loss_sum: f32 [1], Σ_i loss_i (chunked order as column_sum). diff_logits (optional) = (sigmoid(z) − y) · scale,
+// e.g. scale = 1/B for a mean loss. probabilities (optional) = sigmoid(z).
+void sigmoid_bce_with_logits(Context& ctx, const TensorView& logits, const TensorView& labels,
+                             const TensorView& loss_sum, const TensorView& diff_logits, float scale,
+                             const TensorView& probabilities = {});
+
+// Adam for dense parameters (lazy nowhere: every element moves). decoupled_weight_decay: AdamW (p -= lr·wd·p
+// before the step); otherwise weight_decay is L2 added to the gradient. step is 1-based.
+struct AdamOptions {
+  float learning_rate = 1e-3f;
+  float beta1 = 0.9f;
+  float beta2 = 0.999f;
+  float eps = 1e-8f;
+  float weight_decay = 0.0f;
+  bool decoupled_weight_decay = false;
+};
+void adam_update(Context& ctx, const TensorView& params, const TensorView& grads, const TensorView& m,
+                 const TensorView& v, const AdamOptions& options, std::int64_t step);
+
+namespace detail {
+
+struct AdamScalars {
+  float neg_lr, beta1, one_minus_beta1, beta2, one_minus_beta2, bias_correction1, bias_correction2, eps,
+      weight_decay, decay_factor;  // decay_factor = 1 - lr·wd for AdamW, 1 otherwise
+  bool decoupled;
+};
+
+enum class ElementwiseOp : std::uint8_t { kBias, kBiasRelu, kReluBwd, kDropout };
+
+void gemm_cuda(Context& ctx, bool transpose_a, bool transpose_b, std::int64_t m, std::int64_t n, std::int64_t k,
+               const float* a, std::int64_t lda, const float* b, std::int64_t ldb, float* c, std::int64_t ldc,
+               DenseMath math);
+void elementwise_cuda(Context& ctx, ElementwiseOp op, float* data, const float* other, std::int64_t rows,
+                      std::int64_t cols, float keep_threshold_rate, float scale, std::uint64_t seed,
+                      std::uint64_t stream);
+void column_sum_cuda(Context& ctx, const float* src, std::int64_t rows, std::int64_t cols, float* out);
+void bce_cuda(Context& ctx, const float* logits, const float* labels, std::int64_t n, float* loss_sum,
+              float* diff_logits, float scale, float* probabilities);
+void adam_cuda(Context& ctx, float* params, const float* grads, float* m, float* v, std::int64_t n,
+               const AdamScalars& s);
+
+}  // namespace detail
+}  // namespace reckon

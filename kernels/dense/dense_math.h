@@ -1,0 +1,44 @@
+// Element-wise arithmetic shared by the CPU and CUDA dense kernels (see dense.h for the determinism contract).
+#pragma once
+
+#include <cmath>
+#include <cstdint>
+
+#include "reckon/kernels/dense/dense.h"
+#include "reckon/runtime/fp.h"
+#include "reckon/runtime/philox.h"
+
+namespace reckon::detail {
+
+// ReLU that lets NaN through, so a diverging model is noticed rather than silenced.
+RECKON_HOST_DEVICE float relu(float x) { return x <= 0.0f ? 0.0f : x; }
+
+RECKON_HOST_DEVICE bool dropout_keep(std::uint64_t seed, std::uint64_t stream, std::uint64_t i, float rate) {
+  return uniform_from_bits(philox_word(seed, stream, i)) >= rate;
+}
+
+RECKON_HOST_DEVICE float stable_sigmoid(float z) {
+  if (z >= 0.0f) return 1.0f / add_rn(1.0f, expf(-z));
+  const float e = expf(z);
+  return e / add_rn(1.0f, e);
+}
+
+RECKON_HOST_DEVICE float bce_with_logits(float z, float y) {
+  return add_rn(sub_rn(z > 0.0f ? z : 0.0f, mul_rn(z, y)), log1pf(expf(-fabsf(z))));
+}
+
+// One Adam element; updates m and v in place and returns the new parameter.
+RECKON_HOST_DEVICE float adam_element(const AdamScalars& s, float p, float g, float& m, float& v) {
+  if (s.decoupled) {
+    p = mul_rn(p, s.decay_factor);
+  } else {
+    g = madd(s.weight_decay, p, g);
+  }
+  m = madd(s.beta1, m, mul_rn(s.one_minus_beta1, g));
+  v = madd(s.beta2, v, mul_rn(mul_rn(s.one_minus_beta2, g), g));
+  const float m_hat = m / s.bias_correction1;
+  const float v_hat = v / s.bias_correction2;
+  return madd(s.neg_lr, m_hat / add_rn(sqrtf(v_hat), s.eps), p);
+}
+
+}  // namespace reckon::detail
