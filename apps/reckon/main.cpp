@@ -10,6 +10,7 @@ int main(int argc, char** argv) {
   app.set_version_flag("--version", RECKON_VERSION_STRING);
   app.require_subcommand(1);
   reckon::cli::add_info_command(app);
+  reckon::cli::add_ctr_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -70,6 +70,7 @@ void elementwise(Context& ctx, detail::ElementwiseOp op, float* data, const floa
 #pragma omp parallel for num_threads(ctx.cpu_threads()) schedule(static)
   for (std::int64_t i = 0; i < n; ++i) {
     switch (op) {
+      case detail::ElementwiseOp::kAdd: data[i] = add_rn(data[i], other[i]); break;
       case detail::ElementwiseOp::kBias: data[i] = add_rn(data[i], other[i % cols]); break;
       case detail::ElementwiseOp::kBiasRelu:
         data[i] = detail::relu(other != nullptr ? add_rn(data[i], other[i % cols]) : data[i]);
@@ -155,6 +156,17 @@ void linear_bwd_weights(Context& ctx, const TensorView& src, const TensorView& d
     check_vector(ctx, diff_bias, "linear diff_bias", N);
     column_sum_any(ctx, static_cast<const float*>(diff_dst.data), B, N, static_cast<float*>(diff_bias.data));
   }
+}
+
+void add_inplace(Context& ctx, const TensorView& dst, const TensorView& src) {
+  RECKON_CHECK_ARG(dst.dtype == DType::kF32 && src.dtype == DType::kF32 && dst.is_contiguous() && src.is_contiguous() &&
+                       dst.numel() == src.numel(),
+                   "add_inplace: contiguous f32 tensors of equal size needed, got ", dst.shape_str(), " and ",
+                   src.shape_str());
+  check_device(dst, "add_inplace dst", ctx.device());
+  check_device(src, "add_inplace src", ctx.device());
+  elementwise(ctx, detail::ElementwiseOp::kAdd, static_cast<float*>(dst.data), static_cast<const float*>(src.data), 1,
+              dst.numel(), 0.0f, 1.0f, 0);
 }
 
 void bias_relu_fwd(Context& ctx, const TensorView& bias, const TensorView& data) {

@@ -22,6 +22,7 @@ __global__ void dense_elementwise_kernel(ElementwiseOp op, float* data, const fl
   for (std::int64_t i = blockIdx.x * static_cast<std::int64_t>(blockDim.x) + threadIdx.x; i < n;
        i += static_cast<std::int64_t>(gridDim.x) * blockDim.x) {
     switch (op) {
+      case ElementwiseOp::kAdd: data[i] = add_rn(data[i], other[i]); break;
       case ElementwiseOp::kBias: data[i] = add_rn(data[i], other[i % cols]); break;
       case ElementwiseOp::kBiasRelu: data[i] = relu(other != nullptr ? add_rn(data[i], other[i % cols]) : data[i]); break;
       case ElementwiseOp::kReluBwd: data[i] = other[i] > 0.0f ? data[i] : 0.0f; break;

@@ -31,6 +31,9 @@ void linear_bwd_weights(Context& ctx, const TensorView& src, const TensorView& d
                         const TensorView& diff_weights, const TensorView& diff_bias,
                         DenseMath math = DenseMath::kF32);
 
+// In place: dst += src (same shape).
+void add_inplace(Context& ctx, const TensorView& dst, const TensorView& src);
+
 // In place: data[b, n] = max(data[b, n] + bias[n], 0)  (bias may be empty: plain ReLU).
 void bias_relu_fwd(Context& ctx, const TensorView& bias, const TensorView& data);
 // In place: diff[b, n] = activated[b, n] > 0 ? diff[b, n] : 0  (activated: the ReLU output).
@@ -73,7 +76,7 @@ struct AdamScalars {
   bool decoupled;
 };
 
-enum class ElementwiseOp : std::uint8_t { kBias, kBiasRelu, kReluBwd, kDropout };
+enum class ElementwiseOp : std::uint8_t { kAdd, kBias, kBiasRelu, kReluBwd, kDropout };
 
 void gemm_cuda(Context& ctx, bool transpose_a, bool transpose_b, std::int64_t m, std::int64_t n, std::int64_t k,
                const float* a, std::int64_t lda, const float* b, std::int64_t ldb, float* c, std::int64_t ldc,

@@ -1,0 +1,167 @@
+// `reckon ctr ...`: the synthetic click log, training and evaluation of LR / FM / DNN / DeepFM.
+#include <fmt/format.h>
+
+#include <iostream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "commands.h"
+#include "reckon/models/ctr/dataset.h"
+#include "reckon/models/ctr/model.h"
+#include "reckon/models/ctr/synthetic.h"
+#include "reckon/models/ctr/trainer.h"
+#include "reckon/runtime/context.h"
+
+namespace reckon::cli {
+namespace {
+
+struct SynthArgs {
+  std::int64_t rows = 1'000'000, test = 100'000;
+  std::uint64_t seed = 1;
+  std::string out = "ctr_synth";
+  bool json = false;
+};
+
+struct TrainArgs {
+  std::string model = "deepfm", train, valid, format = "criteo", hidden = "400,400,400", optimizer = "adam",
+              device = "auto", bad_rows = "skip";
+  int epochs = 1, embed_dim = 16, threads = 0;
+  std::int64_t batch = 4096, min_count = 1, hash_buckets = 0;
+  float lr = 1e-3f, dropout = 0.0f, l2 = 0.0f;
+  std::uint64_t seed = 1;
+  bool json = false, progress = true;
+};
+
+std::vector<int> parse_hidden(const std::string& text) {
+  std::vector<int> out;
+  std::stringstream in(text);
+  std::string item;
+  while (std::getline(in, item, ',')) {
+    if (item.empty()) continue;
+    out.push_back(std::stoi(item));
+  }
+  return out;
+}
+
+SparseOptimizerKind parse_sparse_optimizer(const std::string& name) {
+  if (name == "adam") return SparseOptimizerKind::kAdam;
+  if (name == "adagrad") return SparseOptimizerKind::kRowwiseAdagrad;
+  if (name == "sgd") return SparseOptimizerKind::kSgd;
+  RECKON_THROW(StatusCode::kInvalidArgument, "unknown optimizer '", name, "': expected adam, adagrad or sgd");
+}
+
+nlohmann::json run_train(const TrainArgs& a) {
+  Context ctx(parse_device(a.device), a.seed);
+  if (a.threads > 0) ctx.set_cpu_threads(a.threads);
+  ctr::ReadOptions read{ctr::parse_format(a.format),
+                        a.bad_rows == "fail" ? ctr::BadRowPolicy::kFail : ctr::BadRowPolicy::kSkip};
+  const ctr::Vocabulary vocab = ctr::build_vocabulary(a.train, read, a.min_count, a.hash_buckets);
+  const ctr::CtrDataset train = ctr::read_dataset(a.train, vocab, read);
+  const ctr::CtrDataset valid = a.valid.empty() ? ctr::CtrDataset{} : ctr::read_dataset(a.valid, vocab, read);
+  std::vector<std::int64_t> rows;
+  for (std::int64_t f = 0; f < vocab.field_count(); ++f) rows.push_back(vocab.rows(f));
+  ctr::CtrModelConfig config;
+  config.kind = ctr::parse_model_kind(a.model);
+  config.embed_dim = a.embed_dim;
+  config.hidden = parse_hidden(a.hidden);
+  config.dropout = a.dropout;
+  config.embedding_l2 = a.l2;
+  config.sparse_optimizer = parse_sparse_optimizer(a.optimizer);
+  config.sparse_learning_rate = a.lr;
+  config.dense_learning_rate = a.lr;
+  config.seed = a.seed;
+  ctr::CtrModel model(ctx, config, rows);
+  ctr::TrainOptions options;
+  options.epochs = a.epochs;
+  options.batch_size = a.batch;
+  options.progress = a.progress && !a.json;
+  options.seed = a.seed;
+  const ctr::TrainResult r = ctr::train(model, train, valid, options);
+  nlohmann::json epochs = nlohmann::json::array();
+  for (const ctr::EpochResult& e : r.epochs) {
+    epochs.push_back({{"epoch", e.epoch}, {"train_loss", e.train_loss}, {"auc", e.valid_auc},
+                      {"logloss", e.valid_logloss}, {"seconds", e.seconds}, {"samples_per_s", e.samples_per_s}});
+  }
+  return {{"model", a.model},
+          {"device", ctx.device().str()},
+          {"train_rows", train.size()},
+          {"valid_rows", valid.size()},
+          {"skipped_rows", train.skipped_rows + valid.skipped_rows},
+          {"fields", vocab.field_count()},
+          {"auc", r.auc},
+          {"logloss", r.logloss},
+          {"best_epoch", r.best_epoch},
+          {"epochs", r.epochs.size()},
+          {"epoch_results", epochs},
+          {"train_samples_per_s", r.train_samples_per_s}};
+}
+
+}  // namespace
+
+void add_ctr_command(CLI::App& app) {
+  auto* ctr = app.add_subcommand("ctr", "Click-through-rate models: LR, FM, DNN, DeepFM");
+  ctr->require_subcommand(1);
+
+  auto synth = std::make_shared<SynthArgs>();
+  auto* s = ctr->add_subcommand("synth", "Write the synthetic app-store click log (Criteo layout) and bayes.json");
+  s->add_option("--rows", synth->rows, "training rows")->capture_default_str();
+  s->add_option("--test", synth->test, "test rows")->capture_default_str();
+  s->add_option("--seed", synth->seed, "random seed")->capture_default_str();
+  s->add_option("--out", synth->out, "output directory")->capture_default_str();
+  s->add_flag("--json", synth->json, "print one JSON object");
+  s->callback([synth] {
+    const ctr::SyntheticResult r = ctr::write_synthetic_click_log(synth->out, {synth->rows, synth->test, synth->seed});
+    const nlohmann::json j{{"train", r.train_path}, {"test", r.test_path}, {"bayes", r.bayes_path},
+                           {"bayes_auc", r.bayes_auc}, {"bayes_logloss", r.bayes_logloss},
+                           {"click_rate", r.click_rate}};
+    if (synth->json) {
+      std::cout << j.dump() << "\n";
+    } else {
+      fmt::print("wrote {} and {}\nBayes-optimal test AUC {:.4f}, logloss {:.4f}, click rate {:.3f}\n", r.train_path,
+                 r.test_path, r.bayes_auc, r.bayes_logloss, r.click_rate);
+    }
+  });
+
+  auto train = std::make_shared<TrainArgs>();
+  auto* t = ctr->add_subcommand("train", "Train a CTR model and report validation AUC and logloss");
+  t->add_option("--model", train->model, "lr | fm | dnn | deepfm")->capture_default_str();
+  t->add_option("--train", train->train, "training file")->required();
+  t->add_option("--valid", train->valid, "validation file");
+  t->add_option("--format", train->format, "criteo | avazu | libffm")->capture_default_str();
+  t->add_option("--epochs", train->epochs)->capture_default_str();
+  t->add_option("--batch", train->batch)->capture_default_str();
+  t->add_option("--embed-dim", train->embed_dim)->capture_default_str();
+  t->add_option("--hidden", train->hidden, "hidden layer sizes, comma separated")->capture_default_str();
+  t->add_option("--lr", train->lr, "learning rate (embeddings and dense layers)")->capture_default_str();
+  t->add_option("--dropout", train->dropout)->capture_default_str();
+  t->add_option("--l2", train->l2, "weight decay on touched embedding rows")->capture_default_str();
+  t->add_option("--min-count", train->min_count, "vocabulary threshold")->capture_default_str();
+  t->add_option("--hash-buckets", train->hash_buckets, "hashing trick instead of a vocabulary (0: off)");
+  t->add_option("--optimizer", train->optimizer, "adam | adagrad | sgd (embeddings use the sparse form)")
+      ->capture_default_str();
+  t->add_option("--device", train->device, "cpu | cuda | cuda:N | auto")->capture_default_str();
+  t->add_option("--threads", train->threads, "CPU threads (0: all)");
+  t->add_option("--bad-rows", train->bad_rows, "skip | fail")->capture_default_str();
+  t->add_option("--seed", train->seed)->capture_default_str();
+  t->add_flag("--json", train->json, "print one JSON object");
+  t->callback([train] {
+    const nlohmann::json r = run_train(*train);
+    if (train->json) {
+      std::cout << r.dump() << "\n";
+      return;
+    }
+    for (const auto& e : r["epoch_results"]) {
+      fmt::print("epoch {}: train loss {:.4f}  valid AUC {:.4f}  logloss {:.4f}  {:.0f} samples/s\n",
+                 e["epoch"].get<int>(), e["train_loss"].get<double>(), e["auc"].get<double>(),
+                 e["logloss"].get<double>(), e["samples_per_s"].get<double>());
+    }
+    fmt::print("{} on {}: AUC {:.4f}, logloss {:.4f} (best epoch {}), {:.0f} training samples/s\n",
+               r["model"].get<std::string>(), r["device"].get<std::string>(), r["auc"].get<double>(),
+               r["logloss"].get<double>(), r["best_epoch"].get<int>(), r["train_samples_per_s"].get<double>());
+    if (r["skipped_rows"].get<std::int64_t>() > 0) {
+      fmt::print("skipped {} malformed rows\n", r["skipped_rows"].get<std::int64_t>());
+    }
+  });
+}
+
+}  // namespace reckon::cli

@@ -1,0 +1,353 @@
+#include "reckon/models/ctr/dataset.h"
+
+#include <algorithm>
+#include <charconv>
+#include <cmath>
+#include <fstream>
+#include <functional>
+#include <istream>
+#include <ostream>
+#include <string_view>
+
+#include "reckon/runtime/error.h"
+
+namespace reckon::ctr {
+
+CtrFormat parse_format(const std::string& name) {
+  if (name == "criteo") return CtrFormat::kCriteo;
+  if (name == "avazu") return CtrFormat::kAvazu;
+  if (name == "libffm") return CtrFormat::kLibffm;
+  RECKON_THROW(StatusCode::kInvalidArgument, "unknown CTR format '", name, "': expected criteo, avazu or libffm");
+}
+
+const char* to_string(CtrFormat format) noexcept {
+  switch (format) {
+    case CtrFormat::kCriteo: return "criteo";
+    case CtrFormat::kAvazu: return "avazu";
+    case CtrFormat::kLibffm: return "libffm";
+  }
+  return "?";
+}
+
+std::int32_t FieldVocabulary::lookup(const std::string& token) const {
+  const auto it = ids_.find(token);
+  return it == ids_.end() ? 0 : it->second;
+}
+
+FieldVocabulary FieldVocabulary::from_tokens(std::vector<std::string> tokens) {
+  FieldVocabulary v;
+  v.tokens_ = std::move(tokens);
+  for (std::size_t i = 0; i < v.tokens_.size(); ++i) v.ids_.emplace(v.tokens_[i], static_cast<std::int32_t>(i + 1));
+  return v;
+}
+
+FieldVocabulary FieldVocabulary::from_counts(const std::unordered_map<std::string, std::int64_t>& counts,
+                                             std::int64_t min_count) {
+  std::vector<std::pair<std::int64_t, std::string>> kept;
+  for (const auto& [token, count] : counts) {
+    if (count >= min_count) kept.emplace_back(-count, token);
+  }
+  std::sort(kept.begin(), kept.end());
+  std::vector<std::string> tokens;
+  tokens.reserve(kept.size());
+  for (auto& [negative_count, token] : kept) tokens.push_back(std::move(token));
+  return from_tokens(std::move(tokens));
+}
+
+std::int64_t Vocabulary::rows(std::int64_t field) const {
+  if (hash_buckets > 0) return hash_buckets + 1;
+  return fields[static_cast<std::size_t>(field)].size();
+}
+
+std::int32_t Vocabulary::lookup(std::int64_t field, const std::string& token) const {
+  if (token.empty()) return 0;
+  if (hash_buckets > 0) {
+    // FNV-1a with the field mixed in: stable across platforms and runs, unlike std::hash.
+    std::uint64_t h = 1469598103934665603ull ^ static_cast<std::uint64_t>(field + 1) * 0x9E3779B97F4A7C15ull;
+    for (unsigned char c : token) h = (h ^ c) * 1099511628211ull;
+    return static_cast<std::int32_t>(1 + h % static_cast<std::uint64_t>(hash_buckets));
+  }
+  return fields[static_cast<std::size_t>(field)].lookup(token);
+}
+
+void Vocabulary::save(std::ostream& out) const {
+  out << "reckon-vocabulary 1\n" << to_string(format) << ' ' << hash_buckets << ' ' << field_names.size() << '\n';
+  for (std::size_t f = 0; f < field_names.size(); ++f) {
+    const std::size_t n = hash_buckets > 0 ? 0 : fields[f].tokens().size();
+    out << field_names[f] << ' ' << n << '\n';
+    if (hash_buckets == 0) {
+      for (const std::string& t : fields[f].tokens()) out << t << '\n';
+    }
+  }
+}
+
+Vocabulary Vocabulary::load(std::istream& in) {
+  std::string magic, format;
+  int version = 0;
+  std::size_t count = 0;
+  Vocabulary v;
+  if (!(in >> magic >> version) || magic != "reckon-vocabulary" || version != 1) {
+    RECKON_THROW(StatusCode::kDataError, "not a reckon vocabulary (version 1)");
+  }
+  if (!(in >> format >> v.hash_buckets >> count)) RECKON_THROW(StatusCode::kDataError, "truncated vocabulary header");
+  v.format = parse_format(format);
+  for (std::size_t f = 0; f < count; ++f) {
+    std::string name;
+    std::size_t n = 0;
+    if (!(in >> name >> n)) RECKON_THROW(StatusCode::kDataError, "truncated vocabulary at field ", f);
+    in.ignore(1);
+    std::vector<std::string> tokens(n);
+    for (std::string& t : tokens) {
+      if (!std::getline(in, t)) RECKON_THROW(StatusCode::kDataError, "truncated vocabulary in field ", name);
+    }
+    v.field_names.push_back(name);
+    if (v.hash_buckets == 0) v.fields.push_back(FieldVocabulary::from_tokens(std::move(tokens)));
+  }
+  return v;
+}
+
+std::string criteo_integer_token(const std::string& raw) {
+  if (raw.empty()) return "";
+  double x = 0;
+  const auto [end, ec] = std::from_chars(raw.data(), raw.data() + raw.size(), x);
+  if (ec != std::errc() || end != raw.data() + raw.size()) return std::string("?").append(raw);  // not a number
+  if (x > 2) {
+    const double l = std::log(x);
+    return std::string("b").append(std::to_string(static_cast<long long>(std::floor(l * l))));
+  }
+  return std::to_string(static_cast<long long>(std::floor(x)));
+}
+
+namespace {
+
+// One parsed row: label and one (token, value) per field.
+struct Row {
+  float label = 0;
+  std::vector<std::string> tokens;
+  std::vector<float> values;
+};
+
+void split(std::string_view line, char delimiter, std::vector<std::string_view>& out) {
+  out.clear();
+  std::size_t start = 0;
+  while (true) {
+    const std::size_t at = line.find(delimiter, start);
+    out.push_back(line.substr(start, at == std::string_view::npos ? std::string_view::npos : at - start));
+    if (at == std::string_view::npos) break;
+    start = at + 1;
+  }
+}
+
+bool parse_label(std::string_view s, float& label) {
+  if (s == "0" || s == "0.0") {
+    label = 0;
+    return true;
+  }
+  if (s == "1" || s == "1.0") {
+    label = 1;
+    return true;
+  }
+  return false;
+}
+
+// Streams a file's rows through `visit(row, where)`; returns the field names (from the header or the format).
+// fields_hint: libffm's field count (0 while building the vocabulary: then it grows with the data).
+class RowReader {
+ public:
+  RowReader(const std::string& path, const ReadOptions& options, std::int64_t fields_hint)
+      : path_(path), options_(options), in_(path), libffm_fields_(fields_hint) {
+    if (!in_) RECKON_THROW(StatusCode::kIoError, "cannot open ", path);
+  }
+
+  // Calls visit for each good row; counts and reports bad ones. Returns the number of rows read.
+  std::int64_t run(const std::function<void(const Row&)>& visit, CtrDataset* report) {
+    std::string line;
+    std::int64_t line_no = 0, rows = 0;
+    Row row;
+    std::vector<std::string_view> cols;
+    while (std::getline(in_, line)) {
+      ++line_no;
+      if (!line.empty() && line.back() == '\r') line.pop_back();
+      if (line.empty()) continue;
+      if (line_no == 1 && is_header(line)) continue;
+      std::string reason;
+      if (!parse(line, row, cols, reason)) {
+        const std::string where = path_ + ":" + std::to_string(line_no) + ": " + reason;
+        if (options_.bad_rows == BadRowPolicy::kFail) RECKON_THROW(StatusCode::kDataError, where);
+        if (report != nullptr) {
+          ++report->skipped_rows;
+          if (report->first_errors.size() < 10) report->first_errors.push_back(where);
+        }
+        continue;
+      }
+      visit(row);
+      if (++rows == options_.max_rows) break;
+    }
+    if (in_.bad()) RECKON_THROW(StatusCode::kIoError, "error while reading ", path_);
+    return rows;
+  }
+
+  std::vector<std::string> field_names() const {
+    std::vector<std::string> names;
+    if (options_.format == CtrFormat::kCriteo) {
+      for (int i = 1; i <= 13; ++i) names.push_back(std::string("I").append(std::to_string(i)));
+      for (int i = 1; i <= 26; ++i) names.push_back(std::string("C").append(std::to_string(i)));
+    } else if (options_.format == CtrFormat::kAvazu) {
+      names = avazu_names_.empty() ? default_avazu_names() : avazu_names_;
+    } else {
+      for (std::int64_t f = 0; f < libffm_fields_; ++f) names.push_back(std::string("f").append(std::to_string(f)));
+    }
+    return names;
+  }
+
+ private:
+  static std::vector<std::string> default_avazu_names() {
+    std::vector<std::string> names{"hour_of_day"};
+    for (int i = 0; i < 21; ++i) names.push_back(std::string("c").append(std::to_string(i)));
+    return names;
+  }
+
+  bool is_header(const std::string& line) {
+    if (options_.format == CtrFormat::kLibffm) return false;
+    const char delimiter = line.find('\t') != std::string::npos ? '\t' : ',';
+    std::vector<std::string_view> cols;
+    split(line, delimiter, cols);
+    float label = 0;
+    const std::size_t label_col = options_.format == CtrFormat::kAvazu ? 1 : 0;
+    if (cols.size() > label_col && parse_label(cols[label_col], label)) return false;
+    if (options_.format == CtrFormat::kAvazu && cols.size() == 24) {
+      avazu_names_ = {"hour_of_day"};
+      for (std::size_t c = 3; c < cols.size(); ++c) avazu_names_.emplace_back(cols[c]);
+    }
+    return true;
+  }
+
+  bool parse(const std::string& line, Row& row, std::vector<std::string_view>& cols, std::string& reason) {
+    if (options_.format == CtrFormat::kLibffm) return parse_libffm(line, row, cols, reason);
+    const char delimiter = line.find('\t') != std::string::npos ? '\t' : ',';
+    split(line, delimiter, cols);
+    const std::size_t expected = options_.format == CtrFormat::kCriteo ? 40 : 24;
+    if (cols.size() != expected) {
+      reason = "expected " + std::to_string(expected) + " columns, got " + std::to_string(cols.size());
+      return false;
+    }
+    const std::size_t label_col = options_.format == CtrFormat::kAvazu ? 1 : 0;
+    if (!parse_label(cols[label_col], row.label)) {
+      reason = "label '" + std::string(cols[label_col]) + "' is not 0 or 1";
+      return false;
+    }
+    row.tokens.clear();
+    if (options_.format == CtrFormat::kCriteo) {
+      for (std::size_t c = 1; c <= 13; ++c) row.tokens.push_back(criteo_integer_token(std::string(cols[c])));
+      for (std::size_t c = 14; c < 40; ++c) row.tokens.emplace_back(cols[c]);
+    } else {
+      const std::string_view hour = cols[2];
+      row.tokens.emplace_back(hour.size() >= 2 ? hour.substr(hour.size() - 2) : hour);
+      for (std::size_t c = 3; c < 24; ++c) row.tokens.emplace_back(cols[c]);
+    }
+    row.values.assign(row.tokens.size(), 1.0f);
+    return true;
+  }
+
+  // "label field:index:value ..." with fields numbered from 0; absent fields get the missing id and value 0.
+  bool parse_libffm(const std::string& line, Row& row, std::vector<std::string_view>& cols, std::string& reason) {
+    split(line, ' ', cols);
+    if (!parse_label(cols[0], row.label)) {
+      reason = "label '" + std::string(cols[0]) + "' is not 0 or 1";
+      return false;
+    }
+    std::vector<std::pair<std::int64_t, std::pair<std::string, float>>> items;
+    std::int64_t max_field = -1;
+    for (std::size_t i = 1; i < cols.size(); ++i) {
+      if (cols[i].empty()) continue;
+      const std::size_t a = cols[i].find(':'), b = a == std::string_view::npos ? a : cols[i].find(':', a + 1);
+      std::int64_t field = -1;
+      float value = 0;
+      bool ok = b != std::string_view::npos;
+      if (ok) {
+        ok = std::from_chars(cols[i].data(), cols[i].data() + a, field).ec == std::errc() && field >= 0 &&
+             std::from_chars(cols[i].data() + b + 1, cols[i].data() + cols[i].size(), value).ec == std::errc() &&
+             std::isfinite(value);
+      }
+      if (!ok) {
+        reason = "item '" + std::string(cols[i]) + "' is not field:index:value";
+        return false;
+      }
+      max_field = std::max(max_field, field);
+      items.push_back({field, {std::string(cols[i].substr(a + 1, b - a - 1)), value}});
+    }
+    if (growing_) {
+      libffm_fields_ = std::max(libffm_fields_, max_field + 1);
+    } else if (max_field >= libffm_fields_) {
+      reason = "field " + std::to_string(max_field) + " beyond the " + std::to_string(libffm_fields_) +
+               " fields of the training data";
+      return false;
+    }
+    row.tokens.assign(static_cast<std::size_t>(libffm_fields_), "");
+    row.values.assign(static_cast<std::size_t>(libffm_fields_), 0.0f);
+    for (auto& [field, item] : items) {
+      row.tokens[static_cast<std::size_t>(field)] = std::move(item.first);
+      row.values[static_cast<std::size_t>(field)] = item.second;
+    }
+    return true;
+  }
+
+ public:
+  bool growing_ = false;
+
+ private:
+  std::string path_;
+  ReadOptions options_;
+  std::ifstream in_;
+  std::int64_t libffm_fields_;
+  std::vector<std::string> avazu_names_;
+};
+
+}  // namespace
+
+Vocabulary build_vocabulary(const std::string& path, const ReadOptions& options, std::int64_t min_count,
+                            std::int64_t hash_buckets) {
+  RECKON_CHECK_ARG(min_count >= 1 || hash_buckets > 0, "min_count must be >= 1, got ", min_count);
+  RowReader reader(path, options, 0);
+  reader.growing_ = true;
+  std::vector<std::unordered_map<std::string, std::int64_t>> counts;
+  const std::int64_t rows = reader.run(
+      [&](const Row& row) {
+        if (counts.size() < row.tokens.size()) counts.resize(row.tokens.size());
+        if (hash_buckets > 0) return;
+        for (std::size_t f = 0; f < row.tokens.size(); ++f) {
+          if (!row.tokens[f].empty()) ++counts[f][row.tokens[f]];
+        }
+      },
+      nullptr);
+  if (rows == 0) RECKON_THROW(StatusCode::kDataError, path, ": no valid rows to build a vocabulary from");
+  Vocabulary v;
+  v.format = options.format;
+  v.field_names = reader.field_names();
+  v.hash_buckets = hash_buckets;
+  if (hash_buckets == 0) {
+    counts.resize(v.field_names.size());
+    for (const auto& c : counts) v.fields.push_back(FieldVocabulary::from_counts(c, min_count));
+  }
+  return v;
+}
+
+CtrDataset read_dataset(const std::string& path, const Vocabulary& vocabulary, const ReadOptions& options) {
+  RECKON_CHECK_ARG(options.format == vocabulary.format, "file format ", to_string(options.format),
+                   " differs from the vocabulary's ", to_string(vocabulary.format));
+  RowReader reader(path, options, vocabulary.field_count());
+  CtrDataset d;
+  d.fields = vocabulary.field_count();
+  reader.run(
+      [&](const Row& row) {
+        d.labels.push_back(row.label);
+        for (std::size_t f = 0; f < static_cast<std::size_t>(d.fields); ++f) {
+          d.ids.push_back(vocabulary.lookup(static_cast<std::int64_t>(f), row.tokens[f]));
+          d.values.push_back(row.values[f]);
+        }
+      },
+      &d);
+  return d;
+}
+
+}  // namespace reckon::ctr

@@ -1,0 +1,79 @@
+// Click logs for CTR models: readers for Criteo (TSV or CSV with header), Avazu CSV and libffm, a vocabulary per
+// field (min-count threshold with one out-of-vocabulary id, or the hashing trick), and the in-memory dataset the
+// trainer batches from.
+//
+// Every sample has the same F fields, each with one id (0 is the field's out-of-vocabulary / missing id) and a
+// value (1 for categorical fields; the feature value for libffm). Criteo's integer features are bucketed as
+// floor(ln(x)²) for x > 2 (the public CTR benchmarks' rule), their own value otherwise, so all fields are
+// categorical.
+#pragma once
+
+#include <cstdint>
+#include <iosfwd>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+namespace reckon::ctr {
+
+enum class CtrFormat : std::uint8_t { kCriteo, kAvazu, kLibffm };
+CtrFormat parse_format(const std::string& name);  // "criteo", "avazu", "libffm"; throws kInvalidArgument otherwise
+const char* to_string(CtrFormat format) noexcept;
+
+enum class BadRowPolicy : std::uint8_t { kSkip, kFail };
+
+// One field's token → id map. Ids 1..size-1 are tokens by decreasing count (ties by token); 0 is everything else.
+class FieldVocabulary {
+ public:
+  std::int32_t lookup(const std::string& token) const;
+  std::int32_t size() const { return static_cast<std::int32_t>(tokens_.size()) + 1; }
+  const std::vector<std::string>& tokens() const { return tokens_; }
+  static FieldVocabulary from_counts(const std::unordered_map<std::string, std::int64_t>& counts,
+                                     std::int64_t min_count);
+  static FieldVocabulary from_tokens(std::vector<std::string> tokens);
+
+ private:
+  std::vector<std::string> tokens_;
+  std::unordered_map<std::string, std::int32_t> ids_;
+};
+
+struct Vocabulary {
+  CtrFormat format = CtrFormat::kCriteo;
+  std::vector<std::string> field_names;
+  std::vector<FieldVocabulary> fields;  // empty when hashing
+  std::int64_t hash_buckets = 0;        // > 0: id = 1 + hash(token) mod buckets, no token tables
+  std::int64_t field_count() const { return static_cast<std::int64_t>(field_names.size()); }
+  std::int64_t rows(std::int64_t field) const;  // table rows needed for the field
+  std::int32_t lookup(std::int64_t field, const std::string& token) const;
+
+  void save(std::ostream& out) const;
+  static Vocabulary load(std::istream& in);
+};
+
+struct CtrDataset {
+  std::int64_t fields = 0;
+  std::vector<float> labels;         // [N], 0 or 1
+  std::vector<std::int32_t> ids;     // [N, F]
+  std::vector<float> values;         // [N, F]
+  std::int64_t size() const { return static_cast<std::int64_t>(labels.size()); }
+  std::int64_t skipped_rows = 0;     // malformed rows skipped while reading
+  std::vector<std::string> first_errors;  // up to 10 "file:line: reason" messages
+};
+
+struct ReadOptions {
+  CtrFormat format = CtrFormat::kCriteo;
+  BadRowPolicy bad_rows = BadRowPolicy::kSkip;
+  std::int64_t max_rows = -1;  // < 0: all
+};
+
+// Builds the vocabulary from a training file (min_count > 0), or a hashing vocabulary (hash_buckets > 0).
+Vocabulary build_vocabulary(const std::string& path, const ReadOptions& options, std::int64_t min_count,
+                            std::int64_t hash_buckets = 0);
+// Reads a file with a vocabulary (ids of unseen tokens are 0). Malformed rows (wrong column count, a label that is
+// not 0 or 1, an unparsable libffm item) are reported with file and line, and skipped or fatal per options.
+CtrDataset read_dataset(const std::string& path, const Vocabulary& vocabulary, const ReadOptions& options);
+
+// Criteo's integer feature → token: "" when missing, floor(ln(x)²) bucket when x > 2, the integer otherwise.
+std::string criteo_integer_token(const std::string& raw);
+
+}  // namespace reckon::ctr

@@ -1,0 +1,323 @@
+#include "reckon/models/ctr/model.h"
+
+#include <cmath>
+
+#include "reckon/kernels/dense/dense.h"
+#include "reckon/kernels/fm/fm.h"
+#include "reckon/kernels/random/random.h"
+#include "reckon/runtime/error.h"
+
+namespace reckon::ctr {
+
+CtrModelKind parse_model_kind(const std::string& name) {
+  if (name == "lr") return CtrModelKind::kLr;
+  if (name == "fm") return CtrModelKind::kFm;
+  if (name == "dnn") return CtrModelKind::kDnn;
+  if (name == "deepfm") return CtrModelKind::kDeepFm;
+  RECKON_THROW(StatusCode::kInvalidArgument, "unknown model '", name, "': expected lr, fm, dnn or deepfm");
+}
+
+const char* to_string(CtrModelKind kind) noexcept {
+  switch (kind) {
+    case CtrModelKind::kLr: return "lr";
+    case CtrModelKind::kFm: return "fm";
+    case CtrModelKind::kDnn: return "dnn";
+    case CtrModelKind::kDeepFm: return "deepfm";
+  }
+  return "?";
+}
+
+namespace {
+
+bool has_first_order(CtrModelKind k) { return k != CtrModelKind::kDnn; }
+bool has_embeddings(CtrModelKind k) { return k != CtrModelKind::kLr; }
+bool has_fm(CtrModelKind k) { return k == CtrModelKind::kFm || k == CtrModelKind::kDeepFm; }
+bool has_dnn(CtrModelKind k) { return k == CtrModelKind::kDnn || k == CtrModelKind::kDeepFm; }
+
+// A contiguous view of the first elements of t (workspace tensors are sized for the largest batch seen).
+TensorView reshape(const TensorView& t, std::initializer_list<std::int64_t> sizes) {
+  TensorView v = TensorView::contiguous(t.data, t.dtype, t.device, sizes);
+  RECKON_CHECK_ARG(v.numel() <= t.numel(), "view of ", v.numel(), " elements into ", t.shape_str());
+  return v;
+}
+
+Tensor zeros(Context& ctx, std::initializer_list<std::int64_t> sizes) {
+  Tensor t = Tensor::empty(ctx, DType::kF32, sizes);
+  random_uniform(ctx, t, 0.0f, 0.0f, 0);  // 0 + 0·u: exact zeros, no host copy
+  return t;
+}
+
+// A table with the state its sparse optimizer keeps beside it.
+struct SparseTable {
+  Tensor weights, state1, state2;
+  EmbeddingOptimizerState state() const { return {state1.view(), state2.view()}; }
+};
+
+SparseTable make_table(Context& ctx, std::int64_t rows, std::int64_t dim, SparseOptimizerKind kind, float stddev) {
+  SparseTable t;
+  t.weights = Tensor::empty(ctx, DType::kF32, {rows, dim});
+  if (stddev > 0) {
+    random_normal(ctx, t.weights, 0.0f, stddev);
+  } else {
+    random_uniform(ctx, t.weights, 0.0f, 0.0f);
+  }
+  switch (kind) {
+    case SparseOptimizerKind::kSgd: break;
+    case SparseOptimizerKind::kAdagrad: t.state1 = zeros(ctx, {rows, dim}); break;
+    case SparseOptimizerKind::kRowwiseAdagrad: t.state1 = zeros(ctx, {rows}); break;
+    case SparseOptimizerKind::kAdam:
+      t.state1 = zeros(ctx, {rows, dim});
+      t.state2 = zeros(ctx, {rows, dim});
+      break;
+  }
+  return t;
+}
+
+// A dense parameter with its Adam moments and gradient.
+struct DenseParam {
+  Tensor value, grad, m, v;
+};
+
+DenseParam make_dense(Context& ctx, std::initializer_list<std::int64_t> sizes, float bound) {
+  DenseParam p{Tensor::empty(ctx, DType::kF32, sizes), zeros(ctx, sizes), zeros(ctx, sizes), zeros(ctx, sizes)};
+  random_uniform(ctx, p.value, -bound, bound);
+  return p;
+}
+
+}  // namespace
+
+struct CtrModel::Workspace {
+  std::vector<SparseTable> first, embeddings;
+  std::vector<TensorView> first_views, embedding_views;
+  std::vector<EmbeddingOptimizerState> first_states, embedding_states;
+  Tensor ones;        // [F, 1]: sums the first-order terms through the linear kernel
+  DenseParam bias;    // [1]
+  std::vector<DenseParam> weights, biases;  // MLP layers
+  // Per-batch activations and gradients, sized for `capacity` samples.
+  std::int64_t capacity = 0;
+  Tensor first_out, logit, fm_out, emb, dnn_out, d_logit, d_first, d_emb, d_emb_dnn, loss, prob;
+  std::vector<Tensor> hidden, d_hidden;
+  std::vector<EmbeddingBags> bags;
+  std::vector<std::uint64_t> dropout_streams;
+};
+
+CtrModel::CtrModel(Context& ctx, CtrModelConfig config, std::vector<std::int64_t> field_rows)
+    : ctx_(&ctx), config_(std::move(config)), field_rows_(std::move(field_rows)), ws_(std::make_unique<Workspace>()) {
+  RECKON_CHECK_ARG(!field_rows_.empty(), "a CTR model needs at least one field");
+  RECKON_CHECK_ARG(config_.embed_dim >= 1 && config_.embed_dim <= kEmbeddingBackwardMaxDim, "embedding dimension ",
+                   config_.embed_dim, " outside [1, ", kEmbeddingBackwardMaxDim, "]");
+  RECKON_CHECK_ARG(config_.dropout >= 0.0f && config_.dropout < 1.0f, "dropout must be in [0, 1)");
+  for (int h : config_.hidden) RECKON_CHECK_ARG(h >= 1, "hidden layer sizes must be positive");
+  ctx.set_seed(config_.seed);
+  const auto F = static_cast<std::int64_t>(field_rows_.size());
+  const std::int64_t K = config_.embed_dim;
+  Workspace& w = *ws_;
+  for (std::int64_t rows : field_rows_) {
+    RECKON_CHECK_ARG(rows >= 1, "every field needs at least one row");
+    if (has_first_order(config_.kind)) w.first.push_back(make_table(ctx, rows, 1, config_.sparse_optimizer, 0.0f));
+    if (has_embeddings(config_.kind)) {
+      w.embeddings.push_back(make_table(ctx, rows, K, config_.sparse_optimizer, config_.init_stddev));
+    }
+  }
+  for (const SparseTable& t : w.first) {
+    w.first_views.push_back(t.weights);
+    w.first_states.push_back(t.state());
+  }
+  for (const SparseTable& t : w.embeddings) {
+    w.embedding_views.push_back(t.weights);
+    w.embedding_states.push_back(t.state());
+  }
+  w.ones = Tensor::empty(ctx, DType::kF32, {F, 1});
+  random_uniform(ctx, w.ones, 1.0f, 1.0f);
+  w.bias = make_dense(ctx, {1}, 0.0f);
+  if (has_dnn(config_.kind)) {
+    std::int64_t in = F * K;
+    std::vector<int> sizes = config_.hidden;
+    sizes.push_back(1);
+    for (int out : sizes) {
+      // Glorot-uniform weights, zero biases.
+      w.weights.push_back(make_dense(ctx, {in, out}, std::sqrt(6.0f / static_cast<float>(in + out))));
+      w.biases.push_back(make_dense(ctx, {out}, 0.0f));
+      in = out;
+    }
+  }
+  ctx.synchronize();
+}
+
+CtrModel::~CtrModel() = default;
+CtrModel::CtrModel(CtrModel&&) noexcept = default;
+CtrModel& CtrModel::operator=(CtrModel&&) noexcept = default;
+
+std::vector<TensorView> CtrModel::parameters() const {
+  std::vector<TensorView> out;
+  for (const SparseTable& t : ws_->first) out.push_back(t.weights);
+  for (const SparseTable& t : ws_->embeddings) out.push_back(t.weights);
+  out.push_back(ws_->bias.value);
+  for (std::size_t l = 0; l < ws_->weights.size(); ++l) {
+    out.push_back(ws_->weights[l].value);
+    out.push_back(ws_->biases[l].value);
+  }
+  return out;
+}
+
+void CtrModel::ensure_workspace(std::int64_t batch) {
+  Workspace& w = *ws_;
+  if (batch <= w.capacity) return;
+  Context& ctx = *ctx_;
+  const auto F = static_cast<std::int64_t>(field_rows_.size());
+  const std::int64_t K = config_.embed_dim, B = batch;
+  w.capacity = B;
+  w.first_out = Tensor::empty(ctx, DType::kF32, {B, F});
+  w.d_first = Tensor::empty(ctx, DType::kF32, {B, F});
+  w.logit = Tensor::empty(ctx, DType::kF32, {B});
+  w.fm_out = Tensor::empty(ctx, DType::kF32, {B});
+  w.dnn_out = Tensor::empty(ctx, DType::kF32, {B, 1});
+  w.d_logit = Tensor::empty(ctx, DType::kF32, {B});
+  w.prob = Tensor::empty(ctx, DType::kF32, {B});
+  w.loss = Tensor::empty(ctx, DType::kF32, {1});
+  w.emb = Tensor::empty(ctx, DType::kF32, {B, F, K});
+  w.d_emb = Tensor::empty(ctx, DType::kF32, {B, F, K});
+  w.d_emb_dnn = Tensor::empty(ctx, DType::kF32, {B, F * K});
+  w.hidden.clear();
+  w.d_hidden.clear();
+  for (int h : config_.hidden) {
+    w.hidden.push_back(Tensor::empty(ctx, DType::kF32, {B, h}));
+    w.d_hidden.push_back(Tensor::empty(ctx, DType::kF32, {B, h}));
+  }
+}
+
+void CtrModel::forward(const CtrBatch& batch, bool training) {
+  Context& ctx = *ctx_;
+  Workspace& w = *ws_;
+  const std::int64_t B = batch.size;
+  const auto F = static_cast<std::int64_t>(field_rows_.size());
+  const std::int64_t K = config_.embed_dim;
+  RECKON_CHECK_ARG(batch.ids.ndim() == 2 && batch.ids.size(0) == F && batch.ids.size(1) >= B,
+                   "batch ids must be [", F, ", B]");
+  ensure_workspace(B);
+  // One bag of one id per sample and field; each field's ids and values are a contiguous column.
+  w.bags.resize(static_cast<std::size_t>(F));
+  for (std::int64_t f = 0; f < F; ++f) {
+    EmbeddingBags& bag = w.bags[static_cast<std::size_t>(f)];
+    bag.offsets = TensorView::contiguous(batch.offsets.data<std::int32_t>(), DType::kI32, ctx.device(), {B + 1});
+    bag.indices = TensorView::contiguous(batch.ids.data<std::int32_t>() + f * batch.ids.size(1), DType::kI32,
+                                         ctx.device(), {B});
+    bag.per_sample_weights = batch.values.numel() == 0
+                                 ? TensorView{}
+                                 : TensorView::contiguous(batch.values.data<float>() + f * batch.values.size(1),
+                                                          DType::kF32, ctx.device(), {B});
+  }
+  const TensorView logit = reshape(w.logit, {B});
+  // Logit = bias + first order (one linear through the ones vector adds the F terms and the bias).
+  if (has_first_order(config_.kind)) {
+    const TensorView first = reshape(w.first_out, {B, F});
+    embedding_bag_fwd(ctx, w.first_views, w.bags, first, {PoolingMode::kSum});
+    linear_fwd(ctx, first, w.ones, w.bias.value, reshape(w.logit, {B, 1}));
+  } else {
+    // DNN alone: the bias is the output layer's.
+    random_uniform(ctx, logit, 0.0f, 0.0f, 0);
+  }
+  if (has_embeddings(config_.kind)) {
+    embedding_bag_fwd(ctx, w.embedding_views, w.bags, reshape(w.emb, {B, F, K}), {PoolingMode::kSum});
+  }
+  if (has_fm(config_.kind)) {
+    fm_interaction_fwd(ctx, reshape(w.emb, {B, F, K}), {}, reshape(w.fm_out, {B}));
+    add_inplace(ctx, logit, reshape(w.fm_out, {B}));
+  }
+  if (has_dnn(config_.kind)) {
+    TensorView in = reshape(w.emb, {B, F * K});
+    w.dropout_streams.assign(config_.hidden.size(), 0);
+    for (std::size_t l = 0; l < config_.hidden.size(); ++l) {
+      const TensorView out = reshape(w.hidden[l], {B, config_.hidden[l]});
+      linear_fwd(ctx, in, w.weights[l].value, w.biases[l].value, out, Activation::kRelu);
+      if (training && config_.dropout > 0.0f) {
+        w.dropout_streams[l] = ctx.next_rng_stream();
+        dropout_fwd(ctx, out, config_.dropout, w.dropout_streams[l]);
+      }
+      in = out;
+    }
+    const TensorView out = reshape(w.dnn_out, {B, 1});
+    linear_fwd(ctx, in, w.weights.back().value, w.biases.back().value, out);
+    add_inplace(ctx, logit, reshape(w.dnn_out, {B}));
+  }
+}
+
+const Tensor& CtrModel::train_step(const CtrBatch& batch) {
+  Context& ctx = *ctx_;
+  Workspace& w = *ws_;
+  const std::int64_t B = batch.size;
+  const auto F = static_cast<std::int64_t>(field_rows_.size());
+  const std::int64_t K = config_.embed_dim;
+  forward(batch, true);
+  ++step_;
+  const TensorView d_logit = reshape(w.d_logit, {B});
+  const TensorView labels = TensorView::contiguous(batch.labels.data<float>(), DType::kF32, ctx.device(), {B});
+  sigmoid_bce_with_logits(ctx, reshape(w.logit, {B}), labels, w.loss, d_logit,
+                          1.0f / static_cast<float>(B), reshape(w.prob, {B}));
+  const AdamOptions adam{config_.dense_learning_rate};
+  SparseOptimizer sparse{config_.sparse_optimizer, config_.sparse_learning_rate};
+  sparse.step = step_;
+  sparse.eps = config_.sparse_optimizer == SparseOptimizerKind::kAdam ? 1e-8f : 1e-10f;
+
+  if (has_first_order(config_.kind)) {
+    // ∂/∂w_f = d_logit (times x_f, applied by the sparse backward's per-sample weights); ∂/∂bias = Σ d_logit.
+    linear_bwd_data(ctx, reshape(w.d_logit, {B, 1}), w.ones, reshape(w.d_first, {B, F}));
+    column_sum(ctx, reshape(w.d_logit, {B, 1}), w.bias.grad);
+    adam_update(ctx, w.bias.value, w.bias.grad, w.bias.m, w.bias.v, adam, step_);
+    embedding_bag_bwd_update(ctx, w.first_views, w.bags, reshape(w.d_first, {B, F}), {PoolingMode::kSum}, sparse,
+                             w.first_states);
+  }
+  if (!has_embeddings(config_.kind)) return w.loss;
+  const TensorView d_emb = reshape(w.d_emb, {B, F, K});
+  if (has_fm(config_.kind)) {
+    fm_interaction_bwd(ctx, reshape(w.emb, {B, F, K}), {}, d_logit, d_emb);
+  }
+  if (has_dnn(config_.kind)) {
+    TensorView d_out = reshape(w.d_logit, {B, 1});
+    const std::size_t layers = w.weights.size();
+    for (std::size_t l = layers; l-- > 0;) {
+      const TensorView in = l == 0 ? reshape(w.emb, {B, F * K})
+                                   : reshape(w.hidden[l - 1], {B, config_.hidden[l - 1]});
+      const TensorView d_in = l == 0 ? reshape(w.d_emb_dnn, {B, F * K})
+                                     : reshape(w.d_hidden[l - 1], {B, config_.hidden[l - 1]});
+      linear_bwd_weights(ctx, in, d_out, w.weights[l].grad, w.biases[l].grad);
+      linear_bwd_data(ctx, d_out, w.weights[l].value, d_in);
+      if (l > 0) {
+        if (config_.dropout > 0.0f) dropout_bwd(ctx, d_in, config_.dropout, w.dropout_streams[l - 1]);
+        relu_bwd(ctx, in, d_in);
+      }
+      d_out = d_in;
+    }
+    for (std::size_t l = 0; l < layers; ++l) {
+      adam_update(ctx, w.weights[l].value, w.weights[l].grad, w.weights[l].m, w.weights[l].v, adam, step_);
+      adam_update(ctx, w.biases[l].value, w.biases[l].grad, w.biases[l].m, w.biases[l].v, adam, step_);
+    }
+    if (has_fm(config_.kind)) {
+      add_inplace(ctx, d_emb, reshape(w.d_emb_dnn, {B, F, K}));
+    } else {
+      copy(ctx, d_emb, reshape(w.d_emb_dnn, {B, F, K}));
+    }
+  }
+  sparse.weight_decay = config_.embedding_l2;
+  embedding_bag_bwd_update(ctx, w.embedding_views, w.bags, d_emb, {PoolingMode::kSum}, sparse, w.embedding_states);
+  return w.loss;
+}
+
+float CtrModel::read_loss() {
+  float loss = 0;
+  ctx_->synchronize();
+  copy_bytes(*ctx_, &loss, Device::cpu(), ws_->loss.data<float>(), ctx_->device(), sizeof(float));
+  ctx_->synchronize();
+  return loss;
+}
+
+const Tensor& CtrModel::predict(const CtrBatch& batch) {
+  forward(batch, false);
+  const std::int64_t B = batch.size;
+  // Probabilities through the same stable sigmoid (the batch's loss comes along and is kept for read_loss).
+  const TensorView labels = TensorView::contiguous(batch.labels.data<float>(), DType::kF32, ctx_->device(), {B});
+  sigmoid_bce_with_logits(*ctx_, reshape(ws_->logit, {B}), labels, ws_->loss, {}, 1.0f, reshape(ws_->prob, {B}));
+  return ws_->prob;
+}
+
+}  // namespace reckon::ctr

@@ -1,0 +1,85 @@
+// CTR models on one field-embedding layout: LR, FM, DNN and DeepFM (Guo et al. 2017). One class, either device.
+//
+//   logit = bias + Σ_f w_f[id_f] · x_f                     (first order: LR, FM, DeepFM)
+//         + FM(v_1 x_1, ..., v_F x_F)                       (pairwise term: FM, DeepFM)
+//         + MLP([v_1 x_1, ..., v_F x_F])                    (deep part: DNN, DeepFM; hidden ReLU layers, dropout)
+//   p = sigmoid(logit);  loss = binary cross-entropy
+// DeepFM's FM and DNN share the field embeddings v. Matrix factorisation is FM over a user field and an item field.
+// Embeddings and first-order weights are updated sparsely (only the rows of the batch; kernels/embedding);
+// dense parameters with Adam.
+#pragma once
+
+#include <cstdint>
+#include <iosfwd>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "reckon/kernels/embedding/embedding.h"
+#include "reckon/runtime/context.h"
+#include "reckon/runtime/memory.h"
+
+namespace reckon::ctr {
+
+enum class CtrModelKind : std::uint8_t { kLr, kFm, kDnn, kDeepFm };
+CtrModelKind parse_model_kind(const std::string& name);  // lr, fm, dnn, deepfm
+const char* to_string(CtrModelKind kind) noexcept;
+
+struct CtrModelConfig {
+  CtrModelKind kind = CtrModelKind::kDeepFm;
+  int embed_dim = 16;
+  std::vector<int> hidden = {400, 400, 400};
+  float dropout = 0.0f;
+  float embedding_l2 = 0.0f;  // weight decay on the embedding rows a batch touches
+  SparseOptimizerKind sparse_optimizer = SparseOptimizerKind::kAdam;
+  float sparse_learning_rate = 1e-3f;
+  float dense_learning_rate = 1e-3f;
+  float init_stddev = 0.05f;  // embeddings ~ N(0, init_stddev²)
+  std::uint64_t seed = 1;
+};
+
+// One batch on the model's device: ids and values field-major [F, B] so each field's column is contiguous.
+struct CtrBatch {
+  std::int64_t size = 0;
+  Tensor ids;      // i32 [F, B]
+  Tensor values;   // f32 [F, B], or empty when every value is 1
+  Tensor labels;   // f32 [B]
+  Tensor offsets;  // i32 [B + 1]: 0, 1, ..., B (one id per field and sample)
+};
+
+class CtrModel {
+ public:
+  CtrModel(Context& ctx, CtrModelConfig config, std::vector<std::int64_t> field_rows);
+  ~CtrModel();
+  CtrModel(CtrModel&&) noexcept;
+  CtrModel& operator=(CtrModel&&) noexcept;
+
+  const CtrModelConfig& config() const { return config_; }
+  const std::vector<std::int64_t>& field_rows() const { return field_rows_; }
+  Context& context() const { return *ctx_; }
+
+  // Forward, backward and update on one batch; returns the batch's summed loss as a device scalar (read it with
+  // read_loss, which synchronises).
+  const Tensor& train_step(const CtrBatch& batch);
+  float read_loss();
+  // Click probabilities for a batch, in f32 [B] on the model's device (valid until the next call).
+  const Tensor& predict(const CtrBatch& batch);
+
+  // Parameters in a fixed order (tables, then dense), for checkpoints and tests.
+  std::vector<TensorView> parameters() const;
+  std::int64_t step() const { return step_; }
+  void set_step(std::int64_t step) { step_ = step; }
+
+ private:
+  struct Workspace;
+  void forward(const CtrBatch& batch, bool training);
+  void ensure_workspace(std::int64_t batch);
+
+  Context* ctx_;
+  CtrModelConfig config_;
+  std::vector<std::int64_t> field_rows_;
+  std::int64_t step_ = 0;
+  std::unique_ptr<Workspace> ws_;
+};
+
+}  // namespace reckon::ctr

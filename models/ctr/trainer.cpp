@@ -1,0 +1,176 @@
+#include "reckon/models/ctr/trainer.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <numeric>
+
+#include "reckon/models/ctr/metrics.h"
+#include "reckon/runtime/error.h"
+#include "reckon/runtime/philox.h"
+
+namespace reckon::ctr {
+namespace {
+
+// Assembles batches of dataset rows field-major in pinned host memory and copies them to the model's device.
+class BatchLoader {
+ public:
+  BatchLoader(Context& ctx, const CtrDataset& data, std::int64_t capacity) : ctx_(ctx), data_(data), capacity_(capacity) {
+    const std::int64_t F = data.fields;
+    with_values_ = std::any_of(data.values.begin(), data.values.end(), [](float v) { return v != 1.0f; });
+    host_ids_ = Tensor::empty_host(DType::kI32, {F, capacity}, true);
+    host_labels_ = Tensor::empty_host(DType::kF32, {capacity}, true);
+    batch_.ids = Tensor::empty(ctx, DType::kI32, {F, capacity});
+    batch_.labels = Tensor::empty(ctx, DType::kF32, {capacity});
+    if (with_values_) {
+      host_values_ = Tensor::empty_host(DType::kF32, {F, capacity}, true);
+      batch_.values = Tensor::empty(ctx, DType::kF32, {F, capacity});
+    }
+    Tensor offsets = Tensor::empty_host(DType::kI32, {capacity + 1});
+    std::iota(offsets.data<std::int32_t>(), offsets.data<std::int32_t>() + capacity + 1, 0);
+    batch_.offsets = offsets.to(ctx, ctx.device());
+    ctx.synchronize();
+  }
+
+  const CtrBatch& load(const std::int64_t* rows, std::int64_t count) {
+    ctx_.synchronize();  // the previous batch's copies and kernels are done with the staging buffers
+    const std::int64_t F = data_.fields;
+    auto* ids = host_ids_.data<std::int32_t>();
+    auto* labels = host_labels_.data<float>();
+    for (std::int64_t i = 0; i < count; ++i) {
+      const std::int64_t r = rows[i];
+      labels[i] = data_.labels[static_cast<std::size_t>(r)];
+      for (std::int64_t f = 0; f < F; ++f) {
+        ids[f * capacity_ + i] = data_.ids[static_cast<std::size_t>(r * F + f)];
+        if (with_values_) host_values_.data<float>()[f * capacity_ + i] = data_.values[static_cast<std::size_t>(r * F + f)];
+      }
+    }
+    copy(ctx_, batch_.ids, host_ids_);
+    copy(ctx_, batch_.labels, host_labels_);
+    if (with_values_) copy(ctx_, batch_.values, host_values_);
+    batch_.size = count;
+    return batch_;
+  }
+
+ private:
+  Context& ctx_;
+  const CtrDataset& data_;
+  std::int64_t capacity_;
+  bool with_values_ = false;
+  Tensor host_ids_, host_labels_, host_values_;
+  CtrBatch batch_;
+};
+
+void progress_line(int epoch, int epochs, std::int64_t done, std::int64_t total, double seconds) {
+  const double rate = seconds > 0 ? static_cast<double>(done) / seconds : 0;
+  const double eta = rate > 0 ? static_cast<double>(total - done) / rate : 0;
+  constexpr int kWidth = 30;
+  const int filled = total > 0 ? static_cast<int>(kWidth * done / total) : kWidth;
+  std::fprintf(stderr, "\repoch %d/%d [%-*s] %3d%%  %.0f samples/s  ETA %.0fs ", epoch, epochs, kWidth,
+               std::string(static_cast<std::size_t>(filled), '=').c_str(),
+               total > 0 ? static_cast<int>(100 * done / total) : 100, rate, eta);
+  std::fflush(stderr);
+}
+
+}  // namespace
+
+std::vector<float> predict(CtrModel& model, const CtrDataset& data, std::int64_t batch_size) {
+  RECKON_CHECK_ARG(data.fields == static_cast<std::int64_t>(model.field_rows().size()), "dataset has ", data.fields,
+                   " fields, the model ", model.field_rows().size());
+  Context& ctx = model.context();
+  std::vector<float> out(static_cast<std::size_t>(data.size()));
+  if (data.size() == 0) return out;
+  BatchLoader loader(ctx, data, std::min(batch_size, data.size()));
+  std::vector<std::int64_t> rows(static_cast<std::size_t>(std::min(batch_size, data.size())));
+  for (std::int64_t start = 0; start < data.size(); start += batch_size) {
+    const std::int64_t count = std::min(batch_size, data.size() - start);
+    std::iota(rows.begin(), rows.begin() + count, start);
+    const Tensor& p = model.predict(loader.load(rows.data(), count));
+    copy_bytes(ctx, out.data() + start, Device::cpu(), p.data<float>(), ctx.device(),
+               static_cast<std::size_t>(count) * sizeof(float));
+  }
+  ctx.synchronize();
+  return out;
+}
+
+TrainResult train(CtrModel& model, const CtrDataset& train_data, const CtrDataset& valid, const TrainOptions& options) {
+  RECKON_CHECK_ARG(options.epochs >= 1 && options.batch_size >= 1, "epochs and batch size must be positive");
+  RECKON_CHECK_ARG(train_data.size() > 0, "the training set is empty");
+  RECKON_CHECK_ARG(train_data.fields == static_cast<std::int64_t>(model.field_rows().size()), "training data has ",
+                   train_data.fields, " fields, the model ", model.field_rows().size());
+  Context& ctx = model.context();
+  const std::int64_t n = train_data.size();
+  const std::int64_t capacity = std::min(options.batch_size, n);
+  BatchLoader loader(ctx, train_data, capacity);
+  std::vector<std::int64_t> order(static_cast<std::size_t>(n));
+  std::iota(order.begin(), order.end(), std::int64_t{0});
+  PhiloxStream shuffle_rng(options.seed, 0x5f0f);
+  const bool show = options.progress && isatty(STDERR_FILENO);
+  TrainResult result;
+  double best = INFINITY;
+  int since_best = 0;
+  double total_seconds = 0;
+  std::int64_t total_samples = 0;
+  for (int epoch = 1; epoch <= options.epochs; ++epoch) {
+    if (options.shuffle) {
+      for (std::int64_t i = n - 1; i > 0; --i) {
+        const auto j = static_cast<std::int64_t>(uniform_below(shuffle_rng.next_u32(), static_cast<std::uint32_t>(i + 1)));
+        std::swap(order[static_cast<std::size_t>(i)], order[static_cast<std::size_t>(j)]);
+      }
+    }
+    const auto start = std::chrono::steady_clock::now();
+    double loss_sum = 0;
+    std::int64_t steps = 0;
+    for (std::int64_t s = 0; s < n; s += capacity) {
+      const std::int64_t count = std::min(capacity, n - s);
+      model.train_step(loader.load(order.data() + s, count));
+      ++steps;
+      // Reading the loss synchronises: do it every 16 steps and at the end of the epoch.
+      if (steps % 16 == 0 || s + count >= n) {
+        const float loss = model.read_loss();
+        if (!std::isfinite(loss)) {
+          if (show) std::fputc('\n', stderr);
+          RECKON_THROW(StatusCode::kNumericError, "training loss became ", loss, " at epoch ", epoch, ", step ",
+                       steps, " (lower the learning rate or check the input values)");
+        }
+        loss_sum += loss / static_cast<double>(count);
+        if (show) {
+          progress_line(epoch, options.epochs, s + count, n,
+                        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+        }
+      }
+    }
+    ctx.synchronize();
+    EpochResult e;
+    e.epoch = epoch;
+    e.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    e.samples_per_s = static_cast<double>(n) / e.seconds;
+    e.train_loss = loss_sum / static_cast<double>((steps + 15) / 16);
+    total_seconds += e.seconds;
+    total_samples += n;
+    if (show) std::fputc('\n', stderr);
+    if (valid.size() > 0) {
+      const std::vector<float> p = predict(model, valid, options.batch_size);
+      e.valid_auc = auc(p, valid.labels);
+      e.valid_logloss = logloss(p, valid.labels);
+    }
+    result.epochs.push_back(e);
+    if (valid.size() == 0 || e.valid_logloss < best) {
+      best = e.valid_logloss;
+      result.best_epoch = epoch;
+      result.auc = e.valid_auc;
+      result.logloss = e.valid_logloss;
+      since_best = 0;
+    } else if (options.early_stopping_patience > 0 && ++since_best >= options.early_stopping_patience) {
+      result.stopped_early = true;
+      break;
+    }
+  }
+  result.train_samples_per_s = static_cast<double>(total_samples) / total_seconds;
+  return result;
+}
+
+}  // namespace reckon::ctr

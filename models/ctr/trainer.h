@@ -1,0 +1,45 @@
+// Training and batch prediction for CTR models: shuffled mini-batches, validation AUC and logloss after each
+// epoch, early stopping, NaN detection, a progress line with samples/s and ETA.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "reckon/models/ctr/dataset.h"
+#include "reckon/models/ctr/model.h"
+
+namespace reckon::ctr {
+
+struct TrainOptions {
+  int epochs = 1;
+  std::int64_t batch_size = 4096;
+  bool shuffle = true;
+  int early_stopping_patience = 0;  // epochs without a better validation logloss before stopping; 0: never
+  bool progress = false;            // a progress line on stderr
+  std::uint64_t seed = 1;           // shuffling
+};
+
+struct EpochResult {
+  int epoch = 0;
+  double train_loss = 0;
+  double valid_auc = 0, valid_logloss = 0;
+  double seconds = 0, samples_per_s = 0;
+};
+
+struct TrainResult {
+  std::vector<EpochResult> epochs;
+  int best_epoch = 0;  // 1-based, by validation logloss
+  double auc = 0, logloss = 0;  // of the best epoch
+  double train_samples_per_s = 0;
+  bool stopped_early = false;
+};
+
+// Throws kNumericError if the training loss becomes NaN or infinite (the model is then not usable).
+TrainResult train(CtrModel& model, const CtrDataset& train, const CtrDataset& valid, const TrainOptions& options);
+
+// Click probabilities for every row of the dataset, on the host.
+std::vector<float> predict(CtrModel& model, const CtrDataset& data, std::int64_t batch_size = 4096);
+
+}  // namespace reckon::ctr
