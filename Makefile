@@ -27,6 +27,8 @@ test: build
 
 demo: build
 	@$(BUILD_DIR)/bin/reckon info
+	@echo
+	@$(BUILD_DIR)/bin/reckon ctr demo --out $(BUILD_DIR)/ctr_demo
 
 bench: build
 	@for b in $(BUILD_DIR)/bench/*_bench; do echo "== $$b"; $$b --benchmark_min_time=0.2; done

@@ -96,6 +96,36 @@ nlohmann::json run_train(const TrainArgs& a) {
           {"train_samples_per_s", r.train_samples_per_s}};
 }
 
+struct DemoArgs {
+  std::int64_t rows = 300'000, test = 50'000;
+  int epochs = 2;
+  std::string out = "build/ctr_demo", device = "auto";
+  bool json = false;
+};
+
+// The seed's claim on the synthetic log: LR < FM (order 2) < DeepFM (order 3), DeepFM near the Bayes AUC.
+nlohmann::json run_demo(const DemoArgs& d) {
+  const ctr::SyntheticResult s = ctr::write_synthetic_click_log(d.out, {d.rows, d.test, 1});
+  nlohmann::json models = nlohmann::json::array();
+  for (const char* model : {"lr", "fm", "dnn", "deepfm"}) {
+    TrainArgs a;
+    a.model = model;
+    a.train = s.train_path;
+    a.valid = s.test_path;
+    a.epochs = d.epochs;
+    a.batch = 512;
+    a.hidden = "200,200";  // wide enough to learn the parity-like order-3 term in two epochs
+    a.lr = 0.003f;
+    a.device = d.device;
+    a.progress = !d.json;
+    a.json = d.json;
+    if (!d.json) fmt::print("training {} ...\n", model);
+    models.push_back(run_train(a));
+  }
+  return {{"rows", d.rows}, {"test_rows", d.test}, {"bayes_auc", s.bayes_auc}, {"bayes_logloss", s.bayes_logloss},
+          {"models", models}};
+}
+
 }  // namespace
 
 void add_ctr_command(CLI::App& app) {
@@ -120,6 +150,30 @@ void add_ctr_command(CLI::App& app) {
       fmt::print("wrote {} and {}\nBayes-optimal test AUC {:.4f}, logloss {:.4f}, click rate {:.3f}\n", r.train_path,
                  r.test_path, r.bayes_auc, r.bayes_logloss, r.click_rate);
     }
+  });
+
+  auto demo = std::make_shared<DemoArgs>();
+  auto* dm = ctr->add_subcommand("demo", "Synthetic click log: train LR, FM, DNN and DeepFM and compare with Bayes");
+  dm->add_option("--rows", demo->rows, "training rows")->capture_default_str();
+  dm->add_option("--test", demo->test, "test rows")->capture_default_str();
+  dm->add_option("--epochs", demo->epochs)->capture_default_str();
+  dm->add_option("--out", demo->out, "directory for the generated files")->capture_default_str();
+  dm->add_option("--device", demo->device, "cpu | cuda | cuda:N | auto")->capture_default_str();
+  dm->add_flag("--json", demo->json, "print one JSON object");
+  dm->callback([demo] {
+    const nlohmann::json r = run_demo(*demo);
+    if (demo->json) {
+      std::cout << r.dump() << "\n";
+      return;
+    }
+    fmt::print("\nCTR demo: synthetic app-store click log, {} training rows, {} test rows\n", demo->rows, demo->test);
+    fmt::print("{:<8} {:>8} {:>9} {:>10} {:>16}\n", "model", "AUC", "logloss", "AUC gap", "train samples/s");
+    const double bayes = r["bayes_auc"].get<double>();
+    for (const auto& m : r["models"]) {
+      fmt::print("{:<8} {:>8.4f} {:>9.4f} {:>10.4f} {:>16.0f}\n", m["model"].get<std::string>(), m["auc"].get<double>(),
+                 m["logloss"].get<double>(), bayes - m["auc"].get<double>(), m["train_samples_per_s"].get<double>());
+    }
+    fmt::print("{:<8} {:>8.4f} {:>9.4f}   (true click probabilities)\n", "bayes", bayes, r["bayes_logloss"].get<double>());
   });
 
   auto train = std::make_shared<TrainArgs>();
