@@ -6,7 +6,10 @@
 #include <sstream>
 
 #include "commands.h"
+#include "reckon/models/ctr/checkpoint.h"
 #include "reckon/models/ctr/dataset.h"
+#include "reckon/models/ctr/metrics.h"
+#include <fstream>
 #include "reckon/models/ctr/model.h"
 #include "reckon/models/ctr/synthetic.h"
 #include "reckon/models/ctr/trainer.h"
@@ -24,7 +27,7 @@ struct SynthArgs {
 
 struct TrainArgs {
   std::string model = "deepfm", train, valid, format = "criteo", hidden = "400,400,400", optimizer = "adam",
-              device = "auto", bad_rows = "skip";
+              device = "auto", bad_rows = "skip", save;
   int epochs = 1, embed_dim = 16, threads = 0;
   std::int64_t batch = 4096, min_count = 1, hash_buckets = 0;
   float lr = 1e-3f, dropout = 0.0f, l2 = 0.0f;
@@ -77,6 +80,7 @@ nlohmann::json run_train(const TrainArgs& a) {
   options.progress = a.progress && !a.json;
   options.seed = a.seed;
   const ctr::TrainResult r = ctr::train(model, train, valid, options);
+  if (!a.save.empty()) ctr::save_checkpoint(a.save, model, vocab);
   nlohmann::json epochs = nlohmann::json::array();
   for (const ctr::EpochResult& e : r.epochs) {
     epochs.push_back({{"epoch", e.epoch}, {"train_loss", e.train_loss}, {"auc", e.valid_auc},
@@ -93,7 +97,34 @@ nlohmann::json run_train(const TrainArgs& a) {
           {"best_epoch", r.best_epoch},
           {"epochs", r.epochs.size()},
           {"epoch_results", epochs},
-          {"train_samples_per_s", r.train_samples_per_s}};
+          {"train_samples_per_s", r.train_samples_per_s},
+          {"saved", a.save}};
+}
+
+struct PredictArgs {
+  std::string model, data, out, device = "auto", bad_rows = "skip";
+  std::int64_t batch = 4096;
+  bool json = false;
+};
+
+nlohmann::json run_predict(const PredictArgs& a) {
+  Context ctx(parse_device(a.device));
+  ctr::LoadedModel loaded = ctr::load_checkpoint(a.model, ctx);
+  ctr::ReadOptions read{loaded.vocabulary.format,
+                        a.bad_rows == "fail" ? ctr::BadRowPolicy::kFail : ctr::BadRowPolicy::kSkip};
+  const ctr::CtrDataset data = ctr::read_dataset(a.data, loaded.vocabulary, read);
+  const std::vector<float> p = ctr::predict(*loaded.model, data, a.batch);
+  if (!a.out.empty()) {
+    std::ofstream out(a.out);
+    if (!out) RECKON_THROW(StatusCode::kIoError, "cannot write ", a.out);
+    for (float x : p) out << x << '\n';
+  }
+  return {{"rows", data.size()},
+          {"skipped_rows", data.skipped_rows},
+          {"auc", ctr::auc(p, data.labels)},
+          {"logloss", ctr::logloss(p, data.labels)},
+          {"device", ctx.device().str()},
+          {"out", a.out}};
 }
 
 struct DemoArgs {
@@ -176,6 +207,26 @@ void add_ctr_command(CLI::App& app) {
     fmt::print("{:<8} {:>8.4f} {:>9.4f}   (true click probabilities)\n", "bayes", bayes, r["bayes_logloss"].get<double>());
   });
 
+  auto pred = std::make_shared<PredictArgs>();
+  auto* pr = ctr->add_subcommand("predict", "Click probabilities from a saved model, one per line");
+  pr->add_option("--model", pred->model, "checkpoint written by ctr train --save")->required();
+  pr->add_option("--data", pred->data, "rows in the model's format")->required();
+  pr->add_option("--out", pred->out, "output file (one probability per line)");
+  pr->add_option("--batch", pred->batch)->capture_default_str();
+  pr->add_option("--device", pred->device, "cpu | cuda | cuda:N | auto")->capture_default_str();
+  pr->add_option("--bad-rows", pred->bad_rows, "skip | fail")->capture_default_str();
+  pr->add_flag("--json", pred->json, "print one JSON object");
+  pr->callback([pred] {
+    const nlohmann::json r = run_predict(*pred);
+    if (pred->json) {
+      std::cout << r.dump() << "\n";
+    } else {
+      fmt::print("{} rows scored on {}: AUC {:.4f}, logloss {:.4f}{}\n", r["rows"].get<std::int64_t>(),
+                 r["device"].get<std::string>(), r["auc"].get<double>(), r["logloss"].get<double>(),
+                 pred->out.empty() ? std::string() : ", probabilities in " + pred->out);
+    }
+  });
+
   auto train = std::make_shared<TrainArgs>();
   auto* t = ctr->add_subcommand("train", "Train a CTR model and report validation AUC and logloss");
   t->add_option("--model", train->model, "lr | fm | dnn | deepfm")->capture_default_str();
@@ -197,6 +248,7 @@ void add_ctr_command(CLI::App& app) {
   t->add_option("--threads", train->threads, "CPU threads (0: all)");
   t->add_option("--bad-rows", train->bad_rows, "skip | fail")->capture_default_str();
   t->add_option("--seed", train->seed)->capture_default_str();
+  t->add_option("--save", train->save, "write a checkpoint (model, vocabulary) to this file");
   t->add_flag("--json", train->json, "print one JSON object");
   t->callback([train] {
     const nlohmann::json r = run_train(*train);

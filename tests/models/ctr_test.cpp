@@ -7,6 +7,7 @@
 #include <sstream>
 #include <string>
 
+#include "reckon/models/ctr/checkpoint.h"
 #include "reckon/models/ctr/dataset.h"
 #include "reckon/models/ctr/metrics.h"
 #include "reckon/models/ctr/model.h"
@@ -199,6 +200,55 @@ TEST(CtrTraining, NaNInputsStopTrainingWithAClearError) {
   }
   const Vocabulary nv = build_vocabulary(path, {CtrFormat::kLibffm}, 1);
   EXPECT_EQ(read_dataset(path, nv, {CtrFormat::kLibffm}).skipped_rows, 1);
+}
+
+TEST(CtrCheckpoint, RoundTripsAndRejectsBadFiles) {
+  const std::string dir = temp_dir("checkpoint");
+  const SyntheticResult s = write_synthetic_click_log(dir, {3000, 500, 5});
+  const Vocabulary v = build_vocabulary(s.train_path, {}, 1);
+  const CtrDataset train_data = read_dataset(s.train_path, v, {});
+  const CtrDataset test_data = read_dataset(s.test_path, v, {});
+  std::vector<std::int64_t> rows;
+  for (std::int64_t f = 0; f < v.field_count(); ++f) rows.push_back(v.rows(f));
+  Context ctx(Device::cpu());
+  CtrModelConfig config;
+  config.hidden = {16, 8};
+  CtrModel model(ctx, config, rows);
+  (void)train(model, train_data, CtrDataset{}, TrainOptions{});
+  const std::string path = dir + "/model.ckpt";
+  save_checkpoint(path, model, v);
+  const std::vector<float> before = predict(model, test_data);
+  LoadedModel loaded = load_checkpoint(path, ctx);
+  EXPECT_EQ(loaded.vocabulary.field_names, v.field_names);
+  EXPECT_EQ(loaded.model->config().hidden, config.hidden);
+  const std::vector<float> after = predict(*loaded.model, read_dataset(s.test_path, loaded.vocabulary, {}));
+  EXPECT_TRUE(testing::bitwise_equal(before.data(), after.data(), before.size() * 4));
+
+  std::ifstream in(path, std::ios::binary);
+  const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  auto expect_rejected = [&](const std::string& name, const std::string& content, const std::string& needle) {
+    const std::string bad = write_file(dir, name, content);
+    try {
+      (void)load_checkpoint(bad, ctx);
+      ADD_FAILURE() << name << " accepted";
+    } catch (const Error& e) {
+      EXPECT_EQ(e.code(), StatusCode::kDataError) << e.what();
+      EXPECT_NE(e.message().find(needle), std::string::npos) << e.message();
+    }
+  };
+  expect_rejected("truncated.ckpt", bytes.substr(0, bytes.size() / 2), "checksum");
+  std::string flipped = bytes;
+  flipped[flipped.size() / 2] ^= 1;
+  expect_rejected("flipped.ckpt", flipped, "checksum");
+  expect_rejected("foreign.ckpt", "{\"not\": \"a checkpoint\"}", "not a reckon checkpoint");
+  EXPECT_THROW((void)load_checkpoint(dir + "/absent.ckpt", ctx), Error);
+
+  // A save that cannot complete leaves the previous checkpoint as it was.
+  std::filesystem::create_directories(path + ".tmp");  // the temporary file cannot be created
+  EXPECT_THROW(save_checkpoint(path, model, v), Error);
+  std::ifstream again(path, std::ios::binary);
+  const std::string still((std::istreambuf_iterator<char>(again)), std::istreambuf_iterator<char>());
+  EXPECT_EQ(still, bytes);
 }
 
 TEST(CtrTrainingCuda, OneStepMatchesCpu) {

@@ -1,0 +1,168 @@
+#include "reckon/models/ctr/checkpoint.h"
+
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "reckon/runtime/error.h"
+#include "reckon/runtime/memory.h"
+
+namespace reckon::ctr {
+namespace {
+
+constexpr char kMagic[8] = {'R', 'E', 'C', 'K', 'O', 'N', 'C', 'K'};
+
+std::uint64_t fnv1a(const std::string& bytes) {
+  std::uint64_t h = 1469598103934665603ull;
+  for (unsigned char c : bytes) h = (h ^ c) * 1099511628211ull;
+  return h;
+}
+
+void put_u64(std::string& out, std::uint64_t v) { out.append(reinterpret_cast<const char*>(&v), sizeof(v)); }
+
+class Reader {
+ public:
+  Reader(const std::string& bytes, const std::string& path) : bytes_(bytes), path_(path) {}
+  std::uint64_t u64() {
+    std::uint64_t v = 0;
+    take(&v, sizeof(v));
+    return v;
+  }
+  std::string string() {
+    const std::uint64_t n = u64();
+    if (n > bytes_.size() - at_) RECKON_THROW(StatusCode::kDataError, path_, ": truncated checkpoint");
+    std::string s = bytes_.substr(at_, n);
+    at_ += n;
+    return s;
+  }
+  void take(void* dst, std::size_t n) {
+    if (n > bytes_.size() - at_) RECKON_THROW(StatusCode::kDataError, path_, ": truncated checkpoint");
+    std::memcpy(dst, bytes_.data() + at_, n);
+    at_ += n;
+  }
+
+ private:
+  const std::string& bytes_;
+  const std::string& path_;
+  std::size_t at_ = 0;
+};
+
+nlohmann::json config_json(const CtrModel& model) {
+  const CtrModelConfig& c = model.config();
+  return {{"kind", to_string(c.kind)},
+          {"embed_dim", c.embed_dim},
+          {"hidden", c.hidden},
+          {"dropout", c.dropout},
+          {"embedding_l2", c.embedding_l2},
+          {"sparse_optimizer", static_cast<int>(c.sparse_optimizer)},
+          {"sparse_learning_rate", c.sparse_learning_rate},
+          {"dense_learning_rate", c.dense_learning_rate},
+          {"seed", c.seed},
+          {"field_rows", model.field_rows()},
+          {"step", model.step()}};
+}
+
+}  // namespace
+
+void save_checkpoint(const std::string& path, CtrModel& model, const Vocabulary& vocabulary) {
+  std::string body;
+  body.append(kMagic, sizeof(kMagic));
+  put_u64(body, kCheckpointVersion);
+  const std::string config = config_json(model).dump();
+  put_u64(body, config.size());
+  body += config;
+  std::ostringstream vocab;
+  vocabulary.save(vocab);
+  put_u64(body, vocab.str().size());
+  body += vocab.str();
+  const std::vector<TensorView> params = model.parameters();
+  put_u64(body, params.size());
+  Context& ctx = model.context();
+  for (const TensorView& p : params) {
+    put_u64(body, static_cast<std::uint64_t>(p.numel()));
+    const std::size_t at = body.size();
+    body.resize(at + p.nbytes());
+    copy_bytes(ctx, body.data() + at, Device::cpu(), p.data, p.device, p.nbytes());
+  }
+  ctx.synchronize();
+  put_u64(body, fnv1a(body));
+  const std::string temporary = path + ".tmp";
+  {
+    std::ofstream out(temporary, std::ios::binary | std::ios::trunc);
+    if (!out) RECKON_THROW(StatusCode::kIoError, "cannot write ", temporary);
+    out.write(body.data(), static_cast<std::streamsize>(body.size()));
+    out.flush();
+    if (!out) RECKON_THROW(StatusCode::kIoError, "error writing ", temporary);
+  }
+  std::error_code ec;
+  std::filesystem::rename(temporary, path, ec);
+  if (ec) RECKON_THROW(StatusCode::kIoError, "cannot move ", temporary, " to ", path, ": ", ec.message());
+}
+
+LoadedModel load_checkpoint(const std::string& path, Context& ctx) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) RECKON_THROW(StatusCode::kIoError, "cannot open checkpoint ", path);
+  const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  if (bytes.size() < sizeof(kMagic) || std::memcmp(bytes.data(), kMagic, sizeof(kMagic)) != 0) {
+    RECKON_THROW(StatusCode::kDataError, path, ": not a reckon checkpoint");
+  }
+  if (bytes.size() < sizeof(kMagic) + 16) RECKON_THROW(StatusCode::kDataError, path, ": truncated checkpoint");
+  std::uint64_t stored = 0;
+  std::memcpy(&stored, bytes.data() + bytes.size() - 8, 8);
+  const std::string body = bytes.substr(0, bytes.size() - 8);
+  if (fnv1a(body) != stored) {
+    RECKON_THROW(StatusCode::kDataError, path, ": checksum mismatch (truncated or corrupted checkpoint)");
+  }
+  Reader r(body, path);
+  char magic[8];
+  r.take(magic, sizeof(magic));
+  const std::uint64_t version = r.u64();
+  if (version != kCheckpointVersion) {
+    RECKON_THROW(StatusCode::kDataError, path, ": checkpoint version ", version, ", this build reads ",
+                 kCheckpointVersion);
+  }
+  nlohmann::json c;
+  try {
+    c = nlohmann::json::parse(r.string());
+  } catch (const nlohmann::json::exception& e) {
+    RECKON_THROW(StatusCode::kDataError, path, ": unreadable model configuration: ", e.what());
+  }
+  std::istringstream vocab(r.string());
+  LoadedModel out;
+  out.vocabulary = Vocabulary::load(vocab);
+  CtrModelConfig config;
+  try {
+  config.kind = parse_model_kind(c.at("kind").get<std::string>());
+  config.embed_dim = c.at("embed_dim").get<int>();
+  config.hidden = c.at("hidden").get<std::vector<int>>();
+  config.dropout = c.at("dropout").get<float>();
+  config.embedding_l2 = c.at("embedding_l2").get<float>();
+  config.sparse_optimizer = static_cast<SparseOptimizerKind>(c.at("sparse_optimizer").get<int>());
+  config.sparse_learning_rate = c.at("sparse_learning_rate").get<float>();
+  config.dense_learning_rate = c.at("dense_learning_rate").get<float>();
+  config.seed = c.at("seed").get<std::uint64_t>();
+  out.model = std::make_unique<CtrModel>(ctx, config, c.at("field_rows").get<std::vector<std::int64_t>>());
+  out.model->set_step(c.at("step").get<std::int64_t>());
+  } catch (const nlohmann::json::exception& e) {
+    RECKON_THROW(StatusCode::kDataError, path, ": incomplete model configuration: ", e.what());
+  }
+  const std::vector<TensorView> params = out.model->parameters();
+  if (r.u64() != params.size()) RECKON_THROW(StatusCode::kDataError, path, ": parameter count does not match");
+  std::vector<char> staging;
+  for (const TensorView& p : params) {
+    const std::uint64_t n = r.u64();
+    if (n != static_cast<std::uint64_t>(p.numel())) {
+      RECKON_THROW(StatusCode::kDataError, path, ": parameter of ", n, " elements where ", p.numel(), " expected");
+    }
+    staging.resize(p.nbytes());
+    r.take(staging.data(), staging.size());
+    copy_bytes(ctx, p.data, p.device, staging.data(), Device::cpu(), staging.size());
+    ctx.synchronize();
+  }
+  return out;
+}
+
+}  // namespace reckon::ctr
