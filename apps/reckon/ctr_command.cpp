@@ -11,6 +11,7 @@
 #include "reckon/models/ctr/metrics.h"
 #include <fstream>
 #include "reckon/models/ctr/model.h"
+#include "reckon/models/ctr/movielens.h"
 #include "reckon/models/ctr/synthetic.h"
 #include "reckon/models/ctr/trainer.h"
 #include "reckon/runtime/context.h"
@@ -205,6 +206,33 @@ void add_ctr_command(CLI::App& app) {
                  m["logloss"].get<double>(), bayes - m["auc"].get<double>(), m["train_samples_per_s"].get<double>());
     }
     fmt::print("{:<8} {:>8.4f} {:>9.4f}   (true click probabilities)\n", "bayes", bayes, r["bayes_logloss"].get<double>());
+  });
+
+  struct MovielensArgs {
+    std::string ratings, movies, out = "movielens_ctr";
+    double test_fraction = 0.2;
+    std::uint64_t seed = 1;
+    bool json = false;
+  };
+  auto ml = std::make_shared<MovielensArgs>();
+  auto* mc = ctr->add_subcommand("movielens", "MovieLens ratings as a click log (rating >= 4 is a click)");
+  mc->add_option("--ratings", ml->ratings, "ratings.csv")->required();
+  mc->add_option("--movies", ml->movies, "movies.csv")->required();
+  mc->add_option("--out", ml->out, "output directory")->capture_default_str();
+  mc->add_option("--test-fraction", ml->test_fraction)->capture_default_str();
+  mc->add_option("--seed", ml->seed)->capture_default_str();
+  mc->add_flag("--json", ml->json, "print one JSON object");
+  mc->callback([ml] {
+    const ctr::MovielensClickLog l =
+        ctr::write_movielens_click_log(ml->ratings, ml->movies, ml->out, ml->test_fraction, ml->seed);
+    const nlohmann::json j{{"train", l.train_path}, {"test", l.test_path}, {"train_rows", l.train_rows},
+                           {"test_rows", l.test_rows}, {"click_rate", l.click_rate}};
+    if (ml->json) {
+      std::cout << j.dump() << "\n";
+    } else {
+      fmt::print("wrote {} ({} rows) and {} ({} rows), click rate {:.3f}\n", l.train_path, l.train_rows, l.test_path,
+                 l.test_rows, l.click_rate);
+    }
   });
 
   auto pred = std::make_shared<PredictArgs>();
