@@ -29,7 +29,8 @@ struct SynthArgs {
 struct TrainArgs {
   std::string model = "deepfm", train, valid, format = "criteo", hidden = "400,400,400", optimizer = "adam",
               device = "auto", bad_rows = "skip", save;
-  int epochs = 1, embed_dim = 16, threads = 0;
+  int epochs = 1, embed_dim = 16, threads = 0, patience = 0;
+  float lr_decay = 1.0f;
   std::int64_t batch = 4096, min_count = 1, hash_buckets = 0;
   float lr = 1e-3f, dropout = 0.0f, l2 = 0.0f;
   std::uint64_t seed = 1;
@@ -80,6 +81,8 @@ nlohmann::json run_train(const TrainArgs& a) {
   options.batch_size = a.batch;
   options.progress = a.progress && !a.json;
   options.seed = a.seed;
+  options.early_stopping_patience = a.patience;
+  options.learning_rate_decay = a.lr_decay;
   const ctr::TrainResult r = ctr::train(model, train, valid, options);
   if (!a.save.empty()) ctr::save_checkpoint(a.save, model, vocab);
   nlohmann::json epochs = nlohmann::json::array();
@@ -99,6 +102,7 @@ nlohmann::json run_train(const TrainArgs& a) {
           {"epochs", r.epochs.size()},
           {"epoch_results", epochs},
           {"train_samples_per_s", r.train_samples_per_s},
+          {"stopped_early", r.stopped_early},
           {"saved", a.save}};
 }
 
@@ -266,6 +270,10 @@ void add_ctr_command(CLI::App& app) {
   t->add_option("--embed-dim", train->embed_dim)->capture_default_str();
   t->add_option("--hidden", train->hidden, "hidden layer sizes, comma separated")->capture_default_str();
   t->add_option("--lr", train->lr, "learning rate (embeddings and dense layers)")->capture_default_str();
+  t->add_option("--lr-decay", train->lr_decay, "multiply the learning rates by this after each epoch")
+      ->capture_default_str();
+  t->add_option("--patience", train->patience, "stop after this many epochs without a better validation logloss (0: off)")
+      ->capture_default_str();
   t->add_option("--dropout", train->dropout)->capture_default_str();
   t->add_option("--l2", train->l2, "weight decay on touched embedding rows")->capture_default_str();
   t->add_option("--min-count", train->min_count, "vocabulary threshold")->capture_default_str();

@@ -55,6 +55,11 @@ class CtrModel {
   CtrModel& operator=(CtrModel&&) noexcept;
 
   const CtrModelConfig& config() const { return config_; }
+  // For learning-rate schedules: applies from the next training step.
+  void set_learning_rates(float sparse, float dense) {
+    config_.sparse_learning_rate = sparse;
+    config_.dense_learning_rate = dense;
+  }
   const std::vector<std::int64_t>& field_rows() const { return field_rows_; }
   Context& context() const { return *ctx_; }
 

@@ -114,7 +114,12 @@ TrainResult train(CtrModel& model, const CtrDataset& train_data, const CtrDatase
   int since_best = 0;
   double total_seconds = 0;
   std::int64_t total_samples = 0;
+  RECKON_CHECK_ARG(options.learning_rate_decay > 0.0f, "learning-rate decay must be positive");
   for (int epoch = 1; epoch <= options.epochs; ++epoch) {
+    if (epoch > 1 && options.learning_rate_decay != 1.0f) {
+      model.set_learning_rates(model.config().sparse_learning_rate * options.learning_rate_decay,
+                               model.config().dense_learning_rate * options.learning_rate_decay);
+    }
     if (options.shuffle) {
       for (std::int64_t i = n - 1; i > 0; --i) {
         const auto j = static_cast<std::int64_t>(uniform_below(shuffle_rng.next_u32(), static_cast<std::uint32_t>(i + 1)));

@@ -17,6 +17,7 @@ struct TrainOptions {
   std::int64_t batch_size = 4096;
   bool shuffle = true;
   int early_stopping_patience = 0;  // epochs without a better validation logloss before stopping; 0: never
+  float learning_rate_decay = 1.0f;  // learning rates are multiplied by this after every epoch
   bool progress = false;            // a progress line on stderr
   std::uint64_t seed = 1;           // shuffling
 };

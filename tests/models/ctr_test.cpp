@@ -202,6 +202,30 @@ TEST(CtrTraining, NaNInputsStopTrainingWithAClearError) {
   EXPECT_EQ(read_dataset(path, nv, {CtrFormat::kLibffm}).skipped_rows, 1);
 }
 
+TEST(CtrTraining, EarlyStoppingKeepsTheBestEpoch) {
+  const std::string dir = temp_dir("early");
+  const SyntheticResult s = write_synthetic_click_log(dir, {20000, 5000, 9});
+  const Vocabulary v = build_vocabulary(s.train_path, {}, 1);
+  const CtrDataset train_data = read_dataset(s.train_path, v, {}), valid = read_dataset(s.test_path, v, {});
+  std::vector<std::int64_t> rows;
+  for (std::int64_t f = 0; f < v.field_count(); ++f) rows.push_back(v.rows(f));
+  Context ctx(Device::cpu());
+  CtrModelConfig config;
+  config.kind = CtrModelKind::kFm;
+  config.sparse_learning_rate = config.dense_learning_rate = 0.01f;  // overfits the Zipf user and app ids quickly
+  CtrModel model(ctx, config, rows);
+  TrainOptions options;
+  options.epochs = 10;
+  options.batch_size = 512;
+  options.early_stopping_patience = 1;
+  const TrainResult r = train(model, train_data, valid, options);
+  EXPECT_TRUE(r.stopped_early);
+  EXPECT_LT(r.epochs.size(), 10u);
+  EXPECT_EQ(r.best_epoch, static_cast<int>(r.epochs.size()) - 1);
+  EXPECT_DOUBLE_EQ(r.logloss, r.epochs[static_cast<std::size_t>(r.best_epoch - 1)].valid_logloss);
+  EXPECT_GT(r.epochs.back().valid_logloss, r.logloss);
+}
+
 TEST(CtrCheckpoint, RoundTripsAndRejectsBadFiles) {
   const std::string dir = temp_dir("checkpoint");
   const SyntheticResult s = write_synthetic_click_log(dir, {3000, 500, 5});
