@@ -58,8 +58,8 @@ SparseOptimizerKind parse_sparse_optimizer(const std::string& name) {
 nlohmann::json run_train(const TrainArgs& a) {
   Context ctx(parse_device(a.device), a.seed);
   if (a.threads > 0) ctx.set_cpu_threads(a.threads);
-  ctr::ReadOptions read{ctr::parse_format(a.format),
-                        a.bad_rows == "fail" ? ctr::BadRowPolicy::kFail : ctr::BadRowPolicy::kSkip};
+  const ctr::ReadOptions read =
+      ctr::read_options(a.format, a.bad_rows == "fail" ? ctr::BadRowPolicy::kFail : ctr::BadRowPolicy::kSkip);
   const ctr::Vocabulary vocab = ctr::build_vocabulary(a.train, read, a.min_count, a.hash_buckets);
   const ctr::CtrDataset train = ctr::read_dataset(a.train, vocab, read);
   const ctr::CtrDataset valid = a.valid.empty() ? ctr::CtrDataset{} : ctr::read_dataset(a.valid, vocab, read);
@@ -116,7 +116,8 @@ nlohmann::json run_predict(const PredictArgs& a) {
   Context ctx(parse_device(a.device));
   ctr::LoadedModel loaded = ctr::load_checkpoint(a.model, ctx);
   ctr::ReadOptions read{loaded.vocabulary.format,
-                        a.bad_rows == "fail" ? ctr::BadRowPolicy::kFail : ctr::BadRowPolicy::kSkip};
+                        a.bad_rows == "fail" ? ctr::BadRowPolicy::kFail : ctr::BadRowPolicy::kSkip, -1,
+                        loaded.vocabulary.schema};
   const ctr::CtrDataset data = ctr::read_dataset(a.data, loaded.vocabulary, read);
   const std::vector<float> p = ctr::predict(*loaded.model, data, a.batch);
   if (!a.out.empty()) {
@@ -264,7 +265,7 @@ void add_ctr_command(CLI::App& app) {
   t->add_option("--model", train->model, "lr | fm | dnn | deepfm")->capture_default_str();
   t->add_option("--train", train->train, "training file")->required();
   t->add_option("--valid", train->valid, "validation file");
-  t->add_option("--format", train->format, "criteo | avazu | libffm")->capture_default_str();
+  t->add_option("--format", train->format, "criteo | avazu | libffm | schema:FILE")->capture_default_str();
   t->add_option("--epochs", train->epochs)->capture_default_str();
   t->add_option("--batch", train->batch)->capture_default_str();
   t->add_option("--embed-dim", train->embed_dim)->capture_default_str();

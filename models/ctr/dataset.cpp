@@ -7,6 +7,7 @@
 #include <functional>
 #include <istream>
 #include <ostream>
+#include <sstream>
 #include <string_view>
 
 #include "reckon/runtime/error.h"
@@ -25,8 +26,103 @@ const char* to_string(CtrFormat format) noexcept {
     case CtrFormat::kCriteo: return "criteo";
     case CtrFormat::kAvazu: return "avazu";
     case CtrFormat::kLibffm: return "libffm";
+    case CtrFormat::kSchema: return "schema";
   }
   return "?";
+}
+
+namespace {
+std::string trim(const std::string& s) {
+  const std::size_t a = s.find_first_not_of(" \t\r");
+  if (a == std::string::npos) return "";
+  return s.substr(a, s.find_last_not_of(" \t\r") - a + 1);
+}
+std::vector<std::string> comma_list(const std::string& s) {
+  std::vector<std::string> out;
+  std::stringstream in(s);
+  std::string item;
+  while (std::getline(in, item, ',')) {
+    if (!trim(item).empty()) out.push_back(trim(item));
+  }
+  return out;
+}
+}  // namespace
+
+Schema Schema::parse(const std::string& text, const std::string& origin) {
+  Schema s;
+  s.text = text;
+  std::stringstream in(text);
+  std::string line;
+  int line_no = 0;
+  while (std::getline(in, line)) {
+    ++line_no;
+    const std::string body = trim(line.substr(0, line.find('#')));
+    if (body.empty()) continue;
+    const std::size_t eq = body.find('=');
+    if (eq == std::string::npos) RECKON_THROW(StatusCode::kDataError, origin, ":", line_no, ": expected key = value");
+    const std::string key = trim(body.substr(0, eq)), value = trim(body.substr(eq + 1));
+    if (key == "delimiter") {
+      if (value == "tab") {
+        s.delimiter = '\t';
+      } else if (value.size() == 1) {
+        s.delimiter = value[0];
+      } else {
+        RECKON_THROW(StatusCode::kDataError, origin, ":", line_no, ": delimiter must be one character or 'tab'");
+      }
+    } else if (key == "header") {
+      s.header = value == "true" || value == "1" || value == "yes";
+    } else if (key == "label") {
+      s.label = value;
+    } else if (key == "categorical") {
+      s.categorical = comma_list(value);
+    } else if (key == "numeric") {
+      s.numeric = comma_list(value);
+    } else if (key == "multi") {
+      for (const std::string& item : comma_list(value)) {
+        const std::size_t colon = item.rfind(':');
+        if (colon == std::string::npos || colon + 2 != item.size()) {
+          RECKON_THROW(StatusCode::kDataError, origin, ":", line_no, ": multi-valued column '", item,
+                       "' needs a one-character separator, as genres:|");
+        }
+        s.multi.push_back(item.substr(0, colon));
+        s.multi_separators.push_back(item.back());
+      }
+    } else {
+      RECKON_THROW(StatusCode::kDataError, origin, ":", line_no, ": unknown key '", key, "'");
+    }
+  }
+  if (s.label.empty()) RECKON_THROW(StatusCode::kDataError, origin, ": the schema names no label column");
+  if (s.categorical.empty() && s.numeric.empty() && s.multi.empty()) {
+    RECKON_THROW(StatusCode::kDataError, origin, ": the schema names no feature columns");
+  }
+  return s;
+}
+
+Schema Schema::load(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) RECKON_THROW(StatusCode::kIoError, "cannot open schema ", path);
+  std::stringstream text;
+  text << in.rdbuf();
+  return parse(text.str(), path);
+}
+
+std::vector<std::string> Schema::field_names() const {
+  std::vector<std::string> names = categorical;
+  names.insert(names.end(), numeric.begin(), numeric.end());
+  names.insert(names.end(), multi.begin(), multi.end());
+  return names;
+}
+
+ReadOptions read_options(const std::string& format, BadRowPolicy bad_rows) {
+  ReadOptions o;
+  o.bad_rows = bad_rows;
+  if (format.rfind("schema:", 0) == 0) {
+    o.format = CtrFormat::kSchema;
+    o.schema = std::make_shared<const Schema>(Schema::load(format.substr(7)));
+  } else {
+    o.format = parse_format(format);
+  }
+  return o;
 }
 
 std::int32_t FieldVocabulary::lookup(const std::string& token) const {
@@ -72,6 +168,7 @@ std::int32_t Vocabulary::lookup(std::int64_t field, const std::string& token) co
 
 void Vocabulary::save(std::ostream& out) const {
   out << "reckon-vocabulary 1\n" << to_string(format) << ' ' << hash_buckets << ' ' << field_names.size() << '\n';
+  if (format == CtrFormat::kSchema) out << schema->text.size() << '\n' << schema->text;
   for (std::size_t f = 0; f < field_names.size(); ++f) {
     const std::size_t n = hash_buckets > 0 ? 0 : fields[f].tokens().size();
     out << field_names[f] << ' ' << n << '\n';
@@ -90,7 +187,17 @@ Vocabulary Vocabulary::load(std::istream& in) {
     RECKON_THROW(StatusCode::kDataError, "not a reckon vocabulary (version 1)");
   }
   if (!(in >> format >> v.hash_buckets >> count)) RECKON_THROW(StatusCode::kDataError, "truncated vocabulary header");
-  v.format = parse_format(format);
+  if (format == "schema") {
+    v.format = CtrFormat::kSchema;
+    std::size_t n = 0;
+    if (!(in >> n)) RECKON_THROW(StatusCode::kDataError, "truncated vocabulary schema");
+    in.ignore(1);
+    std::string text(n, '\0');
+    if (!in.read(text.data(), static_cast<std::streamsize>(n))) RECKON_THROW(StatusCode::kDataError, "truncated vocabulary schema");
+    v.schema = std::make_shared<const Schema>(Schema::parse(text, "saved schema"));
+  } else {
+    v.format = parse_format(format);
+  }
   for (std::size_t f = 0; f < count; ++f) {
     std::string name;
     std::size_t n = 0;
@@ -194,6 +301,8 @@ class RowReader {
       for (int i = 1; i <= 26; ++i) names.push_back(std::string("C").append(std::to_string(i)));
     } else if (options_.format == CtrFormat::kAvazu) {
       names = avazu_names_.empty() ? default_avazu_names() : avazu_names_;
+    } else if (options_.format == CtrFormat::kSchema) {
+      names = options_.schema->field_names();
     } else {
       for (std::int64_t f = 0; f < libffm_fields_; ++f) names.push_back(std::string("f").append(std::to_string(f)));
     }
@@ -209,6 +318,12 @@ class RowReader {
 
   bool is_header(const std::string& line) {
     if (options_.format == CtrFormat::kLibffm) return false;
+    if (options_.format == CtrFormat::kSchema) {
+      std::vector<std::string_view> cols;
+      split(line, options_.schema->delimiter, cols);
+      header_names_.assign(cols.begin(), cols.end());
+      return options_.schema->header;
+    }
     const char delimiter = line.find('\t') != std::string::npos ? '\t' : ',';
     std::vector<std::string_view> cols;
     split(line, delimiter, cols);
@@ -224,6 +339,7 @@ class RowReader {
 
   bool parse(const std::string& line, Row& row, std::vector<std::string_view>& cols, std::string& reason) {
     if (options_.format == CtrFormat::kLibffm) return parse_libffm(line, row, cols, reason);
+    if (options_.format == CtrFormat::kSchema) return parse_schema(line, row, cols, reason);
     const char delimiter = line.find('\t') != std::string::npos ? '\t' : ',';
     split(line, delimiter, cols);
     const std::size_t expected = options_.format == CtrFormat::kCriteo ? 40 : 24;
@@ -246,6 +362,73 @@ class RowReader {
       for (std::size_t c = 3; c < 24; ++c) row.tokens.emplace_back(cols[c]);
     }
     row.values.assign(row.tokens.size(), 1.0f);
+    return true;
+  }
+
+  // A column by header name, or by 0-based index.
+  std::size_t column(const std::string& name) {
+    const auto it = std::find(header_names_.begin(), header_names_.end(), name);
+    if (it != header_names_.end()) return static_cast<std::size_t>(it - header_names_.begin());
+    std::size_t index = 0;
+    const auto [end, ec] = std::from_chars(name.data(), name.data() + name.size(), index);
+    if (ec != std::errc() || end != name.data() + name.size()) {
+      RECKON_THROW(StatusCode::kDataError, path_, ": the schema's column '", name, "' is not in the header");
+    }
+    return index;
+  }
+
+  bool parse_schema(const std::string& line, Row& row, std::vector<std::string_view>& cols, std::string& reason) {
+    const Schema& s = *options_.schema;
+    if (columns_.empty()) {
+      columns_.push_back(column(s.label));
+      for (const auto& c : s.categorical) columns_.push_back(column(c));
+      for (const auto& c : s.numeric) columns_.push_back(column(c));
+      for (const auto& c : s.multi) columns_.push_back(column(c));
+    }
+    split(line, s.delimiter, cols);
+    const std::size_t needed = *std::max_element(columns_.begin(), columns_.end()) + 1;
+    if (cols.size() < needed) {
+      reason = "expected at least " + std::to_string(needed) + " columns, got " + std::to_string(cols.size());
+      return false;
+    }
+    if (!parse_label(cols[columns_[0]], row.label)) {
+      reason = "label '" + std::string(cols[columns_[0]]) + "' is not 0 or 1";
+      return false;
+    }
+    row.tokens.clear();
+    row.values.clear();
+    std::size_t k = 1;
+    for (std::size_t i = 0; i < s.categorical.size(); ++i, ++k) {
+      row.tokens.emplace_back(cols[columns_[k]]);
+      row.values.push_back(1.0f);
+    }
+    for (std::size_t i = 0; i < s.numeric.size(); ++i, ++k) {
+      const std::string_view cell = cols[columns_[k]];
+      float value = 0;
+      if (!cell.empty()) {
+        const auto [end, ec] = std::from_chars(cell.data(), cell.data() + cell.size(), value);
+        if (ec != std::errc() || end != cell.data() + cell.size() || !std::isfinite(value)) {
+          reason = "numeric column '" + s.numeric[i] + "' holds '" + std::string(cell) + "'";
+          return false;
+        }
+      }
+      row.tokens.emplace_back(cell.empty() ? "" : "v");
+      row.values.push_back(value);
+    }
+    for (std::size_t i = 0; i < s.multi.size(); ++i, ++k) {
+      std::vector<std::string_view> items;
+      split(cols[columns_[k]], s.multi_separators[i], items);
+      std::vector<std::string> sorted(items.begin(), items.end());
+      std::sort(sorted.begin(), sorted.end());
+      std::string token;
+      for (const std::string& item : sorted) {
+        if (item.empty()) continue;
+        if (!token.empty()) token += s.multi_separators[i];
+        token += item;
+      }
+      row.tokens.push_back(token);
+      row.values.push_back(1.0f);
+    }
     return true;
   }
 
@@ -301,6 +484,8 @@ class RowReader {
   std::ifstream in_;
   std::int64_t libffm_fields_;
   std::vector<std::string> avazu_names_;
+  std::vector<std::string> header_names_;
+  std::vector<std::size_t> columns_;  // schema: label, then the fields' columns
 };
 
 }  // namespace
@@ -308,6 +493,7 @@ class RowReader {
 Vocabulary build_vocabulary(const std::string& path, const ReadOptions& options, std::int64_t min_count,
                             std::int64_t hash_buckets) {
   RECKON_CHECK_ARG(min_count >= 1 || hash_buckets > 0, "min_count must be >= 1, got ", min_count);
+  RECKON_CHECK_ARG(options.format != CtrFormat::kSchema || options.schema, "the schema format needs a schema");
   RowReader reader(path, options, 0);
   reader.growing_ = true;
   std::vector<std::unordered_map<std::string, std::int64_t>> counts;
@@ -323,6 +509,7 @@ Vocabulary build_vocabulary(const std::string& path, const ReadOptions& options,
   if (rows == 0) RECKON_THROW(StatusCode::kDataError, path, ": no valid rows to build a vocabulary from");
   Vocabulary v;
   v.format = options.format;
+  v.schema = options.schema;
   v.field_names = reader.field_names();
   v.hash_buckets = hash_buckets;
   if (hash_buckets == 0) {
@@ -335,7 +522,9 @@ Vocabulary build_vocabulary(const std::string& path, const ReadOptions& options,
 CtrDataset read_dataset(const std::string& path, const Vocabulary& vocabulary, const ReadOptions& options) {
   RECKON_CHECK_ARG(options.format == vocabulary.format, "file format ", to_string(options.format),
                    " differs from the vocabulary's ", to_string(vocabulary.format));
-  RowReader reader(path, options, vocabulary.field_count());
+  ReadOptions with_schema = options;
+  if (with_schema.format == CtrFormat::kSchema && !with_schema.schema) with_schema.schema = vocabulary.schema;
+  RowReader reader(path, with_schema, vocabulary.field_count());
   CtrDataset d;
   d.fields = vocabulary.field_count();
   reader.run(

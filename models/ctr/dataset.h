@@ -10,15 +10,35 @@
 
 #include <cstdint>
 #include <iosfwd>
+#include <memory>
 #include <string>
 #include <unordered_map>
 #include <vector>
 
 namespace reckon::ctr {
 
-enum class CtrFormat : std::uint8_t { kCriteo, kAvazu, kLibffm };
+enum class CtrFormat : std::uint8_t { kCriteo, kAvazu, kLibffm, kSchema };
 CtrFormat parse_format(const std::string& name);  // "criteo", "avazu", "libffm"; throws kInvalidArgument otherwise
 const char* to_string(CtrFormat format) noexcept;
+
+// A generic delimited format, described by a small text file of `key = value` lines ('#' starts a comment):
+//   delimiter = ,                 one character, or "tab"
+//   header = true                 the first line names the columns
+//   label = click                 the label column (name with a header, else 0-based index); values 0 or 1
+//   categorical = site, app       one field per column, the cell is the token
+//   numeric = price, age          one field per column: the field's single row scaled by the value (missing: 0)
+//   multi = genres:|              multi-valued: the items (split on the character after ':'), sorted, as one token
+struct Schema {
+  char delimiter = ',';
+  bool header = true;
+  std::string label;
+  std::vector<std::string> categorical, numeric, multi;
+  std::vector<char> multi_separators;
+  std::string text;  // as read, for saving with a vocabulary
+  static Schema parse(const std::string& text, const std::string& origin);
+  static Schema load(const std::string& path);
+  std::vector<std::string> field_names() const;
+};
 
 enum class BadRowPolicy : std::uint8_t { kSkip, kFail };
 
@@ -39,6 +59,7 @@ class FieldVocabulary {
 
 struct Vocabulary {
   CtrFormat format = CtrFormat::kCriteo;
+  std::shared_ptr<const Schema> schema;  // kSchema only
   std::vector<std::string> field_names;
   std::vector<FieldVocabulary> fields;  // empty when hashing
   std::int64_t hash_buckets = 0;        // > 0: id = 1 + hash(token) mod buckets, no token tables
@@ -64,7 +85,11 @@ struct ReadOptions {
   CtrFormat format = CtrFormat::kCriteo;
   BadRowPolicy bad_rows = BadRowPolicy::kSkip;
   std::int64_t max_rows = -1;  // < 0: all
+  std::shared_ptr<const Schema> schema = nullptr;  // kSchema only
 };
+
+// "criteo", "avazu", "libffm" or "schema:FILE" (the schema is read here).
+ReadOptions read_options(const std::string& format, BadRowPolicy bad_rows = BadRowPolicy::kSkip);
 
 // Builds the vocabulary from a training file (min_count > 0), or a hashing vocabulary (hash_buckets > 0).
 Vocabulary build_vocabulary(const std::string& path, const ReadOptions& options, std::int64_t min_count,

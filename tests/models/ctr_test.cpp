@@ -119,6 +119,38 @@ TEST(CtrData, LibffmFieldsAndValues) {
   EXPECT_EQ(d.values[4], 2.0f);
 }
 
+TEST(CtrData, SchemaDescribedFiles) {
+  const std::string dir = temp_dir("schema");
+  const std::string schema = write_file(dir, "s.txt",
+                                        "# movies\ndelimiter = ,\nheader = true\nlabel = click\n"
+                                        "categorical = userId, movieId\nnumeric = price\nmulti = genres:|\n");
+  const std::string data = write_file(dir, "d.csv",
+                                      "userId,movieId,price,genres,click\n1,10,3.5,Comedy|Action,1\n"
+                                      "2,10,,Action|Comedy,0\n3,11,x,Drama,1\n1,11,2.0,Drama,0\n");
+  const ReadOptions options = read_options("schema:" + schema);
+  const Vocabulary v = build_vocabulary(data, options, 1);
+  EXPECT_EQ(v.field_names, (std::vector<std::string>{"userId", "movieId", "price", "genres"}));
+  const CtrDataset d = read_dataset(data, v, options);
+  ASSERT_EQ(d.size(), 3);
+  EXPECT_EQ(d.skipped_rows, 1);
+  EXPECT_NE(d.first_errors[0].find("d.csv:4: numeric column 'price' holds 'x'"), std::string::npos) << d.first_errors[0];
+  EXPECT_EQ(d.ids[3], d.ids[4 + 3]);  // genre sets in any order are one token
+  EXPECT_EQ(d.values[2], 3.5f);
+  EXPECT_EQ(d.values[4 + 2], 0.0f);  // missing numeric value
+  EXPECT_EQ(d.ids[4 + 2], 0);
+  std::stringstream saved;
+  v.save(saved);
+  const Vocabulary back = Vocabulary::load(saved);
+  ASSERT_TRUE(back.schema);
+  EXPECT_EQ(back.schema->label, "click");
+  EXPECT_EQ(read_dataset(data, back, {CtrFormat::kSchema}).size(), 3);
+  EXPECT_THROW((void)Schema::parse("label = y\n", "inline"), Error);               // no feature columns
+  EXPECT_THROW((void)Schema::parse("categorical = a\n", "inline"), Error);         // no label
+  EXPECT_THROW((void)Schema::parse("label = y\nmulti = g\ncategorical = a", "inline"), Error);  // no separator
+  EXPECT_THROW((void)Schema::parse("label = y\ncolour = red\n", "inline"), Error);
+  EXPECT_THROW((void)read_options("schema:" + dir + "/absent.txt"), Error);
+}
+
 TEST(CtrData, SharedSamplesRead) {
   const std::filesystem::path shared = "../shared/data/ctr";
   const std::filesystem::path here = std::filesystem::path(RECKON_SOURCE_DIR) / "../shared/data/ctr";
