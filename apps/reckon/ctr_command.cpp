@@ -34,7 +34,8 @@ struct TrainArgs {
   std::int64_t batch = 4096, min_count = 1, hash_buckets = 0;
   float lr = 1e-3f, dropout = 0.0f, l2 = 0.0f;
   std::uint64_t seed = 1;
-  bool json = false, progress = true;
+  bool json = false, progress = true, stream = false;
+  std::int64_t shuffle_buffer = 1 << 18;
 };
 
 std::vector<int> parse_hidden(const std::string& text) {
@@ -61,7 +62,8 @@ nlohmann::json run_train(const TrainArgs& a) {
   const ctr::ReadOptions read =
       ctr::read_options(a.format, a.bad_rows == "fail" ? ctr::BadRowPolicy::kFail : ctr::BadRowPolicy::kSkip);
   const ctr::Vocabulary vocab = ctr::build_vocabulary(a.train, read, a.min_count, a.hash_buckets);
-  const ctr::CtrDataset train = ctr::read_dataset(a.train, vocab, read);
+  // Streaming keeps only the shuffle buffer and a few batches in memory; otherwise the file is read whole.
+  const ctr::CtrDataset train = a.stream ? ctr::CtrDataset{} : ctr::read_dataset(a.train, vocab, read);
   const ctr::CtrDataset valid = a.valid.empty() ? ctr::CtrDataset{} : ctr::read_dataset(a.valid, vocab, read);
   std::vector<std::int64_t> rows;
   for (std::int64_t f = 0; f < vocab.field_count(); ++f) rows.push_back(vocab.rows(f));
@@ -83,7 +85,10 @@ nlohmann::json run_train(const TrainArgs& a) {
   options.seed = a.seed;
   options.early_stopping_patience = a.patience;
   options.learning_rate_decay = a.lr_decay;
-  const ctr::TrainResult r = ctr::train(model, train, valid, options);
+  ctr::CtrDataset stream_report;
+  const ctr::TrainResult r = a.stream ? ctr::train_stream(model, a.train, vocab, read, valid, options, a.shuffle_buffer,
+                                                          &stream_report)
+                                      : ctr::train(model, train, valid, options);
   if (!a.save.empty()) ctr::save_checkpoint(a.save, model, vocab);
   nlohmann::json epochs = nlohmann::json::array();
   for (const ctr::EpochResult& e : r.epochs) {
@@ -92,9 +97,10 @@ nlohmann::json run_train(const TrainArgs& a) {
   }
   return {{"model", a.model},
           {"device", ctx.device().str()},
-          {"train_rows", train.size()},
+          {"train_rows", r.epochs.empty() ? std::int64_t{0} : r.epochs.back().samples},
+          {"streamed", a.stream},
           {"valid_rows", valid.size()},
-          {"skipped_rows", train.skipped_rows + valid.skipped_rows},
+          {"skipped_rows", train.skipped_rows + stream_report.skipped_rows + valid.skipped_rows},
           {"fields", vocab.field_count()},
           {"auc", r.auc},
           {"logloss", r.logloss},
@@ -286,6 +292,9 @@ void add_ctr_command(CLI::App& app) {
   t->add_option("--bad-rows", train->bad_rows, "skip | fail")->capture_default_str();
   t->add_option("--seed", train->seed)->capture_default_str();
   t->add_option("--save", train->save, "write a checkpoint (model, vocabulary) to this file");
+  t->add_flag("--stream", train->stream, "stream the training file (files larger than memory)");
+  t->add_option("--shuffle-buffer", train->shuffle_buffer, "rows held for shuffling when streaming")
+      ->capture_default_str();
   t->add_flag("--json", train->json, "print one JSON object");
   t->callback([train] {
     const nlohmann::json r = run_train(*train);

@@ -519,23 +519,39 @@ Vocabulary build_vocabulary(const std::string& path, const ReadOptions& options,
   return v;
 }
 
-CtrDataset read_dataset(const std::string& path, const Vocabulary& vocabulary, const ReadOptions& options) {
+std::int64_t for_each_row(const std::string& path, const Vocabulary& vocabulary, const ReadOptions& options,
+                          const std::function<void(const Sample&)>& visit, CtrDataset& report) {
   RECKON_CHECK_ARG(options.format == vocabulary.format, "file format ", to_string(options.format),
                    " differs from the vocabulary's ", to_string(vocabulary.format));
   ReadOptions with_schema = options;
   if (with_schema.format == CtrFormat::kSchema && !with_schema.schema) with_schema.schema = vocabulary.schema;
   RowReader reader(path, with_schema, vocabulary.field_count());
+  const auto fields = static_cast<std::size_t>(vocabulary.field_count());
+  std::vector<std::int32_t> ids(fields);
+  std::vector<float> values(fields);
+  return reader.run(
+      [&](const Row& row) {
+        for (std::size_t f = 0; f < fields; ++f) {
+          ids[f] = vocabulary.lookup(static_cast<std::int64_t>(f), row.tokens[f]);
+          values[f] = row.values[f];
+        }
+        visit(Sample{row.label, ids.data(), values.data()});
+      },
+      &report);
+}
+
+CtrDataset read_dataset(const std::string& path, const Vocabulary& vocabulary, const ReadOptions& options) {
   CtrDataset d;
   d.fields = vocabulary.field_count();
-  reader.run(
-      [&](const Row& row) {
-        d.labels.push_back(row.label);
-        for (std::size_t f = 0; f < static_cast<std::size_t>(d.fields); ++f) {
-          d.ids.push_back(vocabulary.lookup(static_cast<std::int64_t>(f), row.tokens[f]));
-          d.values.push_back(row.values[f]);
-        }
+  const auto fields = static_cast<std::size_t>(d.fields);
+  for_each_row(
+      path, vocabulary, options,
+      [&](const Sample& s) {
+        d.labels.push_back(s.label);
+        d.ids.insert(d.ids.end(), s.ids, s.ids + fields);
+        d.values.insert(d.values.end(), s.values, s.values + fields);
       },
-      &d);
+      d);
   return d;
 }
 

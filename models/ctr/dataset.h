@@ -9,6 +9,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <iosfwd>
 #include <memory>
 #include <string>
@@ -97,6 +98,17 @@ Vocabulary build_vocabulary(const std::string& path, const ReadOptions& options,
 // Reads a file with a vocabulary (ids of unseen tokens are 0). Malformed rows (wrong column count, a label that is
 // not 0 or 1, an unparsable libffm item) are reported with file and line, and skipped or fatal per options.
 CtrDataset read_dataset(const std::string& path, const Vocabulary& vocabulary, const ReadOptions& options);
+
+// One row mapped through a vocabulary: F ids and F values.
+struct Sample {
+  float label;
+  const std::int32_t* ids;
+  const float* values;
+};
+// Streams a file's rows through `visit` without keeping them (for files larger than memory). Malformed rows are
+// handled as in read_dataset; their count and first messages go to `report` (skipped_rows, first_errors).
+std::int64_t for_each_row(const std::string& path, const Vocabulary& vocabulary, const ReadOptions& options,
+                          const std::function<void(const Sample&)>& visit, CtrDataset& report);
 
 // Criteo's integer feature → token: "" when missing, floor(ln(x)²) bucket when x > 2, the integer otherwise.
 std::string criteo_integer_token(const std::string& raw);

@@ -202,7 +202,7 @@ void CtrModel::forward(const CtrBatch& batch, bool training) {
     bag.offsets = TensorView::contiguous(batch.offsets.data<std::int32_t>(), DType::kI32, ctx.device(), {B + 1});
     bag.indices = TensorView::contiguous(batch.ids.data<std::int32_t>() + f * batch.ids.size(1), DType::kI32,
                                          ctx.device(), {B});
-    bag.per_sample_weights = batch.values.numel() == 0
+    bag.per_sample_weights = !batch.with_values
                                  ? TensorView{}
                                  : TensorView::contiguous(batch.values.data<float>() + f * batch.values.size(1),
                                                           DType::kF32, ctx.device(), {B});

@@ -42,7 +42,8 @@ struct CtrModelConfig {
 struct CtrBatch {
   std::int64_t size = 0;
   Tensor ids;      // i32 [F, B]
-  Tensor values;   // f32 [F, B], or empty when every value is 1
+  Tensor values;   // f32 [F, B]; read only when with_values (otherwise every value is 1)
+  bool with_values = false;
   Tensor labels;   // f32 [B]
   Tensor offsets;  // i32 [B + 1]: 0, 1, ..., B (one id per field and sample)
 };

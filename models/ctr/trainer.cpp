@@ -6,9 +6,12 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <functional>
+#include <memory>
 #include <numeric>
 
 #include "reckon/models/ctr/metrics.h"
+#include "reckon/models/ctr/stream.h"
 #include "reckon/runtime/error.h"
 #include "reckon/runtime/philox.h"
 
@@ -52,6 +55,7 @@ class BatchLoader {
     copy(ctx_, batch_.labels, host_labels_);
     if (with_values_) copy(ctx_, batch_.values, host_values_);
     batch_.size = count;
+    batch_.with_values = with_values_;
     return batch_;
   }
 
@@ -96,66 +100,70 @@ std::vector<float> predict(CtrModel& model, const CtrDataset& data, std::int64_t
   return out;
 }
 
-TrainResult train(CtrModel& model, const CtrDataset& train_data, const CtrDataset& valid, const TrainOptions& options) {
+namespace {
+
+// One epoch's batches, in order; nullptr after the last. `total` is the epoch's row count when known (else 0).
+struct EpochBatches {
+  std::function<const CtrBatch*()> next;
+  std::int64_t total = 0;
+};
+
+// The epoch loop shared by in-memory and streaming training.
+TrainResult train_epochs(CtrModel& model, const CtrDataset& valid, const TrainOptions& options,
+                         const std::function<EpochBatches(int epoch)>& epoch_batches) {
   RECKON_CHECK_ARG(options.epochs >= 1 && options.batch_size >= 1, "epochs and batch size must be positive");
-  RECKON_CHECK_ARG(train_data.size() > 0, "the training set is empty");
-  RECKON_CHECK_ARG(train_data.fields == static_cast<std::int64_t>(model.field_rows().size()), "training data has ",
-                   train_data.fields, " fields, the model ", model.field_rows().size());
+  RECKON_CHECK_ARG(options.learning_rate_decay > 0.0f, "learning-rate decay must be positive");
   Context& ctx = model.context();
-  const std::int64_t n = train_data.size();
-  const std::int64_t capacity = std::min(options.batch_size, n);
-  BatchLoader loader(ctx, train_data, capacity);
-  std::vector<std::int64_t> order(static_cast<std::size_t>(n));
-  std::iota(order.begin(), order.end(), std::int64_t{0});
-  PhiloxStream shuffle_rng(options.seed, 0x5f0f);
   const bool show = options.progress && isatty(STDERR_FILENO);
   TrainResult result;
   double best = INFINITY;
   int since_best = 0;
   double total_seconds = 0;
   std::int64_t total_samples = 0;
-  RECKON_CHECK_ARG(options.learning_rate_decay > 0.0f, "learning-rate decay must be positive");
   for (int epoch = 1; epoch <= options.epochs; ++epoch) {
     if (epoch > 1 && options.learning_rate_decay != 1.0f) {
       model.set_learning_rates(model.config().sparse_learning_rate * options.learning_rate_decay,
                                model.config().dense_learning_rate * options.learning_rate_decay);
     }
-    if (options.shuffle) {
-      for (std::int64_t i = n - 1; i > 0; --i) {
-        const auto j = static_cast<std::int64_t>(uniform_below(shuffle_rng.next_u32(), static_cast<std::uint32_t>(i + 1)));
-        std::swap(order[static_cast<std::size_t>(i)], order[static_cast<std::size_t>(j)]);
-      }
-    }
+    EpochBatches batches = epoch_batches(epoch);
     const auto start = std::chrono::steady_clock::now();
     double loss_sum = 0;
-    std::int64_t steps = 0;
-    for (std::int64_t s = 0; s < n; s += capacity) {
-      const std::int64_t count = std::min(capacity, n - s);
-      model.train_step(loader.load(order.data() + s, count));
+    std::int64_t steps = 0, seen = 0, loss_reads = 0;
+    while (const CtrBatch* batch = batches.next()) {
+      model.train_step(*batch);
       ++steps;
-      // Reading the loss synchronises: do it every 16 steps and at the end of the epoch.
-      if (steps % 16 == 0 || s + count >= n) {
+      seen += batch->size;
+      // Reading the loss synchronises: do it every 16 steps (and on the epoch's first step).
+      if (steps % 16 == 1) {
         const float loss = model.read_loss();
         if (!std::isfinite(loss)) {
           if (show) std::fputc('\n', stderr);
           RECKON_THROW(StatusCode::kNumericError, "training loss became ", loss, " at epoch ", epoch, ", step ",
                        steps, " (lower the learning rate or check the input values)");
         }
-        loss_sum += loss / static_cast<double>(count);
+        loss_sum += loss / static_cast<double>(batch->size);
+        ++loss_reads;
         if (show) {
-          progress_line(epoch, options.epochs, s + count, n,
+          progress_line(epoch, options.epochs, seen, std::max(batches.total, seen),
                         std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
         }
       }
     }
+    if (steps % 16 != 1 && steps > 0 && !std::isfinite(model.read_loss())) {
+      if (show) std::fputc('\n', stderr);
+      RECKON_THROW(StatusCode::kNumericError, "training loss became non-finite in epoch ", epoch,
+                   " (lower the learning rate or check the input values)");
+    }
     ctx.synchronize();
+    RECKON_CHECK_ARG(seen > 0, "the training set is empty");
     EpochResult e;
     e.epoch = epoch;
+    e.samples = seen;
     e.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    e.samples_per_s = static_cast<double>(n) / e.seconds;
-    e.train_loss = loss_sum / static_cast<double>((steps + 15) / 16);
+    e.samples_per_s = static_cast<double>(seen) / e.seconds;
+    e.train_loss = loss_sum / static_cast<double>(std::max<std::int64_t>(loss_reads, 1));
     total_seconds += e.seconds;
-    total_samples += n;
+    total_samples += seen;
     if (show) std::fputc('\n', stderr);
     if (valid.size() > 0) {
       const std::vector<float> p = predict(model, valid, options.batch_size);
@@ -176,6 +184,77 @@ TrainResult train(CtrModel& model, const CtrDataset& train_data, const CtrDatase
   }
   result.train_samples_per_s = static_cast<double>(total_samples) / total_seconds;
   return result;
+}
+
+}  // namespace
+
+TrainResult train(CtrModel& model, const CtrDataset& train_data, const CtrDataset& valid, const TrainOptions& options) {
+  RECKON_CHECK_ARG(train_data.size() > 0, "the training set is empty");
+  RECKON_CHECK_ARG(train_data.fields == static_cast<std::int64_t>(model.field_rows().size()), "training data has ",
+                   train_data.fields, " fields, the model ", model.field_rows().size());
+  const std::int64_t n = train_data.size();
+  const std::int64_t capacity = std::min(std::max<std::int64_t>(options.batch_size, 1), n);
+  BatchLoader loader(model.context(), train_data, capacity);
+  std::vector<std::int64_t> order(static_cast<std::size_t>(n));
+  std::iota(order.begin(), order.end(), std::int64_t{0});
+  PhiloxStream shuffle_rng(options.seed, 0x5f0f);
+  std::int64_t at = 0;
+  return train_epochs(model, valid, options, [&](int) {
+    if (options.shuffle) {
+      for (std::int64_t i = n - 1; i > 0; --i) {
+        const auto j = static_cast<std::int64_t>(uniform_below(shuffle_rng.next_u32(), static_cast<std::uint32_t>(i + 1)));
+        std::swap(order[static_cast<std::size_t>(i)], order[static_cast<std::size_t>(j)]);
+      }
+    }
+    at = 0;
+    return EpochBatches{[&]() -> const CtrBatch* {
+                          if (at >= n) return nullptr;
+                          const std::int64_t count = std::min(capacity, n - at);
+                          const CtrBatch& b = loader.load(order.data() + at, count);
+                          at += count;
+                          return &b;
+                        },
+                        n};
+  });
+}
+
+TrainResult train_stream(CtrModel& model, const std::string& path, const Vocabulary& vocabulary,
+                         const ReadOptions& read, const CtrDataset& valid, const TrainOptions& options,
+                         std::int64_t shuffle_buffer, CtrDataset* report) {
+  RECKON_CHECK_ARG(vocabulary.field_count() == static_cast<std::int64_t>(model.field_rows().size()),
+                   "the vocabulary has ", vocabulary.field_count(), " fields, the model ", model.field_rows().size());
+  Context& ctx = model.context();
+  const std::int64_t F = vocabulary.field_count(), cap = std::max<std::int64_t>(options.batch_size, 1);
+  CtrBatch device;
+  device.ids = Tensor::empty(ctx, DType::kI32, {F, cap});
+  device.values = Tensor::empty(ctx, DType::kF32, {F, cap});
+  device.labels = Tensor::empty(ctx, DType::kF32, {cap});
+  Tensor offsets = Tensor::empty_host(DType::kI32, {cap + 1});
+  std::iota(offsets.data<std::int32_t>(), offsets.data<std::int32_t>() + cap + 1, 0);
+  device.offsets = offsets.to(ctx, ctx.device());
+  std::unique_ptr<BatchStream> stream;
+  std::int64_t rows_last_epoch = 0;
+  TrainResult r = train_epochs(model, valid, options, [&](int epoch) {
+    if (stream) rows_last_epoch = stream->rows();
+    stream = std::make_unique<BatchStream>(path, vocabulary, read,
+                                           StreamOptions{cap, shuffle_buffer, 3, options.seed + static_cast<std::uint64_t>(epoch)});
+    return EpochBatches{[&]() -> const CtrBatch* {
+                          // The previous batch's copies must be done before its pinned buffer goes back.
+                          ctx.synchronize();
+                          const HostBatch* h = stream->next();
+                          if (h == nullptr) return nullptr;
+                          // Asynchronous copies from pinned memory, ordered before the step on the stream.
+                          copy(ctx, device.ids, h->ids);
+                          copy(ctx, device.labels, h->labels);
+                          if (h->with_values) copy(ctx, device.values, h->values);
+                          device.size = h->size;
+                          device.with_values = h->with_values;
+                          return &device;
+                        },
+                        rows_last_epoch};
+  });
+  if (report != nullptr && stream) *report = stream->report();
+  return r;
 }
 
 }  // namespace reckon::ctr

@@ -24,6 +24,7 @@ struct TrainOptions {
 
 struct EpochResult {
   int epoch = 0;
+  std::int64_t samples = 0;
   double train_loss = 0;
   double valid_auc = 0, valid_logloss = 0;
   double seconds = 0, samples_per_s = 0;
@@ -39,6 +40,13 @@ struct TrainResult {
 
 // Throws kNumericError if the training loss becomes NaN or infinite (the model is then not usable).
 TrainResult train(CtrModel& model, const CtrDataset& train, const CtrDataset& valid, const TrainOptions& options);
+
+// Trains from a file streamed by a background reader (files larger than memory): rows go through a bounded shuffle
+// buffer of `shuffle_buffer` rows into pinned batches, copied to the device asynchronously. The vocabulary comes
+// from build_vocabulary on the same file. `report` (optional) receives the last epoch's skipped-row report.
+TrainResult train_stream(CtrModel& model, const std::string& path, const Vocabulary& vocabulary,
+                         const ReadOptions& read, const CtrDataset& valid, const TrainOptions& options,
+                         std::int64_t shuffle_buffer = 1 << 18, CtrDataset* report = nullptr);
 
 // Click probabilities for every row of the dataset, on the host.
 std::vector<float> predict(CtrModel& model, const CtrDataset& data, std::int64_t batch_size = 4096);

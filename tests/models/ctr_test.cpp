@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <set>
 #include <fstream>
 #include <sstream>
 #include <string>
@@ -11,6 +12,7 @@
 #include "reckon/models/ctr/dataset.h"
 #include "reckon/models/ctr/metrics.h"
 #include "reckon/models/ctr/model.h"
+#include "reckon/models/ctr/stream.h"
 #include "reckon/models/ctr/synthetic.h"
 #include "reckon/models/ctr/trainer.h"
 #include "testing.h"
@@ -256,6 +258,82 @@ TEST(CtrTraining, EarlyStoppingKeepsTheBestEpoch) {
   EXPECT_EQ(r.best_epoch, static_cast<int>(r.epochs.size()) - 1);
   EXPECT_DOUBLE_EQ(r.logloss, r.epochs[static_cast<std::size_t>(r.best_epoch - 1)].valid_logloss);
   EXPECT_GT(r.epochs.back().valid_logloss, r.logloss);
+}
+
+TEST(CtrStream, EveryRowOnceShuffledOrInOrder) {
+  const std::string dir = temp_dir("stream");
+  const SyntheticResult s = write_synthetic_click_log(dir, {10000, 10, 4});
+  const Vocabulary v = build_vocabulary(s.train_path, {}, 1);
+  const CtrDataset whole = read_dataset(s.train_path, v, {});
+  const std::int64_t F = whole.fields;
+  // A row's signature: its label and ids.
+  auto signature = [&](const std::int32_t* ids, std::int64_t stride, float label) {
+    std::string key(1, label > 0.5f ? '1' : '0');
+    for (std::int64_t f = 0; f < F; ++f) key += std::to_string(ids[f * stride]) + ",";
+    return key;
+  };
+  std::multiset<std::string> expected;
+  std::vector<std::string> in_file_order;
+  for (std::int64_t r = 0; r < whole.size(); ++r) {
+    std::vector<std::int32_t> ids(whole.ids.begin() + r * F, whole.ids.begin() + (r + 1) * F);
+    in_file_order.push_back(signature(ids.data(), 1, whole.labels[static_cast<std::size_t>(r)]));
+    expected.insert(in_file_order.back());
+  }
+  for (std::int64_t buffer : {std::int64_t{1}, std::int64_t{777}, std::int64_t{1} << 20}) {
+    BatchStream stream(s.train_path, v, {}, {300, buffer, 2, 5});
+    std::multiset<std::string> got;
+    std::vector<std::string> order;
+    while (const HostBatch* b = stream.next()) {
+      for (std::int64_t i = 0; i < b->size; ++i) {
+        order.push_back(signature(b->ids.data<std::int32_t>() + i, 300, b->labels.data<float>()[i]));
+        got.insert(order.back());
+      }
+    }
+    EXPECT_EQ(got, expected) << "shuffle buffer " << buffer;
+    EXPECT_EQ(stream.rows(), whole.size());
+    if (buffer == 1) {
+      EXPECT_EQ(order, in_file_order);
+    } else {
+      EXPECT_NE(order, in_file_order);
+    }
+  }
+  {
+    BatchStream abandoned(s.train_path, v, {}, {100, 50, 1, 5});  // destroyed while the reader waits
+    ASSERT_NE(abandoned.next(), nullptr);
+  }
+  const std::string bad = write_file(dir, "bad.txt", std::string(kCriteoRows) + "0\t1\n");
+  ReadOptions strict;
+  strict.bad_rows = BadRowPolicy::kFail;
+  const Vocabulary bad_vocabulary = build_vocabulary(bad, {}, 1);
+  BatchStream failing(bad, bad_vocabulary, strict, {4, 4, 1, 1});
+  try {
+    while (failing.next() != nullptr) {
+    }
+    FAIL() << "no exception";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), StatusCode::kDataError);
+    EXPECT_NE(e.message().find("bad.txt:3"), std::string::npos) << e.message();
+  }
+}
+
+TEST(CtrStream, StreamedTrainingLearnsLikeInMemory) {
+  const std::string dir = temp_dir("stream_train");
+  const SyntheticResult s = write_synthetic_click_log(dir, {40000, 10000, 6});
+  const Vocabulary v = build_vocabulary(s.train_path, {}, 1);
+  const CtrDataset test_data = read_dataset(s.test_path, v, {});
+  std::vector<std::int64_t> rows;
+  for (std::int64_t f = 0; f < v.field_count(); ++f) rows.push_back(v.rows(f));
+  CtrModelConfig config;
+  config.kind = CtrModelKind::kFm;
+  config.sparse_learning_rate = config.dense_learning_rate = 0.005f;
+  TrainOptions options;
+  options.batch_size = 512;
+  Context a(Device::cpu()), b(Device::cpu());
+  CtrModel in_memory(a, config, rows), streamed(b, config, rows);
+  const TrainResult m = train(in_memory, read_dataset(s.train_path, v, {}), test_data, options);
+  const TrainResult t = train_stream(streamed, s.train_path, v, {}, test_data, options, 5000);
+  EXPECT_EQ(t.epochs[0].samples, 40000);
+  EXPECT_NEAR(t.auc, m.auc, 0.02);
 }
 
 TEST(CtrCheckpoint, RoundTripsAndRejectsBadFiles) {

@@ -1,0 +1,152 @@
+#include "reckon/models/ctr/stream.h"
+
+#include <algorithm>
+
+#include "reckon/runtime/error.h"
+#include "reckon/runtime/philox.h"
+
+namespace reckon::ctr {
+namespace {
+struct Stopped {};  // unwinds the reading thread when the stream is destroyed early
+}  // namespace
+
+BatchStream::BatchStream(std::string path, const Vocabulary& vocabulary, ReadOptions options, StreamOptions stream)
+    : path_(std::move(path)), vocabulary_(vocabulary), options_(std::move(options)), stream_(stream),
+      fields_(vocabulary.field_count()) {
+  RECKON_CHECK_ARG(stream_.batch_size >= 1 && stream_.shuffle_buffer >= 1 && stream_.prefetch >= 1,
+                   "streaming needs positive batch size, shuffle buffer and prefetch");
+  for (int i = 0; i < stream_.prefetch + 1; ++i) {
+    auto b = std::make_unique<HostBatch>();
+    b->ids = Tensor::empty_host(DType::kI32, {fields_, stream_.batch_size}, true);
+    b->values = Tensor::empty_host(DType::kF32, {fields_, stream_.batch_size}, true);
+    b->labels = Tensor::empty_host(DType::kF32, {stream_.batch_size}, true);
+    free_.push_back(b.get());
+    storage_.push_back(std::move(b));
+  }
+  report_.fields = fields_;
+  thread_ = std::thread([this] { produce(); });
+}
+
+BatchStream::~BatchStream() {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    stop_ = true;
+  }
+  changed_.notify_all();
+  thread_.join();
+}
+
+const HostBatch* BatchStream::next() {
+  std::unique_lock<std::mutex> lock(mutex_);
+  if (in_use_ != nullptr) {
+    free_.push_back(in_use_);
+    in_use_ = nullptr;
+    changed_.notify_all();
+  }
+  changed_.wait(lock, [this] { return !ready_.empty() || finished_; });
+  if (!ready_.empty()) {
+    in_use_ = ready_.front();
+    ready_.pop_front();
+    return in_use_;
+  }
+  if (error_) std::rethrow_exception(error_);
+  return nullptr;
+}
+
+void BatchStream::produce() {
+  const std::int64_t F = fields_, S = stream_.shuffle_buffer, cap = stream_.batch_size;
+  std::vector<std::int32_t> buffer_ids(static_cast<std::size_t>(std::min<std::int64_t>(S, 1 << 20) * F));
+  std::vector<float> buffer_values(buffer_ids.size()), buffer_labels;
+  std::int64_t held = 0;
+  PhiloxStream rng(stream_.seed, 0x57e4);
+  HostBatch* current = nullptr;
+
+  auto take_free = [&] {
+    std::unique_lock<std::mutex> lock(mutex_);
+    changed_.wait(lock, [this] { return !free_.empty() || stop_; });
+    if (stop_) throw Stopped{};
+    HostBatch* b = free_.front();
+    free_.pop_front();
+    b->size = 0;
+    b->with_values = false;
+    return b;
+  };
+  auto publish = [&](HostBatch* b) {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      ready_.push_back(b);
+    }
+    changed_.notify_all();
+  };
+  // Move buffered row j into the current batch.
+  auto emit = [&](std::int64_t j) {
+    if (current == nullptr) current = take_free();
+    const std::int64_t i = current->size++;
+    current->labels.data<float>()[i] = buffer_labels[static_cast<std::size_t>(j)];
+    for (std::int64_t f = 0; f < F; ++f) {
+      const float v = buffer_values[static_cast<std::size_t>(j * F + f)];
+      current->ids.data<std::int32_t>()[f * cap + i] = buffer_ids[static_cast<std::size_t>(j * F + f)];
+      current->values.data<float>()[f * cap + i] = v;
+      current->with_values = current->with_values || v != 1.0f;
+    }
+    if (current->size == cap) {
+      publish(current);
+      current = nullptr;
+    }
+  };
+  auto store = [&](std::int64_t j, const Sample& s) {
+    if (static_cast<std::size_t>(j) >= buffer_labels.size()) {
+      buffer_labels.resize(static_cast<std::size_t>(j) + 1);
+      if (buffer_ids.size() < static_cast<std::size_t>((j + 1) * F)) {
+        buffer_ids.resize(static_cast<std::size_t>((j + 1) * F) * 2);
+        buffer_values.resize(buffer_ids.size());
+      }
+    }
+    buffer_labels[static_cast<std::size_t>(j)] = s.label;
+    std::copy(s.ids, s.ids + F, buffer_ids.begin() + j * F);
+    std::copy(s.values, s.values + F, buffer_values.begin() + j * F);
+  };
+
+  try {
+    CtrDataset report;
+    report.fields = F;
+    const std::int64_t rows = for_each_row(
+        path_, vocabulary_, options_,
+        [&](const Sample& s) {
+          if (held < S) {
+            store(held++, s);
+            return;
+          }
+          // Buffer full: a random held row goes out, the new row takes its place.
+          const auto j = static_cast<std::int64_t>(uniform_below(rng.next_u32(), static_cast<std::uint32_t>(held)));
+          emit(j);
+          store(j, s);
+        },
+        report);
+    while (held > 0) {  // drain in random order
+      const auto j = static_cast<std::int64_t>(uniform_below(rng.next_u32(), static_cast<std::uint32_t>(held)));
+      emit(j);
+      --held;
+      if (j != held) {
+        buffer_labels[static_cast<std::size_t>(j)] = buffer_labels[static_cast<std::size_t>(held)];
+        std::copy(buffer_ids.begin() + held * F, buffer_ids.begin() + (held + 1) * F, buffer_ids.begin() + j * F);
+        std::copy(buffer_values.begin() + held * F, buffer_values.begin() + (held + 1) * F, buffer_values.begin() + j * F);
+      }
+    }
+    if (current != nullptr && current->size > 0) publish(current);
+    std::lock_guard<std::mutex> lock(mutex_);
+    report_ = std::move(report);
+    rows_ = rows;
+    finished_ = true;
+  } catch (const Stopped&) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    finished_ = true;
+  } catch (...) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    error_ = std::current_exception();
+    finished_ = true;
+  }
+  changed_.notify_all();
+}
+
+}  // namespace reckon::ctr

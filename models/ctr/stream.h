@@ -1,0 +1,73 @@
+// Streaming batches from files larger than memory: a background thread parses rows (through the vocabulary),
+// passes them through a bounded shuffle buffer and fills batches in pinned host memory, a few batches ahead of
+// training. The trainer copies each batch to the device asynchronously from the pinned buffers.
+#pragma once
+
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <exception>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "reckon/models/ctr/dataset.h"
+#include "reckon/runtime/memory.h"
+
+namespace reckon::ctr {
+
+struct StreamOptions {
+  std::int64_t batch_size = 4096;
+  std::int64_t shuffle_buffer = 1 << 18;  // rows held for shuffling (1: file order)
+  int prefetch = 3;                       // batches prepared ahead
+  std::uint64_t seed = 1;
+};
+
+// One batch in (pinned) host memory, field-major like CtrBatch.
+struct HostBatch {
+  std::int64_t size = 0;
+  bool with_values = false;
+  Tensor ids;     // i32 [F, capacity]
+  Tensor values;  // f32 [F, capacity]
+  Tensor labels;  // f32 [capacity]
+};
+
+class BatchStream {
+ public:
+  // The vocabulary must outlive the stream (the reading thread uses it).
+  BatchStream(std::string path, const Vocabulary& vocabulary, ReadOptions options, StreamOptions stream);
+  BatchStream(std::string path, const Vocabulary&& vocabulary, ReadOptions options, StreamOptions stream) = delete;
+  ~BatchStream();
+  BatchStream(const BatchStream&) = delete;
+  BatchStream& operator=(const BatchStream&) = delete;
+
+  // The next batch, or nullptr after the last one. The batch stays valid until the next call. Rethrows an error
+  // of the reading thread (I/O, malformed rows under BadRowPolicy::kFail).
+  const HostBatch* next();
+  // Skipped rows and their first messages; complete once next() has returned nullptr.
+  const CtrDataset& report() const { return report_; }
+  std::int64_t rows() const { return rows_; }
+
+ private:
+  void produce();
+
+  std::string path_;
+  const Vocabulary& vocabulary_;
+  ReadOptions options_;
+  StreamOptions stream_;
+  std::int64_t fields_;
+  std::vector<std::unique_ptr<HostBatch>> storage_;
+  std::mutex mutex_;
+  std::condition_variable changed_;
+  std::deque<HostBatch*> free_, ready_;
+  HostBatch* in_use_ = nullptr;
+  bool finished_ = false, stop_ = false;
+  std::exception_ptr error_;
+  CtrDataset report_;
+  std::int64_t rows_ = 0;
+  std::thread thread_;
+};
+
+}  // namespace reckon::ctr
