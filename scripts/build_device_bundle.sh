@@ -13,7 +13,9 @@ cd "$(dirname "$0")/.."
 build=build-device
 bundle=.device/bundle
 scripts/install_deps.sh
-cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DRECKON_CUDA=ON \
+# The CPU BLAS is linked by soname (libblas.so.3) and the bundle carries the reference BLAS (450 KB, libc only):
+# OpenBLAS with its Fortran runtime would not fit the 64 MiB carry limit, and the GPU checks do not time the CPU.
+cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DRECKON_CUDA=ON -DBLA_VENDOR=Generic \
       -DCMAKE_CUDA_ARCHITECTURES="75-virtual;90-real" \
       -DCMAKE_EXE_LINKER_FLAGS="-Wl,--as-needed" >/dev/null
 cmake --build "$build" -j "$(nproc)"
@@ -26,7 +28,7 @@ cp "$build"/bin/reckon "$bundle/bin/"
 
 # Shared libraries the binaries load that the GPU machine's image may lack. The C library, the C++ runtime (the
 # GPU image's is newer) and the CUDA driver and libraries stay behind.
-skip='^(linux-vdso|ld-linux|libc\.so|libm\.so|libdl\.so|libpthread\.so|librt\.so|libstdc\+\+\.so|libgcc_s\.so|libcuda\.so|libcublas|libcublasLt|libcudnn|libcurand)'
+skip='^(linux-vdso|ld-linux|libc\.so|libm\.so|libdl\.so|libpthread\.so|librt\.so|libstdc\+\+\.so|libgcc_s\.so|libcuda\.so|libcublas|libcublasLt|libcudnn|libcurand|libblas|libopenblas|libgfortran|libquadmath)'
 for f in "$bundle"/tests/* "$bundle"/bench/* "$bundle"/bin/*; do
   ldd "$f" | awk '/=> \//{print $1" "$3}'
 done | sort -u | while read -r name path; do
@@ -34,6 +36,12 @@ done | sort -u | while read -r name path; do
     cp -L "$path" "$bundle/lib/$name"
   fi
 done
+reference_blas=/usr/lib/x86_64-linux-gnu/blas/libblas.so.3
+if [ -f "$reference_blas" ]; then
+  cp -L "$reference_blas" "$bundle/lib/libblas.so.3"
+else
+  echo "warning: $reference_blas not found (Debian's libblas3); the bundle has no CPU BLAS" >&2
+fi
 git rev-parse --short HEAD > "$bundle/COMMIT" 2>/dev/null || echo unknown > "$bundle/COMMIT"
 du -sh "$bundle"
 ls "$bundle/lib"

@@ -101,7 +101,7 @@ if [ "${RECKON_DEVICE_SANITIZE:-1}" = "1" ] && command -v compute-sanitizer >/de
   say "==== compute-sanitizer memcheck on the kernel tests ($(elapsed)s)"
   for t in "$bundle"/tests/random_test "$bundle"/tests/launch_test "$bundle"/tests/embedding_test; do
     [ -x "$t" ] || continue
-    timeout 150 compute-sanitizer --tool memcheck --error-exitcode 99 "$t" --gtest_brief=1 \
+    timeout 90 compute-sanitizer --tool memcheck --error-exitcode 99 "$t" --gtest_brief=1 \
       --gtest_filter='*Cuda*' >>"$log" 2>&1
     say "memcheck $(basename "$t"): exit $?"
   done
