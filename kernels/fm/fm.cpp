@@ -41,7 +41,17 @@ Shape dense_shape(const Context& ctx, const TensorView& src, const TensorView& v
   const Shape s{src.size(0), static_cast<int>(src.size(1)), static_cast<int>(src.size(2))};
   check_f32(ctx, src, "fm src", {s.batch, s.fields, s.dim});
   check_values(ctx, values, s);
+  RECKON_CHECK_ARG(s.batch == 0 || (s.fields > 0 && s.dim > 0), "fm: F and K must be positive, got ", src.shape_str());
   return s;
+}
+
+// The shape and values of a call, common to the four entry points.
+detail::FmArgs& describe(detail::FmArgs& a, const Shape& s, const TensorView& values) {
+  a.values = static_cast<const float*>(values.data);
+  a.batch = s.batch;
+  a.fields = s.fields;
+  a.dim = s.dim;
+  return a;
 }
 
 detail::FmArgs fused_args(const Context& ctx, std::span<const TensorView> tables, const TensorView& indices,
@@ -168,14 +178,7 @@ void fm_interaction_fwd(Context& ctx, const TensorView& src, const TensorView& v
   check_f32(ctx, dst, "fm dst", {s.batch});
   detail::FmArgs a{};
   a.in.src = static_cast<const float*>(src.data);
-  a.values = static_cast<const float*>(values.data);
-  a.batch = s.batch;
-  a.fields = s.fields;
-  a.dim = s.dim;
-  a.dst = static_cast<float*>(dst.data);
-  if (s.fields == 0 || s.dim == 0) {
-    RECKON_CHECK_ARG(s.batch == 0, "fm: F and K must be positive");
-  }
+  describe(a, s, values).dst = static_cast<float*>(dst.data);
   run(ctx, a, false, {}, TensorView{}, "fm_interaction_fwd");
 }
 
@@ -186,11 +189,7 @@ void fm_interaction_bwd(Context& ctx, const TensorView& src, const TensorView& v
   check_f32(ctx, diff_src, "fm diff_src", {s.batch, s.fields, s.dim});
   detail::FmArgs a{};
   a.in.src = static_cast<const float*>(src.data);
-  a.values = static_cast<const float*>(values.data);
-  a.batch = s.batch;
-  a.fields = s.fields;
-  a.dim = s.dim;
-  a.diff_dst = static_cast<const float*>(diff_dst.data);
+  describe(a, s, values).diff_dst = static_cast<const float*>(diff_dst.data);
   a.dst = static_cast<float*>(diff_src.data);
   run(ctx, a, true, {}, TensorView{}, "fm_interaction_bwd");
 }
@@ -201,11 +200,7 @@ void fm_interaction_fused_fwd(Context& ctx, std::span<const TensorView> tables, 
   Shape s{};
   detail::FmArgs a = fused_args(ctx, tables, indices, values, policy, oov_row, s);
   check_f32(ctx, dst, "fm dst", {s.batch});
-  a.values = static_cast<const float*>(values.data);
-  a.batch = s.batch;
-  a.fields = s.fields;
-  a.dim = s.dim;
-  a.dst = static_cast<float*>(dst.data);
+  describe(a, s, values).dst = static_cast<float*>(dst.data);
   run(ctx, a, false, tables, indices, "fm_interaction_fused_fwd");
 }
 
@@ -216,11 +211,7 @@ void fm_interaction_fused_bwd(Context& ctx, std::span<const TensorView> tables, 
   detail::FmArgs a = fused_args(ctx, tables, indices, values, policy, oov_row, s);
   check_f32(ctx, diff_dst, "fm diff_dst", {s.batch});
   check_f32(ctx, diff_src, "fm diff_src", {s.batch, s.fields, s.dim});
-  a.values = static_cast<const float*>(values.data);
-  a.batch = s.batch;
-  a.fields = s.fields;
-  a.dim = s.dim;
-  a.diff_dst = static_cast<const float*>(diff_dst.data);
+  describe(a, s, values).diff_dst = static_cast<const float*>(diff_dst.data);
   a.dst = static_cast<float*>(diff_src.data);
   run(ctx, a, true, tables, indices, "fm_interaction_fused_bwd");
 }
