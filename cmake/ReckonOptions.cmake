@@ -3,6 +3,9 @@ set(RECKON_CUDA AUTO CACHE STRING "Build the CUDA kernels: AUTO (when nvcc is fo
 set_property(CACHE RECKON_CUDA PROPERTY STRINGS AUTO ON OFF)
 set(RECKON_CUDNN AUTO CACHE STRING "Use cuDNN (needs CUDA): AUTO, ON (required), OFF")
 set_property(CACHE RECKON_CUDNN PROPERTY STRINGS AUTO ON OFF)
+set(RECKON_CPU_GEMM AUTO CACHE STRING
+    "CPU matrix products: AUTO (oneDNN when found, else BLAS), ONEDNN (required), BLAS (the CBLAS library only)")
+set_property(CACHE RECKON_CPU_GEMM PROPERTY STRINGS AUTO ONEDNN BLAS)
 set(RECKON_SANITIZE "" CACHE STRING "Comma-separated sanitizers for host code, e.g. address,undefined")
 
 if(DEFINED ENV{CI} AND "$ENV{CI}" STREQUAL "true")

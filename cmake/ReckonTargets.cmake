@@ -53,9 +53,13 @@ target_include_directories(reckon PUBLIC $<BUILD_INTERFACE:${RECKON_INCLUDE_BUIL
 target_include_directories(reckon PRIVATE ${RECKON_CBLAS_INCLUDE_DIR})
 # CPU kernels that promise bitwise parity with CUDA write their fused multiply-adds explicitly (fmaf); nothing else
 # may be fused behind their back, whatever -march the user passes.
-target_compile_options(reckon PRIVATE $<$<COMPILE_LANGUAGE:CXX>:-ffp-contract=off>)
+# -fno-math-errno: sqrtf stays one instruction (IEEE sqrt is correctly rounded either way) and loops using it vectorise.
+target_compile_options(reckon PRIVATE $<$<COMPILE_LANGUAGE:CXX>:-ffp-contract=off -fno-math-errno>)
 target_link_libraries(reckon PUBLIC Threads::Threads PRIVATE OpenMP::OpenMP_CXX BLAS::BLAS
                                     $<BUILD_INTERFACE:reckon_warnings>)
+if(RECKON_WITH_ONEDNN)
+  target_link_libraries(reckon PRIVATE DNNL::dnnl)
+endif()
 if(RECKON_WITH_CUDA)
   target_link_libraries(reckon PRIVATE CUDA::cudart_static CUDA::cublas)
   if(RECKON_WITH_CUDNN)

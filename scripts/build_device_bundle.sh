@@ -15,7 +15,7 @@ bundle=.device/bundle
 scripts/install_deps.sh
 # The CPU BLAS is linked by soname (libblas.so.3) and the bundle carries the reference BLAS (450 KB, libc only):
 # OpenBLAS with its Fortran runtime would not fit the 64 MiB carry limit, and the GPU checks do not time the CPU.
-cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DRECKON_CUDA=ON -DBLA_VENDOR=Generic \
+cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DRECKON_CUDA=ON -DBLA_VENDOR=Generic -DRECKON_CPU_GEMM=BLAS \
       -DCMAKE_CUDA_ARCHITECTURES="75-virtual;90-real" \
       -DCMAKE_EXE_LINKER_FLAGS="-Wl,--as-needed" >/dev/null
 cmake --build "$build" -j "$(nproc)"

@@ -3,7 +3,7 @@
 # the exact command to run. The CUDA toolkit itself is not a Debian package here: without nvcc the build is CPU-only.
 set -euo pipefail
 
-packages=(cmake ninja-build g++ make pkg-config libgtest-dev libbenchmark-dev libopenblas-dev libblas3 libomp-dev
+packages=(cmake ninja-build g++ make pkg-config libgtest-dev libbenchmark-dev libopenblas-dev libblas3 libdnnl-dev libomp-dev
           libcli11-dev nlohmann-json3-dev libfmt-dev)
 
 missing=()

@@ -41,6 +41,7 @@ nlohmann::json collect_info() {
       {"cudnn", static_cast<bool>(RECKON_WITH_CUDNN)},
       {"cudnn_version", RECKON_CUDNN_VERSION_STRING},
       {"cpu_blas", RECKON_BLAS_VENDOR},
+      {"cpu_gemm", RECKON_CPU_GEMM},
   };
   info["cpu"] = {{"model", cpu_model_name()},
                  {"hardware_threads", std::thread::hardware_concurrency()},

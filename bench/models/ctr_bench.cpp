@@ -1,12 +1,15 @@
 // DeepFM training throughput: F=39 fields, K=16, hidden 400-400-400, batch 4096 (the configuration), one
 // training step (forward, backward, sparse Adam on the embeddings, Adam on the MLP) per iteration, in samples/s.
 // Targets: CPU (2 cores) >= 3x a straightforward framework's ~17,000 samples/s; H200 >= 5,000,000 samples/s.
+#include <algorithm>
+#include <cmath>
 #include <vector>
 
 #include "bench_util.h"
 #include "reckon/models/ctr/model.h"
 #include "reckon/runtime/memory.h"
 #include "reckon/runtime/philox.h"
+#include "reckon/runtime/timer.h"
 
 namespace reckon::bench {
 namespace {
@@ -14,13 +17,24 @@ namespace {
 constexpr int kFields = 39;
 constexpr std::int64_t kRows = 100'000;
 
-ctr::CtrBatch random_batch(Context& ctx, std::int64_t batch) {
+// Ids per field: uniform over the kRows rows (every lookup a cache miss: the worst case), or heavy-tailed as real
+// click logs are (log-uniform, i.e. Zipf with exponent 1: P(id < r) = ln r / ln kRows).
+enum class IdDistribution : int { kUniform = 0, kZipf = 1 };
+
+ctr::CtrBatch random_batch(Context& ctx, std::int64_t batch, IdDistribution ids_from = IdDistribution::kUniform) {
   ctr::CtrBatch b;
   b.size = batch;
   std::vector<std::int32_t> ids(static_cast<std::size_t>(kFields * batch)), offsets(static_cast<std::size_t>(batch + 1));
   std::vector<float> labels(static_cast<std::size_t>(batch));
   PhiloxStream rng(11, 0);
-  for (auto& id : ids) id = static_cast<std::int32_t>(uniform_below(rng.next_u32(), kRows));
+  for (auto& id : ids) {
+    if (ids_from == IdDistribution::kUniform) {
+      id = static_cast<std::int32_t>(uniform_below(rng.next_u32(), kRows));
+    } else {
+      const double r = std::floor(std::pow(static_cast<double>(kRows), static_cast<double>(rng.next_uniform())));
+      id = static_cast<std::int32_t>(std::min<double>(r, kRows) - 1);
+    }
+  }
   for (std::size_t i = 0; i < offsets.size(); ++i) offsets[i] = static_cast<std::int32_t>(i);
   for (float& y : labels) y = rng.next_uniform() < 0.25f ? 1.0f : 0.0f;
   b.ids = Tensor::empty(ctx, DType::kI32, {kFields, batch});
@@ -48,6 +62,56 @@ void train_steps(benchmark::State& state, Context& ctx, bool on_cuda) {
   }
   state.counters["samples_per_s"] = benchmark::Counter(static_cast<double>(batch), benchmark::Counter::kIsIterationInvariantRate);
 }
+
+// The same step profiled by stage: milliseconds per step in each stage (embedding, FM, MLP, loss, optimizers).
+void train_stages(benchmark::State& state, Context& ctx) {
+  const std::int64_t batch = state.range(0);
+  ctr::CtrModelConfig config;
+  config.kind = ctr::CtrModelKind::kDeepFm;
+  ctr::CtrModel model(ctx, config, std::vector<std::int64_t>(kFields, kRows));
+  const ctr::CtrBatch b = random_batch(ctx, batch, static_cast<IdDistribution>(state.range(1)));
+  model.train_step(b);
+  StageTimer stages(ctx, ctr::ctr_stage_names());
+  model.set_stage_timer(&stages);
+  DeviceTimer timer(ctx);
+  double total_ms = 0.0;
+  for (auto _ : state) {
+    timer.start();
+    model.train_step(b);
+    const double ms = timer.stop_ms();
+    total_ms += ms;
+    state.SetIterationTime(ms / 1e3);
+  }
+  const auto& totals = stages.totals_ms();
+  const double iterations = static_cast<double>(state.iterations());
+  for (std::size_t s = 0; s < totals.size(); ++s) {
+    state.counters[stages.stage_names()[s] + "_ms"] = totals[s] / iterations;
+  }
+  state.counters["step_ms"] = total_ms / iterations;
+  state.counters["samples_per_s"] = benchmark::Counter(static_cast<double>(batch), benchmark::Counter::kIsIterationInvariantRate);
+}
+
+void BM_CtrTrainStages_cpu(benchmark::State& state) { train_stages(state, cpu_context()); }
+BENCHMARK(BM_CtrTrainStages_cpu)
+    ->Name("BM_CtrTrainStages/cpu")
+    ->Args({4096, 0})
+    ->Args({4096, 1})
+    ->ArgNames({"B", "zipf"})
+    ->UseManualTime()
+    ->Unit(benchmark::kMillisecond);
+
+void BM_CtrTrainStages_cuda(benchmark::State& state) {
+  if (!has_cuda(state)) return;
+  train_stages(state, cuda_context());
+}
+BENCHMARK(BM_CtrTrainStages_cuda)
+    ->Name("BM_CtrTrainStages/cuda")
+    ->Args({4096, 0})
+    ->Args({65536, 0})
+    ->Args({65536, 1})
+    ->ArgNames({"B", "zipf"})
+    ->UseManualTime()
+    ->Unit(benchmark::kMillisecond);
 
 void BM_CtrTrainStep_cpu(benchmark::State& state) { train_steps(state, cpu_context(), false); }
 BENCHMARK(BM_CtrTrainStep_cpu)

@@ -106,6 +106,19 @@ std::uint64_t first_bad_offsets(const void* offsets, std::int64_t nnz, std::int6
   return ~std::uint64_t{0};
 }
 
+// A hint only: an out-of-range id is skipped here (the gather reports it).
+template <typename WeightT, typename IndexT>
+void prefetch_row(const WeightT* weights, IndexT id, std::int64_t rows, std::int64_t dim) {
+  const auto r = static_cast<std::int64_t>(id);
+  if (r < 0 || r >= rows) return;
+  const auto* row = reinterpret_cast<const char*>(weights + r * dim);
+  const auto bytes = static_cast<std::int64_t>(sizeof(WeightT)) * dim;
+  for (std::int64_t at = 0; at < bytes; at += 64) __builtin_prefetch(row + at);
+}
+
+constexpr std::int64_t kFwdPrefetchDistance = 8;
+constexpr std::int64_t kFwdBlock = 512;  // bags of one table per work item
+
 template <typename WeightT, typename IndexT>
 void fwd_cpu(Context& ctx, std::span<const TensorView> tables, std::span<const EmbeddingBags> bags,
              const TensorView& dst, const EmbeddingBagOptions& options, const Validated& v,
@@ -129,11 +142,17 @@ void fwd_cpu(Context& ctx, std::span<const TensorView> tables, std::span<const E
         row_base[static_cast<std::size_t>(t - 1)] + bags[static_cast<std::size_t>(t - 1)].indices.numel();
   }
   std::uint64_t bad_index = ~std::uint64_t{0};
-  const std::int64_t work = v.batch * num_tables;
+  // Work items are blocks of bags of one table, so the table's pointers are loaded once per block and a block's
+  // rows can be fetched ahead (they are read at random: several misses in flight instead of one).
+  const std::int64_t blocks_per_table = (v.batch + kFwdBlock - 1) / kFwdBlock;
+  const std::int64_t work = blocks_per_table * num_tables;
+  const bool pool = options.pooling != PoolingMode::kNone;
+  const bool mean = options.pooling == PoolingMode::kMean;
 #pragma omp parallel for num_threads(ctx.cpu_threads()) schedule(static) reduction(min : bad_index)
   for (std::int64_t w = 0; w < work; ++w) {
-    const std::int64_t b = w / num_tables;
-    const std::int64_t t = w % num_tables;
+    const std::int64_t t = w / blocks_per_table;
+    const std::int64_t b_begin = (w % blocks_per_table) * kFwdBlock;
+    const std::int64_t b_end = std::min(v.batch, b_begin + kFwdBlock);
     const TensorView& table = tables[static_cast<std::size_t>(t)];
     const EmbeddingBags& bag = bags[static_cast<std::size_t>(t)];
     const auto* weights = static_cast<const WeightT*>(table.data);
@@ -141,39 +160,40 @@ void fwd_cpu(Context& ctx, std::span<const TensorView> tables, std::span<const E
     const auto* idx = static_cast<const IndexT*>(bag.indices.data);
     const auto* psw = static_cast<const float*>(bag.per_sample_weights.data);
     const std::int64_t rows = table.size(0);
-    const std::int64_t start = off[b], end = off[b + 1];
-    if (options.pooling == PoolingMode::kNone) {
+    const std::int64_t nnz = bag.indices.numel();
+    const std::int64_t base = row_base[static_cast<std::size_t>(t)];
+    // Offsets were validated above, so off[b] <= off[b + 1] <= nnz for every bag.
+    const std::int64_t first = off[b_begin], last = off[b_end];
+    for (std::int64_t j = first; j < std::min(last, first + kFwdPrefetchDistance); ++j) {
+      prefetch_row(weights, idx[j], rows, D);
+    }
+    for (std::int64_t b = b_begin; b < b_end; ++b) {
+      const std::int64_t start = off[b], end = off[b + 1];
+      float* o = pool ? out + (b * num_tables + t) * D : nullptr;
+      if (pool) std::fill(o, o + D, 0.0f);
       for (std::int64_t j = start; j < end; ++j) {
-        float* o = out + (row_base[static_cast<std::size_t>(t)] + j) * D;
+        if (j + kFwdPrefetchDistance < std::min(last, nnz)) prefetch_row(weights, idx[j + kFwdPrefetchDistance], rows, D);
         const std::int64_t r = detail::resolve_row(idx[j], rows, use_oov, options.oov_row);
+        if (!pool) o = out + (base + j) * D;
         if (r < 0) {
           bad_index = std::min(bad_index, (static_cast<std::uint64_t>(t) << detail::kErrorKeyShift) | static_cast<std::uint64_t>(j));
-          std::fill(o, o + D, 0.0f);
+          if (!pool) std::fill(o, o + D, 0.0f);
           continue;
         }
-        for (std::int64_t d = 0; d < D; ++d) o[d] = detail::load_weight(weights + r * D, d);
+        const WeightT* row = weights + r * D;
+        if (!pool) {
+          for (std::int64_t d = 0; d < D; ++d) o[d] = detail::load_weight(row, d);
+        } else if (psw != nullptr) {
+          const float s = psw[j];
+          for (std::int64_t d = 0; d < D; ++d) o[d] = detail::madd(s, detail::load_weight(row, d), o[d]);
+        } else {
+          for (std::int64_t d = 0; d < D; ++d) o[d] += detail::load_weight(row, d);
+        }
       }
-      continue;
-    }
-    float* o = out + (b * num_tables + t) * D;
-    std::fill(o, o + D, 0.0f);
-    for (std::int64_t j = start; j < end; ++j) {
-      const std::int64_t r = detail::resolve_row(idx[j], rows, use_oov, options.oov_row);
-      if (r < 0) {
-        bad_index = std::min(bad_index, (static_cast<std::uint64_t>(t) << detail::kErrorKeyShift) | static_cast<std::uint64_t>(j));
-        continue;
+      if (mean && end > start) {
+        const auto count = static_cast<float>(end - start);
+        for (std::int64_t d = 0; d < D; ++d) o[d] /= count;
       }
-      const WeightT* row = weights + r * D;
-      if (psw != nullptr) {
-        const float s = psw[j];
-        for (std::int64_t d = 0; d < D; ++d) o[d] = detail::madd(s, detail::load_weight(row, d), o[d]);
-      } else {
-        for (std::int64_t d = 0; d < D; ++d) o[d] += detail::load_weight(row, d);
-      }
-    }
-    if (options.pooling == PoolingMode::kMean && end > start) {
-      const auto count = static_cast<float>(end - start);
-      for (std::int64_t d = 0; d < D; ++d) o[d] /= count;
     }
   }
   errors.bad_index = bad_index;
@@ -403,6 +423,18 @@ detail::EmbeddingUpdateScalars make_scalars(const SparseOptimizer& o) {
   return u;
 }
 
+constexpr std::size_t kBwdPrefetchDistance = 8;
+
+void prefetch_update_row(const detail::EmbeddingBwdTable& t, std::int64_t r, int dim, SparseOptimizerKind kind) {
+  const auto prefetch_span = [](const float* p, int n) {
+    for (int at = 0; at < n; at += 16) __builtin_prefetch(p + at, 1);
+  };
+  prefetch_span(t.weights + r * dim, dim);
+  if (kind == SparseOptimizerKind::kRowwiseAdagrad) __builtin_prefetch(t.state1 + r, 1);
+  if (kind == SparseOptimizerKind::kAdagrad || kind == SparseOptimizerKind::kAdam) prefetch_span(t.state1 + r * dim, dim);
+  if (kind == SparseOptimizerKind::kAdam) prefetch_span(t.state2 + r * dim, dim);
+}
+
 // Apply the optimizer to row r of table t; g holds the row's gradient and is overwritten with g'.
 void update_row_cpu(const detail::EmbeddingUpdateScalars& u, const detail::EmbeddingBwdTable& t, std::int64_t r,
                     int dim, float* g) {
@@ -416,11 +448,23 @@ void update_row_cpu(const detail::EmbeddingUpdateScalars& u, const detail::Embed
     t.state1[r] = state;
     denom = detail::rowwise_denominator(u, state);
   }
-  const bool per_column_state = u.kind == SparseOptimizerKind::kAdagrad || u.kind == SparseOptimizerKind::kAdam;
-  for (int d = 0; d < dim; ++d) {
-    float* s1 = per_column_state ? t.state1 + r * dim + d : nullptr;
-    float* s2 = u.kind == SparseOptimizerKind::kAdam ? t.state2 + r * dim + d : nullptr;
-    w[d] = detail::update_column(u, g[d], w[d], s1, s2, denom);
+  // One loop per optimizer, so the column loop has no branch and vectorises.
+  switch (u.kind) {
+    case SparseOptimizerKind::kSgd:
+    case SparseOptimizerKind::kRowwiseAdagrad:
+      for (int d = 0; d < dim; ++d) w[d] = detail::update_column(u, g[d], w[d], nullptr, nullptr, denom);
+      break;
+    case SparseOptimizerKind::kAdagrad: {
+      float* s1 = t.state1 + r * dim;
+      for (int d = 0; d < dim; ++d) w[d] = detail::update_column(u, g[d], w[d], s1 + d, nullptr, denom);
+      break;
+    }
+    case SparseOptimizerKind::kAdam: {
+      float* s1 = t.state1 + r * dim;
+      float* s2 = t.state2 + r * dim;
+      for (int d = 0; d < dim; ++d) w[d] = detail::update_column(u, g[d], w[d], s1 + d, s2 + d, denom);
+      break;
+    }
   }
 }
 
@@ -538,6 +582,10 @@ void bwd_cpu(Context& ctx, const BwdSetup& setup, const detail::EmbeddingUpdateS
         for (int d = 0; d < D; ++d) acc[d] = detail::madd(c, src[d], acc[d]);
       }
       for (std::size_t sl = 0; sl < out.rows.size(); ++sl) {
+        // The update reads and writes the row and its optimizer state at scattered rows: fetch a few rows ahead.
+        if (gradient == nullptr && sl + kBwdPrefetchDistance < out.rows.size()) {
+          prefetch_update_row(bt, out.rows[sl + kBwdPrefetchDistance], D, update->kind);
+        }
         float* g = out.values.data() + sl * static_cast<std::size_t>(D);
         if (long_index[sl] >= 0) {
           const float* part = partials.data() + static_cast<std::size_t>(long_index[sl]) * kEmbeddingRunPartials *

@@ -17,6 +17,10 @@ CtrModelKind parse_model_kind(const std::string& name) {
   RECKON_THROW(StatusCode::kInvalidArgument, "unknown model '", name, "': expected lr, fm, dnn or deepfm");
 }
 
+std::vector<std::string> ctr_stage_names() {
+  return {"embedding_fwd", "fm", "mlp_fwd", "loss", "mlp_bwd", "dense_optimizer", "embedding_bwd_update"};
+}
+
 const char* to_string(CtrModelKind kind) noexcept {
   switch (kind) {
     case CtrModelKind::kLr: return "lr";
@@ -220,9 +224,11 @@ void CtrModel::forward(const CtrBatch& batch, bool training) {
   if (has_embeddings(config_.kind)) {
     embedding_bag_fwd(ctx, w.embedding_views, w.bags, reshape(w.emb, {B, F, K}), {PoolingMode::kSum});
   }
+  if (training) end_stage(CtrStage::kEmbeddingForward);
   if (has_fm(config_.kind)) {
     fm_interaction_fwd(ctx, reshape(w.emb, {B, F, K}), {}, reshape(w.fm_out, {B}));
     add_inplace(ctx, logit, reshape(w.fm_out, {B}));
+    if (training) end_stage(CtrStage::kFm);
   }
   if (has_dnn(config_.kind)) {
     TensorView in = reshape(w.emb, {B, F * K});
@@ -239,6 +245,7 @@ void CtrModel::forward(const CtrBatch& batch, bool training) {
     const TensorView out = reshape(w.dnn_out, {B, 1});
     linear_fwd(ctx, in, w.weights.back().value, w.biases.back().value, out);
     add_inplace(ctx, logit, reshape(w.dnn_out, {B}));
+    if (training) end_stage(CtrStage::kMlpForward);
   }
 }
 
@@ -248,12 +255,14 @@ const Tensor& CtrModel::train_step(const CtrBatch& batch) {
   const std::int64_t B = batch.size;
   const auto F = static_cast<std::int64_t>(field_rows_.size());
   const std::int64_t K = config_.embed_dim;
+  if (stage_timer_ != nullptr) stage_timer_->begin();
   forward(batch, true);
   ++step_;
   const TensorView d_logit = reshape(w.d_logit, {B});
   const TensorView labels = TensorView::contiguous(batch.labels.data<float>(), DType::kF32, ctx.device(), {B});
   sigmoid_bce_with_logits(ctx, reshape(w.logit, {B}), labels, w.loss, d_logit,
                           1.0f / static_cast<float>(B), reshape(w.prob, {B}));
+  end_stage(CtrStage::kLoss);
   const AdamOptions adam{config_.dense_learning_rate};
   SparseOptimizer sparse{config_.sparse_optimizer, config_.sparse_learning_rate};
   sparse.step = step_;
@@ -264,13 +273,16 @@ const Tensor& CtrModel::train_step(const CtrBatch& batch) {
     linear_bwd_data(ctx, reshape(w.d_logit, {B, 1}), w.ones, reshape(w.d_first, {B, F}));
     column_sum(ctx, reshape(w.d_logit, {B, 1}), w.bias.grad);
     adam_update(ctx, w.bias.value, w.bias.grad, w.bias.m, w.bias.v, adam, step_);
+    end_stage(CtrStage::kDenseOptimizer);
     embedding_bag_bwd_update(ctx, w.first_views, w.bags, reshape(w.d_first, {B, F}), {PoolingMode::kSum}, sparse,
                              w.first_states);
+    end_stage(CtrStage::kEmbeddingBackward);
   }
   if (!has_embeddings(config_.kind)) return w.loss;
   const TensorView d_emb = reshape(w.d_emb, {B, F, K});
   if (has_fm(config_.kind)) {
     fm_interaction_bwd(ctx, reshape(w.emb, {B, F, K}), {}, d_logit, d_emb);
+    end_stage(CtrStage::kFm);
   }
   if (has_dnn(config_.kind)) {
     TensorView d_out = reshape(w.d_logit, {B, 1});
@@ -288,18 +300,22 @@ const Tensor& CtrModel::train_step(const CtrBatch& batch) {
       }
       d_out = d_in;
     }
+    end_stage(CtrStage::kMlpBackward);
     for (std::size_t l = 0; l < layers; ++l) {
       adam_update(ctx, w.weights[l].value, w.weights[l].grad, w.weights[l].m, w.weights[l].v, adam, step_);
       adam_update(ctx, w.biases[l].value, w.biases[l].grad, w.biases[l].m, w.biases[l].v, adam, step_);
     }
+    end_stage(CtrStage::kDenseOptimizer);
     if (has_fm(config_.kind)) {
       add_inplace(ctx, d_emb, reshape(w.d_emb_dnn, {B, F, K}));
     } else {
       copy(ctx, d_emb, reshape(w.d_emb_dnn, {B, F, K}));
     }
+    end_stage(CtrStage::kMlpBackward);
   }
   sparse.weight_decay = config_.embedding_l2;
   embedding_bag_bwd_update(ctx, w.embedding_views, w.bags, d_emb, {PoolingMode::kSum}, sparse, w.embedding_states);
+  end_stage(CtrStage::kEmbeddingBackward);
   return w.loss;
 }
 

@@ -18,6 +18,7 @@
 #include "reckon/kernels/embedding/embedding.h"
 #include "reckon/runtime/context.h"
 #include "reckon/runtime/memory.h"
+#include "reckon/runtime/timer.h"
 
 namespace reckon::ctr {
 
@@ -48,6 +49,20 @@ struct CtrBatch {
   Tensor offsets;  // i32 [B + 1]: 0, 1, ..., B (one id per field and sample)
 };
 
+// The stages of a training step, for profiling (CtrModel::set_stage_timer). The sparse optimizer runs fused into
+// the embedding scatter, so its time is in kEmbeddingBackward.
+enum class CtrStage : int {
+  kEmbeddingForward,   // gathers of the first-order weights and the field embeddings
+  kFm,                 // pairwise interaction, forward and backward
+  kMlpForward,         // linear + bias + ReLU (+ dropout) layers
+  kLoss,               // sigmoid + binary cross-entropy and its gradient
+  kMlpBackward,        // data and weight gradients of the layers
+  kDenseOptimizer,     // Adam on the MLP weights and the bias
+  kEmbeddingBackward,  // scatter of the gradients with the fused sparse optimizer update
+  kCount
+};
+std::vector<std::string> ctr_stage_names();  // in CtrStage order: embedding_fwd, fm, mlp_fwd, ...
+
 class CtrModel {
  public:
   CtrModel(Context& ctx, CtrModelConfig config, std::vector<std::int64_t> field_rows);
@@ -74,18 +89,25 @@ class CtrModel {
   // Parameters in a fixed order (tables, then dense), for checkpoints and tests.
   std::vector<TensorView> parameters() const;
   std::int64_t step() const { return step_; }
+  // Profile training steps by stage: a timer built with ctr_stage_names() on the model's context, or null (the
+  // default) for none. Marks on a GPU are stream events, so profiling does not serialise the step.
+  void set_stage_timer(StageTimer* timer) { stage_timer_ = timer; }
   void set_step(std::int64_t step) { step_ = step; }
 
  private:
   struct Workspace;
   void forward(const CtrBatch& batch, bool training);
   void ensure_workspace(std::int64_t batch);
+  void end_stage(CtrStage stage) {
+    if (stage_timer_ != nullptr) stage_timer_->end_stage(static_cast<int>(stage));
+  }
 
   Context* ctx_;
   CtrModelConfig config_;
   std::vector<std::int64_t> field_rows_;
   std::int64_t step_ = 0;
   std::unique_ptr<Workspace> ws_;
+  StageTimer* stage_timer_ = nullptr;
 };
 
 }  // namespace reckon::ctr

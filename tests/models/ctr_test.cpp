@@ -385,6 +385,42 @@ TEST(CtrCheckpoint, RoundTripsAndRejectsBadFiles) {
   EXPECT_EQ(still, bytes);
 }
 
+TEST(CtrTraining, StageProfileCoversEveryStageOfDeepFm) {
+  Context ctx(Device::cpu());
+  CtrModelConfig config;
+  config.hidden = {64, 64};
+  CtrModel model(ctx, config, std::vector<std::int64_t>(5, 100));
+  const std::int64_t B = 512;
+  CtrBatch batch;
+  batch.size = B;
+  std::vector<std::int32_t> ids(5 * B), offsets(B + 1);
+  std::vector<float> labels(B);
+  for (std::size_t i = 0; i < ids.size(); ++i) ids[i] = static_cast<std::int32_t>((i * 37) % 100);
+  for (std::size_t i = 0; i < offsets.size(); ++i) offsets[i] = static_cast<std::int32_t>(i);
+  for (std::size_t i = 0; i < labels.size(); ++i) labels[i] = static_cast<float>(i % 3 == 0);
+  batch.ids = Tensor::empty(ctx, DType::kI32, {5, B});
+  batch.offsets = Tensor::empty(ctx, DType::kI32, {B + 1});
+  batch.labels = Tensor::empty(ctx, DType::kF32, {B});
+  std::copy(ids.begin(), ids.end(), batch.ids.data<std::int32_t>());
+  std::copy(offsets.begin(), offsets.end(), batch.offsets.data<std::int32_t>());
+  std::copy(labels.begin(), labels.end(), batch.labels.data<float>());
+  StageTimer stages(ctx, ctr_stage_names());
+  model.set_stage_timer(&stages);
+  DeviceTimer wall(ctx);
+  wall.start();
+  for (int i = 0; i < 3; ++i) model.train_step(batch);
+  const double wall_ms = wall.stop_ms();
+  (void)model.predict(batch);  // inference is not profiled: it must not add marks
+  const auto& ms = stages.totals_ms();
+  ASSERT_EQ(ms.size(), static_cast<std::size_t>(CtrStage::kCount));
+  double sum = 0.0;
+  for (std::size_t s = 0; s < ms.size(); ++s) {
+    EXPECT_GT(ms[s], 0.0) << stages.stage_names()[s];
+    sum += ms[s];
+  }
+  EXPECT_LE(sum, wall_ms * 1.01 + 0.1);
+}
+
 TEST(CtrTrainingCuda, OneStepMatchesCpu) {
   RECKON_SKIP_WITHOUT_CUDA();
   const std::string dir = temp_dir("parity");

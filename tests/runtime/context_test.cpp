@@ -1,5 +1,8 @@
 #include <gtest/gtest.h>
 
+#include <chrono>
+#include <thread>
+
 #include "reckon/runtime/context.h"
 #include "reckon/runtime/timer.h"
 #include "testing.h"
@@ -53,6 +56,29 @@ TEST(Context, CpuTimerMeasuresElapsedTime) {
   volatile double sink = 0;
   for (int i = 0; i < 100000; ++i) sink = sink + i;
   EXPECT_GE(timer.stop_ms(), 0.0);
+}
+
+TEST(Context, StageTimerChargesEachIntervalToItsStage) {
+  Context ctx(Device::cpu());
+  StageTimer stages(ctx, {"short", "long"});
+  for (int pass = 0; pass < 3; ++pass) {
+    stages.begin();
+    stages.end_stage(0);
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    stages.end_stage(1);
+  }
+  const auto& ms = stages.totals_ms();
+  ASSERT_EQ(ms.size(), 2u);
+  EXPECT_LT(ms[0], 20.0);
+  EXPECT_GE(ms[1], 60.0);
+  // Time between passes (after the last mark, before begin()) is charged to nothing.
+  std::this_thread::sleep_for(std::chrono::milliseconds(30));
+  stages.begin();
+  stages.end_stage(0);
+  EXPECT_LT(stages.totals_ms()[0], 20.0);
+  stages.reset();
+  EXPECT_EQ(stages.totals_ms()[1], 0.0);
+  EXPECT_THROW(stages.end_stage(2), Error);
 }
 
 TEST(ContextCuda, StreamWorkspaceAndTimer) {
