@@ -271,7 +271,7 @@ void add_ctr_command(CLI::App& app) {
   t->add_option("--model", train->model, "lr | fm | dnn | deepfm")->capture_default_str();
   t->add_option("--train", train->train, "training file")->required();
   t->add_option("--valid", train->valid, "validation file");
-  t->add_option("--format", train->format, "criteo | avazu | libffm | schema:FILE")->capture_default_str();
+  t->add_option("--format", train->format, "criteo | avazu | libffm | libsvm | schema:FILE")->capture_default_str();
   t->add_option("--epochs", train->epochs)->capture_default_str();
   t->add_option("--batch", train->batch)->capture_default_str();
   t->add_option("--embed-dim", train->embed_dim)->capture_default_str();

@@ -18,7 +18,9 @@ CtrFormat parse_format(const std::string& name) {
   if (name == "criteo") return CtrFormat::kCriteo;
   if (name == "avazu") return CtrFormat::kAvazu;
   if (name == "libffm") return CtrFormat::kLibffm;
-  RECKON_THROW(StatusCode::kInvalidArgument, "unknown CTR format '", name, "': expected criteo, avazu or libffm");
+  if (name == "libsvm") return CtrFormat::kLibsvm;
+  RECKON_THROW(StatusCode::kInvalidArgument, "unknown CTR format '", name,
+               "': expected criteo, avazu, libffm, libsvm or schema:FILE");
 }
 
 const char* to_string(CtrFormat format) noexcept {
@@ -27,6 +29,7 @@ const char* to_string(CtrFormat format) noexcept {
     case CtrFormat::kAvazu: return "avazu";
     case CtrFormat::kLibffm: return "libffm";
     case CtrFormat::kSchema: return "schema";
+    case CtrFormat::kLibsvm: return "libsvm";
   }
   return "?";
 }
@@ -245,6 +248,19 @@ void split(std::string_view line, char delimiter, std::vector<std::string_view>&
   }
 }
 
+// libsvm's signed labels: -1 is no click, +1 a click.
+bool parse_signed_label(std::string_view s, float& label) {
+  if (s == "-1") {
+    label = 0;
+    return true;
+  }
+  if (s == "+1") {
+    label = 1;
+    return true;
+  }
+  return false;
+}
+
 bool parse_label(std::string_view s, float& label) {
   if (s == "0" || s == "0.0") {
     label = 0;
@@ -258,7 +274,7 @@ bool parse_label(std::string_view s, float& label) {
 }
 
 // Streams a file's rows through `visit(row, where)`; returns the field names (from the header or the format).
-// fields_hint: libffm's field count (0 while building the vocabulary: then it grows with the data).
+// fields_hint: libffm's or libsvm's field count (0 while building the vocabulary: then it grows with the data).
 class RowReader {
  public:
   RowReader(const std::string& path, const ReadOptions& options, std::int64_t fields_hint)
@@ -317,7 +333,7 @@ class RowReader {
   }
 
   bool is_header(const std::string& line) {
-    if (options_.format == CtrFormat::kLibffm) return false;
+    if (options_.format == CtrFormat::kLibffm || options_.format == CtrFormat::kLibsvm) return false;
     if (options_.format == CtrFormat::kSchema) {
       std::vector<std::string_view> cols;
       split(line, options_.schema->delimiter, cols);
@@ -338,7 +354,9 @@ class RowReader {
   }
 
   bool parse(const std::string& line, Row& row, std::vector<std::string_view>& cols, std::string& reason) {
-    if (options_.format == CtrFormat::kLibffm) return parse_libffm(line, row, cols, reason);
+    if (options_.format == CtrFormat::kLibffm || options_.format == CtrFormat::kLibsvm) {
+      return parse_sparse(line, row, cols, reason);
+    }
     if (options_.format == CtrFormat::kSchema) return parse_schema(line, row, cols, reason);
     const char delimiter = line.find('\t') != std::string::npos ? '\t' : ',';
     split(line, delimiter, cols);
@@ -432,38 +450,43 @@ class RowReader {
     return true;
   }
 
-  // "label field:index:value ..." with fields numbered from 0; absent fields get the missing id and value 0.
-  bool parse_libffm(const std::string& line, Row& row, std::vector<std::string_view>& cols, std::string& reason) {
+  // libffm: "label field:index:value ..." with fields numbered from 0; libsvm: "label index:value ...", the k-th
+  // item in field k. Absent fields get the missing id and value 0.
+  bool parse_sparse(const std::string& line, Row& row, std::vector<std::string_view>& cols, std::string& reason) {
+    const bool libsvm = options_.format == CtrFormat::kLibsvm;
     split(line, ' ', cols);
-    if (!parse_label(cols[0], row.label)) {
-      reason = "label '" + std::string(cols[0]) + "' is not 0 or 1";
+    if (!parse_label(cols[0], row.label) && !(libsvm && parse_signed_label(cols[0], row.label))) {
+      reason = "label '" + std::string(cols[0]) + (libsvm ? "' is not 0, 1, -1 or +1" : "' is not 0 or 1");
       return false;
     }
     std::vector<std::pair<std::int64_t, std::pair<std::string, float>>> items;
     std::int64_t max_field = -1;
     for (std::size_t i = 1; i < cols.size(); ++i) {
       if (cols[i].empty()) continue;
-      const std::size_t a = cols[i].find(':'), b = a == std::string_view::npos ? a : cols[i].find(':', a + 1);
-      std::int64_t field = -1;
+      // libsvm has no field part: the item's position is its field, and `a` points before the index.
+      const std::size_t a = libsvm ? std::string_view::npos : cols[i].find(':');
+      const std::size_t b = libsvm ? cols[i].find(':') : a == std::string_view::npos ? a : cols[i].find(':', a + 1);
+      std::int64_t field = libsvm ? static_cast<std::int64_t>(items.size()) : -1;
       float value = 0;
-      bool ok = b != std::string_view::npos;
+      bool ok = b != std::string_view::npos && b > (libsvm ? 0 : a + 1);
+      if (ok && !libsvm) ok = std::from_chars(cols[i].data(), cols[i].data() + a, field).ec == std::errc() && field >= 0;
       if (ok) {
-        ok = std::from_chars(cols[i].data(), cols[i].data() + a, field).ec == std::errc() && field >= 0 &&
-             std::from_chars(cols[i].data() + b + 1, cols[i].data() + cols[i].size(), value).ec == std::errc() &&
+        ok = std::from_chars(cols[i].data() + b + 1, cols[i].data() + cols[i].size(), value).ec == std::errc() &&
              std::isfinite(value);
       }
       if (!ok) {
-        reason = "item '" + std::string(cols[i]) + "' is not field:index:value";
+        reason = "item '" + std::string(cols[i]) + (libsvm ? "' is not index:value" : "' is not field:index:value");
         return false;
       }
       max_field = std::max(max_field, field);
-      items.push_back({field, {std::string(cols[i].substr(a + 1, b - a - 1)), value}});
+      const std::size_t index_begin = libsvm ? 0 : a + 1;
+      items.push_back({field, {std::string(cols[i].substr(index_begin, b - index_begin)), value}});
     }
     if (growing_) {
       libffm_fields_ = std::max(libffm_fields_, max_field + 1);
     } else if (max_field >= libffm_fields_) {
-      reason = "field " + std::to_string(max_field) + " beyond the " + std::to_string(libffm_fields_) +
-               " fields of the training data";
+      reason = (libsvm ? std::to_string(max_field + 1) + " items, more than" : "field " + std::to_string(max_field) + " beyond") +
+               " the " + std::to_string(libffm_fields_) + " fields of the training data";
       return false;
     }
     row.tokens.assign(static_cast<std::size_t>(libffm_fields_), "");

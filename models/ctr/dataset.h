@@ -1,4 +1,4 @@
-// Click logs for CTR models: readers for Criteo (TSV or CSV with header), Avazu CSV and libffm, a vocabulary per
+// Click logs for CTR models: readers for Criteo (TSV or CSV with header), Avazu CSV, libffm and libsvm, a vocabulary per
 // field (min-count threshold with one out-of-vocabulary id, or the hashing trick), and the in-memory dataset the
 // trainer batches from.
 //
@@ -18,8 +18,12 @@
 
 namespace reckon::ctr {
 
-enum class CtrFormat : std::uint8_t { kCriteo, kAvazu, kLibffm, kSchema };
-CtrFormat parse_format(const std::string& name);  // "criteo", "avazu", "libffm"; throws kInvalidArgument otherwise
+// libsvm rows are "label index:value ..." with no fields: the k-th item of a row is field k (the layout of the
+// libsvm conversions of Criteo/Avazu that FM/DeepFM implementations read, one item per field in field order).
+// Labels 0/1 or -1/+1.
+enum class CtrFormat : std::uint8_t { kCriteo, kAvazu, kLibffm, kSchema, kLibsvm };
+// "criteo", "avazu", "libffm", "libsvm"; throws kInvalidArgument otherwise
+CtrFormat parse_format(const std::string& name);
 const char* to_string(CtrFormat format) noexcept;
 
 // A generic delimited format, described by a small text file of `key = value` lines ('#' starts a comment):
@@ -89,7 +93,7 @@ struct ReadOptions {
   std::shared_ptr<const Schema> schema = nullptr;  // kSchema only
 };
 
-// "criteo", "avazu", "libffm" or "schema:FILE" (the schema is read here).
+// "criteo", "avazu", "libffm", "libsvm" or "schema:FILE" (the schema is read here).
 ReadOptions read_options(const std::string& format, BadRowPolicy bad_rows = BadRowPolicy::kSkip);
 
 // Builds the vocabulary from a training file (min_count > 0), or a hashing vocabulary (hash_buckets > 0).

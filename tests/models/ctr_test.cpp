@@ -121,6 +121,35 @@ TEST(CtrData, LibffmFieldsAndValues) {
   EXPECT_EQ(d.values[4], 2.0f);
 }
 
+TEST(CtrData, LibsvmItemsArePositionalFields) {
+  const std::string dir = temp_dir("svm");
+  // Row 3 has a malformed item, row 4 a label outside {0, 1, -1, +1}; row 5 has more items than the training data.
+  const std::string path =
+      write_file(dir, "t.svm", "+1 5:0.5 7:1 9:2\n-1 3:2.0\n1 5:1 bogus\n2 5:1\n0 5:1 7:1 9:1\n");
+  const Vocabulary v = build_vocabulary(path, {CtrFormat::kLibsvm}, 1);
+  EXPECT_EQ(v.field_count(), 3);
+  const CtrDataset d = read_dataset(path, v, {CtrFormat::kLibsvm});
+  ASSERT_EQ(d.size(), 3);
+  EXPECT_EQ(d.skipped_rows, 2);
+  EXPECT_EQ(d.labels[0], 1.0f);
+  EXPECT_EQ(d.labels[1], 0.0f);
+  EXPECT_EQ(d.values[0], 0.5f);
+  EXPECT_EQ(d.values[2], 2.0f);
+  EXPECT_EQ(d.ids[0], v.lookup(0, "5"));
+  EXPECT_EQ(d.ids[3], v.lookup(0, "3"));  // row 2's only item is field 0
+  EXPECT_EQ(d.values[4], 0.0f);           // and its fields 1, 2 are absent
+  EXPECT_EQ(d.ids[4], 0);
+  ASSERT_FALSE(d.first_errors.empty());
+  EXPECT_NE(d.first_errors[0].find("t.svm:3: item 'bogus' is not index:value"), std::string::npos)
+      << d.first_errors[0];
+  const std::string wider = write_file(dir, "wide.svm", "1 5:1 7:1 9:1 11:1\n");
+  EXPECT_THROW((void)read_dataset(wider, v, {CtrFormat::kLibsvm, BadRowPolicy::kFail}), Error);
+  EXPECT_EQ(parse_format("libsvm"), CtrFormat::kLibsvm);
+  std::stringstream saved;
+  v.save(saved);
+  EXPECT_EQ(Vocabulary::load(saved).format, CtrFormat::kLibsvm);
+}
+
 TEST(CtrData, SchemaDescribedFiles) {
   const std::string dir = temp_dir("schema");
   const std::string schema = write_file(dir, "s.txt",
