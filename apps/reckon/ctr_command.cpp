@@ -74,6 +74,9 @@ nlohmann::json run_train(const TrainArgs& a) {
   config.dropout = a.dropout;
   config.embedding_l2 = a.l2;
   config.sparse_optimizer = parse_sparse_optimizer(a.optimizer);
+  config.dense_optimizer = a.optimizer == "adam"      ? ctr::DenseOptimizerKind::kAdam
+                           : a.optimizer == "adagrad" ? ctr::DenseOptimizerKind::kAdagrad
+                                                      : ctr::DenseOptimizerKind::kSgd;
   config.sparse_learning_rate = a.lr;
   config.dense_learning_rate = a.lr;
   config.seed = a.seed;
@@ -285,7 +288,7 @@ void add_ctr_command(CLI::App& app) {
   t->add_option("--l2", train->l2, "weight decay on touched embedding rows")->capture_default_str();
   t->add_option("--min-count", train->min_count, "vocabulary threshold")->capture_default_str();
   t->add_option("--hash-buckets", train->hash_buckets, "hashing trick instead of a vocabulary (0: off)");
-  t->add_option("--optimizer", train->optimizer, "adam | adagrad | sgd (embeddings use the sparse form)")
+  t->add_option("--optimizer", train->optimizer, "adam | adagrad | sgd, for every parameter (embeddings use the sparse form: lazy Adam, row-wise Adagrad, SGD)")
       ->capture_default_str();
   t->add_option("--device", train->device, "cpu | cuda | cuda:N | auto")->capture_default_str();
   t->add_option("--threads", train->threads, "CPU threads (0: all)");

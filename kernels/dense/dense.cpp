@@ -329,4 +329,49 @@ void adam_update(Context& ctx, const TensorView& params, const TensorView& grads
   for (std::int64_t i = 0; i < n; ++i) p[i] = detail::adam_element(s, p[i], g[i], mm[i], vv[i]);
 }
 
+namespace {
+
+void simple_optimizer(Context& ctx, const char* op, const TensorView& params, const TensorView& grads,
+                      const TensorView* sum_squares, const detail::SimpleOptimizerScalars& s) {
+  const std::int64_t n = params.numel();
+  for (const TensorView* t : {&params, &grads, sum_squares}) {
+    if (t == nullptr) continue;
+    RECKON_CHECK_ARG(t->dtype == DType::kF32 && t->is_contiguous() && t->numel() == n, op, ": parameters, gradients "
+                     "and state must be contiguous f32 of ", n, " elements, got ", t->shape_str());
+    check_device(*t, op, ctx.device());
+  }
+  RECKON_CHECK_ARG(std::isfinite(s.neg_lr) && std::isfinite(s.eps) && std::isfinite(s.weight_decay), op,
+                   ": learning rate, eps and weight decay must be finite");
+  auto* p = static_cast<float*>(params.data);
+  const auto* g = static_cast<const float*>(grads.data);
+  auto* ss = sum_squares != nullptr ? static_cast<float*>(sum_squares->data) : nullptr;
+  if (n == 0) return;
+  if (ctx.is_cuda()) {
+#if RECKON_WITH_CUDA
+    detail::simple_optimizer_cuda(ctx, p, g, ss, n, s);
+#else
+    detail::throw_not_compiled(op, "CUDA", __FILE__, __LINE__);
+#endif
+    return;
+  }
+#pragma omp parallel for num_threads(ctx.cpu_threads()) schedule(static)
+  for (std::int64_t i = 0; i < n; ++i) {
+    float unused = 0.0f;
+    p[i] = detail::simple_optimizer_element(s, p[i], g[i], ss != nullptr ? ss[i] : unused);
+  }
+}
+
+}  // namespace
+
+void sgd_update(Context& ctx, const TensorView& params, const TensorView& grads, float learning_rate,
+                float weight_decay) {
+  simple_optimizer(ctx, "sgd_update", params, grads, nullptr, {-learning_rate, 0.0f, weight_decay, false});
+}
+
+void adagrad_update(Context& ctx, const TensorView& params, const TensorView& grads, const TensorView& sum_squares,
+                    float learning_rate, float eps, float weight_decay) {
+  RECKON_CHECK_ARG(eps > 0.0f, "adagrad_update: eps must be > 0, got ", eps);
+  simple_optimizer(ctx, "adagrad_update", params, grads, &sum_squares, {-learning_rate, eps, weight_decay, true});
+}
+
 }  // namespace reckon

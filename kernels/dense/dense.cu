@@ -76,6 +76,16 @@ __global__ void bce_kernel(const float* logits, const float* labels, std::int64_
   }
 }
 
+__global__ void simple_optimizer_kernel(float* params, const float* grads, float* sum_squares, std::int64_t n,
+                                        SimpleOptimizerScalars s) {
+  for (std::int64_t i = blockIdx.x * static_cast<std::int64_t>(blockDim.x) + threadIdx.x; i < n;
+       i += static_cast<std::int64_t>(gridDim.x) * blockDim.x) {
+    float ss = sum_squares != nullptr ? sum_squares[i] : 0.0f;
+    params[i] = simple_optimizer_element(s, params[i], grads[i], ss);
+    if (sum_squares != nullptr) sum_squares[i] = ss;
+  }
+}
+
 __global__ void adam_kernel(float* params, const float* grads, float* m, float* v, std::int64_t n, AdamScalars s) {
   for (std::int64_t i = blockIdx.x * static_cast<std::int64_t>(blockDim.x) + threadIdx.x; i < n;
        i += static_cast<std::int64_t>(gridDim.x) * blockDim.x) {
@@ -132,6 +142,13 @@ void adam_cuda(Context& ctx, float* params, const float* grads, float* m, float*
                const AdamScalars& s) {
   DeviceGuard guard(ctx.device().index);
   RECKON_LAUNCH(adam_kernel, grid_for(ctx, n), kThreads, 0, cuda_stream(ctx), params, grads, m, v, n, s);
+}
+
+void simple_optimizer_cuda(Context& ctx, float* params, const float* grads, float* sum_squares, std::int64_t n,
+                           const SimpleOptimizerScalars& s) {
+  DeviceGuard guard(ctx.device().index);
+  RECKON_LAUNCH(simple_optimizer_kernel, grid_for(ctx, n), kThreads, 0, cuda_stream(ctx), params, grads, sum_squares,
+                n, s);
 }
 
 }  // namespace reckon::detail

@@ -1,5 +1,5 @@
 // Dense layers for the MLP parts of CTR models: linear (cuBLAS on GPU, the CPU BLAS on CPU), bias + ReLU, dropout
-// from the shared Philox streams, sigmoid + binary cross-entropy with logits, and Adam/AdamW for dense parameters.
+// from the shared Philox streams, sigmoid + binary cross-entropy with logits, and Adam/AdamW (or SGD, Adagrad) for dense parameters.
 // All tensors f32, row-major, contiguous, on the context's device.
 //
 // Determinism: element-wise ops and column/row reductions are bitwise identical run to run and between CPU and
@@ -68,7 +68,22 @@ struct AdamOptions {
 void adam_update(Context& ctx, const TensorView& params, const TensorView& grads, const TensorView& m,
                  const TensorView& v, const AdamOptions& options, std::int64_t step);
 
+// Plain SGD and Adagrad for dense parameters, for runs that use one optimizer family throughout (the sparse forms
+// are in kernels/embedding). weight_decay is L2 added to the gradient. Adagrad: s += g², p -= lr·g/(√s + eps).
+void sgd_update(Context& ctx, const TensorView& params, const TensorView& grads, float learning_rate,
+                float weight_decay = 0.0f);
+void adagrad_update(Context& ctx, const TensorView& params, const TensorView& grads, const TensorView& sum_squares,
+                    float learning_rate, float eps = 1e-10f, float weight_decay = 0.0f);
+
 namespace detail {
+
+// The per-element update of sgd_update / adagrad_update.
+struct SimpleOptimizerScalars {
+  float neg_lr, eps, weight_decay;
+  bool adagrad;
+};
+void simple_optimizer_cuda(Context& ctx, float* params, const float* grads, float* sum_squares, std::int64_t n,
+                           const SimpleOptimizerScalars& s);
 
 struct AdamScalars {
   float neg_lr, beta1, one_minus_beta1, beta2, one_minus_beta2, bias_correction1, bias_correction2, eps,

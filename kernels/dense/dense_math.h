@@ -41,4 +41,12 @@ RECKON_HOST_DEVICE float adam_element(const AdamScalars& s, float p, float g, fl
   return madd(s.neg_lr, m_hat / add_rn(sqrtf(v_hat), s.eps), p);
 }
 
+// One SGD or Adagrad element; updates the Adagrad sum of squares in place and returns the new parameter.
+RECKON_HOST_DEVICE float simple_optimizer_element(const SimpleOptimizerScalars& s, float p, float g, float& ss) {
+  g = madd(s.weight_decay, p, g);
+  if (!s.adagrad) return madd(s.neg_lr, g, p);
+  ss = madd(g, g, ss);
+  return madd(s.neg_lr, g / add_rn(sqrtf(ss), s.eps), p);
+}
+
 }  // namespace reckon::detail

@@ -58,6 +58,7 @@ nlohmann::json config_json(const CtrModel& model) {
           {"dropout", c.dropout},
           {"embedding_l2", c.embedding_l2},
           {"sparse_optimizer", static_cast<int>(c.sparse_optimizer)},
+          {"dense_optimizer", static_cast<int>(c.dense_optimizer)},
           {"sparse_learning_rate", c.sparse_learning_rate},
           {"dense_learning_rate", c.dense_learning_rate},
           {"seed", c.seed},
@@ -140,7 +141,15 @@ LoadedModel load_checkpoint(const std::string& path, Context& ctx) {
   config.hidden = c.at("hidden").get<std::vector<int>>();
   config.dropout = c.at("dropout").get<float>();
   config.embedding_l2 = c.at("embedding_l2").get<float>();
-  config.sparse_optimizer = static_cast<SparseOptimizerKind>(c.at("sparse_optimizer").get<int>());
+  // Enumerations are range-checked: a damaged or foreign header must not become an invalid enum value.
+  const int sparse_optimizer = c.at("sparse_optimizer").get<int>();
+  const int dense_optimizer = c.value("dense_optimizer", 0);  // absent in checkpoints before dense optimizer choice
+  if (sparse_optimizer < 0 || sparse_optimizer > static_cast<int>(SparseOptimizerKind::kAdam) || dense_optimizer < 0 ||
+      dense_optimizer > static_cast<int>(DenseOptimizerKind::kSgd)) {
+    RECKON_THROW(StatusCode::kDataError, path, ": unknown optimizer in the checkpoint header");
+  }
+  config.sparse_optimizer = static_cast<SparseOptimizerKind>(sparse_optimizer);
+  config.dense_optimizer = static_cast<DenseOptimizerKind>(dense_optimizer);
   config.sparse_learning_rate = c.at("sparse_learning_rate").get<float>();
   config.dense_learning_rate = c.at("dense_learning_rate").get<float>();
   config.seed = c.at("seed").get<std::uint64_t>();

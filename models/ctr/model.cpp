@@ -82,6 +82,17 @@ struct DenseParam {
   Tensor value, grad, m, v;
 };
 
+// One optimizer step on a dense parameter; Adagrad keeps its sum of squares in m.
+void update_dense(Context& ctx, const CtrModelConfig& config, DenseParam& p, std::int64_t step) {
+  switch (config.dense_optimizer) {
+    case DenseOptimizerKind::kAdam:
+      adam_update(ctx, p.value, p.grad, p.m, p.v, AdamOptions{config.dense_learning_rate}, step);
+      break;
+    case DenseOptimizerKind::kAdagrad: adagrad_update(ctx, p.value, p.grad, p.m, config.dense_learning_rate); break;
+    case DenseOptimizerKind::kSgd: sgd_update(ctx, p.value, p.grad, config.dense_learning_rate); break;
+  }
+}
+
 DenseParam make_dense(Context& ctx, std::initializer_list<std::int64_t> sizes, float bound) {
   DenseParam p{Tensor::empty(ctx, DType::kF32, sizes), zeros(ctx, sizes), zeros(ctx, sizes), zeros(ctx, sizes)};
   random_uniform(ctx, p.value, -bound, bound);
@@ -263,7 +274,6 @@ const Tensor& CtrModel::train_step(const CtrBatch& batch) {
   sigmoid_bce_with_logits(ctx, reshape(w.logit, {B}), labels, w.loss, d_logit,
                           1.0f / static_cast<float>(B), reshape(w.prob, {B}));
   end_stage(CtrStage::kLoss);
-  const AdamOptions adam{config_.dense_learning_rate};
   SparseOptimizer sparse{config_.sparse_optimizer, config_.sparse_learning_rate};
   sparse.step = step_;
   sparse.eps = config_.sparse_optimizer == SparseOptimizerKind::kAdam ? 1e-8f : 1e-10f;
@@ -272,7 +282,7 @@ const Tensor& CtrModel::train_step(const CtrBatch& batch) {
     // ∂/∂w_f = d_logit (times x_f, applied by the sparse backward's per-sample weights); ∂/∂bias = Σ d_logit.
     linear_bwd_data(ctx, reshape(w.d_logit, {B, 1}), w.ones, reshape(w.d_first, {B, F}));
     column_sum(ctx, reshape(w.d_logit, {B, 1}), w.bias.grad);
-    adam_update(ctx, w.bias.value, w.bias.grad, w.bias.m, w.bias.v, adam, step_);
+    update_dense(ctx, config_, w.bias, step_);
     end_stage(CtrStage::kDenseOptimizer);
     embedding_bag_bwd_update(ctx, w.first_views, w.bags, reshape(w.d_first, {B, F}), {PoolingMode::kSum}, sparse,
                              w.first_states);
@@ -302,8 +312,8 @@ const Tensor& CtrModel::train_step(const CtrBatch& batch) {
     }
     end_stage(CtrStage::kMlpBackward);
     for (std::size_t l = 0; l < layers; ++l) {
-      adam_update(ctx, w.weights[l].value, w.weights[l].grad, w.weights[l].m, w.weights[l].v, adam, step_);
-      adam_update(ctx, w.biases[l].value, w.biases[l].grad, w.biases[l].m, w.biases[l].v, adam, step_);
+      update_dense(ctx, config_, w.weights[l], step_);
+      update_dense(ctx, config_, w.biases[l], step_);
     }
     end_stage(CtrStage::kDenseOptimizer);
     if (has_fm(config_.kind)) {

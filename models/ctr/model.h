@@ -26,6 +26,10 @@ enum class CtrModelKind : std::uint8_t { kLr, kFm, kDnn, kDeepFm };
 CtrModelKind parse_model_kind(const std::string& name);  // lr, fm, dnn, deepfm
 const char* to_string(CtrModelKind kind) noexcept;
 
+// The optimizer of the dense parameters (MLP weights and biases, the global bias). The CLI's --optimizer picks
+// the same family for both groups (embeddings use its sparse form: Adam, row-wise Adagrad, SGD).
+enum class DenseOptimizerKind : std::uint8_t { kAdam, kAdagrad, kSgd };
+
 struct CtrModelConfig {
   CtrModelKind kind = CtrModelKind::kDeepFm;
   int embed_dim = 16;
@@ -33,6 +37,7 @@ struct CtrModelConfig {
   float dropout = 0.0f;
   float embedding_l2 = 0.0f;  // weight decay on the embedding rows a batch touches
   SparseOptimizerKind sparse_optimizer = SparseOptimizerKind::kAdam;
+  DenseOptimizerKind dense_optimizer = DenseOptimizerKind::kAdam;
   float sparse_learning_rate = 1e-3f;
   float dense_learning_rate = 1e-3f;
   float init_stddev = 0.05f;  // embeddings ~ N(0, init_stddev²)

@@ -217,6 +217,57 @@ TEST(DenseCpu, AdamAndAdamWMatchReference) {
   }
 }
 
+// SGD (adagrad = false) or Adagrad over `steps` steps of random gradients; returns parameters then sums of squares.
+std::vector<float> run_simple_optimizer(Device device, bool adagrad, int steps) {
+  Context ctx(device);
+  Uploads u{ctx, {}};
+  const std::size_t n = 1000;
+  const TensorView p = u.put(testing::random_floats(n, -1, 1, 90), {1000}), ss = u.put(std::vector<float>(n, 0.0f), {1000});
+  for (int s = 1; s <= steps; ++s) {
+    const TensorView g = u.put(testing::random_floats(n, -1, 1, 90 + static_cast<std::uint64_t>(s)), {1000});
+    if (adagrad) {
+      adagrad_update(ctx, p, g, ss, 0.1f, 1e-10f, 0.01f);
+    } else {
+      sgd_update(ctx, p, g, 0.1f, 0.01f);
+    }
+  }
+  auto out = testing::to_host<float>(ctx, p);
+  const auto state = testing::to_host<float>(ctx, ss);
+  out.insert(out.end(), state.begin(), state.end());
+  return out;
+}
+
+TEST(DenseCpu, SgdAndAdagradMatchReference) {
+  for (const bool adagrad : {false, true}) {
+    SCOPED_TRACE(adagrad ? "Adagrad" : "SGD");
+    const std::size_t n = 1000;
+    const auto p0 = testing::random_floats(n, -1, 1, 90);
+    std::vector<double> p(p0.begin(), p0.end()), ss(n, 0.0);
+    for (int s = 1; s <= 3; ++s) {
+      const auto g = testing::random_floats(n, -1, 1, 90 + static_cast<std::uint64_t>(s));
+      for (std::size_t i = 0; i < n; ++i) {
+        const double gi = g[i] + 0.01 * p[i];
+        if (adagrad) {
+          ss[i] += gi * gi;
+          p[i] -= 0.1 * gi / (std::sqrt(ss[i]) + 1e-10);
+        } else {
+          p[i] -= 0.1 * gi;
+        }
+      }
+    }
+    const auto got = run_simple_optimizer(Device::cpu(), adagrad, 3);
+    EXPECT_TRUE(testing::all_close(std::vector<float>(got.begin(), got.begin() + n), p, {1e-5, 1e-6}));
+    if (adagrad) {
+      EXPECT_TRUE(testing::all_close(std::vector<float>(got.begin() + n, got.end()), ss, {1e-5, 1e-6}));
+    }
+  }
+  Context ctx(Device::cpu());
+  std::vector<float> a(4), b(5);
+  EXPECT_THROW(sgd_update(ctx, TensorView::contiguous(a.data(), DType::kF32, Device::cpu(), {4}),
+                          TensorView::contiguous(b.data(), DType::kF32, Device::cpu(), {5}), 0.1f),
+               Error);
+}
+
 TEST(DenseCpu, ColumnSumAndReluBackward) {
   Context ctx(Device::cpu());
   Uploads u{ctx, {}};
@@ -228,6 +279,16 @@ TEST(DenseCpu, ColumnSumAndReluBackward) {
     double s = 0;
     for (std::int64_t b = 0; b < rows; ++b) s += x[static_cast<std::size_t>(b * cols + n)];
     EXPECT_NEAR(out[static_cast<std::size_t>(n)], s, 1e-4);
+  }
+  // Wider than one column block of the CPU loop (64), with a partial last block and a partial last row chunk.
+  const std::int64_t wide = 130, tall = 600;
+  const auto y = testing::random_floats(static_cast<std::size_t>(wide * tall), -1, 1, 81);
+  std::vector<float> wide_out(static_cast<std::size_t>(wide));
+  column_sum(ctx, u.put(y, {tall, wide}), TensorView::contiguous(wide_out.data(), DType::kF32, Device::cpu(), {wide}));
+  for (std::int64_t n = 0; n < wide; ++n) {
+    double s = 0;
+    for (std::int64_t b = 0; b < tall; ++b) s += y[static_cast<std::size_t>(b * wide + n)];
+    EXPECT_NEAR(wide_out[static_cast<std::size_t>(n)], s, 1e-4) << "column " << n;
   }
   std::vector<float> act = {0.0f, 1.0f, -2.0f, 3.0f}, diff = {5, 6, 7, 8};
   relu_bwd(ctx, TensorView::contiguous(act.data(), DType::kF32, Device::cpu(), {2, 2}),
@@ -273,6 +334,10 @@ TEST(DenseCuda, MatchesCpu) {
   }
   const auto df = run_dropout(Device::cpu(), 100003, 0.5f, 5, false), dg = run_dropout(Device::cuda(0), 100003, 0.5f, 5, false);
   EXPECT_TRUE(testing::bitwise_equal(df.data(), dg.data(), df.size() * 4));
+  for (const bool adagrad : {false, true}) {
+    const auto sc = run_simple_optimizer(Device::cpu(), adagrad, 3), sg = run_simple_optimizer(Device::cuda(0), adagrad, 3);
+    EXPECT_TRUE(testing::bitwise_equal(sc.data(), sg.data(), sc.size() * 4)) << (adagrad ? "Adagrad" : "SGD");
+  }
   const auto ac = run_adam(Device::cpu(), kAdamW, 3), ag = run_adam(Device::cuda(0), kAdamW, 3);
   EXPECT_TRUE(testing::bitwise_equal(ac.p.data(), ag.p.data(), ac.p.size() * 4));
   EXPECT_TRUE(testing::bitwise_equal(ac.v.data(), ag.v.data(), ac.v.size() * 4));
