@@ -80,6 +80,7 @@ nlohmann::json run_train(const TrainArgs& a) {
   config.sparse_learning_rate = a.lr;
   config.dense_learning_rate = a.lr;
   config.seed = a.seed;
+  config.field_widths = vocab.field_widths();
   ctr::CtrModel model(ctx, config, rows);
   ctr::TrainOptions options;
   options.epochs = a.epochs;
@@ -239,13 +240,14 @@ void add_ctr_command(CLI::App& app) {
   mc->callback([ml] {
     const ctr::MovielensClickLog l =
         ctr::write_movielens_click_log(ml->ratings, ml->movies, ml->out, ml->test_fraction, ml->seed);
-    const nlohmann::json j{{"train", l.train_path}, {"test", l.test_path}, {"train_rows", l.train_rows},
+    const nlohmann::json j{{"train", l.train_path},   {"test", l.test_path},   {"schema", l.schema_path},
+                           {"format", "schema:" + l.schema_path}, {"train_rows", l.train_rows},
                            {"test_rows", l.test_rows}, {"click_rate", l.click_rate}};
     if (ml->json) {
       std::cout << j.dump() << "\n";
     } else {
-      fmt::print("wrote {} ({} rows) and {} ({} rows), click rate {:.3f}\n", l.train_path, l.train_rows, l.test_path,
-                 l.test_rows, l.click_rate);
+      fmt::print("wrote {} ({} rows) and {} ({} rows), click rate {:.3f}\ntrain with --format schema:{}\n",
+                 l.train_path, l.train_rows, l.test_path, l.test_rows, l.click_rate, l.schema_path);
     }
   });
 

@@ -63,6 +63,7 @@ nlohmann::json config_json(const CtrModel& model) {
           {"dense_learning_rate", c.dense_learning_rate},
           {"seed", c.seed},
           {"field_rows", model.field_rows()},
+          {"field_widths", c.field_widths},
           {"step", model.step()}};
 }
 
@@ -153,6 +154,7 @@ LoadedModel load_checkpoint(const std::string& path, Context& ctx) {
   config.sparse_learning_rate = c.at("sparse_learning_rate").get<float>();
   config.dense_learning_rate = c.at("dense_learning_rate").get<float>();
   config.seed = c.at("seed").get<std::uint64_t>();
+  config.field_widths = c.value("field_widths", std::vector<int>{});
   out.model = std::make_unique<CtrModel>(ctx, config, c.at("field_rows").get<std::vector<std::int64_t>>());
   out.model->set_step(c.at("step").get<std::int64_t>());
   } catch (const nlohmann::json::exception& e) {

@@ -6,6 +6,7 @@
 #include <fstream>
 #include <functional>
 #include <istream>
+#include <limits>
 #include <ostream>
 #include <sstream>
 #include <string_view>
@@ -153,6 +154,16 @@ FieldVocabulary FieldVocabulary::from_counts(const std::unordered_map<std::strin
   return from_tokens(std::move(tokens));
 }
 
+std::vector<int> Vocabulary::field_widths() const {
+  return widths.empty() ? std::vector<int>(field_names.size(), 1) : widths;
+}
+
+std::int64_t CtrDataset::columns() const {
+  std::int64_t c = 0;
+  for (int w : widths) c += w;
+  return widths.empty() ? fields : c;
+}
+
 std::int64_t Vocabulary::rows(std::int64_t field) const {
   if (hash_buckets > 0) return hash_buckets + 1;
   return fields[static_cast<std::size_t>(field)].size();
@@ -170,11 +181,13 @@ std::int32_t Vocabulary::lookup(std::int64_t field, const std::string& token) co
 }
 
 void Vocabulary::save(std::ostream& out) const {
-  out << "reckon-vocabulary 1\n" << to_string(format) << ' ' << hash_buckets << ' ' << field_names.size() << '\n';
+  // Version 2 adds each field's width.
+  out << "reckon-vocabulary 2\n" << to_string(format) << ' ' << hash_buckets << ' ' << field_names.size() << '\n';
   if (format == CtrFormat::kSchema) out << schema->text.size() << '\n' << schema->text;
+  const std::vector<int> w = field_widths();
   for (std::size_t f = 0; f < field_names.size(); ++f) {
     const std::size_t n = hash_buckets > 0 ? 0 : fields[f].tokens().size();
-    out << field_names[f] << ' ' << n << '\n';
+    out << field_names[f] << ' ' << n << ' ' << w[f] << '\n';
     if (hash_buckets == 0) {
       for (const std::string& t : fields[f].tokens()) out << t << '\n';
     }
@@ -186,8 +199,8 @@ Vocabulary Vocabulary::load(std::istream& in) {
   int version = 0;
   std::size_t count = 0;
   Vocabulary v;
-  if (!(in >> magic >> version) || magic != "reckon-vocabulary" || version != 1) {
-    RECKON_THROW(StatusCode::kDataError, "not a reckon vocabulary (version 1)");
+  if (!(in >> magic >> version) || magic != "reckon-vocabulary" || version < 1 || version > 2) {
+    RECKON_THROW(StatusCode::kDataError, "not a reckon vocabulary (version 1 or 2)");
   }
   if (!(in >> format >> v.hash_buckets >> count)) RECKON_THROW(StatusCode::kDataError, "truncated vocabulary header");
   if (format == "schema") {
@@ -204,13 +217,18 @@ Vocabulary Vocabulary::load(std::istream& in) {
   for (std::size_t f = 0; f < count; ++f) {
     std::string name;
     std::size_t n = 0;
-    if (!(in >> name >> n)) RECKON_THROW(StatusCode::kDataError, "truncated vocabulary at field ", f);
+    int width = 1;
+    if (!(in >> name >> n) || (version >= 2 && !(in >> width))) {
+      RECKON_THROW(StatusCode::kDataError, "truncated vocabulary at field ", f);
+    }
+    if (width < 1 || width > kMaxBagWidth) RECKON_THROW(StatusCode::kDataError, "field ", name, ": bad width ", width);
     in.ignore(1);
     std::vector<std::string> tokens(n);
     for (std::string& t : tokens) {
       if (!std::getline(in, t)) RECKON_THROW(StatusCode::kDataError, "truncated vocabulary in field ", name);
     }
     v.field_names.push_back(name);
+    v.widths.push_back(width);
     if (v.hash_buckets == 0) v.fields.push_back(FieldVocabulary::from_tokens(std::move(tokens)));
   }
   return v;
@@ -229,6 +247,28 @@ std::string criteo_integer_token(const std::string& raw) {
 }
 
 namespace {
+
+// A multi-valued field's items travel through a Row as one token joined by this (a control character no
+// delimited text file uses inside a cell).
+constexpr char kItemSeparator = '\x1f';
+
+// Split a multi-valued field's token into its items.
+std::vector<std::string> split_items(const std::string& token) {
+  std::vector<std::string> items;
+  std::size_t start = 0;
+  while (start < token.size()) {
+    const std::size_t end = std::min(token.find(kItemSeparator, start), token.size());
+    if (end > start) items.push_back(token.substr(start, end - start));
+    start = end + 1;
+  }
+  return items;
+}
+
+// The first field index of the schema's multi-valued fields (fields are categorical, numeric, then multi).
+std::size_t first_multi_field(const Vocabulary& v) {
+  if (v.format != CtrFormat::kSchema || !v.schema) return static_cast<std::size_t>(v.field_count());
+  return static_cast<std::size_t>(v.field_count()) - v.schema->multi.size();
+}
 
 // One parsed row: label and one (token, value) per field.
 struct Row {
@@ -336,8 +376,11 @@ class RowReader {
     if (options_.format == CtrFormat::kLibffm || options_.format == CtrFormat::kLibsvm) return false;
     if (options_.format == CtrFormat::kSchema) {
       std::vector<std::string_view> cols;
-      split(line, options_.schema->delimiter, cols);
-      header_names_.assign(cols.begin(), cols.end());
+      // Without a header, columns are named by index only: the first row's cells are data, not names.
+      if (options_.schema->header) {
+        split(line, options_.schema->delimiter, cols);
+        header_names_.assign(cols.begin(), cols.end());
+      }
       return options_.schema->header;
     }
     const char delimiter = line.find('\t') != std::string::npos ? '\t' : ',';
@@ -438,10 +481,11 @@ class RowReader {
       split(cols[columns_[k]], s.multi_separators[i], items);
       std::vector<std::string> sorted(items.begin(), items.end());
       std::sort(sorted.begin(), sorted.end());
-      std::string token;
+      sorted.erase(std::unique(sorted.begin(), sorted.end()), sorted.end());
+      std::string token;  // the distinct items, joined by kItemSeparator
       for (const std::string& item : sorted) {
         if (item.empty()) continue;
-        if (!token.empty()) token += s.multi_separators[i];
+        if (!token.empty()) token += kItemSeparator;
         token += item;
       }
       row.tokens.push_back(token);
@@ -520,12 +564,25 @@ Vocabulary build_vocabulary(const std::string& path, const ReadOptions& options,
   RowReader reader(path, options, 0);
   reader.growing_ = true;
   std::vector<std::unordered_map<std::string, std::int64_t>> counts;
+  const std::size_t first_multi =
+      options.format == CtrFormat::kSchema ? options.schema->field_names().size() - options.schema->multi.size()
+                                           : std::numeric_limits<std::size_t>::max();
+  std::vector<int> widths;
   const std::int64_t rows = reader.run(
       [&](const Row& row) {
         if (counts.size() < row.tokens.size()) counts.resize(row.tokens.size());
-        if (hash_buckets > 0) return;
+        if (widths.size() < row.tokens.size()) widths.resize(row.tokens.size(), 1);
         for (std::size_t f = 0; f < row.tokens.size(); ++f) {
-          if (!row.tokens[f].empty()) ++counts[f][row.tokens[f]];
+          if (row.tokens[f].empty()) continue;
+          if (f < first_multi) {
+            if (hash_buckets == 0) ++counts[f][row.tokens[f]];
+            continue;
+          }
+          const std::vector<std::string> items = split_items(row.tokens[f]);
+          widths[f] = std::max(widths[f], std::min(static_cast<int>(items.size()), kMaxBagWidth));
+          if (hash_buckets == 0) {
+            for (const std::string& item : items) ++counts[f][item];
+          }
         }
       },
       nullptr);
@@ -535,6 +592,10 @@ Vocabulary build_vocabulary(const std::string& path, const ReadOptions& options,
   v.schema = options.schema;
   v.field_names = reader.field_names();
   v.hash_buckets = hash_buckets;
+  if (first_multi < v.field_names.size()) {
+    widths.resize(v.field_names.size(), 1);
+    v.widths = widths;
+  }
   if (hash_buckets == 0) {
     counts.resize(v.field_names.size());
     for (const auto& c : counts) v.fields.push_back(FieldVocabulary::from_counts(c, min_count));
@@ -550,13 +611,38 @@ std::int64_t for_each_row(const std::string& path, const Vocabulary& vocabulary,
   if (with_schema.format == CtrFormat::kSchema && !with_schema.schema) with_schema.schema = vocabulary.schema;
   RowReader reader(path, with_schema, vocabulary.field_count());
   const auto fields = static_cast<std::size_t>(vocabulary.field_count());
-  std::vector<std::int32_t> ids(fields);
-  std::vector<float> values(fields);
+  const std::vector<int> widths = vocabulary.field_widths();
+  const std::size_t first_multi = first_multi_field(vocabulary);
+  std::size_t columns = 0;
+  for (int w : widths) columns += static_cast<std::size_t>(w);
+  std::vector<std::int32_t> ids(columns), bag;
+  std::vector<float> values(columns);
   return reader.run(
       [&](const Row& row) {
+        std::size_t c = 0;
         for (std::size_t f = 0; f < fields; ++f) {
-          ids[f] = vocabulary.lookup(static_cast<std::int64_t>(f), row.tokens[f]);
-          values[f] = row.values[f];
+          const auto width = static_cast<std::size_t>(widths[f]);
+          if (f < first_multi) {
+            ids[c] = vocabulary.lookup(static_cast<std::int64_t>(f), row.tokens[f]);
+            values[c++] = row.values[f];
+            continue;
+          }
+          // A bag: its distinct known items by id (most frequent first), unknown ones as the missing id, at most
+          // `width`; each weighs 1/length so the field's vector is their mean. Empty: the missing id alone.
+          bag.clear();
+          for (const std::string& item : split_items(row.tokens[f])) {
+            bag.push_back(vocabulary.lookup(static_cast<std::int64_t>(f), item));
+          }
+          std::sort(bag.begin(), bag.end(), [](std::int32_t a, std::int32_t b) {
+            return a != 0 && (b == 0 || a < b);  // 0 (unknown) last
+          });
+          if (bag.empty()) bag.push_back(0);
+          const std::size_t kept = std::min(bag.size(), width);
+          for (std::size_t k = 0; k < width; ++k) {
+            ids[c + k] = k < kept ? bag[k] : -1;
+            values[c + k] = k < kept ? 1.0f / static_cast<float>(kept) : 0.0f;
+          }
+          c += width;
         }
         visit(Sample{row.label, ids.data(), values.data()});
       },
@@ -566,7 +652,8 @@ std::int64_t for_each_row(const std::string& path, const Vocabulary& vocabulary,
 CtrDataset read_dataset(const std::string& path, const Vocabulary& vocabulary, const ReadOptions& options) {
   CtrDataset d;
   d.fields = vocabulary.field_count();
-  const auto fields = static_cast<std::size_t>(d.fields);
+  d.widths = vocabulary.widths;
+  const auto fields = static_cast<std::size_t>(d.columns());
   for_each_row(
       path, vocabulary, options,
       [&](const Sample& s) {

@@ -32,7 +32,8 @@ const char* to_string(CtrFormat format) noexcept;
 //   label = click                 the label column (name with a header, else 0-based index); values 0 or 1
 //   categorical = site, app       one field per column, the cell is the token
 //   numeric = price, age          one field per column: the field's single row scaled by the value (missing: 0)
-//   multi = genres:|              multi-valued: the items (split on the character after ':'), sorted, as one token
+//   multi = genres:|              multi-valued: a bag of items (split on the character after ':'); the field's
+//                                 vector is the mean of its items' (see CtrModelConfig::field_widths)
 struct Schema {
   char delimiter = ',';
   bool header = true;
@@ -62,13 +63,19 @@ class FieldVocabulary {
   std::unordered_map<std::string, std::int32_t> ids_;
 };
 
+// The most items a multi-valued field keeps per row. Its width is the most distinct items a training row has, up
+// to this; a row with more keeps the `width` most frequent (lowest ids).
+inline constexpr int kMaxBagWidth = 64;
+
 struct Vocabulary {
   CtrFormat format = CtrFormat::kCriteo;
   std::shared_ptr<const Schema> schema;  // kSchema only
   std::vector<std::string> field_names;
   std::vector<FieldVocabulary> fields;  // empty when hashing
   std::int64_t hash_buckets = 0;        // > 0: id = 1 + hash(token) mod buckets, no token tables
+  std::vector<int> widths;              // per field: 1, or a multi-valued field's bag width (empty: all 1)
   std::int64_t field_count() const { return static_cast<std::int64_t>(field_names.size()); }
+  std::vector<int> field_widths() const;  // widths, or all 1
   std::int64_t rows(std::int64_t field) const;  // table rows needed for the field
   std::int32_t lookup(std::int64_t field, const std::string& token) const;
 
@@ -78,9 +85,11 @@ struct Vocabulary {
 
 struct CtrDataset {
   std::int64_t fields = 0;
+  std::vector<int> widths;           // per field (see BatchLayout in model.h); empty: all 1
   std::vector<float> labels;         // [N], 0 or 1
-  std::vector<std::int32_t> ids;     // [N, F]
-  std::vector<float> values;         // [N, F]
+  std::vector<std::int32_t> ids;     // [N, columns]: one per single-valued field, `width` per multi-valued one
+  std::vector<float> values;         // [N, columns]: feature values; a bag's items weigh 1/length, padding 0
+  std::int64_t columns() const;
   std::int64_t size() const { return static_cast<std::int64_t>(labels.size()); }
   std::int64_t skipped_rows = 0;     // malformed rows skipped while reading
   std::vector<std::string> first_errors;  // up to 10 "file:line: reason" messages
@@ -103,7 +112,8 @@ Vocabulary build_vocabulary(const std::string& path, const ReadOptions& options,
 // not 0 or 1, an unparsable libffm item) are reported with file and line, and skipped or fatal per options.
 CtrDataset read_dataset(const std::string& path, const Vocabulary& vocabulary, const ReadOptions& options);
 
-// One row mapped through a vocabulary: F ids and F values.
+// One row mapped through a vocabulary: `columns` ids and values (a bag's padding has id -1 and value 0; an empty
+// bag is the field's missing id 0 with value 1).
 struct Sample {
   float label;
   const std::int32_t* ids;

@@ -101,6 +101,15 @@ DenseParam make_dense(Context& ctx, std::initializer_list<std::int64_t> sizes, f
 
 }  // namespace
 
+BatchLayout::BatchLayout(std::vector<int> field_widths) : widths(std::move(field_widths)) {
+  for (int w : widths) {
+    RECKON_CHECK_ARG(w >= 1, "field widths must be >= 1, got ", w);
+    column_start.push_back(columns);
+    bag.push_back(w > 1 ? bags++ : -1);
+    columns += w;
+  }
+}
+
 struct CtrModel::Workspace {
   std::vector<SparseTable> first, embeddings;
   std::vector<TensorView> first_views, embedding_views;
@@ -123,6 +132,10 @@ CtrModel::CtrModel(Context& ctx, CtrModelConfig config, std::vector<std::int64_t
                    config_.embed_dim, " outside [1, ", kEmbeddingBackwardMaxDim, "]");
   RECKON_CHECK_ARG(config_.dropout >= 0.0f && config_.dropout < 1.0f, "dropout must be in [0, 1)");
   for (int h : config_.hidden) RECKON_CHECK_ARG(h >= 1, "hidden layer sizes must be positive");
+  if (config_.field_widths.empty()) config_.field_widths.assign(field_rows_.size(), 1);
+  RECKON_CHECK_ARG(config_.field_widths.size() == field_rows_.size(), "field widths (", config_.field_widths.size(),
+                   ") and fields (", field_rows_.size(), ") differ in number");
+  layout_ = BatchLayout(config_.field_widths);
   ctx.set_seed(config_.seed);
   const auto F = static_cast<std::int64_t>(field_rows_.size());
   const std::int64_t K = config_.embed_dim;
@@ -207,20 +220,30 @@ void CtrModel::forward(const CtrBatch& batch, bool training) {
   const std::int64_t B = batch.size;
   const auto F = static_cast<std::int64_t>(field_rows_.size());
   const std::int64_t K = config_.embed_dim;
-  RECKON_CHECK_ARG(batch.ids.ndim() == 2 && batch.ids.size(0) == F && batch.ids.size(1) >= B,
-                   "batch ids must be [", F, ", B]");
+  const std::int64_t C = layout_.columns;
+  RECKON_CHECK_ARG(batch.ids.ndim() == 2 && batch.ids.size(0) == C && batch.ids.size(1) >= B,
+                   "batch ids must be [", C, ", B]");
+  const std::int64_t cap = batch.ids.size(1);
+  RECKON_CHECK_ARG(layout_.bags == 0 || (batch.with_values && batch.bag_offsets.ndim() == 2 &&
+                                         batch.bag_offsets.size(0) == layout_.bags && batch.bag_offsets.size(1) == cap + 1),
+                   "a batch with ", layout_.bags, " multi-valued fields needs values and bag offsets [", layout_.bags,
+                   ", ", cap + 1, "]");
   ensure_workspace(B);
-  // One bag of one id per sample and field; each field's ids and values are a contiguous column.
+  // One bag per sample and field: a single-valued field's ids and values are a contiguous column of B; a
+  // multi-valued field's are its block, delimited by its bag offsets.
   w.bags.resize(static_cast<std::size_t>(F));
   for (std::int64_t f = 0; f < F; ++f) {
     EmbeddingBags& bag = w.bags[static_cast<std::size_t>(f)];
-    bag.offsets = TensorView::contiguous(batch.offsets.data<std::int32_t>(), DType::kI32, ctx.device(), {B + 1});
-    bag.indices = TensorView::contiguous(batch.ids.data<std::int32_t>() + f * batch.ids.size(1), DType::kI32,
-                                         ctx.device(), {B});
-    bag.per_sample_weights = !batch.with_values
-                                 ? TensorView{}
-                                 : TensorView::contiguous(batch.values.data<float>() + f * batch.values.size(1),
-                                                          DType::kF32, ctx.device(), {B});
+    const int m = layout_.bag[static_cast<std::size_t>(f)];
+    const std::int64_t start = layout_.column_start[static_cast<std::size_t>(f)] * cap;
+    const std::int64_t length = m < 0 ? B : cap * layout_.widths[static_cast<std::size_t>(f)];
+    bag.offsets = TensorView::contiguous(m < 0 ? batch.offsets.data<std::int32_t>()
+                                               : batch.bag_offsets.data<std::int32_t>() + m * (cap + 1),
+                                         DType::kI32, ctx.device(), {B + 1});
+    bag.indices = TensorView::contiguous(batch.ids.data<std::int32_t>() + start, DType::kI32, ctx.device(), {length});
+    bag.per_sample_weights = !batch.with_values ? TensorView{}
+                                                : TensorView::contiguous(batch.values.data<float>() + start,
+                                                                         DType::kF32, ctx.device(), {length});
   }
   const TensorView logit = reshape(w.logit, {B});
   // Logit = bias + first order (one linear through the ones vector adds the F terms and the bias).

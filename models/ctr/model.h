@@ -41,17 +41,35 @@ struct CtrModelConfig {
   float sparse_learning_rate = 1e-3f;
   float dense_learning_rate = 1e-3f;
   float init_stddev = 0.05f;  // embeddings ~ N(0, init_stddev²)
+  // Per field: 1, or the bag width of a multi-valued field (its vector is the mean of its items'). Empty: all 1.
+  std::vector<int> field_widths;
   std::uint64_t seed = 1;
 };
 
-// One batch on the model's device: ids and values field-major [F, B] so each field's column is contiguous.
+// Where each field's ids sit in a dataset row and in a batch. A single-valued field has width 1; a multi-valued
+// one (a bag of items, e.g. a movie's genres) has width W = the most items a row may keep. A row has `columns`
+// = Σ widths entries, field f's at [column_start[f], column_start[f] + width): in a dataset row the bag's items
+// then padding (id -1, never read); in a batch, field f's block starts at column_start[f] · capacity and holds
+// the batch's items packed, with offsets per multi-valued field.
+struct BatchLayout {
+  BatchLayout() = default;
+  explicit BatchLayout(std::vector<int> field_widths);  // every width >= 1
+  std::vector<int> widths;
+  std::vector<std::int64_t> column_start;
+  std::vector<int> bag;  // per field: its index among the multi-valued fields (width > 1), or -1
+  std::int64_t columns = 0;
+  int bags = 0;
+};
+
+// One batch on the model's device, field-major so each field's block is contiguous.
 struct CtrBatch {
   std::int64_t size = 0;
-  Tensor ids;      // i32 [F, B]
-  Tensor values;   // f32 [F, B]; read only when with_values (otherwise every value is 1)
-  bool with_values = false;
-  Tensor labels;   // f32 [B]
-  Tensor offsets;  // i32 [B + 1]: 0, 1, ..., B (one id per field and sample)
+  Tensor ids;          // i32 [columns, capacity]
+  Tensor values;       // f32 [columns, capacity]; read only when with_values (otherwise every value is 1)
+  bool with_values = false;  // always true with multi-valued fields (their items weigh 1/length)
+  Tensor labels;       // f32 [capacity]
+  Tensor offsets;      // i32 [capacity + 1]: 0, 1, ..., capacity (single-valued fields)
+  Tensor bag_offsets;  // i32 [bags, capacity + 1]: each multi-valued field's bag offsets into its block
 };
 
 // The stages of a training step, for profiling (CtrModel::set_stage_timer). The sparse optimizer runs fused into
@@ -82,6 +100,7 @@ class CtrModel {
     config_.dense_learning_rate = dense;
   }
   const std::vector<std::int64_t>& field_rows() const { return field_rows_; }
+  const BatchLayout& layout() const { return layout_; }
   Context& context() const { return *ctx_; }
 
   // Forward, backward and update on one batch; returns the batch's summed loss as a device scalar (read it with
@@ -110,6 +129,7 @@ class CtrModel {
   Context* ctx_;
   CtrModelConfig config_;
   std::vector<std::int64_t> field_rows_;
+  BatchLayout layout_;
   std::int64_t step_ = 0;
   std::unique_ptr<Workspace> ws_;
   StageTimer* stage_timer_ = nullptr;

@@ -77,6 +77,13 @@ MovielensClickLog write_movielens_click_log(const std::string& ratings_csv, cons
   MovielensClickLog log;
   log.train_path = (std::filesystem::path(directory) / "train.txt").string();
   log.test_path = (std::filesystem::path(directory) / "test.txt").string();
+  log.schema_path = (std::filesystem::path(directory) / "schema.txt").string();
+  {
+    std::ofstream schema(log.schema_path);
+    schema << "# MovieLens ratings as clicks (rating >= 4), written by reckon ctr movielens\n"
+              "delimiter = tab\nheader = false\nlabel = 0\ncategorical = 1, 2, 4\nmulti = 3:|\n";
+    if (!schema) RECKON_THROW(StatusCode::kIoError, "cannot write ", log.schema_path);
+  }
   std::ofstream train(log.train_path), test(log.test_path);
   if (!train || !test) RECKON_THROW(StatusCode::kIoError, "cannot write into ", directory);
   PhiloxStream rng(seed, 0x4d4c);
@@ -98,8 +105,9 @@ MovielensClickLog write_movielens_click_log(const std::string& ratings_csv, cons
     const bool is_test = rng.next_uniform() < test_fraction;
     std::ofstream& out = is_test ? test : train;
     (is_test ? log.test_rows : log.train_rows) += 1;
-    out << click << std::string(13, '\t') << "\tu" << f[0] << "\tm" << f[1] << '\t' << movie.genres << '\t'
-        << movie.year << std::string(22, '\t') << '\n';
+    // "(no genres listed)" is MovieLens's empty set.
+    const std::string& genres = movie.genres == "(no genres listed)" ? std::string() : movie.genres;
+    out << click << "\tu" << f[0] << "\tm" << f[1] << '\t' << genres << '\t' << movie.year << '\n';
   }
   if (log.train_rows + log.test_rows == 0) RECKON_THROW(StatusCode::kDataError, ratings_csv, ": no ratings");
   log.click_rate = clicks / static_cast<double>(log.train_rows + log.test_rows);

@@ -1,6 +1,7 @@
-// MovieLens ratings as a click log: a rating >= 4 is a click. Fields: user, movie, genres (the movie's genre set as
-// one token) and release year (from the title). Written in Criteo layout (label, 13 empty integer columns, then
-// the four fields as C1..C4) so `reckon ctr train --format criteo` reads it.
+// MovieLens ratings as a click log: a rating >= 4 is a click. Fields: user, movie, genres (a multi-valued field:
+// the bag of the movie's genres) and release year (from the title). Written as tab-separated rows
+// (click, user, movie, genres joined by '|', year) with DIR/schema.txt describing them, so
+// `reckon ctr train --format schema:DIR/schema.txt` reads it.
 #pragma once
 
 #include <cstdint>
@@ -9,7 +10,7 @@
 namespace reckon::ctr {
 
 struct MovielensClickLog {
-  std::string train_path, test_path;
+  std::string train_path, test_path, schema_path;
   std::int64_t train_rows = 0, test_rows = 0;
   double click_rate = 0;
 };

@@ -1,6 +1,7 @@
 #include "reckon/models/ctr/stream.h"
 
 #include <algorithm>
+#include <numeric>
 
 #include "reckon/runtime/error.h"
 #include "reckon/runtime/philox.h"
@@ -10,16 +11,75 @@ namespace {
 struct Stopped {};  // unwinds the reading thread when the stream is destroyed early
 }  // namespace
 
+HostBatch::HostBatch(const BatchLayout& layout, std::int64_t cap, bool pinned) : capacity(cap) {
+  ids = Tensor::empty_host(DType::kI32, {layout.columns, cap}, pinned);
+  values = Tensor::empty_host(DType::kF32, {layout.columns, cap}, pinned);
+  labels = Tensor::empty_host(DType::kF32, {cap}, pinned);
+  if (layout.bags > 0) {
+    bag_offsets = Tensor::empty_host(DType::kI32, {layout.bags, cap + 1}, pinned);
+    for (int m = 0; m < layout.bags; ++m) bag_offsets.data<std::int32_t>()[m * (cap + 1)] = 0;
+  }
+}
+
+void HostBatch::append(const BatchLayout& layout, float label, const std::int32_t* row_ids, const float* row_values) {
+  RECKON_CHECK_ARG(size < capacity, "host batch is full (", capacity, " rows)");
+  const std::int64_t i = size++;
+  labels.data<float>()[i] = label;
+  auto* out_ids = ids.data<std::int32_t>();
+  auto* out_values = values.data<float>();
+  for (std::size_t f = 0; f < layout.widths.size(); ++f) {
+    const std::int64_t column = layout.column_start[f];
+    const int m = layout.bag[f];
+    if (m < 0) {
+      const float v = row_values[column];
+      out_ids[column * capacity + i] = row_ids[column];
+      out_values[column * capacity + i] = v;
+      with_values = with_values || v != 1.0f;
+      continue;
+    }
+    // A bag: its items packed after the previous sample's, padding dropped.
+    auto* off = bag_offsets.data<std::int32_t>() + m * (capacity + 1);
+    std::int32_t at = off[i];
+    for (int k = 0; k < layout.widths[f]; ++k) {
+      if (row_ids[column + k] < 0) continue;
+      out_ids[column * capacity + at] = row_ids[column + k];
+      out_values[column * capacity + at] = row_values[column + k];
+      ++at;
+    }
+    off[i + 1] = at;
+    with_values = true;
+  }
+}
+
+void HostBatch::copy_to(Context& ctx, CtrBatch& device) const {
+  copy(ctx, device.ids, ids);
+  copy(ctx, device.labels, labels);
+  if (with_values) copy(ctx, device.values, values);
+  if (bag_offsets.ndim() == 2) copy(ctx, device.bag_offsets, bag_offsets);
+  device.size = size;
+  device.with_values = with_values;
+}
+
+CtrBatch make_device_batch(Context& ctx, const BatchLayout& layout, std::int64_t capacity) {
+  CtrBatch b;
+  b.ids = Tensor::empty(ctx, DType::kI32, {layout.columns, capacity});
+  b.values = Tensor::empty(ctx, DType::kF32, {layout.columns, capacity});
+  b.labels = Tensor::empty(ctx, DType::kF32, {capacity});
+  if (layout.bags > 0) b.bag_offsets = Tensor::empty(ctx, DType::kI32, {layout.bags, capacity + 1});
+  Tensor offsets = Tensor::empty_host(DType::kI32, {capacity + 1});
+  std::iota(offsets.data<std::int32_t>(), offsets.data<std::int32_t>() + capacity + 1, 0);
+  b.offsets = offsets.to(ctx, ctx.device());
+  ctx.synchronize();
+  return b;
+}
+
 BatchStream::BatchStream(std::string path, const Vocabulary& vocabulary, ReadOptions options, StreamOptions stream)
     : path_(std::move(path)), vocabulary_(vocabulary), options_(std::move(options)), stream_(stream),
-      fields_(vocabulary.field_count()) {
+      fields_(vocabulary.field_count()), layout_(vocabulary.field_widths()) {
   RECKON_CHECK_ARG(stream_.batch_size >= 1 && stream_.shuffle_buffer >= 1 && stream_.prefetch >= 1,
                    "streaming needs positive batch size, shuffle buffer and prefetch");
   for (int i = 0; i < stream_.prefetch + 1; ++i) {
-    auto b = std::make_unique<HostBatch>();
-    b->ids = Tensor::empty_host(DType::kI32, {fields_, stream_.batch_size}, true);
-    b->values = Tensor::empty_host(DType::kF32, {fields_, stream_.batch_size}, true);
-    b->labels = Tensor::empty_host(DType::kF32, {stream_.batch_size}, true);
+    auto b = std::make_unique<HostBatch>(layout_, stream_.batch_size, true);
     free_.push_back(b.get());
     storage_.push_back(std::move(b));
   }
@@ -54,7 +114,8 @@ const HostBatch* BatchStream::next() {
 }
 
 void BatchStream::produce() {
-  const std::int64_t F = fields_, S = stream_.shuffle_buffer, cap = stream_.batch_size;
+  // Rows are buffered as dataset rows: layout_.columns ids and values each.
+  const std::int64_t F = layout_.columns, S = stream_.shuffle_buffer, cap = stream_.batch_size;
   std::vector<std::int32_t> buffer_ids(static_cast<std::size_t>(std::min<std::int64_t>(S, 1 << 20) * F));
   std::vector<float> buffer_values(buffer_ids.size()), buffer_labels;
   std::int64_t held = 0;
@@ -81,14 +142,8 @@ void BatchStream::produce() {
   // Move buffered row j into the current batch.
   auto emit = [&](std::int64_t j) {
     if (current == nullptr) current = take_free();
-    const std::int64_t i = current->size++;
-    current->labels.data<float>()[i] = buffer_labels[static_cast<std::size_t>(j)];
-    for (std::int64_t f = 0; f < F; ++f) {
-      const float v = buffer_values[static_cast<std::size_t>(j * F + f)];
-      current->ids.data<std::int32_t>()[f * cap + i] = buffer_ids[static_cast<std::size_t>(j * F + f)];
-      current->values.data<float>()[f * cap + i] = v;
-      current->with_values = current->with_values || v != 1.0f;
-    }
+    current->append(layout_, buffer_labels[static_cast<std::size_t>(j)], buffer_ids.data() + j * F,
+                    buffer_values.data() + j * F);
     if (current->size == cap) {
       publish(current);
       current = nullptr;
@@ -109,7 +164,7 @@ void BatchStream::produce() {
 
   try {
     CtrDataset report;
-    report.fields = F;
+    report.fields = fields_;
     const std::int64_t rows = for_each_row(
         path_, vocabulary_, options_,
         [&](const Sample& s) {

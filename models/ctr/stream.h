@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "reckon/models/ctr/dataset.h"
+#include "reckon/models/ctr/model.h"
 #include "reckon/runtime/memory.h"
 
 namespace reckon::ctr {
@@ -25,19 +26,31 @@ struct StreamOptions {
   std::uint64_t seed = 1;
 };
 
-// One batch in (pinned) host memory, field-major like CtrBatch.
+// One batch in (pinned) host memory, laid out like CtrBatch.
 struct HostBatch {
+  HostBatch() = default;
+  HostBatch(const BatchLayout& layout, std::int64_t capacity, bool pinned);
   std::int64_t size = 0;
+  std::int64_t capacity = 0;
   bool with_values = false;
-  Tensor ids;     // i32 [F, capacity]
-  Tensor values;  // f32 [F, capacity]
-  Tensor labels;  // f32 [capacity]
+  Tensor ids;          // i32 [columns, capacity]
+  Tensor values;       // f32 [columns, capacity]
+  Tensor labels;       // f32 [capacity]
+  Tensor bag_offsets;  // i32 [bags, capacity + 1] (absent without multi-valued fields)
+
+  // Appends one dataset row (label, layout.columns ids and values; padding ids are -1) at position `size`.
+  void append(const BatchLayout& layout, float label, const std::int32_t* row_ids, const float* row_values);
+  // Copies into a device batch of the same layout and capacity (asynchronous from pinned memory).
+  void copy_to(Context& ctx, CtrBatch& device) const;
 };
+// A device batch for the layout: ids, values, labels and offsets allocated for `capacity` samples.
+CtrBatch make_device_batch(Context& ctx, const BatchLayout& layout, std::int64_t capacity);
 
 class BatchStream {
  public:
   // The vocabulary must outlive the stream (the reading thread uses it).
   BatchStream(std::string path, const Vocabulary& vocabulary, ReadOptions options, StreamOptions stream);
+  const BatchLayout& layout() const { return layout_; }
   BatchStream(std::string path, const Vocabulary&& vocabulary, ReadOptions options, StreamOptions stream) = delete;
   ~BatchStream();
   BatchStream(const BatchStream&) = delete;
@@ -58,6 +71,7 @@ class BatchStream {
   ReadOptions options_;
   StreamOptions stream_;
   std::int64_t fields_;
+  BatchLayout layout_;
   std::vector<std::unique_ptr<HostBatch>> storage_;
   std::mutex mutex_;
   std::condition_variable changed_;

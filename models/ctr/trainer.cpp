@@ -18,54 +18,36 @@
 namespace reckon::ctr {
 namespace {
 
-// Assembles batches of dataset rows field-major in pinned host memory and copies them to the model's device.
+// Assembles batches of dataset rows in (pinned) host memory and copies them to the model's device.
 class BatchLoader {
  public:
-  BatchLoader(Context& ctx, const CtrDataset& data, std::int64_t capacity) : ctx_(ctx), data_(data), capacity_(capacity) {
-    const std::int64_t F = data.fields;
-    with_values_ = std::any_of(data.values.begin(), data.values.end(), [](float v) { return v != 1.0f; });
-    host_ids_ = Tensor::empty_host(DType::kI32, {F, capacity}, true);
-    host_labels_ = Tensor::empty_host(DType::kF32, {capacity}, true);
-    batch_.ids = Tensor::empty(ctx, DType::kI32, {F, capacity});
-    batch_.labels = Tensor::empty(ctx, DType::kF32, {capacity});
-    if (with_values_) {
-      host_values_ = Tensor::empty_host(DType::kF32, {F, capacity}, true);
-      batch_.values = Tensor::empty(ctx, DType::kF32, {F, capacity});
-    }
-    Tensor offsets = Tensor::empty_host(DType::kI32, {capacity + 1});
-    std::iota(offsets.data<std::int32_t>(), offsets.data<std::int32_t>() + capacity + 1, 0);
-    batch_.offsets = offsets.to(ctx, ctx.device());
-    ctx.synchronize();
+  BatchLoader(Context& ctx, const CtrDataset& data, const BatchLayout& layout, std::int64_t capacity)
+      : ctx_(ctx), data_(data), layout_(layout), host_(layout, capacity, true),
+        device_(make_device_batch(ctx, layout, capacity)) {
+    RECKON_CHECK_ARG(data.columns() == layout.columns, "the dataset rows have ", data.columns(),
+                     " columns, the model's layout ", layout.columns, " (multi-valued field widths differ)");
   }
 
   const CtrBatch& load(const std::int64_t* rows, std::int64_t count) {
     ctx_.synchronize();  // the previous batch's copies and kernels are done with the staging buffers
-    const std::int64_t F = data_.fields;
-    auto* ids = host_ids_.data<std::int32_t>();
-    auto* labels = host_labels_.data<float>();
+    const std::int64_t C = layout_.columns;
+    host_.size = 0;
+    host_.with_values = false;
     for (std::int64_t i = 0; i < count; ++i) {
-      const std::int64_t r = rows[i];
-      labels[i] = data_.labels[static_cast<std::size_t>(r)];
-      for (std::int64_t f = 0; f < F; ++f) {
-        ids[f * capacity_ + i] = data_.ids[static_cast<std::size_t>(r * F + f)];
-        if (with_values_) host_values_.data<float>()[f * capacity_ + i] = data_.values[static_cast<std::size_t>(r * F + f)];
-      }
+      const auto r = static_cast<std::size_t>(rows[i]);
+      host_.append(layout_, data_.labels[r], data_.ids.data() + r * static_cast<std::size_t>(C),
+                   data_.values.data() + r * static_cast<std::size_t>(C));
     }
-    copy(ctx_, batch_.ids, host_ids_);
-    copy(ctx_, batch_.labels, host_labels_);
-    if (with_values_) copy(ctx_, batch_.values, host_values_);
-    batch_.size = count;
-    batch_.with_values = with_values_;
-    return batch_;
+    host_.copy_to(ctx_, device_);
+    return device_;
   }
 
  private:
   Context& ctx_;
   const CtrDataset& data_;
-  std::int64_t capacity_;
-  bool with_values_ = false;
-  Tensor host_ids_, host_labels_, host_values_;
-  CtrBatch batch_;
+  const BatchLayout& layout_;
+  HostBatch host_;
+  CtrBatch device_;
 };
 
 void progress_line(int epoch, int epochs, std::int64_t done, std::int64_t total, double seconds) {
@@ -87,7 +69,7 @@ std::vector<float> predict(CtrModel& model, const CtrDataset& data, std::int64_t
   Context& ctx = model.context();
   std::vector<float> out(static_cast<std::size_t>(data.size()));
   if (data.size() == 0) return out;
-  BatchLoader loader(ctx, data, std::min(batch_size, data.size()));
+  BatchLoader loader(ctx, data, model.layout(), std::min(batch_size, data.size()));
   std::vector<std::int64_t> rows(static_cast<std::size_t>(std::min(batch_size, data.size())));
   for (std::int64_t start = 0; start < data.size(); start += batch_size) {
     const std::int64_t count = std::min(batch_size, data.size() - start);
@@ -194,7 +176,7 @@ TrainResult train(CtrModel& model, const CtrDataset& train_data, const CtrDatase
                    train_data.fields, " fields, the model ", model.field_rows().size());
   const std::int64_t n = train_data.size();
   const std::int64_t capacity = std::min(std::max<std::int64_t>(options.batch_size, 1), n);
-  BatchLoader loader(model.context(), train_data, capacity);
+  BatchLoader loader(model.context(), train_data, model.layout(), capacity);
   std::vector<std::int64_t> order(static_cast<std::size_t>(n));
   std::iota(order.begin(), order.end(), std::int64_t{0});
   PhiloxStream shuffle_rng(options.seed, 0x5f0f);
@@ -224,14 +206,10 @@ TrainResult train_stream(CtrModel& model, const std::string& path, const Vocabul
   RECKON_CHECK_ARG(vocabulary.field_count() == static_cast<std::int64_t>(model.field_rows().size()),
                    "the vocabulary has ", vocabulary.field_count(), " fields, the model ", model.field_rows().size());
   Context& ctx = model.context();
-  const std::int64_t F = vocabulary.field_count(), cap = std::max<std::int64_t>(options.batch_size, 1);
-  CtrBatch device;
-  device.ids = Tensor::empty(ctx, DType::kI32, {F, cap});
-  device.values = Tensor::empty(ctx, DType::kF32, {F, cap});
-  device.labels = Tensor::empty(ctx, DType::kF32, {cap});
-  Tensor offsets = Tensor::empty_host(DType::kI32, {cap + 1});
-  std::iota(offsets.data<std::int32_t>(), offsets.data<std::int32_t>() + cap + 1, 0);
-  device.offsets = offsets.to(ctx, ctx.device());
+  const std::int64_t cap = std::max<std::int64_t>(options.batch_size, 1);
+  RECKON_CHECK_ARG(vocabulary.field_widths() == model.layout().widths,
+                   "the vocabulary's multi-valued field widths differ from the model's");
+  CtrBatch device = make_device_batch(ctx, model.layout(), cap);
   std::unique_ptr<BatchStream> stream;
   std::int64_t rows_last_epoch = 0;
   TrainResult r = train_epochs(model, valid, options, [&](int epoch) {
@@ -244,11 +222,7 @@ TrainResult train_stream(CtrModel& model, const std::string& path, const Vocabul
                           const HostBatch* h = stream->next();
                           if (h == nullptr) return nullptr;
                           // Asynchronous copies from pinned memory, ordered before the step on the stream.
-                          copy(ctx, device.ids, h->ids);
-                          copy(ctx, device.labels, h->labels);
-                          if (h->with_values) copy(ctx, device.values, h->values);
-                          device.size = h->size;
-                          device.with_values = h->with_values;
+                          h->copy_to(ctx, device);
                           return &device;
                         },
                         rows_last_epoch};

@@ -15,6 +15,7 @@
 #include "reckon/models/ctr/stream.h"
 #include "reckon/models/ctr/synthetic.h"
 #include "reckon/models/ctr/trainer.h"
+#include "reckon/runtime/philox.h"
 #include "testing.h"
 
 namespace reckon::ctr {
@@ -165,16 +166,36 @@ TEST(CtrData, SchemaDescribedFiles) {
   ASSERT_EQ(d.size(), 3);
   EXPECT_EQ(d.skipped_rows, 1);
   EXPECT_NE(d.first_errors[0].find("d.csv:4: numeric column 'price' holds 'x'"), std::string::npos) << d.first_errors[0];
-  EXPECT_EQ(d.ids[3], d.ids[4 + 3]);  // genre sets in any order are one token
+  // Genres are a bag of width 2 (the most items a training row has): rows hold 1 + 1 + 1 + 2 columns.
+  EXPECT_EQ(v.widths, (std::vector<int>{1, 1, 1, 2}));
+  ASSERT_EQ(d.columns(), 5);
+  EXPECT_EQ(d.ids[3], d.ids[5 + 3]);  // the same set in any order is the same bag
+  EXPECT_EQ(d.ids[4], d.ids[5 + 4]);
+  EXPECT_NE(d.ids[3], d.ids[4]);
+  EXPECT_EQ(d.values[3], 0.5f);  // items weigh 1/length: the field's vector is their mean
+  EXPECT_EQ(d.ids[10 + 3], v.lookup(3, "Drama"));
+  EXPECT_EQ(d.values[10 + 3], 1.0f);
+  EXPECT_EQ(d.ids[10 + 4], -1);  // padding
+  EXPECT_EQ(d.values[10 + 4], 0.0f);
   EXPECT_EQ(d.values[2], 3.5f);
-  EXPECT_EQ(d.values[4 + 2], 0.0f);  // missing numeric value
-  EXPECT_EQ(d.ids[4 + 2], 0);
+  EXPECT_EQ(d.values[5 + 2], 0.0f);  // missing numeric value
+  EXPECT_EQ(d.ids[5 + 2], 0);
   std::stringstream saved;
   v.save(saved);
   const Vocabulary back = Vocabulary::load(saved);
   ASSERT_TRUE(back.schema);
   EXPECT_EQ(back.schema->label, "click");
+  EXPECT_EQ(back.widths, v.widths);
   EXPECT_EQ(read_dataset(data, back, {CtrFormat::kSchema}).size(), 3);
+  // Headerless: columns are indices, and the first row's cells are data (its label "1" is not a column name "1").
+  const std::string headerless = write_file(dir, "h.txt", "delimiter = tab\nheader = false\nlabel = 0\ncategorical = 1\n");
+  const std::string rows = write_file(dir, "h.tsv", "1\ta\n0\tb\n1\ta\n");
+  const ReadOptions h = read_options("schema:" + headerless);
+  const Vocabulary hv = build_vocabulary(rows, h, 1);
+  const CtrDataset hd = read_dataset(rows, hv, h);
+  ASSERT_EQ(hd.size(), 3);
+  EXPECT_EQ(hd.ids[0], hv.lookup(0, "a"));
+  EXPECT_EQ(hd.ids[1], hv.lookup(0, "b"));
   EXPECT_THROW((void)Schema::parse("label = y\n", "inline"), Error);               // no feature columns
   EXPECT_THROW((void)Schema::parse("categorical = a\n", "inline"), Error);         // no label
   EXPECT_THROW((void)Schema::parse("label = y\nmulti = g\ncategorical = a", "inline"), Error);  // no separator
@@ -416,6 +437,64 @@ TEST(CtrCheckpoint, RoundTripsAndRejectsBadFiles) {
   std::ifstream again(path, std::ios::binary);
   const std::string still((std::istreambuf_iterator<char>(again)), std::istreambuf_iterator<char>());
   EXPECT_EQ(still, bytes);
+}
+
+// Clicks depend on one item of a multi-valued field: the bag model sees the item in every set it is part of, so
+// it generalises to sets never seen in training (a set-as-one-token encoding cannot).
+TEST(CtrTraining, MultiValuedFieldsAreBagsOfItems) {
+  const std::string dir = temp_dir("bags");
+  const std::string schema = write_file(dir, "s.txt", "delimiter = tab\nheader = false\nlabel = 0\n"
+                                                      "categorical = 1\nmulti = 2:|\n");
+  std::vector<float> truth, labels;  // of the last file written
+  auto write = [&](const std::string& name, int rows, std::uint64_t seed) {
+    PhiloxStream rng(seed, 0);
+    truth.clear();
+    labels.clear();
+    std::ostringstream out;
+    for (int r = 0; r < rows; ++r) {
+      const int count = 1 + static_cast<int>(uniform_below(rng.next_u32(), 5));
+      std::string items;
+      bool hot = false;
+      for (int k = 0; k < count; ++k) {
+        const auto item = uniform_below(rng.next_u32(), 40);
+        hot = hot || item == 7;
+        items.append(k > 0 ? "|" : "").append("i").append(std::to_string(item));
+      }
+      const float p = hot ? 0.9f : 0.1f;
+      const bool click = rng.next_uniform() < p;
+      truth.push_back(p);
+      labels.push_back(click ? 1.0f : 0.0f);
+      out << (click ? 1 : 0) << "\tu" << uniform_below(rng.next_u32(), 50) << '\t' << items << '\n';
+    }
+    return write_file(dir, name, out.str());
+  };
+  const std::string train_path = write("train.tsv", 6000, 1), test_path = write("test.tsv", 2000, 2);
+  const double bayes_auc = auc(truth, labels);
+  const ReadOptions options = read_options("schema:" + schema);
+  const Vocabulary v = build_vocabulary(train_path, options, 1);
+  EXPECT_EQ(v.widths[1], 5);
+  const CtrDataset train_data = read_dataset(train_path, v, options), test_data = read_dataset(test_path, v, options);
+  std::vector<std::int64_t> rows{v.rows(0), v.rows(1)};
+  Context ctx(Device::cpu());
+  CtrModelConfig config;
+  config.kind = CtrModelKind::kFm;
+  config.field_widths = v.field_widths();
+  config.sparse_learning_rate = 0.02f;
+  TrainOptions train_options;
+  train_options.epochs = 3;
+  train_options.batch_size = 256;
+  CtrModel model(ctx, config, rows);
+  const TrainResult r = train(model, train_data, test_data, train_options);
+  EXPECT_GT(r.auc, bayes_auc - 0.03) << "Bayes " << bayes_auc;
+  // Streamed from the file, the same bags.
+  CtrModel streamed(ctx, config, rows);
+  const TrainResult rs = train_stream(streamed, train_path, v, options, test_data, train_options, 1 << 12);
+  EXPECT_GT(rs.auc, bayes_auc - 0.03) << "Bayes " << bayes_auc;
+  // A model whose layout does not match the data is refused.
+  CtrModelConfig flat = config;
+  flat.field_widths.clear();
+  CtrModel wrong(ctx, flat, rows);
+  EXPECT_THROW((void)predict(wrong, test_data), Error);
 }
 
 TEST(CtrTraining, EveryOptimizerFamilyLearns) {
