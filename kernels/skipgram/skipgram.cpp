@@ -1,0 +1,268 @@
+#include "reckon/kernels/skipgram/skipgram.h"
+
+#include <omp.h>
+
+#include <algorithm>
+#include <cmath>
+#include <numeric>
+
+#include "reckon/config.h"
+#include "reckon/kernels/skipgram/skipgram_math.h"
+#include "reckon/runtime/error.h"
+
+namespace reckon {
+
+AliasTable build_alias_table(std::span<const std::int64_t> counts, double alpha) {
+  const auto n = static_cast<std::int64_t>(counts.size());
+  RECKON_CHECK_ARG(n > 0 && n < (std::int64_t{1} << 31), "alias table over ", n, " items");
+  RECKON_CHECK_ARG(std::isfinite(alpha), "alias table exponent must be finite");
+  std::vector<double> weight(static_cast<std::size_t>(n));
+  double total = 0.0;
+  for (std::int64_t i = 0; i < n; ++i) {
+    RECKON_CHECK_ARG(counts[static_cast<std::size_t>(i)] >= 0, "negative count for item ", i);
+    const auto c = static_cast<double>(counts[static_cast<std::size_t>(i)]);
+    weight[static_cast<std::size_t>(i)] = c > 0 ? std::pow(c, alpha) : 0.0;
+    total += weight[static_cast<std::size_t>(i)];
+  }
+  RECKON_CHECK_ARG(total > 0, "alias table: every count is zero");
+  // Vose's method: scaled weights n·w/W; buckets under 1 take the remainder from one over 1.
+  AliasTable t;
+  t.prob.assign(static_cast<std::size_t>(n), 1.0f);
+  t.alias.resize(static_cast<std::size_t>(n));
+  std::iota(t.alias.begin(), t.alias.end(), 0);
+  std::vector<double> scaled(static_cast<std::size_t>(n));
+  std::vector<std::int32_t> small, large;
+  for (std::int64_t i = 0; i < n; ++i) {
+    scaled[static_cast<std::size_t>(i)] = weight[static_cast<std::size_t>(i)] * static_cast<double>(n) / total;
+    (scaled[static_cast<std::size_t>(i)] < 1.0 ? small : large).push_back(static_cast<std::int32_t>(i));
+  }
+  while (!small.empty() && !large.empty()) {
+    const std::int32_t s = small.back(), l = large.back();
+    small.pop_back();
+    t.prob[static_cast<std::size_t>(s)] = static_cast<float>(scaled[static_cast<std::size_t>(s)]);
+    t.alias[static_cast<std::size_t>(s)] = l;
+    scaled[static_cast<std::size_t>(l)] -= 1.0 - scaled[static_cast<std::size_t>(s)];
+    if (scaled[static_cast<std::size_t>(l)] < 1.0) {
+      large.pop_back();
+      small.push_back(l);
+    }
+  }
+  // Leftovers are 1 up to rounding; a zero-weight item must never be kept, so give it to a positive one.
+  for (std::int32_t s : small) {
+    if (weight[static_cast<std::size_t>(s)] == 0.0 && !large.empty()) {
+      t.prob[static_cast<std::size_t>(s)] = 0.0f;
+      t.alias[static_cast<std::size_t>(s)] = large.front();
+    }
+  }
+  return t;
+}
+
+std::vector<float> subsample_keep_probability(std::span<const std::int64_t> counts, double threshold) {
+  std::vector<float> keep(counts.size(), 1.0f);
+  if (threshold <= 0) return keep;
+  const double total = std::accumulate(counts.begin(), counts.end(), 0.0);
+  if (total <= 0) return keep;
+  for (std::size_t i = 0; i < counts.size(); ++i) {
+    if (counts[i] <= 0) continue;
+    const double ratio = threshold / (static_cast<double>(counts[i]) / total);
+    keep[i] = static_cast<float>(std::min(1.0, std::sqrt(ratio) + ratio));
+  }
+  return keep;
+}
+
+void subsample_sentences(std::span<const std::int32_t> tokens, std::span<const std::int64_t> offsets,
+                         std::span<const float> keep, std::uint64_t seed, std::uint64_t stream,
+                         std::vector<std::int32_t>& kept_tokens, std::vector<std::int64_t>& kept_offsets) {
+  RECKON_CHECK_ARG(!offsets.empty() && offsets.front() == 0 &&
+                       offsets.back() == static_cast<std::int64_t>(tokens.size()),
+                   "sentence offsets must run from 0 to the token count");
+  kept_tokens.clear();
+  kept_offsets.assign(1, 0);
+  const auto V = static_cast<std::int64_t>(keep.size());
+  for (std::size_t s = 0; s + 1 < offsets.size(); ++s) {
+    RECKON_CHECK_ARG(offsets[s] <= offsets[s + 1], "sentence offsets decrease at sentence ", s);
+    for (std::int64_t i = offsets[s]; i < offsets[s + 1]; ++i) {
+      const std::int32_t t = tokens[static_cast<std::size_t>(i)];
+      if (t < 0 || t >= V) RECKON_THROW(StatusCode::kOutOfRange, "token ", t, " at position ", i, " outside [0, ", V, ")");
+      const float u = uniform_from_bits(philox_word(seed, stream, static_cast<std::uint64_t>(i)));
+      if (u < keep[static_cast<std::size_t>(t)]) kept_tokens.push_back(t);
+    }
+    kept_offsets.push_back(static_cast<std::int64_t>(kept_tokens.size()));
+  }
+}
+
+namespace {
+
+// Dot product with eight partial sums (vectorises without reassociation), combined in a fixed order.
+inline float dot(const float* a, const float* b, int n) {
+  float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+  int d = 0;
+  for (; d + 8 <= n; d += 8) {
+    for (int k = 0; k < 8; ++k) acc[k] += a[d + k] * b[d + k];
+  }
+  for (int k = 0; d < n; ++d, ++k) acc[k] += a[d] * b[d];
+  return ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
+}
+
+// Trains every pair of center c (see skipgram.h). center and error are D-float scratch rows; targets holds up to
+// 2 · window · (negatives + 1) ids. Built for AVX-512, AVX2 and the baseline; the loader picks the best the CPU has.
+__attribute__((target_clones("avx512f", "avx2", "default"))) void train_center(
+    const detail::SgnsProblem& p, std::int64_t c, float* center, float* error, std::int32_t* targets,
+    std::int64_t& pairs, double& loss) {
+  const int D = p.dim;
+  const std::int64_t s = detail::sgns_sentence_of(p, c);
+  const std::int64_t start = p.offsets[s], end = p.offsets[s + 1];
+  float* in = p.input + static_cast<std::int64_t>(p.tokens[c]) * D;
+  PhiloxStream rng = detail::sgns_draws(p, c);
+  const auto radius = static_cast<std::int64_t>(1 + uniform_below(rng.next_u32(), static_cast<std::uint32_t>(p.window)));
+  const std::int64_t first = std::max(start, c - radius), last = std::min(end - 1, c + radius);
+  // Every target of the center first (the draws in their order; -1 marks a skipped negative), so that their
+  // output rows - scattered over the table - are fetched while the first ones are trained.
+  const int per_context = p.negatives + 1;
+  int count = 0;
+  for (std::int64_t j = first; j <= last; ++j) {
+    if (j == c) continue;
+    const std::int32_t context = p.tokens[j];
+    targets[count++] = context;
+    for (int n = 1; n <= p.negatives; ++n) {
+      const std::int32_t negative = detail::sgns_negative(p, rng);
+      targets[count++] = negative == context ? -1 : negative;
+    }
+  }
+  const auto row_bytes = static_cast<std::int64_t>(D) * 4;
+  for (int i = 0; i < count; ++i) {
+    if (targets[i] < 0) continue;
+    const char* row = reinterpret_cast<const char*>(p.output + static_cast<std::int64_t>(targets[i]) * D);
+    for (std::int64_t at = 0; at < row_bytes; at += 64) __builtin_prefetch(row + at, 1);
+  }
+  std::copy(in, in + D, center);
+  const float lr = p.learning_rate;
+  for (int pair = 0; pair * per_context < count; ++pair) {
+    std::fill(error, error + D, 0.0f);
+    for (int n = 0; n < per_context; ++n) {
+      const std::int32_t target = targets[pair * per_context + n];
+      if (target < 0) continue;
+      const float label = n == 0 ? 1.0f : 0.0f;
+      float* out = p.output + static_cast<std::int64_t>(target) * D;
+      const float f = dot(center, out, D);
+      const float g = detail::sgns_gradient(f, label, lr);
+      if (p.compute_loss) loss += detail::sgns_loss(f, label);
+      for (int d = 0; d < D; ++d) error[d] += g * out[d];
+      for (int d = 0; d < D; ++d) out[d] += g * center[d];
+    }
+    for (int d = 0; d < D; ++d) center[d] += error[d];
+    ++pairs;
+  }
+  std::copy(center, center + D, in);
+}
+
+SgnsStats sgns_cpu(Context& ctx, const detail::SgnsProblem& p, SgnsSchedule schedule) {
+  std::int64_t pairs = 0;
+  double loss = 0.0;
+  const int threads = schedule == SgnsSchedule::kSequential ? 1 : ctx.cpu_threads();
+#pragma omp parallel num_threads(threads) reduction(+ : pairs, loss)
+  {
+    std::vector<float> scratch(2 * static_cast<std::size_t>(p.dim));
+    std::vector<std::int32_t> targets(2 * static_cast<std::size_t>(p.window) * static_cast<std::size_t>(p.negatives + 1));
+    // Contiguous chunks per thread, as word2vec.c splits its file: neighbouring centers share context rows.
+#pragma omp for schedule(static)
+    for (std::int64_t c = 0; c < p.num_tokens; ++c) {
+      train_center(p, c, scratch.data(), scratch.data() + p.dim, targets.data(), pairs, loss);
+    }
+  }
+  return {pairs, loss};
+}
+
+void check_vectors(const Context& ctx, const TensorView& t, const char* name) {
+  RECKON_CHECK_ARG(t.ndim == 2 && t.dtype == DType::kF32 && t.is_contiguous(), name,
+                   " must be contiguous f32 [V, D], got ", t.shape_str());
+  check_device(t, name, ctx.device());
+}
+
+}  // namespace
+
+SgnsStats sgns_step(Context& ctx, const TensorView& input_vectors, const TensorView& output_vectors,
+                    const TensorView& tokens, const TensorView& sentence_offsets, const TensorView& alias_prob,
+                    const TensorView& alias_index, const SgnsOptions& o) {
+  check_vectors(ctx, input_vectors, "input_vectors");
+  check_vectors(ctx, output_vectors, "output_vectors");
+  const std::int64_t V = input_vectors.size(0), D = input_vectors.size(1);
+  check_shape(output_vectors, "output_vectors", {V, D});
+  RECKON_CHECK_ARG(V >= 1 && V < (std::int64_t{1} << 31), "vocabulary of ", V, " items");
+  RECKON_CHECK_ARG(D >= 1 && D <= kSgnsMaxDim, "dimension ", D, " outside [1, ", kSgnsMaxDim, "]");
+  RECKON_CHECK_ARG(o.window >= 1 && o.window <= kSgnsMaxWindow, "window ", o.window, " outside [1, ", kSgnsMaxWindow, "]");
+  RECKON_CHECK_ARG(o.negatives >= 0 && o.negatives <= kSgnsMaxNegatives, "negatives ", o.negatives, " outside [0, ",
+                   kSgnsMaxNegatives, "]");
+  RECKON_CHECK_ARG(std::isfinite(o.learning_rate), "learning rate must be finite");
+  RECKON_CHECK_ARG(tokens.ndim == 1 && tokens.dtype == DType::kI32 && tokens.is_contiguous(),
+                   "tokens must be contiguous i32 [N], got ", tokens.shape_str());
+  RECKON_CHECK_ARG(sentence_offsets.ndim == 1 && sentence_offsets.dtype == DType::kI64 &&
+                       sentence_offsets.is_contiguous() && sentence_offsets.size(0) >= 1,
+                   "sentence_offsets must be contiguous i64 [S + 1], got ", sentence_offsets.shape_str());
+  check_shape(alias_prob, "alias_prob", {V});
+  check_dtype(alias_prob, "alias_prob", DType::kF32);
+  check_shape(alias_index, "alias_index", {V});
+  check_dtype(alias_index, "alias_index", DType::kI32);
+  for (const TensorView* t : {&tokens, &sentence_offsets, &alias_prob, &alias_index}) check_device(*t, "sgns tensor", ctx.device());
+
+  detail::SgnsProblem p{};
+  p.input = static_cast<float*>(input_vectors.data);
+  p.output = static_cast<float*>(output_vectors.data);
+  p.tokens = static_cast<const std::int32_t*>(tokens.data);
+  p.offsets = static_cast<const std::int64_t*>(sentence_offsets.data);
+  p.alias_prob = static_cast<const float*>(alias_prob.data);
+  p.alias_index = static_cast<const std::int32_t*>(alias_index.data);
+  p.vocab = V;
+  p.num_tokens = tokens.size(0);
+  p.num_sentences = sentence_offsets.size(0) - 1;
+  p.dim = static_cast<int>(D);
+  p.window = o.window;
+  p.negatives = o.negatives;
+  p.learning_rate = o.learning_rate;
+  p.seed = o.seed;
+  p.stream = o.stream;
+  p.compute_loss = o.compute_loss;
+  if (p.num_tokens == 0) return {};
+  RECKON_CHECK_ARG(p.num_sentences >= 1, "tokens without sentences");
+
+  if (ctx.is_cuda()) {
+#if RECKON_WITH_CUDA
+    detail::SgnsDeviceReport report{};
+    detail::sgns_step_cuda(ctx, p, o.schedule, &report);
+    if (report.bad_offset != ~0ull) {
+      RECKON_THROW(StatusCode::kInvalidArgument, "sgns_step: sentence offsets malformed at entry ", report.bad_offset,
+                   " (must run from 0 to ", p.num_tokens, ", non-decreasing)");
+    }
+    if (report.bad_token != ~0ull) {
+      RECKON_THROW(StatusCode::kOutOfRange, "sgns_step: token at position ", report.bad_token, " outside [0, ", V,
+                   ") (or an alias table entry outside it, reported as N + bucket)");
+    }
+    return {static_cast<std::int64_t>(report.pairs), report.loss};
+#else
+    detail::throw_not_compiled("sgns_step", "CUDA", __FILE__, __LINE__);
+#endif
+  }
+  // The CPU validates everything before touching the tables.
+  const std::int64_t S = p.num_sentences;
+  for (std::int64_t s = 0; s <= S; ++s) {
+    const bool ok = (s > 0 || p.offsets[0] == 0) && (s < S || p.offsets[S] == p.num_tokens) &&
+                    (s == S || p.offsets[s] <= p.offsets[s + 1]);
+    if (!ok) {
+      RECKON_THROW(StatusCode::kInvalidArgument, "sgns_step: sentence offsets malformed at entry ", s,
+                   " (must run from 0 to ", p.num_tokens, ", non-decreasing)");
+    }
+  }
+  for (std::int64_t i = 0; i < p.num_tokens; ++i) {
+    if (p.tokens[i] < 0 || p.tokens[i] >= V) {
+      RECKON_THROW(StatusCode::kOutOfRange, "sgns_step: token ", p.tokens[i], " at position ", i, " outside [0, ", V, ")");
+    }
+  }
+  for (std::int64_t b = 0; b < V; ++b) {
+    if (p.alias_index[b] < 0 || p.alias_index[b] >= V || !(p.alias_prob[b] >= 0.0f)) {
+      RECKON_THROW(StatusCode::kOutOfRange, "sgns_step: alias table entry ", b, " is invalid");
+    }
+  }
+  return sgns_cpu(ctx, p, o.schedule);
+}
+
+}  // namespace reckon

@@ -1,0 +1,144 @@
+// CUDA SGNS step: one warp per center. The center row and the error row live in registers (lane l holds columns
+// l, l + 32, ...); each target's dot product is a warp reduction, and the output row is updated in place. Every
+// lane draws the same Philox words, so the warp never diverges on the sampling. Hogwild: warps over the grid update
+// shared rows without synchronisation; sequential: a single warp takes the centers in order.
+#include <cstdint>
+
+#include "reckon/kernels/skipgram/skipgram_math.h"
+#include "reckon/runtime/detail/launch.cuh"
+
+namespace reckon::detail {
+namespace {
+
+constexpr int kWarp = 32;
+constexpr int kPerLane = kSgnsMaxDim / kWarp;
+constexpr int kThreads = 256;
+
+__device__ float warp_sum(float v) {
+#pragma unroll
+  for (int offset = 16; offset > 0; offset /= 2) v += __shfl_xor_sync(0xffffffffu, v, offset);
+  return v;
+}
+
+__global__ void sgns_validate_offsets_kernel(const SgnsProblem p, SgnsDeviceReport* report) {
+  for (std::int64_t s = blockIdx.x * static_cast<std::int64_t>(blockDim.x) + threadIdx.x; s <= p.num_sentences;
+       s += static_cast<std::int64_t>(gridDim.x) * blockDim.x) {
+    const bool ok = (s > 0 || p.offsets[0] == 0) && (s < p.num_sentences || p.offsets[s] == p.num_tokens) &&
+                    (s == p.num_sentences || p.offsets[s] <= p.offsets[s + 1]);
+    if (!ok) atomicMin(&report->bad_offset, static_cast<unsigned long long>(s));
+  }
+}
+
+__global__ void sgns_kernel(const SgnsProblem p, SgnsDeviceReport* report) {
+  const int lane = static_cast<int>(threadIdx.x) % kWarp;
+  const std::int64_t warps = static_cast<std::int64_t>(gridDim.x) * (blockDim.x / kWarp);
+  const int D = p.dim;
+  if (report->bad_offset != ~0ull) return;  // malformed offsets: nothing is trained
+  float center[kPerLane], error[kPerLane];
+  for (std::int64_t c = blockIdx.x * static_cast<std::int64_t>(blockDim.x / kWarp) + threadIdx.x / kWarp;
+       c < p.num_tokens; c += warps) {
+    const std::int32_t token = p.tokens[c];
+    if (token < 0 || token >= p.vocab) {
+      if (lane == 0) atomicMin(&report->bad_token, static_cast<unsigned long long>(c));
+      continue;
+    }
+    const std::int64_t s = sgns_sentence_of(p, c);
+    const std::int64_t start = p.offsets[s], end = p.offsets[s + 1];
+    float* in = p.input + static_cast<std::int64_t>(token) * D;
+#pragma unroll
+    for (int k = 0; k < kPerLane; ++k) {
+      const int d = lane + k * kWarp;
+      center[k] = d < D ? in[d] : 0.0f;
+    }
+    PhiloxStream rng = sgns_draws(p, c);
+    const auto radius = static_cast<std::int64_t>(1 + uniform_below(rng.next_u32(), static_cast<std::uint32_t>(p.window)));
+    std::int64_t pairs = 0;
+    double loss = 0.0;
+    const std::int64_t first = start > c - radius ? start : c - radius;
+    const std::int64_t last = end - 1 < c + radius ? end - 1 : c + radius;
+    for (std::int64_t j = first; j <= last; ++j) {
+      if (j == c) continue;
+      const std::int32_t context = p.tokens[j];
+      bool bad = context < 0 || context >= p.vocab;
+      if (bad) {
+        if (lane == 0) atomicMin(&report->bad_token, static_cast<unsigned long long>(j));
+        continue;
+      }
+#pragma unroll
+      for (int k = 0; k < kPerLane; ++k) error[k] = 0.0f;
+      for (int n = 0; n <= p.negatives; ++n) {
+        std::int32_t target = context;
+        if (n > 0) {
+          const std::uint32_t bucket_bits = rng.next_u32();
+          const std::uint32_t accept_bits = rng.next_u32();
+          const auto bucket = static_cast<std::int64_t>(uniform_below(bucket_bits, static_cast<std::uint32_t>(p.vocab)));
+          target = uniform_from_bits(accept_bits) < p.alias_prob[bucket] ? static_cast<std::int32_t>(bucket)
+                                                                         : p.alias_index[bucket];
+          if (target < 0 || target >= p.vocab) {
+            if (lane == 0) atomicMin(&report->bad_token, static_cast<unsigned long long>(p.num_tokens + bucket));
+            continue;
+          }
+          if (target == context) continue;
+        }
+        const float label = n == 0 ? 1.0f : 0.0f;
+        float* out = p.output + static_cast<std::int64_t>(target) * D;
+        float partial = 0.0f;
+        float out_row[kPerLane];
+#pragma unroll
+        for (int k = 0; k < kPerLane; ++k) {
+          const int d = lane + k * kWarp;
+          out_row[k] = d < D ? out[d] : 0.0f;
+          partial += center[k] * out_row[k];
+        }
+        const float f = warp_sum(partial);
+        const float g = sgns_gradient(f, label, p.learning_rate);
+        if (p.compute_loss) loss += sgns_loss(f, label);
+#pragma unroll
+        for (int k = 0; k < kPerLane; ++k) {
+          const int d = lane + k * kWarp;
+          error[k] += g * out_row[k];
+          if (d < D) out[d] = out_row[k] + g * center[k];
+        }
+        __syncwarp();
+      }
+#pragma unroll
+      for (int k = 0; k < kPerLane; ++k) center[k] += error[k];
+      ++pairs;
+    }
+#pragma unroll
+    for (int k = 0; k < kPerLane; ++k) {
+      const int d = lane + k * kWarp;
+      if (d < D) in[d] = center[k];
+    }
+    if (lane == 0) {
+      atomicAdd(&report->pairs, static_cast<unsigned long long>(pairs));
+      if (p.compute_loss) atomicAdd(&report->loss, loss);
+    }
+  }
+}
+
+}  // namespace
+
+void sgns_step_cuda(Context& ctx, const SgnsProblem& p, SgnsSchedule schedule, SgnsDeviceReport* report_out) {
+  DeviceGuard guard(ctx.device().index);
+  cudaStream_t stream = cuda_stream(ctx);
+  auto* report = static_cast<SgnsDeviceReport*>(ctx.workspace(sizeof(SgnsDeviceReport)));
+  const SgnsDeviceReport initial{~0ull, ~0ull, 0ull, 0.0};
+  RECKON_CUDA_CHECK(cudaMemcpyAsync(report, &initial, sizeof(initial), cudaMemcpyHostToDevice, stream));
+  const auto& prop = device_properties(ctx.device().index);
+  const unsigned offset_blocks = blocks_for(p.num_sentences + 1, kThreads);
+  RECKON_LAUNCH(sgns_validate_offsets_kernel, offset_blocks < 1024u ? offset_blocks : 1024u, kThreads, 0, stream, p,
+                report);
+  if (schedule == SgnsSchedule::kSequential) {
+    RECKON_LAUNCH(sgns_kernel, 1, kWarp, 0, stream, p, report);
+  } else {
+    const long long warps_per_block = kThreads / kWarp;
+    const long long wanted = (p.num_tokens + warps_per_block - 1) / warps_per_block;
+    const long long cap = 16LL * prop.multiProcessorCount;
+    RECKON_LAUNCH(sgns_kernel, static_cast<unsigned>(wanted < cap ? wanted : cap), kThreads, 0, stream, p, report);
+  }
+  RECKON_CUDA_CHECK(cudaMemcpyAsync(report_out, report, sizeof(SgnsDeviceReport), cudaMemcpyDeviceToHost, stream));
+  RECKON_CUDA_CHECK(cudaStreamSynchronize(stream));
+}
+
+}  // namespace reckon::detail
