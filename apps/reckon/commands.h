@@ -8,5 +8,6 @@ namespace reckon::cli {
 
 void add_info_command(CLI::App& app);
 void add_ctr_command(CLI::App& app);
+void add_item2vec_command(CLI::App& app);
 
 }  // namespace reckon::cli

@@ -11,6 +11,7 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   reckon::cli::add_info_command(app);
   reckon::cli::add_ctr_command(app);
+  reckon::cli::add_item2vec_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -7,6 +7,7 @@
 #include "reckon/kernels/embedding/embedding.h"
 #include "reckon/kernels/fm/fm.h"
 #include "reckon/kernels/random/random.h"
+#include "reckon/kernels/skipgram/skipgram.h"
 #include "reckon/runtime/context.h"
 #include "reckon/runtime/device.h"
 #include "reckon/runtime/dtype.h"

@@ -1,0 +1,52 @@
+// Built-in evaluations of item vectors: next-item prediction on held-out sessions (HR@K and MRR@K against a
+// popularity baseline), word analogies (questions-words format) and word similarity (Spearman's rho against human
+// scores: ws353, SimLex-999, MEN).
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "reckon/models/item2vec/corpus.h"
+#include "reckon/models/item2vec/vectors.h"
+
+namespace reckon::item2vec {
+
+struct NextItemResult {
+  int k = 0;
+  std::int64_t queries = 0;   // positions with a known next item and a known context
+  std::int64_t skipped = 0;   // positions whose next item or whole context is out of vocabulary
+  double hit_rate = 0, mrr = 0;                 // the model: mean of context vectors, context excluded
+  double popularity_hit_rate = 0, popularity_mrr = 0;  // the k most frequent items (row order), context excluded
+};
+// For every session and every position t >= 1: the items before t (the last `context_window`, 0 = all) query the
+// model, and the item at t is looked up in the top k. Popularity is the vectors' row order, which is frequency order
+// for files written by reckon, word2vec.c or gensim.
+NextItemResult evaluate_next_item(const SimilarityIndex& index, const KeyedVectors& vectors, const Sequences& sessions,
+                                  int k, int context_window = 0);
+
+struct AnalogySection {
+  std::string name;
+  std::int64_t correct = 0, total = 0;
+};
+struct AnalogyResult {
+  std::int64_t correct = 0, total = 0, skipped = 0;  // skipped: a word outside the restricted vocabulary
+  double accuracy = 0;
+  std::vector<AnalogySection> sections;
+};
+// 3CosAdd over the `restrict_vocab` most frequent rows (30,000 as gensim's default), a, b, c excluded; words are
+// lower-cased when case_insensitive. Malformed lines throw kDataError with file:line.
+AnalogyResult evaluate_analogies(Context& ctx, const KeyedVectors& vectors, const std::string& path,
+                                 std::int64_t restrict_vocab = 30000, bool case_insensitive = true);
+
+struct SimilarityResult {
+  std::int64_t pairs = 0, found = 0;  // pairs in the file, pairs with both words known
+  double spearman = 0;
+};
+// "w1 w2 score" lines (tab, space or comma separated; a non-numeric header line is skipped).
+SimilarityResult evaluate_similarity(const KeyedVectors& vectors, const std::string& path, bool case_insensitive = true);
+
+// Spearman's rank correlation (average ranks for ties).
+double spearman(const std::vector<double>& a, const std::vector<double>& b);
+
+}  // namespace reckon::item2vec

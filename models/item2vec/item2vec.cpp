@@ -1,0 +1,307 @@
+#include "reckon/models/item2vec/item2vec.h"
+
+#include <unistd.h>
+
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include <nlohmann/json.hpp>
+
+#include "reckon/kernels/random/random.h"
+#include "reckon/runtime/error.h"
+
+namespace reckon::item2vec {
+namespace {
+
+constexpr const char* kMagic = "reckon-item2vec";
+constexpr std::uint32_t kVersion = 1;
+
+Tensor upload(Context& ctx, const void* data, DType dtype, std::int64_t n) {
+  Tensor t = Tensor::empty(ctx, dtype, {n});
+  copy_bytes(ctx, t.view().data, ctx.device(), data, Device::cpu(), static_cast<std::size_t>(n) * dtype_size(dtype));
+  return t;
+}
+
+std::vector<float> download(Context& ctx, const Tensor& t) {
+  std::vector<float> out(static_cast<std::size_t>(t.numel()));
+  ctx.synchronize();
+  copy_bytes(ctx, out.data(), Device::cpu(), t.view().data, ctx.device(), out.size() * sizeof(float));
+  ctx.synchronize();
+  return out;
+}
+
+void progress_line(int epoch, int epochs, double fraction, double words_per_s, double eta) {
+  constexpr int kWidth = 30;
+  const int filled = static_cast<int>(kWidth * fraction);
+  std::fprintf(stderr, "\repoch %d/%d [%-*s] %3d%%  %.0f words/s  ETA %.0fs ", epoch, epochs, kWidth,
+               std::string(static_cast<std::size_t>(filled), '=').c_str(), static_cast<int>(100 * fraction),
+               words_per_s, eta);
+  std::fflush(stderr);
+}
+
+std::uint64_t fnv1a(const std::string& bytes) {
+  std::uint64_t h = 1469598103934665603ull;
+  for (unsigned char c : bytes) h = (h ^ c) * 1099511628211ull;
+  return h;
+}
+
+template <typename T>
+void put(std::string& out, const T& value) {
+  out.append(reinterpret_cast<const char*>(&value), sizeof(T));
+}
+
+class Reader {
+ public:
+  Reader(const std::string& bytes, const std::string& path) : bytes_(bytes), path_(path) {}
+  template <typename T>
+  T get() {
+    T value{};
+    take(&value, sizeof(T));
+    return value;
+  }
+  void take(void* out, std::size_t n) {
+    if (n > bytes_.size() - at_) RECKON_THROW(StatusCode::kDataError, path_, ": truncated item2vec checkpoint");
+    std::memcpy(out, bytes_.data() + at_, n);
+    at_ += n;
+  }
+  std::string string(std::size_t n) {
+    if (n > bytes_.size() - at_) RECKON_THROW(StatusCode::kDataError, path_, ": truncated item2vec checkpoint");
+    std::string s = bytes_.substr(at_, n);
+    at_ += n;
+    return s;
+  }
+
+ private:
+  const std::string& bytes_;
+  const std::string& path_;
+  std::size_t at_ = 0;
+};
+
+}  // namespace
+
+Item2Vec::Item2Vec(Context& ctx, Item2VecConfig config, ItemVocabulary vocabulary)
+    : ctx_(&ctx), config_(config), vocabulary_(std::move(vocabulary)) {
+  const std::int64_t V = vocabulary_.size(), D = config_.dim;
+  RECKON_CHECK_ARG(V >= 1, "item2vec needs a non-empty vocabulary");
+  RECKON_CHECK_ARG(D >= 1 && D <= kSgnsMaxDim, "dimension ", D, " outside [1, ", kSgnsMaxDim, "]");
+  RECKON_CHECK_ARG(config_.window >= 1 && config_.window <= kSgnsMaxWindow, "window ", config_.window, " outside [1, ",
+                   kSgnsMaxWindow, "]");
+  RECKON_CHECK_ARG(config_.negatives >= 0 && config_.negatives <= kSgnsMaxNegatives, "negatives ", config_.negatives,
+                   " outside [0, ", kSgnsMaxNegatives, "]");
+  RECKON_CHECK_ARG(config_.epochs >= 1, "epochs must be >= 1");
+  RECKON_CHECK_ARG(config_.learning_rate > 0 && std::isfinite(config_.learning_rate), "learning rate must be positive");
+  input_ = Tensor::empty(ctx, DType::kF32, {V, D});
+  output_ = Tensor::empty(ctx, DType::kF32, {V, D});
+  // word2vec.c's initialisation: input uniform in ±0.5/D, output zero.
+  random_uniform(ctx, input_, -0.5f / static_cast<float>(D), 0.5f / static_cast<float>(D), config_.seed);
+  random_uniform(ctx, output_, 0.0f, 0.0f, config_.seed + 1);
+  const AliasTable alias = build_alias_table(vocabulary_.counts, config_.negative_exponent);
+  alias_prob_ = upload(ctx, alias.prob.data(), DType::kF32, V);
+  alias_index_ = upload(ctx, alias.alias.data(), DType::kI32, V);
+  keep_ = subsample_keep_probability(vocabulary_.counts, config_.sample);
+  ctx.synchronize();
+}
+
+TrainStats Item2Vec::train(const Corpus& corpus, bool progress) {
+  Context& ctx = *ctx_;
+  RECKON_CHECK_ARG(corpus.words() > 0, "the corpus is empty");
+  RECKON_CHECK_ARG(corpus.offsets.size() >= 2 && corpus.offsets.back() == corpus.words(), "corpus offsets malformed");
+  const std::int64_t batch_words = config_.batch_words > 0 ? config_.batch_words : ctx.is_cuda() ? 4'000'000 : 20'000;
+  const auto S = static_cast<std::int64_t>(corpus.offsets.size()) - 1;
+  const double total = static_cast<double>(config_.epochs) * static_cast<double>(corpus.words());
+  const bool show = progress && isatty(STDERR_FILENO);
+  std::vector<std::int32_t> kept;
+  std::vector<std::int64_t> kept_offsets, batch_offsets;
+  Tensor device_tokens, device_offsets;  // GPU staging, grown as needed
+  TrainStats stats;
+  const auto start = std::chrono::steady_clock::now();
+  double done = 0;
+  for (int epoch = 1; epoch <= config_.epochs; ++epoch) {
+    EpochStats e;
+    e.epoch = epoch;
+    double loss_sum = 0.0;
+    std::int64_t loss_pairs = 0;
+    const auto epoch_start = std::chrono::steady_clock::now();
+    for (std::int64_t s = 0; s < S;) {
+      std::int64_t end = s + 1;
+      while (end < S && corpus.offsets[static_cast<std::size_t>(end)] - corpus.offsets[static_cast<std::size_t>(s)] < batch_words) ++end;
+      const std::int64_t first = corpus.offsets[static_cast<std::size_t>(s)];
+      const std::int64_t words = corpus.offsets[static_cast<std::size_t>(end)] - first;
+      batch_offsets.clear();
+      for (std::int64_t i = s; i <= end; ++i) batch_offsets.push_back(corpus.offsets[static_cast<std::size_t>(i)] - first);
+      subsample_sentences(std::span<const std::int32_t>(corpus.ids.data() + first, static_cast<std::size_t>(words)),
+                          batch_offsets, keep_, config_.seed, steps_, kept, kept_offsets);
+      SgnsOptions o;
+      o.window = config_.window;
+      o.negatives = config_.negatives;
+      o.learning_rate = static_cast<float>(config_.learning_rate * std::max(1e-4, 1.0 - done / total));
+      o.seed = config_.seed;
+      o.stream = steps_;
+      o.schedule = config_.schedule;
+      o.compute_loss = steps_ % 10 == 0;
+      const auto n = static_cast<std::int64_t>(kept.size()), m = static_cast<std::int64_t>(kept_offsets.size());
+      TensorView tokens, offsets;
+      if (ctx.is_cuda()) {
+        if (device_tokens.numel() < n || device_tokens.ndim() == 0) device_tokens = Tensor::empty(ctx, DType::kI32, {std::max<std::int64_t>(n, 1) * 2});
+        if (device_offsets.numel() < m || device_offsets.ndim() == 0) device_offsets = Tensor::empty(ctx, DType::kI64, {m * 2});
+        copy_bytes(ctx, device_tokens.view().data, ctx.device(), kept.data(), Device::cpu(), static_cast<std::size_t>(n) * 4);
+        copy_bytes(ctx, device_offsets.view().data, ctx.device(), kept_offsets.data(), Device::cpu(), static_cast<std::size_t>(m) * 8);
+        tokens = TensorView::contiguous(device_tokens.view().data, DType::kI32, ctx.device(), {n});
+        offsets = TensorView::contiguous(device_offsets.view().data, DType::kI64, ctx.device(), {m});
+      } else {
+        tokens = TensorView::contiguous(kept.data(), DType::kI32, ctx.device(), {n});
+        offsets = TensorView::contiguous(kept_offsets.data(), DType::kI64, ctx.device(), {m});
+      }
+      const SgnsStats step = sgns_step(ctx, input_.view(), output_.view(), tokens, offsets, alias_prob_.view(),
+                                       alias_index_.view(), o);
+      if (o.compute_loss) {
+        if (!std::isfinite(step.loss)) {
+          RECKON_THROW(StatusCode::kNumericError, "item2vec: the training loss became ", step.loss, " at epoch ", epoch,
+                       ", step ", steps_, " (lower the learning rate)");
+        }
+        loss_sum += step.loss;
+        loss_pairs += step.pairs;
+      }
+      e.raw_words += words;
+      e.effective_words += n;
+      e.pairs += step.pairs;
+      done += static_cast<double>(words);
+      trained_words_ += words;
+      ++steps_;
+      s = end;
+      if (show) {
+        const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+        const double rate = seconds > 0 ? done / seconds : 0.0;
+        progress_line(epoch, config_.epochs, done / total, rate, rate > 0 ? (total - done) / rate : 0.0);
+      }
+    }
+    ctx.synchronize();
+    e.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - epoch_start).count();
+    e.loss = loss_pairs > 0 ? loss_sum / static_cast<double>(loss_pairs) : 0.0;
+    stats.epochs.push_back(e);
+  }
+  if (show) std::fprintf(stderr, "\n");
+  stats.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  std::int64_t raw = 0, effective = 0;
+  for (const EpochStats& e : stats.epochs) {
+    raw += e.raw_words;
+    effective += e.effective_words;
+  }
+  stats.raw_words_per_s = stats.seconds > 0 ? static_cast<double>(raw) / stats.seconds : 0.0;
+  stats.effective_words_per_s = stats.seconds > 0 ? static_cast<double>(effective) / stats.seconds : 0.0;
+  return stats;
+}
+
+std::vector<float> Item2Vec::input_vectors() const { return download(*ctx_, input_); }
+std::vector<float> Item2Vec::output_vectors() const { return download(*ctx_, output_); }
+
+void Item2Vec::save(const std::string& path) const {
+  const nlohmann::json header{{"dim", config_.dim},
+                              {"window", config_.window},
+                              {"negatives", config_.negatives},
+                              {"sample", config_.sample},
+                              {"negative_exponent", config_.negative_exponent},
+                              {"learning_rate", config_.learning_rate},
+                              {"epochs", config_.epochs},
+                              {"seed", config_.seed},
+                              {"batch_words", config_.batch_words},
+                              {"trained_words", trained_words_},
+                              {"steps", steps_},
+                              {"vocab", vocabulary_.size()}};
+  std::string body(kMagic);
+  body.push_back('\n');
+  put(body, kVersion);
+  const std::string h = header.dump();
+  put(body, static_cast<std::uint64_t>(h.size()));
+  body += h;
+  for (std::int64_t i = 0; i < vocabulary_.size(); ++i) {
+    const std::string& t = vocabulary_.tokens[static_cast<std::size_t>(i)];
+    put(body, static_cast<std::uint32_t>(t.size()));
+    body += t;
+    put(body, vocabulary_.counts[static_cast<std::size_t>(i)]);
+  }
+  for (const std::vector<float>& table : {input_vectors(), output_vectors()}) {
+    body.append(reinterpret_cast<const char*>(table.data()), table.size() * sizeof(float));
+  }
+  put(body, fnv1a(body));
+  const std::string tmp = path + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+    if (!out) RECKON_THROW(StatusCode::kIoError, "cannot write ", tmp);
+    out.write(body.data(), static_cast<std::streamsize>(body.size()));
+    out.flush();
+    if (!out) RECKON_THROW(StatusCode::kIoError, "error while writing ", tmp);
+  }
+  std::filesystem::rename(tmp, path);
+}
+
+Item2Vec Item2Vec::load(Context& ctx, const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) RECKON_THROW(StatusCode::kIoError, "cannot open ", path);
+  std::stringstream buffer;
+  buffer << in.rdbuf();
+  const std::string bytes = buffer.str();
+  const std::string magic = std::string(kMagic) + "\n";
+  if (bytes.compare(0, magic.size(), magic) != 0) RECKON_THROW(StatusCode::kDataError, path, ": not a reckon item2vec checkpoint");
+  if (bytes.size() < magic.size() + 4 + 8) RECKON_THROW(StatusCode::kDataError, path, ": truncated item2vec checkpoint");
+  std::uint64_t stored = 0;
+  std::memcpy(&stored, bytes.data() + bytes.size() - 8, 8);
+  const std::string body = bytes.substr(0, bytes.size() - 8);
+  Reader r(body, path);
+  (void)r.string(magic.size());
+  const auto version = r.get<std::uint32_t>();
+  if (version != kVersion) {
+    RECKON_THROW(StatusCode::kDataError, path, ": item2vec checkpoint version ", version, ", this build reads ", kVersion);
+  }
+  if (fnv1a(body) != stored) RECKON_THROW(StatusCode::kDataError, path, ": checksum mismatch (truncated or corrupted checkpoint)");
+  nlohmann::json h;
+  try {
+    h = nlohmann::json::parse(r.string(r.get<std::uint64_t>()));
+  } catch (const nlohmann::json::exception& e) {
+    RECKON_THROW(StatusCode::kDataError, path, ": unreadable header: ", e.what());
+  }
+  Item2VecConfig c;
+  std::int64_t V = 0, trained = 0;
+  std::uint64_t steps = 0;
+  try {
+    c.dim = h.at("dim").get<int>();
+    c.window = h.at("window").get<int>();
+    c.negatives = h.at("negatives").get<int>();
+    c.sample = h.at("sample").get<double>();
+    c.negative_exponent = h.at("negative_exponent").get<double>();
+    c.learning_rate = h.at("learning_rate").get<float>();
+    c.epochs = h.at("epochs").get<int>();
+    c.seed = h.at("seed").get<std::uint64_t>();
+    c.batch_words = h.at("batch_words").get<std::int64_t>();
+    trained = h.at("trained_words").get<std::int64_t>();
+    steps = h.at("steps").get<std::uint64_t>();
+    V = h.at("vocab").get<std::int64_t>();
+  } catch (const nlohmann::json::exception& e) {
+    RECKON_THROW(StatusCode::kDataError, path, ": incomplete header: ", e.what());
+  }
+  RECKON_CHECK_ARG(V >= 1 && c.dim >= 1 && c.dim <= kSgnsMaxDim, path, ": bad vocabulary size or dimension");
+  std::vector<std::string> tokens(static_cast<std::size_t>(V));
+  std::vector<std::int64_t> counts(static_cast<std::size_t>(V));
+  for (std::int64_t i = 0; i < V; ++i) {
+    tokens[static_cast<std::size_t>(i)] = r.string(r.get<std::uint32_t>());
+    counts[static_cast<std::size_t>(i)] = r.get<std::int64_t>();
+  }
+  Item2Vec model(ctx, c, ItemVocabulary::from_tokens(std::move(tokens), std::move(counts)));
+  const auto n = static_cast<std::size_t>(V * c.dim);
+  std::vector<float> table(n);
+  for (Tensor* t : {&model.input_, &model.output_}) {
+    r.take(table.data(), n * sizeof(float));
+    copy_bytes(ctx, t->view().data, ctx.device(), table.data(), Device::cpu(), n * sizeof(float));
+    ctx.synchronize();
+  }
+  model.trained_words_ = trained;
+  model.steps_ = steps;
+  return model;
+}
+
+}  // namespace reckon::item2vec

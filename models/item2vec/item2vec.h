@@ -1,0 +1,80 @@
+// item2vec (Barkan & Koenigstein 2016): word2vec's skip-gram with negative sampling over item sequences. The model
+// holds word2vec's two tables (input vectors: the item embeddings; output vectors: the context side) on either
+// device and trains them with kernels/skipgram, batch by batch, in corpus order, with word2vec's linear learning
+// rate decay to a floor of 1e-4 · the start.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "reckon/kernels/skipgram/skipgram.h"
+#include "reckon/models/item2vec/corpus.h"
+#include "reckon/runtime/context.h"
+#include "reckon/runtime/memory.h"
+
+namespace reckon::item2vec {
+
+struct Item2VecConfig {
+  int dim = 100;
+  int window = 5;
+  int negatives = 5;
+  double sample = 1e-3;          // subsampling threshold t (0: off)
+  double negative_exponent = 0.75;  // negatives ∝ count^α
+  float learning_rate = 0.025f;
+  int epochs = 5;
+  std::uint64_t seed = 1;
+  // Words per step: the learning rate is constant within one. 0: 20,000 on a CPU (word2vec.c adjusts every
+  // 10,000), 4,000,000 on a GPU (enough centers to fill it).
+  std::int64_t batch_words = 0;
+  SgnsSchedule schedule = SgnsSchedule::kHogwild;
+};
+
+struct EpochStats {
+  int epoch = 0;
+  std::int64_t raw_words = 0;        // in-vocabulary words before subsampling
+  std::int64_t effective_words = 0;  // after subsampling
+  std::int64_t pairs = 0;
+  double loss = 0.0;                 // mean SGNS loss per (center, context) pair over the sampled steps
+  double seconds = 0.0;
+};
+
+struct TrainStats {
+  std::vector<EpochStats> epochs;
+  double seconds = 0.0;
+  double raw_words_per_s = 0.0;
+  double effective_words_per_s = 0.0;
+};
+
+class Item2Vec {
+ public:
+  Item2Vec(Context& ctx, Item2VecConfig config, ItemVocabulary vocabulary);
+
+  // Trains config.epochs epochs over the corpus (ids from this model's vocabulary). A progress line with words/s
+  // and the ETA goes to stderr when `progress` is set and stderr is a terminal. Stops with kNumericError if the
+  // loss or the vectors become NaN.
+  TrainStats train(const Corpus& corpus, bool progress = false);
+
+  const Item2VecConfig& config() const { return config_; }
+  const ItemVocabulary& vocabulary() const { return vocabulary_; }
+  Context& context() const { return *ctx_; }
+  std::vector<float> input_vectors() const;   // host copy, [V, D]
+  std::vector<float> output_vectors() const;  // host copy, [V, D]
+  std::int64_t trained_words() const { return trained_words_; }
+
+  // The model's own checkpoint for continued training: configuration, vocabulary with counts, both tables and the
+  // words trained so far. Versioned and checksummed, written through a temporary file and renamed.
+  void save(const std::string& path) const;
+  static Item2Vec load(Context& ctx, const std::string& path);
+
+ private:
+  Context* ctx_;
+  Item2VecConfig config_;
+  ItemVocabulary vocabulary_;
+  Tensor input_, output_, alias_prob_, alias_index_;
+  std::vector<float> keep_;
+  std::int64_t trained_words_ = 0;
+  std::uint64_t steps_ = 0;
+};
+
+}  // namespace reckon::item2vec

@@ -1,0 +1,234 @@
+#include "reckon/models/item2vec/vectors.h"
+
+#include <algorithm>
+#include <charconv>
+#include <cmath>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "reckon/kernels/dense/dense.h"
+#include "reckon/runtime/error.h"
+
+namespace reckon::item2vec {
+
+std::int32_t KeyedVectors::lookup(const std::string& token) const {
+  const auto it = index_.find(token);
+  return it == index_.end() ? -1 : it->second;
+}
+
+void KeyedVectors::build_index() {
+  index_.clear();
+  for (std::size_t i = 0; i < tokens.size(); ++i) {
+    if (!index_.emplace(tokens[i], static_cast<std::int32_t>(i)).second) {
+      RECKON_THROW(StatusCode::kDataError, "token '", tokens[i], "' appears twice");
+    }
+  }
+}
+
+void save_word2vec(const KeyedVectors& v, const std::string& path, bool binary) {
+  RECKON_CHECK_ARG(static_cast<std::int64_t>(v.vectors.size()) == v.size() * v.dim, "vectors hold ", v.vectors.size(),
+                   " floats, expected ", v.size(), " x ", v.dim);
+  const std::string tmp = path + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+    if (!out) RECKON_THROW(StatusCode::kIoError, "cannot write ", tmp);
+    out << v.size() << ' ' << v.dim << '\n';
+    char number[32];
+    for (std::int64_t i = 0; i < v.size(); ++i) {
+      const std::string& t = v.tokens[static_cast<std::size_t>(i)];
+      RECKON_CHECK_ARG(!t.empty() && t.find_first_of(" \t\n") == std::string::npos, "token '", t,
+                       "' is empty or holds whitespace: not representable in word2vec format");
+      out << t << ' ';
+      const float* row = v.vectors.data() + i * v.dim;
+      if (binary) {
+        out.write(reinterpret_cast<const char*>(row), static_cast<std::streamsize>(v.dim * 4));
+      } else {
+        for (std::int64_t d = 0; d < v.dim; ++d) {
+          // Shortest round-trip representation: reading it back gives the same float.
+          const auto r = std::to_chars(number, number + sizeof(number), row[d]);
+          out.write(number, r.ptr - number);
+          if (d + 1 < v.dim) out.put(' ');
+        }
+      }
+      out.put('\n');
+    }
+    out.flush();
+    if (!out) RECKON_THROW(StatusCode::kIoError, "error while writing ", tmp);
+  }
+  std::filesystem::rename(tmp, path);
+}
+
+KeyedVectors load_word2vec(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) RECKON_THROW(StatusCode::kIoError, "cannot open ", path);
+  std::stringstream buffer;
+  buffer << in.rdbuf();
+  const std::string bytes = buffer.str();
+  KeyedVectors v;
+  std::int64_t count = 0;
+  std::size_t at = bytes.find('\n');
+  {
+    std::istringstream header(bytes.substr(0, at));
+    if (at == std::string::npos || !(header >> count >> v.dim) || count < 0 || v.dim < 1 || v.dim > 100000) {
+      RECKON_THROW(StatusCode::kDataError, path, ":1: expected a header 'count dimension'");
+    }
+  }
+  ++at;
+  // Binary when the bytes after the first token are not all printable text.
+  bool binary = false;
+  if (count > 0) {
+    const std::size_t space = bytes.find(' ', at);
+    if (space != std::string::npos) {
+      const std::size_t probe = std::min(bytes.size(), space + 1 + static_cast<std::size_t>(v.dim) * 4);
+      for (std::size_t i = space + 1; i < probe; ++i) {
+        const auto c = static_cast<unsigned char>(bytes[i]);
+        if ((c < 32 && c != '\n' && c != '\r' && c != '\t') || c > 126) binary = true;
+      }
+    }
+  }
+  v.tokens.reserve(static_cast<std::size_t>(count));
+  v.vectors.resize(static_cast<std::size_t>(count * v.dim));
+  for (std::int64_t i = 0; i < count; ++i) {
+    std::string where = path;
+    where.append(binary ? ": record " : ":").append(std::to_string(binary ? i + 1 : i + 2));
+    while (at < bytes.size() && (bytes[at] == '\n' || bytes[at] == '\r')) ++at;
+    const std::size_t space = bytes.find(' ', at);
+    if (space == std::string::npos || space == at) RECKON_THROW(StatusCode::kDataError, where, ": expected 'token' and ", v.dim, " numbers");
+    v.tokens.push_back(bytes.substr(at, space - at));
+    if (v.tokens.back().find('\n') != std::string::npos) {
+      RECKON_THROW(StatusCode::kDataError, where, ": expected 'token' and ", v.dim, " numbers");
+    }
+    at = space + 1;
+    float* row = v.vectors.data() + i * v.dim;
+    if (binary) {
+      if (bytes.size() - at < static_cast<std::size_t>(v.dim) * 4) {
+        RECKON_THROW(StatusCode::kDataError, where, ": truncated (", v.dim, " floats expected)");
+      }
+      std::memcpy(row, bytes.data() + at, static_cast<std::size_t>(v.dim) * 4);
+      at += static_cast<std::size_t>(v.dim) * 4;
+    } else {
+      const std::size_t eol = std::min(bytes.find('\n', at), bytes.size());
+      const char* p = bytes.data() + at;
+      const char* end = bytes.data() + eol;
+      for (std::int64_t d = 0; d < v.dim; ++d) {
+        while (p < end && (*p == ' ' || *p == '\t')) ++p;
+        const auto r = std::from_chars(p, end, row[d]);
+        if (r.ec != std::errc()) {
+          RECKON_THROW(StatusCode::kDataError, where, ": value ", d + 1, " of ", v.dim, " is missing or not a number");
+        }
+        p = r.ptr;
+      }
+      while (p < end && (*p == ' ' || *p == '\t' || *p == '\r')) ++p;
+      if (p != end) RECKON_THROW(StatusCode::kDataError, where, ": more than ", v.dim, " values");
+      at = eol;
+    }
+    for (std::int64_t d = 0; d < v.dim; ++d) {
+      if (!std::isfinite(row[d])) RECKON_THROW(StatusCode::kDataError, where, ": value ", d + 1, " is not finite");
+    }
+  }
+  try {
+    v.build_index();
+  } catch (const Error& e) {
+    RECKON_THROW(StatusCode::kDataError, path, ": ", e.message());
+  }
+  return v;
+}
+
+SimilarityIndex::SimilarityIndex(Context& ctx, const KeyedVectors& v, std::int64_t rows)
+    : ctx_(&ctx), rows_(rows > 0 ? std::min(rows, v.size()) : v.size()), dim_(v.dim) {
+  RECKON_CHECK_ARG(rows_ >= 1, "a similarity index needs at least one vector");
+  host_.assign(v.vectors.begin(), v.vectors.begin() + rows_ * dim_);
+  for (std::int64_t i = 0; i < rows_; ++i) {
+    float* row = host_.data() + i * dim_;
+    double norm = 0;
+    for (std::int64_t d = 0; d < dim_; ++d) norm += static_cast<double>(row[d]) * row[d];
+    const auto scale = norm > 0 ? static_cast<float>(1.0 / std::sqrt(norm)) : 0.0f;
+    for (std::int64_t d = 0; d < dim_; ++d) row[d] *= scale;
+  }
+  table_ = Tensor::empty(ctx, DType::kF32, {rows_, dim_});
+  copy_bytes(ctx, table_.view().data, ctx.device(), host_.data(), Device::cpu(), host_.size() * sizeof(float));
+  ctx.synchronize();
+}
+
+std::vector<std::vector<Neighbor>> SimilarityIndex::top_k(const std::vector<float>& queries, int k,
+                                                          const std::vector<std::vector<std::int32_t>>& exclude) const {
+  Context& ctx = *ctx_;
+  RECKON_CHECK_ARG(k >= 1, "k must be >= 1, got ", k);
+  RECKON_CHECK_ARG(queries.size() % static_cast<std::size_t>(dim_) == 0, "queries are not rows of ", dim_);
+  const auto Q = static_cast<std::int64_t>(queries.size()) / dim_;
+  RECKON_CHECK_ARG(exclude.empty() || static_cast<std::int64_t>(exclude.size()) == Q, "one exclusion list per query");
+  std::vector<std::vector<Neighbor>> out(static_cast<std::size_t>(Q));
+  // Queries in chunks so the score matrix stays near 256 MiB.
+  const std::int64_t chunk = std::max<std::int64_t>(1, std::min<std::int64_t>(Q, (std::int64_t{64} << 20) / rows_));
+  Tensor q_dev = Tensor::empty(ctx, DType::kF32, {chunk, dim_});
+  Tensor scores_dev = Tensor::empty(ctx, DType::kF32, {chunk, rows_});
+  std::vector<float> q_host(static_cast<std::size_t>(chunk * dim_)), scores(static_cast<std::size_t>(chunk * rows_));
+  std::vector<std::int32_t> order;
+  for (std::int64_t q0 = 0; q0 < Q; q0 += chunk) {
+    const std::int64_t n = std::min(chunk, Q - q0);
+    for (std::int64_t i = 0; i < n; ++i) {
+      const float* src = queries.data() + (q0 + i) * dim_;
+      float* dst = q_host.data() + i * dim_;
+      double norm = 0;
+      for (std::int64_t d = 0; d < dim_; ++d) norm += static_cast<double>(src[d]) * src[d];
+      const auto scale = norm > 0 ? static_cast<float>(1.0 / std::sqrt(norm)) : 0.0f;
+      for (std::int64_t d = 0; d < dim_; ++d) dst[d] = src[d] * scale;
+    }
+    copy_bytes(ctx, q_dev.view().data, ctx.device(), q_host.data(), Device::cpu(), static_cast<std::size_t>(n * dim_) * 4);
+    const TensorView qv = TensorView::contiguous(q_dev.view().data, DType::kF32, ctx.device(), {n, dim_});
+    const TensorView sv = TensorView::contiguous(scores_dev.view().data, DType::kF32, ctx.device(), {n, rows_});
+    linear_bwd_data(ctx, qv, table_.view(), sv);  // scores = queries · tableᵀ
+    ctx.synchronize();
+    copy_bytes(ctx, scores.data(), Device::cpu(), scores_dev.view().data, ctx.device(), static_cast<std::size_t>(n * rows_) * 4);
+    ctx.synchronize();
+    for (std::int64_t i = 0; i < n; ++i) {
+      float* row = scores.data() + i * rows_;
+      if (!exclude.empty()) {
+        for (std::int32_t id : exclude[static_cast<std::size_t>(q0 + i)]) {
+          if (id >= 0 && id < rows_) row[id] = -INFINITY;
+        }
+      }
+      const auto kk = static_cast<std::int64_t>(std::min<std::int64_t>(k, rows_));
+      order.resize(static_cast<std::size_t>(rows_));
+      for (std::int64_t r = 0; r < rows_; ++r) order[static_cast<std::size_t>(r)] = static_cast<std::int32_t>(r);
+      // Highest score first, ties by lower id (more frequent), so results are deterministic.
+      auto better = [row](std::int32_t a, std::int32_t b) { return row[a] > row[b] || (row[a] == row[b] && a < b); };
+      std::partial_sort(order.begin(), order.begin() + kk, order.end(), better);
+      auto& result = out[static_cast<std::size_t>(q0 + i)];
+      for (std::int64_t j = 0; j < kk; ++j) {
+        const std::int32_t id = order[static_cast<std::size_t>(j)];
+        if (row[id] == -INFINITY) break;
+        result.push_back({id, row[id]});
+      }
+    }
+  }
+  return out;
+}
+
+std::vector<std::vector<Neighbor>> SimilarityIndex::most_similar(const std::vector<std::int32_t>& items, int k) const {
+  std::vector<float> queries;
+  std::vector<std::vector<std::int32_t>> exclude;
+  for (std::int32_t id : items) {
+    RECKON_CHECK_ARG(id >= 0 && id < rows_, "item id ", id, " outside [0, ", rows_, ")");
+    queries.insert(queries.end(), host_.begin() + id * dim_, host_.begin() + (id + 1) * dim_);
+    exclude.push_back({id});
+  }
+  return top_k(queries, k, exclude);
+}
+
+std::vector<std::vector<Neighbor>> SimilarityIndex::recommend(const std::vector<std::vector<std::int32_t>>& contexts,
+                                                              int k) const {
+  std::vector<float> queries(contexts.size() * static_cast<std::size_t>(dim_), 0.0f);
+  for (std::size_t q = 0; q < contexts.size(); ++q) {
+    RECKON_CHECK_ARG(!contexts[q].empty(), "context ", q, " is empty");
+    for (std::int32_t id : contexts[q]) {
+      RECKON_CHECK_ARG(id >= 0 && id < rows_, "item id ", id, " outside [0, ", rows_, ")");
+      for (std::int64_t d = 0; d < dim_; ++d) queries[q * static_cast<std::size_t>(dim_) + static_cast<std::size_t>(d)] += host_[static_cast<std::size_t>(id * dim_ + d)];
+    }
+  }
+  return top_k(queries, k, contexts);
+}
+
+}  // namespace reckon::item2vec
