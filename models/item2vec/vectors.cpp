@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "reckon/kernels/dense/dense.h"
+#include "reckon/kernels/topk/topk.h"
 #include "reckon/runtime/error.h"
 
 namespace reckon::item2vec {
@@ -155,19 +156,25 @@ SimilarityIndex::SimilarityIndex(Context& ctx, const KeyedVectors& v, std::int64
 std::vector<std::vector<Neighbor>> SimilarityIndex::top_k(const std::vector<float>& queries, int k,
                                                           const std::vector<std::vector<std::int32_t>>& exclude) const {
   Context& ctx = *ctx_;
-  RECKON_CHECK_ARG(k >= 1, "k must be >= 1, got ", k);
+  RECKON_CHECK_ARG(k >= 1 && k <= kTopkMaxK, "k ", k, " outside [1, ", kTopkMaxK, "]");
   RECKON_CHECK_ARG(queries.size() % static_cast<std::size_t>(dim_) == 0, "queries are not rows of ", dim_);
   const auto Q = static_cast<std::int64_t>(queries.size()) / dim_;
   RECKON_CHECK_ARG(exclude.empty() || static_cast<std::int64_t>(exclude.size()) == Q, "one exclusion list per query");
   std::vector<std::vector<Neighbor>> out(static_cast<std::size_t>(Q));
-  // Queries in chunks so the score matrix stays near 256 MiB.
+  if (Q == 0) return out;
+  const int kk = static_cast<int>(std::min<std::int64_t>(k, rows_));
+  // Queries in chunks so the score matrix stays near 256 MiB; only the [chunk, k] results come back.
   const std::int64_t chunk = std::max<std::int64_t>(1, std::min<std::int64_t>(Q, (std::int64_t{64} << 20) / rows_));
   Tensor q_dev = Tensor::empty(ctx, DType::kF32, {chunk, dim_});
-  Tensor scores_dev = Tensor::empty(ctx, DType::kF32, {chunk, rows_});
-  std::vector<float> q_host(static_cast<std::size_t>(chunk * dim_)), scores(static_cast<std::size_t>(chunk * rows_));
-  std::vector<std::int32_t> order;
+  Tensor scores = Tensor::empty(ctx, DType::kF32, {chunk, rows_});
+  Tensor ids_dev = Tensor::empty(ctx, DType::kI32, {chunk, kk});
+  Tensor best_dev = Tensor::empty(ctx, DType::kF32, {chunk, kk});
+  std::vector<float> q_host(static_cast<std::size_t>(chunk * dim_)), best(static_cast<std::size_t>(chunk * kk));
+  std::vector<std::int32_t> ids(static_cast<std::size_t>(chunk * kk)), mask_rows, mask_columns;
   for (std::int64_t q0 = 0; q0 < Q; q0 += chunk) {
     const std::int64_t n = std::min(chunk, Q - q0);
+    mask_rows.clear();
+    mask_columns.clear();
     for (std::int64_t i = 0; i < n; ++i) {
       const float* src = queries.data() + (q0 + i) * dim_;
       float* dst = q_host.data() + i * dim_;
@@ -175,32 +182,37 @@ std::vector<std::vector<Neighbor>> SimilarityIndex::top_k(const std::vector<floa
       for (std::int64_t d = 0; d < dim_; ++d) norm += static_cast<double>(src[d]) * src[d];
       const auto scale = norm > 0 ? static_cast<float>(1.0 / std::sqrt(norm)) : 0.0f;
       for (std::int64_t d = 0; d < dim_; ++d) dst[d] = src[d] * scale;
+      if (!exclude.empty()) {
+        for (std::int32_t id : exclude[static_cast<std::size_t>(q0 + i)]) {
+          mask_rows.push_back(static_cast<std::int32_t>(i));
+          mask_columns.push_back(id);
+        }
+      }
     }
     copy_bytes(ctx, q_dev.view().data, ctx.device(), q_host.data(), Device::cpu(), static_cast<std::size_t>(n * dim_) * 4);
     const TensorView qv = TensorView::contiguous(q_dev.view().data, DType::kF32, ctx.device(), {n, dim_});
-    const TensorView sv = TensorView::contiguous(scores_dev.view().data, DType::kF32, ctx.device(), {n, rows_});
+    const TensorView sv = TensorView::contiguous(scores.view().data, DType::kF32, ctx.device(), {n, rows_});
     linear_bwd_data(ctx, qv, table_.view(), sv);  // scores = queries · tableᵀ
-    ctx.synchronize();
-    copy_bytes(ctx, scores.data(), Device::cpu(), scores_dev.view().data, ctx.device(), static_cast<std::size_t>(n * rows_) * 4);
+    if (!mask_rows.empty()) {
+      const auto m = static_cast<std::int64_t>(mask_rows.size());
+      Tensor r = Tensor::empty(ctx, DType::kI32, {m}), c = Tensor::empty(ctx, DType::kI32, {m});
+      copy_bytes(ctx, r.view().data, ctx.device(), mask_rows.data(), Device::cpu(), static_cast<std::size_t>(m) * 4);
+      copy_bytes(ctx, c.view().data, ctx.device(), mask_columns.data(), Device::cpu(), static_cast<std::size_t>(m) * 4);
+      mask_entries(ctx, sv, r.view(), c.view());
+      ctx.synchronize();  // the staged lists are freed at the end of this scope
+    }
+    const TensorView iv = TensorView::contiguous(ids_dev.view().data, DType::kI32, ctx.device(), {n, kk});
+    const TensorView bv = TensorView::contiguous(best_dev.view().data, DType::kF32, ctx.device(), {n, kk});
+    topk_rows(ctx, sv, kk, iv, bv);
+    copy_bytes(ctx, ids.data(), Device::cpu(), iv.data, ctx.device(), static_cast<std::size_t>(n * kk) * 4);
+    copy_bytes(ctx, best.data(), Device::cpu(), bv.data, ctx.device(), static_cast<std::size_t>(n * kk) * 4);
     ctx.synchronize();
     for (std::int64_t i = 0; i < n; ++i) {
-      float* row = scores.data() + i * rows_;
-      if (!exclude.empty()) {
-        for (std::int32_t id : exclude[static_cast<std::size_t>(q0 + i)]) {
-          if (id >= 0 && id < rows_) row[id] = -INFINITY;
-        }
-      }
-      const auto kk = static_cast<std::int64_t>(std::min<std::int64_t>(k, rows_));
-      order.resize(static_cast<std::size_t>(rows_));
-      for (std::int64_t r = 0; r < rows_; ++r) order[static_cast<std::size_t>(r)] = static_cast<std::int32_t>(r);
-      // Highest score first, ties by lower id (more frequent), so results are deterministic.
-      auto better = [row](std::int32_t a, std::int32_t b) { return row[a] > row[b] || (row[a] == row[b] && a < b); };
-      std::partial_sort(order.begin(), order.begin() + kk, order.end(), better);
       auto& result = out[static_cast<std::size_t>(q0 + i)];
-      for (std::int64_t j = 0; j < kk; ++j) {
-        const std::int32_t id = order[static_cast<std::size_t>(j)];
-        if (row[id] == -INFINITY) break;
-        result.push_back({id, row[id]});
+      for (int j = 0; j < kk; ++j) {
+        const std::int32_t id = ids[static_cast<std::size_t>(i * kk + j)];
+        if (id < 0) break;
+        result.push_back({id, best[static_cast<std::size_t>(i * kk + j)]});
       }
     }
   }
