@@ -93,34 +93,30 @@ void subsample_sentences(std::span<const std::int32_t> tokens, std::span<const s
 
 namespace {
 
-// Dot product with eight partial sums (vectorises without reassociation), combined in a fixed order.
+// Dot product with eight partial sums (vectorises without reassociation: one SIMD register of partials), the tail
+// summed apart so the partials never leave registers; combined in a fixed order.
 inline float dot(const float* a, const float* b, int n) {
   float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
   int d = 0;
   for (; d + 8 <= n; d += 8) {
     for (int k = 0; k < 8; ++k) acc[k] += a[d + k] * b[d + k];
   }
-  for (int k = 0; d < n; ++d, ++k) acc[k] += a[d] * b[d];
-  return ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
+  float tail = 0.0f;
+  for (; d < n; ++d) tail += a[d] * b[d];
+  return (((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]))) + tail;
 }
 
-// Trains every pair of center c (see skipgram.h). center and error are D-float scratch rows; targets holds up to
-// 2 · window · (negatives + 1) ids. Built for AVX-512, AVX2 and the baseline; the loader picks the best the CPU has.
-__attribute__((target_clones("avx512f", "avx2", "default"))) void train_center(
-    const detail::SgnsProblem& p, std::int64_t c, float* center, float* error, std::int32_t* targets,
-    std::int64_t& pairs, double& loss) {
-  const int D = p.dim;
+// The targets of center c (see skipgram.h), drawn in their order: per context, the context then `negatives`
+// draws (-1 marks a negative equal to the context, which is skipped). targets holds up to
+// 2 · window · (negatives + 1) ids. The rows they touch are prefetched: the caller plans the next center while it
+// trains the current one, so the scattered output rows arrive in time.
+int plan_center(const detail::SgnsProblem& p, std::int64_t c, std::int32_t* targets) {
   const std::int64_t s = detail::sgns_sentence_of(p, c);
   const std::int64_t start = p.offsets[s], end = p.offsets[s + 1];
-  float* in = p.input + static_cast<std::int64_t>(p.tokens[c]) * D;
   PhiloxStream rng = detail::sgns_draws(p, c);
   const auto radius = static_cast<std::int64_t>(1 + uniform_below(rng.next_u32(), static_cast<std::uint32_t>(p.window)));
-  const std::int64_t first = std::max(start, c - radius), last = std::min(end - 1, c + radius);
-  // Every target of the center first (the draws in their order; -1 marks a skipped negative), so that their
-  // output rows - scattered over the table - are fetched while the first ones are trained.
-  const int per_context = p.negatives + 1;
   int count = 0;
-  for (std::int64_t j = first; j <= last; ++j) {
+  for (std::int64_t j = std::max(start, c - radius); j <= std::min(end - 1, c + radius); ++j) {
     if (j == c) continue;
     const std::int32_t context = p.tokens[j];
     targets[count++] = context;
@@ -129,14 +125,27 @@ __attribute__((target_clones("avx512f", "avx2", "default"))) void train_center(
       targets[count++] = negative == context ? -1 : negative;
     }
   }
-  const auto row_bytes = static_cast<std::int64_t>(D) * 4;
+  const auto row_bytes = static_cast<std::int64_t>(p.dim) * 4;
+  const char* in = reinterpret_cast<const char*>(p.input + static_cast<std::int64_t>(p.tokens[c]) * p.dim);
+  for (std::int64_t at = 0; at < row_bytes; at += 64) __builtin_prefetch(in + at, 1);
   for (int i = 0; i < count; ++i) {
     if (targets[i] < 0) continue;
-    const char* row = reinterpret_cast<const char*>(p.output + static_cast<std::int64_t>(targets[i]) * D);
+    const char* row = reinterpret_cast<const char*>(p.output + static_cast<std::int64_t>(targets[i]) * p.dim);
     for (std::int64_t at = 0; at < row_bytes; at += 64) __builtin_prefetch(row + at, 1);
   }
+  return count;
+}
+
+// Trains the planned pairs of center c. center and error are D-float scratch rows. Built for AVX-512, AVX2 and the
+// baseline; the loader picks the best the CPU has.
+__attribute__((target_clones("avx512f", "avx2", "default"))) void train_center(
+    const detail::SgnsProblem& p, std::int64_t c, const std::int32_t* targets, int count, float* center, float* error,
+    std::int64_t& pairs, double& loss) {
+  const int D = p.dim;
+  float* in = p.input + static_cast<std::int64_t>(p.tokens[c]) * D;
   std::copy(in, in + D, center);
   const float lr = p.learning_rate;
+  const int per_context = p.negatives + 1;
   for (int pair = 0; pair * per_context < count; ++pair) {
     std::fill(error, error + D, 0.0f);
     for (int n = 0; n < per_context; ++n) {
@@ -147,8 +156,12 @@ __attribute__((target_clones("avx512f", "avx2", "default"))) void train_center(
       const float f = dot(center, out, D);
       const float g = detail::sgns_gradient(f, label, lr);
       if (p.compute_loss) loss += detail::sgns_loss(f, label);
-      for (int d = 0; d < D; ++d) error[d] += g * out[d];
-      for (int d = 0; d < D; ++d) out[d] += g * center[d];
+      // One pass over the output row: the error takes its old value, then the row moves.
+      for (int d = 0; d < D; ++d) {
+        const float o = out[d];
+        error[d] += g * o;
+        out[d] = o + g * center[d];
+      }
     }
     for (int d = 0; d < D; ++d) center[d] += error[d];
     ++pairs;
@@ -163,11 +176,19 @@ SgnsStats sgns_cpu(Context& ctx, const detail::SgnsProblem& p, SgnsSchedule sche
 #pragma omp parallel num_threads(threads) reduction(+ : pairs, loss)
   {
     std::vector<float> scratch(2 * static_cast<std::size_t>(p.dim));
-    std::vector<std::int32_t> targets(2 * static_cast<std::size_t>(p.window) * static_cast<std::size_t>(p.negatives + 1));
-    // Contiguous chunks per thread, as word2vec.c splits its file: neighbouring centers share context rows.
-#pragma omp for schedule(static)
-    for (std::int64_t c = 0; c < p.num_tokens; ++c) {
-      train_center(p, c, scratch.data(), scratch.data() + p.dim, targets.data(), pairs, loss);
+    const std::size_t per_center = 2 * static_cast<std::size_t>(p.window) * static_cast<std::size_t>(p.negatives + 1);
+    std::vector<std::int32_t> plans(2 * per_center);
+    // Contiguous chunks per thread, as word2vec.c splits its file: neighbouring centers share context rows. The
+    // next center is planned (drawn and prefetched) before the current one is trained.
+    const int team = omp_get_num_threads(), me = omp_get_thread_num();
+    const std::int64_t begin = p.num_tokens * me / team, end = p.num_tokens * (me + 1) / team;
+    int count = begin < end ? plan_center(p, begin, plans.data()) : 0;
+    for (std::int64_t c = begin; c < end; ++c) {
+      std::int32_t* current = plans.data() + ((c - begin) % 2) * per_center;
+      std::int32_t* next = plans.data() + ((c - begin + 1) % 2) * per_center;
+      const int next_count = c + 1 < end ? plan_center(p, c + 1, next) : 0;
+      train_center(p, c, current, count, scratch.data(), scratch.data() + p.dim, pairs, loss);
+      count = next_count;
     }
   }
   return {pairs, loss};
