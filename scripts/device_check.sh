@@ -96,10 +96,16 @@ for b in "$bundle"/bench/*_bench; do
   say "$name: exit $?"
 done
 
+say ""
+say "==== item2vec end to end on the GPU ($(elapsed)s)"
+demo_json=$(timeout 120 "$bundle/bin/reckon" item2vec demo --device cuda --out /tmp/reckon_item2vec_demo --json 2>>"$log")
+say "item2vec demo (cuda): exit $? ${demo_json:0:600}"
+
 if [ "${RECKON_DEVICE_SANITIZE:-1}" = "1" ] && command -v compute-sanitizer >/dev/null; then
   say ""
   say "==== compute-sanitizer memcheck on the kernel tests ($(elapsed)s)"
-  for t in "$bundle"/tests/random_test "$bundle"/tests/launch_test "$bundle"/tests/embedding_test; do
+  for t in "$bundle"/tests/random_test "$bundle"/tests/launch_test "$bundle"/tests/embedding_test \
+           "$bundle"/tests/skipgram_test "$bundle"/tests/topk_test; do
     [ -x "$t" ] || continue
     timeout 90 compute-sanitizer --tool memcheck --error-exitcode 99 "$t" --gtest_brief=1 \
       --gtest_filter='*Cuda*' >>"$log" 2>&1

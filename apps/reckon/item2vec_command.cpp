@@ -67,7 +67,7 @@ nlohmann::json run_train(const TrainArgs& a) {
   config.seed = a.seed;
   config.batch_words = a.batch_words;
   config.schedule = a.sequential ? SgnsSchedule::kSequential : SgnsSchedule::kHogwild;
-  // Continued training keeps the checkpoint's vocabulary and tables; the run's options set the schedule.
+  // Continued training keeps the checkpoint's vocabulary, tables and configuration (epochs, learning rate).
   Item2Vec model = a.resume.empty() ? Item2Vec(ctx, config, ItemVocabulary::build(sequences, a.min_count, a.max_vocab))
                                     : Item2Vec::load(ctx, a.resume);
   const Corpus corpus = encode(sequences, model.vocabulary());
