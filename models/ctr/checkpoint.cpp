@@ -8,18 +8,13 @@
 #include <sstream>
 
 #include "reckon/runtime/error.h"
+#include "reckon/runtime/file_io.h"
 #include "reckon/runtime/memory.h"
 
 namespace reckon::ctr {
 namespace {
 
 constexpr char kMagic[8] = {'R', 'E', 'C', 'K', 'O', 'N', 'C', 'K'};
-
-std::uint64_t fnv1a(const std::string& bytes) {
-  std::uint64_t h = 1469598103934665603ull;
-  for (unsigned char c : bytes) h = (h ^ c) * 1099511628211ull;
-  return h;
-}
 
 void put_u64(std::string& out, std::uint64_t v) { out.append(reinterpret_cast<const char*>(&v), sizeof(v)); }
 
@@ -91,23 +86,11 @@ void save_checkpoint(const std::string& path, CtrModel& model, const Vocabulary&
   }
   ctx.synchronize();
   put_u64(body, fnv1a(body));
-  const std::string temporary = path + ".tmp";
-  {
-    std::ofstream out(temporary, std::ios::binary | std::ios::trunc);
-    if (!out) RECKON_THROW(StatusCode::kIoError, "cannot write ", temporary);
-    out.write(body.data(), static_cast<std::streamsize>(body.size()));
-    out.flush();
-    if (!out) RECKON_THROW(StatusCode::kIoError, "error writing ", temporary);
-  }
-  std::error_code ec;
-  std::filesystem::rename(temporary, path, ec);
-  if (ec) RECKON_THROW(StatusCode::kIoError, "cannot move ", temporary, " to ", path, ": ", ec.message());
+  write_file_atomically(path, body);
 }
 
 LoadedModel load_checkpoint(const std::string& path, Context& ctx) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) RECKON_THROW(StatusCode::kIoError, "cannot open checkpoint ", path);
-  const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const std::string bytes = read_file(path);
   if (bytes.size() < sizeof(kMagic) || std::memcmp(bytes.data(), kMagic, sizeof(kMagic)) != 0) {
     RECKON_THROW(StatusCode::kDataError, path, ": not a reckon checkpoint");
   }

@@ -12,6 +12,7 @@
 #include <string_view>
 
 #include "reckon/runtime/error.h"
+#include "reckon/runtime/file_io.h"
 
 namespace reckon::ctr {
 
@@ -278,14 +279,7 @@ struct Row {
 };
 
 void split(std::string_view line, char delimiter, std::vector<std::string_view>& out) {
-  out.clear();
-  std::size_t start = 0;
-  while (true) {
-    const std::size_t at = line.find(delimiter, start);
-    out.push_back(line.substr(start, at == std::string_view::npos ? std::string_view::npos : at - start));
-    if (at == std::string_view::npos) break;
-    start = at + 1;
-  }
+  split_fields(line, delimiter, out);
 }
 
 // libsvm's signed labels: -1 is no click, +1 a click.

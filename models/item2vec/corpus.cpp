@@ -8,6 +8,7 @@
 #include <string_view>
 
 #include "reckon/runtime/error.h"
+#include "reckon/runtime/file_io.h"
 
 namespace reckon::item2vec {
 
@@ -28,17 +29,6 @@ const char* to_string(CorpusFormat format) noexcept {
 }
 
 namespace {
-
-void split(std::string_view line, char delimiter, std::vector<std::string_view>& out) {
-  out.clear();
-  std::size_t start = 0;
-  while (true) {
-    const std::size_t at = line.find(delimiter, start);
-    out.push_back(line.substr(start, at == std::string_view::npos ? std::string_view::npos : at - start));
-    if (at == std::string_view::npos) return;
-    start = at + 1;
-  }
-}
 
 void append_sentence(Sequences& s, const std::vector<std::string>& tokens, std::int64_t max_length) {
   for (std::size_t start = 0; start < tokens.size(); start += static_cast<std::size_t>(max_length)) {
@@ -90,7 +80,7 @@ Sequences read_sequences(const std::string& path, CorpusFormat format, std::int6
       ++line_no;
       if (!line.empty() && line.back() == '\r') line.pop_back();
       if (line.empty()) continue;
-      split(line, delimiter, cols);
+      split_fields(line, delimiter, cols);
       if (line_no == 1) {
         double unused = 0;
         const auto time_text = cols.size() > time_col ? cols[time_col] : std::string_view();

@@ -6,14 +6,12 @@
 #include <cmath>
 #include <cstdio>
 #include <cstring>
-#include <filesystem>
-#include <fstream>
-#include <sstream>
 
 #include <nlohmann/json.hpp>
 
 #include "reckon/kernels/random/random.h"
 #include "reckon/runtime/error.h"
+#include "reckon/runtime/file_io.h"
 
 namespace reckon::item2vec {
 namespace {
@@ -42,12 +40,6 @@ void progress_line(int epoch, int epochs, double fraction, double words_per_s, d
                std::string(static_cast<std::size_t>(filled), '=').c_str(), static_cast<int>(100 * fraction),
                words_per_s, eta);
   std::fflush(stderr);
-}
-
-std::uint64_t fnv1a(const std::string& bytes) {
-  std::uint64_t h = 1469598103934665603ull;
-  for (unsigned char c : bytes) h = (h ^ c) * 1099511628211ull;
-  return h;
 }
 
 template <typename T>
@@ -229,23 +221,11 @@ void Item2Vec::save(const std::string& path) const {
     body.append(reinterpret_cast<const char*>(table.data()), table.size() * sizeof(float));
   }
   put(body, fnv1a(body));
-  const std::string tmp = path + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    if (!out) RECKON_THROW(StatusCode::kIoError, "cannot write ", tmp);
-    out.write(body.data(), static_cast<std::streamsize>(body.size()));
-    out.flush();
-    if (!out) RECKON_THROW(StatusCode::kIoError, "error while writing ", tmp);
-  }
-  std::filesystem::rename(tmp, path);
+  write_file_atomically(path, body);
 }
 
 Item2Vec Item2Vec::load(Context& ctx, const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) RECKON_THROW(StatusCode::kIoError, "cannot open ", path);
-  std::stringstream buffer;
-  buffer << in.rdbuf();
-  const std::string bytes = buffer.str();
+  const std::string bytes = read_file(path);
   const std::string magic = std::string(kMagic) + "\n";
   if (bytes.compare(0, magic.size(), magic) != 0) RECKON_THROW(StatusCode::kDataError, path, ": not a reckon item2vec checkpoint");
   if (bytes.size() < magic.size() + 4 + 8) RECKON_THROW(StatusCode::kDataError, path, ": truncated item2vec checkpoint");

@@ -11,6 +11,7 @@
 #include "reckon/kernels/dense/dense.h"
 #include "reckon/kernels/topk/topk.h"
 #include "reckon/runtime/error.h"
+#include "reckon/runtime/file_io.h"
 
 namespace reckon::item2vec {
 
@@ -62,11 +63,7 @@ void save_word2vec(const KeyedVectors& v, const std::string& path, bool binary) 
 }
 
 KeyedVectors load_word2vec(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) RECKON_THROW(StatusCode::kIoError, "cannot open ", path);
-  std::stringstream buffer;
-  buffer << in.rdbuf();
-  const std::string bytes = buffer.str();
+  const std::string bytes = read_file(path);
   KeyedVectors v;
   std::int64_t count = 0;
   std::size_t at = bytes.find('\n');

@@ -1,0 +1,51 @@
+#include "reckon/runtime/file_io.h"
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "reckon/runtime/error.h"
+
+namespace reckon {
+
+std::string read_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) RECKON_THROW(StatusCode::kIoError, "cannot open ", path);
+  std::stringstream buffer;
+  buffer << in.rdbuf();
+  if (in.bad()) RECKON_THROW(StatusCode::kIoError, "error while reading ", path);
+  return buffer.str();
+}
+
+void write_file_atomically(const std::string& path, std::string_view bytes) {
+  const std::string temporary = path + ".tmp";
+  {
+    std::ofstream out(temporary, std::ios::binary | std::ios::trunc);
+    if (!out) RECKON_THROW(StatusCode::kIoError, "cannot write ", temporary);
+    out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+    out.flush();
+    if (!out) RECKON_THROW(StatusCode::kIoError, "error writing ", temporary);
+  }
+  std::error_code ec;
+  std::filesystem::rename(temporary, path, ec);
+  if (ec) RECKON_THROW(StatusCode::kIoError, "cannot move ", temporary, " to ", path, ": ", ec.message());
+}
+
+std::uint64_t fnv1a(std::string_view bytes) {
+  std::uint64_t h = 1469598103934665603ull;
+  for (unsigned char c : bytes) h = (h ^ c) * 1099511628211ull;
+  return h;
+}
+
+void split_fields(std::string_view line, char delimiter, std::vector<std::string_view>& out) {
+  out.clear();
+  std::size_t start = 0;
+  while (true) {
+    const std::size_t at = line.find(delimiter, start);
+    out.push_back(line.substr(start, at == std::string_view::npos ? std::string_view::npos : at - start));
+    if (at == std::string_view::npos) return;
+    start = at + 1;
+  }
+}
+
+}  // namespace reckon
