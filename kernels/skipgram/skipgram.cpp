@@ -256,7 +256,7 @@ SgnsStats sgns_step(Context& ctx, const TensorView& input_vectors, const TensorV
     }
     if (report.bad_token != ~0ull) {
       RECKON_THROW(StatusCode::kOutOfRange, "sgns_step: token at position ", report.bad_token, " outside [0, ", V,
-                   ") (or an alias table entry outside it, reported as N + bucket)");
+                   ") (position N: an alias table entry outside it)");
     }
     return {static_cast<std::int64_t>(report.pairs), report.loss};
 #else

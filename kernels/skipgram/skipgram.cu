@@ -69,13 +69,9 @@ __global__ void sgns_kernel(const SgnsProblem p, SgnsDeviceReport* report) {
       for (int n = 0; n <= p.negatives; ++n) {
         std::int32_t target = context;
         if (n > 0) {
-          const std::uint32_t bucket_bits = rng.next_u32();
-          const std::uint32_t accept_bits = rng.next_u32();
-          const auto bucket = static_cast<std::int64_t>(uniform_below(bucket_bits, static_cast<std::uint32_t>(p.vocab)));
-          target = uniform_from_bits(accept_bits) < p.alias_prob[bucket] ? static_cast<std::int32_t>(bucket)
-                                                                         : p.alias_index[bucket];
+          target = sgns_negative(p, rng);
           if (target < 0 || target >= p.vocab) {
-            if (lane == 0) atomicMin(&report->bad_token, static_cast<unsigned long long>(p.num_tokens + bucket));
+            if (lane == 0) atomicMin(&report->bad_token, static_cast<unsigned long long>(p.num_tokens));
             continue;
           }
           if (target == context) continue;

@@ -9,8 +9,8 @@
 //     for each target t:  f = <in[center], out[t]>,  g = lr · (label − σ(f))
 //                         e += g · out[t];  out[t] += g · in[center]
 //     in[center] += e                                           (after each context)
-// All draws for center c come from Philox(seed, stream) starting at counter c · 2^12, in that order: the radius,
-// then per context and target a bucket word and an accept word. So the pairs and negatives are a function of
+// All draws for center c come from Philox(seed, stream) starting at counter c · 2^11, in that order: the radius,
+// then one word per negative (its bucket from the high half of word · V, the alias accept test from the low half). So the pairs and negatives are a function of
 // (seed, stream, batch), whatever the device, thread count or schedule.
 //
 // Schedules and determinism:

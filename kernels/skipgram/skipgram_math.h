@@ -9,21 +9,22 @@
 
 namespace reckon::detail {
 
-// Counter spacing between centers: enough for 1 + 2 · window · negatives · 2 draws at the limits.
-inline constexpr int kSgnsDrawShift = 12;
-static_assert(1 + 2 * kSgnsMaxWindow * kSgnsMaxNegatives * 2 <= (1 << kSgnsDrawShift), "draw stride");
+// Counter spacing between centers: enough for 1 + 2 · window · negatives draws at the limits.
+inline constexpr int kSgnsDrawShift = 11;
+static_assert(1 + 2 * kSgnsMaxWindow * kSgnsMaxNegatives <= (1 << kSgnsDrawShift), "draw stride");
 
 RECKON_HOST_DEVICE PhiloxStream sgns_draws(const SgnsProblem& p, std::int64_t center) {
   return PhiloxStream(p.seed, p.stream, static_cast<std::uint64_t>(center) << kSgnsDrawShift);
 }
 
-// A negative from the alias table: two words, always both consumed.
+// A negative from the alias table, from one word: the bucket is the high part of word · V (Lemire's
+// multiply-shift) and the accept test uses the low 32 bits of the same product, which are uniform given the
+// bucket (24 of them taken, as every uniform here).
 RECKON_HOST_DEVICE std::int32_t sgns_negative(const SgnsProblem& p, PhiloxStream& rng) {
-  const std::uint32_t bucket_bits = rng.next_u32();
-  const std::uint32_t accept_bits = rng.next_u32();
-  const auto bucket = static_cast<std::int64_t>(uniform_below(bucket_bits, static_cast<std::uint32_t>(p.vocab)));
-  return uniform_from_bits(accept_bits) < p.alias_prob[bucket] ? static_cast<std::int32_t>(bucket)
-                                                               : p.alias_index[bucket];
+  const std::uint64_t product = static_cast<std::uint64_t>(rng.next_u32()) * static_cast<std::uint64_t>(p.vocab);
+  const auto bucket = static_cast<std::int64_t>(product >> 32);
+  const float accept = uniform_from_bits(static_cast<std::uint32_t>(product));
+  return accept < p.alias_prob[bucket] ? static_cast<std::int32_t>(bucket) : p.alias_index[bucket];
 }
 
 // The sentence holding position c: the last s with offsets[s] <= c (offsets validated, non-decreasing).
