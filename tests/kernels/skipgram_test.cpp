@@ -143,6 +143,19 @@ TEST(SkipgramCpu, AliasTableDrawsUnigramToTheAlpha) {
   EXPECT_THROW((void)build_alias_table(std::vector<std::int64_t>{0, 0}, 0.75), Error);
 }
 
+TEST(SkipgramCpu, InlineExpIsAccurate) {
+  double worst = 0;
+  for (float x = -87.0f; x <= 88.0f; x += 0.0137f) {
+    const double want = std::exp(static_cast<double>(x));
+    worst = std::max(worst, std::abs(detail::sgns_exp(x) - want) / want);
+  }
+  EXPECT_LT(worst, 1e-6);
+  EXPECT_EQ(detail::sgns_exp(-200.0f), 0.0f);
+  EXPECT_TRUE(std::isinf(detail::sgns_exp(200.0f)));
+  EXPECT_EQ(detail::sgns_gradient(-500.0f, 1.0f, 1.0f), 1.0f);  // σ = 0, no NaN
+  EXPECT_EQ(detail::sgns_gradient(500.0f, 0.0f, 1.0f), -1.0f);
+}
+
 TEST(SkipgramCpu, SubsamplingFollowsWord2vec) {
   const std::vector<std::int64_t> counts = {900000, 90000, 9000, 1000};
   const auto keep = subsample_keep_probability(counts, 1e-3);
