@@ -3,7 +3,8 @@
 #
 # The GPU machine has nvcc, CMake and ninja but no GoogleTest, Google Benchmark, OpenBLAS or Debian packages, so the
 # tests and benchmarks are built on this machine (Release, machine code for sm_90) and carried over in .device/
-# (ignored by git). cuBLAS and cuDNN are not carried (hundreds of MB): device_check.sh finds them there.
+# (ignored by git). cuBLAS and cuDNN are not carried (hundreds of MB): device_check.sh finds them there. The
+# library is built shared so the dozen test and benchmark programs share one copy of the kernels.
 #
 #   scripts/build_device_bundle.sh          then call the device tool with
 #   run(command="bash scripts/device_check.sh", carry=[".device"], timeout_s=540)
@@ -15,7 +16,7 @@ bundle=.device/bundle
 scripts/install_deps.sh
 # The CPU BLAS is linked by soname (libblas.so.3) and the bundle carries the reference BLAS (450 KB, libc only):
 # OpenBLAS with its Fortran runtime would not fit the 64 MiB carry limit, and the GPU checks do not time the CPU.
-cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DRECKON_CUDA=ON -DBLA_VENDOR=Generic -DRECKON_CPU_GEMM=BLAS \
+cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DRECKON_CUDA=ON -DBLA_VENDOR=Generic -DRECKON_CPU_GEMM=BLAS -DBUILD_SHARED_LIBS=ON \
       -DCMAKE_CUDA_ARCHITECTURES="75-virtual;90-real" \
       -DCMAKE_EXE_LINKER_FLAGS="-Wl,--as-needed" >/dev/null
 cmake --build "$build" -j "$(nproc)"
