@@ -71,6 +71,7 @@ StageTimer::~StageTimer() {
 void StageTimer::begin() {
   // Bound the marks held between reads: a long profiled run folds them in every few hundred.
   if (mark_stage_.size() > 512) resolve();
+  ++passes_;
   end_stage(-1);
 }
 
@@ -131,6 +132,7 @@ const std::vector<double>& StageTimer::totals_ms() {
 
 void StageTimer::reset() {
   resolve();
+  passes_ = 0;
   std::fill(totals_.begin(), totals_.end(), 0.0);
 }
 

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <chrono>
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -42,6 +43,7 @@ class StageTimer {
   // Milliseconds per stage summed over every pass since construction or reset() (synchronises).
   const std::vector<double>& totals_ms();
   const std::vector<std::string>& stage_names() const { return names_; }
+  std::int64_t passes() const { return passes_; }  // begin() calls since construction or reset()
   void reset();
 
  private:
@@ -55,6 +57,7 @@ class StageTimer {
   std::vector<void*> mark_event_;
   std::vector<std::chrono::steady_clock::time_point> mark_time_;
   std::vector<void*> event_pool_;
+  std::int64_t passes_ = 0;
 };
 
 }  // namespace reckon

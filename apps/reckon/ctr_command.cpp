@@ -1,7 +1,9 @@
 // `reckon ctr ...`: the synthetic click log, training and evaluation of LR / FM / DNN / DeepFM.
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <iostream>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
@@ -15,6 +17,7 @@
 #include "reckon/models/ctr/synthetic.h"
 #include "reckon/models/ctr/trainer.h"
 #include "reckon/runtime/context.h"
+#include "reckon/runtime/timer.h"
 
 namespace reckon::cli {
 namespace {
@@ -34,7 +37,7 @@ struct TrainArgs {
   std::int64_t batch = 4096, min_count = 1, hash_buckets = 0;
   float lr = 1e-3f, dropout = 0.0f, l2 = 0.0f;
   std::uint64_t seed = 1;
-  bool json = false, progress = true, stream = false;
+  bool json = false, progress = true, stream = false, profile = false;
   std::int64_t shuffle_buffer = 1 << 18;
 };
 
@@ -90,6 +93,12 @@ nlohmann::json run_train(const TrainArgs& a) {
   options.early_stopping_patience = a.patience;
   options.learning_rate_decay = a.lr_decay;
   ctr::CtrDataset stream_report;
+  // --profile: time each stage of every training step (stream events on a GPU, so the steps are not serialised).
+  std::unique_ptr<StageTimer> stages;
+  if (a.profile) {
+    stages = std::make_unique<StageTimer>(ctx, ctr::ctr_stage_names());
+    model.set_stage_timer(stages.get());
+  }
   const ctr::TrainResult r = a.stream ? ctr::train_stream(model, a.train, vocab, read, valid, options, a.shuffle_buffer,
                                                           &stream_report)
                                       : ctr::train(model, train, valid, options);
@@ -99,8 +108,17 @@ nlohmann::json run_train(const TrainArgs& a) {
     epochs.push_back({{"epoch", e.epoch}, {"train_loss", e.train_loss}, {"auc", e.valid_auc},
                       {"logloss", e.valid_logloss}, {"seconds", e.seconds}, {"samples_per_s", e.samples_per_s}});
   }
+  nlohmann::json profile = nullptr;
+  if (stages) {
+    model.set_stage_timer(nullptr);
+    const auto& totals = stages->totals_ms();
+    const auto steps = static_cast<double>(std::max<std::int64_t>(stages->passes(), 1));
+    profile = nlohmann::json{{"steps", stages->passes()}};
+    for (std::size_t i = 0; i < totals.size(); ++i) profile[stages->stage_names()[i] + "_ms_per_step"] = totals[i] / steps;
+  }
   return {{"model", a.model},
           {"device", ctx.device().str()},
+          {"stage_profile", profile},
           {"train_rows", r.epochs.empty() ? std::int64_t{0} : r.epochs.back().samples},
           {"streamed", a.stream},
           {"valid_rows", valid.size()},
@@ -298,6 +316,7 @@ void add_ctr_command(CLI::App& app) {
   t->add_option("--seed", train->seed)->capture_default_str();
   t->add_option("--save", train->save, "write a checkpoint (model, vocabulary) to this file");
   t->add_flag("--stream", train->stream, "stream the training file (files larger than memory)");
+  t->add_flag("--profile", train->profile, "time each stage of the training steps (embedding, FM, MLP, loss, optimizers)");
   t->add_option("--shuffle-buffer", train->shuffle_buffer, "rows held for shuffling when streaming")
       ->capture_default_str();
   t->add_flag("--json", train->json, "print one JSON object");
