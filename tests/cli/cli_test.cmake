@@ -1,0 +1,90 @@
+# End-to-end test of the reckon command line: every command run with --json must exit 0 and print one JSON object
+# holding the documented fields, and bad input must fail with a message. Run by CTest as
+#   cmake -DRECKON=<path to reckon> -DWORK=<scratch dir> -P cli_test.cmake
+cmake_minimum_required(VERSION 3.19)  # string(JSON)
+
+file(REMOVE_RECURSE "${WORK}")
+file(MAKE_DIRECTORY "${WORK}")
+
+# run(<out-var> args...): runs reckon, fails unless it exits 0 and its stdout is one JSON object.
+function(run out)
+  execute_process(COMMAND "${RECKON}" ${ARGN} RESULT_VARIABLE rc OUTPUT_VARIABLE stdout ERROR_VARIABLE stderr
+                  WORKING_DIRECTORY "${WORK}")
+  if(NOT rc EQUAL 0)
+    message(FATAL_ERROR "reckon ${ARGN} exited ${rc}: ${stderr}")
+  endif()
+  string(STRIP "${stdout}" stdout)
+  string(JSON type ERROR_VARIABLE json_error TYPE "${stdout}")
+  if(json_error OR NOT type STREQUAL "OBJECT")
+    message(FATAL_ERROR "reckon ${ARGN} did not print one JSON object: ${stdout}")
+  endif()
+  set(${out} "${stdout}" PARENT_SCOPE)
+endfunction()
+
+# expect(<json> <member path...> <op> <value>): a numeric comparison (op: GREATER, LESS, EQUAL).
+function(expect json)
+  list(POP_BACK ARGN value)
+  list(POP_BACK ARGN op)
+  string(JSON got GET "${json}" ${ARGN})
+  if(NOT got ${op} ${value})
+    message(FATAL_ERROR "${ARGN} = ${got}, expected ${op} ${value}")
+  endif()
+endfunction()
+
+# fails(<needle> args...): reckon must exit non-zero and say <needle> on stderr.
+function(fails needle)
+  execute_process(COMMAND "${RECKON}" ${ARGN} RESULT_VARIABLE rc OUTPUT_QUIET ERROR_VARIABLE stderr
+                  WORKING_DIRECTORY "${WORK}")
+  if(rc EQUAL 0)
+    message(FATAL_ERROR "reckon ${ARGN} succeeded; expected a failure saying '${needle}'")
+  endif()
+  string(FIND "${stderr}" "${needle}" at)
+  if(at EQUAL -1)
+    message(FATAL_ERROR "reckon ${ARGN} failed without saying '${needle}': ${stderr}")
+  endif()
+endfunction()
+
+run(info info --json)
+
+# CTR: synthetic log -> train (with checkpoint and stage profile) -> predict.
+run(synth ctr synth --rows 6000 --test 1000 --seed 3 --out ctr --json)
+run(trained ctr train --model fm --train ctr/train.txt --valid ctr/test.txt --epochs 1 --batch 512 --device cpu
+    --profile --save fm.ckpt --json)
+expect("${trained}" auc GREATER 0.5)
+expect("${trained}" stage_profile steps GREATER 0)
+run(predicted ctr predict --model fm.ckpt --data ctr/test.txt --out p.txt --device cpu --json)
+expect("${predicted}" rows EQUAL 1000)
+fails("unknown CTR format" ctr train --train ctr/train.txt --format parquet --json)
+
+# item2vec: sessions -> vectors (text and binary) -> similar / recommend / eval; a checkpoint resumed.
+file(WRITE "${WORK}/sessions.tsv" "SessionId\tItemId\tTime\n")
+foreach(s RANGE 1 400)
+  math(EXPR g "${s} % 4")
+  foreach(i RANGE 0 5)
+    math(EXPR item "${g} * 100 + (${s} * 7 + ${i} * 3) % 10")
+    file(APPEND "${WORK}/sessions.tsv" "${s}\t${item}\t${i}\n")
+  endforeach()
+endforeach()
+run(i2v item2vec train --input sessions.tsv --format sessions-tsv --output v.txt --dim 16 --window 2 --min-count 1
+    --sample 0 --epochs 3 --save m.i2v --device cpu --json)
+expect("${i2v}" vocabulary EQUAL 40)
+expect("${i2v}" raw_words_per_s GREATER 0)
+run(i2v_binary item2vec train --input sessions.tsv --format sessions-tsv --output v.bin --binary --dim 16
+    --min-count 1 --epochs 1 --resume m.i2v --device cpu --json)
+run(similar item2vec similar --vectors v.bin --item 101,203 --k 3 --device cpu --json)
+string(JSON n LENGTH "${similar}" results 0 similar)
+if(NOT n EQUAL 3)
+  message(FATAL_ERROR "similar returned ${n} items: ${similar}")
+endif()
+run(recommend item2vec recommend --vectors v.txt --context 101,102,nonexistent --k 5 --device cpu --json)
+string(JSON unknown GET "${recommend}" unknown 0)
+if(NOT unknown STREQUAL "nonexistent")
+  message(FATAL_ERROR "recommend did not report the unknown context item: ${recommend}")
+endif()
+run(evaluated item2vec eval --vectors v.txt --sessions sessions.tsv --k 10 --device cpu --json)
+expect("${evaluated}" queries GREATER 1000)
+file(WRITE "${WORK}/broken.txt" "2 3\na 1 2 3\nb 1 x 3\n")
+fails("broken.txt:3" item2vec similar --vectors broken.txt --item a --json)
+file(WRITE "${WORK}/empty.txt" "\n")
+fails("no items" item2vec train --input empty.txt --json)
+message(STATUS "reckon CLI: every command printed one JSON object")
