@@ -1,5 +1,7 @@
 #include "reckon/runtime/file_io.h"
 
+#include <algorithm>
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -18,11 +20,15 @@ std::string read_file(const std::string& path) {
 }
 
 void write_file_atomically(const std::string& path, std::string_view bytes) {
+  write_file_atomically(path, [bytes](std::ostream& out) { out.write(bytes.data(), static_cast<std::streamsize>(bytes.size())); });
+}
+
+void write_file_atomically(const std::string& path, const std::function<void(std::ostream&)>& write) {
   const std::string temporary = path + ".tmp";
   {
     std::ofstream out(temporary, std::ios::binary | std::ios::trunc);
     if (!out) RECKON_THROW(StatusCode::kIoError, "cannot write ", temporary);
-    out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+    write(out);
     out.flush();
     if (!out) RECKON_THROW(StatusCode::kIoError, "error writing ", temporary);
   }
@@ -35,6 +41,20 @@ std::uint64_t fnv1a(std::string_view bytes) {
   std::uint64_t h = 1469598103934665603ull;
   for (unsigned char c : bytes) h = (h ^ c) * 1099511628211ull;
   return h;
+}
+
+void ByteReader::check(std::size_t n) const {
+  if (n > bytes_.size() - at_) RECKON_THROW(StatusCode::kDataError, origin_, ": truncated ", what_);
+}
+
+void print_progress_line(int epoch, int epochs, double fraction, double rate, const char* unit, double eta_seconds) {
+  constexpr int kWidth = 30;
+  fraction = std::clamp(fraction, 0.0, 1.0);
+  const int filled = static_cast<int>(kWidth * fraction);
+  std::fprintf(stderr, "\repoch %d/%d [%-*s] %3d%%  %.0f %s/s  ETA %.0fs ", epoch, epochs, kWidth,
+               std::string(static_cast<std::size_t>(filled), '=').c_str(), static_cast<int>(100 * fraction), rate,
+               unit, eta_seconds);
+  std::fflush(stderr);
 }
 
 void split_fields(std::string_view line, char delimiter, std::vector<std::string_view>& out) {

@@ -1,9 +1,13 @@
 // Small file and text helpers shared by the models: whole-file reads, atomic writes (a temporary file renamed over
-// the target, so an interrupted save never leaves a half-written file), the FNV-1a checksum of saved files, and
-// splitting a line on a delimiter without copying.
+// the target, so an interrupted save never leaves a half-written file), the FNV-1a checksum of saved files, a
+// bounds-checked reader and an appender for binary checkpoint bodies, splitting a line on a delimiter without
+// copying, and the training progress line.
 #pragma once
 
 #include <cstdint>
+#include <cstring>
+#include <functional>
+#include <iosfwd>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -14,9 +18,51 @@ namespace reckon {
 std::string read_file(const std::string& path);
 // Writes `bytes` to path + ".tmp", then renames it to `path`; throws kIoError on any failure.
 void write_file_atomically(const std::string& path, std::string_view bytes);
+// The same, streaming: `write` fills the temporary file (for outputs too large to build in memory first).
+void write_file_atomically(const std::string& path, const std::function<void(std::ostream&)>& write);
 // 64-bit FNV-1a.
 std::uint64_t fnv1a(std::string_view bytes);
 // The fields of `line` between `delimiter`s (an empty line is one empty field); views into `line`.
 void split_fields(std::string_view line, char delimiter, std::vector<std::string_view>& out);
+
+// Appends a value's bytes (native byte order) to a binary body.
+template <typename T>
+void append_bytes(std::string& out, const T& value) {
+  out.append(reinterpret_cast<const char*>(&value), sizeof(T));
+}
+
+// Reads a binary body front to back; running past its end throws kDataError "<origin>: truncated <what>".
+class ByteReader {
+ public:
+  ByteReader(std::string_view bytes, std::string origin, std::string what)
+      : bytes_(bytes), origin_(std::move(origin)), what_(std::move(what)) {}
+  void take(void* out, std::size_t n) {
+    check(n);
+    std::memcpy(out, bytes_.data() + at_, n);
+    at_ += n;
+  }
+  template <typename T>
+  T get() {
+    T value{};
+    take(&value, sizeof(T));
+    return value;
+  }
+  std::string bytes(std::size_t n) {
+    check(n);
+    std::string s(bytes_.substr(at_, n));
+    at_ += n;
+    return s;
+  }
+
+ private:
+  void check(std::size_t n) const;
+
+  std::string_view bytes_;
+  std::string origin_, what_;
+  std::size_t at_ = 0;
+};
+
+// One carriage-returned progress line on stderr: "epoch e/E [====   ]  42%  1234 <unit>/s  ETA 5s".
+void print_progress_line(int epoch, int epochs, double fraction, double rate, const char* unit, double eta_seconds);
 
 }  // namespace reckon

@@ -2,8 +2,6 @@
 
 #include <cstdio>
 #include <cstring>
-#include <filesystem>
-#include <fstream>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
@@ -15,35 +13,6 @@ namespace reckon::ctr {
 namespace {
 
 constexpr char kMagic[8] = {'R', 'E', 'C', 'K', 'O', 'N', 'C', 'K'};
-
-void put_u64(std::string& out, std::uint64_t v) { out.append(reinterpret_cast<const char*>(&v), sizeof(v)); }
-
-class Reader {
- public:
-  Reader(const std::string& bytes, const std::string& path) : bytes_(bytes), path_(path) {}
-  std::uint64_t u64() {
-    std::uint64_t v = 0;
-    take(&v, sizeof(v));
-    return v;
-  }
-  std::string string() {
-    const std::uint64_t n = u64();
-    if (n > bytes_.size() - at_) RECKON_THROW(StatusCode::kDataError, path_, ": truncated checkpoint");
-    std::string s = bytes_.substr(at_, n);
-    at_ += n;
-    return s;
-  }
-  void take(void* dst, std::size_t n) {
-    if (n > bytes_.size() - at_) RECKON_THROW(StatusCode::kDataError, path_, ": truncated checkpoint");
-    std::memcpy(dst, bytes_.data() + at_, n);
-    at_ += n;
-  }
-
- private:
-  const std::string& bytes_;
-  const std::string& path_;
-  std::size_t at_ = 0;
-};
 
 nlohmann::json config_json(const CtrModel& model) {
   const CtrModelConfig& c = model.config();
@@ -67,25 +36,25 @@ nlohmann::json config_json(const CtrModel& model) {
 void save_checkpoint(const std::string& path, CtrModel& model, const Vocabulary& vocabulary) {
   std::string body;
   body.append(kMagic, sizeof(kMagic));
-  put_u64(body, kCheckpointVersion);
+  append_bytes<std::uint64_t>(body, kCheckpointVersion);
   const std::string config = config_json(model).dump();
-  put_u64(body, config.size());
+  append_bytes<std::uint64_t>(body, config.size());
   body += config;
   std::ostringstream vocab;
   vocabulary.save(vocab);
-  put_u64(body, vocab.str().size());
+  append_bytes<std::uint64_t>(body, vocab.str().size());
   body += vocab.str();
   const std::vector<TensorView> params = model.parameters();
-  put_u64(body, params.size());
+  append_bytes<std::uint64_t>(body, params.size());
   Context& ctx = model.context();
   for (const TensorView& p : params) {
-    put_u64(body, static_cast<std::uint64_t>(p.numel()));
+    append_bytes<std::uint64_t>(body, static_cast<std::uint64_t>(p.numel()));
     const std::size_t at = body.size();
     body.resize(at + p.nbytes());
     copy_bytes(ctx, body.data() + at, Device::cpu(), p.data, p.device, p.nbytes());
   }
   ctx.synchronize();
-  put_u64(body, fnv1a(body));
+  append_bytes<std::uint64_t>(body, fnv1a(body));
   write_file_atomically(path, body);
 }
 
@@ -101,21 +70,21 @@ LoadedModel load_checkpoint(const std::string& path, Context& ctx) {
   if (fnv1a(body) != stored) {
     RECKON_THROW(StatusCode::kDataError, path, ": checksum mismatch (truncated or corrupted checkpoint)");
   }
-  Reader r(body, path);
+  ByteReader r(body, path, "checkpoint");
   char magic[8];
   r.take(magic, sizeof(magic));
-  const std::uint64_t version = r.u64();
+  const std::uint64_t version = r.get<std::uint64_t>();
   if (version != kCheckpointVersion) {
     RECKON_THROW(StatusCode::kDataError, path, ": checkpoint version ", version, ", this build reads ",
                  kCheckpointVersion);
   }
   nlohmann::json c;
   try {
-    c = nlohmann::json::parse(r.string());
+    c = nlohmann::json::parse(r.bytes(r.get<std::uint64_t>()));
   } catch (const nlohmann::json::exception& e) {
     RECKON_THROW(StatusCode::kDataError, path, ": unreadable model configuration: ", e.what());
   }
-  std::istringstream vocab(r.string());
+  std::istringstream vocab(r.bytes(r.get<std::uint64_t>()));
   LoadedModel out;
   out.vocabulary = Vocabulary::load(vocab);
   CtrModelConfig config;
@@ -144,10 +113,10 @@ LoadedModel load_checkpoint(const std::string& path, Context& ctx) {
     RECKON_THROW(StatusCode::kDataError, path, ": incomplete model configuration: ", e.what());
   }
   const std::vector<TensorView> params = out.model->parameters();
-  if (r.u64() != params.size()) RECKON_THROW(StatusCode::kDataError, path, ": parameter count does not match");
+  if (r.get<std::uint64_t>() != params.size()) RECKON_THROW(StatusCode::kDataError, path, ": parameter count does not match");
   std::vector<char> staging;
   for (const TensorView& p : params) {
-    const std::uint64_t n = r.u64();
+    const std::uint64_t n = r.get<std::uint64_t>();
     if (n != static_cast<std::uint64_t>(p.numel())) {
       RECKON_THROW(StatusCode::kDataError, path, ": parameter of ", n, " elements where ", p.numel(), " expected");
     }

@@ -278,10 +278,6 @@ struct Row {
   std::vector<float> values;
 };
 
-void split(std::string_view line, char delimiter, std::vector<std::string_view>& out) {
-  split_fields(line, delimiter, out);
-}
-
 // libsvm's signed labels: -1 is no click, +1 a click.
 bool parse_signed_label(std::string_view s, float& label) {
   if (s == "-1") {
@@ -372,14 +368,14 @@ class RowReader {
       std::vector<std::string_view> cols;
       // Without a header, columns are named by index only: the first row's cells are data, not names.
       if (options_.schema->header) {
-        split(line, options_.schema->delimiter, cols);
+        split_fields(line, options_.schema->delimiter, cols);
         header_names_.assign(cols.begin(), cols.end());
       }
       return options_.schema->header;
     }
     const char delimiter = line.find('\t') != std::string::npos ? '\t' : ',';
     std::vector<std::string_view> cols;
-    split(line, delimiter, cols);
+    split_fields(line, delimiter, cols);
     float label = 0;
     const std::size_t label_col = options_.format == CtrFormat::kAvazu ? 1 : 0;
     if (cols.size() > label_col && parse_label(cols[label_col], label)) return false;
@@ -396,7 +392,7 @@ class RowReader {
     }
     if (options_.format == CtrFormat::kSchema) return parse_schema(line, row, cols, reason);
     const char delimiter = line.find('\t') != std::string::npos ? '\t' : ',';
-    split(line, delimiter, cols);
+    split_fields(line, delimiter, cols);
     const std::size_t expected = options_.format == CtrFormat::kCriteo ? 40 : 24;
     if (cols.size() != expected) {
       reason = "expected " + std::to_string(expected) + " columns, got " + std::to_string(cols.size());
@@ -440,7 +436,7 @@ class RowReader {
       for (const auto& c : s.numeric) columns_.push_back(column(c));
       for (const auto& c : s.multi) columns_.push_back(column(c));
     }
-    split(line, s.delimiter, cols);
+    split_fields(line, s.delimiter, cols);
     const std::size_t needed = *std::max_element(columns_.begin(), columns_.end()) + 1;
     if (cols.size() < needed) {
       reason = "expected at least " + std::to_string(needed) + " columns, got " + std::to_string(cols.size());
@@ -472,7 +468,7 @@ class RowReader {
     }
     for (std::size_t i = 0; i < s.multi.size(); ++i, ++k) {
       std::vector<std::string_view> items;
-      split(cols[columns_[k]], s.multi_separators[i], items);
+      split_fields(cols[columns_[k]], s.multi_separators[i], items);
       std::vector<std::string> sorted(items.begin(), items.end());
       std::sort(sorted.begin(), sorted.end());
       sorted.erase(std::unique(sorted.begin(), sorted.end()), sorted.end());
@@ -492,7 +488,7 @@ class RowReader {
   // item in field k. Absent fields get the missing id and value 0.
   bool parse_sparse(const std::string& line, Row& row, std::vector<std::string_view>& cols, std::string& reason) {
     const bool libsvm = options_.format == CtrFormat::kLibsvm;
-    split(line, ' ', cols);
+    split_fields(line, ' ', cols);
     if (!parse_label(cols[0], row.label) && !(libsvm && parse_signed_label(cols[0], row.label))) {
       reason = "label '" + std::string(cols[0]) + (libsvm ? "' is not 0, 1, -1 or +1" : "' is not 0 or 1");
       return false;

@@ -13,6 +13,7 @@
 #include "reckon/models/ctr/metrics.h"
 #include "reckon/models/ctr/stream.h"
 #include "reckon/runtime/error.h"
+#include "reckon/runtime/file_io.h"
 #include "reckon/runtime/philox.h"
 
 namespace reckon::ctr {
@@ -49,17 +50,6 @@ class BatchLoader {
   HostBatch host_;
   CtrBatch device_;
 };
-
-void progress_line(int epoch, int epochs, std::int64_t done, std::int64_t total, double seconds) {
-  const double rate = seconds > 0 ? static_cast<double>(done) / seconds : 0;
-  const double eta = rate > 0 ? static_cast<double>(total - done) / rate : 0;
-  constexpr int kWidth = 30;
-  const int filled = total > 0 ? static_cast<int>(kWidth * done / total) : kWidth;
-  std::fprintf(stderr, "\repoch %d/%d [%-*s] %3d%%  %.0f samples/s  ETA %.0fs ", epoch, epochs, kWidth,
-               std::string(static_cast<std::size_t>(filled), '=').c_str(),
-               total > 0 ? static_cast<int>(100 * done / total) : 100, rate, eta);
-  std::fflush(stderr);
-}
 
 }  // namespace
 
@@ -126,8 +116,11 @@ TrainResult train_epochs(CtrModel& model, const CtrDataset& valid, const TrainOp
         loss_sum += loss / static_cast<double>(batch->size);
         ++loss_reads;
         if (show) {
-          progress_line(epoch, options.epochs, seen, std::max(batches.total, seen),
-                        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+          const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+          const auto total = static_cast<double>(std::max(batches.total, seen));
+          const double rate = seconds > 0 ? static_cast<double>(seen) / seconds : 0.0;
+          print_progress_line(epoch, options.epochs, total > 0 ? static_cast<double>(seen) / total : 1.0, rate,
+                              "samples", rate > 0 ? (total - static_cast<double>(seen)) / rate : 0.0);
         }
       }
     }

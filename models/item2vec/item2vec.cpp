@@ -33,47 +33,6 @@ std::vector<float> download(Context& ctx, const Tensor& t) {
   return out;
 }
 
-void progress_line(int epoch, int epochs, double fraction, double words_per_s, double eta) {
-  constexpr int kWidth = 30;
-  const int filled = static_cast<int>(kWidth * fraction);
-  std::fprintf(stderr, "\repoch %d/%d [%-*s] %3d%%  %.0f words/s  ETA %.0fs ", epoch, epochs, kWidth,
-               std::string(static_cast<std::size_t>(filled), '=').c_str(), static_cast<int>(100 * fraction),
-               words_per_s, eta);
-  std::fflush(stderr);
-}
-
-template <typename T>
-void put(std::string& out, const T& value) {
-  out.append(reinterpret_cast<const char*>(&value), sizeof(T));
-}
-
-class Reader {
- public:
-  Reader(const std::string& bytes, const std::string& path) : bytes_(bytes), path_(path) {}
-  template <typename T>
-  T get() {
-    T value{};
-    take(&value, sizeof(T));
-    return value;
-  }
-  void take(void* out, std::size_t n) {
-    if (n > bytes_.size() - at_) RECKON_THROW(StatusCode::kDataError, path_, ": truncated item2vec checkpoint");
-    std::memcpy(out, bytes_.data() + at_, n);
-    at_ += n;
-  }
-  std::string string(std::size_t n) {
-    if (n > bytes_.size() - at_) RECKON_THROW(StatusCode::kDataError, path_, ": truncated item2vec checkpoint");
-    std::string s = bytes_.substr(at_, n);
-    at_ += n;
-    return s;
-  }
-
- private:
-  const std::string& bytes_;
-  const std::string& path_;
-  std::size_t at_ = 0;
-};
-
 }  // namespace
 
 Item2Vec::Item2Vec(Context& ctx, Item2VecConfig config, ItemVocabulary vocabulary)
@@ -169,7 +128,7 @@ TrainStats Item2Vec::train(const Corpus& corpus, bool progress) {
       if (show) {
         const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
         const double rate = seconds > 0 ? done / seconds : 0.0;
-        progress_line(epoch, config_.epochs, done / total, rate, rate > 0 ? (total - done) / rate : 0.0);
+        print_progress_line(epoch, config_.epochs, done / total, rate, "words", rate > 0 ? (total - done) / rate : 0.0);
       }
     }
     ctx.synchronize();
@@ -207,20 +166,20 @@ void Item2Vec::save(const std::string& path) const {
                               {"vocab", vocabulary_.size()}};
   std::string body(kMagic);
   body.push_back('\n');
-  put(body, kVersion);
+  append_bytes(body, kVersion);
   const std::string h = header.dump();
-  put(body, static_cast<std::uint64_t>(h.size()));
+  append_bytes(body, static_cast<std::uint64_t>(h.size()));
   body += h;
   for (std::int64_t i = 0; i < vocabulary_.size(); ++i) {
     const std::string& t = vocabulary_.tokens[static_cast<std::size_t>(i)];
-    put(body, static_cast<std::uint32_t>(t.size()));
+    append_bytes(body, static_cast<std::uint32_t>(t.size()));
     body += t;
-    put(body, vocabulary_.counts[static_cast<std::size_t>(i)]);
+    append_bytes(body, vocabulary_.counts[static_cast<std::size_t>(i)]);
   }
   for (const std::vector<float>& table : {input_vectors(), output_vectors()}) {
     body.append(reinterpret_cast<const char*>(table.data()), table.size() * sizeof(float));
   }
-  put(body, fnv1a(body));
+  append_bytes(body, fnv1a(body));
   write_file_atomically(path, body);
 }
 
@@ -232,8 +191,8 @@ Item2Vec Item2Vec::load(Context& ctx, const std::string& path) {
   std::uint64_t stored = 0;
   std::memcpy(&stored, bytes.data() + bytes.size() - 8, 8);
   const std::string body = bytes.substr(0, bytes.size() - 8);
-  Reader r(body, path);
-  (void)r.string(magic.size());
+  ByteReader r(body, path, "item2vec checkpoint");
+  (void)r.bytes(magic.size());
   const auto version = r.get<std::uint32_t>();
   if (version != kVersion) {
     RECKON_THROW(StatusCode::kDataError, path, ": item2vec checkpoint version ", version, ", this build reads ", kVersion);
@@ -241,7 +200,7 @@ Item2Vec Item2Vec::load(Context& ctx, const std::string& path) {
   if (fnv1a(body) != stored) RECKON_THROW(StatusCode::kDataError, path, ": checksum mismatch (truncated or corrupted checkpoint)");
   nlohmann::json h;
   try {
-    h = nlohmann::json::parse(r.string(r.get<std::uint64_t>()));
+    h = nlohmann::json::parse(r.bytes(r.get<std::uint64_t>()));
   } catch (const nlohmann::json::exception& e) {
     RECKON_THROW(StatusCode::kDataError, path, ": unreadable header: ", e.what());
   }
@@ -268,7 +227,7 @@ Item2Vec Item2Vec::load(Context& ctx, const std::string& path) {
   std::vector<std::string> tokens(static_cast<std::size_t>(V));
   std::vector<std::int64_t> counts(static_cast<std::size_t>(V));
   for (std::int64_t i = 0; i < V; ++i) {
-    tokens[static_cast<std::size_t>(i)] = r.string(r.get<std::uint32_t>());
+    tokens[static_cast<std::size_t>(i)] = r.bytes(r.get<std::uint32_t>());
     counts[static_cast<std::size_t>(i)] = r.get<std::int64_t>();
   }
   Item2Vec model(ctx, c, ItemVocabulary::from_tokens(std::move(tokens), std::move(counts)));

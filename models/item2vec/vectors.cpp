@@ -4,8 +4,7 @@
 #include <charconv>
 #include <cmath>
 #include <cstring>
-#include <filesystem>
-#include <fstream>
+#include <ostream>
 #include <sstream>
 
 #include "reckon/kernels/dense/dense.h"
@@ -32,10 +31,7 @@ void KeyedVectors::build_index() {
 void save_word2vec(const KeyedVectors& v, const std::string& path, bool binary) {
   RECKON_CHECK_ARG(static_cast<std::int64_t>(v.vectors.size()) == v.size() * v.dim, "vectors hold ", v.vectors.size(),
                    " floats, expected ", v.size(), " x ", v.dim);
-  const std::string tmp = path + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    if (!out) RECKON_THROW(StatusCode::kIoError, "cannot write ", tmp);
+  write_file_atomically(path, [&](std::ostream& out) {
     out << v.size() << ' ' << v.dim << '\n';
     char number[32];
     for (std::int64_t i = 0; i < v.size(); ++i) {
@@ -56,10 +52,7 @@ void save_word2vec(const KeyedVectors& v, const std::string& path, bool binary) 
       }
       out.put('\n');
     }
-    out.flush();
-    if (!out) RECKON_THROW(StatusCode::kIoError, "error while writing ", tmp);
-  }
-  std::filesystem::rename(tmp, path);
+  });
 }
 
 KeyedVectors load_word2vec(const std::string& path) {
@@ -134,17 +127,23 @@ KeyedVectors load_word2vec(const std::string& path) {
   return v;
 }
 
+namespace {
+
+// dst = src / |src| (a zero row stays zero); dst may be src.
+void normalize(const float* src, float* dst, std::int64_t dim) {
+  double norm = 0;
+  for (std::int64_t d = 0; d < dim; ++d) norm += static_cast<double>(src[d]) * src[d];
+  const auto scale = norm > 0 ? static_cast<float>(1.0 / std::sqrt(norm)) : 0.0f;
+  for (std::int64_t d = 0; d < dim; ++d) dst[d] = src[d] * scale;
+}
+
+}  // namespace
+
 SimilarityIndex::SimilarityIndex(Context& ctx, const KeyedVectors& v, std::int64_t rows)
     : ctx_(&ctx), rows_(rows > 0 ? std::min(rows, v.size()) : v.size()), dim_(v.dim) {
   RECKON_CHECK_ARG(rows_ >= 1, "a similarity index needs at least one vector");
   host_.assign(v.vectors.begin(), v.vectors.begin() + rows_ * dim_);
-  for (std::int64_t i = 0; i < rows_; ++i) {
-    float* row = host_.data() + i * dim_;
-    double norm = 0;
-    for (std::int64_t d = 0; d < dim_; ++d) norm += static_cast<double>(row[d]) * row[d];
-    const auto scale = norm > 0 ? static_cast<float>(1.0 / std::sqrt(norm)) : 0.0f;
-    for (std::int64_t d = 0; d < dim_; ++d) row[d] *= scale;
-  }
+  for (std::int64_t i = 0; i < rows_; ++i) normalize(host_.data() + i * dim_, host_.data() + i * dim_, dim_);
   table_ = Tensor::empty(ctx, DType::kF32, {rows_, dim_});
   copy_bytes(ctx, table_.view().data, ctx.device(), host_.data(), Device::cpu(), host_.size() * sizeof(float));
   ctx.synchronize();
@@ -173,12 +172,7 @@ std::vector<std::vector<Neighbor>> SimilarityIndex::top_k(const std::vector<floa
     mask_rows.clear();
     mask_columns.clear();
     for (std::int64_t i = 0; i < n; ++i) {
-      const float* src = queries.data() + (q0 + i) * dim_;
-      float* dst = q_host.data() + i * dim_;
-      double norm = 0;
-      for (std::int64_t d = 0; d < dim_; ++d) norm += static_cast<double>(src[d]) * src[d];
-      const auto scale = norm > 0 ? static_cast<float>(1.0 / std::sqrt(norm)) : 0.0f;
-      for (std::int64_t d = 0; d < dim_; ++d) dst[d] = src[d] * scale;
+      normalize(queries.data() + (q0 + i) * dim_, q_host.data() + i * dim_, dim_);
       if (!exclude.empty()) {
         for (std::int32_t id : exclude[static_cast<std::size_t>(q0 + i)]) {
           mask_rows.push_back(static_cast<std::int32_t>(i));

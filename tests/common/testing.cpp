@@ -1,6 +1,8 @@
 #include "testing.h"
 
 #include <cstdlib>
+#include <filesystem>
+#include <fstream>
 #include <sstream>
 
 namespace reckon::testing {
@@ -76,6 +78,19 @@ Tolerance fp32_tolerance(std::int64_t length, double scale) {
     }
   }
   return ::testing::AssertionSuccess();
+}
+
+std::string temp_dir(const std::string& name) {
+  const auto dir = std::filesystem::temp_directory_path() / std::string("reckon_test_").append(name);
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  return dir.string();
+}
+
+std::string write_file(const std::string& dir, const std::string& name, const std::string& text) {
+  const std::string path = (std::filesystem::path(dir) / name).string();
+  std::ofstream(path, std::ios::binary) << text;
+  return path;
 }
 
 }  // namespace reckon::testing

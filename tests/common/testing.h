@@ -34,6 +34,10 @@ std::uint64_t test_seed();
 // Seeded random inputs (Philox streams of the test seed; `stream` separates the inputs of one test).
 std::vector<float> random_floats(std::size_t n, float lo, float hi, std::uint64_t stream);
 std::vector<std::int64_t> random_ints(std::size_t n, std::int64_t lo, std::int64_t hi, std::uint64_t stream);
+// A fresh, empty folder <system temp>/reckon_test_<name> (names must differ between test files run in parallel).
+std::string temp_dir(const std::string& name);
+// Writes `text` to dir/name and returns the path.
+std::string write_file(const std::string& dir, const std::string& name, const std::string& text);
 
 // |got - ref| <= atol + rtol * |ref|, reference accumulated in double (STYLE.md).
 struct Tolerance {

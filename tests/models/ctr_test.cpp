@@ -21,18 +21,6 @@
 namespace reckon::ctr {
 namespace {
 
-std::string temp_dir(const std::string& name) {
-  const auto dir = std::filesystem::temp_directory_path() / ("reckon_ctr_test_" + name);
-  std::filesystem::remove_all(dir);
-  std::filesystem::create_directories(dir);
-  return dir.string();
-}
-
-std::string write_file(const std::string& dir, const std::string& name, const std::string& text) {
-  const std::string path = (std::filesystem::path(dir) / name).string();
-  std::ofstream(path) << text;
-  return path;
-}
 
 TEST(CtrMetrics, AucAndLogloss) {
   const std::vector<float> y = {0, 0, 1, 1};
@@ -59,12 +47,12 @@ const char* kCriteoRows =
     "0\t1\t5\t\t\t\t\t\t\t\t\t\t\t\ta\tc\t\t\t\t\t\t\t\t\t\t\t\t\t\t\t\t\t\t\t\t\t\t\t\t\n";
 
 TEST(CtrData, MalformedRowsAreReportedWithFileAndLine) {
-  const std::string dir = temp_dir("malformed");
+  const std::string dir = testing::temp_dir("ctr_malformed");
   std::string text = kCriteoRows;
   text += "x\t1\n";           // line 3: wrong column count
   text += kCriteoRows;        // lines 4-5
   text += std::string("2") + std::string(kCriteoRows).substr(1, std::string(kCriteoRows).find('\n'));  // line 6: label 2
-  const std::string path = write_file(dir, "bad.txt", text);
+  const std::string path = testing::write_file(dir, "bad.txt", text);
   const Vocabulary v = build_vocabulary(path, {}, 1);
   const CtrDataset d = read_dataset(path, v, {});
   EXPECT_EQ(d.size(), 4);
@@ -82,13 +70,13 @@ TEST(CtrData, MalformedRowsAreReportedWithFileAndLine) {
     EXPECT_NE(e.message().find("bad.txt:3"), std::string::npos) << e.message();
   }
   EXPECT_THROW((void)read_dataset(dir + "/missing.txt", v, {}), Error);
-  const std::string empty = write_file(dir, "empty.txt", "");
+  const std::string empty = testing::write_file(dir, "empty.txt", "");
   EXPECT_THROW((void)build_vocabulary(empty, {}, 1), Error);
 }
 
 TEST(CtrData, VocabularyCountsThresholdsAndRoundTrips) {
-  const std::string dir = temp_dir("vocab");
-  const std::string path = write_file(dir, "v.txt", kCriteoRows);
+  const std::string dir = testing::temp_dir("ctr_vocab");
+  const std::string path = testing::write_file(dir, "v.txt", kCriteoRows);
   const Vocabulary v = build_vocabulary(path, {}, 2);  // "a" twice in C1, "b" and "c" once in C2
   EXPECT_EQ(v.field_count(), 39);
   EXPECT_EQ(v.rows(13), 2);  // OOV + "a"
@@ -109,8 +97,8 @@ TEST(CtrData, VocabularyCountsThresholdsAndRoundTrips) {
 }
 
 TEST(CtrData, LibffmFieldsAndValues) {
-  const std::string dir = temp_dir("ffm");
-  const std::string path = write_file(dir, "t.ffm", "1 0:5:0.5 2:7:1\n0 1:3:2.0\n1 0:5:1 bogus\n");
+  const std::string dir = testing::temp_dir("ctr_ffm");
+  const std::string path = testing::write_file(dir, "t.ffm", "1 0:5:0.5 2:7:1\n0 1:3:2.0\n1 0:5:1 bogus\n");
   const Vocabulary v = build_vocabulary(path, {CtrFormat::kLibffm}, 1);
   EXPECT_EQ(v.field_count(), 3);
   const CtrDataset d = read_dataset(path, v, {CtrFormat::kLibffm});
@@ -123,10 +111,10 @@ TEST(CtrData, LibffmFieldsAndValues) {
 }
 
 TEST(CtrData, LibsvmItemsArePositionalFields) {
-  const std::string dir = temp_dir("svm");
+  const std::string dir = testing::temp_dir("ctr_svm");
   // Row 3 has a malformed item, row 4 a label outside {0, 1, -1, +1}; row 5 has more items than the training data.
   const std::string path =
-      write_file(dir, "t.svm", "+1 5:0.5 7:1 9:2\n-1 3:2.0\n1 5:1 bogus\n2 5:1\n0 5:1 7:1 9:1\n");
+      testing::write_file(dir, "t.svm", "+1 5:0.5 7:1 9:2\n-1 3:2.0\n1 5:1 bogus\n2 5:1\n0 5:1 7:1 9:1\n");
   const Vocabulary v = build_vocabulary(path, {CtrFormat::kLibsvm}, 1);
   EXPECT_EQ(v.field_count(), 3);
   const CtrDataset d = read_dataset(path, v, {CtrFormat::kLibsvm});
@@ -143,7 +131,7 @@ TEST(CtrData, LibsvmItemsArePositionalFields) {
   ASSERT_FALSE(d.first_errors.empty());
   EXPECT_NE(d.first_errors[0].find("t.svm:3: item 'bogus' is not index:value"), std::string::npos)
       << d.first_errors[0];
-  const std::string wider = write_file(dir, "wide.svm", "1 5:1 7:1 9:1 11:1\n");
+  const std::string wider = testing::write_file(dir, "wide.svm", "1 5:1 7:1 9:1 11:1\n");
   EXPECT_THROW((void)read_dataset(wider, v, {CtrFormat::kLibsvm, BadRowPolicy::kFail}), Error);
   EXPECT_EQ(parse_format("libsvm"), CtrFormat::kLibsvm);
   std::stringstream saved;
@@ -152,11 +140,11 @@ TEST(CtrData, LibsvmItemsArePositionalFields) {
 }
 
 TEST(CtrData, SchemaDescribedFiles) {
-  const std::string dir = temp_dir("schema");
-  const std::string schema = write_file(dir, "s.txt",
+  const std::string dir = testing::temp_dir("ctr_schema");
+  const std::string schema = testing::write_file(dir, "s.txt",
                                         "# movies\ndelimiter = ,\nheader = true\nlabel = click\n"
                                         "categorical = userId, movieId\nnumeric = price\nmulti = genres:|\n");
-  const std::string data = write_file(dir, "d.csv",
+  const std::string data = testing::write_file(dir, "d.csv",
                                       "userId,movieId,price,genres,click\n1,10,3.5,Comedy|Action,1\n"
                                       "2,10,,Action|Comedy,0\n3,11,x,Drama,1\n1,11,2.0,Drama,0\n");
   const ReadOptions options = read_options("schema:" + schema);
@@ -188,8 +176,8 @@ TEST(CtrData, SchemaDescribedFiles) {
   EXPECT_EQ(back.widths, v.widths);
   EXPECT_EQ(read_dataset(data, back, {CtrFormat::kSchema}).size(), 3);
   // Headerless: columns are indices, and the first row's cells are data (its label "1" is not a column name "1").
-  const std::string headerless = write_file(dir, "h.txt", "delimiter = tab\nheader = false\nlabel = 0\ncategorical = 1\n");
-  const std::string rows = write_file(dir, "h.tsv", "1\ta\n0\tb\n1\ta\n");
+  const std::string headerless = testing::write_file(dir, "h.txt", "delimiter = tab\nheader = false\nlabel = 0\ncategorical = 1\n");
+  const std::string rows = testing::write_file(dir, "h.tsv", "1\ta\n0\tb\n1\ta\n");
   const ReadOptions h = read_options("schema:" + headerless);
   const Vocabulary hv = build_vocabulary(rows, h, 1);
   const CtrDataset hd = read_dataset(rows, hv, h);
@@ -247,7 +235,7 @@ Trained train_on_synthetic(CtrModelKind kind, const SyntheticResult& s, Device d
 }
 
 TEST(CtrTraining, PlantedStructureOrdersTheModels) {
-  const std::string dir = temp_dir("synthetic");
+  const std::string dir = testing::temp_dir("ctr_synthetic");
   const SyntheticResult s = write_synthetic_click_log(dir, {150000, 30000, 7});
   const Trained lr = train_on_synthetic(CtrModelKind::kLr, s, Device::cpu(), 2);
   const Trained fm = train_on_synthetic(CtrModelKind::kFm, s, Device::cpu(), 2);
@@ -264,10 +252,10 @@ TEST(CtrTraining, PlantedStructureOrdersTheModels) {
 }
 
 TEST(CtrTraining, NaNInputsStopTrainingWithAClearError) {
-  const std::string dir = temp_dir("nan");
-  const std::string path = write_file(dir, "t.ffm", "1 0:1:nan\n0 0:2:1\n");
+  const std::string dir = testing::temp_dir("ctr_nan");
+  const std::string path = testing::write_file(dir, "t.ffm", "1 0:1:nan\n0 0:2:1\n");
   // "nan" is not a finite value: the row is malformed and skipped; a finite but huge value diverges instead.
-  const std::string huge = write_file(dir, "h.ffm", "1 0:1:3e38 1:1:3e38\n0 0:2:3e38 1:2:3e38\n");
+  const std::string huge = testing::write_file(dir, "h.ffm", "1 0:1:3e38 1:1:3e38\n0 0:2:3e38 1:2:3e38\n");
   const Vocabulary v = build_vocabulary(huge, {CtrFormat::kLibffm}, 1);
   const CtrDataset d = read_dataset(huge, v, {CtrFormat::kLibffm});
   Context ctx(Device::cpu());
@@ -287,7 +275,7 @@ TEST(CtrTraining, NaNInputsStopTrainingWithAClearError) {
 }
 
 TEST(CtrTraining, EarlyStoppingKeepsTheBestEpoch) {
-  const std::string dir = temp_dir("early");
+  const std::string dir = testing::temp_dir("ctr_early");
   const SyntheticResult s = write_synthetic_click_log(dir, {20000, 5000, 9});
   const Vocabulary v = build_vocabulary(s.train_path, {}, 1);
   const CtrDataset train_data = read_dataset(s.train_path, v, {}), valid = read_dataset(s.test_path, v, {});
@@ -311,7 +299,7 @@ TEST(CtrTraining, EarlyStoppingKeepsTheBestEpoch) {
 }
 
 TEST(CtrStream, EveryRowOnceShuffledOrInOrder) {
-  const std::string dir = temp_dir("stream");
+  const std::string dir = testing::temp_dir("ctr_stream");
   const SyntheticResult s = write_synthetic_click_log(dir, {10000, 10, 4});
   const Vocabulary v = build_vocabulary(s.train_path, {}, 1);
   const CtrDataset whole = read_dataset(s.train_path, v, {});
@@ -351,7 +339,7 @@ TEST(CtrStream, EveryRowOnceShuffledOrInOrder) {
     BatchStream abandoned(s.train_path, v, {}, {100, 50, 1, 5});  // destroyed while the reader waits
     ASSERT_NE(abandoned.next(), nullptr);
   }
-  const std::string bad = write_file(dir, "bad.txt", std::string(kCriteoRows) + "0\t1\n");
+  const std::string bad = testing::write_file(dir, "bad.txt", std::string(kCriteoRows) + "0\t1\n");
   ReadOptions strict;
   strict.bad_rows = BadRowPolicy::kFail;
   const Vocabulary bad_vocabulary = build_vocabulary(bad, {}, 1);
@@ -367,7 +355,7 @@ TEST(CtrStream, EveryRowOnceShuffledOrInOrder) {
 }
 
 TEST(CtrStream, StreamedTrainingLearnsLikeInMemory) {
-  const std::string dir = temp_dir("stream_train");
+  const std::string dir = testing::temp_dir("ctr_stream_train");
   const SyntheticResult s = write_synthetic_click_log(dir, {40000, 10000, 6});
   const Vocabulary v = build_vocabulary(s.train_path, {}, 1);
   const CtrDataset test_data = read_dataset(s.test_path, v, {});
@@ -387,7 +375,7 @@ TEST(CtrStream, StreamedTrainingLearnsLikeInMemory) {
 }
 
 TEST(CtrCheckpoint, RoundTripsAndRejectsBadFiles) {
-  const std::string dir = temp_dir("checkpoint");
+  const std::string dir = testing::temp_dir("ctr_checkpoint");
   const SyntheticResult s = write_synthetic_click_log(dir, {3000, 500, 5});
   const Vocabulary v = build_vocabulary(s.train_path, {}, 1);
   const CtrDataset train_data = read_dataset(s.train_path, v, {});
@@ -415,7 +403,7 @@ TEST(CtrCheckpoint, RoundTripsAndRejectsBadFiles) {
   std::ifstream in(path, std::ios::binary);
   const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   auto expect_rejected = [&](const std::string& name, const std::string& content, const std::string& needle) {
-    const std::string bad = write_file(dir, name, content);
+    const std::string bad = testing::write_file(dir, name, content);
     try {
       (void)load_checkpoint(bad, ctx);
       ADD_FAILURE() << name << " accepted";
@@ -442,8 +430,8 @@ TEST(CtrCheckpoint, RoundTripsAndRejectsBadFiles) {
 // Clicks depend on one item of a multi-valued field: the bag model sees the item in every set it is part of, so
 // it generalises to sets never seen in training (a set-as-one-token encoding cannot).
 TEST(CtrTraining, MultiValuedFieldsAreBagsOfItems) {
-  const std::string dir = temp_dir("bags");
-  const std::string schema = write_file(dir, "s.txt", "delimiter = tab\nheader = false\nlabel = 0\n"
+  const std::string dir = testing::temp_dir("ctr_bags");
+  const std::string schema = testing::write_file(dir, "s.txt", "delimiter = tab\nheader = false\nlabel = 0\n"
                                                       "categorical = 1\nmulti = 2:|\n");
   std::vector<float> truth, labels;  // of the last file written
   auto write = [&](const std::string& name, int rows, std::uint64_t seed) {
@@ -466,7 +454,7 @@ TEST(CtrTraining, MultiValuedFieldsAreBagsOfItems) {
       labels.push_back(click ? 1.0f : 0.0f);
       out << (click ? 1 : 0) << "\tu" << uniform_below(rng.next_u32(), 50) << '\t' << items << '\n';
     }
-    return write_file(dir, name, out.str());
+    return testing::write_file(dir, name, out.str());
   };
   const std::string train_path = write("train.tsv", 6000, 1), test_path = write("test.tsv", 2000, 2);
   const double bayes_auc = auc(truth, labels);
@@ -498,7 +486,7 @@ TEST(CtrTraining, MultiValuedFieldsAreBagsOfItems) {
 }
 
 TEST(CtrTraining, EveryOptimizerFamilyLearns) {
-  const std::string dir = temp_dir("optimizers");
+  const std::string dir = testing::temp_dir("ctr_optimizers");
   const SyntheticResult s = write_synthetic_click_log(dir, {20000, 5000, 9});
   const Vocabulary v = build_vocabulary(s.train_path, {}, 1);
   const CtrDataset train_data = read_dataset(s.train_path, v, {});
@@ -568,7 +556,7 @@ TEST(CtrTraining, StageProfileCoversEveryStageOfDeepFm) {
 
 TEST(CtrTrainingCuda, OneStepMatchesCpu) {
   RECKON_SKIP_WITHOUT_CUDA();
-  const std::string dir = temp_dir("parity");
+  const std::string dir = testing::temp_dir("ctr_parity");
   const SyntheticResult s = write_synthetic_click_log(dir, {4096, 16, 3});
   const Vocabulary v = build_vocabulary(s.train_path, {}, 1);
   const CtrDataset d = read_dataset(s.train_path, v, {});

@@ -19,31 +19,19 @@
 namespace reckon::item2vec {
 namespace {
 
-std::string temp_dir(const std::string& name) {
-  const auto dir = std::filesystem::temp_directory_path() / ("reckon_item2vec_test_" + name);
-  std::filesystem::remove_all(dir);
-  std::filesystem::create_directories(dir);
-  return dir.string();
-}
-
-std::string write_file(const std::string& dir, const std::string& name, const std::string& text) {
-  const std::string path = (std::filesystem::path(dir) / name).string();
-  std::ofstream(path, std::ios::binary) << text;
-  return path;
-}
 
 std::vector<std::string> sentence(const Sequences& s, std::int64_t i) {
   return {s.tokens.begin() + s.offsets[static_cast<std::size_t>(i)], s.tokens.begin() + s.offsets[static_cast<std::size_t>(i) + 1]};
 }
 
 TEST(Item2vecCorpus, ReadersOrderSessionsAndReportBadRows) {
-  const std::string dir = temp_dir("corpus");
-  const Sequences text = read_sequences(write_file(dir, "t.txt", "a b  c\n\nd e f g h\n"), CorpusFormat::kText, 3);
+  const std::string dir = testing::temp_dir("item2vec_corpus");
+  const Sequences text = read_sequences(testing::write_file(dir, "t.txt", "a b  c\n\nd e f g h\n"), CorpusFormat::kText, 3);
   ASSERT_EQ(text.size(), 3);  // the long line split into 3 + 2, nothing dropped
   EXPECT_EQ(sentence(text, 0), (std::vector<std::string>{"a", "b", "c"}));
   EXPECT_EQ(sentence(text, 2), (std::vector<std::string>{"g", "h"}));
   const Sequences tsv = read_sequences(
-      write_file(dir, "s.tsv", "SessionId\tItemId\tTime\n1\tx\t5\n2\ty\t1\n1\tz\t3\nbad row\n2\tw\tnot-a-time\n2\tv\t0\n"),
+      testing::write_file(dir, "s.tsv", "SessionId\tItemId\tTime\n1\tx\t5\n2\ty\t1\n1\tz\t3\nbad row\n2\tw\tnot-a-time\n2\tv\t0\n"),
       CorpusFormat::kSessionsTsv);
   ASSERT_EQ(tsv.size(), 2);
   EXPECT_EQ(sentence(tsv, 0), (std::vector<std::string>{"z", "x"}));  // by time
@@ -53,11 +41,11 @@ TEST(Item2vecCorpus, ReadersOrderSessionsAndReportBadRows) {
   EXPECT_NE(tsv.first_errors[0].find("s.tsv:5: expected 3 columns"), std::string::npos) << tsv.first_errors[0];
   EXPECT_NE(tsv.first_errors[1].find("s.tsv:6:"), std::string::npos) << tsv.first_errors[1];
   const Sequences dg = read_sequences(
-      write_file(dir, "d.csv", "session_id;user_id;item_id;timeframe;eventdate\n7;NA;a;30;2016\n7;NA;b;10;2016\n8;NA;c;1;2016\n"),
+      testing::write_file(dir, "d.csv", "session_id;user_id;item_id;timeframe;eventdate\n7;NA;a;30;2016\n7;NA;b;10;2016\n8;NA;c;1;2016\n"),
       CorpusFormat::kDiginetica);
   ASSERT_EQ(dg.size(), 2);
   EXPECT_EQ(sentence(dg, 0), (std::vector<std::string>{"b", "a"}));
-  EXPECT_THROW((void)read_sequences(write_file(dir, "empty.txt", "\n\n"), CorpusFormat::kText), Error);
+  EXPECT_THROW((void)read_sequences(testing::write_file(dir, "empty.txt", "\n\n"), CorpusFormat::kText), Error);
   EXPECT_THROW((void)read_sequences(dir + "/absent.txt", CorpusFormat::kText), Error);
   EXPECT_THROW((void)parse_corpus_format("csv"), Error);
 }
@@ -87,7 +75,7 @@ KeyedVectors small_vectors() {
 }
 
 TEST(Item2vecVectors, Word2vecFormatsRoundTripAndBadFilesAreClear) {
-  const std::string dir = temp_dir("vectors");
+  const std::string dir = testing::temp_dir("item2vec_vectors");
   KeyedVectors kv = small_vectors();
   kv.vectors[4] = 0.1f + 1e-7f;  // not exactly representable in short decimal
   for (const bool binary : {false, true}) {
@@ -101,7 +89,7 @@ TEST(Item2vecVectors, Word2vecFormatsRoundTripAndBadFilesAreClear) {
   }
   auto expect_bad = [&](const std::string& name, const std::string& content, const std::string& needle) {
     try {
-      (void)load_word2vec(write_file(dir, name, content));
+      (void)load_word2vec(testing::write_file(dir, name, content));
       ADD_FAILURE() << name << " was accepted";
     } catch (const Error& e) {
       EXPECT_EQ(e.code(), StatusCode::kDataError) << e.what();
@@ -157,19 +145,19 @@ TEST(Item2vecQueries, TopKMatchesBruteForceAndExcludes) {
 }
 
 TEST(Item2vecEvaluate, AnalogySimilarityAndSpearman) {
-  const std::string dir = temp_dir("eval");
+  const std::string dir = testing::temp_dir("item2vec_eval");
   Context ctx(Device::cpu());
   const KeyedVectors kv = small_vectors();
   // king − man + woman: (1,1,0) − (0,1,0.1) + (0,−1,0.1) = (1,−1,0): queen.
   const AnalogyResult a = evaluate_analogies(
-      ctx, kv, write_file(dir, "q.txt", ": royals\nMan Woman King Queen\nman woman king apple\nman woman king zebra\n"));
+      ctx, kv, testing::write_file(dir, "q.txt", ": royals\nMan Woman King Queen\nman woman king apple\nman woman king zebra\n"));
   EXPECT_EQ(a.total, 2);
   EXPECT_EQ(a.correct, 1);
   EXPECT_EQ(a.skipped, 1);
   ASSERT_EQ(a.sections.size(), 1u);
   EXPECT_EQ(a.sections[0].name, "royals");
-  EXPECT_THROW((void)evaluate_analogies(ctx, kv, write_file(dir, "bad.txt", "a b c\n")), Error);
-  const SimilarityResult s = evaluate_similarity(kv, write_file(dir, "s.txt", "w1 w2 score\nking queen 3\nking man 6\nqueen woman 9\nking zebra 1\n"));
+  EXPECT_THROW((void)evaluate_analogies(ctx, kv, testing::write_file(dir, "bad.txt", "a b c\n")), Error);
+  const SimilarityResult s = evaluate_similarity(kv, testing::write_file(dir, "s.txt", "w1 w2 score\nking queen 3\nking man 6\nqueen woman 9\nking zebra 1\n"));
   EXPECT_EQ(s.pairs, 4);
   EXPECT_EQ(s.found, 3);
   EXPECT_NEAR(spearman({1, 2, 3, 4}, {10, 20, 30, 40}), 1.0, 1e-12);
@@ -201,7 +189,7 @@ Trained train_synthetic(Context& ctx, const SyntheticSessions& s, SgnsSchedule s
 }
 
 TEST(Item2vecTraining, PlantedGenresBeatPopularityAndSequentialIsReproducible) {
-  const std::string dir = temp_dir("train");
+  const std::string dir = testing::temp_dir("item2vec_train");
   SyntheticSessionsOptions o;
   o.train_sessions = 20000;
   o.test_sessions = 500;
@@ -226,7 +214,7 @@ TEST(Item2vecTraining, PlantedGenresBeatPopularityAndSequentialIsReproducible) {
 }
 
 TEST(Item2vecTraining, CheckpointsRoundTripResumeAndRejectBadFiles) {
-  const std::string dir = temp_dir("checkpoint");
+  const std::string dir = testing::temp_dir("item2vec_checkpoint");
   SyntheticSessionsOptions o;
   o.train_sessions = 500;
   const SyntheticSessions s = write_synthetic_sessions(dir, o);
@@ -253,7 +241,7 @@ TEST(Item2vecTraining, CheckpointsRoundTripResumeAndRejectBadFiles) {
   for (const auto& [name, content] : {std::pair<std::string, std::string>{"truncated", bytes.substr(0, bytes.size() / 2)},
                                       {"corrupted", corrupted},
                                       {"foreign", "hello world"}}) {
-    EXPECT_THROW((void)Item2Vec::load(ctx, write_file(dir, name, content)), Error) << name;
+    EXPECT_THROW((void)Item2Vec::load(ctx, testing::write_file(dir, name, content)), Error) << name;
   }
 }
 
@@ -282,7 +270,7 @@ TEST(Item2vecTraining, SharedYoochooseSessionsBeatPopularity) {
 
 TEST(Item2vecCuda, TrainsAndQueriesLikeTheCpu) {
   RECKON_SKIP_WITHOUT_CUDA();
-  const std::string dir = temp_dir("cuda");
+  const std::string dir = testing::temp_dir("item2vec_cuda");
   SyntheticSessionsOptions o;
   o.train_sessions = 20000;
   o.test_sessions = 500;
