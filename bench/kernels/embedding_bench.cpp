@@ -255,6 +255,37 @@ void BM_EmbeddingBagBwdRowwiseAdagrad_cpu(benchmark::State& state) {
 }
 BENCHMARK(BM_EmbeddingBagBwdRowwiseAdagrad_cpu)->Name("BM_EmbeddingBagBwdRowwiseAdagrad/cpu")->Apply(cpu_shapes);
 
+// The DeepFM step's sparse update: 39 tables of 100,000 rows, D=16, one id per field, lazy Adam (two [rows, D]
+// state tables). Bytes as above with both state rows read and written.
+void BM_EmbeddingBagBwdAdam_cpu(benchmark::State& state) {
+  Context& ctx = cpu_context();
+  const std::int64_t dim = state.range(0);
+  BackwardSetup b = make_backward_setup(ctx, kCpuBatch, 39, kCpuRows, dim, 1, state.range(1) != 0);
+  std::vector<Tensor> moments;
+  std::vector<EmbeddingOptimizerState> adam_states;
+  for (int t = 0; t < 39; ++t) {
+    for (int s = 0; s < 2; ++s) {
+      moments.push_back(Tensor::empty(ctx, DType::kF32, {kCpuRows, dim}));
+      random_uniform(ctx, moments.back(), 0.0f, 0.0f);
+    }
+    adam_states.push_back({moments[moments.size() - 2], moments.back()});
+  }
+  SparseOptimizer adam{SparseOptimizerKind::kAdam, 1e-3f};
+  for (auto _ : state) {
+    embedding_bag_bwd_update(ctx, b.lookup.table_views, b.lookup.bags, b.diff, {PoolingMode::kSum}, adam, adam_states);
+    ++adam.step;
+  }
+  const double touched = static_cast<double>(b.lookup.unique_rows);
+  report_bytes(state, b.bytes + touched * static_cast<double>(dim) * 4 * 4 - touched * 4 * 2, false);
+}
+BENCHMARK(BM_EmbeddingBagBwdAdam_cpu)
+    ->Name("BM_EmbeddingBagBwdAdam/cpu")
+    ->Args({16, 0})
+    ->Args({16, 1})
+    ->ArgNames({"D", "zipf"})
+    ->UseRealTime()
+    ->Unit(benchmark::kMillisecond);
+
 // Baseline: a plain single-thread loop: scatter into a dense gradient, then update each touched row once.
 void BM_EmbeddingBagBwdPlainLoop_cpu(benchmark::State& state) {
   Context& ctx = cpu_context();

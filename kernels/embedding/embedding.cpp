@@ -423,7 +423,9 @@ detail::EmbeddingUpdateScalars make_scalars(const SparseOptimizer& o) {
   return u;
 }
 
-constexpr std::size_t kBwdPrefetchDistance = 8;
+// Rows ahead to prefetch in the update: each row is three scattered cache lines (row, m, v) under Adam; 16 rows
+// measured best of 8/12/16/24/32 on the 2-core build machine (docs/PERF.md).
+constexpr std::size_t kBwdPrefetchDistance = 16;
 
 void prefetch_update_row(const detail::EmbeddingBwdTable& t, std::int64_t r, int dim, SparseOptimizerKind kind) {
   const auto prefetch_span = [](const float* p, int n) {
@@ -527,10 +529,12 @@ void bwd_cpu(Context& ctx, const BwdSetup& setup, const detail::EmbeddingUpdateS
     return;
   }
 
-  // Per table (tables in parallel): count each row's occurrences, give touched rows compact slots in row order,
-  // then accumulate in entry order - the k-th occurrence of a row is its k-th entry, so this is exactly the order
-  // the sort-based CUDA path uses (sequential for runs of at most kEmbeddingLongRun, partial k mod P beyond) while
-  // reading diff_dst sequentially. Only touched rows get gradient storage; the per-row counters are int32.
+  // Per table (tables in parallel): count each row's occurrences, give touched rows compact slots, then accumulate
+  // in entry order - the k-th occurrence of a row is its k-th entry, so this is exactly the order the sort-based
+  // CUDA path uses (sequential for runs of at most kEmbeddingLongRun, partial k mod P beyond) while reading diff_dst
+  // sequentially. The work is O(entries), not O(table rows): the per-row counters live in a per-thread array that is
+  // kept zeroed between tables (only touched rows are reset). The returned gradient lists rows in order; the fused
+  // update visits them in first-touch order, which gives the same result (rows are independent).
   struct TableGradient {
     std::vector<std::int64_t> rows;
     std::vector<float> values;  // rows.size() x D
@@ -539,8 +543,9 @@ void bwd_cpu(Context& ctx, const BwdSetup& setup, const detail::EmbeddingUpdateS
 #pragma omp parallel num_threads(ctx.cpu_threads())
   {
     // Per-thread scratch, reused across this thread's tables.
+    thread_local std::vector<std::int32_t> slot;  // occurrence count, then slot + 1; all zero between tables
     TableGradient local;
-    std::vector<std::int32_t> slot, length, long_index, seen;
+    std::vector<std::int32_t> length, long_index, seen;
     std::vector<float> partials;
 #pragma omp for schedule(dynamic, 1)
     for (int t = 0; t < p.num_tables; ++t) {
@@ -548,22 +553,23 @@ void bwd_cpu(Context& ctx, const BwdSetup& setup, const detail::EmbeddingUpdateS
       const std::size_t first = static_cast<std::size_t>(bt.entry_base);
       const std::size_t last = first + static_cast<std::size_t>(bt.nnz);
       const auto row_base = static_cast<std::uint64_t>(bt.row_base);
-      slot.assign(static_cast<std::size_t>(bt.rows), 0);  // occurrence count, then slot + 1
-      for (std::size_t e = first; e < last; ++e) {
-        if (keys[e] != sentinel) ++slot[keys[e] - row_base];
-      }
+      if (slot.size() < static_cast<std::size_t>(bt.rows)) slot.resize(static_cast<std::size_t>(bt.rows), 0);
       TableGradient& out = gradient != nullptr ? results[static_cast<std::size_t>(t)] : local;
       out.rows.clear();
+      for (std::size_t e = first; e < last; ++e) {
+        if (keys[e] == sentinel) continue;
+        const std::uint64_t r = keys[e] - row_base;
+        if (slot[r]++ == 0) out.rows.push_back(static_cast<std::int64_t>(r));
+      }
+      if (gradient != nullptr) std::sort(out.rows.begin(), out.rows.end());
       length.clear();
       long_index.clear();
       std::int32_t long_rows = 0;
-      for (std::int64_t r = 0; r < bt.rows; ++r) {
-        const std::int32_t count = slot[static_cast<std::size_t>(r)];
-        if (count == 0) continue;
-        out.rows.push_back(r);
-        length.push_back(count);
-        long_index.push_back(count > kEmbeddingLongRun ? long_rows++ : -1);
-        slot[static_cast<std::size_t>(r)] = static_cast<std::int32_t>(out.rows.size());
+      for (std::size_t sl = 0; sl < out.rows.size(); ++sl) {
+        std::int32_t& s = slot[static_cast<std::size_t>(out.rows[sl])];
+        length.push_back(s);
+        long_index.push_back(s > kEmbeddingLongRun ? long_rows++ : -1);
+        s = static_cast<std::int32_t>(sl + 1);
       }
       out.values.assign(out.rows.size() * static_cast<std::size_t>(D), 0.0f);
       partials.assign(static_cast<std::size_t>(long_rows) * kEmbeddingRunPartials * static_cast<std::size_t>(D), 0.0f);
@@ -581,6 +587,7 @@ void bwd_cpu(Context& ctx, const BwdSetup& setup, const detail::EmbeddingUpdateS
         const float c = coef[e];
         for (int d = 0; d < D; ++d) acc[d] = detail::madd(c, src[d], acc[d]);
       }
+      for (const std::int64_t r : out.rows) slot[static_cast<std::size_t>(r)] = 0;
       for (std::size_t sl = 0; sl < out.rows.size(); ++sl) {
         // The update reads and writes the row and its optimizer state at scattered rows: fetch a few rows ahead.
         if (gradient == nullptr && sl + kBwdPrefetchDistance < out.rows.size()) {
