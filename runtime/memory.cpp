@@ -210,13 +210,58 @@ void copy_bytes(Context& ctx, void* dst, Device dst_device, const void* src, Dev
 #endif
 }
 
+namespace {
+
+// Rows of unit column stride, `pitch` bytes apart in each tensor: one strided 2-D copy.
+void copy_rows(Context& ctx, const TensorView& dst, const TensorView& src) {
+  const std::size_t element = dtype_size(src.dtype);
+  const std::size_t width = static_cast<std::size_t>(src.size(1)) * element;
+  const std::size_t dst_pitch = static_cast<std::size_t>(dst.stride(0)) * element;
+  const std::size_t src_pitch = static_cast<std::size_t>(src.stride(0)) * element;
+  const auto rows = static_cast<std::size_t>(src.size(0));
+  if (rows == 0 || width == 0) return;
+  if (dst.device.is_cpu() && src.device.is_cpu()) {
+    ctx.synchronize();
+    for (std::size_t r = 0; r < rows; ++r) {
+      std::memmove(static_cast<char*>(dst.data) + r * dst_pitch, static_cast<const char*>(src.data) + r * src_pitch, width);
+    }
+    return;
+  }
+#if RECKON_WITH_CUDA
+  RECKON_CHECK_ARG(ctx.is_cuda(), "copy between ", src.device.str(), " and ", dst.device.str(),
+                   " needs a CUDA context, got ", ctx.device().str());
+  detail::DeviceGuard guard(ctx.device().index);
+  RECKON_CUDA_CHECK(cudaMemcpy2DAsync(dst.data, dst_pitch, src.data, src_pitch, width, rows, cudaMemcpyDefault,
+                                      detail::cuda_stream(ctx)));
+#else
+  detail::throw_not_compiled("copy", "CUDA", __FILE__, __LINE__);
+#endif
+}
+
+}  // namespace
+
 void copy(Context& ctx, const TensorView& dst, const TensorView& src) {
   RECKON_CHECK_ARG(dst.dtype == src.dtype, "copy: dtype mismatch, dst ", dst.shape_str(), ", src ", src.shape_str());
   bool same_shape = dst.ndim == src.ndim;
   for (int d = 0; same_shape && d < dst.ndim; ++d) same_shape = dst.size(d) == src.size(d);
   RECKON_CHECK_ARG(same_shape, "copy: shape mismatch, dst ", dst.shape_str(), ", src ", src.shape_str());
-  RECKON_CHECK_ARG(dst.is_contiguous() && src.is_contiguous(), "copy: both tensors must be contiguous");
-  copy_bytes(ctx, dst.data, dst.device, src.data, src.device, src.nbytes());
+  if (dst.is_contiguous() && src.is_contiguous()) {
+    copy_bytes(ctx, dst.data, dst.device, src.data, src.device, src.nbytes());
+    return;
+  }
+  // Strided 1-D vectors copy as [n, 1] rows.
+  const auto as_rows = [](const TensorView& t) {
+    return t.ndim == 1 ? TensorView::strided_rows(t.data, t.dtype, t.device, t.size(0), 1, std::max<std::int64_t>(t.stride(0), 1))
+                       : t;
+  };
+  const auto unit_columns = [](const TensorView& t) {
+    return t.ndim == 2 && (t.size(1) <= 1 || t.stride(1) == 1) && t.stride(0) >= t.size(1);
+  };
+  const TensorView dst_rows = as_rows(dst), src_rows = as_rows(src);
+  RECKON_CHECK_ARG(unit_columns(dst_rows) && unit_columns(src_rows),
+                   "copy: tensors must be contiguous, or 1-/2-D with unit column stride, got dst ", dst.shape_str(),
+                   " and src ", src.shape_str());
+  copy_rows(ctx, dst_rows, src_rows);
 }
 
 Tensor Tensor::empty(Context& ctx, DType dtype, const std::int64_t* sizes, int ndim) {

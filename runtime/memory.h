@@ -65,7 +65,8 @@ void device_pool_trim(Device device);
 // Copy `bytes` from src to dst, each on the given device, enqueued on ctx's stream. Copies that read device memory
 // into pageable host memory complete before returning; others are complete after ctx.synchronize().
 void copy_bytes(Context& ctx, void* dst, Device dst_device, const void* src, Device src_device, std::size_t bytes);
-// Copy between two contiguous tensors of the same dtype and shape on any devices.
+// Copy between two tensors of the same dtype and shape on any devices: contiguous, or 2-D with unit column
+// stride and any row strides (one strided 2-D copy). Completion as for copy_bytes.
 void copy(Context& ctx, const TensorView& dst, const TensorView& src);
 
 // An owning tensor: a Buffer and a contiguous view of it.

@@ -21,6 +21,15 @@ TensorView TensorView::contiguous(void* data, DType dtype, Device device, const 
   return v;
 }
 
+TensorView TensorView::strided_rows(void* data, DType dtype, Device device, std::int64_t rows, std::int64_t cols,
+                                    std::int64_t row_stride) {
+  RECKON_CHECK_ARG(rows >= 0 && cols >= 0 && row_stride >= cols, "strided rows: ", rows, " x ", cols,
+                   " with row stride ", row_stride);
+  TensorView v = contiguous(data, dtype, device, {rows, cols});
+  v.strides[0] = row_stride;
+  return v;
+}
+
 TensorView TensorView::contiguous(void* data, DType dtype, Device device, std::initializer_list<std::int64_t> sizes) {
   return contiguous(data, dtype, device, sizes.begin(), static_cast<int>(sizes.size()));
 }

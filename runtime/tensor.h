@@ -26,6 +26,10 @@ struct TensorView {
   // A contiguous (row-major) view. Throws kInvalidArgument for more than kMaxDims or negative sizes.
   static TensorView contiguous(void* data, DType dtype, Device device, std::initializer_list<std::int64_t> sizes);
   static TensorView contiguous(void* data, DType dtype, Device device, const std::int64_t* sizes, int ndim);
+  // A [rows, cols] view whose rows are row_stride >= cols elements apart (unit column stride): e.g. a table
+  // interleaved with other per-row data.
+  static TensorView strided_rows(void* data, DType dtype, Device device, std::int64_t rows, std::int64_t cols,
+                                 std::int64_t row_stride);
 
   std::int64_t size(int dim) const { return sizes[static_cast<std::size_t>(dim)]; }
   std::int64_t stride(int dim) const { return strides[static_cast<std::size_t>(dim)]; }

@@ -39,6 +39,16 @@ struct Validated {
   DType index_dtype = DType::kI64;
 };
 
+// Elements between consecutive rows of a [N, D] table or state ([N] for row-wise state), or -1 when the layout is
+// not rows of unit column stride at least a row apart.
+std::int64_t row_stride_of(const TensorView& t) {
+  if (t.ndim == 1) return t.size(0) <= 1 ? 1 : (t.stride(0) >= 1 ? t.stride(0) : -1);
+  if (t.ndim != 2) return -1;
+  if (t.size(1) > 1 && t.stride(1) != 1) return -1;
+  if (t.size(0) <= 1) return t.size(1);
+  return t.stride(0) >= t.size(1) ? t.stride(0) : -1;
+}
+
 Validated validate(const Context& ctx, std::span<const TensorView> tables, std::span<const EmbeddingBags> bags,
                    const TensorView& dst, const EmbeddingBagOptions& options, const char* dst_name = "dst") {
   RECKON_CHECK_ARG(!tables.empty(), "embedding_bag_fwd: no tables");
@@ -60,9 +70,10 @@ Validated validate(const Context& ctx, std::span<const TensorView> tables, std::
   for (std::size_t t = 0; t < tables.size(); ++t) {
     const TensorView& w = tables[t];
     const EmbeddingBags& b = bags[t];
-    RECKON_CHECK_ARG(w.ndim == 2 && w.size(1) == v.dim && w.dtype == v.weight_dtype && w.is_contiguous(),
-                     "table ", t, " must be contiguous [rows, ", v.dim, "] ", dtype_name(v.weight_dtype), ", got ",
-                     w.shape_str());
+    RECKON_CHECK_ARG(w.ndim == 2 && w.size(1) == v.dim && w.dtype == v.weight_dtype && row_stride_of(w) >= 0,
+                     "table ", t, " must be [rows, ", v.dim, "] ", dtype_name(v.weight_dtype),
+                     " with unit column stride and row stride >= ", v.dim, ", got ", w.shape_str(), " (strides ",
+                     w.ndim >= 1 ? w.stride(0) : 0, ", ", w.ndim >= 2 ? w.stride(1) : 0, ")");
     check_device(w, "embedding table", ctx.device());
     RECKON_CHECK_ARG(b.offsets.ndim == 1 && b.offsets.size(0) == v.batch + 1 && b.offsets.dtype == v.index_dtype &&
                          b.offsets.is_contiguous(),
@@ -108,10 +119,10 @@ std::uint64_t first_bad_offsets(const void* offsets, std::int64_t nnz, std::int6
 
 // A hint only: an out-of-range id is skipped here (the gather reports it).
 template <typename WeightT, typename IndexT>
-void prefetch_row(const WeightT* weights, IndexT id, std::int64_t rows, std::int64_t dim) {
+void prefetch_row(const WeightT* weights, IndexT id, std::int64_t rows, std::int64_t stride, std::int64_t dim) {
   const auto r = static_cast<std::int64_t>(id);
   if (r < 0 || r >= rows) return;
-  const auto* row = reinterpret_cast<const char*>(weights + r * dim);
+  const auto* row = reinterpret_cast<const char*>(weights + r * stride);
   const auto bytes = static_cast<std::int64_t>(sizeof(WeightT)) * dim;
   for (std::int64_t at = 0; at < bytes; at += 64) __builtin_prefetch(row + at);
 }
@@ -160,19 +171,20 @@ void fwd_cpu(Context& ctx, std::span<const TensorView> tables, std::span<const E
     const auto* idx = static_cast<const IndexT*>(bag.indices.data);
     const auto* psw = static_cast<const float*>(bag.per_sample_weights.data);
     const std::int64_t rows = table.size(0);
+    const std::int64_t stride = row_stride_of(table);
     const std::int64_t nnz = bag.indices.numel();
     const std::int64_t base = row_base[static_cast<std::size_t>(t)];
     // Offsets were validated above, so off[b] <= off[b + 1] <= nnz for every bag.
     const std::int64_t first = off[b_begin], last = off[b_end];
     for (std::int64_t j = first; j < std::min(last, first + kFwdPrefetchDistance); ++j) {
-      prefetch_row(weights, idx[j], rows, D);
+      prefetch_row(weights, idx[j], rows, stride, D);
     }
     for (std::int64_t b = b_begin; b < b_end; ++b) {
       const std::int64_t start = off[b], end = off[b + 1];
       float* o = pool ? out + (b * num_tables + t) * D : nullptr;
       if (pool) std::fill(o, o + D, 0.0f);
       for (std::int64_t j = start; j < end; ++j) {
-        if (j + kFwdPrefetchDistance < std::min(last, nnz)) prefetch_row(weights, idx[j + kFwdPrefetchDistance], rows, D);
+        if (j + kFwdPrefetchDistance < std::min(last, nnz)) prefetch_row(weights, idx[j + kFwdPrefetchDistance], rows, stride, D);
         const std::int64_t r = detail::resolve_row(idx[j], rows, use_oov, options.oov_row);
         if (!pool) o = out + (base + j) * D;
         if (r < 0) {
@@ -180,7 +192,7 @@ void fwd_cpu(Context& ctx, std::span<const TensorView> tables, std::span<const E
           if (!pool) std::fill(o, o + D, 0.0f);
           continue;
         }
-        const WeightT* row = weights + r * D;
+        const WeightT* row = weights + r * stride;
         if (!pool) {
           for (std::int64_t d = 0; d < D; ++d) o[d] = detail::load_weight(row, d);
         } else if (psw != nullptr) {
@@ -260,7 +272,7 @@ void embedding_bag_fwd(Context& ctx, std::span<const TensorView> tables, std::sp
       for (int k = 0; k < args.num_tables; ++k) {
         const TensorView& w = tables[first + static_cast<std::size_t>(k)];
         const EmbeddingBags& b = bags[first + static_cast<std::size_t>(k)];
-        args.tables[k] = {w.data, w.size(0), b.offsets.data, b.indices.data,
+        args.tables[k] = {w.data, w.size(0), row_stride_of(w), b.offsets.data, b.indices.data,
                           static_cast<const float*>(b.per_sample_weights.data), b.indices.numel(), row_base};
         row_base += b.indices.numel();
       }
@@ -296,6 +308,16 @@ const char* to_string(SparseOptimizerKind kind) noexcept {
   return "?";
 }
 
+std::int64_t embedding_interleaved_row_stride(std::int64_t dim, std::int64_t state_columns) {
+  RECKON_CHECK_ARG(dim >= 1 && state_columns >= 0, "embedding_interleaved_row_stride: dim ", dim, ", state columns ",
+                   state_columns);
+  const std::int64_t width = dim + state_columns;
+  if (width > 16) return (width + 15) / 16 * 16;
+  std::int64_t stride = 1;
+  while (stride < width) stride *= 2;
+  return stride;
+}
+
 Status embedding_bag_bwd_supported(std::int64_t dim, DType table_dtype, const SparseOptimizer* optimizer,
                                    EmbeddingBackwardAlgorithm algorithm) {
   if (dim > kEmbeddingBackwardMaxDim) {
@@ -328,11 +350,11 @@ struct BwdSetup {
 
 void check_state(const TensorView& s, const char* name, std::size_t t, std::int64_t rows, std::int64_t dim,
                  const Context& ctx) {
-  const bool ok = s.data != nullptr && s.dtype == DType::kF32 && s.is_contiguous() &&
+  const bool ok = s.data != nullptr && s.dtype == DType::kF32 && row_stride_of(s) >= 0 &&
                   ((dim > 0 && s.ndim == 2 && s.size(0) == rows && s.size(1) == dim) ||
                    (dim == 0 && s.ndim == 1 && s.size(0) == rows));
-  RECKON_CHECK_ARG(ok, "optimizer ", name, " of table ", t, " must be contiguous f32 [", rows,
-                   dim > 0 ? detail::concat(", ", dim) : std::string(), "], got ",
+  RECKON_CHECK_ARG(ok, "optimizer ", name, " of table ", t, " must be f32 [", rows,
+                   dim > 0 ? detail::concat(", ", dim) : std::string(), "] with unit column stride, got ",
                    s.data == nullptr ? std::string("nothing") : s.shape_str());
   check_device(s, name, ctx.device());
 }
@@ -373,9 +395,12 @@ BwdSetup prepare_bwd(const Context& ctx, std::span<const TensorView> tables, std
           check_state(states[t].state2, "state2 (second moment)", t, bt.rows, s.v.dim, ctx);
           break;
       }
+      bt.weight_stride = row_stride_of(tables[t]);
       if (t < states.size()) {
         bt.state1 = static_cast<float*>(states[t].state1.data);
         bt.state2 = static_cast<float*>(states[t].state2.data);
+        if (bt.state1 != nullptr) bt.state1_stride = row_stride_of(states[t].state1);
+        if (bt.state2 != nullptr) bt.state2_stride = row_stride_of(states[t].state2);
       }
     }
     row_base += bt.rows;
@@ -431,23 +456,26 @@ void prefetch_update_row(const detail::EmbeddingBwdTable& t, std::int64_t r, int
   const auto prefetch_span = [](const float* p, int n) {
     for (int at = 0; at < n; at += 16) __builtin_prefetch(p + at, 1);
   };
-  prefetch_span(t.weights + r * dim, dim);
-  if (kind == SparseOptimizerKind::kRowwiseAdagrad) __builtin_prefetch(t.state1 + r, 1);
-  if (kind == SparseOptimizerKind::kAdagrad || kind == SparseOptimizerKind::kAdam) prefetch_span(t.state1 + r * dim, dim);
-  if (kind == SparseOptimizerKind::kAdam) prefetch_span(t.state2 + r * dim, dim);
+  prefetch_span(t.weights + r * t.weight_stride, dim);
+  if (kind == SparseOptimizerKind::kRowwiseAdagrad) __builtin_prefetch(t.state1 + r * t.state1_stride, 1);
+  if (kind == SparseOptimizerKind::kAdagrad || kind == SparseOptimizerKind::kAdam) {
+    prefetch_span(t.state1 + r * t.state1_stride, dim);
+  }
+  if (kind == SparseOptimizerKind::kAdam) prefetch_span(t.state2 + r * t.state2_stride, dim);
 }
 
 // Apply the optimizer to row r of table t; g holds the row's gradient and is overwritten with g'.
 void update_row_cpu(const detail::EmbeddingUpdateScalars& u, const detail::EmbeddingBwdTable& t, std::int64_t r,
                     int dim, float* g) {
-  float* w = t.weights + r * dim;
+  float* w = t.weights + r * t.weight_stride;
   for (int d = 0; d < dim; ++d) g[d] = detail::regularised_gradient(u, g[d], w[d]);
   float denom = 0.0f;
   if (u.kind == SparseOptimizerKind::kRowwiseAdagrad) {
     float sum_squares = 0.0f;
     for (int d = 0; d < dim; ++d) sum_squares = detail::madd(g[d], g[d], sum_squares);
-    const float state = detail::rowwise_state(u, t.state1[r], sum_squares, dim);
-    t.state1[r] = state;
+    float& row_state = t.state1[r * t.state1_stride];
+    const float state = detail::rowwise_state(u, row_state, sum_squares, dim);
+    row_state = state;
     denom = detail::rowwise_denominator(u, state);
   }
   // One loop per optimizer, so the column loop has no branch and vectorises.
@@ -457,13 +485,13 @@ void update_row_cpu(const detail::EmbeddingUpdateScalars& u, const detail::Embed
       for (int d = 0; d < dim; ++d) w[d] = detail::update_column(u, g[d], w[d], nullptr, nullptr, denom);
       break;
     case SparseOptimizerKind::kAdagrad: {
-      float* s1 = t.state1 + r * dim;
+      float* s1 = t.state1 + r * t.state1_stride;
       for (int d = 0; d < dim; ++d) w[d] = detail::update_column(u, g[d], w[d], s1 + d, nullptr, denom);
       break;
     }
     case SparseOptimizerKind::kAdam: {
-      float* s1 = t.state1 + r * dim;
-      float* s2 = t.state2 + r * dim;
+      float* s1 = t.state1 + r * t.state1_stride;
+      float* s2 = t.state2 + r * t.state2_stride;
       for (int d = 0; d < dim; ++d) w[d] = detail::update_column(u, g[d], w[d], s1 + d, s2 + d, denom);
       break;
     }
@@ -475,7 +503,6 @@ void bwd_cpu(Context& ctx, const BwdSetup& setup, const detail::EmbeddingUpdateS
              EmbeddingBackwardAlgorithm algorithm, SparseGradient* gradient, detail::EmbeddingErrors& errors) {
   const detail::EmbeddingBwdProblem& p = setup.problem;
   const int D = p.dim;
-  const auto n = static_cast<std::size_t>(p.total_entries);
   for (int t = 0; t < p.num_tables; ++t) {
     const auto& bt = p.tables[t];
     errors.bad_offsets =
@@ -483,58 +510,61 @@ void bwd_cpu(Context& ctx, const BwdSetup& setup, const detail::EmbeddingUpdateS
   }
   if (errors.bad_offsets != ~std::uint64_t{0}) return;
 
-  // Expand: one entry per id, with its key, the diff_dst row it reads and its coefficient.
-  // Entry arrays live in the context's workspace: steady-state training allocates (and page-faults) nothing.
-  const auto sentinel = static_cast<std::uint64_t>(p.total_rows);
-  auto* scratch = static_cast<char*>(ctx.workspace(n * (sizeof(std::uint64_t) + sizeof(std::int64_t) + sizeof(float))));
-  std::uint64_t* keys = reinterpret_cast<std::uint64_t*>(scratch);
-  std::int64_t* diff_row = reinterpret_cast<std::int64_t*>(scratch + n * sizeof(std::uint64_t));
-  float* coef = reinterpret_cast<float*>(scratch + n * (sizeof(std::uint64_t) + sizeof(std::int64_t)));
-  std::fill_n(keys, n, sentinel);
+  // Every id is checked before anything is written, so a bad one leaves tables and state untouched.
   const bool use_oov = p.policy == IndexPolicy::kOovRow;
   std::uint64_t bad_index = ~std::uint64_t{0};
-  const std::int64_t work = p.batch * p.num_tables;
-#pragma omp parallel for num_threads(ctx.cpu_threads()) schedule(static) reduction(min : bad_index)
-  for (std::int64_t w = 0; w < work; ++w) {
-    const std::int64_t b = w / p.num_tables;
-    const int t = static_cast<int>(w % p.num_tables);
-    const auto& bt = p.tables[t];
-    const auto* off = static_cast<const IndexT*>(bt.offsets);
-    const auto* idx = static_cast<const IndexT*>(bt.indices);
-    const std::int64_t start = off[b], end = off[b + 1];
-    for (std::int64_t j = start; j < end; ++j) {
-      const std::int64_t r = detail::resolve_row(idx[j], bt.rows, use_oov, p.oov_row);
-      if (r < 0) {
-        bad_index = std::min(bad_index, (static_cast<std::uint64_t>(t) << detail::kErrorKeyShift) | static_cast<std::uint64_t>(j));
-        continue;
+  if (!use_oov) {
+#pragma omp parallel for num_threads(ctx.cpu_threads()) schedule(dynamic, 1) reduction(min : bad_index)
+    for (int t = 0; t < p.num_tables; ++t) {
+      const auto& bt = p.tables[t];
+      const auto* off = static_cast<const IndexT*>(bt.offsets);
+      const auto* idx = static_cast<const IndexT*>(bt.indices);
+      const auto rows = static_cast<std::uint64_t>(bt.rows);
+      for (std::int64_t j = off[0]; j < off[p.batch]; ++j) {
+        if (static_cast<std::uint64_t>(static_cast<std::int64_t>(idx[j])) >= rows) {  // negative ids wrap to huge
+          bad_index = std::min(bad_index, (static_cast<std::uint64_t>(t) << detail::kErrorKeyShift) | static_cast<std::uint64_t>(j));
+          break;
+        }
       }
-      const auto e = static_cast<std::size_t>(bt.entry_base + j);
-      keys[e] = static_cast<std::uint64_t>(bt.row_base + r);
-      diff_row[e] = p.pooling == PoolingMode::kNone ? bt.out_row_base + j : b * p.num_tables + t;
-      coef[e] = detail::entry_coefficient(p.pooling, bt.per_sample_weights, j, end - start);
     }
   }
   errors.bad_index = bad_index;
   if (bad_index != ~std::uint64_t{0}) return;
 
+  // Visit a table's entries bag by bag (entry order): fn(row, diff_dst row, coefficient).
+  const auto for_each_entry = [&](int t, auto&& fn) {
+    const auto& bt = p.tables[t];
+    const auto* off = static_cast<const IndexT*>(bt.offsets);
+    const auto* idx = static_cast<const IndexT*>(bt.indices);
+    for (std::int64_t b = 0; b < p.batch; ++b) {
+      const std::int64_t start = off[b], end = off[b + 1];
+      for (std::int64_t j = start; j < end; ++j) {
+        const std::int64_t r = detail::resolve_row(idx[j], bt.rows, use_oov, p.oov_row);
+        const std::int64_t diff_row = p.pooling == PoolingMode::kNone ? bt.out_row_base + j : b * p.num_tables + t;
+        fn(r, diff_row, detail::entry_coefficient(p.pooling, bt.per_sample_weights, j, end - start));
+      }
+    }
+  };
+
   if (algorithm == EmbeddingBackwardAlgorithm::kAtomic) {
     // Entry order on the CPU (the CUDA version's order is whatever the atomics make it).
-    for (std::size_t e = 0; e < n; ++e) {
-      if (keys[e] == sentinel) continue;
-      const auto& bt = p.tables[detail::find_table(p.tables, p.num_tables, keys[e])];
-      float* w = bt.weights + (static_cast<std::int64_t>(keys[e]) - bt.row_base) * D;
-      const float* src = p.diff_dst + diff_row[e] * D;
-      for (int d = 0; d < D; ++d) w[d] = detail::add_rn(w[d], detail::mul_rn(update->neg_lr, detail::mul_rn(coef[e], src[d])));
+    for (int t = 0; t < p.num_tables; ++t) {
+      const auto& bt = p.tables[t];
+      for_each_entry(t, [&](std::int64_t r, std::int64_t diff_row, float c) {
+        float* w = bt.weights + r * bt.weight_stride;
+        const float* src = p.diff_dst + diff_row * D;
+        for (int d = 0; d < D; ++d) w[d] = detail::add_rn(w[d], detail::mul_rn(update->neg_lr, detail::mul_rn(c, src[d])));
+      });
     }
     return;
   }
 
   // Per table (tables in parallel): count each row's occurrences, give touched rows compact slots, then accumulate
   // in entry order - the k-th occurrence of a row is its k-th entry, so this is exactly the order the sort-based
-  // CUDA path uses (sequential for runs of at most kEmbeddingLongRun, partial k mod P beyond) while reading diff_dst
-  // sequentially. The work is O(entries), not O(table rows): the per-row counters live in a per-thread array that is
-  // kept zeroed between tables (only touched rows are reset). The returned gradient lists rows in order; the fused
-  // update visits them in first-touch order, which gives the same result (rows are independent).
+  // CUDA path uses (sequential for runs of at most kEmbeddingLongRun, partial k mod P beyond). The work is
+  // O(entries), not O(table rows): the per-row counters live in a per-thread array kept zeroed between tables
+  // (only touched rows are reset). The returned gradient lists rows in order; the fused update visits them in
+  // first-touch order, which gives the same result (rows are independent).
   struct TableGradient {
     std::vector<std::int64_t> rows;
     std::vector<float> values;  // rows.size() x D
@@ -545,48 +575,39 @@ void bwd_cpu(Context& ctx, const BwdSetup& setup, const detail::EmbeddingUpdateS
     // Per-thread scratch, reused across this thread's tables.
     thread_local std::vector<std::int32_t> slot;  // occurrence count, then slot + 1; all zero between tables
     TableGradient local;
-    std::vector<std::int32_t> length, long_index, seen;
+    std::vector<std::int32_t> long_index, seen;
     std::vector<float> partials;
 #pragma omp for schedule(dynamic, 1)
     for (int t = 0; t < p.num_tables; ++t) {
       const auto& bt = p.tables[t];
-      const std::size_t first = static_cast<std::size_t>(bt.entry_base);
-      const std::size_t last = first + static_cast<std::size_t>(bt.nnz);
-      const auto row_base = static_cast<std::uint64_t>(bt.row_base);
       if (slot.size() < static_cast<std::size_t>(bt.rows)) slot.resize(static_cast<std::size_t>(bt.rows), 0);
       TableGradient& out = gradient != nullptr ? results[static_cast<std::size_t>(t)] : local;
       out.rows.clear();
-      for (std::size_t e = first; e < last; ++e) {
-        if (keys[e] == sentinel) continue;
-        const std::uint64_t r = keys[e] - row_base;
-        if (slot[r]++ == 0) out.rows.push_back(static_cast<std::int64_t>(r));
-      }
+      for_each_entry(t, [&](std::int64_t r, std::int64_t, float) {
+        if (slot[static_cast<std::size_t>(r)]++ == 0) out.rows.push_back(r);
+      });
       if (gradient != nullptr) std::sort(out.rows.begin(), out.rows.end());
-      length.clear();
       long_index.clear();
       std::int32_t long_rows = 0;
       for (std::size_t sl = 0; sl < out.rows.size(); ++sl) {
         std::int32_t& s = slot[static_cast<std::size_t>(out.rows[sl])];
-        length.push_back(s);
         long_index.push_back(s > kEmbeddingLongRun ? long_rows++ : -1);
         s = static_cast<std::int32_t>(sl + 1);
       }
       out.values.assign(out.rows.size() * static_cast<std::size_t>(D), 0.0f);
       partials.assign(static_cast<std::size_t>(long_rows) * kEmbeddingRunPartials * static_cast<std::size_t>(D), 0.0f);
       seen.assign(out.rows.size(), 0);
-      for (std::size_t e = first; e < last; ++e) {
-        if (keys[e] == sentinel) continue;
-        const auto sl = static_cast<std::size_t>(slot[keys[e] - row_base] - 1);
+      for_each_entry(t, [&](std::int64_t r, std::int64_t diff_row, float c) {
+        const auto sl = static_cast<std::size_t>(slot[static_cast<std::size_t>(r)] - 1);
         const std::int32_t k = seen[sl]++;
-        const float* src = p.diff_dst + diff_row[e] * D;
+        const float* src = p.diff_dst + diff_row * D;
         float* acc = long_index[sl] < 0
                          ? out.values.data() + sl * static_cast<std::size_t>(D)
                          : partials.data() + (static_cast<std::size_t>(long_index[sl]) * kEmbeddingRunPartials +
                                               static_cast<std::size_t>(k % kEmbeddingRunPartials)) *
                                                  static_cast<std::size_t>(D);
-        const float c = coef[e];
         for (int d = 0; d < D; ++d) acc[d] = detail::madd(c, src[d], acc[d]);
-      }
+      });
       for (const std::int64_t r : out.rows) slot[static_cast<std::size_t>(r)] = 0;
       for (std::size_t sl = 0; sl < out.rows.size(); ++sl) {
         // The update reads and writes the row and its optimizer state at scattered rows: fetch a few rows ahead.

@@ -75,7 +75,7 @@ __global__ void embedding_bag_fwd_group_per_bag_kernel(const __grid_constant__ E
         for (int d = lane * kVec; d < D; d += group_size * kVec) {
           float v[kVec];
           if (r >= 0) {
-            load_vec<WeightT, kVec>(weights + r * D, d, v);
+            load_vec<WeightT, kVec>(weights + r * table.row_stride, d, v);
           } else {
 #pragma unroll
             for (int k = 0; k < kVec; ++k) v[k] = 0.0f;
@@ -97,7 +97,7 @@ __global__ void embedding_bag_fwd_group_per_bag_kernel(const __grid_constant__ E
           continue;
         }
         float v[kVec];
-        load_vec<WeightT, kVec>(weights + r * D, d, v);
+        load_vec<WeightT, kVec>(weights + r * table.row_stride, d, v);
         if (table.per_sample_weights != nullptr) {
           const float s = table.per_sample_weights[j];
 #pragma unroll
@@ -121,7 +121,8 @@ template <typename WeightT, typename IndexT>
 void launch(Context& ctx, const EmbeddingFwdArgs& args, EmbeddingErrors* errors) {
   bool aligned = args.dim % 4 == 0 && reinterpret_cast<std::uintptr_t>(args.dst) % 16 == 0;
   for (int t = 0; t < args.num_tables; ++t) {
-    aligned = aligned && reinterpret_cast<std::uintptr_t>(args.tables[t].weights) % (4 * sizeof(WeightT)) == 0;
+    aligned = aligned && reinterpret_cast<std::uintptr_t>(args.tables[t].weights) % (4 * sizeof(WeightT)) == 0 &&
+              args.tables[t].row_stride % 4 == 0;
   }
   const int vec = aligned ? 4 : 1;
   int group = 1;
@@ -229,7 +230,7 @@ __global__ void embedding_bwd_atomic_sgd_kernel(EmbeddingBwdProblem p, float neg
     if (key == static_cast<std::uint64_t>(p.total_rows)) continue;
     const EmbeddingBwdTable& bt = p.tables[find_table(p.tables, p.num_tables, key)];
     const std::int64_t r = static_cast<std::int64_t>(key) - bt.row_base;
-    atomicAdd(bt.weights + r * p.dim + d, mul_rn(neg_lr, mul_rn(coef[e], p.diff_dst[diff_row[e] * p.dim + d])));
+    atomicAdd(bt.weights + r * bt.weight_stride + d, mul_rn(neg_lr, mul_rn(coef[e], p.diff_dst[diff_row[e] * p.dim + d])));
   }
 }
 
@@ -276,22 +277,22 @@ __device__ void finish_run(const EmbeddingBwdProblem& p, const EmbeddingUpdateSc
       out.row[run] = r;
     }
   } else {
-    float* w = bt.weights + r * D;
+    float* w = bt.weights + r * bt.weight_stride;
     for (int d = lane; d < D; d += lanes) g_s[d] = regularised_gradient(u, g_s[d], w[d]);
     sync();
     if (u.kind == SparseOptimizerKind::kRowwiseAdagrad && lane == 0) {
       float sum_squares = 0.0f;
       for (int d = 0; d < D; ++d) sum_squares = madd(g_s[d], g_s[d], sum_squares);
-      const float state = rowwise_state(u, bt.state1[r], sum_squares, D);
-      bt.state1[r] = state;
+      const float state = rowwise_state(u, bt.state1[r * bt.state1_stride], sum_squares, D);
+      bt.state1[r * bt.state1_stride] = state;
       g_s[D] = rowwise_denominator(u, state);
     }
     sync();
     const float denom = u.kind == SparseOptimizerKind::kRowwiseAdagrad ? g_s[D] : 0.0f;
     const bool per_column_state = u.kind == SparseOptimizerKind::kAdagrad || u.kind == SparseOptimizerKind::kAdam;
     for (int d = lane; d < D; d += lanes) {
-      float* s1 = per_column_state ? bt.state1 + r * D + d : nullptr;
-      float* s2 = u.kind == SparseOptimizerKind::kAdam ? bt.state2 + r * D + d : nullptr;
+      float* s1 = per_column_state ? bt.state1 + r * bt.state1_stride + d : nullptr;
+      float* s2 = u.kind == SparseOptimizerKind::kAdam ? bt.state2 + r * bt.state2_stride + d : nullptr;
       w[d] = update_column(u, g_s[d], w[d], s1, s2, denom);
     }
   }

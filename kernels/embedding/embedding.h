@@ -4,8 +4,9 @@
 //   sum:  dst[b, t, :] = Σ_j w_j · W_t[indices_t[j], :]      (w_j = per-sample weight, 1 when absent)
 //   mean: dst[b, t, :] = (Σ_j W_t[indices_t[j], :]) / L_b    (empty bag: zeros, never NaN)
 //   none: dst[base_t + j, :] = W_t[indices_t[j], :]          (one row per index; base_t = Σ_{t'<t} nnz_t')
-// Tables: [N_t, D], f32 or bf16 storage (all tables of a call share D and dtype); accumulation in f32, in index
-// order, so CPU and CUDA results are bitwise identical (every product and sum rounded separately, no fma, on both).
+// Tables: [N_t, D], f32 or bf16 storage (all tables of a call share D and dtype), unit column stride; rows may be
+// further apart than D (row stride >= D), so a row can sit beside its optimizer state in one block (see the
+// backward: one cache-line run per update instead of three). Accumulation in f32, in index order, so CPU and CUDA results are bitwise identical (every product and sum rounded separately, no fma, on both).
 // Indices and offsets: i32 or i64 (one type per call); offsets have B + 1 entries, non-decreasing, from 0 to at most
 // nnz. dst: f32, [B, T, D] (equivalently [B, T*D]) for sum/mean, [Σ nnz_t, D] for none.
 //
@@ -95,7 +96,9 @@ struct SparseOptimizer {
 
 const char* to_string(SparseOptimizerKind kind) noexcept;
 
-// Optimizer state stored beside a table (f32, on the table's device); unused fields stay empty.
+// Optimizer state stored beside a table (f32, on the table's device); unused fields stay empty. Like the tables,
+// state rows have unit column stride and any row stride >= their width: interleaving [row | m | v] in one block
+// (embedding_interleaved_row_stride) makes each sparse update touch one contiguous run of memory.
 struct EmbeddingOptimizerState {
   TensorView state1{};
   TensorView state2{};
@@ -108,6 +111,11 @@ struct SparseGradient {
   Tensor values;
   std::int64_t num_rows = 0;
 };
+
+// Row stride (in floats) for a table of dimension `dim` interleaved with `state_columns` state values per row
+// (0 for SGD, 1 for row-wise Adagrad, dim for Adagrad, 2·dim for Adam): rows never straddle a 64-byte line more
+// than they must (a power of two up to 16 floats, a multiple of 16 beyond).
+std::int64_t embedding_interleaved_row_stride(std::int64_t dim, std::int64_t state_columns);
 
 // Whether the backward handles this request; the reason when it does not. optimizer may be null (gradient only).
 Status embedding_bag_bwd_supported(std::int64_t dim, DType table_dtype, const SparseOptimizer* optimizer,
@@ -132,6 +140,7 @@ inline constexpr int kMaxTablesPerLaunch = 32;
 struct EmbeddingTableArgs {
   const void* weights;
   std::int64_t rows;
+  std::int64_t row_stride;  // elements between consecutive rows (>= D)
   const void* offsets;
   const void* indices;
   const float* per_sample_weights;
@@ -168,6 +177,9 @@ struct EmbeddingBwdTable {
   float* weights;             // null for the gradient-only path
   float* state1;
   float* state2;
+  std::int64_t weight_stride;  // elements between rows of weights, state1, state2
+  std::int64_t state1_stride;
+  std::int64_t state2_stride;
   std::int64_t rows;
   std::int64_t row_base;      // first global key of this table: keys are row_base + row
   const void* offsets;

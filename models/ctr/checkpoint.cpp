@@ -51,7 +51,10 @@ void save_checkpoint(const std::string& path, CtrModel& model, const Vocabulary&
     append_bytes<std::uint64_t>(body, static_cast<std::uint64_t>(p.numel()));
     const std::size_t at = body.size();
     body.resize(at + p.nbytes());
-    copy_bytes(ctx, body.data() + at, Device::cpu(), p.data, p.device, p.nbytes());
+    // Parameters are stored packed, whatever their row stride in memory (tables sit beside their optimizer state).
+    const TensorView packed = p.is_contiguous() ? TensorView::contiguous(body.data() + at, p.dtype, Device::cpu(), {p.numel()})
+                                                : TensorView::contiguous(body.data() + at, p.dtype, Device::cpu(), {p.size(0), p.size(1)});
+    copy(ctx, packed, p.is_contiguous() ? TensorView::contiguous(p.data, p.dtype, p.device, {p.numel()}) : p);
   }
   ctx.synchronize();
   append_bytes<std::uint64_t>(body, fnv1a(body));
@@ -122,7 +125,11 @@ LoadedModel load_checkpoint(const std::string& path, Context& ctx) {
     }
     staging.resize(p.nbytes());
     r.take(staging.data(), staging.size());
-    copy_bytes(ctx, p.data, p.device, staging.data(), Device::cpu(), staging.size());
+    if (p.is_contiguous()) {
+      copy_bytes(ctx, p.data, p.device, staging.data(), Device::cpu(), staging.size());
+    } else {
+      copy(ctx, p, TensorView::contiguous(staging.data(), p.dtype, Device::cpu(), {p.size(0), p.size(1)}));
+    }
     ctx.synchronize();
   }
   return out;

@@ -439,21 +439,50 @@ std::int64_t state1_columns(SparseOptimizerKind k, std::int64_t dim) {
   return k == SparseOptimizerKind::kRowwiseAdagrad ? 1 : (k == SparseOptimizerKind::kSgd ? 0 : dim);
 }
 
+// Layout of tables and state: separate contiguous arrays, or one block per table with each row beside its state
+// ([row | state1 | state2 | padding], embedding_interleaved_row_stride) - the same values either way.
+enum class StateLayout { kSeparate, kInterleaved };
+
+constexpr float kPadding = 12345.0f;  // fills the interleaved blocks' padding; a stray write to it shows
+
 OptimizerRun run_optimizer(Device device, const Problem& p, PoolingMode pooling,
                            const std::vector<std::vector<float>>& diffs, SparseOptimizer opt,
-                           EmbeddingBackwardAlgorithm algorithm = EmbeddingBackwardAlgorithm::kSorted) {
+                           EmbeddingBackwardAlgorithm algorithm = EmbeddingBackwardAlgorithm::kSorted,
+                           StateLayout layout = StateLayout::kSeparate) {
   Context ctx(device);
   DeviceProblem dp(ctx, p, DType::kF32, DType::kI64);
   std::vector<EmbeddingOptimizerState> states;
   const std::int64_t cols = state1_columns(opt.kind, p.dim);
+  const bool adam = opt.kind == SparseOptimizerKind::kAdam;
+  std::vector<TensorView> blocks;
   for (std::size_t t = 0; t < p.tables.size(); ++t) {
     EmbeddingOptimizerState st;
     const std::int64_t rows = p.rows(t);
     // Non-zero initial state, so a wrong read of it shows.
-    if (cols == 1) st.state1 = dp.upload(ctx, testing::random_floats(static_cast<std::size_t>(rows), 0.1f, 0.5f, 700 + t), DType::kF32, {rows});
-    if (cols > 1) st.state1 = dp.upload(ctx, testing::random_floats(static_cast<std::size_t>(rows * cols), 0.0f, 0.1f, 710 + t), DType::kF32, {rows, cols});
-    if (opt.kind == SparseOptimizerKind::kAdam) {
-      st.state2 = dp.upload(ctx, testing::random_floats(static_cast<std::size_t>(rows * cols), 0.0f, 0.01f, 720 + t), DType::kF32, {rows, cols});
+    std::vector<float> s1, s2;
+    if (cols == 1) s1 = testing::random_floats(static_cast<std::size_t>(rows), 0.1f, 0.5f, 700 + t);
+    if (cols > 1) s1 = testing::random_floats(static_cast<std::size_t>(rows * cols), 0.0f, 0.1f, 710 + t);
+    if (adam) s2 = testing::random_floats(static_cast<std::size_t>(rows * cols), 0.0f, 0.01f, 720 + t);
+    if (layout == StateLayout::kSeparate) {
+      if (cols == 1) st.state1 = dp.upload(ctx, s1, DType::kF32, {rows});
+      if (cols > 1) st.state1 = dp.upload(ctx, s1, DType::kF32, {rows, cols});
+      if (adam) st.state2 = dp.upload(ctx, s2, DType::kF32, {rows, cols});
+    } else {
+      const std::int64_t D = p.dim;
+      const std::int64_t stride = embedding_interleaved_row_stride(D, cols + (adam ? cols : 0));
+      std::vector<float> block(static_cast<std::size_t>(rows * stride), kPadding);
+      for (std::int64_t r = 0; r < rows; ++r) {
+        float* row = block.data() + r * stride;
+        for (std::int64_t d = 0; d < D; ++d) row[d] = p.tables[t][static_cast<std::size_t>(r * D + d)];
+        for (std::int64_t c = 0; c < cols; ++c) row[D + c] = s1[static_cast<std::size_t>(r * cols + c)];
+        for (std::int64_t c = 0; adam && c < cols; ++c) row[D + cols + c] = s2[static_cast<std::size_t>(r * cols + c)];
+      }
+      blocks.push_back(dp.upload(ctx, block, DType::kF32, {rows, stride}));
+      auto* base = static_cast<float*>(blocks.back().data);
+      dp.tables[t] = TensorView::strided_rows(base, DType::kF32, ctx.device(), rows, D, stride);
+      if (cols >= 1) st.state1 = TensorView::strided_rows(base + D, DType::kF32, ctx.device(), rows, cols, stride);
+      if (cols == 1) st.state1.ndim = 1;
+      if (adam) st.state2 = TensorView::strided_rows(base + D + cols, DType::kF32, ctx.device(), rows, cols, stride);
     }
     states.push_back(st);
   }
@@ -464,6 +493,16 @@ OptimizerRun run_optimizer(Device device, const Problem& p, PoolingMode pooling,
     embedding_bag_bwd_update(ctx, dp.tables, dp.bags, diff, {pooling}, opt, states, algorithm);
   }
   OptimizerRun out;
+  for (const TensorView& block : blocks) {  // padding is never written
+    const std::vector<float> host = testing::to_host<float>(ctx, block);
+    const std::int64_t stride = block.size(1);
+    const std::int64_t used = p.dim + cols + (adam ? cols : 0);
+    for (std::int64_t r = 0; r < block.size(0); ++r) {
+      for (std::int64_t c = std::min(used, stride); c < stride; ++c) {
+        EXPECT_EQ(host[static_cast<std::size_t>(r * stride + c)], kPadding) << "padding of row " << r << " written";
+      }
+    }
+  }
   for (std::size_t t = 0; t < p.tables.size(); ++t) {
     out.tables.push_back(testing::to_host<float>(ctx, dp.tables[t]));
     out.state1.push_back(states[t].state1.data ? testing::to_host<float>(ctx, states[t].state1) : std::vector<float>{});
@@ -624,6 +663,49 @@ TEST(EmbeddingBackwardCpu, BitwiseDeterministicAndAtomicSgdAgrees) {
   }
 }
 
+TEST(EmbeddingBackwardCpu, InterleavedStateGivesBitwiseTheSameUpdate) {
+  // Rows beside their optimizer state (one strided block per table) compute exactly what separate arrays do.
+  for (Ids ids : {Ids::kUniform, Ids::kHotRow}) {
+    const OptimizerProblem o = optimizer_problem(950 + static_cast<std::uint64_t>(ids), ids, ids == Ids::kHotRow ? 400 : 64, 5);
+    for (const SparseOptimizer& opt : optimizers()) {
+      SCOPED_TRACE(std::string(to_string(opt.kind)) + (ids == Ids::kHotRow ? " hot row" : " uniform"));
+      const OptimizerRun separate = run_optimizer(Device::cpu(), o.p, o.pooling, o.diffs, opt);
+      const OptimizerRun interleaved = run_optimizer(Device::cpu(), o.p, o.pooling, o.diffs, opt,
+                                                     EmbeddingBackwardAlgorithm::kSorted, StateLayout::kInterleaved);
+      for (std::size_t t = 0; t < separate.tables.size(); ++t) {
+        EXPECT_EQ(interleaved.tables[t], separate.tables[t]) << "table " << t;
+        EXPECT_EQ(interleaved.state1[t], separate.state1[t]) << "state1 of table " << t;
+        EXPECT_EQ(interleaved.state2[t], separate.state2[t]) << "state2 of table " << t;
+      }
+    }
+  }
+}
+
+TEST(EmbeddingCpu, StridedTablesReadTheSameRows) {
+  Context ctx(Device::cpu());
+  const Problem p = make_problem(50, 6, {40, 9}, 3, Ids::kUniform, true, DType::kF32, 960);
+  DeviceProblem dp(ctx, p, DType::kF32, DType::kI32);
+  const std::int64_t out_rows = embedding_bag_output_rows(dp.bags, PoolingMode::kSum);
+  Tensor dense = Tensor::empty(ctx, DType::kF32, {out_rows, p.dim}), strided_out = Tensor::empty(ctx, DType::kF32, {out_rows, p.dim});
+  embedding_bag_fwd(ctx, dp.tables, dp.bags, dense, {PoolingMode::kSum});
+  std::vector<Tensor> blocks;
+  std::vector<TensorView> strided;
+  for (std::size_t t = 0; t < p.tables.size(); ++t) {
+    blocks.push_back(Tensor::empty(ctx, DType::kF32, {p.rows(t), 11}));
+    strided.push_back(TensorView::strided_rows(blocks.back().data<float>() + 2, DType::kF32, ctx.device(), p.rows(t), p.dim, 11));
+    copy(ctx, strided.back(), dp.tables[t]);
+  }
+  embedding_bag_fwd(ctx, strided, dp.bags, strided_out, {PoolingMode::kSum});
+  EXPECT_EQ(testing::to_host<float>(ctx, strided_out), testing::to_host<float>(ctx, dense));
+  // Rows closer than a row apart, or columns not adjacent, are refused with the reason.
+  std::vector<TensorView> overlapping = strided;
+  overlapping[1].strides[0] = p.dim - 1;
+  EXPECT_THROW(embedding_bag_fwd(ctx, overlapping, dp.bags, strided_out, {PoolingMode::kSum}), Error);
+  std::vector<TensorView> column_strided = strided;
+  column_strided[0].strides[1] = 2;
+  EXPECT_THROW(embedding_bag_fwd(ctx, column_strided, dp.bags, strided_out, {PoolingMode::kSum}), Error);
+}
+
 TEST(EmbeddingBackwardCpu, UnsupportedRequestsSayWhy) {
   SparseOptimizer adagrad{SparseOptimizerKind::kAdagrad, 0.1f};
   SparseOptimizer sgd{SparseOptimizerKind::kSgd, 0.1f};
@@ -700,11 +782,15 @@ TEST(EmbeddingBackwardCuda, FusedOptimizersBitwiseEqualToCpu) {
     for (const SparseOptimizer& opt : optimizers()) {
       SCOPED_TRACE(to_string(opt.kind));
       const OptimizerRun cpu = run_optimizer(Device::cpu(), o.p, o.pooling, o.diffs, opt);
-      const OptimizerRun gpu = run_optimizer(Device::cuda(0), o.p, o.pooling, o.diffs, opt);
-      for (std::size_t t = 0; t < cpu.tables.size(); ++t) {
-        EXPECT_TRUE(testing::bitwise_equal(gpu.tables[t].data(), cpu.tables[t].data(), cpu.tables[t].size() * 4));
-        EXPECT_TRUE(testing::bitwise_equal(gpu.state1[t].data(), cpu.state1[t].data(), cpu.state1[t].size() * 4));
-        EXPECT_TRUE(testing::bitwise_equal(gpu.state2[t].data(), cpu.state2[t].data(), cpu.state2[t].size() * 4));
+      for (StateLayout layout : {StateLayout::kSeparate, StateLayout::kInterleaved}) {
+        SCOPED_TRACE(layout == StateLayout::kSeparate ? "separate state" : "interleaved state");
+        const OptimizerRun gpu = run_optimizer(Device::cuda(0), o.p, o.pooling, o.diffs, opt,
+                                               EmbeddingBackwardAlgorithm::kSorted, layout);
+        for (std::size_t t = 0; t < cpu.tables.size(); ++t) {
+          EXPECT_TRUE(testing::bitwise_equal(gpu.tables[t].data(), cpu.tables[t].data(), cpu.tables[t].size() * 4));
+          EXPECT_TRUE(testing::bitwise_equal(gpu.state1[t].data(), cpu.state1[t].data(), cpu.state1[t].size() * 4));
+          EXPECT_TRUE(testing::bitwise_equal(gpu.state2[t].data(), cpu.state2[t].data(), cpu.state2[t].size() * 4));
+        }
       }
     }
   }
