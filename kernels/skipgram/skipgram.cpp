@@ -2,6 +2,10 @@
 
 #include <omp.h>
 
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
+
 #include <algorithm>
 #include <cmath>
 #include <numeric>
@@ -169,6 +173,131 @@ __attribute__((target_clones("avx512f", "avx2", "default"))) void train_center(
   std::copy(center, center + D, in);
 }
 
+#if defined(__x86_64__)
+// train_center with AVX-512 intrinsics: fused multiply-adds, two partial sums for the dot product (the compiler
+// keeps one and adds without fma: the host code is built with -ffp-contract=off), the tail of a row under a
+// mask. It rounds differently from train_center (fma, another summation order), so runs on AVX-512 CPUs are
+// reproducible among themselves and agree with the portable path and the CUDA kernel to float tolerance.
+__attribute__((target("avx512f"))) void train_center_avx512(const detail::SgnsProblem& p, std::int64_t c,
+                                                            const std::int32_t* targets, int count, float* center,
+                                                            float* error, std::int64_t& pairs, double& loss) {
+  const int D = p.dim;
+  const int full = D / 16 * 16;
+  const auto tail = static_cast<__mmask16>((1u << (D - full)) - 1u);
+  float* in = p.input + static_cast<std::int64_t>(p.tokens[c]) * D;
+  std::copy(in, in + D, center);
+  const float lr = p.learning_rate;
+  const int per_context = p.negatives + 1;
+  for (int pair = 0; pair * per_context < count; ++pair) {
+    std::fill(error, error + D, 0.0f);
+    for (int n = 0; n < per_context; ++n) {
+      const std::int32_t target = targets[pair * per_context + n];
+      if (target < 0) continue;
+      const float label = n == 0 ? 1.0f : 0.0f;
+      float* out = p.output + static_cast<std::int64_t>(target) * D;
+      __m512 acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps();
+      int d = 0;
+      for (; d + 32 <= full; d += 32) {
+        acc0 = _mm512_fmadd_ps(_mm512_loadu_ps(center + d), _mm512_loadu_ps(out + d), acc0);
+        acc1 = _mm512_fmadd_ps(_mm512_loadu_ps(center + d + 16), _mm512_loadu_ps(out + d + 16), acc1);
+      }
+      if (d < full) {
+        acc0 = _mm512_fmadd_ps(_mm512_loadu_ps(center + d), _mm512_loadu_ps(out + d), acc0);
+      }
+      if (tail != 0) {
+        acc1 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(tail, center + full), _mm512_maskz_loadu_ps(tail, out + full), acc1);
+      }
+      // Horizontal sum through memory, in a fixed tree (GCC 12's _mm512_reduce_add_ps trips -Wmaybe-uninitialized).
+      alignas(64) float lanes[16];
+      _mm512_store_ps(lanes, _mm512_add_ps(acc0, acc1));
+      for (int width = 8; width >= 1; width /= 2) {
+        for (int k = 0; k < width; ++k) lanes[k] += lanes[k + width];
+      }
+      const float f = lanes[0];
+      const float g = detail::sgns_gradient(f, label, lr);
+      if (p.compute_loss) loss += detail::sgns_loss(f, label);
+      // One pass over the output row: the error takes its old value, then the row moves.
+      const __m512 gv = _mm512_set1_ps(g);
+      for (d = 0; d < full; d += 16) {
+        const __m512 o = _mm512_loadu_ps(out + d);
+        _mm512_storeu_ps(error + d, _mm512_fmadd_ps(gv, o, _mm512_loadu_ps(error + d)));
+        _mm512_storeu_ps(out + d, _mm512_fmadd_ps(gv, _mm512_loadu_ps(center + d), o));
+      }
+      if (tail != 0) {
+        const __m512 o = _mm512_maskz_loadu_ps(tail, out + full);
+        _mm512_mask_storeu_ps(error + full, tail, _mm512_fmadd_ps(gv, o, _mm512_maskz_loadu_ps(tail, error + full)));
+        _mm512_mask_storeu_ps(out + full, tail, _mm512_fmadd_ps(gv, _mm512_maskz_loadu_ps(tail, center + full), o));
+      }
+    }
+    for (int d = 0; d < D; ++d) center[d] += error[d];
+    ++pairs;
+  }
+  std::copy(center, center + D, in);
+}
+
+// The same with 256-bit vectors (AVX2 + FMA), for rows that are not a multiple of 16 floats: a row of 100 floats
+// is 400 bytes, so 64-byte loads would straddle cache lines in most rows; 32-byte loads straddle in few.
+__attribute__((target("avx2,fma"))) void train_center_avx2(const detail::SgnsProblem& p, std::int64_t c,
+                                                          const std::int32_t* targets, int count, float* center,
+                                                          float* error, std::int64_t& pairs, double& loss) {
+  const int D = p.dim;
+  const int full = D / 8 * 8;
+  float* in = p.input + static_cast<std::int64_t>(p.tokens[c]) * D;
+  std::copy(in, in + D, center);
+  const float lr = p.learning_rate;
+  const int per_context = p.negatives + 1;
+  for (int pair = 0; pair * per_context < count; ++pair) {
+    std::fill(error, error + D, 0.0f);
+    for (int n = 0; n < per_context; ++n) {
+      const std::int32_t target = targets[pair * per_context + n];
+      if (target < 0) continue;
+      const float label = n == 0 ? 1.0f : 0.0f;
+      float* out = p.output + static_cast<std::int64_t>(target) * D;
+      __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
+      int d = 0;
+      for (; d + 16 <= full; d += 16) {
+        acc0 = _mm256_fmadd_ps(_mm256_loadu_ps(center + d), _mm256_loadu_ps(out + d), acc0);
+        acc1 = _mm256_fmadd_ps(_mm256_loadu_ps(center + d + 8), _mm256_loadu_ps(out + d + 8), acc1);
+      }
+      if (d < full) acc0 = _mm256_fmadd_ps(_mm256_loadu_ps(center + d), _mm256_loadu_ps(out + d), acc0);
+      alignas(32) float lanes[8];
+      _mm256_store_ps(lanes, _mm256_add_ps(acc0, acc1));
+      for (int width = 4; width >= 1; width /= 2) {
+        for (int k = 0; k < width; ++k) lanes[k] += lanes[k + width];
+      }
+      float f = lanes[0];
+      for (d = full; d < D; ++d) f += center[d] * out[d];
+      const float g = detail::sgns_gradient(f, label, lr);
+      if (p.compute_loss) loss += detail::sgns_loss(f, label);
+      const __m256 gv = _mm256_set1_ps(g);
+      for (d = 0; d < full; d += 8) {
+        const __m256 o = _mm256_loadu_ps(out + d);
+        _mm256_storeu_ps(error + d, _mm256_fmadd_ps(gv, o, _mm256_loadu_ps(error + d)));
+        _mm256_storeu_ps(out + d, _mm256_fmadd_ps(gv, _mm256_loadu_ps(center + d), o));
+      }
+      for (; d < D; ++d) {
+        const float o = out[d];
+        error[d] += g * o;
+        out[d] = o + g * center[d];
+      }
+    }
+    for (int d = 0; d < D; ++d) center[d] += error[d];
+    ++pairs;
+  }
+  std::copy(center, center + D, in);
+}
+
+bool cpu_has_avx2_fma() {
+  static const bool has = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+  return has;
+}
+
+bool cpu_has_avx512() {
+  static const bool has = __builtin_cpu_supports("avx512f");
+  return has;
+}
+#endif
+
 SgnsStats sgns_cpu(Context& ctx, const detail::SgnsProblem& p, SgnsSchedule schedule) {
   std::int64_t pairs = 0;
   double loss = 0.0;
@@ -187,7 +316,18 @@ SgnsStats sgns_cpu(Context& ctx, const detail::SgnsProblem& p, SgnsSchedule sche
       std::int32_t* current = plans.data() + ((c - begin) % 2) * per_center;
       std::int32_t* next = plans.data() + ((c - begin + 1) % 2) * per_center;
       const int next_count = c + 1 < end ? plan_center(p, c + 1, next) : 0;
+#if defined(__x86_64__)
+      // 64-byte vectors when rows are whole vectors (D % 16 == 0, e.g. 128), 32-byte ones otherwise (e.g. 100).
+      if (cpu_has_avx512() && p.dim % 16 == 0) {
+        train_center_avx512(p, c, current, count, scratch.data(), scratch.data() + p.dim, pairs, loss);
+      } else if (cpu_has_avx2_fma()) {
+        train_center_avx2(p, c, current, count, scratch.data(), scratch.data() + p.dim, pairs, loss);
+      } else {
+        train_center(p, c, current, count, scratch.data(), scratch.data() + p.dim, pairs, loss);
+      }
+#else
       train_center(p, c, current, count, scratch.data(), scratch.data() + p.dim, pairs, loss);
+#endif
       count = next_count;
     }
   }

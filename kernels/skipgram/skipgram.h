@@ -15,8 +15,10 @@
 //
 // Schedules and determinism:
 //   kSequential: centers in order, one at a time (CPU: one thread; CUDA: one warp). The reference; run to run
-//                bitwise on each device; CPU and CUDA agree to float tolerance (dot products are summed in a
-//                different order: eight partial sums on the CPU, a warp tree on the GPU).
+//                bitwise on each device (on the CPU, on each instruction set: the routine used is picked from
+//                the CPU and D); CPU and CUDA agree to float tolerance (dot products are summed in a different
+//                order: vector partial sums with fused multiply-adds on AVX2/AVX-512 CPUs, eight partial sums
+//                without fma on others, a warp tree on the GPU).
 //   kHogwild:    centers in parallel with unsynchronised updates of shared rows (word2vec.c's threads; on CUDA
 //                one warp per center). Not reproducible bit for bit; statistically the same training.
 #pragma once
