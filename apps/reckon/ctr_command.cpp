@@ -31,7 +31,7 @@ struct SynthArgs {
 
 struct TrainArgs {
   std::string model = "deepfm", train, valid, format = "criteo", hidden = "400,400,400", optimizer = "adam",
-              device = "auto", bad_rows = "skip", save;
+              device = "auto", bad_rows = "skip", save, resume;
   int epochs = 1, embed_dim = 16, threads = 0, patience = 0;
   float lr_decay = 1.0f;
   std::int64_t batch = 4096, min_count = 1, hash_buckets = 0;
@@ -64,7 +64,11 @@ nlohmann::json run_train(const TrainArgs& a) {
   if (a.threads > 0) ctx.set_cpu_threads(a.threads);
   const ctr::ReadOptions read =
       ctr::read_options(a.format, a.bad_rows == "fail" ? ctr::BadRowPolicy::kFail : ctr::BadRowPolicy::kSkip);
-  const ctr::Vocabulary vocab = ctr::build_vocabulary(a.train, read, a.min_count, a.hash_buckets);
+  // --resume: the checkpoint's model (configuration, parameters, optimizer state, step) and vocabulary.
+  ctr::LoadedModel resumed;
+  if (!a.resume.empty()) resumed = ctr::load_checkpoint(a.resume, ctx);
+  const ctr::Vocabulary vocab =
+      a.resume.empty() ? ctr::build_vocabulary(a.train, read, a.min_count, a.hash_buckets) : resumed.vocabulary;
   // Streaming keeps only the shuffle buffer and a few batches in memory; otherwise the file is read whole.
   const ctr::CtrDataset train = a.stream ? ctr::CtrDataset{} : ctr::read_dataset(a.train, vocab, read);
   const ctr::CtrDataset valid = a.valid.empty() ? ctr::CtrDataset{} : ctr::read_dataset(a.valid, vocab, read);
@@ -84,7 +88,10 @@ nlohmann::json run_train(const TrainArgs& a) {
   config.dense_learning_rate = a.lr;
   config.seed = a.seed;
   config.field_widths = vocab.field_widths();
-  ctr::CtrModel model(ctx, config, rows);
+  std::unique_ptr<ctr::CtrModel> created =
+      a.resume.empty() ? std::make_unique<ctr::CtrModel>(ctx, config, rows) : std::move(resumed.model);
+  ctr::CtrModel& model = *created;
+  const std::int64_t start_step = model.step();
   ctr::TrainOptions options;
   options.epochs = a.epochs;
   options.batch_size = a.batch;
@@ -116,7 +123,10 @@ nlohmann::json run_train(const TrainArgs& a) {
     profile = nlohmann::json{{"steps", stages->passes()}};
     for (std::size_t i = 0; i < totals.size(); ++i) profile[stages->stage_names()[i] + "_ms_per_step"] = totals[i] / steps;
   }
-  return {{"model", a.model},
+  return {{"model", ctr::to_string(model.config().kind)},
+          {"resumed_from", a.resume.empty() ? nlohmann::json(nullptr) : nlohmann::json(a.resume)},
+          {"start_step", start_step},
+          {"steps", model.step()},
           {"device", ctx.device().str()},
           {"stage_profile", profile},
           {"train_rows", r.epochs.empty() ? std::int64_t{0} : r.epochs.back().samples},
@@ -314,7 +324,11 @@ void add_ctr_command(CLI::App& app) {
   t->add_option("--threads", train->threads, "CPU threads (0: all)");
   t->add_option("--bad-rows", train->bad_rows, "skip | fail")->capture_default_str();
   t->add_option("--seed", train->seed)->capture_default_str();
-  t->add_option("--save", train->save, "write a checkpoint (model, vocabulary) to this file");
+  t->add_option("--save", train->save, "write a checkpoint (model, vocabulary, optimizer state) to this file");
+  t->add_option("--resume", train->resume,
+                "continue training a checkpoint written by --save: its model, vocabulary, optimizer state and "
+                "learning rates are used (--model, --hidden, --embed-dim, --dropout, --l2, --optimizer, --lr, "
+                "--min-count and --hash-buckets are then ignored)");
   t->add_flag("--stream", train->stream, "stream the training file (files larger than memory)");
   t->add_flag("--profile", train->profile, "time each stage of the training steps (embedding, FM, MLP, loss, optimizers)");
   t->add_option("--shuffle-buffer", train->shuffle_buffer, "rows held for shuffling when streaming")

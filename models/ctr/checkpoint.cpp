@@ -31,6 +31,43 @@ nlohmann::json config_json(const CtrModel& model) {
           {"step", model.step()}};
 }
 
+// A count, then each tensor as its element count and its values, packed whatever its row stride in memory
+// (tables and their optimizer state sit interleaved in one block).
+void append_tensors(Context& ctx, std::string& body, const std::vector<TensorView>& tensors) {
+  append_bytes<std::uint64_t>(body, tensors.size());
+  for (const TensorView& t : tensors) {
+    append_bytes<std::uint64_t>(body, static_cast<std::uint64_t>(t.numel()));
+    const std::size_t at = body.size();
+    body.resize(at + t.nbytes());
+    if (t.is_contiguous()) {
+      copy_bytes(ctx, body.data() + at, Device::cpu(), t.data, t.device, t.nbytes());
+    } else {
+      copy(ctx, TensorView::contiguous(body.data() + at, t.dtype, Device::cpu(), t.sizes.data(), t.ndim), t);
+    }
+  }
+}
+
+// Reads what append_tensors wrote into tensors of the expected shapes; `what` names them in errors.
+void read_tensors(Context& ctx, ByteReader& r, const std::vector<TensorView>& tensors, const std::string& path,
+                  const char* what) {
+  if (r.get<std::uint64_t>() != tensors.size()) RECKON_THROW(StatusCode::kDataError, path, ": ", what, " count does not match");
+  std::vector<char> staging;
+  for (const TensorView& t : tensors) {
+    const std::uint64_t n = r.get<std::uint64_t>();
+    if (n != static_cast<std::uint64_t>(t.numel())) {
+      RECKON_THROW(StatusCode::kDataError, path, ": ", what, " of ", n, " elements where ", t.numel(), " expected");
+    }
+    staging.resize(t.nbytes());
+    r.take(staging.data(), staging.size());
+    if (t.is_contiguous()) {
+      copy_bytes(ctx, t.data, t.device, staging.data(), Device::cpu(), staging.size());
+    } else {
+      copy(ctx, t, TensorView::contiguous(staging.data(), t.dtype, Device::cpu(), t.sizes.data(), t.ndim));
+    }
+    ctx.synchronize();  // staging is reused
+  }
+}
+
 }  // namespace
 
 void save_checkpoint(const std::string& path, CtrModel& model, const Vocabulary& vocabulary) {
@@ -44,18 +81,9 @@ void save_checkpoint(const std::string& path, CtrModel& model, const Vocabulary&
   vocabulary.save(vocab);
   append_bytes<std::uint64_t>(body, vocab.str().size());
   body += vocab.str();
-  const std::vector<TensorView> params = model.parameters();
-  append_bytes<std::uint64_t>(body, params.size());
   Context& ctx = model.context();
-  for (const TensorView& p : params) {
-    append_bytes<std::uint64_t>(body, static_cast<std::uint64_t>(p.numel()));
-    const std::size_t at = body.size();
-    body.resize(at + p.nbytes());
-    // Parameters are stored packed, whatever their row stride in memory (tables sit beside their optimizer state).
-    const TensorView packed = p.is_contiguous() ? TensorView::contiguous(body.data() + at, p.dtype, Device::cpu(), {p.numel()})
-                                                : TensorView::contiguous(body.data() + at, p.dtype, Device::cpu(), {p.size(0), p.size(1)});
-    copy(ctx, packed, p.is_contiguous() ? TensorView::contiguous(p.data, p.dtype, p.device, {p.numel()}) : p);
-  }
+  append_tensors(ctx, body, model.parameters());
+  append_tensors(ctx, body, model.optimizer_state());
   ctx.synchronize();
   append_bytes<std::uint64_t>(body, fnv1a(body));
   write_file_atomically(path, body);
@@ -77,8 +105,8 @@ LoadedModel load_checkpoint(const std::string& path, Context& ctx) {
   char magic[8];
   r.take(magic, sizeof(magic));
   const std::uint64_t version = r.get<std::uint64_t>();
-  if (version != kCheckpointVersion) {
-    RECKON_THROW(StatusCode::kDataError, path, ": checkpoint version ", version, ", this build reads ",
+  if (version < 1 || version > kCheckpointVersion) {
+    RECKON_THROW(StatusCode::kDataError, path, ": checkpoint version ", version, ", this build reads 1 to ",
                  kCheckpointVersion);
   }
   nlohmann::json c;
@@ -115,23 +143,8 @@ LoadedModel load_checkpoint(const std::string& path, Context& ctx) {
   } catch (const nlohmann::json::exception& e) {
     RECKON_THROW(StatusCode::kDataError, path, ": incomplete model configuration: ", e.what());
   }
-  const std::vector<TensorView> params = out.model->parameters();
-  if (r.get<std::uint64_t>() != params.size()) RECKON_THROW(StatusCode::kDataError, path, ": parameter count does not match");
-  std::vector<char> staging;
-  for (const TensorView& p : params) {
-    const std::uint64_t n = r.get<std::uint64_t>();
-    if (n != static_cast<std::uint64_t>(p.numel())) {
-      RECKON_THROW(StatusCode::kDataError, path, ": parameter of ", n, " elements where ", p.numel(), " expected");
-    }
-    staging.resize(p.nbytes());
-    r.take(staging.data(), staging.size());
-    if (p.is_contiguous()) {
-      copy_bytes(ctx, p.data, p.device, staging.data(), Device::cpu(), staging.size());
-    } else {
-      copy(ctx, p, TensorView::contiguous(staging.data(), p.dtype, Device::cpu(), {p.size(0), p.size(1)}));
-    }
-    ctx.synchronize();
-  }
+  read_tensors(ctx, r, out.model->parameters(), path, "parameter");
+  if (version >= 2) read_tensors(ctx, r, out.model->optimizer_state(), path, "optimizer state");
   return out;
 }
 

@@ -1,6 +1,7 @@
 // Model checkpoints: a versioned binary file with a checksum, written to a temporary file and renamed, so an
-// interrupted save never corrupts the previous checkpoint. Holds the model configuration, the vocabulary and the
-// parameters (not the optimizer state: a loaded model serves, or resumes training with fresh optimizer state).
+// interrupted save never corrupts the previous checkpoint. Holds the model configuration (with the step count), the
+// vocabulary, the parameters and (from version 2) the optimizers' state, so a loaded model serves or resumes
+// training exactly where it stopped. Version 1 files still load, with fresh optimizer state.
 // A truncated, corrupted or foreign file is rejected with kDataError before anything is used.
 #pragma once
 
@@ -12,7 +13,7 @@
 
 namespace reckon::ctr {
 
-inline constexpr std::uint32_t kCheckpointVersion = 1;
+inline constexpr std::uint32_t kCheckpointVersion = 2;
 
 void save_checkpoint(const std::string& path, CtrModel& model, const Vocabulary& vocabulary);
 

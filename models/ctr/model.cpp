@@ -212,6 +212,26 @@ std::vector<TensorView> CtrModel::parameters() const {
   return out;
 }
 
+std::vector<TensorView> CtrModel::optimizer_state() const {
+  std::vector<TensorView> out;
+  for (const auto* tables : {&ws_->first, &ws_->embeddings}) {
+    for (const SparseTable& t : *tables) {
+      if (t.states.state1.data != nullptr) out.push_back(t.states.state1);
+      if (t.states.state2.data != nullptr) out.push_back(t.states.state2);
+    }
+  }
+  const auto moments = [&out](const DenseParam& p) {
+    out.push_back(p.m);
+    out.push_back(p.v);
+  };
+  moments(ws_->bias);
+  for (std::size_t l = 0; l < ws_->weights.size(); ++l) {
+    moments(ws_->weights[l]);
+    moments(ws_->biases[l]);
+  }
+  return out;
+}
+
 void CtrModel::ensure_workspace(std::int64_t batch) {
   Workspace& w = *ws_;
   if (batch <= w.capacity) return;

@@ -112,6 +112,9 @@ class CtrModel {
 
   // Parameters in a fixed order (tables, then dense), for checkpoints and tests.
   std::vector<TensorView> parameters() const;
+  // The optimizers' state in a fixed order (each table's sparse state, then each dense parameter's moments), so a
+  // checkpoint can resume training exactly where it stopped.
+  std::vector<TensorView> optimizer_state() const;
   std::int64_t step() const { return step_; }
   // Profile training steps by stage: a timer built with ctr_stage_names() on the model's context, or null (the
   // default) for none. Marks on a GPU are stream events, so profiling does not serialise the step.

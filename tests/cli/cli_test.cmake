@@ -52,6 +52,14 @@ run(trained ctr train --model fm --train ctr/train.txt --valid ctr/test.txt --ep
     --profile --save fm.ckpt --json)
 expect("${trained}" auc GREATER 0.5)
 expect("${trained}" stage_profile steps GREATER 0)
+# Resumed: the step count continues from the checkpoint's.
+run(resumed ctr train --resume fm.ckpt --train ctr/train.txt --valid ctr/test.txt --epochs 1 --batch 512
+    --device cpu --save fm2.ckpt --json)
+string(JSON first_steps GET "${trained}" steps)
+expect("${resumed}" start_step EQUAL ${first_steps})
+math(EXPR twice "2 * ${first_steps}")
+expect("${resumed}" steps EQUAL ${twice})
+fails("not a reckon checkpoint" ctr train --resume ctr/test.txt --train ctr/train.txt --json)
 run(predicted ctr predict --model fm.ckpt --data ctr/test.txt --out p.txt --device cpu --json)
 expect("${predicted}" rows EQUAL 1000)
 fails("unknown CTR format" ctr train --train ctr/train.txt --format parquet --json)

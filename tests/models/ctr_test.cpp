@@ -2,6 +2,7 @@
 // planted structure (the ordering LR < FM < DeepFM, and DeepFM near the Bayes-optimal AUC).
 #include <gtest/gtest.h>
 
+#include <cstring>
 #include <filesystem>
 #include <set>
 #include <fstream>
@@ -15,6 +16,7 @@
 #include "reckon/models/ctr/stream.h"
 #include "reckon/models/ctr/synthetic.h"
 #include "reckon/models/ctr/trainer.h"
+#include "reckon/runtime/file_io.h"
 #include "reckon/runtime/philox.h"
 #include "testing.h"
 
@@ -374,6 +376,66 @@ TEST(CtrStream, StreamedTrainingLearnsLikeInMemory) {
   const TrainResult t = train_stream(streamed, s.train_path, v, {}, test_data, options, 5000);
   EXPECT_EQ(t.epochs[0].samples, 40000);
   EXPECT_NEAR(t.auc, m.auc, 0.02);
+}
+
+TEST(CtrCheckpoint, ResumedTrainingIsBitwiseUninterruptedTraining) {
+  // Two epochs in one go, against one epoch, a checkpoint, a load and one more epoch: the checkpoint carries the
+  // Adam moments (sparse and dense) and the step count, so the two runs end bit for bit equal.
+  const std::string dir = testing::temp_dir("ctr_resume");
+  const SyntheticResult s = write_synthetic_click_log(dir, {4000, 10, 3});
+  const Vocabulary v = build_vocabulary(s.train_path, {}, 1);
+  const CtrDataset train_data = read_dataset(s.train_path, v, {});
+  std::vector<std::int64_t> rows;
+  for (std::int64_t f = 0; f < v.field_count(); ++f) rows.push_back(v.rows(f));
+  CtrModelConfig config;
+  config.hidden = {16, 8};
+  TrainOptions options;
+  options.batch_size = 256;
+  options.shuffle = false;  // epoch 2 of one run sees the batches of epoch 1 of the other
+  Context ctx(Device::cpu());
+  CtrModel straight(ctx, config, rows);
+  options.epochs = 2;
+  (void)train(straight, train_data, CtrDataset{}, options);
+
+  CtrModel first(ctx, config, rows);
+  options.epochs = 1;
+  (void)train(first, train_data, CtrDataset{}, options);
+  const std::string path = dir + "/epoch1.ckpt";
+  save_checkpoint(path, first, v);
+  LoadedModel resumed = load_checkpoint(path, ctx);
+  EXPECT_EQ(resumed.model->step(), first.step());
+  (void)train(*resumed.model, train_data, CtrDataset{}, options);
+
+  const auto want = straight.parameters(), got = resumed.model->parameters();
+  ASSERT_EQ(want.size(), got.size());
+  for (std::size_t i = 0; i < want.size(); ++i) {
+    EXPECT_EQ(testing::to_host<float>(ctx, got[i]), testing::to_host<float>(ctx, want[i])) << "parameter " << i;
+  }
+  const auto want_state = straight.optimizer_state(), got_state = resumed.model->optimizer_state();
+  ASSERT_EQ(want_state.size(), got_state.size());
+  for (std::size_t i = 0; i < want_state.size(); ++i) {
+    EXPECT_EQ(testing::to_host<float>(ctx, got_state[i]), testing::to_host<float>(ctx, want_state[i])) << "state " << i;
+  }
+
+  // A version-1 file (no optimizer state: the same bytes without the state section) still loads, with the same
+  // parameters and fresh (zero) optimizer state.
+  std::ifstream in(path, std::ios::binary);
+  std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  std::size_t state_bytes = 8;
+  for (const TensorView& t : first.optimizer_state()) state_bytes += 8 + t.nbytes();
+  std::string v1 = bytes.substr(0, bytes.size() - 8 - state_bytes);
+  const std::uint64_t one = 1;
+  std::memcpy(v1.data() + 8, &one, 8);  // after the 8-byte magic
+  const std::uint64_t sum = fnv1a(v1);
+  v1.append(reinterpret_cast<const char*>(&sum), 8);
+  LoadedModel old = load_checkpoint(testing::write_file(dir, "v1.ckpt", v1), ctx);
+  const auto old_params = old.model->parameters(), first_params = first.parameters();
+  for (std::size_t i = 0; i < old_params.size(); ++i) {
+    EXPECT_EQ(testing::to_host<float>(ctx, old_params[i]), testing::to_host<float>(ctx, first_params[i])) << "parameter " << i;
+  }
+  for (const TensorView& t : old.model->optimizer_state()) {
+    for (float x : testing::to_host<float>(ctx, t)) ASSERT_EQ(x, 0.0f);
+  }
 }
 
 TEST(CtrCheckpoint, RoundTripsAndRejectsBadFiles) {
