@@ -37,12 +37,14 @@ std::int64_t rows_of(const TensorView& t, const char* name) {
 }
 
 // Row-major C[m, n] = op(A) · op(B).
+// c = a·b (beta 0) or c += a·b (beta 1), row-major.
 void gemm(Context& ctx, bool ta, bool tb, std::int64_t m, std::int64_t n, std::int64_t k, const float* a,
-          std::int64_t lda, const float* b, std::int64_t ldb, float* c, std::int64_t ldc, DenseMath math) {
+          std::int64_t lda, const float* b, std::int64_t ldb, float* c, std::int64_t ldc, DenseMath math,
+          float beta = 0.0f) {
   if (m == 0 || n == 0) return;
   if (ctx.is_cuda()) {
 #if RECKON_WITH_CUDA
-    detail::gemm_cuda(ctx, ta, tb, m, n, k, a, lda, b, ldb, c, ldc, math);
+    detail::gemm_cuda(ctx, ta, tb, m, n, k, a, lda, b, ldb, beta, c, ldc, math);
 #else
     detail::throw_not_compiled("linear", "CUDA", __FILE__, __LINE__);
 #endif
@@ -50,14 +52,16 @@ void gemm(Context& ctx, bool ta, bool tb, std::int64_t m, std::int64_t n, std::i
   }
   (void)math;
   if (k == 0) {
-    for (std::int64_t i = 0; i < m; ++i) std::fill_n(c + i * ldc, n, 0.0f);
+    if (beta == 0.0f) {
+      for (std::int64_t i = 0; i < m; ++i) std::fill_n(c + i * ldc, n, 0.0f);
+    }
     return;
   }
 #if RECKON_WITH_ONEDNN
   // dnnl_sgemm is row-major and threads over omp_get_max_threads(); the context's thread count rules.
   const int saved_threads = omp_get_max_threads();
   omp_set_num_threads(ctx.cpu_threads());
-  const dnnl_status_t status = dnnl_sgemm(ta ? 'T' : 'N', tb ? 'T' : 'N', m, n, k, 1.0f, a, lda, b, ldb, 0.0f, c, ldc);
+  const dnnl_status_t status = dnnl_sgemm(ta ? 'T' : 'N', tb ? 'T' : 'N', m, n, k, 1.0f, a, lda, b, ldb, beta, c, ldc);
   omp_set_num_threads(saved_threads);
   if (status != dnnl_success) {
     RECKON_THROW(status == dnnl_out_of_memory ? StatusCode::kOutOfMemory : StatusCode::kInvalidArgument,
@@ -65,7 +69,7 @@ void gemm(Context& ctx, bool ta, bool tb, std::int64_t m, std::int64_t n, std::i
   }
 #else
   cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, static_cast<int>(m),
-              static_cast<int>(n), static_cast<int>(k), 1.0f, a, static_cast<int>(lda), b, static_cast<int>(ldb), 0.0f,
+              static_cast<int>(n), static_cast<int>(k), 1.0f, a, static_cast<int>(lda), b, static_cast<int>(ldb), beta,
               c, static_cast<int>(ldc));
 #endif
 }
@@ -152,6 +156,18 @@ void column_sum_any(Context& ctx, const float* src, std::int64_t rows, std::int6
   column_sum_cpu(ctx, src, rows, cols, out);
 }
 
+void bwd_data(Context& ctx, const TensorView& diff_dst, const TensorView& weights, const TensorView& diff_src,
+              DenseMath math, float beta) {
+  const std::int64_t B = rows_of(diff_dst, "linear diff_dst");
+  RECKON_CHECK_ARG(weights.ndim == 2, "linear weights must be [M, N], got ", weights.shape_str());
+  const std::int64_t M = weights.size(0), N = weights.size(1);
+  check_matrix(ctx, diff_dst, "linear diff_dst", B, N);
+  check_matrix(ctx, weights, "linear weights", M, N);
+  check_matrix(ctx, diff_src, "linear diff_src", B, M);
+  gemm(ctx, false, true, B, M, N, static_cast<const float*>(diff_dst.data), N, static_cast<const float*>(weights.data),
+       N, static_cast<float*>(diff_src.data), M, math, beta);
+}
+
 }  // namespace
 
 void linear_fwd(Context& ctx, const TensorView& src, const TensorView& weights, const TensorView& bias,
@@ -173,14 +189,12 @@ void linear_fwd(Context& ctx, const TensorView& src, const TensorView& weights, 
 
 void linear_bwd_data(Context& ctx, const TensorView& diff_dst, const TensorView& weights, const TensorView& diff_src,
                      DenseMath math) {
-  const std::int64_t B = rows_of(diff_dst, "linear diff_dst");
-  RECKON_CHECK_ARG(weights.ndim == 2, "linear weights must be [M, N], got ", weights.shape_str());
-  const std::int64_t M = weights.size(0), N = weights.size(1);
-  check_matrix(ctx, diff_dst, "linear diff_dst", B, N);
-  check_matrix(ctx, weights, "linear weights", M, N);
-  check_matrix(ctx, diff_src, "linear diff_src", B, M);
-  gemm(ctx, false, true, B, M, N, static_cast<const float*>(diff_dst.data), N, static_cast<const float*>(weights.data),
-       N, static_cast<float*>(diff_src.data), M, math);
+  bwd_data(ctx, diff_dst, weights, diff_src, math, 0.0f);
+}
+
+void linear_bwd_data_accumulate(Context& ctx, const TensorView& diff_dst, const TensorView& weights,
+                                const TensorView& diff_src, DenseMath math) {
+  bwd_data(ctx, diff_dst, weights, diff_src, math, 1.0f);
 }
 
 void linear_bwd_weights(Context& ctx, const TensorView& src, const TensorView& diff_dst, const TensorView& diff_weights,

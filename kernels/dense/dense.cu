@@ -99,17 +99,17 @@ __global__ void adam_kernel(float* params, const float* grads, float* m, float* 
 }  // namespace
 
 void gemm_cuda(Context& ctx, bool transpose_a, bool transpose_b, std::int64_t m, std::int64_t n, std::int64_t k,
-               const float* a, std::int64_t lda, const float* b, std::int64_t ldb, float* c, std::int64_t ldc,
-               DenseMath math) {
+               const float* a, std::int64_t lda, const float* b, std::int64_t ldb, float beta, float* c,
+               std::int64_t ldc, DenseMath math) {
   DeviceGuard guard(ctx.device().index);
   cublasHandle_t handle = cublas_handle(ctx);
   RECKON_CUDA_CHECK(cublasSetMathMode(
       handle, math == DenseMath::kAllowTf32 ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_DEFAULT_MATH));
-  const float one = 1.0f, zero = 0.0f;
+  const float one = 1.0f;
   RECKON_CHECK_ARG(m <= INT32_MAX && n <= INT32_MAX && k <= INT32_MAX, "matrix dimensions above 2^31 - 1");
   RECKON_CUDA_CHECK(cublasSgemm(handle, transpose_b ? CUBLAS_OP_T : CUBLAS_OP_N, transpose_a ? CUBLAS_OP_T : CUBLAS_OP_N,
                                 static_cast<int>(n), static_cast<int>(m), static_cast<int>(k), &one, b,
-                                static_cast<int>(ldb), a, static_cast<int>(lda), &zero, c, static_cast<int>(ldc)));
+                                static_cast<int>(ldb), a, static_cast<int>(lda), &beta, c, static_cast<int>(ldc)));
 }
 
 void elementwise_cuda(Context& ctx, ElementwiseOp op, float* data, const float* other, std::int64_t rows,

@@ -26,6 +26,10 @@ void linear_fwd(Context& ctx, const TensorView& src, const TensorView& weights, 
 // diff_src[B, M] = diff_dst[B, N] · weightsᵀ
 void linear_bwd_data(Context& ctx, const TensorView& diff_dst, const TensorView& weights, const TensorView& diff_src,
                      DenseMath math = DenseMath::kF32);
+// diff_src[B, M] += diff_dst[B, N] · weightsᵀ (the product added into diff_src inside the GEMM: for an input that
+// feeds two branches, e.g. DeepFM's embeddings into FM and the MLP, without a separate pass to add the gradients)
+void linear_bwd_data_accumulate(Context& ctx, const TensorView& diff_dst, const TensorView& weights,
+                                const TensorView& diff_src, DenseMath math = DenseMath::kF32);
 // diff_weights[M, N] = srcᵀ · diff_dst;  diff_bias[N] = Σ_b diff_dst[b, :] (optional).
 void linear_bwd_weights(Context& ctx, const TensorView& src, const TensorView& diff_dst,
                         const TensorView& diff_weights, const TensorView& diff_bias,
@@ -93,9 +97,10 @@ struct AdamScalars {
 
 enum class ElementwiseOp : std::uint8_t { kAdd, kBias, kBiasRelu, kReluBwd, kDropout };
 
+// c = a·b (beta 0) or c += a·b (beta 1), row-major.
 void gemm_cuda(Context& ctx, bool transpose_a, bool transpose_b, std::int64_t m, std::int64_t n, std::int64_t k,
-               const float* a, std::int64_t lda, const float* b, std::int64_t ldb, float* c, std::int64_t ldc,
-               DenseMath math);
+               const float* a, std::int64_t lda, const float* b, std::int64_t ldb, float beta, float* c,
+               std::int64_t ldc, DenseMath math);
 void elementwise_cuda(Context& ctx, ElementwiseOp op, float* data, const float* other, std::int64_t rows,
                       std::int64_t cols, float keep_threshold_rate, float scale, std::uint64_t seed,
                       std::uint64_t stream);

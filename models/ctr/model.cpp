@@ -143,7 +143,7 @@ struct CtrModel::Workspace {
   std::vector<DenseParam> weights, biases;  // MLP layers
   // Per-batch activations and gradients, sized for `capacity` samples.
   std::int64_t capacity = 0;
-  Tensor first_out, logit, fm_out, emb, dnn_out, d_logit, d_first, d_emb, d_emb_dnn, loss, prob;
+  Tensor first_out, logit, fm_out, emb, dnn_out, d_logit, d_first, d_emb, loss, prob;
   std::vector<Tensor> hidden, d_hidden;
   std::vector<EmbeddingBags> bags;
   std::vector<std::uint64_t> dropout_streams;
@@ -249,7 +249,6 @@ void CtrModel::ensure_workspace(std::int64_t batch) {
   w.loss = Tensor::empty(ctx, DType::kF32, {1});
   w.emb = Tensor::empty(ctx, DType::kF32, {B, F, K});
   w.d_emb = Tensor::empty(ctx, DType::kF32, {B, F, K});
-  w.d_emb_dnn = Tensor::empty(ctx, DType::kF32, {B, F * K});
   w.hidden.clear();
   w.d_hidden.clear();
   for (int h : config_.hidden) {
@@ -367,10 +366,15 @@ const Tensor& CtrModel::train_step(const CtrBatch& batch) {
     for (std::size_t l = layers; l-- > 0;) {
       const TensorView in = l == 0 ? reshape(w.emb, {B, F * K})
                                    : reshape(w.hidden[l - 1], {B, config_.hidden[l - 1]});
-      const TensorView d_in = l == 0 ? reshape(w.d_emb_dnn, {B, F * K})
+      // Layer 0's data gradient is the embeddings': with FM it is added to FM's inside the GEMM (no extra pass).
+      const TensorView d_in = l == 0 ? reshape(w.d_emb, {B, F * K})
                                      : reshape(w.d_hidden[l - 1], {B, config_.hidden[l - 1]});
       linear_bwd_weights(ctx, in, d_out, w.weights[l].grad, w.biases[l].grad);
-      linear_bwd_data(ctx, d_out, w.weights[l].value, d_in);
+      if (l == 0 && has_fm(config_.kind)) {
+        linear_bwd_data_accumulate(ctx, d_out, w.weights[l].value, d_in);
+      } else {
+        linear_bwd_data(ctx, d_out, w.weights[l].value, d_in);
+      }
       if (l > 0) {
         if (config_.dropout > 0.0f) dropout_bwd(ctx, d_in, config_.dropout, w.dropout_streams[l - 1]);
         relu_bwd(ctx, in, d_in);
@@ -383,12 +387,6 @@ const Tensor& CtrModel::train_step(const CtrBatch& batch) {
       update_dense(ctx, config_, w.biases[l], step_);
     }
     end_stage(CtrStage::kDenseOptimizer);
-    if (has_fm(config_.kind)) {
-      add_inplace(ctx, d_emb, reshape(w.d_emb_dnn, {B, F, K}));
-    } else {
-      copy(ctx, d_emb, reshape(w.d_emb_dnn, {B, F, K}));
-    }
-    end_stage(CtrStage::kMlpBackward);
   }
   sparse.weight_decay = config_.embedding_l2;
   embedding_bag_bwd_update(ctx, w.embedding_views, w.bags, d_emb, {PoolingMode::kSum}, sparse, w.embedding_states);

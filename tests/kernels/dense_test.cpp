@@ -34,6 +34,7 @@ const LinearCase kLinearCases[] = {{1, 1, 1}, {33, 17, 31}, {256, 129, 64}, {512
 
 struct LinearResult {
   std::vector<float> y, diff_src, diff_w, diff_b;
+  std::vector<float> prior, diff_src_added;  // linear_bwd_data_accumulate onto `prior`
 };
 
 LinearResult run_linear(Device device, const LinearCase& c, Activation act, std::uint64_t stream) {
@@ -50,7 +51,10 @@ LinearResult run_linear(Device device, const LinearCase& c, Activation act, std:
   linear_fwd(ctx, xv, wv, bv, y.view({c.batch, c.out}), act);
   linear_bwd_data(ctx, dyv, wv, dx.view({c.batch, c.in}));
   linear_bwd_weights(ctx, xv, dyv, dw.view({c.in, c.out}), db.view({c.out}));
-  return {y.download(), dx.download(), dw.download(), db.download()};
+  const auto prior = testing::random_floats(static_cast<std::size_t>(c.batch * c.in), -2, 2, stream + 4);
+  const TensorView added = u.put(prior, {c.batch, c.in});
+  linear_bwd_data_accumulate(ctx, dyv, wv, added);
+  return {y.download(), dx.download(), dw.download(), db.download(), prior, testing::to_host<float>(ctx, added)};
 }
 
 void reference_linear(const LinearCase& c, Activation act, std::uint64_t stream, std::vector<double>* y_out,
@@ -96,6 +100,9 @@ TEST(DenseCpu, LinearForwardAndBackwardMatchDoubleReference) {
       EXPECT_TRUE(testing::all_close(got.diff_src, dx, testing::fp32_tolerance(c.out, 0.5)));
       EXPECT_TRUE(testing::all_close(got.diff_w, dw, testing::fp32_tolerance(c.batch, 1.0)));
       EXPECT_TRUE(testing::all_close(got.diff_b, db, testing::fp32_tolerance(c.batch, 1.0)));
+      std::vector<double> added(dx.size());
+      for (std::size_t i = 0; i < dx.size(); ++i) added[i] = dx[i] + got.prior[i];
+      EXPECT_TRUE(testing::all_close(got.diff_src_added, added, testing::fp32_tolerance(c.out + 1, 0.5)));
     }
   }
 }
@@ -329,6 +336,7 @@ TEST(DenseCuda, MatchesCpu) {
     // Products differ in summation order only (no TF32): the fp32 bound for the reduction length.
     EXPECT_TRUE(testing::all_close(gpu.y, cpu.y, testing::fp32_tolerance(c.in, 1.0)));
     EXPECT_TRUE(testing::all_close(gpu.diff_src, cpu.diff_src, testing::fp32_tolerance(c.out, 1.0)));
+    EXPECT_TRUE(testing::all_close(gpu.diff_src_added, cpu.diff_src_added, testing::fp32_tolerance(c.out + 1, 1.0)));
     EXPECT_TRUE(testing::all_close(gpu.diff_w, cpu.diff_w, testing::fp32_tolerance(c.batch, 1.0)));
     EXPECT_TRUE(testing::bitwise_equal(gpu.diff_b.data(), cpu.diff_b.data(), cpu.diff_b.size() * 4));
   }
