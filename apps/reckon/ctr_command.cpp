@@ -141,6 +141,7 @@ nlohmann::json run_train(const TrainArgs& a) {
           {"epoch_results", epochs},
           {"train_samples_per_s", r.train_samples_per_s},
           {"stopped_early", r.stopped_early},
+          {"restored_best_epoch", r.restored_best},
           {"saved", a.save}};
 }
 

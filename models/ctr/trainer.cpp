@@ -80,6 +80,42 @@ struct EpochBatches {
   std::int64_t total = 0;
 };
 
+// A host copy of everything training changes: parameters, optimizer state, step.
+struct ModelSnapshot {
+  std::vector<std::vector<float>> tensors;
+  std::int64_t step = 0;
+};
+
+std::vector<TensorView> model_state(const CtrModel& model) {
+  std::vector<TensorView> views = model.parameters();
+  for (const TensorView& v : model.optimizer_state()) views.push_back(v);
+  return views;
+}
+
+void take_snapshot(CtrModel& model, ModelSnapshot& snapshot) {
+  Context& ctx = model.context();
+  const std::vector<TensorView> views = model_state(model);
+  snapshot.tensors.resize(views.size());
+  for (std::size_t i = 0; i < views.size(); ++i) {
+    const TensorView& v = views[i];
+    snapshot.tensors[i].resize(static_cast<std::size_t>(v.numel()));
+    copy(ctx, TensorView::contiguous(snapshot.tensors[i].data(), v.dtype, Device::cpu(), v.sizes.data(), v.ndim), v);
+  }
+  ctx.synchronize();
+  snapshot.step = model.step();
+}
+
+void restore_snapshot(CtrModel& model, ModelSnapshot& snapshot) {
+  Context& ctx = model.context();
+  const std::vector<TensorView> views = model_state(model);
+  for (std::size_t i = 0; i < views.size(); ++i) {
+    const TensorView& v = views[i];
+    copy(ctx, v, TensorView::contiguous(snapshot.tensors[i].data(), v.dtype, Device::cpu(), v.sizes.data(), v.ndim));
+  }
+  ctx.synchronize();
+  model.set_step(snapshot.step);
+}
+
 // The epoch loop shared by in-memory and streaming training.
 TrainResult train_epochs(CtrModel& model, const CtrDataset& valid, const TrainOptions& options,
                          const std::function<EpochBatches(int epoch)>& epoch_batches) {
@@ -90,6 +126,7 @@ TrainResult train_epochs(CtrModel& model, const CtrDataset& valid, const TrainOp
   TrainResult result;
   double best = INFINITY;
   int since_best = 0;
+  ModelSnapshot best_state;
   double total_seconds = 0;
   std::int64_t total_samples = 0;
   for (int epoch = 1; epoch <= options.epochs; ++epoch) {
@@ -152,10 +189,15 @@ TrainResult train_epochs(CtrModel& model, const CtrDataset& valid, const TrainOp
       result.auc = e.valid_auc;
       result.logloss = e.valid_logloss;
       since_best = 0;
+      if (options.restore_best && valid.size() > 0 && epoch < options.epochs) take_snapshot(model, best_state);
     } else if (options.early_stopping_patience > 0 && ++since_best >= options.early_stopping_patience) {
       result.stopped_early = true;
       break;
     }
+  }
+  if (options.restore_best && valid.size() > 0 && result.best_epoch != result.epochs.back().epoch) {
+    restore_snapshot(model, best_state);
+    result.restored_best = true;
   }
   result.train_samples_per_s = static_cast<double>(total_samples) / total_seconds;
   return result;

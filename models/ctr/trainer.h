@@ -20,6 +20,9 @@ struct TrainOptions {
   float learning_rate_decay = 1.0f;  // learning rates are multiplied by this after every epoch
   bool progress = false;            // a progress line on stderr
   std::uint64_t seed = 1;           // shuffling
+  // With validation data, end at the best epoch (by validation logloss): when a later epoch is worse, the best
+  // epoch's parameters, optimizer state and step are put back (a host copy is kept when an epoch improves).
+  bool restore_best = true;
 };
 
 struct EpochResult {
@@ -36,6 +39,7 @@ struct TrainResult {
   double auc = 0, logloss = 0;  // of the best epoch
   double train_samples_per_s = 0;
   bool stopped_early = false;
+  bool restored_best = false;  // the model was put back to best_epoch
 };
 
 // Throws kNumericError if the training loss becomes NaN or infinite (the model is then not usable).

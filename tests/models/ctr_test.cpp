@@ -378,6 +378,39 @@ TEST(CtrStream, StreamedTrainingLearnsLikeInMemory) {
   EXPECT_NEAR(t.auc, m.auc, 0.02);
 }
 
+TEST(CtrTraining, EndsAtTheBestEpoch) {
+  // A small log and a high learning rate overfit after the first epochs; the model must end as it was at its best
+  // validation epoch (parameters, optimizer state and step), bit for bit the run that stopped there.
+  const std::string dir = testing::temp_dir("ctr_best_epoch");
+  const SyntheticResult s = write_synthetic_click_log(dir, {3000, 1000, 9});
+  const Vocabulary v = build_vocabulary(s.train_path, {}, 1);
+  const CtrDataset train_data = read_dataset(s.train_path, v, {});
+  const CtrDataset valid = read_dataset(s.test_path, v, {});
+  std::vector<std::int64_t> rows;
+  for (std::int64_t f = 0; f < v.field_count(); ++f) rows.push_back(v.rows(f));
+  CtrModelConfig config;
+  config.hidden = {64, 64};
+  config.sparse_learning_rate = config.dense_learning_rate = 0.03f;
+  TrainOptions options;
+  options.batch_size = 128;
+  options.epochs = 5;
+  Context ctx(Device::cpu());
+  CtrModel long_run(ctx, config, rows);
+  const TrainResult r = train(long_run, train_data, valid, options);
+  ASSERT_LT(r.best_epoch, options.epochs) << "the setting no longer overfits; the test needs a later-worse epoch";
+  EXPECT_TRUE(r.restored_best);
+  CtrModel short_run(ctx, config, rows);
+  options.epochs = r.best_epoch;
+  const TrainResult q = train(short_run, train_data, valid, options);
+  EXPECT_FALSE(q.restored_best);
+  EXPECT_EQ(long_run.step(), short_run.step());
+  const auto a = long_run.parameters(), b = short_run.parameters();
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    EXPECT_EQ(testing::to_host<float>(ctx, a[i]), testing::to_host<float>(ctx, b[i])) << "parameter " << i;
+  }
+  EXPECT_DOUBLE_EQ(auc(predict(long_run, valid), valid.labels), r.auc);
+}
+
 TEST(CtrCheckpoint, ResumedTrainingIsBitwiseUninterruptedTraining) {
   // Two epochs in one go, against one epoch, a checkpoint, a load and one more epoch: the checkpoint carries the
   // Adam moments (sparse and dense) and the step count, so the two runs end bit for bit equal.
