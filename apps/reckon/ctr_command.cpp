@@ -37,7 +37,7 @@ struct TrainArgs {
   std::int64_t batch = 4096, min_count = 1, hash_buckets = 0;
   float lr = 1e-3f, dropout = 0.0f, l2 = 0.0f;
   std::uint64_t seed = 1;
-  bool json = false, progress = true, stream = false, profile = false;
+  bool json = false, progress = true, stream = false, profile = false, keep_last = false;
   std::int64_t shuffle_buffer = 1 << 18;
 };
 
@@ -98,6 +98,7 @@ nlohmann::json run_train(const TrainArgs& a) {
   options.progress = a.progress && !a.json;
   options.seed = a.seed;
   options.early_stopping_patience = a.patience;
+  options.restore_best = !a.keep_last;
   options.learning_rate_decay = a.lr_decay;
   ctr::CtrDataset stream_report;
   // --profile: time each stage of every training step (stream events on a GPU, so the steps are not serialised).
@@ -315,6 +316,9 @@ void add_ctr_command(CLI::App& app) {
       ->capture_default_str();
   t->add_option("--patience", train->patience, "stop after this many epochs without a better validation logloss (0: off)")
       ->capture_default_str();
+  t->add_flag("--keep-last", train->keep_last,
+              "end with the last epoch's model, not the best validation epoch's (saves the host copy of the model "
+              "that going back needs)");
   t->add_option("--dropout", train->dropout)->capture_default_str();
   t->add_option("--l2", train->l2, "weight decay on touched embedding rows")->capture_default_str();
   t->add_option("--min-count", train->min_count, "vocabulary threshold")->capture_default_str();
