@@ -155,6 +155,7 @@ bool gemm(Context& ctx, bool ta, bool tb, std::int64_t m, std::int64_t n, std::i
   }
   return fused;
 #else
+  (void)epilogue;  // applied by the caller as a separate pass
   cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, static_cast<int>(m),
               static_cast<int>(n), static_cast<int>(k), 1.0f, a, static_cast<int>(lda), b, static_cast<int>(ldb), beta,
               c, static_cast<int>(ldc));
