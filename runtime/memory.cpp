@@ -212,26 +212,22 @@ void copy_bytes(Context& ctx, void* dst, Device dst_device, const void* src, Dev
 
 namespace {
 
-// Rows of unit column stride, `pitch` bytes apart in each tensor: one strided 2-D copy.
-void copy_rows(Context& ctx, const TensorView& dst, const TensorView& src) {
-  const std::size_t element = dtype_size(src.dtype);
-  const std::size_t width = static_cast<std::size_t>(src.size(1)) * element;
-  const std::size_t dst_pitch = static_cast<std::size_t>(dst.stride(0)) * element;
-  const std::size_t src_pitch = static_cast<std::size_t>(src.stride(0)) * element;
-  const auto rows = static_cast<std::size_t>(src.size(0));
+// `rows` rows of `width` bytes, dst_pitch / src_pitch bytes apart: one strided 2-D copy.
+void copy_rows(Context& ctx, void* dst, Device dst_device, std::size_t dst_pitch, const void* src, Device src_device,
+               std::size_t src_pitch, std::size_t width, std::size_t rows) {
   if (rows == 0 || width == 0) return;
-  if (dst.device.is_cpu() && src.device.is_cpu()) {
+  if (dst_device.is_cpu() && src_device.is_cpu()) {
     ctx.synchronize();
     for (std::size_t r = 0; r < rows; ++r) {
-      std::memmove(static_cast<char*>(dst.data) + r * dst_pitch, static_cast<const char*>(src.data) + r * src_pitch, width);
+      std::memmove(static_cast<char*>(dst) + r * dst_pitch, static_cast<const char*>(src) + r * src_pitch, width);
     }
     return;
   }
 #if RECKON_WITH_CUDA
-  RECKON_CHECK_ARG(ctx.is_cuda(), "copy between ", src.device.str(), " and ", dst.device.str(),
+  RECKON_CHECK_ARG(ctx.is_cuda(), "copy between ", src_device.str(), " and ", dst_device.str(),
                    " needs a CUDA context, got ", ctx.device().str());
   detail::DeviceGuard guard(ctx.device().index);
-  RECKON_CUDA_CHECK(cudaMemcpy2DAsync(dst.data, dst_pitch, src.data, src_pitch, width, rows, cudaMemcpyDefault,
+  RECKON_CUDA_CHECK(cudaMemcpy2DAsync(dst, dst_pitch, src, src_pitch, width, rows, cudaMemcpyDefault,
                                       detail::cuda_stream(ctx)));
 #else
   detail::throw_not_compiled("copy", "CUDA", __FILE__, __LINE__);
@@ -249,19 +245,15 @@ void copy(Context& ctx, const TensorView& dst, const TensorView& src) {
     copy_bytes(ctx, dst.data, dst.device, src.data, src.device, src.nbytes());
     return;
   }
-  // Strided 1-D vectors copy as [n, 1] rows.
-  const auto as_rows = [](const TensorView& t) {
-    return t.ndim == 1 ? TensorView::strided_rows(t.data, t.dtype, t.device, t.size(0), 1, std::max<std::int64_t>(t.stride(0), 1))
-                       : t;
-  };
-  const auto unit_columns = [](const TensorView& t) {
-    return t.ndim == 2 && (t.size(1) <= 1 || t.stride(1) == 1) && t.stride(0) >= t.size(1);
-  };
-  const TensorView dst_rows = as_rows(dst), src_rows = as_rows(src);
-  RECKON_CHECK_ARG(unit_columns(dst_rows) && unit_columns(src_rows),
+  const std::int64_t dst_stride = dst.row_stride(), src_stride = src.row_stride();
+  RECKON_CHECK_ARG(dst_stride >= 0 && src_stride >= 0,
                    "copy: tensors must be contiguous, or 1-/2-D with unit column stride, got dst ", dst.shape_str(),
                    " and src ", src.shape_str());
-  copy_rows(ctx, dst_rows, src_rows);
+  const std::size_t element = dtype_size(src.dtype);
+  const std::int64_t cols = src.ndim == 2 ? src.size(1) : 1;
+  copy_rows(ctx, dst.data, dst.device, static_cast<std::size_t>(dst_stride) * element, src.data, src.device,
+            static_cast<std::size_t>(src_stride) * element, static_cast<std::size_t>(cols) * element,
+            static_cast<std::size_t>(src.size(0)));
 }
 
 Tensor Tensor::empty(Context& ctx, DType dtype, const std::int64_t* sizes, int ndim) {

@@ -49,6 +49,14 @@ bool TensorView::is_contiguous() const {
   return true;
 }
 
+std::int64_t TensorView::row_stride() const {
+  if (ndim == 1) return size(0) <= 1 ? 1 : (stride(0) >= 1 ? stride(0) : -1);
+  if (ndim != 2) return -1;
+  if (size(1) > 1 && stride(1) != 1) return -1;
+  if (size(0) <= 1) return size(1);
+  return stride(0) >= size(1) ? stride(0) : -1;
+}
+
 std::string TensorView::shape_str() const {
   std::ostringstream out;
   out << '[';

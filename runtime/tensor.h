@@ -36,6 +36,10 @@ struct TensorView {
   std::int64_t numel() const;
   std::size_t nbytes() const { return static_cast<std::size_t>(numel()) * dtype_size(dtype); }
   bool is_contiguous() const;
+  // Elements between consecutive rows of a row layout - a 2-D view with unit column stride whose rows are at least
+  // a row apart, or a 1-D view (one value per row) - and -1 for anything else. Tables interleaved with other
+  // per-row data (TensorView::strided_rows) are row layouts.
+  std::int64_t row_stride() const;
   std::string shape_str() const;  // "[4, 39, 16] f32 on cuda:0"
 
   template <typename T>

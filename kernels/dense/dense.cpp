@@ -91,7 +91,7 @@ bool matmul_onednn(bool ta, bool tb, std::int64_t m, std::int64_t n, std::int64_
         made.primitive = dnnl::matmul(dnnl::matmul::primitive_desc(desc, attr, engine));
         made.ok = true;
       } catch (const dnnl::error&) {
-        made.ok = false;  // unimplemented here: dnnl_sgemm serves this shape
+        made.ok = false;  // oneDNN has no matmul for this request; gemm() uses dnnl_sgemm for it
       }
       found = cache.emplace(key, std::move(made)).first;
     }
@@ -136,19 +136,15 @@ bool gemm(Context& ctx, bool ta, bool tb, std::int64_t m, std::int64_t n, std::i
     return false;
   }
 #if RECKON_WITH_ONEDNN
-  // oneDNN threads over omp_get_max_threads(); the context's thread count rules.
-  const int saved_threads = omp_get_max_threads();
-  omp_set_num_threads(ctx.cpu_threads());
-  bool fused = false;
-  try {
-    fused = matmul_onednn(ta, tb, m, n, k, a, lda, b, ldb, c, ldc, beta, epilogue);
-  } catch (...) {
-    omp_set_num_threads(saved_threads);
-    throw;
-  }
+  // oneDNN threads over omp_get_max_threads(); the context's thread count rules for this call.
+  struct OmpThreads {
+    int saved = omp_get_max_threads();
+    explicit OmpThreads(int n) { omp_set_num_threads(n); }
+    ~OmpThreads() { omp_set_num_threads(saved); }
+  } threads(ctx.cpu_threads());
+  const bool fused = matmul_onednn(ta, tb, m, n, k, a, lda, b, ldb, c, ldc, beta, epilogue);
   dnnl_status_t status = dnnl_success;
   if (!fused) status = dnnl_sgemm(ta ? 'T' : 'N', tb ? 'T' : 'N', m, n, k, 1.0f, a, lda, b, ldb, beta, c, ldc);
-  omp_set_num_threads(saved_threads);
   if (status != dnnl_success) {
     RECKON_THROW(status == dnnl_out_of_memory ? StatusCode::kOutOfMemory : StatusCode::kInvalidArgument,
                  "oneDNN sgemm failed (dnnl status ", static_cast<int>(status), ") for m=", m, " n=", n, " k=", k);

@@ -39,16 +39,6 @@ struct Validated {
   DType index_dtype = DType::kI64;
 };
 
-// Elements between consecutive rows of a [N, D] table or state ([N] for row-wise state), or -1 when the layout is
-// not rows of unit column stride at least a row apart.
-std::int64_t row_stride_of(const TensorView& t) {
-  if (t.ndim == 1) return t.size(0) <= 1 ? 1 : (t.stride(0) >= 1 ? t.stride(0) : -1);
-  if (t.ndim != 2) return -1;
-  if (t.size(1) > 1 && t.stride(1) != 1) return -1;
-  if (t.size(0) <= 1) return t.size(1);
-  return t.stride(0) >= t.size(1) ? t.stride(0) : -1;
-}
-
 Validated validate(const Context& ctx, std::span<const TensorView> tables, std::span<const EmbeddingBags> bags,
                    const TensorView& dst, const EmbeddingBagOptions& options, const char* dst_name = "dst") {
   RECKON_CHECK_ARG(!tables.empty(), "embedding_bag_fwd: no tables");
@@ -70,7 +60,7 @@ Validated validate(const Context& ctx, std::span<const TensorView> tables, std::
   for (std::size_t t = 0; t < tables.size(); ++t) {
     const TensorView& w = tables[t];
     const EmbeddingBags& b = bags[t];
-    RECKON_CHECK_ARG(w.ndim == 2 && w.size(1) == v.dim && w.dtype == v.weight_dtype && row_stride_of(w) >= 0,
+    RECKON_CHECK_ARG(w.ndim == 2 && w.size(1) == v.dim && w.dtype == v.weight_dtype && w.row_stride() >= 0,
                      "table ", t, " must be [rows, ", v.dim, "] ", dtype_name(v.weight_dtype),
                      " with unit column stride and row stride >= ", v.dim, ", got ", w.shape_str(), " (strides ",
                      w.ndim >= 1 ? w.stride(0) : 0, ", ", w.ndim >= 2 ? w.stride(1) : 0, ")");
@@ -171,7 +161,7 @@ void fwd_cpu(Context& ctx, std::span<const TensorView> tables, std::span<const E
     const auto* idx = static_cast<const IndexT*>(bag.indices.data);
     const auto* psw = static_cast<const float*>(bag.per_sample_weights.data);
     const std::int64_t rows = table.size(0);
-    const std::int64_t stride = row_stride_of(table);
+    const std::int64_t stride = table.row_stride();
     const std::int64_t nnz = bag.indices.numel();
     const std::int64_t base = row_base[static_cast<std::size_t>(t)];
     // Offsets were validated above, so off[b] <= off[b + 1] <= nnz for every bag.
@@ -272,7 +262,7 @@ void embedding_bag_fwd(Context& ctx, std::span<const TensorView> tables, std::sp
       for (int k = 0; k < args.num_tables; ++k) {
         const TensorView& w = tables[first + static_cast<std::size_t>(k)];
         const EmbeddingBags& b = bags[first + static_cast<std::size_t>(k)];
-        args.tables[k] = {w.data, w.size(0), row_stride_of(w), b.offsets.data, b.indices.data,
+        args.tables[k] = {w.data, w.size(0), w.row_stride(), b.offsets.data, b.indices.data,
                           static_cast<const float*>(b.per_sample_weights.data), b.indices.numel(), row_base};
         row_base += b.indices.numel();
       }
@@ -350,7 +340,7 @@ struct BwdSetup {
 
 void check_state(const TensorView& s, const char* name, std::size_t t, std::int64_t rows, std::int64_t dim,
                  const Context& ctx) {
-  const bool ok = s.data != nullptr && s.dtype == DType::kF32 && row_stride_of(s) >= 0 &&
+  const bool ok = s.data != nullptr && s.dtype == DType::kF32 && s.row_stride() >= 0 &&
                   ((dim > 0 && s.ndim == 2 && s.size(0) == rows && s.size(1) == dim) ||
                    (dim == 0 && s.ndim == 1 && s.size(0) == rows));
   RECKON_CHECK_ARG(ok, "optimizer ", name, " of table ", t, " must be f32 [", rows,
@@ -395,12 +385,12 @@ BwdSetup prepare_bwd(const Context& ctx, std::span<const TensorView> tables, std
           check_state(states[t].state2, "state2 (second moment)", t, bt.rows, s.v.dim, ctx);
           break;
       }
-      bt.weight_stride = row_stride_of(tables[t]);
+      bt.weight_stride = tables[t].row_stride();
       if (t < states.size()) {
         bt.state1 = static_cast<float*>(states[t].state1.data);
         bt.state2 = static_cast<float*>(states[t].state2.data);
-        if (bt.state1 != nullptr) bt.state1_stride = row_stride_of(states[t].state1);
-        if (bt.state2 != nullptr) bt.state2_stride = row_stride_of(states[t].state2);
+        if (bt.state1 != nullptr) bt.state1_stride = states[t].state1.row_stride();
+        if (bt.state2 != nullptr) bt.state2_stride = states[t].state2.row_stride();
       }
     }
     row_base += bt.rows;

@@ -39,11 +39,7 @@ void append_tensors(Context& ctx, std::string& body, const std::vector<TensorVie
     append_bytes<std::uint64_t>(body, static_cast<std::uint64_t>(t.numel()));
     const std::size_t at = body.size();
     body.resize(at + t.nbytes());
-    if (t.is_contiguous()) {
-      copy_bytes(ctx, body.data() + at, Device::cpu(), t.data, t.device, t.nbytes());
-    } else {
-      copy(ctx, TensorView::contiguous(body.data() + at, t.dtype, Device::cpu(), t.sizes.data(), t.ndim), t);
-    }
+    copy(ctx, TensorView::contiguous(body.data() + at, t.dtype, Device::cpu(), t.sizes.data(), t.ndim), t);
   }
 }
 
@@ -59,11 +55,7 @@ void read_tensors(Context& ctx, ByteReader& r, const std::vector<TensorView>& te
     }
     staging.resize(t.nbytes());
     r.take(staging.data(), staging.size());
-    if (t.is_contiguous()) {
-      copy_bytes(ctx, t.data, t.device, staging.data(), Device::cpu(), staging.size());
-    } else {
-      copy(ctx, t, TensorView::contiguous(staging.data(), t.dtype, Device::cpu(), t.sizes.data(), t.ndim));
-    }
+    copy(ctx, t, TensorView::contiguous(staging.data(), t.dtype, Device::cpu(), t.sizes.data(), t.ndim));
     ctx.synchronize();  // staging is reused
   }
 }

@@ -62,14 +62,15 @@ struct SparseTable {
 };
 
 SparseTable make_table(Context& ctx, std::int64_t rows, std::int64_t dim, SparseOptimizerKind kind, float stddev) {
-  std::int64_t state_columns = 0;
+  // State columns per row: Adagrad one per column, row-wise Adagrad one, Adam two per column (m, v), SGD none.
+  std::int64_t state1 = 0, state2 = 0;
   switch (kind) {
     case SparseOptimizerKind::kSgd: break;
-    case SparseOptimizerKind::kAdagrad: state_columns = dim; break;
-    case SparseOptimizerKind::kRowwiseAdagrad: state_columns = 1; break;
-    case SparseOptimizerKind::kAdam: state_columns = 2 * dim; break;
+    case SparseOptimizerKind::kAdagrad: state1 = dim; break;
+    case SparseOptimizerKind::kRowwiseAdagrad: state1 = 1; break;
+    case SparseOptimizerKind::kAdam: state1 = state2 = dim; break;
   }
-  const std::int64_t stride = embedding_interleaved_row_stride(dim, state_columns);
+  const std::int64_t stride = embedding_interleaved_row_stride(dim, state1 + state2);
   SparseTable t;
   t.block = zeros(ctx, {rows, stride});
   auto* base = t.block.data<float>();
@@ -84,19 +85,12 @@ SparseTable make_table(Context& ctx, std::int64_t rows, std::int64_t dim, Sparse
     // Zero tables draw a stream too, so a seed initialises every table as it always has.
     (void)ctx.next_rng_stream();
   }
-  switch (kind) {
-    case SparseOptimizerKind::kSgd: break;
-    case SparseOptimizerKind::kAdagrad:
-      t.states.state1 = TensorView::strided_rows(base + dim, DType::kF32, ctx.device(), rows, dim, stride);
-      break;
-    case SparseOptimizerKind::kRowwiseAdagrad:
-      t.states.state1 = TensorView::strided_rows(base + dim, DType::kF32, ctx.device(), rows, 1, stride);
-      t.states.state1.ndim = 1;  // [rows], one value per row
-      break;
-    case SparseOptimizerKind::kAdam:
-      t.states.state1 = TensorView::strided_rows(base + dim, DType::kF32, ctx.device(), rows, dim, stride);
-      t.states.state2 = TensorView::strided_rows(base + 2 * dim, DType::kF32, ctx.device(), rows, dim, stride);
-      break;
+  if (state1 > 0) {
+    t.states.state1 = TensorView::strided_rows(base + dim, DType::kF32, ctx.device(), rows, state1, stride);
+    if (kind == SparseOptimizerKind::kRowwiseAdagrad) t.states.state1.ndim = 1;  // [rows], one value per row
+  }
+  if (state2 > 0) {
+    t.states.state2 = TensorView::strided_rows(base + dim + state1, DType::kF32, ctx.device(), rows, state2, stride);
   }
   return t;
 }

@@ -109,12 +109,7 @@ template <typename T>
 std::vector<T> to_host(Context& ctx, const TensorView& t) {
   std::vector<T> out(static_cast<std::size_t>(t.numel()));
   ctx.synchronize();
-  if (t.is_contiguous()) {
-    copy_bytes(ctx, out.data(), Device::cpu(), t.data, t.device, out.size() * sizeof(T));
-  } else {  // a strided view, packed
-    TensorView packed = TensorView::contiguous(out.data(), t.dtype, Device::cpu(), t.sizes.data(), t.ndim);
-    copy(ctx, packed, t);
-  }
+  copy(ctx, TensorView::contiguous(out.data(), t.dtype, Device::cpu(), t.sizes.data(), t.ndim), t);  // packed
   ctx.synchronize();
   return out;
 }
