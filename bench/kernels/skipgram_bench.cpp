@@ -71,12 +71,13 @@ Tables upload(Context& ctx, const Corpus& c, std::int64_t dim) {
   return t;
 }
 
-void run(benchmark::State& state, Context& ctx, SgnsSchedule schedule, bool on_cuda) {
+void run(benchmark::State& state, Context& ctx, SgnsSchedule schedule, bool on_cuda, std::int64_t private_rows = 0) {
   const std::int64_t dim = state.range(0), words = state.range(1);
   const Corpus& c = corpus(words);
   Tables t = upload(ctx, c, dim);
   SgnsOptions o;
   o.schedule = schedule;
+  o.private_output_rows = private_rows;
   std::uint64_t step = 0;
   SgnsStats last;
   auto body = [&] {
@@ -90,8 +91,10 @@ void run(benchmark::State& state, Context& ctx, SgnsSchedule schedule, bool on_c
     body();
     for (auto _ : state) body();
   }
-  state.counters["words_per_s"] = benchmark::Counter(static_cast<double>(words), benchmark::Counter::kIsIterationInvariantRate);
-  state.counters["pairs_per_s"] = benchmark::Counter(static_cast<double>(last.pairs), benchmark::Counter::kIsIterationInvariantRate);
+  state.counters["words_per_s"] =
+      benchmark::Counter(static_cast<double>(words), benchmark::Counter::kIsIterationInvariantRate);
+  state.counters["pairs_per_s"] =
+      benchmark::Counter(static_cast<double>(last.pairs), benchmark::Counter::kIsIterationInvariantRate);
 }
 
 // The same algorithm as a plain loop: scalar, one thread, no scratch reuse tricks (the baseline for the CPU).
@@ -113,7 +116,8 @@ void naive_step(const Corpus& c, std::vector<float>& in, std::vector<float>& out
     const std::int64_t s = detail::sgns_sentence_of(q, i);
     PhiloxStream rng = detail::sgns_draws(q, i);
     const auto r = static_cast<std::int64_t>(1 + uniform_below(rng.next_u32(), 5));
-    float* center = in.data() + static_cast<std::size_t>(c.tokens[static_cast<std::size_t>(i)]) * static_cast<std::size_t>(dim);
+    float* center =
+        in.data() + static_cast<std::size_t>(c.tokens[static_cast<std::size_t>(i)]) * static_cast<std::size_t>(dim);
     for (std::int64_t j = std::max(c.offsets[static_cast<std::size_t>(s)], i - r);
          j <= std::min(c.offsets[static_cast<std::size_t>(s) + 1] - 1, i + r); ++j) {
       if (j == i) continue;
@@ -137,23 +141,28 @@ void naive_step(const Corpus& c, std::vector<float>& in, std::vector<float>& out
 double naive_words_per_s(std::int64_t dim, std::int64_t words) {
   const Corpus& c = corpus(words);
   std::vector<float> in(static_cast<std::size_t>(kVocab * dim), 0.001f), out(in.size(), 0.0f);
-  return static_cast<double>(words) / (best_ms(cpu_context(), 2, [&] { naive_step(c, in, out, static_cast<int>(dim), 1); }) / 1e3);
+  return static_cast<double>(words) /
+         (best_ms(cpu_context(), 2, [&] { naive_step(c, in, out, static_cast<int>(dim), 1); }) / 1e3);
 }
 
+// private: the most frequent items' output rows trained in per-thread copies (SgnsOptions::private_output_rows;
+// the item2vec trainer passes 256; the corpus's ids are ranks, so the first rows are the most frequent).
 void BM_SgnsStep_cpu(benchmark::State& state) {
-  run(state, cpu_context(), SgnsSchedule::kHogwild, false);
-  state.counters["vs_naive"] = state.counters["words_per_s"].value /
-                               naive_words_per_s(state.range(0), state.range(1));
+  run(state, cpu_context(), SgnsSchedule::kHogwild, false, state.range(2));
+  state.counters["vs_naive"] = state.counters["words_per_s"].value / naive_words_per_s(state.range(0), state.range(1));
 }
 BENCHMARK(BM_SgnsStep_cpu)
     ->Name("BM_SgnsStep/cpu")
-    ->Args({100, 200'000})
-    ->Args({128, 200'000})
-    ->ArgNames({"d", "words"})
+    ->Args({100, 200'000, 0})
+    ->Args({100, 200'000, 256})
+    ->Args({128, 200'000, 256})
+    ->ArgNames({"d", "words", "private"})
     ->UseRealTime()
     ->Unit(benchmark::kMillisecond);
 
-void BM_SgnsStepSequential_cpu(benchmark::State& state) { run(state, cpu_context(), SgnsSchedule::kSequential, false); }
+void BM_SgnsStepSequential_cpu(benchmark::State& state) {
+  run(state, cpu_context(), SgnsSchedule::kSequential, false);
+}
 BENCHMARK(BM_SgnsStepSequential_cpu)
     ->Name("BM_SgnsStepSequential/cpu")
     ->Args({100, 200'000})

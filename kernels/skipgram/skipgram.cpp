@@ -77,9 +77,9 @@ std::vector<float> subsample_keep_probability(std::span<const std::int64_t> coun
 void subsample_sentences(std::span<const std::int32_t> tokens, std::span<const std::int64_t> offsets,
                          std::span<const float> keep, std::uint64_t seed, std::uint64_t stream,
                          std::vector<std::int32_t>& kept_tokens, std::vector<std::int64_t>& kept_offsets) {
-  RECKON_CHECK_ARG(!offsets.empty() && offsets.front() == 0 &&
-                       offsets.back() == static_cast<std::int64_t>(tokens.size()),
-                   "sentence offsets must run from 0 to the token count");
+  RECKON_CHECK_ARG(
+      !offsets.empty() && offsets.front() == 0 && offsets.back() == static_cast<std::int64_t>(tokens.size()),
+      "sentence offsets must run from 0 to the token count");
   kept_tokens.clear();
   kept_offsets.assign(1, 0);
   const auto V = static_cast<std::int64_t>(keep.size());
@@ -87,7 +87,8 @@ void subsample_sentences(std::span<const std::int32_t> tokens, std::span<const s
     RECKON_CHECK_ARG(offsets[s] <= offsets[s + 1], "sentence offsets decrease at sentence ", s);
     for (std::int64_t i = offsets[s]; i < offsets[s + 1]; ++i) {
       const std::int32_t t = tokens[static_cast<std::size_t>(i)];
-      if (t < 0 || t >= V) RECKON_THROW(StatusCode::kOutOfRange, "token ", t, " at position ", i, " outside [0, ", V, ")");
+      if (t < 0 || t >= V)
+        RECKON_THROW(StatusCode::kOutOfRange, "token ", t, " at position ", i, " outside [0, ", V, ")");
       const float u = uniform_from_bits(philox_word(seed, stream, static_cast<std::uint64_t>(i)));
       if (u < keep[static_cast<std::size_t>(t)]) kept_tokens.push_back(t);
     }
@@ -96,6 +97,11 @@ void subsample_sentences(std::span<const std::int32_t> tokens, std::span<const s
 }
 
 namespace {
+
+// How often (in centers of one thread) the private output rows are merged into the table: 64 centers are about
+// 2,000 row updates. On text8 with 2 threads, 256 private rows merged every 64 centers train as fast as 1,024
+// rows every 256 centers, with staler copies for a shorter time (docs/ITEM2VEC.md has the quality figures).
+constexpr std::int64_t kSgnsMergeCenters = 64;
 
 // Dot product with eight partial sums (vectorises without reassociation: one SIMD register of partials), the tail
 // summed apart so the partials never leave registers; combined in a fixed order.
@@ -110,15 +116,36 @@ inline float dot(const float* a, const float* b, int n) {
   return (((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]))) + tail;
 }
 
+// Where a thread finds output row t: in its own copy for t < private_rows (see sgns_cpu), else in the table.
+struct OutputRows {
+  float* table;
+  float* private_copy;
+  std::int64_t private_rows;
+  std::int64_t dim;
+  float* row(std::int32_t t) const {
+    return (t < private_rows ? private_copy : table) + static_cast<std::int64_t>(t) * dim;
+  }
+};
+
+// The rows are prefetched for writing (PREFETCHW, a no-op on x86 CPUs without it): a plain prefetch brings a line
+// shared, and the write then makes a second trip for the lines another core also holds.
+#if defined(__x86_64__)
+#define RECKON_PREFETCH_FOR_WRITE __attribute__((target("prfchw")))
+#else
+#define RECKON_PREFETCH_FOR_WRITE
+#endif
+
 // The targets of center c (see skipgram.h), drawn in their order: per context, the context then `negatives`
 // draws (-1 marks a negative equal to the context, which is skipped). targets holds up to
 // 2 · window · (negatives + 1) ids. The rows they touch are prefetched: the caller plans the next center while it
 // trains the current one, so the scattered output rows arrive in time.
-int plan_center(const detail::SgnsProblem& p, std::int64_t c, std::int32_t* targets) {
+RECKON_PREFETCH_FOR_WRITE int plan_center(const detail::SgnsProblem& p, const OutputRows& output, std::int64_t c,
+                                          std::int32_t* targets) {
   const std::int64_t s = detail::sgns_sentence_of(p, c);
   const std::int64_t start = p.offsets[s], end = p.offsets[s + 1];
   PhiloxStream rng = detail::sgns_draws(p, c);
-  const auto radius = static_cast<std::int64_t>(1 + uniform_below(rng.next_u32(), static_cast<std::uint32_t>(p.window)));
+  const auto radius =
+      static_cast<std::int64_t>(1 + uniform_below(rng.next_u32(), static_cast<std::uint32_t>(p.window)));
   int count = 0;
   for (std::int64_t j = std::max(start, c - radius); j <= std::min(end - 1, c + radius); ++j) {
     if (j == c) continue;
@@ -134,157 +161,186 @@ int plan_center(const detail::SgnsProblem& p, std::int64_t c, std::int32_t* targ
   for (std::int64_t at = 0; at < row_bytes; at += 64) __builtin_prefetch(in + at, 1);
   for (int i = 0; i < count; ++i) {
     if (targets[i] < 0) continue;
-    const char* row = reinterpret_cast<const char*>(p.output + static_cast<std::int64_t>(targets[i]) * p.dim);
+    const char* row = reinterpret_cast<const char*>(output.row(targets[i]));
     for (std::int64_t at = 0; at < row_bytes; at += 64) __builtin_prefetch(row + at, 1);
   }
   return count;
 }
 
-// Trains the planned pairs of center c. center and error are D-float scratch rows. Built for AVX-512, AVX2 and the
-// baseline; the loader picks the best the CPU has.
-__attribute__((target_clones("avx512f", "avx2", "default"))) void train_center(
-    const detail::SgnsProblem& p, std::int64_t c, const std::int32_t* targets, int count, float* center, float* error,
-    std::int64_t& pairs, double& loss) {
+// Training one center, the same on every instruction set. Within a (center, context) pair the center row does
+// not change, so the scores of the pair's targets are independent of one another: they are computed together,
+// then their gradients, then one pass over the columns moves every target row and keeps the error in a register.
+// That is skipgram.h's one-target-at-a-time order exactly, bit for bit, unless a row appears twice among a pair's
+// targets (a frequent negative drawn twice): the second must see the first's update, so the targets are taken in
+// runs of distinct rows. Columns supplies dot(center, row, D) and update(...) for one instruction set.
+template <class Columns>
+[[gnu::always_inline]] inline void train_center_with(const detail::SgnsProblem& p, const OutputRows& output,
+                                                     std::int64_t c, const std::int32_t* targets, int count,
+                                                     float* center, float* error, std::int64_t& pairs, double& loss) {
   const int D = p.dim;
   float* in = p.input + static_cast<std::int64_t>(p.tokens[c]) * D;
   std::copy(in, in + D, center);
-  const float lr = p.learning_rate;
   const int per_context = p.negatives + 1;
-  for (int pair = 0; pair * per_context < count; ++pair) {
-    std::fill(error, error + D, 0.0f);
-    for (int n = 0; n < per_context; ++n) {
-      const std::int32_t target = targets[pair * per_context + n];
-      if (target < 0) continue;
-      const float label = n == 0 ? 1.0f : 0.0f;
-      float* out = p.output + static_cast<std::int64_t>(target) * D;
-      const float f = dot(center, out, D);
-      const float g = detail::sgns_gradient(f, label, lr);
-      if (p.compute_loss) loss += detail::sgns_loss(f, label);
-      // One pass over the output row: the error takes its old value, then the row moves.
-      for (int d = 0; d < D; ++d) {
-        const float o = out[d];
-        error[d] += g * o;
-        out[d] = o + g * center[d];
+  std::int32_t ids[kSgnsMaxNegatives + 1];
+  float* rows[kSgnsMaxNegatives + 1];
+  float scores[kSgnsMaxNegatives + 1];
+  float gradients[kSgnsMaxNegatives + 1];
+  for (int first = 0; first < count; first += per_context) {
+    const std::int32_t* pair_targets = targets + first;  // the context, then its negatives (-1: skipped)
+    bool fresh = true;                                   // the error row holds nothing of this pair yet
+    for (int n = 0; n < per_context;) {
+      const int run_start = n;
+      int m = 0;
+      for (; n < per_context; ++n) {
+        const std::int32_t t = pair_targets[n];
+        if (t < 0) continue;
+        if (std::find(ids, ids + m, t) != ids + m) break;
+        ids[m] = t;
+        rows[m++] = output.row(t);
       }
+      for (int k = 0; k < m; ++k) scores[k] = Columns::dot(center, rows[k], D);
+      for (int k = 0; k < m; ++k) {
+        const float label = run_start == 0 && k == 0 ? 1.0f : 0.0f;  // the context is the pair's first target
+        gradients[k] = detail::sgns_gradient(scores[k], label, p.learning_rate);
+        if (p.compute_loss) loss += detail::sgns_loss(scores[k], label);
+      }
+      Columns::update(center, error, rows, gradients, m, D, fresh, n == per_context);
+      fresh = false;
     }
-    for (int d = 0; d < D; ++d) center[d] += error[d];
     ++pairs;
   }
   std::copy(center, center + D, in);
+}
+
+// For every k < m: error += g[k] · rows[k] (its old value), rows[k] += g[k] · center; error starts at 0 when fresh;
+// when last, center += error. Column by column, so each column's arithmetic is the one-target-at-a-time order's.
+struct PortableColumns {
+  static float dot(const float* center, const float* row, int D) { return reckon::dot(center, row, D); }
+  static void update(float* center, float* error, float* const* rows, const float* g, int m, int D, bool fresh,
+                     bool last) {
+    update_columns(center, error, rows, g, m, 0, D, fresh, last);
+  }
+  // The same over columns [begin, end).
+  static void update_columns(float* center, float* error, float* const* rows, const float* g, int m, int begin, int end,
+                             bool fresh, bool last) {
+    for (int d = begin; d < end; ++d) {
+      const float c = center[d];
+      float e = fresh ? 0.0f : error[d];
+      for (int k = 0; k < m; ++k) {
+        const float o = rows[k][d];
+        e += g[k] * o;
+        rows[k][d] = o + g[k] * c;
+      }
+      if (last) {
+        center[d] = c + e;
+      } else {
+        error[d] = e;
+      }
+    }
+  }
+};
+
+// Built for AVX-512, AVX2 and the baseline (auto-vectorised); the loader picks the best the CPU has.
+__attribute__((target_clones("avx512f", "avx2", "default"))) void train_center(const detail::SgnsProblem& p,
+                                                                               const OutputRows& output, std::int64_t c,
+                                                                               const std::int32_t* targets, int count,
+                                                                               float* center, float* error,
+                                                                               std::int64_t& pairs, double& loss) {
+  train_center_with<PortableColumns>(p, output, c, targets, count, center, error, pairs, loss);
 }
 
 #if defined(__x86_64__)
-// train_center with AVX-512 intrinsics: fused multiply-adds, two partial sums for the dot product (the compiler
-// keeps one and adds without fma: the host code is built with -ffp-contract=off), the tail of a row under a
-// mask. It rounds differently from train_center (fma, another summation order), so runs on AVX-512 CPUs are
-// reproducible among themselves and agree with the portable path and the CUDA kernel to float tolerance.
-__attribute__((target("avx512f"))) void train_center_avx512(const detail::SgnsProblem& p, std::int64_t c,
-                                                            const std::int32_t* targets, int count, float* center,
-                                                            float* error, std::int64_t& pairs, double& loss) {
-  const int D = p.dim;
-  const int full = D / 16 * 16;
-  const auto tail = static_cast<__mmask16>((1u << (D - full)) - 1u);
-  float* in = p.input + static_cast<std::int64_t>(p.tokens[c]) * D;
-  std::copy(in, in + D, center);
-  const float lr = p.learning_rate;
-  const int per_context = p.negatives + 1;
-  for (int pair = 0; pair * per_context < count; ++pair) {
-    std::fill(error, error + D, 0.0f);
-    for (int n = 0; n < per_context; ++n) {
-      const std::int32_t target = targets[pair * per_context + n];
-      if (target < 0) continue;
-      const float label = n == 0 ? 1.0f : 0.0f;
-      float* out = p.output + static_cast<std::int64_t>(target) * D;
-      __m512 acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps();
-      int d = 0;
-      for (; d + 32 <= full; d += 32) {
-        acc0 = _mm512_fmadd_ps(_mm512_loadu_ps(center + d), _mm512_loadu_ps(out + d), acc0);
-        acc1 = _mm512_fmadd_ps(_mm512_loadu_ps(center + d + 16), _mm512_loadu_ps(out + d + 16), acc1);
-      }
-      if (d < full) {
-        acc0 = _mm512_fmadd_ps(_mm512_loadu_ps(center + d), _mm512_loadu_ps(out + d), acc0);
-      }
-      if (tail != 0) {
-        acc1 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(tail, center + full), _mm512_maskz_loadu_ps(tail, out + full), acc1);
-      }
-      // Horizontal sum through memory, in a fixed tree (GCC 12's _mm512_reduce_add_ps trips -Wmaybe-uninitialized).
-      alignas(64) float lanes[16];
-      _mm512_store_ps(lanes, _mm512_add_ps(acc0, acc1));
-      for (int width = 8; width >= 1; width /= 2) {
-        for (int k = 0; k < width; ++k) lanes[k] += lanes[k + width];
-      }
-      const float f = lanes[0];
-      const float g = detail::sgns_gradient(f, label, lr);
-      if (p.compute_loss) loss += detail::sgns_loss(f, label);
-      // One pass over the output row: the error takes its old value, then the row moves.
-      const __m512 gv = _mm512_set1_ps(g);
-      for (d = 0; d < full; d += 16) {
-        const __m512 o = _mm512_loadu_ps(out + d);
-        _mm512_storeu_ps(error + d, _mm512_fmadd_ps(gv, o, _mm512_loadu_ps(error + d)));
-        _mm512_storeu_ps(out + d, _mm512_fmadd_ps(gv, _mm512_loadu_ps(center + d), o));
-      }
-      if (tail != 0) {
-        const __m512 o = _mm512_maskz_loadu_ps(tail, out + full);
-        _mm512_mask_storeu_ps(error + full, tail, _mm512_fmadd_ps(gv, o, _mm512_maskz_loadu_ps(tail, error + full)));
-        _mm512_mask_storeu_ps(out + full, tail, _mm512_fmadd_ps(gv, _mm512_maskz_loadu_ps(tail, center + full), o));
-      }
-    }
-    for (int d = 0; d < D; ++d) center[d] += error[d];
-    ++pairs;
-  }
-  std::copy(center, center + D, in);
+// The intrinsic routines use fused multiply-adds and their own summation order (two vector partial sums, combined
+// in a fixed tree), so they round differently from the portable one: runs are reproducible on one instruction
+// set and agree with the portable path and the CUDA kernel to float tolerance.
+
+// (v0 + v4, v1 + v5, ...) then pairs, then the last two: the order a lane array halved in place would give.
+__attribute__((target("avx"), always_inline)) inline float sum_lanes(__m256 v) {
+  const __m128 four = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  const __m128 two = _mm_add_ps(four, _mm_movehl_ps(four, four));
+  return _mm_cvtss_f32(_mm_add_ss(two, _mm_shuffle_ps(two, two, 1)));
 }
 
-// The same with 256-bit vectors (AVX2 + FMA), for rows that are not a multiple of 16 floats: a row of 100 floats
-// is 400 bytes, so 64-byte loads would straddle cache lines in most rows; 32-byte loads straddle in few.
-__attribute__((target("avx2,fma"))) void train_center_avx2(const detail::SgnsProblem& p, std::int64_t c,
-                                                          const std::int32_t* targets, int count, float* center,
-                                                          float* error, std::int64_t& pairs, double& loss) {
-  const int D = p.dim;
-  const int full = D / 8 * 8;
-  float* in = p.input + static_cast<std::int64_t>(p.tokens[c]) * D;
-  std::copy(in, in + D, center);
-  const float lr = p.learning_rate;
-  const int per_context = p.negatives + 1;
-  for (int pair = 0; pair * per_context < count; ++pair) {
-    std::fill(error, error + D, 0.0f);
-    for (int n = 0; n < per_context; ++n) {
-      const std::int32_t target = targets[pair * per_context + n];
-      if (target < 0) continue;
-      const float label = n == 0 ? 1.0f : 0.0f;
-      float* out = p.output + static_cast<std::int64_t>(target) * D;
-      __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
-      int d = 0;
-      for (; d + 16 <= full; d += 16) {
-        acc0 = _mm256_fmadd_ps(_mm256_loadu_ps(center + d), _mm256_loadu_ps(out + d), acc0);
-        acc1 = _mm256_fmadd_ps(_mm256_loadu_ps(center + d + 8), _mm256_loadu_ps(out + d + 8), acc1);
-      }
-      if (d < full) acc0 = _mm256_fmadd_ps(_mm256_loadu_ps(center + d), _mm256_loadu_ps(out + d), acc0);
-      alignas(32) float lanes[8];
-      _mm256_store_ps(lanes, _mm256_add_ps(acc0, acc1));
-      for (int width = 4; width >= 1; width /= 2) {
-        for (int k = 0; k < width; ++k) lanes[k] += lanes[k + width];
-      }
-      float f = lanes[0];
-      for (d = full; d < D; ++d) f += center[d] * out[d];
-      const float g = detail::sgns_gradient(f, label, lr);
-      if (p.compute_loss) loss += detail::sgns_loss(f, label);
-      const __m256 gv = _mm256_set1_ps(g);
-      for (d = 0; d < full; d += 8) {
-        const __m256 o = _mm256_loadu_ps(out + d);
-        _mm256_storeu_ps(error + d, _mm256_fmadd_ps(gv, o, _mm256_loadu_ps(error + d)));
-        _mm256_storeu_ps(out + d, _mm256_fmadd_ps(gv, _mm256_loadu_ps(center + d), o));
-      }
-      for (; d < D; ++d) {
-        const float o = out[d];
-        error[d] += g * o;
-        out[d] = o + g * center[d];
-      }
+// 64-byte vectors, for rows of whole vectors only (D % 16 == 0, e.g. 128; the caller checks).
+struct Avx512Columns {
+  __attribute__((target("avx512f"))) static float dot(const float* center, const float* row, int D) {
+    __m512 acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps();
+    int d = 0;
+    for (; d + 32 <= D; d += 32) {
+      acc0 = _mm512_fmadd_ps(_mm512_loadu_ps(center + d), _mm512_loadu_ps(row + d), acc0);
+      acc1 = _mm512_fmadd_ps(_mm512_loadu_ps(center + d + 16), _mm512_loadu_ps(row + d + 16), acc1);
     }
-    for (int d = 0; d < D; ++d) center[d] += error[d];
-    ++pairs;
+    if (d < D) acc0 = _mm512_fmadd_ps(_mm512_loadu_ps(center + d), _mm512_loadu_ps(row + d), acc0);
+    const __m512 v = _mm512_add_ps(acc0, acc1);
+    // The halves through the masked extract: GCC 12 warns falsely on the undefined operand of the plain one (and
+    // of _mm512_castps512_ps256, which uses it).
+    const __m512d halves = _mm512_castps_pd(v);
+    const __m256 low = _mm256_castpd_ps(_mm512_mask_extractf64x4_pd(_mm256_setzero_pd(), 0xFF, halves, 0));
+    const __m256 high = _mm256_castpd_ps(_mm512_mask_extractf64x4_pd(_mm256_setzero_pd(), 0xFF, halves, 1));
+    return sum_lanes(_mm256_add_ps(low, high));
   }
-  std::copy(center, center + D, in);
+  __attribute__((target("avx512f"))) static void update(float* center, float* error, float* const* rows, const float* g,
+                                                        int m, int D, bool fresh, bool last) {
+    for (int d = 0; d < D; d += 16) {
+      const __m512 c = _mm512_loadu_ps(center + d);
+      __m512 e = fresh ? _mm512_setzero_ps() : _mm512_loadu_ps(error + d);
+      for (int k = 0; k < m; ++k) {
+        const __m512 gk = _mm512_set1_ps(g[k]);
+        const __m512 o = _mm512_loadu_ps(rows[k] + d);
+        e = _mm512_fmadd_ps(gk, o, e);
+        _mm512_storeu_ps(rows[k] + d, _mm512_fmadd_ps(gk, c, o));
+      }
+      _mm512_storeu_ps(last ? center + d : error + d, last ? _mm512_add_ps(c, e) : e);
+    }
+  }
+};
+
+// 32-byte vectors (AVX2 + FMA) and a scalar tail, for other rows: a row of 100 floats is 400 bytes, so 64-byte
+// loads would straddle cache lines in most rows; 32-byte ones straddle in few.
+struct Avx2Columns {
+  __attribute__((target("avx2,fma"))) static float dot(const float* center, const float* row, int D) {
+    const int full = D / 8 * 8;
+    __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
+    int d = 0;
+    for (; d + 16 <= full; d += 16) {
+      acc0 = _mm256_fmadd_ps(_mm256_loadu_ps(center + d), _mm256_loadu_ps(row + d), acc0);
+      acc1 = _mm256_fmadd_ps(_mm256_loadu_ps(center + d + 8), _mm256_loadu_ps(row + d + 8), acc1);
+    }
+    if (d < full) acc0 = _mm256_fmadd_ps(_mm256_loadu_ps(center + d), _mm256_loadu_ps(row + d), acc0);
+    float f = sum_lanes(_mm256_add_ps(acc0, acc1));
+    for (d = full; d < D; ++d) f += center[d] * row[d];
+    return f;
+  }
+  __attribute__((target("avx2,fma"))) static void update(float* center, float* error, float* const* rows,
+                                                         const float* g, int m, int D, bool fresh, bool last) {
+    const int full = D / 8 * 8;
+    for (int d = 0; d < full; d += 8) {
+      const __m256 c = _mm256_loadu_ps(center + d);
+      __m256 e = fresh ? _mm256_setzero_ps() : _mm256_loadu_ps(error + d);
+      for (int k = 0; k < m; ++k) {
+        const __m256 gk = _mm256_set1_ps(g[k]);
+        const __m256 o = _mm256_loadu_ps(rows[k] + d);
+        e = _mm256_fmadd_ps(gk, o, e);
+        _mm256_storeu_ps(rows[k] + d, _mm256_fmadd_ps(gk, c, o));
+      }
+      _mm256_storeu_ps(last ? center + d : error + d, last ? _mm256_add_ps(c, e) : e);
+    }
+    PortableColumns::update_columns(center, error, rows, g, m, full, D, fresh, last);
+  }
+};
+
+__attribute__((target("avx512f"))) void train_center_avx512(const detail::SgnsProblem& p, const OutputRows& output,
+                                                            std::int64_t c, const std::int32_t* targets, int count,
+                                                            float* center, float* error, std::int64_t& pairs,
+                                                            double& loss) {
+  train_center_with<Avx512Columns>(p, output, c, targets, count, center, error, pairs, loss);
+}
+
+__attribute__((target("avx2,fma"))) void train_center_avx2(const detail::SgnsProblem& p, const OutputRows& output,
+                                                           std::int64_t c, const std::int32_t* targets, int count,
+                                                           float* center, float* error, std::int64_t& pairs,
+                                                           double& loss) {
+  train_center_with<Avx2Columns>(p, output, c, targets, count, center, error, pairs, loss);
 }
 
 bool cpu_has_avx2_fma() {
@@ -298,38 +354,63 @@ bool cpu_has_avx512() {
 }
 #endif
 
-SgnsStats sgns_cpu(Context& ctx, const detail::SgnsProblem& p, SgnsSchedule schedule) {
+// Folds what this thread moved in its private rows since the last merge into the table, and takes the table's
+// values (which carry the other threads' merges) as its new private rows. Merges take turns, so no update of a
+// private row is ever lost: they cost about 10 µs (256 rows of 100 floats) every 64 centers (a few hundred µs).
+void merge_private_rows(float* table, float* private_copy, float* snapshot, std::int64_t floats) {
+#pragma omp critical(reckon_sgns_merge)
+  for (std::int64_t i = 0; i < floats; ++i) {
+    const float merged = table[i] + (private_copy[i] - snapshot[i]);
+    table[i] = merged;
+    private_copy[i] = merged;
+    snapshot[i] = merged;
+  }
+}
+
+SgnsStats sgns_cpu(Context& ctx, const detail::SgnsProblem& p, SgnsSchedule schedule, std::int64_t private_rows) {
   std::int64_t pairs = 0;
   double loss = 0.0;
   const int threads = schedule == SgnsSchedule::kSequential ? 1 : ctx.cpu_threads();
+  // The most frequent items' output rows are written by every thread many times a millisecond; shared, each write
+  // would take the row's cache lines from the other cores. With several threads each trains them in its own copy
+  // and merges every kSgnsMergeCenters centers.
+  if (threads == 1) private_rows = 0;
+  private_rows = std::clamp<std::int64_t>(private_rows, 0, p.vocab);
 #pragma omp parallel num_threads(threads) reduction(+ : pairs, loss)
   {
     std::vector<float> scratch(2 * static_cast<std::size_t>(p.dim));
     const std::size_t per_center = 2 * static_cast<std::size_t>(p.window) * static_cast<std::size_t>(p.negatives + 1);
     std::vector<std::int32_t> plans(2 * per_center);
+    const auto private_floats = static_cast<std::size_t>(private_rows * p.dim);
+    std::vector<float> private_copy(p.output, p.output + private_floats), snapshot(private_copy);
+    const OutputRows output{p.output, private_copy.data(), private_rows, p.dim};
     // Contiguous chunks per thread, as word2vec.c splits its file: neighbouring centers share context rows. The
     // next center is planned (drawn and prefetched) before the current one is trained.
     const int team = omp_get_num_threads(), me = omp_get_thread_num();
     const std::int64_t begin = p.num_tokens * me / team, end = p.num_tokens * (me + 1) / team;
-    int count = begin < end ? plan_center(p, begin, plans.data()) : 0;
+    int count = begin < end ? plan_center(p, output, begin, plans.data()) : 0;
     for (std::int64_t c = begin; c < end; ++c) {
       std::int32_t* current = plans.data() + ((c - begin) % 2) * per_center;
       std::int32_t* next = plans.data() + ((c - begin + 1) % 2) * per_center;
-      const int next_count = c + 1 < end ? plan_center(p, c + 1, next) : 0;
+      const int next_count = c + 1 < end ? plan_center(p, output, c + 1, next) : 0;
 #if defined(__x86_64__)
       // 64-byte vectors when rows are whole vectors (D % 16 == 0, e.g. 128), 32-byte ones otherwise (e.g. 100).
       if (cpu_has_avx512() && p.dim % 16 == 0) {
-        train_center_avx512(p, c, current, count, scratch.data(), scratch.data() + p.dim, pairs, loss);
+        train_center_avx512(p, output, c, current, count, scratch.data(), scratch.data() + p.dim, pairs, loss);
       } else if (cpu_has_avx2_fma()) {
-        train_center_avx2(p, c, current, count, scratch.data(), scratch.data() + p.dim, pairs, loss);
+        train_center_avx2(p, output, c, current, count, scratch.data(), scratch.data() + p.dim, pairs, loss);
       } else {
-        train_center(p, c, current, count, scratch.data(), scratch.data() + p.dim, pairs, loss);
+        train_center(p, output, c, current, count, scratch.data(), scratch.data() + p.dim, pairs, loss);
       }
 #else
-      train_center(p, c, current, count, scratch.data(), scratch.data() + p.dim, pairs, loss);
+      train_center(p, output, c, current, count, scratch.data(), scratch.data() + p.dim, pairs, loss);
 #endif
+      if (private_rows > 0 && (c - begin + 1) % kSgnsMergeCenters == 0) {
+        merge_private_rows(p.output, private_copy.data(), snapshot.data(), private_rows * p.dim);
+      }
       count = next_count;
     }
+    if (private_rows > 0) merge_private_rows(p.output, private_copy.data(), snapshot.data(), private_rows * p.dim);
   }
   return {pairs, loss};
 }
@@ -351,7 +432,8 @@ SgnsStats sgns_step(Context& ctx, const TensorView& input_vectors, const TensorV
   check_shape(output_vectors, "output_vectors", {V, D});
   RECKON_CHECK_ARG(V >= 1 && V < (std::int64_t{1} << 31), "vocabulary of ", V, " items");
   RECKON_CHECK_ARG(D >= 1 && D <= kSgnsMaxDim, "dimension ", D, " outside [1, ", kSgnsMaxDim, "]");
-  RECKON_CHECK_ARG(o.window >= 1 && o.window <= kSgnsMaxWindow, "window ", o.window, " outside [1, ", kSgnsMaxWindow, "]");
+  RECKON_CHECK_ARG(o.window >= 1 && o.window <= kSgnsMaxWindow, "window ", o.window, " outside [1, ", kSgnsMaxWindow,
+                   "]");
   RECKON_CHECK_ARG(o.negatives >= 0 && o.negatives <= kSgnsMaxNegatives, "negatives ", o.negatives, " outside [0, ",
                    kSgnsMaxNegatives, "]");
   RECKON_CHECK_ARG(std::isfinite(o.learning_rate), "learning rate must be finite");
@@ -364,7 +446,8 @@ SgnsStats sgns_step(Context& ctx, const TensorView& input_vectors, const TensorV
   check_dtype(alias_prob, "alias_prob", DType::kF32);
   check_shape(alias_index, "alias_index", {V});
   check_dtype(alias_index, "alias_index", DType::kI32);
-  for (const TensorView* t : {&tokens, &sentence_offsets, &alias_prob, &alias_index}) check_device(*t, "sgns tensor", ctx.device());
+  for (const TensorView* t : {&tokens, &sentence_offsets, &alias_prob, &alias_index})
+    check_device(*t, "sgns tensor", ctx.device());
 
   detail::SgnsProblem p{};
   p.input = static_cast<float*>(input_vectors.data);
@@ -415,7 +498,8 @@ SgnsStats sgns_step(Context& ctx, const TensorView& input_vectors, const TensorV
   }
   for (std::int64_t i = 0; i < p.num_tokens; ++i) {
     if (p.tokens[i] < 0 || p.tokens[i] >= V) {
-      RECKON_THROW(StatusCode::kOutOfRange, "sgns_step: token ", p.tokens[i], " at position ", i, " outside [0, ", V, ")");
+      RECKON_THROW(StatusCode::kOutOfRange, "sgns_step: token ", p.tokens[i], " at position ", i, " outside [0, ", V,
+                   ")");
     }
   }
   for (std::int64_t b = 0; b < V; ++b) {
@@ -423,7 +507,7 @@ SgnsStats sgns_step(Context& ctx, const TensorView& input_vectors, const TensorV
       RECKON_THROW(StatusCode::kOutOfRange, "sgns_step: alias table entry ", b, " is invalid");
     }
   }
-  return sgns_cpu(ctx, p, o.schedule);
+  return sgns_cpu(ctx, p, o.schedule, o.private_output_rows);
 }
 
 }  // namespace reckon

@@ -64,6 +64,12 @@ struct SgnsOptions {
   std::uint64_t stream = 0;  // one per batch: the trainer counts batches
   SgnsSchedule schedule = SgnsSchedule::kHogwild;
   bool compute_loss = false;  // the loss costs a logarithm per target; the trainer asks for it now and then
+  // CPU Hogwild with several threads: output rows [0, private_output_rows) are trained in per-thread copies that
+  // are merged into the table every 64 centers of a thread and at the end of the step (other threads' updates
+  // arrive late; two merges racing on a row may lose one, as Hogwild's unsynchronised writes may). Pass the most
+  // frequent items (a vocabulary sorted by count): shared, their rows are written by every thread many times a
+  // millisecond and their cache lines bounce between the cores. Ignored with one thread and by the CUDA step.
+  std::int64_t private_output_rows = 0;
 };
 
 struct SgnsStats {

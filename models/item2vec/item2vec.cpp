@@ -18,6 +18,9 @@ namespace {
 
 constexpr const char* kMagic = "reckon-item2vec";
 constexpr std::uint32_t kVersion = 1;
+// The vocabulary is sorted by count, so the first rows are the most frequent items: on the CPU with several threads
+// each trains its own copy of these output rows and merges it (SgnsOptions::private_output_rows).
+constexpr std::int64_t kPrivateOutputRows = 256;
 
 Tensor upload(Context& ctx, const void* data, DType dtype, std::int64_t n) {
   Tensor t = Tensor::empty(ctx, dtype, {n});
@@ -95,6 +98,7 @@ TrainStats Item2Vec::train(const Corpus& corpus, bool progress) {
       o.stream = steps_;
       o.schedule = config_.schedule;
       o.compute_loss = steps_ % 10 == 0;
+      o.private_output_rows = kPrivateOutputRows;
       const auto n = static_cast<std::int64_t>(kept.size()), m = static_cast<std::int64_t>(kept_offsets.size());
       TensorView tokens, offsets;
       if (ctx.is_cuda()) {
