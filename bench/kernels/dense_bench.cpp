@@ -48,6 +48,58 @@ BENCHMARK(BM_LinearReluFwd_cpu)
     ->UseRealTime()
     ->Unit(benchmark::kMillisecond);
 
+// The backward passes of the same shapes: pass 0, the data gradient dX = dY·Wᵀ; pass 1, the weight gradient
+// dW = Xᵀ·dY and the bias gradient (its column sums).
+void linear_backward(benchmark::State& state, Context& ctx, bool on_cuda) {
+  const std::int64_t batch = state.range(0), in = state.range(1), out = state.range(2);
+  const bool weights_pass = state.range(3) == 1;
+  Tensor x = Tensor::empty(ctx, DType::kF32, {batch, in}), w = Tensor::empty(ctx, DType::kF32, {in, out}),
+         dw = Tensor::empty(ctx, DType::kF32, {in, out}), db = Tensor::empty(ctx, DType::kF32, {out}),
+         dy = Tensor::empty(ctx, DType::kF32, {batch, out}), dx = Tensor::empty(ctx, DType::kF32, {batch, in});
+  random_uniform(ctx, x, -1, 1);
+  random_uniform(ctx, w, -0.1f, 0.1f);
+  random_uniform(ctx, dy, -1, 1);
+  auto step = [&] {
+    if (weights_pass) {
+      linear_bwd_weights(ctx, x, dy, dw, db);
+    } else {
+      linear_bwd_data(ctx, dy, w, dx);
+    }
+  };
+  if (on_cuda) {
+    time_iterations(state, ctx, step);
+  } else {
+    for (auto _ : state) step();
+  }
+  state.counters["FLOP/s"] = benchmark::Counter(2.0 * static_cast<double>(batch * in * out),
+                                                benchmark::Counter::kIsIterationInvariantRate);
+}
+
+void BM_LinearBwd_cuda(benchmark::State& state) {
+  if (!has_cuda(state)) return;
+  linear_backward(state, cuda_context(), true);
+}
+BENCHMARK(BM_LinearBwd_cuda)
+    ->Name("BM_LinearBwd/cuda")
+    ->Args({4096, 624, 400, 0})
+    ->Args({4096, 624, 400, 1})
+    ->Args({65536, 400, 400, 0})
+    ->Args({65536, 400, 400, 1})
+    ->ArgNames({"B", "M", "N", "pass"})
+    ->UseManualTime()
+    ->Unit(benchmark::kMicrosecond);
+
+void BM_LinearBwd_cpu(benchmark::State& state) { linear_backward(state, cpu_context(), false); }
+BENCHMARK(BM_LinearBwd_cpu)
+    ->Name("BM_LinearBwd/cpu")
+    ->Args({4096, 624, 400, 0})
+    ->Args({4096, 624, 400, 1})
+    ->Args({4096, 400, 400, 0})
+    ->Args({4096, 400, 400, 1})
+    ->ArgNames({"B", "M", "N", "pass"})
+    ->UseRealTime()
+    ->Unit(benchmark::kMillisecond);
+
 void BM_ColumnSum_cuda(benchmark::State& state) {
   if (!has_cuda(state)) return;
   Context& ctx = cuda_context();
