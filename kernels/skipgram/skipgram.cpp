@@ -127,20 +127,10 @@ struct OutputRows {
   }
 };
 
-// The rows are prefetched for writing (PREFETCHW, a no-op on x86 CPUs without it): a plain prefetch brings a line
-// shared, and the write then makes a second trip for the lines another core also holds.
-#if defined(__x86_64__)
-#define RECKON_PREFETCH_FOR_WRITE __attribute__((target("prfchw")))
-#else
-#define RECKON_PREFETCH_FOR_WRITE
-#endif
-
 // The targets of center c (see skipgram.h), drawn in their order: per context, the context then `negatives`
 // draws (-1 marks a negative equal to the context, which is skipped). targets holds up to
-// 2 · window · (negatives + 1) ids. The rows they touch are prefetched: the caller plans the next center while it
-// trains the current one, so the scattered output rows arrive in time.
-RECKON_PREFETCH_FOR_WRITE int plan_center(const detail::SgnsProblem& p, const OutputRows& output, std::int64_t c,
-                                          std::int32_t* targets) {
+// 2 · window · (negatives + 1) ids.
+int plan_center(const detail::SgnsProblem& p, std::int64_t c, std::int32_t* targets) {
   const std::int64_t s = detail::sgns_sentence_of(p, c);
   const std::int64_t start = p.offsets[s], end = p.offsets[s + 1];
   PhiloxStream rng = detail::sgns_draws(p, c);
@@ -156,15 +146,33 @@ RECKON_PREFETCH_FOR_WRITE int plan_center(const detail::SgnsProblem& p, const Ou
       targets[count++] = negative == context ? -1 : negative;
     }
   }
+  return count;
+}
+
+// The next center, planned while the current one trains: its rows are fetched a pair's worth at a time, so that
+// they arrive in time without a burst of misses that would fill the core's line-fill buffers.
+struct PlannedCenter {
+  std::int64_t c = -1;  // -1: none
+  const std::int32_t* targets = nullptr;
+  int count = 0;
+};
+
+// Prefetches (for writing, where the caller's target has PREFETCHW: the rows will be written, and a plain
+// prefetch brings a line shared, costing a second trip for lines another core also holds) the output rows of
+// targets [begin, end) of a planned center, and its input row when begin is 0.
+[[gnu::always_inline]] inline void prefetch_planned(const detail::SgnsProblem& p, const OutputRows& output,
+                                                    const PlannedCenter& next, int begin, int end) {
+  if (next.c < 0) return;
   const auto row_bytes = static_cast<std::int64_t>(p.dim) * 4;
-  const char* in = reinterpret_cast<const char*>(p.input + static_cast<std::int64_t>(p.tokens[c]) * p.dim);
-  for (std::int64_t at = 0; at < row_bytes; at += 64) __builtin_prefetch(in + at, 1);
-  for (int i = 0; i < count; ++i) {
-    if (targets[i] < 0) continue;
-    const char* row = reinterpret_cast<const char*>(output.row(targets[i]));
+  if (begin == 0) {
+    const char* in = reinterpret_cast<const char*>(p.input + static_cast<std::int64_t>(p.tokens[next.c]) * p.dim);
+    for (std::int64_t at = 0; at < row_bytes; at += 64) __builtin_prefetch(in + at, 1);
+  }
+  for (int i = begin; i < std::min(end, next.count); ++i) {
+    if (next.targets[i] < 0) continue;
+    const char* row = reinterpret_cast<const char*>(output.row(next.targets[i]));
     for (std::int64_t at = 0; at < row_bytes; at += 64) __builtin_prefetch(row + at, 1);
   }
-  return count;
 }
 
 // Training one center, the same on every instruction set. Within a (center, context) pair the center row does
@@ -176,7 +184,8 @@ RECKON_PREFETCH_FOR_WRITE int plan_center(const detail::SgnsProblem& p, const Ou
 template <class Columns>
 [[gnu::always_inline]] inline void train_center_with(const detail::SgnsProblem& p, const OutputRows& output,
                                                      std::int64_t c, const std::int32_t* targets, int count,
-                                                     float* center, float* error, std::int64_t& pairs, double& loss) {
+                                                     const PlannedCenter& next, float* center, float* error,
+                                                     std::int64_t& pairs, double& loss) {
   const int D = p.dim;
   float* in = p.input + static_cast<std::int64_t>(p.tokens[c]) * D;
   std::copy(in, in + D, center);
@@ -186,6 +195,7 @@ template <class Columns>
   float scores[kSgnsMaxNegatives + 1];
   float gradients[kSgnsMaxNegatives + 1];
   for (int first = 0; first < count; first += per_context) {
+    prefetch_planned(p, output, next, first, first + per_context);
     const std::int32_t* pair_targets = targets + first;  // the context, then its negatives (-1: skipped)
     bool fresh = true;                                   // the error row holds nothing of this pair yet
     for (int n = 0; n < per_context;) {
@@ -209,6 +219,7 @@ template <class Columns>
     }
     ++pairs;
   }
+  prefetch_planned(p, output, next, count, next.count);  // the next center's pairs beyond this one's
   std::copy(center, center + D, in);
 }
 
@@ -241,12 +252,10 @@ struct PortableColumns {
 };
 
 // Built for AVX-512, AVX2 and the baseline (auto-vectorised); the loader picks the best the CPU has.
-__attribute__((target_clones("avx512f", "avx2", "default"))) void train_center(const detail::SgnsProblem& p,
-                                                                               const OutputRows& output, std::int64_t c,
-                                                                               const std::int32_t* targets, int count,
-                                                                               float* center, float* error,
-                                                                               std::int64_t& pairs, double& loss) {
-  train_center_with<PortableColumns>(p, output, c, targets, count, center, error, pairs, loss);
+__attribute__((target_clones("avx512f", "avx2", "default"))) void train_center(
+    const detail::SgnsProblem& p, const OutputRows& output, std::int64_t c, const std::int32_t* targets, int count,
+    const PlannedCenter& next, float* center, float* error, std::int64_t& pairs, double& loss) {
+  train_center_with<PortableColumns>(p, output, c, targets, count, next, center, error, pairs, loss);
 }
 
 #if defined(__x86_64__)
@@ -329,18 +338,17 @@ struct Avx2Columns {
   }
 };
 
-__attribute__((target("avx512f"))) void train_center_avx512(const detail::SgnsProblem& p, const OutputRows& output,
-                                                            std::int64_t c, const std::int32_t* targets, int count,
-                                                            float* center, float* error, std::int64_t& pairs,
-                                                            double& loss) {
-  train_center_with<Avx512Columns>(p, output, c, targets, count, center, error, pairs, loss);
+// PREFETCHW ("prfchw") is on every CPU with AVX2 that we know of, and a no-op hint where it is not.
+__attribute__((target("avx512f,prfchw"))) void train_center_avx512(
+    const detail::SgnsProblem& p, const OutputRows& output, std::int64_t c, const std::int32_t* targets, int count,
+    const PlannedCenter& next, float* center, float* error, std::int64_t& pairs, double& loss) {
+  train_center_with<Avx512Columns>(p, output, c, targets, count, next, center, error, pairs, loss);
 }
 
-__attribute__((target("avx2,fma"))) void train_center_avx2(const detail::SgnsProblem& p, const OutputRows& output,
-                                                           std::int64_t c, const std::int32_t* targets, int count,
-                                                           float* center, float* error, std::int64_t& pairs,
-                                                           double& loss) {
-  train_center_with<Avx2Columns>(p, output, c, targets, count, center, error, pairs, loss);
+__attribute__((target("avx2,fma,prfchw"))) void train_center_avx2(
+    const detail::SgnsProblem& p, const OutputRows& output, std::int64_t c, const std::int32_t* targets, int count,
+    const PlannedCenter& next, float* center, float* error, std::int64_t& pairs, double& loss) {
+  train_center_with<Avx2Columns>(p, output, c, targets, count, next, center, error, pairs, loss);
 }
 
 bool cpu_has_avx2_fma() {
@@ -385,30 +393,34 @@ SgnsStats sgns_cpu(Context& ctx, const detail::SgnsProblem& p, SgnsSchedule sche
     std::vector<float> private_copy(p.output, p.output + private_floats), snapshot(private_copy);
     const OutputRows output{p.output, private_copy.data(), private_rows, p.dim};
     // Contiguous chunks per thread, as word2vec.c splits its file: neighbouring centers share context rows. The
-    // next center is planned (drawn and prefetched) before the current one is trained.
+    // next center is drawn before the current one trains, which fetches its rows a pair at a time.
     const int team = omp_get_num_threads(), me = omp_get_thread_num();
     const std::int64_t begin = p.num_tokens * me / team, end = p.num_tokens * (me + 1) / team;
-    int count = begin < end ? plan_center(p, output, begin, plans.data()) : 0;
+    int count = begin < end ? plan_center(p, begin, plans.data()) : 0;
+    if (begin < end) prefetch_planned(p, output, {begin, plans.data(), count}, 0, count);
     for (std::int64_t c = begin; c < end; ++c) {
       std::int32_t* current = plans.data() + ((c - begin) % 2) * per_center;
-      std::int32_t* next = plans.data() + ((c - begin + 1) % 2) * per_center;
-      const int next_count = c + 1 < end ? plan_center(p, output, c + 1, next) : 0;
+      std::int32_t* next_targets = plans.data() + ((c - begin + 1) % 2) * per_center;
+      PlannedCenter next;
+      if (c + 1 < end) next = {c + 1, next_targets, plan_center(p, c + 1, next_targets)};
+      float* center = scratch.data();
+      float* error = scratch.data() + p.dim;
 #if defined(__x86_64__)
       // 64-byte vectors when rows are whole vectors (D % 16 == 0, e.g. 128), 32-byte ones otherwise (e.g. 100).
       if (cpu_has_avx512() && p.dim % 16 == 0) {
-        train_center_avx512(p, output, c, current, count, scratch.data(), scratch.data() + p.dim, pairs, loss);
+        train_center_avx512(p, output, c, current, count, next, center, error, pairs, loss);
       } else if (cpu_has_avx2_fma()) {
-        train_center_avx2(p, output, c, current, count, scratch.data(), scratch.data() + p.dim, pairs, loss);
+        train_center_avx2(p, output, c, current, count, next, center, error, pairs, loss);
       } else {
-        train_center(p, output, c, current, count, scratch.data(), scratch.data() + p.dim, pairs, loss);
+        train_center(p, output, c, current, count, next, center, error, pairs, loss);
       }
 #else
-      train_center(p, output, c, current, count, scratch.data(), scratch.data() + p.dim, pairs, loss);
+      train_center(p, output, c, current, count, next, center, error, pairs, loss);
 #endif
       if (private_rows > 0 && (c - begin + 1) % kSgnsMergeCenters == 0) {
         merge_private_rows(p.output, private_copy.data(), snapshot.data(), private_rows * p.dim);
       }
-      count = next_count;
+      count = next.count;
     }
     if (private_rows > 0) merge_private_rows(p.output, private_copy.data(), snapshot.data(), private_rows * p.dim);
   }
