@@ -5,13 +5,14 @@
 #include <iostream>
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <sstream>
 
+#include <fstream>
 #include "commands.h"
 #include "reckon/models/ctr/checkpoint.h"
 #include "reckon/models/ctr/dataset.h"
 #include "reckon/models/ctr/metrics.h"
-#include <fstream>
 #include "reckon/models/ctr/model.h"
 #include "reckon/models/ctr/movielens.h"
 #include "reckon/models/ctr/synthetic.h"
@@ -39,6 +40,7 @@ struct TrainArgs {
   std::uint64_t seed = 1;
   bool json = false, progress = true, stream = false, profile = false, keep_last = false;
   std::int64_t shuffle_buffer = 1 << 18;
+  std::set<std::string> given;  // options named on the command line (--resume checks them against the checkpoint)
 };
 
 std::vector<int> parse_hidden(const std::string& text) {
@@ -57,6 +59,36 @@ SparseOptimizerKind parse_sparse_optimizer(const std::string& name) {
   if (name == "adagrad") return SparseOptimizerKind::kRowwiseAdagrad;
   if (name == "sgd") return SparseOptimizerKind::kSgd;
   RECKON_THROW(StatusCode::kInvalidArgument, "unknown optimizer '", name, "': expected adam, adagrad or sgd");
+}
+
+// --resume continues the checkpoint's model: an option that would change its architecture, optimizer or vocabulary
+// is refused when named with a different value (silently training something else than asked is worse), and --lr,
+// when named, sets the learning rates of the continued run (fine-tuning at a lower rate, say).
+void check_resume_options(const TrainArgs& a, const ctr::CtrModelConfig& asked, ctr::CtrModel& model) {
+  const ctr::CtrModelConfig& has = model.config();
+  const auto refuse_if = [&](const char* option, bool differs, const std::string& checkpoint_value) {
+    if (a.given.count(option) != 0 && differs) {
+      RECKON_THROW(StatusCode::kInvalidArgument, option, " differs from the checkpoint's (", checkpoint_value, ") in ",
+                   a.resume, ": --resume continues the checkpoint's model; leave ", option, " out");
+    }
+  };
+  std::string hidden;
+  for (const int h : has.hidden) hidden += (hidden.empty() ? "" : ",") + std::to_string(h);
+  refuse_if("--model", asked.kind != has.kind, ctr::to_string(has.kind));
+  refuse_if("--embed-dim", asked.embed_dim != has.embed_dim, std::to_string(has.embed_dim));
+  refuse_if("--hidden", asked.hidden != has.hidden, hidden);
+  refuse_if("--dropout", asked.dropout != has.dropout, fmt::format("{}", has.dropout));
+  refuse_if("--l2", asked.embedding_l2 != has.embedding_l2, fmt::format("{}", has.embedding_l2));
+  refuse_if("--optimizer",
+            asked.sparse_optimizer != has.sparse_optimizer || asked.dense_optimizer != has.dense_optimizer,
+            "another optimizer");
+  for (const char* option : {"--min-count", "--hash-buckets"}) {
+    if (a.given.count(option) != 0) {
+      RECKON_THROW(StatusCode::kInvalidArgument, option,
+                   " cannot apply with --resume: the vocabulary is the one saved in ", a.resume);
+    }
+  }
+  if (a.given.count("--lr") != 0) model.set_learning_rates(a.lr, a.lr);
 }
 
 nlohmann::json run_train(const TrainArgs& a) {
@@ -91,6 +123,8 @@ nlohmann::json run_train(const TrainArgs& a) {
   std::unique_ptr<ctr::CtrModel> created =
       a.resume.empty() ? std::make_unique<ctr::CtrModel>(ctx, config, rows) : std::move(resumed.model);
   ctr::CtrModel& model = *created;
+  if (!a.resume.empty()) check_resume_options(a, config, model);
+  const float sparse_lr = model.config().sparse_learning_rate, dense_lr = model.config().dense_learning_rate;
   const std::int64_t start_step = model.step();
   ctr::TrainOptions options;
   options.epochs = a.epochs;
@@ -107,14 +141,18 @@ nlohmann::json run_train(const TrainArgs& a) {
     stages = std::make_unique<StageTimer>(ctx, ctr::ctr_stage_names());
     model.set_stage_timer(stages.get());
   }
-  const ctr::TrainResult r = a.stream ? ctr::train_stream(model, a.train, vocab, read, valid, options, a.shuffle_buffer,
-                                                          &stream_report)
-                                      : ctr::train(model, train, valid, options);
+  const ctr::TrainResult r =
+      a.stream ? ctr::train_stream(model, a.train, vocab, read, valid, options, a.shuffle_buffer, &stream_report)
+               : ctr::train(model, train, valid, options);
   if (!a.save.empty()) ctr::save_checkpoint(a.save, model, vocab);
   nlohmann::json epochs = nlohmann::json::array();
   for (const ctr::EpochResult& e : r.epochs) {
-    epochs.push_back({{"epoch", e.epoch}, {"train_loss", e.train_loss}, {"auc", e.valid_auc},
-                      {"logloss", e.valid_logloss}, {"seconds", e.seconds}, {"samples_per_s", e.samples_per_s}});
+    epochs.push_back({{"epoch", e.epoch},
+                      {"train_loss", e.train_loss},
+                      {"auc", e.valid_auc},
+                      {"logloss", e.valid_logloss},
+                      {"seconds", e.seconds},
+                      {"samples_per_s", e.samples_per_s}});
   }
   nlohmann::json profile = nullptr;
   if (stages) {
@@ -122,11 +160,14 @@ nlohmann::json run_train(const TrainArgs& a) {
     const auto& totals = stages->totals_ms();
     const auto steps = static_cast<double>(std::max<std::int64_t>(stages->passes(), 1));
     profile = nlohmann::json{{"steps", stages->passes()}};
-    for (std::size_t i = 0; i < totals.size(); ++i) profile[stages->stage_names()[i] + "_ms_per_step"] = totals[i] / steps;
+    for (std::size_t i = 0; i < totals.size(); ++i)
+      profile[stages->stage_names()[i] + "_ms_per_step"] = totals[i] / steps;
   }
   return {{"model", ctr::to_string(model.config().kind)},
           {"resumed_from", a.resume.empty() ? nlohmann::json(nullptr) : nlohmann::json(a.resume)},
           {"start_step", start_step},
+          {"sparse_learning_rate", sparse_lr},  // at the start of this run (before any --lr-decay)
+          {"dense_learning_rate", dense_lr},
           {"steps", model.step()},
           {"device", ctx.device().str()},
           {"stage_profile", profile},
@@ -199,7 +240,10 @@ nlohmann::json run_demo(const DemoArgs& d) {
     if (!d.json) fmt::print("training {} ...\n", model);
     models.push_back(run_train(a));
   }
-  return {{"rows", d.rows}, {"test_rows", d.test}, {"bayes_auc", s.bayes_auc}, {"bayes_logloss", s.bayes_logloss},
+  return {{"rows", d.rows},
+          {"test_rows", d.test},
+          {"bayes_auc", s.bayes_auc},
+          {"bayes_logloss", s.bayes_logloss},
           {"models", models}};
 }
 
@@ -218,8 +262,11 @@ void add_ctr_command(CLI::App& app) {
   s->add_flag("--json", synth->json, "print one JSON object");
   s->callback([synth] {
     const ctr::SyntheticResult r = ctr::write_synthetic_click_log(synth->out, {synth->rows, synth->test, synth->seed});
-    const nlohmann::json j{{"train", r.train_path}, {"test", r.test_path}, {"bayes", r.bayes_path},
-                           {"bayes_auc", r.bayes_auc}, {"bayes_logloss", r.bayes_logloss},
+    const nlohmann::json j{{"train", r.train_path},
+                           {"test", r.test_path},
+                           {"bayes", r.bayes_path},
+                           {"bayes_auc", r.bayes_auc},
+                           {"bayes_logloss", r.bayes_logloss},
                            {"click_rate", r.click_rate}};
     if (synth->json) {
       std::cout << j.dump() << "\n";
@@ -250,7 +297,8 @@ void add_ctr_command(CLI::App& app) {
       fmt::print("{:<8} {:>8.4f} {:>9.4f} {:>10.4f} {:>16.0f}\n", m["model"].get<std::string>(), m["auc"].get<double>(),
                  m["logloss"].get<double>(), bayes - m["auc"].get<double>(), m["train_samples_per_s"].get<double>());
     }
-    fmt::print("{:<8} {:>8.4f} {:>9.4f}   (true click probabilities)\n", "bayes", bayes, r["bayes_logloss"].get<double>());
+    fmt::print("{:<8} {:>8.4f} {:>9.4f}   (true click probabilities)\n", "bayes", bayes,
+               r["bayes_logloss"].get<double>());
   });
 
   struct MovielensArgs {
@@ -270,9 +318,10 @@ void add_ctr_command(CLI::App& app) {
   mc->callback([ml] {
     const ctr::MovielensClickLog l =
         ctr::write_movielens_click_log(ml->ratings, ml->movies, ml->out, ml->test_fraction, ml->seed);
-    const nlohmann::json j{{"train", l.train_path},   {"test", l.test_path},   {"schema", l.schema_path},
-                           {"format", "schema:" + l.schema_path}, {"train_rows", l.train_rows},
-                           {"test_rows", l.test_rows}, {"click_rate", l.click_rate}};
+    const nlohmann::json j{{"train", l.train_path},      {"test", l.test_path},
+                           {"schema", l.schema_path},    {"format", "schema:" + l.schema_path},
+                           {"train_rows", l.train_rows}, {"test_rows", l.test_rows},
+                           {"click_rate", l.click_rate}};
     if (ml->json) {
       std::cout << j.dump() << "\n";
     } else {
@@ -314,7 +363,8 @@ void add_ctr_command(CLI::App& app) {
   t->add_option("--lr", train->lr, "learning rate (embeddings and dense layers)")->capture_default_str();
   t->add_option("--lr-decay", train->lr_decay, "multiply the learning rates by this after each epoch")
       ->capture_default_str();
-  t->add_option("--patience", train->patience, "stop after this many epochs without a better validation logloss (0: off)")
+  t->add_option("--patience", train->patience,
+                "stop after this many epochs without a better validation logloss (0: off)")
       ->capture_default_str();
   t->add_flag("--keep-last", train->keep_last,
               "end with the last epoch's model, not the best validation epoch's (saves the host copy of the model "
@@ -323,7 +373,9 @@ void add_ctr_command(CLI::App& app) {
   t->add_option("--l2", train->l2, "weight decay on touched embedding rows")->capture_default_str();
   t->add_option("--min-count", train->min_count, "vocabulary threshold")->capture_default_str();
   t->add_option("--hash-buckets", train->hash_buckets, "hashing trick instead of a vocabulary (0: off)");
-  t->add_option("--optimizer", train->optimizer, "adam | adagrad | sgd, for every parameter (embeddings use the sparse form: lazy Adam, row-wise Adagrad, SGD)")
+  t->add_option(
+       "--optimizer", train->optimizer,
+       "adam | adagrad | sgd, for every parameter (embeddings use the sparse form: lazy Adam, row-wise Adagrad, SGD)")
       ->capture_default_str();
   t->add_option("--device", train->device, "cpu | cuda | cuda:N | auto")->capture_default_str();
   t->add_option("--threads", train->threads, "CPU threads (0: all)");
@@ -332,14 +384,20 @@ void add_ctr_command(CLI::App& app) {
   t->add_option("--save", train->save, "write a checkpoint (model, vocabulary, optimizer state) to this file");
   t->add_option("--resume", train->resume,
                 "continue training a checkpoint written by --save: its model, vocabulary, optimizer state and "
-                "learning rates are used (--model, --hidden, --embed-dim, --dropout, --l2, --optimizer, --lr, "
-                "--min-count and --hash-buckets are then ignored)");
+                "learning rates are used; --lr, if given, sets new learning rates; --model, --hidden, --embed-dim, "
+                "--dropout, --l2 and --optimizer must match the checkpoint if given, --min-count and "
+                "--hash-buckets must be left out");
   t->add_flag("--stream", train->stream, "stream the training file (files larger than memory)");
-  t->add_flag("--profile", train->profile, "time each stage of the training steps (embedding, FM, MLP, loss, optimizers)");
+  t->add_flag("--profile", train->profile,
+              "time each stage of the training steps (embedding, FM, MLP, loss, optimizers)");
   t->add_option("--shuffle-buffer", train->shuffle_buffer, "rows held for shuffling when streaming")
       ->capture_default_str();
   t->add_flag("--json", train->json, "print one JSON object");
-  t->callback([train] {
+  t->callback([train, t] {
+    for (const char* option : {"--model", "--embed-dim", "--hidden", "--dropout", "--l2", "--optimizer", "--lr",
+                               "--min-count", "--hash-buckets"}) {
+      if (t->count(option) > 0) train->given.insert(option);
+    }
     const nlohmann::json r = run_train(*train);
     if (train->json) {
       std::cout << r.dump() << "\n";

@@ -59,6 +59,16 @@ string(JSON first_steps GET "${trained}" steps)
 expect("${resumed}" start_step EQUAL ${first_steps})
 math(EXPR twice "2 * ${first_steps}")
 expect("${resumed}" steps EQUAL ${twice})
+expect("${resumed}" sparse_learning_rate GREATER 0.00099)  # the checkpoint's rates (1e-3)
+# --lr with --resume sets the continued run's rates; an option naming another architecture is refused.
+run(refined ctr train --resume fm.ckpt --model fm --lr 0.0002 --train ctr/train.txt --epochs 1 --batch 512
+    --device cpu --json)
+expect("${refined}" sparse_learning_rate LESS 0.00021)
+expect("${refined}" dense_learning_rate GREATER 0.00019)
+fails("--model differs from the checkpoint's (fm)" ctr train --resume fm.ckpt --model deepfm --train ctr/train.txt
+      --device cpu --json)
+fails("--min-count cannot apply with --resume" ctr train --resume fm.ckpt --min-count 2 --train ctr/train.txt
+      --device cpu --json)
 fails("not a reckon checkpoint" ctr train --resume ctr/test.txt --train ctr/train.txt --json)
 run(predicted ctr predict --model fm.ckpt --data ctr/test.txt --out p.txt --device cpu --json)
 expect("${predicted}" rows EQUAL 1000)
