@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <iostream>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <sstream>
 
 #include "commands.h"
@@ -29,13 +30,18 @@ struct TrainArgs {
   double sample = 1e-3, alpha = 0.75;
   float lr = 0.025f;
   std::uint64_t seed = 1;
+  std::set<std::string> given;  // options named on the command line (with --resume they override the checkpoint's)
 };
 
 nlohmann::json stats_json(const TrainStats& s) {
   nlohmann::json epochs = nlohmann::json::array();
   for (const EpochStats& e : s.epochs) {
-    epochs.push_back({{"epoch", e.epoch}, {"raw_words", e.raw_words}, {"effective_words", e.effective_words},
-                      {"pairs", e.pairs}, {"loss", e.loss}, {"seconds", e.seconds}});
+    epochs.push_back({{"epoch", e.epoch},
+                      {"raw_words", e.raw_words},
+                      {"effective_words", e.effective_words},
+                      {"pairs", e.pairs},
+                      {"loss", e.loss},
+                      {"seconds", e.seconds}});
   }
   return {{"epoch_results", epochs},
           {"seconds", s.seconds},
@@ -67,9 +73,35 @@ nlohmann::json run_train(const TrainArgs& a) {
   config.seed = a.seed;
   config.batch_words = a.batch_words;
   config.schedule = a.sequential ? SgnsSchedule::kSequential : SgnsSchedule::kHogwild;
-  // Continued training keeps the checkpoint's vocabulary, tables and configuration (epochs, learning rate).
+  // Continued training keeps the checkpoint's vocabulary, tables and settings; the training options named on the
+  // command line replace the checkpoint's (more epochs, another learning rate...). --dim, --min-count and
+  // --max-vocab cannot change a trained model and are refused.
   Item2Vec model = a.resume.empty() ? Item2Vec(ctx, config, ItemVocabulary::build(sequences, a.min_count, a.max_vocab))
                                     : Item2Vec::load(ctx, a.resume);
+  if (!a.resume.empty()) {
+    for (const char* option : {"--min-count", "--max-vocab"}) {
+      if (a.given.count(option) != 0) {
+        RECKON_THROW(StatusCode::kInvalidArgument, option,
+                     " cannot apply with --resume: the vocabulary is the one saved in ", a.resume);
+      }
+    }
+    if (a.given.count("--dim") != 0 && a.dim != model.config().dim) {
+      RECKON_THROW(StatusCode::kInvalidArgument, "--dim ", a.dim, " differs from the checkpoint's ", model.config().dim,
+                   " in ", a.resume, ": --resume continues the checkpoint's tables; leave --dim out");
+    }
+    Item2VecConfig next = model.config();
+    const auto given = [&](const char* option) { return a.given.count(option) != 0; };
+    if (given("--window")) next.window = a.window;
+    if (given("--negative")) next.negatives = a.negative;
+    if (given("--sample")) next.sample = a.sample;
+    if (given("--alpha")) next.negative_exponent = a.alpha;
+    if (given("--lr")) next.learning_rate = a.lr;
+    if (given("--epochs")) next.epochs = a.epochs;
+    if (given("--seed")) next.seed = a.seed;
+    if (given("--batch-words")) next.batch_words = a.batch_words;
+    if (given("--sequential")) next.schedule = SgnsSchedule::kSequential;
+    model.set_training_config(next);
+  }
   const Corpus corpus = encode(sequences, model.vocabulary());
   if (corpus.words() == 0) RECKON_THROW(StatusCode::kDataError, a.input, ": no in-vocabulary items to train on");
   const TrainStats stats = model.train(corpus, a.progress && !a.json);
@@ -91,7 +123,8 @@ nlohmann::json run_train(const TrainArgs& a) {
 
 nlohmann::json neighbors_json(const KeyedVectors& kv, const std::vector<Neighbor>& found) {
   nlohmann::json out = nlohmann::json::array();
-  for (const Neighbor& n : found) out.push_back({{"item", kv.tokens[static_cast<std::size_t>(n.id)]}, {"score", n.score}});
+  for (const Neighbor& n : found)
+    out.push_back({{"item", kv.tokens[static_cast<std::size_t>(n.id)]}, {"score", n.score}});
   return out;
 }
 
@@ -162,7 +195,8 @@ nlohmann::json run_demo(const DemoArgs& d) {
 }  // namespace
 
 void add_item2vec_command(CLI::App& app) {
-  auto* cmd = app.add_subcommand("item2vec", "item2vec / word2vec: skip-gram with negative sampling over item sequences");
+  auto* cmd =
+      app.add_subcommand("item2vec", "item2vec / word2vec: skip-gram with negative sampling over item sequences");
   cmd->require_subcommand(1);
 
   auto train = std::make_shared<TrainArgs>();
@@ -172,24 +206,32 @@ void add_item2vec_command(CLI::App& app) {
   t->add_option("--output", train->output, "vectors in word2vec format");
   t->add_flag("--binary", train->binary, "write the binary word2vec format");
   t->add_option("--save", train->save, "the model's checkpoint, for continued training");
-  t->add_option("--resume", train->resume, "continue training a checkpoint written by --save");
+  t->add_option("--resume", train->resume,
+                "continue training a checkpoint written by --save (its vocabulary, tables and settings; training "
+                "options given here replace its settings; --dim, --min-count and --max-vocab are refused)");
   t->add_option("--dim", train->dim)->capture_default_str();
   t->add_option("--window", train->window)->capture_default_str();
   t->add_option("--negative", train->negative)->capture_default_str();
   t->add_option("--min-count", train->min_count)->capture_default_str();
   t->add_option("--max-vocab", train->max_vocab, "keep the N most frequent items (0: all)")->capture_default_str();
   t->add_option("--sample", train->sample, "subsampling threshold (0: off)")->capture_default_str();
-  t->add_option("--alpha", train->alpha, "negatives drawn with probability proportional to count^alpha")->capture_default_str();
+  t->add_option("--alpha", train->alpha, "negatives drawn with probability proportional to count^alpha")
+      ->capture_default_str();
   t->add_option("--lr", train->lr, "starting learning rate (decays linearly)")->capture_default_str();
   t->add_option("--epochs", train->epochs)->capture_default_str();
   t->add_option("--threads", train->threads, "CPU threads (0: all)")->capture_default_str();
-  t->add_option("--batch-words", train->batch_words, "words per step (0: 20,000 on CPU, 4,000,000 on GPU)")->capture_default_str();
+  t->add_option("--batch-words", train->batch_words, "words per step (0: 20,000 on CPU, 4,000,000 on GPU)")
+      ->capture_default_str();
   t->add_option("--max-sentence", train->max_sentence, "split longer sentences")->capture_default_str();
   t->add_flag("--sequential", train->sequential, "one center at a time: reproducible bit for bit (slow)");
   t->add_option("--seed", train->seed)->capture_default_str();
   t->add_option("--device", train->device, "cpu | cuda | cuda:N | auto")->capture_default_str();
   t->add_flag("--json", train->json, "print one JSON object");
-  t->callback([train] {
+  t->callback([train, t] {
+    for (const char* option : {"--dim", "--window", "--negative", "--min-count", "--max-vocab", "--sample", "--alpha",
+                               "--lr", "--epochs", "--seed", "--batch-words", "--sequential"}) {
+      if (t->count(option) > 0) train->given.insert(option);
+    }
     const nlohmann::json j = run_train(*train);
     if (train->json) {
       std::cout << j.dump() << "\n";
@@ -201,7 +243,8 @@ void add_item2vec_command(CLI::App& app) {
                  e["seconds"].get<double>());
     }
     fmt::print("{} items, {:.0f} raw words/s ({:.0f} effective) on {}\n", j["vocabulary"].get<std::int64_t>(),
-               j["raw_words_per_s"].get<double>(), j["effective_words_per_s"].get<double>(), j["device"].get<std::string>());
+               j["raw_words_per_s"].get<double>(), j["effective_words_per_s"].get<double>(),
+               j["device"].get<std::string>());
   });
 
   struct QueryArgs {
@@ -229,7 +272,8 @@ void add_item2vec_command(CLI::App& app) {
     }
     const auto found = index.most_similar(ids, similar->k);
     nlohmann::json results = nlohmann::json::array();
-    for (std::size_t i = 0; i < ids.size(); ++i) results.push_back({{"item", items[i]}, {"similar", neighbors_json(kv, found[i])}});
+    for (std::size_t i = 0; i < ids.size(); ++i)
+      results.push_back({{"item", items[i]}, {"similar", neighbors_json(kv, found[i])}});
     if (similar->json) {
       std::cout << nlohmann::json{{"k", similar->k}, {"results", results}}.dump() << "\n";
       return;
@@ -288,8 +332,10 @@ void add_item2vec_command(CLI::App& app) {
   sessions->excludes(analogy, similarity);
   analogy->excludes(similarity);
   e->add_option("--k", eval->k, "K of HR@K and MRR@K")->capture_default_str();
-  e->add_option("--context-window", eval->context_window, "previous items used as the context (0: all)")->capture_default_str();
-  e->add_option("--restrict-vocab", eval->restrict_vocab, "analogies over the N most frequent rows")->capture_default_str();
+  e->add_option("--context-window", eval->context_window, "previous items used as the context (0: all)")
+      ->capture_default_str();
+  e->add_option("--restrict-vocab", eval->restrict_vocab, "analogies over the N most frequent rows")
+      ->capture_default_str();
   e->add_flag("--case-sensitive", eval->case_sensitive, "do not lower-case words (analogy, similarity)");
   e->add_option("--device", eval->device, "cpu | cuda | cuda:N | auto")->capture_default_str();
   e->add_flag("--json", eval->json, "print one JSON object");
@@ -301,9 +347,15 @@ void add_item2vec_command(CLI::App& app) {
       const Sequences test = read_sequences(eval->sessions, parse_corpus_format(eval->format));
       const SimilarityIndex index(ctx, kv);
       const NextItemResult r = evaluate_next_item(index, kv, test, eval->k, eval->context_window);
-      j = {{"task", "next_item"}, {"k", r.k}, {"queries", r.queries}, {"skipped", r.skipped},
-           {"hr", r.hit_rate}, {"mrr", r.mrr}, {"popularity_hr", r.popularity_hit_rate},
-           {"popularity_mrr", r.popularity_mrr}, {"skipped_rows", test.skipped_rows}};
+      j = {{"task", "next_item"},
+           {"k", r.k},
+           {"queries", r.queries},
+           {"skipped", r.skipped},
+           {"hr", r.hit_rate},
+           {"mrr", r.mrr},
+           {"popularity_hr", r.popularity_hit_rate},
+           {"popularity_mrr", r.popularity_mrr},
+           {"skipped_rows", test.skipped_rows}};
       if (!eval->json) {
         fmt::print("next item over {} positions ({} skipped: unknown item or context)\n", r.queries, r.skipped);
         fmt::print("  item2vec    HR@{} {:.4f}  MRR@{} {:.4f}\n", r.k, r.hit_rate, r.k, r.mrr);
@@ -312,12 +364,15 @@ void add_item2vec_command(CLI::App& app) {
     } else if (!eval->analogy.empty()) {
       const AnalogyResult r = evaluate_analogies(ctx, kv, eval->analogy, eval->restrict_vocab, !eval->case_sensitive);
       nlohmann::json sections = nlohmann::json::array();
-      for (const auto& s : r.sections) sections.push_back({{"section", s.name}, {"correct", s.correct}, {"total", s.total}});
-      j = {{"task", "analogy"}, {"accuracy", r.accuracy}, {"correct", r.correct}, {"total", r.total},
-           {"skipped", r.skipped}, {"restrict_vocab", eval->restrict_vocab}, {"sections", sections}};
+      for (const auto& s : r.sections)
+        sections.push_back({{"section", s.name}, {"correct", s.correct}, {"total", s.total}});
+      j = {{"task", "analogy"},   {"accuracy", r.accuracy}, {"correct", r.correct},
+           {"total", r.total},    {"skipped", r.skipped},   {"restrict_vocab", eval->restrict_vocab},
+           {"sections", sections}};
       if (!eval->json) {
         for (const auto& s : r.sections) {
-          if (s.total > 0) fmt::print("  {:<28} {:5.1f}%  ({}/{})\n", s.name, 100.0 * s.correct / s.total, s.correct, s.total);
+          if (s.total > 0)
+            fmt::print("  {:<28} {:5.1f}%  ({}/{})\n", s.name, 100.0 * s.correct / s.total, s.correct, s.total);
         }
         fmt::print("analogy accuracy {:.2f}% ({}/{}; {} questions skipped: a word outside the {} most frequent)\n",
                    100 * r.accuracy, r.correct, r.total, r.skipped, eval->restrict_vocab);
@@ -333,7 +388,8 @@ void add_item2vec_command(CLI::App& app) {
   });
 
   auto demo = std::make_shared<DemoArgs>();
-  auto* d = cmd->add_subcommand("demo", "Synthetic listening sessions with planted genres: next-song HR@10 against popularity");
+  auto* d = cmd->add_subcommand("demo",
+                                "Synthetic listening sessions with planted genres: next-song HR@10 against popularity");
   d->add_option("--out", demo->out, "directory for the generated files")->capture_default_str();
   d->add_option("--epochs", demo->epochs)->capture_default_str();
   d->add_option("--device", demo->device, "cpu | cuda | cuda:N | auto")->capture_default_str();
@@ -344,9 +400,11 @@ void add_item2vec_command(CLI::App& app) {
       std::cout << j.dump() << "\n";
       return;
     }
-    fmt::print("\nitem2vec on synthetic listening sessions ({} test positions), next song:\n", j["queries"].get<std::int64_t>());
+    fmt::print("\nitem2vec on synthetic listening sessions ({} test positions), next song:\n",
+               j["queries"].get<std::int64_t>());
     fmt::print("| model | HR@10 | MRR@10 |\n|---|---|---|\n");
-    fmt::print("| popularity | {:.3f} | {:.3f} |\n", j["popularity_hr"].get<double>(), j["popularity_mrr"].get<double>());
+    fmt::print("| popularity | {:.3f} | {:.3f} |\n", j["popularity_hr"].get<double>(),
+               j["popularity_mrr"].get<double>());
     fmt::print("| item2vec | {:.3f} | {:.3f} |\n", j["item2vec_hr"].get<double>(), j["item2vec_mrr"].get<double>());
     fmt::print("genre purity of the 10 nearest songs: {:.3f} (chance {:.3f})\n", j["genre_purity_at_10"].get<double>(),
                j["chance_purity"].get<double>());

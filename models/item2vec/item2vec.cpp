@@ -36,6 +36,15 @@ std::vector<float> download(Context& ctx, const Tensor& t) {
   return out;
 }
 
+void check_training_config(const Item2VecConfig& c) {
+  RECKON_CHECK_ARG(c.window >= 1 && c.window <= kSgnsMaxWindow, "window ", c.window, " outside [1, ", kSgnsMaxWindow,
+                   "]");
+  RECKON_CHECK_ARG(c.negatives >= 0 && c.negatives <= kSgnsMaxNegatives, "negatives ", c.negatives, " outside [0, ",
+                   kSgnsMaxNegatives, "]");
+  RECKON_CHECK_ARG(c.epochs >= 1, "epochs must be >= 1");
+  RECKON_CHECK_ARG(c.learning_rate > 0 && std::isfinite(c.learning_rate), "learning rate must be positive");
+}
+
 }  // namespace
 
 Item2Vec::Item2Vec(Context& ctx, Item2VecConfig config, ItemVocabulary vocabulary)
@@ -43,22 +52,30 @@ Item2Vec::Item2Vec(Context& ctx, Item2VecConfig config, ItemVocabulary vocabular
   const std::int64_t V = vocabulary_.size(), D = config_.dim;
   RECKON_CHECK_ARG(V >= 1, "item2vec needs a non-empty vocabulary");
   RECKON_CHECK_ARG(D >= 1 && D <= kSgnsMaxDim, "dimension ", D, " outside [1, ", kSgnsMaxDim, "]");
-  RECKON_CHECK_ARG(config_.window >= 1 && config_.window <= kSgnsMaxWindow, "window ", config_.window, " outside [1, ",
-                   kSgnsMaxWindow, "]");
-  RECKON_CHECK_ARG(config_.negatives >= 0 && config_.negatives <= kSgnsMaxNegatives, "negatives ", config_.negatives,
-                   " outside [0, ", kSgnsMaxNegatives, "]");
-  RECKON_CHECK_ARG(config_.epochs >= 1, "epochs must be >= 1");
-  RECKON_CHECK_ARG(config_.learning_rate > 0 && std::isfinite(config_.learning_rate), "learning rate must be positive");
+  check_training_config(config_);
   input_ = Tensor::empty(ctx, DType::kF32, {V, D});
   output_ = Tensor::empty(ctx, DType::kF32, {V, D});
   // word2vec.c's initialisation: input uniform in ±0.5/D, output zero.
   random_uniform(ctx, input_, -0.5f / static_cast<float>(D), 0.5f / static_cast<float>(D), config_.seed);
   random_uniform(ctx, output_, 0.0f, 0.0f, config_.seed + 1);
+  build_sampling_tables();
+}
+
+void Item2Vec::set_training_config(const Item2VecConfig& next) {
+  RECKON_CHECK_ARG(next.dim == config_.dim, "dimension ", next.dim, " differs from the model's ", config_.dim,
+                   " (the tables' width cannot change)");
+  check_training_config(next);
+  config_ = next;
+  build_sampling_tables();
+}
+
+void Item2Vec::build_sampling_tables() {
+  const std::int64_t V = vocabulary_.size();
   const AliasTable alias = build_alias_table(vocabulary_.counts, config_.negative_exponent);
-  alias_prob_ = upload(ctx, alias.prob.data(), DType::kF32, V);
-  alias_index_ = upload(ctx, alias.alias.data(), DType::kI32, V);
+  alias_prob_ = upload(*ctx_, alias.prob.data(), DType::kF32, V);
+  alias_index_ = upload(*ctx_, alias.alias.data(), DType::kI32, V);
   keep_ = subsample_keep_probability(vocabulary_.counts, config_.sample);
-  ctx.synchronize();
+  ctx_->synchronize();
 }
 
 TrainStats Item2Vec::train(const Corpus& corpus, bool progress) {
@@ -83,11 +100,14 @@ TrainStats Item2Vec::train(const Corpus& corpus, bool progress) {
     const auto epoch_start = std::chrono::steady_clock::now();
     for (std::int64_t s = 0; s < S;) {
       std::int64_t end = s + 1;
-      while (end < S && corpus.offsets[static_cast<std::size_t>(end)] - corpus.offsets[static_cast<std::size_t>(s)] < batch_words) ++end;
+      while (end < S &&
+             corpus.offsets[static_cast<std::size_t>(end)] - corpus.offsets[static_cast<std::size_t>(s)] < batch_words)
+        ++end;
       const std::int64_t first = corpus.offsets[static_cast<std::size_t>(s)];
       const std::int64_t words = corpus.offsets[static_cast<std::size_t>(end)] - first;
       batch_offsets.clear();
-      for (std::int64_t i = s; i <= end; ++i) batch_offsets.push_back(corpus.offsets[static_cast<std::size_t>(i)] - first);
+      for (std::int64_t i = s; i <= end; ++i)
+        batch_offsets.push_back(corpus.offsets[static_cast<std::size_t>(i)] - first);
       subsample_sentences(std::span<const std::int32_t>(corpus.ids.data() + first, static_cast<std::size_t>(words)),
                           batch_offsets, keep_, config_.seed, steps_, kept, kept_offsets);
       SgnsOptions o;
@@ -102,18 +122,22 @@ TrainStats Item2Vec::train(const Corpus& corpus, bool progress) {
       const auto n = static_cast<std::int64_t>(kept.size()), m = static_cast<std::int64_t>(kept_offsets.size());
       TensorView tokens, offsets;
       if (ctx.is_cuda()) {
-        if (device_tokens.numel() < n || device_tokens.ndim() == 0) device_tokens = Tensor::empty(ctx, DType::kI32, {std::max<std::int64_t>(n, 1) * 2});
-        if (device_offsets.numel() < m || device_offsets.ndim() == 0) device_offsets = Tensor::empty(ctx, DType::kI64, {m * 2});
-        copy_bytes(ctx, device_tokens.view().data, ctx.device(), kept.data(), Device::cpu(), static_cast<std::size_t>(n) * 4);
-        copy_bytes(ctx, device_offsets.view().data, ctx.device(), kept_offsets.data(), Device::cpu(), static_cast<std::size_t>(m) * 8);
+        if (device_tokens.numel() < n || device_tokens.ndim() == 0)
+          device_tokens = Tensor::empty(ctx, DType::kI32, {std::max<std::int64_t>(n, 1) * 2});
+        if (device_offsets.numel() < m || device_offsets.ndim() == 0)
+          device_offsets = Tensor::empty(ctx, DType::kI64, {m * 2});
+        copy_bytes(ctx, device_tokens.view().data, ctx.device(), kept.data(), Device::cpu(),
+                   static_cast<std::size_t>(n) * 4);
+        copy_bytes(ctx, device_offsets.view().data, ctx.device(), kept_offsets.data(), Device::cpu(),
+                   static_cast<std::size_t>(m) * 8);
         tokens = TensorView::contiguous(device_tokens.view().data, DType::kI32, ctx.device(), {n});
         offsets = TensorView::contiguous(device_offsets.view().data, DType::kI64, ctx.device(), {m});
       } else {
         tokens = TensorView::contiguous(kept.data(), DType::kI32, ctx.device(), {n});
         offsets = TensorView::contiguous(kept_offsets.data(), DType::kI64, ctx.device(), {m});
       }
-      const SgnsStats step = sgns_step(ctx, input_.view(), output_.view(), tokens, offsets, alias_prob_.view(),
-                                       alias_index_.view(), o);
+      const SgnsStats step =
+          sgns_step(ctx, input_.view(), output_.view(), tokens, offsets, alias_prob_.view(), alias_index_.view(), o);
       if (o.compute_loss) {
         if (!std::isfinite(step.loss)) {
           RECKON_THROW(StatusCode::kNumericError, "item2vec: the training loss became ", step.loss, " at epoch ", epoch,
@@ -152,8 +176,12 @@ TrainStats Item2Vec::train(const Corpus& corpus, bool progress) {
   return stats;
 }
 
-std::vector<float> Item2Vec::input_vectors() const { return download(*ctx_, input_); }
-std::vector<float> Item2Vec::output_vectors() const { return download(*ctx_, output_); }
+std::vector<float> Item2Vec::input_vectors() const {
+  return download(*ctx_, input_);
+}
+std::vector<float> Item2Vec::output_vectors() const {
+  return download(*ctx_, output_);
+}
 
 void Item2Vec::save(const std::string& path) const {
   const nlohmann::json header{{"dim", config_.dim},
@@ -190,8 +218,10 @@ void Item2Vec::save(const std::string& path) const {
 Item2Vec Item2Vec::load(Context& ctx, const std::string& path) {
   const std::string bytes = read_file(path);
   const std::string magic = std::string(kMagic) + "\n";
-  if (bytes.compare(0, magic.size(), magic) != 0) RECKON_THROW(StatusCode::kDataError, path, ": not a reckon item2vec checkpoint");
-  if (bytes.size() < magic.size() + 4 + 8) RECKON_THROW(StatusCode::kDataError, path, ": truncated item2vec checkpoint");
+  if (bytes.compare(0, magic.size(), magic) != 0)
+    RECKON_THROW(StatusCode::kDataError, path, ": not a reckon item2vec checkpoint");
+  if (bytes.size() < magic.size() + 4 + 8)
+    RECKON_THROW(StatusCode::kDataError, path, ": truncated item2vec checkpoint");
   std::uint64_t stored = 0;
   std::memcpy(&stored, bytes.data() + bytes.size() - 8, 8);
   const std::string body = bytes.substr(0, bytes.size() - 8);
@@ -199,9 +229,11 @@ Item2Vec Item2Vec::load(Context& ctx, const std::string& path) {
   (void)r.bytes(magic.size());
   const auto version = r.get<std::uint32_t>();
   if (version != kVersion) {
-    RECKON_THROW(StatusCode::kDataError, path, ": item2vec checkpoint version ", version, ", this build reads ", kVersion);
+    RECKON_THROW(StatusCode::kDataError, path, ": item2vec checkpoint version ", version, ", this build reads ",
+                 kVersion);
   }
-  if (fnv1a(body) != stored) RECKON_THROW(StatusCode::kDataError, path, ": checksum mismatch (truncated or corrupted checkpoint)");
+  if (fnv1a(body) != stored)
+    RECKON_THROW(StatusCode::kDataError, path, ": checksum mismatch (truncated or corrupted checkpoint)");
   nlohmann::json h;
   try {
     h = nlohmann::json::parse(r.bytes(r.get<std::uint64_t>()));

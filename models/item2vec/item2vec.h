@@ -19,7 +19,7 @@ struct Item2VecConfig {
   int dim = 100;
   int window = 5;
   int negatives = 5;
-  double sample = 1e-3;          // subsampling threshold t (0: off)
+  double sample = 1e-3;             // subsampling threshold t (0: off)
   double negative_exponent = 0.75;  // negatives ∝ count^α
   float learning_rate = 0.025f;
   int epochs = 5;
@@ -35,7 +35,7 @@ struct EpochStats {
   std::int64_t raw_words = 0;        // in-vocabulary words before subsampling
   std::int64_t effective_words = 0;  // after subsampling
   std::int64_t pairs = 0;
-  double loss = 0.0;                 // mean SGNS loss per (center, context) pair over the sampled steps
+  double loss = 0.0;  // mean SGNS loss per (center, context) pair over the sampled steps
   double seconds = 0.0;
 };
 
@@ -56,6 +56,10 @@ class Item2Vec {
   TrainStats train(const Corpus& corpus, bool progress = false);
 
   const Item2VecConfig& config() const { return config_; }
+  // Continued training with other settings (a loaded checkpoint trained further at another learning rate, for more
+  // epochs...): every field of `next` replaces this model's, except dim, which must match the tables'. The
+  // negative-sampling table and the subsampling probabilities are rebuilt for the new exponent and threshold.
+  void set_training_config(const Item2VecConfig& next);
   const ItemVocabulary& vocabulary() const { return vocabulary_; }
   Context& context() const { return *ctx_; }
   std::vector<float> input_vectors() const;   // host copy, [V, D]
@@ -75,6 +79,8 @@ class Item2Vec {
   std::vector<float> keep_;
   std::int64_t trained_words_ = 0;
   std::uint64_t steps_ = 0;
+
+  void build_sampling_tables();  // alias table of count^negative_exponent, subsampling keep probabilities
 };
 
 }  // namespace reckon::item2vec

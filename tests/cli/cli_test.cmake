@@ -87,8 +87,18 @@ run(i2v item2vec train --input sessions.tsv --format sessions-tsv --output v.txt
     --sample 0 --epochs 3 --save m.i2v --device cpu --json)
 expect("${i2v}" vocabulary EQUAL 40)
 expect("${i2v}" raw_words_per_s GREATER 0)
+# Resumed: the options named replace the checkpoint's settings (1 epoch here, the checkpoint's 3 otherwise);
+# --dim must match and the vocabulary options are refused.
 run(i2v_binary item2vec train --input sessions.tsv --format sessions-tsv --output v.bin --binary --dim 16
-    --min-count 1 --epochs 1 --resume m.i2v --device cpu --json)
+    --epochs 1 --resume m.i2v --device cpu --json)
+string(JSON resumed_epochs LENGTH "${i2v_binary}" epoch_results)
+if(NOT resumed_epochs EQUAL 1)
+  message(FATAL_ERROR "--epochs 1 with --resume trained ${resumed_epochs} epochs: ${i2v_binary}")
+endif()
+fails("--dim 32 differs from the checkpoint's 16" item2vec train --input sessions.tsv --format sessions-tsv
+      --output v2.txt --dim 32 --resume m.i2v --device cpu --json)
+fails("--min-count cannot apply with --resume" item2vec train --input sessions.tsv --format sessions-tsv
+      --output v2.txt --min-count 1 --resume m.i2v --device cpu --json)
 run(similar item2vec similar --vectors v.bin --item 101,203 --k 3 --device cpu --json)
 string(JSON n LENGTH "${similar}" results 0 similar)
 if(NOT n EQUAL 3)

@@ -234,6 +234,21 @@ TEST(Item2vecTraining, CheckpointsRoundTripResumeAndRejectBadFiles) {
   EXPECT_TRUE(testing::bitwise_equal(v0.data(), v1.data(), v0.size() * 4));
   (void)back.train(encode(seq, back.vocabulary()));  // continued training
   EXPECT_EQ(back.trained_words(), 2 * model.trained_words());
+  // Continued with other settings: two more epochs at a lower rate with another sampling exponent; the width of
+  // the tables cannot change.
+  Item2VecConfig more = back.config();
+  more.epochs = 2;
+  more.learning_rate = 0.01f;
+  more.negative_exponent = 0.5;
+  back.set_training_config(more);
+  EXPECT_EQ(back.train(encode(seq, back.vocabulary())).epochs.size(), 2u);
+  EXPECT_EQ(back.trained_words(), 4 * model.trained_words());
+  more.dim = 16;
+  EXPECT_THROW(back.set_training_config(more), Error);
+  more.dim = 8;
+  more.window = 0;
+  EXPECT_THROW(back.set_training_config(more), Error);
+  EXPECT_EQ(back.config().window, c.window);
   std::ifstream in(path, std::ios::binary);
   const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   std::string corrupted = bytes;
