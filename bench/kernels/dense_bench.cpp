@@ -9,26 +9,44 @@
 namespace reckon::bench {
 namespace {
 
-void linear(benchmark::State& state, Context& ctx, bool on_cuda) {
+// One pass of a linear layer of DeepFM's shapes, timed: the forward with bias and ReLU, the data gradient
+// dX = dY·Wᵀ, or the weight gradient dW = Xᵀ·dY with the bias gradient (its column sums).
+enum class LinearPass : int { kForward = -1, kData = 0, kWeights = 1 };
+
+void linear(benchmark::State& state, Context& ctx, bool on_cuda, LinearPass pass) {
   const std::int64_t batch = state.range(0), in = state.range(1), out = state.range(2);
   Tensor x = Tensor::empty(ctx, DType::kF32, {batch, in}), w = Tensor::empty(ctx, DType::kF32, {in, out}),
          b = Tensor::empty(ctx, DType::kF32, {out}), y = Tensor::empty(ctx, DType::kF32, {batch, out});
+  Tensor dx, dw, db, dy;
   random_uniform(ctx, x, -1, 1);
   random_uniform(ctx, w, -0.1f, 0.1f);
   random_uniform(ctx, b, -0.1f, 0.1f);
-  auto step = [&] { linear_fwd(ctx, x, w, b, y, Activation::kRelu); };
+  if (pass != LinearPass::kForward) {
+    dx = Tensor::empty(ctx, DType::kF32, {batch, in});
+    dw = Tensor::empty(ctx, DType::kF32, {in, out});
+    db = Tensor::empty(ctx, DType::kF32, {out});
+    dy = Tensor::empty(ctx, DType::kF32, {batch, out});
+    random_uniform(ctx, dy, -1, 1);
+  }
+  auto step = [&] {
+    switch (pass) {
+      case LinearPass::kForward: linear_fwd(ctx, x, w, b, y, Activation::kRelu); break;
+      case LinearPass::kData: linear_bwd_data(ctx, dy, w, dx); break;
+      case LinearPass::kWeights: linear_bwd_weights(ctx, x, dy, dw, db); break;
+    }
+  };
   if (on_cuda) {
     time_iterations(state, ctx, step);
   } else {
     for (auto _ : state) step();
   }
-  state.counters["FLOP/s"] = benchmark::Counter(2.0 * static_cast<double>(batch * in * out),
-                                                benchmark::Counter::kIsIterationInvariantRate);
+  state.counters["FLOP/s"] =
+      benchmark::Counter(2.0 * static_cast<double>(batch * in * out), benchmark::Counter::kIsIterationInvariantRate);
 }
 
 void BM_LinearReluFwd_cuda(benchmark::State& state) {
   if (!has_cuda(state)) return;
-  linear(state, cuda_context(), true);
+  linear(state, cuda_context(), true, LinearPass::kForward);
 }
 BENCHMARK(BM_LinearReluFwd_cuda)
     ->Name("BM_LinearReluFwd/cuda")
@@ -39,7 +57,9 @@ BENCHMARK(BM_LinearReluFwd_cuda)
     ->UseManualTime()
     ->Unit(benchmark::kMicrosecond);
 
-void BM_LinearReluFwd_cpu(benchmark::State& state) { linear(state, cpu_context(), false); }
+void BM_LinearReluFwd_cpu(benchmark::State& state) {
+  linear(state, cpu_context(), false, LinearPass::kForward);
+}
 BENCHMARK(BM_LinearReluFwd_cpu)
     ->Name("BM_LinearReluFwd/cpu")
     ->Args({4096, 624, 400})
@@ -48,36 +68,9 @@ BENCHMARK(BM_LinearReluFwd_cpu)
     ->UseRealTime()
     ->Unit(benchmark::kMillisecond);
 
-// The backward passes of the same shapes: pass 0, the data gradient dX = dY·Wᵀ; pass 1, the weight gradient
-// dW = Xᵀ·dY and the bias gradient (its column sums).
-void linear_backward(benchmark::State& state, Context& ctx, bool on_cuda) {
-  const std::int64_t batch = state.range(0), in = state.range(1), out = state.range(2);
-  const bool weights_pass = state.range(3) == 1;
-  Tensor x = Tensor::empty(ctx, DType::kF32, {batch, in}), w = Tensor::empty(ctx, DType::kF32, {in, out}),
-         dw = Tensor::empty(ctx, DType::kF32, {in, out}), db = Tensor::empty(ctx, DType::kF32, {out}),
-         dy = Tensor::empty(ctx, DType::kF32, {batch, out}), dx = Tensor::empty(ctx, DType::kF32, {batch, in});
-  random_uniform(ctx, x, -1, 1);
-  random_uniform(ctx, w, -0.1f, 0.1f);
-  random_uniform(ctx, dy, -1, 1);
-  auto step = [&] {
-    if (weights_pass) {
-      linear_bwd_weights(ctx, x, dy, dw, db);
-    } else {
-      linear_bwd_data(ctx, dy, w, dx);
-    }
-  };
-  if (on_cuda) {
-    time_iterations(state, ctx, step);
-  } else {
-    for (auto _ : state) step();
-  }
-  state.counters["FLOP/s"] = benchmark::Counter(2.0 * static_cast<double>(batch * in * out),
-                                                benchmark::Counter::kIsIterationInvariantRate);
-}
-
 void BM_LinearBwd_cuda(benchmark::State& state) {
   if (!has_cuda(state)) return;
-  linear_backward(state, cuda_context(), true);
+  linear(state, cuda_context(), true, static_cast<LinearPass>(state.range(3)));
 }
 BENCHMARK(BM_LinearBwd_cuda)
     ->Name("BM_LinearBwd/cuda")
@@ -89,7 +82,10 @@ BENCHMARK(BM_LinearBwd_cuda)
     ->UseManualTime()
     ->Unit(benchmark::kMicrosecond);
 
-void BM_LinearBwd_cpu(benchmark::State& state) { linear_backward(state, cpu_context(), false); }
+// pass 0: the data gradient; pass 1: the weight and bias gradients.
+void BM_LinearBwd_cpu(benchmark::State& state) {
+  linear(state, cpu_context(), false, static_cast<LinearPass>(state.range(3)));
+}
 BENCHMARK(BM_LinearBwd_cpu)
     ->Name("BM_LinearBwd/cpu")
     ->Args({4096, 624, 400, 0})
@@ -108,7 +104,12 @@ void BM_ColumnSum_cuda(benchmark::State& state) {
   time_iterations(state, ctx, [&] { column_sum(ctx, x, out); });
   report_bytes(state, static_cast<double>(x.nbytes()), true);
 }
-BENCHMARK(BM_ColumnSum_cuda)->Name("BM_ColumnSum/cuda")->Arg(65536)->ArgName("B")->UseManualTime()->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_ColumnSum_cuda)
+    ->Name("BM_ColumnSum/cuda")
+    ->Arg(65536)
+    ->ArgName("B")
+    ->UseManualTime()
+    ->Unit(benchmark::kMicrosecond);
 
 }  // namespace
 }  // namespace reckon::bench
