@@ -24,7 +24,15 @@ RECKON_HOST_DEVICE std::int32_t sgns_negative(const SgnsProblem& p, PhiloxStream
   const std::uint64_t product = static_cast<std::uint64_t>(rng.next_u32()) * static_cast<std::uint64_t>(p.vocab);
   const auto bucket = static_cast<std::int64_t>(product >> 32);
   const float accept = uniform_from_bits(static_cast<std::uint32_t>(product));
+#if defined(__CUDA_ARCH__)
+  // The whole warp draws the same word, so the branch is uniform and saves the second load.
   return accept < p.alias_prob[bucket] ? static_cast<std::int32_t>(bucket) : p.alias_index[bucket];
+#else
+  // Both loads and a select, no branch: the accept test is a coin flip the CPU cannot predict.
+  const std::int32_t alias = p.alias_index[bucket];
+  const std::int32_t keep = -static_cast<std::int32_t>(accept < p.alias_prob[bucket]);  // all ones or zero
+  return (static_cast<std::int32_t>(bucket) & keep) | (alias & ~keep);
+#endif
 }
 
 // The sentence holding position c: the last s with offsets[s] <= c (offsets validated, non-decreasing).
