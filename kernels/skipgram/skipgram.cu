@@ -1,7 +1,9 @@
 // CUDA SGNS step: one warp per center. The center row and the error row live in registers (lane l holds columns
 // l, l + 32, ...); each target's dot product is a warp reduction, and the output row is updated in place. Every
 // lane draws the same Philox words, so the warp never diverges on the sampling. Hogwild: warps over the grid update
-// shared rows without synchronisation; sequential: a single warp takes the centers in order.
+// shared rows without synchronisation; sequential: a single warp takes the centers in order. The kernel is built
+// for 4, 8 and 16 columns per lane (D up to 128, 256, 512), so d=100 or 128 neither carries registers nor runs
+// predicated loop steps for columns it does not have.
 #include <cstdint>
 
 #include "reckon/kernels/skipgram/skipgram_math.h"
@@ -11,7 +13,6 @@ namespace reckon::detail {
 namespace {
 
 constexpr int kWarp = 32;
-constexpr int kPerLane = kSgnsMaxDim / kWarp;
 constexpr int kThreads = 256;
 
 __device__ float warp_sum(float v) {
@@ -29,6 +30,7 @@ __global__ void sgns_validate_offsets_kernel(const SgnsProblem p, SgnsDeviceRepo
   }
 }
 
+template <int kPerLane>
 __global__ void sgns_kernel(const SgnsProblem p, SgnsDeviceReport* report) {
   const int lane = static_cast<int>(threadIdx.x) % kWarp;
   const std::int64_t warps = static_cast<std::int64_t>(gridDim.x) * (blockDim.x / kWarp);
@@ -125,13 +127,21 @@ void sgns_step_cuda(Context& ctx, const SgnsProblem& p, SgnsSchedule schedule, S
   const unsigned offset_blocks = blocks_for(p.num_sentences + 1, kThreads);
   RECKON_LAUNCH(sgns_validate_offsets_kernel, offset_blocks < 1024u ? offset_blocks : 1024u, kThreads, 0, stream, p,
                 report);
-  if (schedule == SgnsSchedule::kSequential) {
-    RECKON_LAUNCH(sgns_kernel, 1, kWarp, 0, stream, p, report);
-  } else {
+  unsigned grid = 1, block = kWarp;
+  if (schedule != SgnsSchedule::kSequential) {
     const long long warps_per_block = kThreads / kWarp;
     const long long wanted = (p.num_tokens + warps_per_block - 1) / warps_per_block;
     const long long cap = 16LL * prop.multiProcessorCount;
-    RECKON_LAUNCH(sgns_kernel, static_cast<unsigned>(wanted < cap ? wanted : cap), kThreads, 0, stream, p, report);
+    grid = static_cast<unsigned>(wanted < cap ? wanted : cap);
+    block = kThreads;
+  }
+  static_assert(16 * kWarp == kSgnsMaxDim, "the widest kernel covers kSgnsMaxDim");
+  if (p.dim <= 4 * kWarp) {
+    RECKON_LAUNCH(sgns_kernel<4>, grid, block, 0, stream, p, report);
+  } else if (p.dim <= 8 * kWarp) {
+    RECKON_LAUNCH(sgns_kernel<8>, grid, block, 0, stream, p, report);
+  } else {
+    RECKON_LAUNCH(sgns_kernel<16>, grid, block, 0, stream, p, report);
   }
   RECKON_CUDA_CHECK(cudaMemcpyAsync(report_out, report, sizeof(SgnsDeviceReport), cudaMemcpyDeviceToHost, stream));
   RECKON_CUDA_CHECK(cudaStreamSynchronize(stream));
