@@ -73,10 +73,7 @@ void save_checkpoint(const std::string& path, CtrModel& model, const Vocabulary&
   vocabulary.save(vocab);
   append_bytes<std::uint64_t>(body, vocab.str().size());
   body += vocab.str();
-  Context& ctx = model.context();
-  append_tensors(ctx, body, model.parameters());
-  append_tensors(ctx, body, model.optimizer_state());
-  ctx.synchronize();
+  append_training_state(body, model);
   append_bytes<std::uint64_t>(body, fnv1a(body));
   write_file_atomically(path, body);
 }
@@ -135,9 +132,21 @@ LoadedModel load_checkpoint(const std::string& path, Context& ctx) {
   } catch (const nlohmann::json::exception& e) {
     RECKON_THROW(StatusCode::kDataError, path, ": incomplete model configuration: ", e.what());
   }
-  read_tensors(ctx, r, out.model->parameters(), path, "parameter");
-  if (version >= 2) read_tensors(ctx, r, out.model->optimizer_state(), path, "optimizer state");
+  read_training_state(r, *out.model, path, version >= 2);
   return out;
+}
+
+void append_training_state(std::string& bytes, CtrModel& model) {
+  Context& ctx = model.context();
+  append_tensors(ctx, bytes, model.parameters());
+  append_tensors(ctx, bytes, model.optimizer_state());
+  ctx.synchronize();
+}
+
+void read_training_state(ByteReader& reader, CtrModel& model, const std::string& source, bool with_optimizer_state) {
+  Context& ctx = model.context();
+  read_tensors(ctx, reader, model.parameters(), source, "parameter");
+  if (with_optimizer_state) read_tensors(ctx, reader, model.optimizer_state(), source, "optimizer state");
 }
 
 }  // namespace reckon::ctr

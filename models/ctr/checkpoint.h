@@ -10,6 +10,7 @@
 
 #include "reckon/models/ctr/dataset.h"
 #include "reckon/models/ctr/model.h"
+#include "reckon/runtime/file_io.h"
 
 namespace reckon::ctr {
 
@@ -22,5 +23,11 @@ struct LoadedModel {
   std::unique_ptr<CtrModel> model;
 };
 LoadedModel load_checkpoint(const std::string& path, Context& ctx);
+
+// The model's training state - its parameters, then its optimizers' state - appended to `bytes`, and read back from
+// them into a model of the same configuration (`source` names the bytes in errors): a checkpoint's tensor
+// sections, and the trainer's host copy of its best epoch. Both have completed when they return.
+void append_training_state(std::string& bytes, CtrModel& model);
+void read_training_state(ByteReader& reader, CtrModel& model, const std::string& source, bool with_optimizer_state);
 
 }  // namespace reckon::ctr

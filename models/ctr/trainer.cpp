@@ -10,6 +10,7 @@
 #include <memory>
 #include <numeric>
 
+#include "reckon/models/ctr/checkpoint.h"
 #include "reckon/models/ctr/metrics.h"
 #include "reckon/models/ctr/stream.h"
 #include "reckon/runtime/error.h"
@@ -80,39 +81,21 @@ struct EpochBatches {
   std::int64_t total = 0;
 };
 
-// A host copy of everything training changes: parameters, optimizer state, step.
+// A host copy of everything training changes: parameters and optimizer state (packed as in a checkpoint), step.
 struct ModelSnapshot {
-  std::vector<std::vector<float>> tensors;
+  std::string state;
   std::int64_t step = 0;
 };
 
-std::vector<TensorView> model_state(const CtrModel& model) {
-  std::vector<TensorView> views = model.parameters();
-  for (const TensorView& v : model.optimizer_state()) views.push_back(v);
-  return views;
-}
-
 void take_snapshot(CtrModel& model, ModelSnapshot& snapshot) {
-  Context& ctx = model.context();
-  const std::vector<TensorView> views = model_state(model);
-  snapshot.tensors.resize(views.size());
-  for (std::size_t i = 0; i < views.size(); ++i) {
-    const TensorView& v = views[i];
-    snapshot.tensors[i].resize(static_cast<std::size_t>(v.numel()));
-    copy(ctx, TensorView::contiguous(snapshot.tensors[i].data(), v.dtype, Device::cpu(), v.sizes.data(), v.ndim), v);
-  }
-  ctx.synchronize();
+  snapshot.state.clear();  // keeps its capacity: every improving epoch overwrites the same copy
+  append_training_state(snapshot.state, model);
   snapshot.step = model.step();
 }
 
-void restore_snapshot(CtrModel& model, ModelSnapshot& snapshot) {
-  Context& ctx = model.context();
-  const std::vector<TensorView> views = model_state(model);
-  for (std::size_t i = 0; i < views.size(); ++i) {
-    const TensorView& v = views[i];
-    copy(ctx, v, TensorView::contiguous(snapshot.tensors[i].data(), v.dtype, Device::cpu(), v.sizes.data(), v.ndim));
-  }
-  ctx.synchronize();
+void restore_snapshot(CtrModel& model, const ModelSnapshot& snapshot) {
+  ByteReader reader(snapshot.state, "the best epoch's copy", "training state");
+  read_training_state(reader, model, "the best epoch's copy", true);
   model.set_step(snapshot.step);
 }
 
