@@ -58,7 +58,7 @@ bool matmul_onednn(bool ta, bool tb, std::int64_t m, std::int64_t n, std::int64_
                    std::int64_t lda, const float* b, std::int64_t ldb, float* c, std::int64_t ldc, float beta,
                    const GemmEpilogue& epilogue) {
   using Key = std::tuple<bool, bool, std::int64_t, std::int64_t, std::int64_t, std::int64_t, std::int64_t, std::int64_t,
-                         bool, bool, bool>;
+                         float, bool, bool>;
   struct Cached {
     dnnl::matmul primitive;
     bool ok = false;
@@ -72,7 +72,7 @@ bool matmul_onednn(bool ta, bool tb, std::int64_t m, std::int64_t n, std::int64_
   const dnnl::memory::desc b_desc(dims{k, n}, dt::f32, tb ? dims{1, ldb} : dims{ldb, 1});
   const dnnl::memory::desc c_desc(dims{m, n}, dt::f32, dims{ldc, 1});
   const dnnl::memory::desc bias_desc(dims{1, n}, dt::f32, dims{n, 1});
-  const Key key{ta, tb, m, n, k, lda, ldb, ldc, beta != 0.0f, epilogue.bias != nullptr, epilogue.relu};
+  const Key key{ta, tb, m, n, k, lda, ldb, ldc, beta, epilogue.bias != nullptr, epilogue.relu};
   dnnl::matmul primitive;
   {
     std::lock_guard<std::mutex> lock(mutex);
@@ -82,7 +82,7 @@ bool matmul_onednn(bool ta, bool tb, std::int64_t m, std::int64_t n, std::int64_
       Cached made;
       try {
         dnnl::post_ops ops;
-        if (beta != 0.0f) ops.append_sum(1.0f);
+        if (beta != 0.0f) ops.append_sum(beta);  // c = a·b + beta·c
         if (epilogue.relu) ops.append_eltwise(1.0f, dnnl::algorithm::eltwise_relu, 0.0f, 0.0f);
         dnnl::primitive_attr attr;
         attr.set_post_ops(ops);
