@@ -3,11 +3,38 @@
 #pragma once
 
 #include <CLI/CLI.hpp>
+#include <initializer_list>
+#include <set>
+#include <string>
+
+#include "reckon/runtime/error.h"
 
 namespace reckon::cli {
 
 void add_info_command(CLI::App& app);
 void add_ctr_command(CLI::App& app);
 void add_item2vec_command(CLI::App& app);
+
+// The options of `command` named on its command line, by long name ("--lr"): a resumed run (--resume) applies or
+// refuses those, and keeps the checkpoint's settings for the rest.
+inline std::set<std::string> options_named(const CLI::App& command) {
+  std::set<std::string> named;
+  for (const CLI::Option* option : command.get_options()) {
+    if (option->count() > 0) named.insert(option->get_name());
+  }
+  return named;
+}
+
+// Vocabulary options cannot apply to a resumed checkpoint, whose vocabulary is fixed: a clear error for the first
+// of `options` that was named.
+inline void refuse_vocabulary_options(const std::set<std::string>& named, std::initializer_list<const char*> options,
+                                      const std::string& checkpoint) {
+  for (const char* option : options) {
+    if (named.count(option) != 0) {
+      RECKON_THROW(StatusCode::kInvalidArgument, option,
+                   " cannot apply with --resume: the vocabulary is the one saved in ", checkpoint);
+    }
+  }
+}
 
 }  // namespace reckon::cli

@@ -82,12 +82,7 @@ void check_resume_options(const TrainArgs& a, const ctr::CtrModelConfig& asked, 
   refuse_if("--optimizer",
             asked.sparse_optimizer != has.sparse_optimizer || asked.dense_optimizer != has.dense_optimizer,
             "another optimizer");
-  for (const char* option : {"--min-count", "--hash-buckets"}) {
-    if (a.given.count(option) != 0) {
-      RECKON_THROW(StatusCode::kInvalidArgument, option,
-                   " cannot apply with --resume: the vocabulary is the one saved in ", a.resume);
-    }
-  }
+  refuse_vocabulary_options(a.given, {"--min-count", "--hash-buckets"}, a.resume);
   if (a.given.count("--lr") != 0) model.set_learning_rates(a.lr, a.lr);
 }
 
@@ -394,10 +389,7 @@ void add_ctr_command(CLI::App& app) {
       ->capture_default_str();
   t->add_flag("--json", train->json, "print one JSON object");
   t->callback([train, t] {
-    for (const char* option : {"--model", "--embed-dim", "--hidden", "--dropout", "--l2", "--optimizer", "--lr",
-                               "--min-count", "--hash-buckets"}) {
-      if (t->count(option) > 0) train->given.insert(option);
-    }
+    train->given = options_named(*t);
     const nlohmann::json r = run_train(*train);
     if (train->json) {
       std::cout << r.dump() << "\n";

@@ -79,12 +79,7 @@ nlohmann::json run_train(const TrainArgs& a) {
   Item2Vec model = a.resume.empty() ? Item2Vec(ctx, config, ItemVocabulary::build(sequences, a.min_count, a.max_vocab))
                                     : Item2Vec::load(ctx, a.resume);
   if (!a.resume.empty()) {
-    for (const char* option : {"--min-count", "--max-vocab"}) {
-      if (a.given.count(option) != 0) {
-        RECKON_THROW(StatusCode::kInvalidArgument, option,
-                     " cannot apply with --resume: the vocabulary is the one saved in ", a.resume);
-      }
-    }
+    refuse_vocabulary_options(a.given, {"--min-count", "--max-vocab"}, a.resume);
     if (a.given.count("--dim") != 0 && a.dim != model.config().dim) {
       RECKON_THROW(StatusCode::kInvalidArgument, "--dim ", a.dim, " differs from the checkpoint's ", model.config().dim,
                    " in ", a.resume, ": --resume continues the checkpoint's tables; leave --dim out");
@@ -228,10 +223,7 @@ void add_item2vec_command(CLI::App& app) {
   t->add_option("--device", train->device, "cpu | cuda | cuda:N | auto")->capture_default_str();
   t->add_flag("--json", train->json, "print one JSON object");
   t->callback([train, t] {
-    for (const char* option : {"--dim", "--window", "--negative", "--min-count", "--max-vocab", "--sample", "--alpha",
-                               "--lr", "--epochs", "--seed", "--batch-words", "--sequential"}) {
-      if (t->count(option) > 0) train->given.insert(option);
-    }
+    train->given = options_named(*t);
     const nlohmann::json j = run_train(*train);
     if (train->json) {
       std::cout << j.dump() << "\n";
