@@ -6,7 +6,8 @@
 //   none: dst[base_t + j, :] = W_t[indices_t[j], :]          (one row per index; base_t = Σ_{t'<t} nnz_t')
 // Tables: [N_t, D], f32 or bf16 storage (all tables of a call share D and dtype), unit column stride; rows may be
 // further apart than D (row stride >= D), so a row can sit beside its optimizer state in one block (see the
-// backward: one cache-line run per update instead of three). Accumulation in f32, in index order, so CPU and CUDA results are bitwise identical (every product and sum rounded separately, no fma, on both).
+// backward: one cache-line run per update instead of three). Accumulation in f32, in index order, so CPU and CUDA
+// results are bitwise identical (every product and sum rounded separately, no fma, on both).
 // Indices and offsets: i32 or i64 (one type per call); offsets have B + 1 entries, non-decreasing, from 0 to at most
 // nnz. dst: f32, [B, T, D] (equivalently [B, T*D]) for sum/mean, [Σ nnz_t, D] for none.
 //
