@@ -140,12 +140,15 @@ nlohmann::json run_train(const TrainArgs& a) {
       a.stream ? ctr::train_stream(model, a.train, vocab, read, valid, options, a.shuffle_buffer, &stream_report)
                : ctr::train(model, train, valid, options);
   if (!a.save.empty()) ctr::save_checkpoint(a.save, model, vocab);
+  // Without validation data there is no AUC or logloss to report: null, not a made-up 0.
+  const bool validated = valid.size() > 0;
+  const auto valid_metric = [validated](double value) { return validated ? nlohmann::json(value) : nlohmann::json(); };
   nlohmann::json epochs = nlohmann::json::array();
   for (const ctr::EpochResult& e : r.epochs) {
     epochs.push_back({{"epoch", e.epoch},
                       {"train_loss", e.train_loss},
-                      {"auc", e.valid_auc},
-                      {"logloss", e.valid_logloss},
+                      {"auc", valid_metric(e.valid_auc)},
+                      {"logloss", valid_metric(e.valid_logloss)},
                       {"seconds", e.seconds},
                       {"samples_per_s", e.samples_per_s}});
   }
@@ -171,8 +174,8 @@ nlohmann::json run_train(const TrainArgs& a) {
           {"valid_rows", valid.size()},
           {"skipped_rows", train.skipped_rows + stream_report.skipped_rows + valid.skipped_rows},
           {"fields", vocab.field_count()},
-          {"auc", r.auc},
-          {"logloss", r.logloss},
+          {"auc", valid_metric(r.auc)},
+          {"logloss", valid_metric(r.logloss)},
           {"best_epoch", r.best_epoch},
           {"epochs", r.epochs.size()},
           {"epoch_results", epochs},
@@ -395,14 +398,17 @@ void add_ctr_command(CLI::App& app) {
       std::cout << r.dump() << "\n";
       return;
     }
+    const auto metrics = [](const nlohmann::json& o, const char* auc_label) {
+      if (o["auc"].is_null()) return std::string("no validation data");
+      return fmt::format("{} {:.4f}  logloss {:.4f}", auc_label, o["auc"].get<double>(), o["logloss"].get<double>());
+    };
     for (const auto& e : r["epoch_results"]) {
-      fmt::print("epoch {}: train loss {:.4f}  valid AUC {:.4f}  logloss {:.4f}  {:.0f} samples/s\n",
-                 e["epoch"].get<int>(), e["train_loss"].get<double>(), e["auc"].get<double>(),
-                 e["logloss"].get<double>(), e["samples_per_s"].get<double>());
+      fmt::print("epoch {}: train loss {:.4f}  {}  {:.0f} samples/s\n", e["epoch"].get<int>(),
+                 e["train_loss"].get<double>(), metrics(e, "valid AUC"), e["samples_per_s"].get<double>());
     }
-    fmt::print("{} on {}: AUC {:.4f}, logloss {:.4f} (best epoch {}), {:.0f} training samples/s\n",
-               r["model"].get<std::string>(), r["device"].get<std::string>(), r["auc"].get<double>(),
-               r["logloss"].get<double>(), r["best_epoch"].get<int>(), r["train_samples_per_s"].get<double>());
+    fmt::print("{} on {}: {} (best epoch {}), {:.0f} training samples/s\n", r["model"].get<std::string>(),
+               r["device"].get<std::string>(), metrics(r, "AUC"), r["best_epoch"].get<int>(),
+               r["train_samples_per_s"].get<double>());
     if (r["skipped_rows"].get<std::int64_t>() > 0) {
       fmt::print("skipped {} malformed rows\n", r["skipped_rows"].get<std::int64_t>());
     }

@@ -65,6 +65,12 @@ run(refined ctr train --resume fm.ckpt --model fm --lr 0.0002 --train ctr/train.
     --device cpu --json)
 expect("${refined}" sparse_learning_rate LESS 0.00021)
 expect("${refined}" dense_learning_rate GREATER 0.00019)
+# No validation data: AUC and logloss are null, not a made-up 0.
+string(JSON auc_type TYPE "${refined}" auc)
+string(JSON epoch_auc_type TYPE "${refined}" epoch_results 0 logloss)
+if(NOT auc_type STREQUAL "NULL" OR NOT epoch_auc_type STREQUAL "NULL")
+  message(FATAL_ERROR "ctr train without --valid reported auc ${auc_type}, epoch logloss ${epoch_auc_type}")
+endif()
 fails("--model differs from the checkpoint's (fm)" ctr train --resume fm.ckpt --model deepfm --train ctr/train.txt
       --device cpu --json)
 fails("--min-count cannot apply with --resume" ctr train --resume fm.ckpt --min-count 2 --train ctr/train.txt
