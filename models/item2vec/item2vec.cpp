@@ -98,7 +98,7 @@ TrainStats Item2Vec::train(const Corpus& corpus, bool progress) {
     double loss_sum = 0.0;
     std::int64_t loss_pairs = 0;
     const auto epoch_start = std::chrono::steady_clock::now();
-    for (std::int64_t s = 0; s < S;) {
+    for (std::int64_t s = 0, batch = 0; s < S; ++batch) {
       std::int64_t end = s + 1;
       while (end < S &&
              corpus.offsets[static_cast<std::size_t>(end)] - corpus.offsets[static_cast<std::size_t>(s)] < batch_words)
@@ -117,7 +117,9 @@ TrainStats Item2Vec::train(const Corpus& corpus, bool progress) {
       o.seed = config_.seed;
       o.stream = steps_;
       o.schedule = config_.schedule;
-      o.compute_loss = steps_ % 10 == 0;
+      // Sampled (a logarithm per target costs), counted within the epoch so that every epoch reports a loss and
+      // has its NaN check however few batches it holds.
+      o.compute_loss = batch % 10 == 0;
       o.private_output_rows = kPrivateOutputRows;
       const auto n = static_cast<std::int64_t>(kept.size()), m = static_cast<std::int64_t>(kept_offsets.size());
       TensorView tokens, offsets;

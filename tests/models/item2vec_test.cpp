@@ -241,7 +241,10 @@ TEST(Item2vecTraining, CheckpointsRoundTripResumeAndRejectBadFiles) {
   more.learning_rate = 0.01f;
   more.negative_exponent = 0.5;
   back.set_training_config(more);
-  EXPECT_EQ(back.train(encode(seq, back.vocabulary())).epochs.size(), 2u);
+  const TrainStats continued = back.train(encode(seq, back.vocabulary()));
+  ASSERT_EQ(continued.epochs.size(), 2u);
+  // The corpus is one batch per epoch: each epoch still samples (and NaN-checks) its loss.
+  for (const EpochStats& e : continued.epochs) EXPECT_TRUE(std::isfinite(e.loss) && e.loss > 0.1) << e.epoch;
   EXPECT_EQ(back.trained_words(), 4 * model.trained_words());
   more.dim = 16;
   EXPECT_THROW(back.set_training_config(more), Error);
