@@ -186,7 +186,7 @@ nlohmann::json run_train(const TrainArgs& a) {
 }
 
 struct PredictArgs {
-  std::string model, data, out, device = "auto", bad_rows = "skip";
+  std::string model, data, out, device = "auto", bad_rows = "skip", labels = "auto";
   std::int64_t batch = 4096;
   bool json = false;
 };
@@ -197,17 +197,29 @@ nlohmann::json run_predict(const PredictArgs& a) {
   ctr::ReadOptions read{loaded.vocabulary.format,
                         a.bad_rows == "fail" ? ctr::BadRowPolicy::kFail : ctr::BadRowPolicy::kSkip, -1,
                         loaded.vocabulary.schema};
+  read.labels = a.labels == "present" ? ctr::LabelColumn::kPresent
+                : a.labels == "absent" ? ctr::LabelColumn::kAbsent
+                                       : ctr::LabelColumn::kDetect;
   const ctr::CtrDataset data = ctr::read_dataset(a.data, loaded.vocabulary, read);
+  if (data.size() == 0 && data.skipped_rows > 0) {
+    RECKON_THROW(StatusCode::kDataError, "no row of ", a.data, " could be scored (", data.skipped_rows,
+                 " malformed; the first: ", data.first_errors.front(), ")");
+  }
   const std::vector<float> p = ctr::predict(*loaded.model, data, a.batch);
   if (!a.out.empty()) {
     std::ofstream out(a.out);
     if (!out) RECKON_THROW(StatusCode::kIoError, "cannot write ", a.out);
     for (float x : p) out << x << '\n';
+    if (!out.flush()) RECKON_THROW(StatusCode::kIoError, "error while writing ", a.out);
   }
+  // Rows without labels are scored only: there is no AUC or logloss to report.
+  const auto metric = [&data](double value) { return data.labeled ? nlohmann::json(value) : nlohmann::json(); };
   return {{"rows", data.size()},
+          {"labeled", data.labeled},
           {"skipped_rows", data.skipped_rows},
-          {"auc", ctr::auc(p, data.labels)},
-          {"logloss", ctr::logloss(p, data.labels)},
+          {"first_errors", data.first_errors},
+          {"auc", metric(ctr::auc(p, data.labels))},
+          {"logloss", metric(ctr::logloss(p, data.labels))},
           {"device", ctx.device().str()},
           {"out", a.out}};
 }
@@ -335,16 +347,30 @@ void add_ctr_command(CLI::App& app) {
   pr->add_option("--out", pred->out, "output file (one probability per line)");
   pr->add_option("--batch", pred->batch)->capture_default_str();
   pr->add_option("--device", pred->device, "cpu | cuda | cuda:N | auto")->capture_default_str();
-  pr->add_option("--bad-rows", pred->bad_rows, "skip | fail")->capture_default_str();
+  pr->add_option("--bad-rows", pred->bad_rows, "skip | fail (skipped rows have no line in --out)")
+      ->check(CLI::IsMember({"skip", "fail"}))
+      ->capture_default_str();
+  pr->add_option("--labels", pred->labels,
+                 "auto | present | absent: whether rows carry a label (auto: decided from the first row, e.g. "
+                 "Criteo with 39 columns has none)")
+      ->check(CLI::IsMember({"auto", "present", "absent"}))
+      ->capture_default_str();
   pr->add_flag("--json", pred->json, "print one JSON object");
   pr->callback([pred] {
     const nlohmann::json r = run_predict(*pred);
     if (pred->json) {
       std::cout << r.dump() << "\n";
     } else {
-      fmt::print("{} rows scored on {}: AUC {:.4f}, logloss {:.4f}{}\n", r["rows"].get<std::int64_t>(),
-                 r["device"].get<std::string>(), r["auc"].get<double>(), r["logloss"].get<double>(),
+      const std::string metrics = r["labeled"].get<bool>()
+                                      ? fmt::format(": AUC {:.4f}, logloss {:.4f}", r["auc"].get<double>(),
+                                                    r["logloss"].get<double>())
+                                      : std::string(" (no labels)");
+      fmt::print("{} rows scored on {}{}{}\n", r["rows"].get<std::int64_t>(), r["device"].get<std::string>(), metrics,
                  pred->out.empty() ? std::string() : ", probabilities in " + pred->out);
+      if (r["skipped_rows"].get<std::int64_t>() > 0) {
+        fmt::print("skipped {} malformed rows (not in the output), the first: {}\n",
+                   r["skipped_rows"].get<std::int64_t>(), r["first_errors"][0].get<std::string>());
+      }
     }
   });
 
@@ -377,7 +403,9 @@ void add_ctr_command(CLI::App& app) {
       ->capture_default_str();
   t->add_option("--device", train->device, "cpu | cuda | cuda:N | auto")->capture_default_str();
   t->add_option("--threads", train->threads, "CPU threads (0: all)");
-  t->add_option("--bad-rows", train->bad_rows, "skip | fail")->capture_default_str();
+  t->add_option("--bad-rows", train->bad_rows, "skip | fail")
+      ->check(CLI::IsMember({"skip", "fail"}))
+      ->capture_default_str();
   t->add_option("--seed", train->seed)->capture_default_str();
   t->add_option("--save", train->save, "write a checkpoint (model, vocabulary, optimizer state) to this file");
   t->add_option("--resume", train->resume,

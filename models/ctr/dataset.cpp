@@ -308,9 +308,16 @@ bool parse_label(std::string_view s, float& label) {
 class RowReader {
  public:
   RowReader(const std::string& path, const ReadOptions& options, std::int64_t fields_hint)
-      : path_(path), options_(options), in_(path), libffm_fields_(fields_hint) {
+      : path_(path),
+        options_(options),
+        in_(path),
+        libffm_fields_(fields_hint),
+        labeled_(options.labels == LabelColumn::kPresent ? 1 : options.labels == LabelColumn::kAbsent ? 0 : -1) {
     if (!in_) RECKON_THROW(StatusCode::kIoError, "cannot open ", path);
   }
+
+  // Whether the rows have labels (decided on the first data row under LabelColumn::kDetect; true before it).
+  bool labeled() const { return labeled_ != 0; }
 
   // Calls visit for each good row; counts and reports bad ones. Returns the number of rows read.
   std::int64_t run(const std::function<void(const Row&)>& visit, CtrDataset* report) {
@@ -376,14 +383,27 @@ class RowReader {
     const char delimiter = line.find('\t') != std::string::npos ? '\t' : ',';
     std::vector<std::string_view> cols;
     split_fields(line, delimiter, cols);
-    float label = 0;
-    const std::size_t label_col = options_.format == CtrFormat::kAvazu ? 1 : 0;
-    if (cols.size() > label_col && parse_label(cols[label_col], label)) return false;
-    if (options_.format == CtrFormat::kAvazu && cols.size() == 24) {
+    if (labeled_ == 1) {
+      float label = 0;
+      const std::size_t label_col = options_.format == CtrFormat::kAvazu ? 1 : 0;
+      if (cols.size() > label_col && parse_label(cols[label_col], label)) return false;
+    } else if (cols.empty() || cols[0].empty() || is_number(cols[0])) {
+      // Without a label to test, a header is a first line naming the column where data has a number (Criteo's I1
+      // or label, Avazu's id).
+      return false;
+    }
+    // Avazu's header: id[, click], hour, then the 21 feature columns' names.
+    if (options_.format == CtrFormat::kAvazu && (cols.size() == 24 || cols.size() == 23)) {
       avazu_names_ = {"hour_of_day"};
-      for (std::size_t c = 3; c < cols.size(); ++c) avazu_names_.emplace_back(cols[c]);
+      for (std::size_t c = cols.size() - 21; c < cols.size(); ++c) avazu_names_.emplace_back(cols[c]);
     }
     return true;
+  }
+
+  static bool is_number(std::string_view cell) {
+    double x = 0;
+    const auto [end, ec] = std::from_chars(cell.data(), cell.data() + cell.size(), x);
+    return ec == std::errc() && end == cell.data() + cell.size();
   }
 
   bool parse(const std::string& line, Row& row, std::vector<std::string_view>& cols, std::string& reason) {
@@ -393,24 +413,30 @@ class RowReader {
     if (options_.format == CtrFormat::kSchema) return parse_schema(line, row, cols, reason);
     const char delimiter = line.find('\t') != std::string::npos ? '\t' : ',';
     split_fields(line, delimiter, cols);
-    const std::size_t expected = options_.format == CtrFormat::kCriteo ? 40 : 24;
+    const bool criteo = options_.format == CtrFormat::kCriteo;
+    const std::size_t unlabeled_columns = criteo ? 39 : 23;
+    if (labeled_ < 0) labeled_ = cols.size() == unlabeled_columns ? 0 : 1;
+    // Criteo: [label,] I1..I13, C1..C26. Avazu: id, [click,] hour, 21 features.
+    const std::size_t shift = labeled_ != 0 ? 1 : 0, expected = unlabeled_columns + shift;
     if (cols.size() != expected) {
       reason = "expected " + std::to_string(expected) + " columns, got " + std::to_string(cols.size());
+      if (labeled_ != 0 && cols.size() == unlabeled_columns) reason += " (rows without a label column?)";
       return false;
     }
-    const std::size_t label_col = options_.format == CtrFormat::kAvazu ? 1 : 0;
-    if (!parse_label(cols[label_col], row.label)) {
+    row.label = 0;
+    const std::size_t label_col = criteo ? 0 : 1;
+    if (labeled_ != 0 && !parse_label(cols[label_col], row.label)) {
       reason = "label '" + std::string(cols[label_col]) + "' is not 0 or 1";
       return false;
     }
     row.tokens.clear();
-    if (options_.format == CtrFormat::kCriteo) {
-      for (std::size_t c = 1; c <= 13; ++c) row.tokens.push_back(criteo_integer_token(std::string(cols[c])));
-      for (std::size_t c = 14; c < 40; ++c) row.tokens.emplace_back(cols[c]);
+    if (criteo) {
+      for (std::size_t c = shift; c < shift + 13; ++c) row.tokens.push_back(criteo_integer_token(std::string(cols[c])));
+      for (std::size_t c = shift + 13; c < expected; ++c) row.tokens.emplace_back(cols[c]);
     } else {
-      const std::string_view hour = cols[2];
+      const std::string_view hour = cols[1 + shift];
       row.tokens.emplace_back(hour.size() >= 2 ? hour.substr(hour.size() - 2) : hour);
-      for (std::size_t c = 3; c < 24; ++c) row.tokens.emplace_back(cols[c]);
+      for (std::size_t c = 2 + shift; c < expected; ++c) row.tokens.emplace_back(cols[c]);
     }
     row.values.assign(row.tokens.size(), 1.0f);
     return true;
@@ -431,18 +457,23 @@ class RowReader {
   bool parse_schema(const std::string& line, Row& row, std::vector<std::string_view>& cols, std::string& reason) {
     const Schema& s = *options_.schema;
     if (columns_.empty()) {
-      columns_.push_back(column(s.label));
+      if (labeled_ < 0) {
+        labeled_ = !s.header || std::find(header_names_.begin(), header_names_.end(), s.label) != header_names_.end();
+      }
+      columns_.push_back(labeled_ != 0 ? column(s.label) : kNoColumn);
       for (const auto& c : s.categorical) columns_.push_back(column(c));
       for (const auto& c : s.numeric) columns_.push_back(column(c));
       for (const auto& c : s.multi) columns_.push_back(column(c));
     }
     split_fields(line, s.delimiter, cols);
-    const std::size_t needed = *std::max_element(columns_.begin(), columns_.end()) + 1;
+    const std::size_t needed =
+        std::max(labeled_ != 0 ? columns_[0] : 0, *std::max_element(columns_.begin() + 1, columns_.end())) + 1;
     if (cols.size() < needed) {
       reason = "expected at least " + std::to_string(needed) + " columns, got " + std::to_string(cols.size());
       return false;
     }
-    if (!parse_label(cols[columns_[0]], row.label)) {
+    row.label = 0;
+    if (labeled_ != 0 && !parse_label(cols[columns_[0]], row.label)) {
       reason = "label '" + std::string(cols[columns_[0]]) + "' is not 0 or 1";
       return false;
     }
@@ -489,13 +520,15 @@ class RowReader {
   bool parse_sparse(const std::string& line, Row& row, std::vector<std::string_view>& cols, std::string& reason) {
     const bool libsvm = options_.format == CtrFormat::kLibsvm;
     split_fields(line, ' ', cols);
-    if (!parse_label(cols[0], row.label) && !(libsvm && parse_signed_label(cols[0], row.label))) {
+    if (labeled_ < 0) labeled_ = cols[0].find(':') == std::string_view::npos ? 1 : 0;
+    row.label = 0;
+    if (labeled_ != 0 && !parse_label(cols[0], row.label) && !(libsvm && parse_signed_label(cols[0], row.label))) {
       reason = "label '" + std::string(cols[0]) + (libsvm ? "' is not 0, 1, -1 or +1" : "' is not 0 or 1");
       return false;
     }
     std::vector<std::pair<std::int64_t, std::pair<std::string, float>>> items;
     std::int64_t max_field = -1;
-    for (std::size_t i = 1; i < cols.size(); ++i) {
+    for (std::size_t i = labeled_ != 0 ? 1 : 0; i < cols.size(); ++i) {
       if (cols[i].empty()) continue;
       // libsvm has no field part: the item's position is its field, and `a` points before the index.
       const std::size_t a = libsvm ? std::string_view::npos : cols[i].find(':');
@@ -542,7 +575,9 @@ class RowReader {
   std::int64_t libffm_fields_;
   std::vector<std::string> avazu_names_;
   std::vector<std::string> header_names_;
-  std::vector<std::size_t> columns_;  // schema: label, then the fields' columns
+  static constexpr std::size_t kNoColumn = static_cast<std::size_t>(-1);
+  std::vector<std::size_t> columns_;  // schema: label (kNoColumn when unlabeled), then the fields' columns
+  int labeled_;                       // 1 yes, 0 no, -1 not yet known (kDetect before the first data row)
 };
 
 }  // namespace
@@ -607,7 +642,7 @@ std::int64_t for_each_row(const std::string& path, const Vocabulary& vocabulary,
   for (int w : widths) columns += static_cast<std::size_t>(w);
   std::vector<std::int32_t> ids(columns), bag;
   std::vector<float> values(columns);
-  return reader.run(
+  const std::int64_t rows = reader.run(
       [&](const Row& row) {
         std::size_t c = 0;
         for (std::size_t f = 0; f < fields; ++f) {
@@ -637,6 +672,8 @@ std::int64_t for_each_row(const std::string& path, const Vocabulary& vocabulary,
         visit(Sample{row.label, ids.data(), values.data()});
       },
       &report);
+  report.labeled = reader.labeled();
+  return rows;
 }
 
 CtrDataset read_dataset(const std::string& path, const Vocabulary& vocabulary, const ReadOptions& options) {

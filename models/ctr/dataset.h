@@ -48,6 +48,11 @@ struct Schema {
 
 enum class BadRowPolicy : std::uint8_t { kSkip, kFail };
 
+// Whether rows begin with (or, for a schema, hold) a label. Training and evaluation data do; data to be scored may
+// not (Criteo's and Avazu's test files have no label column). kDetect decides from the first data row: Criteo with
+// 39 columns, Avazu with 23, libffm/libsvm whose first item has a ':', a schema whose header lacks the label column.
+enum class LabelColumn : std::uint8_t { kPresent, kAbsent, kDetect };
+
 // One field's token → id map. Ids 1..size-1 are tokens by decreasing count (ties by token); 0 is everything else.
 class FieldVocabulary {
  public:
@@ -86,7 +91,8 @@ struct Vocabulary {
 struct CtrDataset {
   std::int64_t fields = 0;
   std::vector<int> widths;           // per field (see BatchLayout in model.h); empty: all 1
-  std::vector<float> labels;         // [N], 0 or 1
+  std::vector<float> labels;         // [N], 0 or 1 (all 0 when the rows had no label)
+  bool labeled = true;               // false: the rows had no label column (ReadOptions::labels)
   std::vector<std::int32_t> ids;     // [N, columns]: one per single-valued field, `width` per multi-valued one
   std::vector<float> values;         // [N, columns]: feature values; a bag's items weigh 1/length, padding 0
   std::int64_t columns() const;
@@ -100,6 +106,7 @@ struct ReadOptions {
   BadRowPolicy bad_rows = BadRowPolicy::kSkip;
   std::int64_t max_rows = -1;  // < 0: all
   std::shared_ptr<const Schema> schema = nullptr;  // kSchema only
+  LabelColumn labels = LabelColumn::kPresent;
 };
 
 // "criteo", "avazu", "libffm", "libsvm" or "schema:FILE" (the schema is read here).
@@ -120,7 +127,8 @@ struct Sample {
   const float* values;
 };
 // Streams a file's rows through `visit` without keeping them (for files larger than memory). Malformed rows are
-// handled as in read_dataset; their count and first messages go to `report` (skipped_rows, first_errors).
+// handled as in read_dataset; their count and first messages go to `report` (skipped_rows, first_errors), and
+// whether the rows had labels to report.labeled.
 std::int64_t for_each_row(const std::string& path, const Vocabulary& vocabulary, const ReadOptions& options,
                           const std::function<void(const Sample&)>& visit, CtrDataset& report);
 

@@ -78,6 +78,22 @@ fails("--min-count cannot apply with --resume" ctr train --resume fm.ckpt --min-
 fails("not a reckon checkpoint" ctr train --resume ctr/test.txt --train ctr/train.txt --json)
 run(predicted ctr predict --model fm.ckpt --data ctr/test.txt --out p.txt --device cpu --json)
 expect("${predicted}" rows EQUAL 1000)
+# The same rows without their label column (as Criteo's test file): scored alike, with no AUC to report.
+file(READ "${WORK}/ctr/test.txt" labeled)
+string(REGEX REPLACE "(^|\n)[01]\t" "\\1" unlabeled "${labeled}")
+file(WRITE "${WORK}/ctr/unlabeled.txt" "${unlabeled}")
+run(scored ctr predict --model fm.ckpt --data ctr/unlabeled.txt --out q.txt --device cpu --json)
+expect("${scored}" rows EQUAL 1000)
+string(JSON scored_labeled GET "${scored}" labeled)
+string(JSON scored_auc TYPE "${scored}" auc)
+if(scored_labeled OR NOT scored_auc STREQUAL "NULL")
+  message(FATAL_ERROR "unlabeled rows: labeled ${scored_labeled}, auc ${scored_auc}")
+endif()
+execute_process(COMMAND "${CMAKE_COMMAND}" -E compare_files "${WORK}/p.txt" "${WORK}/q.txt" RESULT_VARIABLE differ)
+if(differ)
+  message(FATAL_ERROR "unlabeled rows were scored differently from the same rows with labels")
+endif()
+fails("could be scored" ctr predict --model fm.ckpt --data ctr/unlabeled.txt --labels present --device cpu --json)
 fails("unknown CTR format" ctr train --train ctr/train.txt --format parquet --json)
 
 # item2vec: sessions -> vectors (text and binary) -> similar / recommend / eval; a checkpoint resumed.

@@ -193,6 +193,93 @@ TEST(CtrData, SchemaDescribedFiles) {
   EXPECT_THROW((void)read_options("schema:" + dir + "/absent.txt"), Error);
 }
 
+// Rows without the label column (data to be scored) read as the same ids and values as with it, whether the
+// reader is told (kAbsent) or finds out from the first row (kDetect); kPresent reports them with a hint.
+void expect_unlabeled_reads_like_labeled(const std::string& labeled, const std::string& unlabeled,
+                                         ReadOptions options, const char* what) {
+  SCOPED_TRACE(what);
+  const Vocabulary v = build_vocabulary(labeled, options, 1);
+  const CtrDataset with = read_dataset(labeled, v, options);
+  ASSERT_GT(with.size(), 0);
+  EXPECT_TRUE(with.labeled);
+  for (const LabelColumn labels : {LabelColumn::kAbsent, LabelColumn::kDetect}) {
+    ReadOptions o = options;
+    o.labels = labels;
+    const CtrDataset without = read_dataset(unlabeled, v, o);
+    EXPECT_EQ(without.skipped_rows, 0) << (without.first_errors.empty() ? "" : without.first_errors[0]);
+    EXPECT_FALSE(without.labeled);
+    EXPECT_EQ(without.ids, with.ids);
+    EXPECT_EQ(without.values, with.values);
+    EXPECT_EQ(without.labels, std::vector<float>(with.labels.size(), 0.0f));
+    // Labeled rows under kDetect stay labeled.
+    const CtrDataset detected = read_dataset(labeled, v, o);
+    if (labels == LabelColumn::kDetect) {
+      EXPECT_TRUE(detected.labeled);
+      EXPECT_EQ(detected.labels, with.labels);
+      EXPECT_EQ(detected.ids, with.ids);
+    }
+  }
+}
+
+TEST(CtrData, UnlabeledRowsAreReadForScoring) {
+  const std::string dir = testing::temp_dir("ctr_unlabeled");
+  // Criteo, TSV without a header and CSV with one.
+  std::string criteo = kCriteoRows, criteo_unlabeled;
+  std::istringstream lines(criteo);
+  for (std::string line; std::getline(lines, line);) criteo_unlabeled += line.substr(line.find('\t') + 1) + "\n";
+  expect_unlabeled_reads_like_labeled(testing::write_file(dir, "c.tsv", criteo),
+                                      testing::write_file(dir, "cu.tsv", criteo_unlabeled), {}, "criteo tsv");
+  std::string names = "I1";
+  for (int i = 2; i <= 13; ++i) names += ",I" + std::to_string(i);
+  for (int i = 1; i <= 26; ++i) names += ",C" + std::to_string(i);
+  std::string csv = "label," + names + "\n", csv_unlabeled = names + "\n";
+  for (const char* row : {"1,3,260.0", "0,,-1", "1,7,2"}) {
+    std::string rest;
+    for (int i = 3; i <= 13; ++i) rest += ",";  // I3..I13 missing
+    for (int i = 0; i < 26; ++i) rest += ",t" + std::to_string((i + row[0]) % 3);
+    csv += std::string(row) + rest + "\n";
+    csv_unlabeled += std::string(row + 2) + rest + "\n";
+  }
+  expect_unlabeled_reads_like_labeled(testing::write_file(dir, "c.csv", csv),
+                                      testing::write_file(dir, "cu.csv", csv_unlabeled), {}, "criteo csv");
+  // Avazu: id, [click,] hour, 21 features; the header names the features either way.
+  std::string avazu = "id,click,hour", avazu_unlabeled = "id,hour";
+  for (int i = 0; i < 21; ++i) {
+    avazu += ",f" + std::to_string(i);
+    avazu_unlabeled += ",f" + std::to_string(i);
+  }
+  avazu += "\n";
+  avazu_unlabeled += "\n";
+  for (int r = 0; r < 4; ++r) {
+    std::string features;
+    for (int i = 0; i < 21; ++i) features += ",v" + std::to_string((r + i) % 3);
+    const std::string id = "1000009418151094" + std::to_string(270 + r), hour = "141021" + std::to_string(10 + r);
+    avazu += id + "," + std::to_string(r % 2) + "," + hour + features + "\n";
+    avazu_unlabeled += id + "," + hour + features + "\n";
+  }
+  expect_unlabeled_reads_like_labeled(testing::write_file(dir, "a.csv", avazu),
+                                      testing::write_file(dir, "au.csv", avazu_unlabeled), {CtrFormat::kAvazu},
+                                      "avazu");
+  expect_unlabeled_reads_like_labeled(testing::write_file(dir, "f.ffm", "1 0:3:1 1:5:0.5\n0 0:4:1 1:5:1\n"),
+                                      testing::write_file(dir, "fu.ffm", "0:3:1 1:5:0.5\n0:4:1 1:5:1\n"),
+                                      {CtrFormat::kLibffm}, "libffm");
+  expect_unlabeled_reads_like_labeled(testing::write_file(dir, "s.svm", "+1 3:1 5:0.5\n-1 4:1 7:1\n"),
+                                      testing::write_file(dir, "su.svm", "3:1 5:0.5\n4:1 7:1\n"),
+                                      {CtrFormat::kLibsvm}, "libsvm");
+  const std::string schema = testing::write_file(dir, "schema.txt", "label = click\ncategorical = user, movie\n");
+  expect_unlabeled_reads_like_labeled(testing::write_file(dir, "m.csv", "user,click,movie\n1,1,10\n2,0,11\n"),
+                                      testing::write_file(dir, "mu.csv", "user,movie\n1,10\n2,11\n"),
+                                      read_options("schema:" + schema), "schema");
+  // Told the rows are labeled, a row one column short is reported with a hint.
+  const Vocabulary v = build_vocabulary(dir + "/c.tsv", {}, 1);
+  const CtrDataset strict = read_dataset(dir + "/cu.tsv", v, {});
+  EXPECT_EQ(strict.size(), 0);
+  ASSERT_EQ(strict.skipped_rows, 2);
+  EXPECT_NE(strict.first_errors[0].find("cu.tsv:1: expected 40 columns, got 39 (rows without a label column?)"),
+            std::string::npos)
+      << strict.first_errors[0];
+}
+
 TEST(CtrData, SharedSamplesRead) {
   const std::filesystem::path shared = "../shared/data/ctr";
   const std::filesystem::path here = std::filesystem::path(RECKON_SOURCE_DIR) / "../shared/data/ctr";
