@@ -308,6 +308,41 @@ void add_item2vec_command(CLI::App& app) {
     print_neighbors(j["recommended"]);
   });
 
+  struct SplitArgs {
+    std::string input, format = "sessions-tsv", out;
+    double test_days = 7;
+    bool json = false;
+  };
+  auto split = std::make_shared<SplitArgs>();
+  auto* sp = cmd->add_subcommand("split", "Split a session log by time: the sessions of the last days are held out");
+  sp->add_option("--input", split->input, "session log")->required();
+  sp->add_option("--format", split->format, "sessions-tsv | diginetica")
+      ->check(CLI::IsMember({"sessions-tsv", "diginetica"}))
+      ->capture_default_str();
+  sp->add_option("--test-days", split->test_days, "sessions ending in the log's last N days are the test set")
+      ->capture_default_str();
+  sp->add_option("--out", split->out, "directory for train.tsv and test.tsv (sessions-tsv)")->required();
+  sp->add_flag("--json", split->json, "print one JSON object");
+  sp->callback([split] {
+    const SessionLog log = read_session_log(split->input, parse_corpus_format(split->format));
+    std::filesystem::create_directories(split->out);
+    const SessionSplit r = write_session_split(log, split->test_days, split->out);
+    const nlohmann::json j{{"train", r.train_path},         {"test", r.test_path},
+                           {"train_sessions", r.train_sessions}, {"test_sessions", r.test_sessions},
+                           {"train_events", r.train_events},     {"test_events", r.test_events},
+                           {"cutoff_unix_seconds", r.cutoff},    {"skipped_rows", log.skipped_rows},
+                           {"first_errors", log.first_errors}};
+    if (split->json) {
+      std::cout << j.dump() << "\n";
+      return;
+    }
+    fmt::print("{}: {} sessions ({} events); {}: {} sessions ({} events) ending in the last {} days\n", r.train_path,
+               r.train_sessions, r.train_events, r.test_path, r.test_sessions, r.test_events, split->test_days);
+    if (log.skipped_rows > 0) {
+      fmt::print("skipped {} malformed rows, the first: {}\n", log.skipped_rows, log.first_errors.front());
+    }
+  });
+
   struct EvalArgs {
     std::string vectors, sessions, format = "sessions-tsv", analogy, similarity, device = "auto";
     int k = 20, context_window = 0;

@@ -6,6 +6,7 @@
 #include <cmath>
 #include <fstream>
 #include <string_view>
+#include <unordered_map>
 
 #include "reckon/runtime/error.h"
 #include "reckon/runtime/file_io.h"
@@ -39,11 +40,6 @@ void append_sentence(Sequences& s, const std::vector<std::string>& tokens, std::
   }
 }
 
-void report(Sequences& s, const std::string& where) {
-  ++s.skipped_rows;
-  if (s.first_errors.size() < 10) s.first_errors.push_back(where);
-}
-
 }  // namespace
 
 Sequences read_sequences(const std::string& path, CorpusFormat format, std::int64_t max_length) {
@@ -68,52 +64,138 @@ Sequences read_sequences(const std::string& path, CorpusFormat format, std::int6
       append_sentence(s, tokens, max_length);
     }
   } else {
-    // Sessions: (session, time, item) rows, grouped by session in order of first appearance, then time order
-    // (stable, so equal times keep file order).
-    const bool tsv = format == CorpusFormat::kSessionsTsv;
-    const char delimiter = tsv ? '\t' : ';';
-    const std::size_t session_col = 0, item_col = tsv ? 1 : 2, time_col = tsv ? 2 : 3, columns = tsv ? 3 : 5;
-    std::unordered_map<std::string, std::size_t> session_index;
-    std::vector<std::vector<std::pair<double, std::string>>> sessions;
-    std::vector<std::string_view> cols;
-    while (std::getline(in, line)) {
-      ++line_no;
-      if (!line.empty() && line.back() == '\r') line.pop_back();
-      if (line.empty()) continue;
-      split_fields(line, delimiter, cols);
-      if (line_no == 1) {
-        double unused = 0;
-        const auto time_text = cols.size() > time_col ? cols[time_col] : std::string_view();
-        if (std::from_chars(time_text.data(), time_text.data() + time_text.size(), unused).ec != std::errc()) continue;  // header
-      }
-      const std::string where = path + ":" + std::to_string(line_no) + ": ";
-      if (cols.size() != columns) {
-        report(s, where + "expected " + std::to_string(columns) + " columns, got " + std::to_string(cols.size()));
-        continue;
-      }
-      double time = 0;
-      const auto [end, ec] = std::from_chars(cols[time_col].data(), cols[time_col].data() + cols[time_col].size(), time);
-      if (ec != std::errc() || end != cols[time_col].data() + cols[time_col].size() || !std::isfinite(time) ||
-          cols[session_col].empty() || cols[item_col].empty()) {
-        report(s, where + "needs a session, an item and a numeric time");
-        continue;
-      }
-      const auto [it, added] = session_index.emplace(std::string(cols[session_col]), sessions.size());
-      if (added) sessions.emplace_back();
-      sessions[it->second].emplace_back(time, std::string(cols[item_col]));
-    }
+    in.close();
+    SessionLog log = read_session_log(path, format);
+    s.skipped_rows = log.skipped_rows;
+    s.first_errors = std::move(log.first_errors);
     std::vector<std::string> tokens;
-    for (auto& session : sessions) {
-      std::stable_sort(session.begin(), session.end(),
-                       [](const auto& a, const auto& b) { return a.first < b.first; });
+    for (auto& session : log.events) {
       tokens.clear();
-      for (auto& [time, item] : session) tokens.push_back(std::move(item));
+      for (SessionEvent& e : session) tokens.push_back(std::move(e.item));
       append_sentence(s, tokens, max_length);
     }
   }
-  if (in.bad()) RECKON_THROW(StatusCode::kIoError, "error while reading ", path);
+  if (format == CorpusFormat::kText && in.bad()) RECKON_THROW(StatusCode::kIoError, "error while reading ", path);
   if (s.tokens.empty()) RECKON_THROW(StatusCode::kDataError, path, ": no items in the corpus (", to_string(format), " format)");
   return s;
+}
+
+namespace {
+
+// Days from 1970-01-01 to a proleptic Gregorian date (H. Hinnant's days_from_civil); false unless "YYYY-MM-DD".
+bool parse_date(std::string_view text, double& days) {
+  int y = 0;
+  unsigned m = 0, d = 0;
+  if (text.size() != 10 || text[4] != '-' || text[7] != '-') return false;
+  const auto number = [&text](std::size_t at, std::size_t n, auto& out) {
+    const auto [end, ec] = std::from_chars(text.data() + at, text.data() + at + n, out);
+    return ec == std::errc() && end == text.data() + at + n;
+  };
+  if (!number(0, 4, y) || !number(5, 2, m) || !number(8, 2, d) || m < 1 || m > 12 || d < 1 || d > 31) return false;
+  y -= m <= 2 ? 1 : 0;
+  const int era = (y >= 0 ? y : y - 399) / 400;
+  const auto yoe = static_cast<unsigned>(y - era * 400);
+  const unsigned doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
+  const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+  days = static_cast<double>(era) * 146097.0 + static_cast<double>(doe) - 719468.0;
+  return true;
+}
+
+bool parse_number(std::string_view text, double& value) {
+  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  return ec == std::errc() && end == text.data() + text.size() && std::isfinite(value);
+}
+
+}  // namespace
+
+SessionLog read_session_log(const std::string& path, CorpusFormat format) {
+  RECKON_CHECK_ARG(format == CorpusFormat::kSessionsTsv || format == CorpusFormat::kDiginetica,
+                   "a session log is sessions-tsv or diginetica, not ", to_string(format));
+  std::ifstream in(path);
+  if (!in) RECKON_THROW(StatusCode::kIoError, "cannot open ", path);
+  // Rows (session, item, time) grouped by session in order of first appearance, then time order (stable, so equal
+  // times keep file order).
+  const bool tsv = format == CorpusFormat::kSessionsTsv;
+  const char delimiter = tsv ? '\t' : ';';
+  const std::size_t session_col = 0, item_col = tsv ? 1 : 2, time_col = tsv ? 2 : 3, columns = tsv ? 3 : 5;
+  const std::size_t date_col = 4;  // diginetica
+  SessionLog log;
+  const auto report = [&log](const std::string& where) {
+    ++log.skipped_rows;
+    if (log.first_errors.size() < 10) log.first_errors.push_back(where);
+  };
+  std::unordered_map<std::string, std::size_t> session_index;
+  std::vector<std::string_view> cols;
+  std::string line;
+  std::int64_t line_no = 0;
+  while (std::getline(in, line)) {
+    ++line_no;
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    if (line.empty()) continue;
+    split_fields(line, delimiter, cols);
+    double time = 0, days = 0;
+    if (line_no == 1 && !(cols.size() > time_col && parse_number(cols[time_col], time))) continue;  // header
+    const std::string where = path + ":" + std::to_string(line_no) + ": ";
+    if (cols.size() != columns) {
+      report(where + "expected " + std::to_string(columns) + " columns, got " + std::to_string(cols.size()));
+      continue;
+    }
+    if (!parse_number(cols[time_col], time) || cols[session_col].empty() || cols[item_col].empty()) {
+      report(where + "needs a session, an item and a numeric time");
+      continue;
+    }
+    if (!tsv) {
+      if (!parse_date(cols[date_col], days)) {
+        report(where + "eventdate '" + std::string(cols[date_col]) + "' is not YYYY-MM-DD");
+        continue;
+      }
+      time = days * 86400.0 + time / 1000.0;
+    }
+    const auto [it, added] = session_index.emplace(std::string(cols[session_col]), log.ids.size());
+    if (added) {
+      log.ids.emplace_back(cols[session_col]);
+      log.events.emplace_back();
+    }
+    log.events[it->second].push_back({time, std::string(cols[item_col])});
+  }
+  if (in.bad()) RECKON_THROW(StatusCode::kIoError, "error while reading ", path);
+  for (auto& session : log.events) {
+    std::stable_sort(session.begin(), session.end(),
+                     [](const SessionEvent& a, const SessionEvent& b) { return a.time < b.time; });
+  }
+  return log;
+}
+
+SessionSplit write_session_split(const SessionLog& log, double test_days, const std::string& directory) {
+  RECKON_CHECK_ARG(test_days > 0 && std::isfinite(test_days), "test days must be positive, got ", test_days);
+  if (log.size() == 0) RECKON_THROW(StatusCode::kDataError, "the session log is empty");
+  double last = log.end_time(0);
+  for (std::int64_t s = 1; s < log.size(); ++s) last = std::max(last, log.end_time(s));
+  SessionSplit split;
+  split.cutoff = last - test_days * 86400.0;
+  split.train_path = directory + "/train.tsv";
+  split.test_path = directory + "/test.tsv";
+  const auto write = [&](const std::string& path, bool test, std::int64_t& sessions, std::int64_t& events) {
+    write_file_atomically(path, [&](std::ostream& out) {
+      out << "SessionId\tItemId\tTime\n";
+      out.precision(15);
+      for (std::int64_t s = 0; s < log.size(); ++s) {
+        if ((log.end_time(s) > split.cutoff) != test) continue;
+        ++sessions;
+        for (const SessionEvent& e : log.events[static_cast<std::size_t>(s)]) {
+          out << log.ids[static_cast<std::size_t>(s)] << '\t' << e.item << '\t' << e.time << '\n';
+          ++events;
+        }
+      }
+    });
+  };
+  write(split.train_path, false, split.train_sessions, split.train_events);
+  write(split.test_path, true, split.test_sessions, split.test_events);
+  if (split.train_sessions == 0 || split.test_sessions == 0) {
+    RECKON_THROW(StatusCode::kDataError, "splitting off the last ", test_days, " days leaves ", split.train_sessions,
+                 " training and ", split.test_sessions, " test sessions: choose another number of days");
+  }
+  return split;
 }
 
 std::int32_t ItemVocabulary::lookup(const std::string& token) const {

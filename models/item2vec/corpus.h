@@ -29,6 +29,34 @@ struct Sequences {
 inline constexpr std::int64_t kDefaultMaxSentence = 10000;
 Sequences read_sequences(const std::string& path, CorpusFormat format, std::int64_t max_length = kDefaultMaxSentence);
 
+// A session log (sessions-tsv or diginetica) kept with session ids and event times, for splitting it into training
+// and held-out sessions. Times are unix seconds: sessions-tsv's Time; diginetica's eventdate (YYYY-MM-DD) plus
+// timeframe (milliseconds since the session's start). read_sequences reads these formats through it.
+struct SessionEvent {
+  double time;
+  std::string item;
+};
+struct SessionLog {
+  std::vector<std::string> ids;                   // sessions in order of first appearance
+  std::vector<std::vector<SessionEvent>> events;  // each session's events in time order (ties keep file order)
+  std::int64_t skipped_rows = 0;
+  std::vector<std::string> first_errors;
+  std::int64_t size() const { return static_cast<std::int64_t>(ids.size()); }
+  double end_time(std::int64_t session) const { return events[static_cast<std::size_t>(session)].back().time; }
+};
+SessionLog read_session_log(const std::string& path, CorpusFormat format);
+
+// Held-out sessions by time, the protocol of the session-recommendation literature (GRU4Rec, SR-GNN): a session
+// that ends after cutoff = (the log's last event time − test_days days) is a test session, every other one a
+// training session. Both halves are written as sessions-tsv (SessionId, ItemId, Time), atomically, to
+// directory/train.tsv and directory/test.tsv. Throws kDataError when either half would be empty.
+struct SessionSplit {
+  std::string train_path, test_path;
+  std::int64_t train_sessions = 0, test_sessions = 0, train_events = 0, test_events = 0;
+  double cutoff = 0;
+};
+SessionSplit write_session_split(const SessionLog& log, double test_days, const std::string& directory);
+
 struct ItemVocabulary {
   std::vector<std::string> tokens;   // by decreasing count, ties by token
   std::vector<std::int64_t> counts;

@@ -41,13 +41,49 @@ TEST(Item2vecCorpus, ReadersOrderSessionsAndReportBadRows) {
   EXPECT_NE(tsv.first_errors[0].find("s.tsv:5: expected 3 columns"), std::string::npos) << tsv.first_errors[0];
   EXPECT_NE(tsv.first_errors[1].find("s.tsv:6:"), std::string::npos) << tsv.first_errors[1];
   const Sequences dg = read_sequences(
-      testing::write_file(dir, "d.csv", "session_id;user_id;item_id;timeframe;eventdate\n7;NA;a;30;2016\n7;NA;b;10;2016\n8;NA;c;1;2016\n"),
+      testing::write_file(dir, "d.csv", "session_id;user_id;item_id;timeframe;eventdate\n7;NA;a;30;2016-05-01\n"
+                                        "7;NA;b;10;2016-05-01\n8;NA;c;1;2016-05-02\n8;NA;d;2;May 2\n"),
       CorpusFormat::kDiginetica);
   ASSERT_EQ(dg.size(), 2);
   EXPECT_EQ(sentence(dg, 0), (std::vector<std::string>{"b", "a"}));
+  ASSERT_EQ(dg.first_errors.size(), 1u);
+  EXPECT_NE(dg.first_errors[0].find("d.csv:5: eventdate 'May 2' is not YYYY-MM-DD"), std::string::npos)
+      << dg.first_errors[0];
   EXPECT_THROW((void)read_sequences(testing::write_file(dir, "empty.txt", "\n\n"), CorpusFormat::kText), Error);
   EXPECT_THROW((void)read_sequences(dir + "/absent.txt", CorpusFormat::kText), Error);
   EXPECT_THROW((void)parse_corpus_format("csv"), Error);
+}
+
+TEST(Item2vecCorpus, SessionLogSplitsByTime) {
+  const std::string dir = testing::temp_dir("item2vec_split");
+  // Sessions 1-3 end on 2016-05-01 or before; 4 and 5 on the last day, 2016-05-03 (5 starts the day before).
+  const std::string path = testing::write_file(
+      dir, "views.csv",
+      "session_id;user_id;item_id;timeframe;eventdate\n1;NA;a;500;2016-04-30\n1;NA;b;100;2016-04-30\n"
+      "2;NA;c;0;2016-05-01\n2;NA;a;7000;2016-05-01\n3;NA;b;0;2000-02-29\n4;NA;c;2000;2016-05-03\n"
+      "4;NA;a;1000;2016-05-03\n5;NA;d;0;2016-05-02\n5;NA;e;0;2016-05-03\n");
+  const SessionLog log = read_session_log(path, CorpusFormat::kDiginetica);
+  ASSERT_EQ(log.size(), 5);
+  EXPECT_EQ(log.ids[3], "4");
+  EXPECT_DOUBLE_EQ(log.events[1][1].time, 16922.0 * 86400.0 + 7.0);  // 2016-05-01 + 7000 ms
+  EXPECT_DOUBLE_EQ(log.events[2][0].time, 11016.0 * 86400.0);         // a leap day
+  const SessionSplit split = write_session_split(log, 1.0, dir);
+  EXPECT_EQ(split.train_sessions, 3);
+  EXPECT_EQ(split.test_sessions, 2);
+  EXPECT_EQ(split.train_events, 5);
+  EXPECT_EQ(split.test_events, 4);
+  // Written as sessions-tsv: read back, each session's items in time order.
+  const Sequences train = read_sequences(split.train_path, CorpusFormat::kSessionsTsv);
+  const Sequences test = read_sequences(split.test_path, CorpusFormat::kSessionsTsv);
+  ASSERT_EQ(train.size(), 3);
+  ASSERT_EQ(test.size(), 2);
+  EXPECT_EQ(sentence(train, 0), (std::vector<std::string>{"b", "a"}));
+  EXPECT_EQ(sentence(test, 0), (std::vector<std::string>{"a", "c"}));
+  EXPECT_EQ(sentence(test, 1), (std::vector<std::string>{"d", "e"}));
+  EXPECT_EQ(read_session_log(split.test_path, CorpusFormat::kSessionsTsv).events[1][1].time, log.events[4][1].time);
+  EXPECT_THROW((void)write_session_split(log, 10000.0, dir), Error);  // nothing left to train on
+  EXPECT_THROW((void)write_session_split(log, 0.0, dir), Error);
+  EXPECT_THROW((void)read_session_log(path, CorpusFormat::kText), Error);
 }
 
 TEST(Item2vecCorpus, VocabularyByCountWithThresholds) {
