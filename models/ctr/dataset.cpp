@@ -7,6 +7,7 @@
 #include <functional>
 #include <istream>
 #include <limits>
+#include <memory>
 #include <ostream>
 #include <sstream>
 #include <string_view>
@@ -308,13 +309,17 @@ bool parse_label(std::string_view s, float& label) {
 class RowReader {
  public:
   RowReader(const std::string& path, const ReadOptions& options, std::int64_t fields_hint)
-      : path_(path),
-        options_(options),
-        in_(path),
-        libffm_fields_(fields_hint),
-        labeled_(options.labels == LabelColumn::kPresent ? 1 : options.labels == LabelColumn::kAbsent ? 0 : -1) {
-    if (!in_) RECKON_THROW(StatusCode::kIoError, "cannot open ", path);
+      : RowReader(std::make_unique<std::ifstream>(path), path, options, fields_hint) {
+    if (!*in_) RECKON_THROW(StatusCode::kIoError, "cannot open ", path);
   }
+  // Rows from any stream (e.g. a request held in memory); `origin` stands for the file name in messages.
+  RowReader(std::unique_ptr<std::istream> in, const std::string& origin, const ReadOptions& options,
+            std::int64_t fields_hint)
+      : path_(origin),
+        options_(options),
+        in_(std::move(in)),
+        libffm_fields_(fields_hint),
+        labeled_(options.labels == LabelColumn::kPresent ? 1 : options.labels == LabelColumn::kAbsent ? 0 : -1) {}
 
   // Whether the rows have labels (decided on the first data row under LabelColumn::kDetect; true before it).
   bool labeled() const { return labeled_ != 0; }
@@ -325,7 +330,7 @@ class RowReader {
     std::int64_t line_no = 0, rows = 0;
     Row row;
     std::vector<std::string_view> cols;
-    while (std::getline(in_, line)) {
+    while (std::getline(*in_, line)) {
       ++line_no;
       if (!line.empty() && line.back() == '\r') line.pop_back();
       if (line.empty()) continue;
@@ -343,7 +348,7 @@ class RowReader {
       visit(row);
       if (++rows == options_.max_rows) break;
     }
-    if (in_.bad()) RECKON_THROW(StatusCode::kIoError, "error while reading ", path_);
+    if (in_->bad()) RECKON_THROW(StatusCode::kIoError, "error while reading ", path_);
     return rows;
   }
 
@@ -571,7 +576,7 @@ class RowReader {
  private:
   std::string path_;
   ReadOptions options_;
-  std::ifstream in_;
+  std::unique_ptr<std::istream> in_;
   std::int64_t libffm_fields_;
   std::vector<std::string> avazu_names_;
   std::vector<std::string> header_names_;
@@ -628,13 +633,20 @@ Vocabulary build_vocabulary(const std::string& path, const ReadOptions& options,
   return v;
 }
 
-std::int64_t for_each_row(const std::string& path, const Vocabulary& vocabulary, const ReadOptions& options,
-                          const std::function<void(const Sample&)>& visit, CtrDataset& report) {
+namespace {
+
+// The reading options with the vocabulary's schema filled in, once the format is checked against the vocabulary's.
+ReadOptions options_for(const Vocabulary& vocabulary, const ReadOptions& options) {
   RECKON_CHECK_ARG(options.format == vocabulary.format, "file format ", to_string(options.format),
                    " differs from the vocabulary's ", to_string(vocabulary.format));
   ReadOptions with_schema = options;
   if (with_schema.format == CtrFormat::kSchema && !with_schema.schema) with_schema.schema = vocabulary.schema;
-  RowReader reader(path, with_schema, vocabulary.field_count());
+  return with_schema;
+}
+
+// Maps each good row of `reader` through the vocabulary to `visit`.
+std::int64_t map_rows(RowReader& reader, const Vocabulary& vocabulary, const std::function<void(const Sample&)>& visit,
+                      CtrDataset& report) {
   const auto fields = static_cast<std::size_t>(vocabulary.field_count());
   const std::vector<int> widths = vocabulary.field_widths();
   const std::size_t first_multi = first_multi_field(vocabulary);
@@ -676,13 +688,13 @@ std::int64_t for_each_row(const std::string& path, const Vocabulary& vocabulary,
   return rows;
 }
 
-CtrDataset read_dataset(const std::string& path, const Vocabulary& vocabulary, const ReadOptions& options) {
+CtrDataset dataset_from(RowReader& reader, const Vocabulary& vocabulary) {
   CtrDataset d;
   d.fields = vocabulary.field_count();
   d.widths = vocabulary.widths;
   const auto fields = static_cast<std::size_t>(d.columns());
-  for_each_row(
-      path, vocabulary, options,
+  map_rows(
+      reader, vocabulary,
       [&](const Sample& s) {
         d.labels.push_back(s.label);
         d.ids.insert(d.ids.end(), s.ids, s.ids + fields);
@@ -690,6 +702,26 @@ CtrDataset read_dataset(const std::string& path, const Vocabulary& vocabulary, c
       },
       d);
   return d;
+}
+
+}  // namespace
+
+std::int64_t for_each_row(const std::string& path, const Vocabulary& vocabulary, const ReadOptions& options,
+                          const std::function<void(const Sample&)>& visit, CtrDataset& report) {
+  RowReader reader(path, options_for(vocabulary, options), vocabulary.field_count());
+  return map_rows(reader, vocabulary, visit, report);
+}
+
+CtrDataset read_dataset(const std::string& path, const Vocabulary& vocabulary, const ReadOptions& options) {
+  RowReader reader(path, options_for(vocabulary, options), vocabulary.field_count());
+  return dataset_from(reader, vocabulary);
+}
+
+CtrDataset parse_rows(std::string_view rows, const Vocabulary& vocabulary, const ReadOptions& options,
+                      const std::string& origin) {
+  RowReader reader(std::make_unique<std::istringstream>(std::string(rows)), origin, options_for(vocabulary, options),
+                   vocabulary.field_count());
+  return dataset_from(reader, vocabulary);
 }
 
 }  // namespace reckon::ctr

@@ -13,6 +13,7 @@
 #include <iosfwd>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <vector>
 
@@ -118,6 +119,10 @@ Vocabulary build_vocabulary(const std::string& path, const ReadOptions& options,
 // Reads a file with a vocabulary (ids of unseen tokens are 0). Malformed rows (wrong column count, a label that is
 // not 0 or 1, an unparsable libffm item) are reported with file and line, and skipped or fatal per options.
 CtrDataset read_dataset(const std::string& path, const Vocabulary& vocabulary, const ReadOptions& options);
+// The same for rows held in memory (e.g. a serving request: lines in the model's format, with or without the label
+// column under LabelColumn::kDetect); `origin` names them in error messages ("origin:line: reason").
+CtrDataset parse_rows(std::string_view rows, const Vocabulary& vocabulary, const ReadOptions& options,
+                      const std::string& origin = "rows");
 
 // One row mapped through a vocabulary: `columns` ids and values (a bag's padding has id -1 and value 0; an empty
 // bag is the field's missing id 0 with value 1).

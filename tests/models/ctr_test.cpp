@@ -270,6 +270,18 @@ TEST(CtrData, UnlabeledRowsAreReadForScoring) {
   expect_unlabeled_reads_like_labeled(testing::write_file(dir, "m.csv", "user,click,movie\n1,1,10\n2,0,11\n"),
                                       testing::write_file(dir, "mu.csv", "user,movie\n1,10\n2,11\n"),
                                       read_options("schema:" + schema), "schema");
+  // Rows held in memory (a serving request) read as the same rows from a file; bad ones name the origin and line.
+  const Vocabulary cv = build_vocabulary(dir + "/c.csv", {}, 1);
+  ReadOptions detect;
+  detect.labels = LabelColumn::kDetect;
+  const CtrDataset from_file = read_dataset(dir + "/cu.csv", cv, detect);
+  const CtrDataset from_memory = parse_rows(csv_unlabeled + "1,2\n", cv, detect, "request");
+  EXPECT_FALSE(from_memory.labeled);
+  EXPECT_EQ(from_memory.ids, from_file.ids);
+  EXPECT_EQ(from_memory.values, from_file.values);
+  ASSERT_EQ(from_memory.first_errors.size(), 1u);
+  EXPECT_EQ(from_memory.first_errors[0], "request:5: expected 39 columns, got 2");
+  EXPECT_THROW((void)parse_rows("1 0:3:1\n", cv, {CtrFormat::kLibffm}), Error);  // not the vocabulary's format
   // Told the rows are labeled, a row one column short is reported with a hint.
   const Vocabulary v = build_vocabulary(dir + "/c.tsv", {}, 1);
   const CtrDataset strict = read_dataset(dir + "/cu.tsv", v, {});
