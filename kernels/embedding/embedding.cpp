@@ -9,6 +9,7 @@
 
 #include "reckon/config.h"
 #include "reckon/kernels/embedding/embedding_math.h"
+#include "reckon/runtime/detail/prefetch.h"
 #include "reckon/runtime/memory.h"
 
 namespace reckon {
@@ -114,7 +115,7 @@ void prefetch_row(const WeightT* weights, IndexT id, std::int64_t rows, std::int
   if (r < 0 || r >= rows) return;
   const auto* row = reinterpret_cast<const char*>(weights + r * stride);
   const auto bytes = static_cast<std::int64_t>(sizeof(WeightT)) * dim;
-  for (std::int64_t at = 0; at < bytes; at += 64) __builtin_prefetch(row + at);
+  for (std::int64_t at = 0; at < bytes; at += 64) detail::prefetch_read(row + at);
 }
 
 constexpr std::int64_t kFwdPrefetchDistance = 8;
@@ -444,12 +445,14 @@ constexpr std::size_t kBwdPrefetchDistance = 16;
 // Bags ahead whose pooled gradient rows are prefetched while a table's gradient is accumulated.
 constexpr std::int64_t kGradientPrefetchBags = 16;
 
+// Read prefetches, although the lines are then written: PREFETCHW is not in the portable build's instruction set,
+// and on the build machine it measured no faster than PREFETCHT0 for this update.
 void prefetch_update_row(const detail::EmbeddingBwdTable& t, std::int64_t r, int dim, SparseOptimizerKind kind) {
   const auto prefetch_span = [](const float* p, int n) {
-    for (int at = 0; at < n; at += 16) __builtin_prefetch(p + at, 1);
+    for (int at = 0; at < n; at += 16) detail::prefetch_read(p + at);
   };
   prefetch_span(t.weights + r * t.weight_stride, dim);
-  if (kind == SparseOptimizerKind::kRowwiseAdagrad) __builtin_prefetch(t.state1 + r * t.state1_stride, 1);
+  if (kind == SparseOptimizerKind::kRowwiseAdagrad) detail::prefetch_read(t.state1 + r * t.state1_stride);
   if (kind == SparseOptimizerKind::kAdagrad || kind == SparseOptimizerKind::kAdam) {
     prefetch_span(t.state1 + r * t.state1_stride, dim);
   }
@@ -535,7 +538,7 @@ void bwd_cpu(Context& ctx, const BwdSetup& setup, const detail::EmbeddingUpdateS
       if (prefetch && p.pooling != PoolingMode::kNone && b + kGradientPrefetchBags < p.batch) {
         const float* ahead_row = p.diff_dst + ((b + kGradientPrefetchBags) * p.num_tables + t) * D;
         const char* ahead = reinterpret_cast<const char*>(ahead_row);
-        for (std::int64_t at = 0; at < row_bytes; at += 64) __builtin_prefetch(ahead + at);
+        for (std::int64_t at = 0; at < row_bytes; at += 64) detail::prefetch_read(ahead + at);
       }
       const std::int64_t start = off[b], end = off[b + 1];
       for (std::int64_t j = start; j < end; ++j) {
