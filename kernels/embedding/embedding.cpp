@@ -439,8 +439,8 @@ detail::EmbeddingUpdateScalars make_scalars(const SparseOptimizer& o) {
   return u;
 }
 
-// Rows ahead to prefetch in the update: each row is three scattered cache lines (row, m, v) under Adam; 16 rows
-// measured best of 8/12/16/24/32 on the 2-core build machine (docs/PERF.md).
+// Rows ahead to prefetch in the update: each row is three scattered cache lines (row, m, v) under Adam. On the
+// 2-core build machine 8 to 32 rows ahead measured within the noise of one another; 4 was slower (docs/PERF.md).
 constexpr std::size_t kBwdPrefetchDistance = 16;
 // Bags ahead whose pooled gradient rows are prefetched while a table's gradient is accumulated.
 constexpr std::int64_t kGradientPrefetchBags = 16;
