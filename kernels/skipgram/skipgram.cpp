@@ -490,8 +490,10 @@ SgnsStats sgns_step(Context& ctx, const TensorView& input_vectors, const TensorV
                    " (must run from 0 to ", p.num_tokens, ", non-decreasing)");
     }
     if (report.bad_token != ~0ull) {
-      RECKON_THROW(StatusCode::kOutOfRange, "sgns_step: token at position ", report.bad_token, " outside [0, ", V,
-                   ") (position N: an alias table entry outside it)");
+      RECKON_THROW(StatusCode::kOutOfRange, "sgns_step: token at position ", report.bad_token, " outside [0, ", V, ")");
+    }
+    if (report.bad_alias != ~0ull) {
+      RECKON_THROW(StatusCode::kOutOfRange, "sgns_step: alias table entry ", report.bad_alias, " is invalid");
     }
     return {static_cast<std::int64_t>(report.pairs), report.loss};
 #else

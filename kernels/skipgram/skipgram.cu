@@ -4,6 +4,7 @@
 // shared rows without synchronisation; sequential: a single warp takes the centers in order. The kernel is built
 // for 4, 8 and 16 columns per lane (D up to 128, 256, 512), so d=100 or 128 neither carries registers nor runs
 // predicated loop steps for columns it does not have.
+#include <algorithm>
 #include <cstdint>
 
 #include "reckon/kernels/skipgram/skipgram_math.h"
@@ -21,12 +22,24 @@ __device__ float warp_sum(float v) {
   return v;
 }
 
-__global__ void sgns_validate_offsets_kernel(const SgnsProblem p, SgnsDeviceReport* report) {
-  for (std::int64_t s = blockIdx.x * static_cast<std::int64_t>(blockDim.x) + threadIdx.x; s <= p.num_sentences;
-       s += static_cast<std::int64_t>(gridDim.x) * blockDim.x) {
-    const bool ok = (s > 0 || p.offsets[0] == 0) && (s < p.num_sentences || p.offsets[s] == p.num_tokens) &&
-                    (s == p.num_sentences || p.offsets[s] <= p.offsets[s + 1]);
-    if (!ok) atomicMin(&report->bad_offset, static_cast<unsigned long long>(s));
+// Everything the step reads by index - sentence offsets, tokens, the alias table - is checked before any row moves,
+// so a rejected call leaves both tables as they were (as on the CPU).
+__global__ void sgns_validate_kernel(const SgnsProblem p, SgnsDeviceReport* report) {
+  const std::int64_t most = p.num_tokens > p.vocab ? p.num_tokens : p.vocab;
+  const std::int64_t n = p.num_sentences + 1 > most ? p.num_sentences + 1 : most;
+  for (std::int64_t i = blockIdx.x * static_cast<std::int64_t>(blockDim.x) + threadIdx.x; i < n;
+       i += static_cast<std::int64_t>(gridDim.x) * blockDim.x) {
+    if (i <= p.num_sentences) {
+      const bool ok = (i > 0 || p.offsets[0] == 0) && (i < p.num_sentences || p.offsets[i] == p.num_tokens) &&
+                      (i == p.num_sentences || p.offsets[i] <= p.offsets[i + 1]);
+      if (!ok) atomicMin(&report->bad_offset, static_cast<unsigned long long>(i));
+    }
+    if (i < p.num_tokens && (p.tokens[i] < 0 || p.tokens[i] >= p.vocab)) {
+      atomicMin(&report->bad_token, static_cast<unsigned long long>(i));
+    }
+    if (i < p.vocab && (p.alias_index[i] < 0 || p.alias_index[i] >= p.vocab || !(p.alias_prob[i] >= 0.0f))) {
+      atomicMin(&report->bad_alias, static_cast<unsigned long long>(i));
+    }
   }
 }
 
@@ -35,7 +48,8 @@ __global__ void sgns_kernel(const SgnsProblem p, SgnsDeviceReport* report) {
   const int lane = static_cast<int>(threadIdx.x) % kWarp;
   const std::int64_t warps = static_cast<std::int64_t>(gridDim.x) * (blockDim.x / kWarp);
   const int D = p.dim;
-  if (report->bad_offset != ~0ull) return;  // malformed offsets: nothing is trained
+  // Bad input found by the validation kernel: nothing is trained.
+  if (report->bad_offset != ~0ull || report->bad_token != ~0ull || report->bad_alias != ~0ull) return;
   float center[kPerLane], error[kPerLane];
   for (std::int64_t c = blockIdx.x * static_cast<std::int64_t>(blockDim.x / kWarp) + threadIdx.x / kWarp;
        c < p.num_tokens; c += warps) {
@@ -73,7 +87,7 @@ __global__ void sgns_kernel(const SgnsProblem p, SgnsDeviceReport* report) {
         if (n > 0) {
           target = sgns_negative(p, rng);
           if (target < 0 || target >= p.vocab) {
-            if (lane == 0) atomicMin(&report->bad_token, static_cast<unsigned long long>(p.num_tokens));
+            if (lane == 0) atomicMin(&report->bad_alias, static_cast<unsigned long long>(p.vocab));
             continue;
           }
           if (target == context) continue;
@@ -121,12 +135,12 @@ void sgns_step_cuda(Context& ctx, const SgnsProblem& p, SgnsSchedule schedule, S
   DeviceGuard guard(ctx.device().index);
   cudaStream_t stream = cuda_stream(ctx);
   auto* report = static_cast<SgnsDeviceReport*>(ctx.workspace(sizeof(SgnsDeviceReport)));
-  const SgnsDeviceReport initial{~0ull, ~0ull, 0ull, 0.0};
+  const SgnsDeviceReport initial{~0ull, ~0ull, ~0ull, 0ull, 0.0};
   RECKON_CUDA_CHECK(cudaMemcpyAsync(report, &initial, sizeof(initial), cudaMemcpyHostToDevice, stream));
   const auto& prop = device_properties(ctx.device().index);
-  const unsigned offset_blocks = blocks_for(p.num_sentences + 1, kThreads);
-  RECKON_LAUNCH(sgns_validate_offsets_kernel, offset_blocks < 1024u ? offset_blocks : 1024u, kThreads, 0, stream, p,
-                report);
+  const long long checked = std::max(p.num_sentences + 1, std::max(p.num_tokens, p.vocab));
+  const unsigned check_blocks = blocks_for(checked, kThreads);
+  RECKON_LAUNCH(sgns_validate_kernel, check_blocks < 1024u ? check_blocks : 1024u, kThreads, 0, stream, p, report);
   unsigned grid = 1, block = kWarp;
   if (schedule != SgnsSchedule::kSequential) {
     const long long warps_per_block = kThreads / kWarp;

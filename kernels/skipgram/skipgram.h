@@ -110,6 +110,7 @@ struct SgnsProblem {
 struct SgnsDeviceReport {
   unsigned long long bad_token;
   unsigned long long bad_offset;
+  unsigned long long bad_alias;
   unsigned long long pairs;
   double loss;
 };

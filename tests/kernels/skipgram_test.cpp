@@ -79,6 +79,42 @@ StepResult run_step(Context& ctx, const Problem& p, const SgnsOptions& o, int st
   return r;
 }
 
+// A step on bad input must throw and leave both tables exactly as they were (nothing trained before the check).
+void expect_rejected_untouched(Context& ctx, const Problem& p, const SgnsOptions& o, const char* what) {
+  SCOPED_TRACE(what);
+  auto put = [&](const auto& host, DType dtype, std::initializer_list<std::int64_t> sizes) {
+    Tensor t = Tensor::empty(ctx, dtype, sizes);
+    copy_bytes(ctx, t.view().data, ctx.device(), host.data(), Device::cpu(), host.size() * sizeof(host[0]));
+    return t;
+  };
+  const Tensor in = put(p.input, DType::kF32, {p.vocab, p.dim}), out = put(p.output, DType::kF32, {p.vocab, p.dim});
+  const Tensor tokens = put(p.tokens, DType::kI32, {static_cast<std::int64_t>(p.tokens.size())});
+  const Tensor offsets = put(p.offsets, DType::kI64, {static_cast<std::int64_t>(p.offsets.size())});
+  const Tensor prob = put(p.alias.prob, DType::kF32, {p.vocab}), index = put(p.alias.alias, DType::kI32, {p.vocab});
+  EXPECT_THROW((void)sgns_step(ctx, in.view(), out.view(), tokens.view(), offsets.view(), prob.view(), index.view(), o),
+               Error);
+  const std::vector<float> in_after = testing::to_host<float>(ctx, in.view());
+  const std::vector<float> out_after = testing::to_host<float>(ctx, out.view());
+  EXPECT_TRUE(testing::bitwise_equal(in_after.data(), p.input.data(), p.input.size() * 4));
+  EXPECT_TRUE(testing::bitwise_equal(out_after.data(), p.output.data(), p.output.size() * 4));
+}
+
+// The bad inputs of both devices' tests: a token outside the vocabulary late in the batch, offsets that go
+// backwards, an alias entry outside the vocabulary. The output table starts non-zero so that any update shows.
+void expect_bad_inputs_rejected(Context& ctx, Problem p) {
+  p.output = testing::random_floats(p.output.size(), -0.1f, 0.1f, 3);
+  SgnsOptions o;
+  Problem bad = p;
+  bad.tokens.back() = static_cast<std::int32_t>(p.vocab);
+  expect_rejected_untouched(ctx, bad, o, "token");
+  bad = p;
+  bad.offsets[2] = bad.offsets[1] - 1;
+  expect_rejected_untouched(ctx, bad, o, "offsets");
+  bad = p;
+  bad.alias.alias[4] = -3;
+  expect_rejected_untouched(ctx, bad, o, "alias");
+}
+
 // skipgram.h's algorithm in double, drawing through the same helpers.
 void reference_step(const Problem& p, const SgnsOptions& o, std::vector<double>& in, std::vector<double>& out,
                     std::int64_t& pairs) {
@@ -267,6 +303,7 @@ TEST(SkipgramCpu, BadInputIsReportedAndTablesUntouched) {
   o.negatives = 16;
   EXPECT_THROW((void)run_step(ctx, p, o), Error);
   // The tables of a rejected call do not move: nothing was trained before the check.
+  expect_bad_inputs_rejected(ctx, p);
   try {
     Problem b = p;
     b.tokens.back() = 99;
@@ -363,6 +400,8 @@ TEST(SkipgramCuda, SequentialMatchesCpuAndHogwildLearns) {
   bad = p;
   bad.offsets.back() += 1;
   EXPECT_THROW((void)run_step(gpu, bad, o), Error);
+  // Validated on the device before any row moves: the tables of a rejected call are untouched, as on the CPU.
+  expect_bad_inputs_rejected(gpu, make_problem(20, 8, 10, 3));
 }
 
 }  // namespace
