@@ -56,45 +56,49 @@ struct StepResult {
   SgnsStats stats;
 };
 
+// A problem's tables and inputs on the context's device.
+struct DeviceProblem {
+  Tensor in, out, tokens, offsets, prob, index;
+  DeviceProblem(Context& ctx, const Problem& p) {
+    auto put = [&](const auto& host, DType dtype, std::initializer_list<std::int64_t> sizes) {
+      Tensor t = Tensor::empty(ctx, dtype, sizes);
+      copy_bytes(ctx, t.view().data, ctx.device(), host.data(), Device::cpu(), host.size() * sizeof(host[0]));
+      return t;
+    };
+    in = put(p.input, DType::kF32, {p.vocab, p.dim});
+    out = put(p.output, DType::kF32, {p.vocab, p.dim});
+    tokens = put(p.tokens, DType::kI32, {static_cast<std::int64_t>(p.tokens.size())});
+    offsets = put(p.offsets, DType::kI64, {static_cast<std::int64_t>(p.offsets.size())});
+    prob = put(p.alias.prob, DType::kF32, {p.vocab});
+    index = put(p.alias.alias, DType::kI32, {p.vocab});
+  }
+  SgnsStats step(Context& ctx, const SgnsOptions& o) const {
+    return sgns_step(ctx, in.view(), out.view(), tokens.view(), offsets.view(), prob.view(), index.view(), o);
+  }
+};
+
 StepResult run_step(Context& ctx, const Problem& p, const SgnsOptions& o, int steps = 1) {
-  auto put = [&](const auto& host, DType dtype, std::initializer_list<std::int64_t> sizes) {
-    Tensor t = Tensor::empty(ctx, dtype, sizes);
-    copy_bytes(ctx, t.view().data, ctx.device(), host.data(), Device::cpu(), host.size() * sizeof(host[0]));
-    return t;
-  };
-  const Tensor in = put(p.input, DType::kF32, {p.vocab, p.dim}), out = put(p.output, DType::kF32, {p.vocab, p.dim});
-  const Tensor tokens = put(p.tokens, DType::kI32, {static_cast<std::int64_t>(p.tokens.size())});
-  const Tensor offsets = put(p.offsets, DType::kI64, {static_cast<std::int64_t>(p.offsets.size())});
-  const Tensor prob = put(p.alias.prob, DType::kF32, {p.vocab}), index = put(p.alias.alias, DType::kI32, {p.vocab});
+  const DeviceProblem d(ctx, p);
   StepResult r;
   for (int s = 0; s < steps; ++s) {
     SgnsOptions step = o;
     step.stream = o.stream + static_cast<std::uint64_t>(s);
-    const SgnsStats st = sgns_step(ctx, in.view(), out.view(), tokens.view(), offsets.view(), prob.view(), index.view(), step);
+    const SgnsStats st = d.step(ctx, step);
     r.stats.pairs += st.pairs;
     r.stats.loss += st.loss;
   }
-  r.input = testing::to_host<float>(ctx, in.view());
-  r.output = testing::to_host<float>(ctx, out.view());
+  r.input = testing::to_host<float>(ctx, d.in.view());
+  r.output = testing::to_host<float>(ctx, d.out.view());
   return r;
 }
 
 // A step on bad input must throw and leave both tables exactly as they were (nothing trained before the check).
 void expect_rejected_untouched(Context& ctx, const Problem& p, const SgnsOptions& o, const char* what) {
   SCOPED_TRACE(what);
-  auto put = [&](const auto& host, DType dtype, std::initializer_list<std::int64_t> sizes) {
-    Tensor t = Tensor::empty(ctx, dtype, sizes);
-    copy_bytes(ctx, t.view().data, ctx.device(), host.data(), Device::cpu(), host.size() * sizeof(host[0]));
-    return t;
-  };
-  const Tensor in = put(p.input, DType::kF32, {p.vocab, p.dim}), out = put(p.output, DType::kF32, {p.vocab, p.dim});
-  const Tensor tokens = put(p.tokens, DType::kI32, {static_cast<std::int64_t>(p.tokens.size())});
-  const Tensor offsets = put(p.offsets, DType::kI64, {static_cast<std::int64_t>(p.offsets.size())});
-  const Tensor prob = put(p.alias.prob, DType::kF32, {p.vocab}), index = put(p.alias.alias, DType::kI32, {p.vocab});
-  EXPECT_THROW((void)sgns_step(ctx, in.view(), out.view(), tokens.view(), offsets.view(), prob.view(), index.view(), o),
-               Error);
-  const std::vector<float> in_after = testing::to_host<float>(ctx, in.view());
-  const std::vector<float> out_after = testing::to_host<float>(ctx, out.view());
+  const DeviceProblem d(ctx, p);
+  EXPECT_THROW((void)d.step(ctx, o), Error);
+  const std::vector<float> in_after = testing::to_host<float>(ctx, d.in.view());
+  const std::vector<float> out_after = testing::to_host<float>(ctx, d.out.view());
   EXPECT_TRUE(testing::bitwise_equal(in_after.data(), p.input.data(), p.input.size() * 4));
   EXPECT_TRUE(testing::bitwise_equal(out_after.data(), p.output.data(), p.output.size() * 4));
 }
