@@ -101,6 +101,21 @@ say "==== item2vec end to end on the GPU ($(elapsed)s)"
 demo_json=$(timeout 120 "$bundle/bin/reckon" item2vec demo --device cuda --out /tmp/reckon_item2vec_demo --json 2>>"$log")
 say "item2vec demo (cuda): exit $? ${demo_json:0:600}"
 
+say ""
+say "==== CTR end to end on the GPU ($(elapsed)s)"
+# DeepFM with every default (400-400-400, batch 4096) on a synthetic log, in memory and streamed from disk (pinned
+# batches, asynchronous copies): AUC beside the CPU's, samples/s and the stage profile.
+ctr_dir=/tmp/reckon_ctr_e2e
+timeout 60 "$bundle/bin/reckon" ctr synth --rows 200000 --test 20000 --seed 7 --out "$ctr_dir" --json >>"$log" 2>&1
+for mode in "" "--stream"; do
+  ctr_json=$(timeout 120 "$bundle/bin/reckon" ctr train --model deepfm --device cuda --train "$ctr_dir/train.txt" \
+    --valid "$ctr_dir/test.txt" --epochs 1 --profile $mode --json 2>>"$log")
+  say "ctr train deepfm (cuda${mode:+, $mode}): exit $? ${ctr_json:0:900}"
+done
+ctr_json=$(timeout 120 "$bundle/bin/reckon" ctr train --model deepfm --device cpu --train "$ctr_dir/train.txt" \
+  --valid "$ctr_dir/test.txt" --epochs 1 --json 2>>"$log")
+say "ctr train deepfm (cpu, for the AUC): exit $? ${ctr_json:0:300}"
+
 if [ "${RECKON_DEVICE_SANITIZE:-1}" = "1" ] && command -v compute-sanitizer >/dev/null; then
   say ""
   say "==== compute-sanitizer memcheck on the kernel tests ($(elapsed)s)"
