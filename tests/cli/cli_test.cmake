@@ -95,6 +95,14 @@ if(differ)
 endif()
 fails("could be scored" ctr predict --model fm.ckpt --data ctr/unlabeled.txt --labels present --device cpu --json)
 fails("unknown CTR format" ctr train --train ctr/train.txt --format parquet --json)
+# With --json a failure is also one JSON object on stdout: {"error": {"code", "message", "where"}}.
+execute_process(COMMAND "${RECKON}" ctr train --train ctr/train.txt --format parquet --json
+                OUTPUT_VARIABLE failed_stdout ERROR_QUIET WORKING_DIRECTORY "${WORK}")
+string(JSON failed_code ERROR_VARIABLE no_error GET "${failed_stdout}" error code)
+string(JSON failed_message ERROR_VARIABLE no_error2 GET "${failed_stdout}" error message)
+if(no_error OR no_error2 OR NOT failed_code STREQUAL "invalid argument" OR NOT failed_message MATCHES "parquet")
+  message(FATAL_ERROR "a failing command with --json printed no error object: ${failed_stdout}")
+endif()
 
 # item2vec: sessions -> vectors (text and binary) -> similar / recommend / eval; a checkpoint resumed.
 file(WRITE "${WORK}/sessions.tsv" "SessionId\tItemId\tTime\n")
