@@ -3,6 +3,7 @@
 #include <omp.h>
 
 #include <algorithm>
+#include <utility>
 
 #include "reckon/config.h"
 #include "reckon/runtime/detail/context_impl.h"
@@ -132,6 +133,55 @@ CUstream_st* Context::stream() const {
 void Context::synchronize() {
 #if RECKON_WITH_CUDA
   if (impl_->stream) RECKON_CUDA_CHECK(cudaStreamSynchronize(impl_->stream->stream));
+#endif
+}
+
+StreamEvent::StreamEvent(Context& ctx) : ctx_(&ctx) {
+#if RECKON_WITH_CUDA
+  if (ctx.is_cuda()) {
+    detail::DeviceGuard guard(ctx.device().index);
+    cudaEvent_t event = nullptr;
+    RECKON_CUDA_CHECK(cudaEventCreateWithFlags(&event, cudaEventDisableTiming));
+    event_ = event;
+  }
+#endif
+}
+
+StreamEvent::~StreamEvent() {
+#if RECKON_WITH_CUDA
+  if (event_ != nullptr) {
+    (void)cudaEventDestroy(static_cast<cudaEvent_t>(event_));
+    (void)cudaGetLastError();
+  }
+#endif
+}
+
+StreamEvent::StreamEvent(StreamEvent&& other) noexcept
+    : ctx_(other.ctx_), event_(std::exchange(other.event_, nullptr)), recorded_(std::exchange(other.recorded_, false)) {}
+
+StreamEvent& StreamEvent::operator=(StreamEvent&& other) noexcept {
+  if (this != &other) {
+    StreamEvent gone(std::move(*this));
+    ctx_ = other.ctx_;
+    event_ = std::exchange(other.event_, nullptr);
+    recorded_ = std::exchange(other.recorded_, false);
+  }
+  return *this;
+}
+
+void StreamEvent::record() {
+#if RECKON_WITH_CUDA
+  if (event_ != nullptr) {
+    detail::DeviceGuard guard(ctx_->device().index);
+    RECKON_CUDA_CHECK(cudaEventRecord(static_cast<cudaEvent_t>(event_), detail::cuda_stream(*ctx_)));
+  }
+#endif
+  recorded_ = true;
+}
+
+void StreamEvent::wait() {
+#if RECKON_WITH_CUDA
+  if (event_ != nullptr && recorded_) RECKON_CUDA_CHECK(cudaEventSynchronize(static_cast<cudaEvent_t>(event_)));
 #endif
 }
 

@@ -59,4 +59,26 @@ class Context {
   std::unique_ptr<detail::ContextImpl> impl_;
 };
 
+// A mark in a context's stream: record() marks the work enqueued so far; wait() blocks the calling thread until that
+// work is done, not waiting for anything enqueued after it (as synchronize() would). On a CPU context work is done
+// when it returns, so both do nothing. Used to refill a pinned staging buffer as soon as its copy to the device is
+// done while the device goes on computing.
+class StreamEvent {
+ public:
+  explicit StreamEvent(Context& ctx);
+  ~StreamEvent();
+  StreamEvent(StreamEvent&& other) noexcept;
+  StreamEvent& operator=(StreamEvent&& other) noexcept;
+  StreamEvent(const StreamEvent&) = delete;
+  StreamEvent& operator=(const StreamEvent&) = delete;
+
+  void record();
+  void wait();  // at once when never recorded
+
+ private:
+  Context* ctx_;
+  void* event_ = nullptr;  // cudaEvent_t
+  bool recorded_ = false;
+};
+
 }  // namespace reckon

@@ -20,36 +20,53 @@
 namespace reckon::ctr {
 namespace {
 
-// Assembles batches of dataset rows in (pinned) host memory and copies them to the model's device.
+// Two device batches used in turn, each with the event of its last copy. The copy into one is enqueued (in stream
+// order, after the steps already enqueued) while the device may still be working on the other, so the host never
+// waits for the device to go idle; it waits only until a staging buffer's previous copy is done.
+struct DeviceBatchPair {
+  DeviceBatchPair(Context& ctx, const BatchLayout& layout, std::int64_t capacity)
+      : batches{make_device_batch(ctx, layout, capacity), make_device_batch(ctx, layout, capacity)},
+        copied{StreamEvent(ctx), StreamEvent(ctx)} {}
+  CtrBatch batches[2];
+  StreamEvent copied[2];
+  int next = 0;
+};
+
+// Assembles batches of dataset rows in pinned host memory and copies them to the model's device. Two staging
+// buffers: the host fills one while the previous batch's copy and step run.
 class BatchLoader {
  public:
   BatchLoader(Context& ctx, const CtrDataset& data, const BatchLayout& layout, std::int64_t capacity)
-      : ctx_(ctx), data_(data), layout_(layout), host_(layout, capacity, true),
-        device_(make_device_batch(ctx, layout, capacity)) {
+      : ctx_(ctx), data_(data), layout_(layout), host_{HostBatch(layout, capacity, true), HostBatch(layout, capacity, true)},
+        device_(ctx, layout, capacity) {
     RECKON_CHECK_ARG(data.columns() == layout.columns, "the dataset rows have ", data.columns(),
                      " columns, the model's layout ", layout.columns, " (multi-valued field widths differ)");
   }
 
   const CtrBatch& load(const std::int64_t* rows, std::int64_t count) {
-    ctx_.synchronize();  // the previous batch's copies and kernels are done with the staging buffers
+    const int slot = device_.next;
+    device_.next ^= 1;
+    HostBatch& host = host_[slot];
+    device_.copied[slot].wait();  // this staging buffer's copy of two batches ago is done
     const std::int64_t C = layout_.columns;
-    host_.size = 0;
-    host_.with_values = false;
+    host.size = 0;
+    host.with_values = false;
     for (std::int64_t i = 0; i < count; ++i) {
       const auto r = static_cast<std::size_t>(rows[i]);
-      host_.append(layout_, data_.labels[r], data_.ids.data() + r * static_cast<std::size_t>(C),
-                   data_.values.data() + r * static_cast<std::size_t>(C));
+      host.append(layout_, data_.labels[r], data_.ids.data() + r * static_cast<std::size_t>(C),
+                  data_.values.data() + r * static_cast<std::size_t>(C));
     }
-    host_.copy_to(ctx_, device_);
-    return device_;
+    host.copy_to(ctx_, device_.batches[slot]);
+    device_.copied[slot].record();
+    return device_.batches[slot];
   }
 
  private:
   Context& ctx_;
   const CtrDataset& data_;
   const BatchLayout& layout_;
-  HostBatch host_;
-  CtrBatch device_;
+  HostBatch host_[2];
+  DeviceBatchPair device_;
 };
 
 }  // namespace
@@ -227,7 +244,7 @@ TrainResult train_stream(CtrModel& model, const std::string& path, const Vocabul
   const std::int64_t cap = std::max<std::int64_t>(options.batch_size, 1);
   RECKON_CHECK_ARG(vocabulary.field_widths() == model.layout().widths,
                    "the vocabulary's multi-valued field widths differ from the model's");
-  CtrBatch device = make_device_batch(ctx, model.layout(), cap);
+  DeviceBatchPair device(ctx, model.layout(), cap);
   std::unique_ptr<BatchStream> stream;
   std::int64_t rows_last_epoch = 0;
   TrainResult r = train_epochs(model, valid, options, [&](int epoch) {
@@ -235,13 +252,18 @@ TrainResult train_stream(CtrModel& model, const std::string& path, const Vocabul
     stream = std::make_unique<BatchStream>(path, vocabulary, read,
                                            StreamOptions{cap, shuffle_buffer, 3, options.seed + static_cast<std::uint64_t>(epoch)});
     return EpochBatches{[&]() -> const CtrBatch* {
-                          // The previous batch's copies must be done before its pinned buffer goes back.
-                          ctx.synchronize();
+                          // next() hands the previous batch's pinned buffer back to the reader: its copy must be
+                          // done (not the step that reads the copy, which may still run).
+                          device.copied[device.next ^ 1].wait();
                           const HostBatch* h = stream->next();
                           if (h == nullptr) return nullptr;
-                          // Asynchronous copies from pinned memory, ordered before the step on the stream.
-                          h->copy_to(ctx, device);
-                          return &device;
+                          // Asynchronous copies from pinned memory, ordered on the stream after the steps already
+                          // enqueued, into the device batch the step before last used.
+                          const int slot = device.next;
+                          device.next ^= 1;
+                          h->copy_to(ctx, device.batches[slot]);
+                          device.copied[slot].record();
+                          return &device.batches[slot];
                         },
                         rows_last_epoch};
   });

@@ -1,7 +1,9 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <cstring>
 #include <thread>
+#include <vector>
 
 #include "reckon/runtime/context.h"
 #include "reckon/runtime/timer.h"
@@ -98,6 +100,38 @@ TEST(ContextCuda, StreamWorkspaceAndTimer) {
   const double ms = timer.stop_ms();
   EXPECT_GT(ms, 0.0);
   ctx.synchronize();
+}
+
+TEST(Context, StreamEventOnTheCpuIsImmediate) {
+  Context ctx(Device::cpu());
+  StreamEvent event(ctx);
+  event.wait();  // never recorded
+  event.record();
+  event.wait();
+  StreamEvent moved(std::move(event));
+  moved.wait();
+}
+
+TEST(ContextCuda, StreamEventWaitsForWorkBeforeItOnly) {
+  RECKON_SKIP_WITHOUT_CUDA();
+  Context ctx(Device::cuda(0));
+  StreamEvent copied(ctx);
+  copied.wait();  // never recorded: returns at once
+  const std::size_t n = std::size_t{64} << 20;
+  Buffer pinned = Buffer::pinned(n), device = Buffer::on_device(ctx, n), other = Buffer::on_device(ctx, n);
+  std::memset(pinned.data(), 0x5a, n);
+  copy_bytes(ctx, device.data(), ctx.device(), pinned.data(), Device::cpu(), n);
+  copied.record();
+  // Work enqueued after the mark (a device copy) need not be done when wait() returns; the pinned source may be
+  // reused, and the copy holds what it held when the copy ran.
+  copy_bytes(ctx, other.data(), ctx.device(), device.data(), ctx.device(), n);
+  copied.wait();
+  std::memset(pinned.data(), 0, n);
+  std::vector<unsigned char> back(n);
+  copy_bytes(ctx, back.data(), Device::cpu(), other.data(), ctx.device(), n);
+  ctx.synchronize();
+  EXPECT_EQ(back[0], 0x5a);
+  EXPECT_EQ(back[n - 1], 0x5a);
 }
 
 }  // namespace
