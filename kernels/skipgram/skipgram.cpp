@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <numeric>
 
 #include "reckon/config.h"
@@ -76,24 +77,74 @@ std::vector<float> subsample_keep_probability(std::span<const std::int64_t> coun
 
 void subsample_sentences(std::span<const std::int32_t> tokens, std::span<const std::int64_t> offsets,
                          std::span<const float> keep, std::uint64_t seed, std::uint64_t stream,
-                         std::vector<std::int32_t>& kept_tokens, std::vector<std::int64_t>& kept_offsets) {
+                         std::vector<std::int32_t>& kept_tokens, std::vector<std::int64_t>& kept_offsets,
+                         int threads) {
   RECKON_CHECK_ARG(
       !offsets.empty() && offsets.front() == 0 && offsets.back() == static_cast<std::int64_t>(tokens.size()),
       "sentence offsets must run from 0 to the token count");
-  kept_tokens.clear();
-  kept_offsets.assign(1, 0);
-  const auto V = static_cast<std::int64_t>(keep.size());
-  for (std::size_t s = 0; s + 1 < offsets.size(); ++s) {
-    RECKON_CHECK_ARG(offsets[s] <= offsets[s + 1], "sentence offsets decrease at sentence ", s);
-    for (std::int64_t i = offsets[s]; i < offsets[s + 1]; ++i) {
-      const std::int32_t t = tokens[static_cast<std::size_t>(i)];
-      if (t < 0 || t >= V)
-        RECKON_THROW(StatusCode::kOutOfRange, "token ", t, " at position ", i, " outside [0, ", V, ")");
-      const float u = uniform_from_bits(philox_word(seed, stream, static_cast<std::uint64_t>(i)));
-      if (u < keep[static_cast<std::size_t>(t)]) kept_tokens.push_back(t);
-    }
-    kept_offsets.push_back(static_cast<std::int64_t>(kept_tokens.size()));
+  const auto S = static_cast<std::int64_t>(offsets.size()) - 1;
+  for (std::int64_t s = 0; s < S; ++s) {
+    RECKON_CHECK_ARG(offsets[static_cast<std::size_t>(s)] <= offsets[static_cast<std::size_t>(s) + 1],
+                     "sentence offsets decrease at sentence ", s);
   }
+  const auto V = static_cast<std::int64_t>(keep.size());
+  const auto N = static_cast<std::int64_t>(tokens.size());
+  // Chunks of whole sentences of about equal token counts, subsampled in parallel into per-chunk lists and then
+  // concatenated in order: the result is the sequential one (each position has its own Philox word). A GPU batch
+  // is millions of tokens, which one thread would take tens of milliseconds to draw for.
+  if (threads <= 0) threads = omp_get_max_threads();
+  const std::int64_t chunks = N < (std::int64_t{1} << 16) ? 1 : std::min<std::int64_t>(4 * threads, S);
+  std::vector<std::int64_t> chunk_first(static_cast<std::size_t>(chunks) + 1, S);
+  chunk_first[0] = 0;
+  for (std::int64_t c = 1; c < chunks; ++c) {
+    const std::int64_t target = N / chunks * c;
+    chunk_first[static_cast<std::size_t>(c)] =
+        std::upper_bound(offsets.begin(), offsets.end() - 1, target) - offsets.begin() - 1;
+    chunk_first[static_cast<std::size_t>(c)] =
+        std::max(chunk_first[static_cast<std::size_t>(c)], chunk_first[static_cast<std::size_t>(c) - 1]);
+  }
+  // Each chunk writes its kept tokens where its own tokens start (it keeps at most that many), then the chunks are
+  // moved down in order. kept_tokens is the caller's, reused batch after batch, so nothing is allocated per call.
+  kept_tokens.resize(static_cast<std::size_t>(N));
+  kept_offsets.assign(static_cast<std::size_t>(S) + 1, 0);
+  std::vector<std::int64_t> chunk_kept(static_cast<std::size_t>(chunks), 0);
+  std::int64_t bad = N;  // the first token outside [0, V)
+#pragma omp parallel for num_threads(threads) schedule(dynamic, 1) reduction(min : bad) if (chunks > 1)
+  for (std::int64_t c = 0; c < chunks; ++c) {
+    const std::int64_t first = chunk_first[static_cast<std::size_t>(c)], last = chunk_first[static_cast<std::size_t>(c) + 1];
+    const std::int64_t begin = offsets[static_cast<std::size_t>(first)];
+    std::int64_t at = begin;
+    for (std::int64_t s = first; s < last; ++s) {
+      for (std::int64_t i = offsets[static_cast<std::size_t>(s)]; i < offsets[static_cast<std::size_t>(s) + 1]; ++i) {
+        const std::int32_t t = tokens[static_cast<std::size_t>(i)];
+        if (t < 0 || t >= V) {
+          bad = std::min(bad, i);
+          continue;
+        }
+        const float u = uniform_from_bits(philox_word(seed, stream, static_cast<std::uint64_t>(i)));
+        if (u < keep[static_cast<std::size_t>(t)]) kept_tokens[static_cast<std::size_t>(at++)] = t;
+      }
+      kept_offsets[static_cast<std::size_t>(s) + 1] = at - begin;  // within the chunk, for now
+    }
+    chunk_kept[static_cast<std::size_t>(c)] = at - begin;
+  }
+  if (bad < N) {
+    kept_tokens.clear();
+    kept_offsets.assign(1, 0);
+    RECKON_THROW(StatusCode::kOutOfRange, "token ", tokens[static_cast<std::size_t>(bad)], " at position ", bad,
+                 " outside [0, ", V, ")");
+  }
+  std::int64_t base = 0;
+  for (std::int64_t c = 0; c < chunks; ++c) {
+    const std::int64_t first = chunk_first[static_cast<std::size_t>(c)], last = chunk_first[static_cast<std::size_t>(c) + 1];
+    const std::int64_t from = offsets[static_cast<std::size_t>(first)], count = chunk_kept[static_cast<std::size_t>(c)];
+    if (from != base && count > 0) {
+      std::memmove(kept_tokens.data() + base, kept_tokens.data() + from, static_cast<std::size_t>(count) * 4);
+    }
+    for (std::int64_t s = first; s < last; ++s) kept_offsets[static_cast<std::size_t>(s) + 1] += base;
+    base += count;
+  }
+  kept_tokens.resize(static_cast<std::size_t>(base));
 }
 
 namespace {

@@ -49,10 +49,12 @@ AliasTable build_alias_table(std::span<const std::int64_t> counts, double alpha)
 std::vector<float> subsample_keep_probability(std::span<const std::int64_t> counts, double threshold);
 
 // Host-side subsampling of a batch: token i is kept when uniform(Philox(seed, stream), i) < keep[token]. Sentences
-// keep their boundaries (possibly empty). Throws kOutOfRange for a token outside [0, keep.size()).
+// keep their boundaries (possibly empty). Throws kOutOfRange for a token outside [0, keep.size()). Large batches
+// are drawn by `threads` threads (<= 0: all); the result does not depend on the thread count.
 void subsample_sentences(std::span<const std::int32_t> tokens, std::span<const std::int64_t> offsets,
                          std::span<const float> keep, std::uint64_t seed, std::uint64_t stream,
-                         std::vector<std::int32_t>& kept_tokens, std::vector<std::int64_t>& kept_offsets);
+                         std::vector<std::int32_t>& kept_tokens, std::vector<std::int64_t>& kept_offsets,
+                         int threads = 0);
 
 enum class SgnsSchedule : std::uint8_t { kHogwild, kSequential };
 

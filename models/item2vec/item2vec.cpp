@@ -109,7 +109,7 @@ TrainStats Item2Vec::train(const Corpus& corpus, bool progress) {
       for (std::int64_t i = s; i <= end; ++i)
         batch_offsets.push_back(corpus.offsets[static_cast<std::size_t>(i)] - first);
       subsample_sentences(std::span<const std::int32_t>(corpus.ids.data() + first, static_cast<std::size_t>(words)),
-                          batch_offsets, keep_, config_.seed, steps_, kept, kept_offsets);
+                          batch_offsets, keep_, config_.seed, steps_, kept, kept_offsets, ctx.cpu_threads());
       SgnsOptions o;
       o.window = config_.window;
       o.negatives = config_.negatives;

@@ -217,6 +217,48 @@ TEST(SkipgramCpu, SubsamplingFollowsWord2vec) {
   EXPECT_THROW(subsample_sentences(tokens, offsets, keep, 5, 1, kept, kept_offsets), Error);
 }
 
+TEST(SkipgramCpu, SubsamplingIsTheSameOnAnyNumberOfThreads) {
+  // 300,000 tokens in sentences of 0 to 2,000 tokens: drawn in parallel chunks, the result is the plain loop's.
+  const std::vector<std::int64_t> counts = {500000, 200000, 50000, 5000, 100};
+  const auto keep = subsample_keep_probability(counts, 1e-2);
+  PhiloxStream rng(17, 0);
+  std::vector<std::int32_t> tokens;
+  std::vector<std::int64_t> offsets = {0};
+  while (tokens.size() < 300000) {
+    const std::uint32_t length = uniform_below(rng.next_u32(), 2001);
+    for (std::uint32_t i = 0; i < length; ++i) tokens.push_back(static_cast<std::int32_t>(uniform_below(rng.next_u32(), 5)));
+    offsets.push_back(static_cast<std::int64_t>(tokens.size()));
+  }
+  std::vector<std::int32_t> want;
+  std::vector<std::int64_t> want_offsets = {0};
+  for (std::size_t s = 0; s + 1 < offsets.size(); ++s) {
+    for (std::int64_t i = offsets[s]; i < offsets[s + 1]; ++i) {
+      const std::int32_t t = tokens[static_cast<std::size_t>(i)];
+      if (uniform_from_bits(philox_word(9, 3, static_cast<std::uint64_t>(i))) < keep[static_cast<std::size_t>(t)])
+        want.push_back(t);
+    }
+    want_offsets.push_back(static_cast<std::int64_t>(want.size()));
+  }
+  for (const int threads : {1, 2, 3, 8}) {
+    std::vector<std::int32_t> kept;
+    std::vector<std::int64_t> kept_offsets;
+    subsample_sentences(tokens, offsets, keep, 9, 3, kept, kept_offsets, threads);
+    EXPECT_EQ(kept, want) << threads << " threads";
+    EXPECT_EQ(kept_offsets, want_offsets) << threads << " threads";
+  }
+  // The first bad token is the one reported, whichever chunk holds it.
+  tokens[250000] = 7;
+  tokens[260000] = -1;
+  try {
+    std::vector<std::int32_t> kept;
+    std::vector<std::int64_t> kept_offsets;
+    subsample_sentences(tokens, offsets, keep, 9, 3, kept, kept_offsets, 8);
+    FAIL() << "no exception";
+  } catch (const Error& e) {
+    EXPECT_NE(e.message().find("token 7 at position 250000"), std::string::npos) << e.message();
+  }
+}
+
 TEST(SkipgramCpu, SequentialStepMatchesDoubleReference) {
   const Problem p = make_problem(50, 24, 40, 11);
   Context ctx(Device::cpu());
