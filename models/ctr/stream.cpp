@@ -1,8 +1,11 @@
 #include "reckon/models/ctr/stream.h"
 
+#include <omp.h>
+
 #include <algorithm>
 #include <numeric>
 
+#include "reckon/runtime/detail/prefetch.h"
 #include "reckon/runtime/error.h"
 #include "reckon/runtime/philox.h"
 
@@ -49,6 +52,58 @@ void HostBatch::append(const BatchLayout& layout, float label, const std::int32_
     off[i + 1] = at;
     with_values = true;
   }
+}
+
+void HostBatch::append_rows(const BatchLayout& layout, const std::int64_t* rows, std::int64_t count,
+                            const float* row_labels, const std::int32_t* row_ids, const float* row_values,
+                            int threads) {
+  RECKON_CHECK_ARG(count >= 0 && size + count <= capacity, "host batch of ", capacity, " rows cannot take ", count,
+                   " more after ", size);
+  const std::int64_t C = layout.columns;
+  if (layout.bags > 0) {
+    // Bags pack each sample's items after the previous sample's: row by row.
+    for (std::int64_t i = 0; i < count; ++i) {
+      const auto r = static_cast<std::size_t>(rows[i]);
+      append(layout, row_labels[r], row_ids + r * static_cast<std::size_t>(C), row_values + r * static_cast<std::size_t>(C));
+    }
+    return;
+  }
+  // Tiles of rows: a tile's source rows (scattered in the dataset) stay in L1 while each column's run of the tile
+  // is written contiguously.
+  constexpr std::int64_t kTile = 64;
+  auto* out_ids = ids.data<std::int32_t>();
+  auto* out_values = values.data<float>();
+  auto* out_labels = labels.data<float>();
+  const std::int64_t base = size;
+  bool scaled = false;  // a value other than 1 seen
+  if (threads <= 0) threads = omp_get_max_threads();
+#pragma omp parallel for num_threads(threads) schedule(static) reduction(|| : scaled) if (count >= 4 * kTile)
+  for (std::int64_t tile = 0; tile < count; tile += kTile) {
+    const std::int64_t n = std::min(kTile, count - tile);
+    // The next tile's rows are scattered over the dataset: fetch them while this one is written.
+    for (std::int64_t k = tile + kTile; k < std::min(tile + 2 * kTile, count); ++k) {
+      const auto* id_row = reinterpret_cast<const char*>(row_ids + rows[k] * C);
+      const auto* value_row = reinterpret_cast<const char*>(row_values + rows[k] * C);
+      for (std::int64_t b = 0; b < C * 4; b += 64) {
+        detail::prefetch_read(id_row + b);
+        detail::prefetch_read(value_row + b);
+      }
+    }
+    for (std::int64_t k = 0; k < n; ++k) out_labels[base + tile + k] = row_labels[rows[tile + k]];
+    for (std::int64_t c = 0; c < C; ++c) {
+      std::int32_t* to_ids = out_ids + c * capacity + base + tile;
+      float* to_values = out_values + c * capacity + base + tile;
+      for (std::int64_t k = 0; k < n; ++k) {
+        const std::int64_t at = rows[tile + k] * C + c;
+        to_ids[k] = row_ids[at];
+        const float v = row_values[at];
+        to_values[k] = v;
+        scaled = scaled || v != 1.0f;
+      }
+    }
+  }
+  size += count;
+  with_values = with_values || scaled;
 }
 
 void HostBatch::copy_to(Context& ctx, CtrBatch& device) const {

@@ -40,6 +40,11 @@ struct HostBatch {
 
   // Appends one dataset row (label, layout.columns ids and values; padding ids are -1) at position `size`.
   void append(const BatchLayout& layout, float label, const std::int32_t* row_ids, const float* row_values);
+  // Appends rows[0..count) of a dataset (labels [N], ids and values [N, layout.columns]), as append() row by row
+  // would. Without multi-valued fields the rows are transposed in tiles on `threads` threads (<= 0: all): a
+  // GPU-sized batch of 65,536 rows took one thread 37 ms row by row.
+  void append_rows(const BatchLayout& layout, const std::int64_t* rows, std::int64_t count, const float* labels,
+                   const std::int32_t* ids, const float* values, int threads = 0);
   // Copies into a device batch of the same layout and capacity (asynchronous from pinned memory).
   void copy_to(Context& ctx, CtrBatch& device) const;
 };

@@ -48,14 +48,10 @@ class BatchLoader {
     device_.next ^= 1;
     HostBatch& host = host_[slot];
     device_.copied[slot].wait();  // this staging buffer's copy of two batches ago is done
-    const std::int64_t C = layout_.columns;
     host.size = 0;
     host.with_values = false;
-    for (std::int64_t i = 0; i < count; ++i) {
-      const auto r = static_cast<std::size_t>(rows[i]);
-      host.append(layout_, data_.labels[r], data_.ids.data() + r * static_cast<std::size_t>(C),
-                  data_.values.data() + r * static_cast<std::size_t>(C));
-    }
+    host.append_rows(layout_, rows, count, data_.labels.data(), data_.ids.data(), data_.values.data(),
+                     ctx_.cpu_threads());
     host.copy_to(ctx_, device_.batches[slot]);
     device_.copied[slot].record();
     return device_.batches[slot];

@@ -401,6 +401,50 @@ TEST(CtrTraining, EarlyStoppingKeepsTheBestEpoch) {
   EXPECT_GT(r.epochs.back().valid_logloss, r.logloss);
 }
 
+TEST(CtrStream, AppendRowsIsAppendRowByRow) {
+  // 1,000 rows (tiles of 64 on two threads, and a partial tile), values other than 1 in some; with and without a
+  // multi-valued field (bags take the row-by-row path).
+  for (const std::vector<int>& widths : {std::vector<int>{1, 1, 1, 1, 1}, std::vector<int>{1, 3, 1}}) {
+    const BatchLayout layout(widths);
+    const std::int64_t N = 3000, C = layout.columns, count = 1000;
+    std::vector<std::int32_t> ids(static_cast<std::size_t>(N * C));
+    std::vector<float> values(ids.size()), labels(static_cast<std::size_t>(N));
+    PhiloxStream rng(5, 0);
+    for (std::size_t i = 0; i < ids.size(); ++i) {
+      ids[i] = rng.next_uniform() < 0.1f && layout.bags > 0 ? -1 : static_cast<std::int32_t>(uniform_below(rng.next_u32(), 50));
+      values[i] = rng.next_uniform() < 0.05f ? 0.5f : 1.0f;
+    }
+    for (float& y : labels) y = rng.next_uniform() < 0.3f ? 1.0f : 0.0f;
+    std::vector<std::int64_t> rows(static_cast<std::size_t>(count));
+    for (auto& r : rows) r = static_cast<std::int64_t>(uniform_below(rng.next_u32(), static_cast<std::uint32_t>(N)));
+    HostBatch one(layout, count + 7, false), all(layout, count + 7, false);
+    for (HostBatch* h : {&one, &all}) {  // the unused tail compares equal
+      for (Tensor* t : {&h->ids, &h->values, &h->labels}) std::memset(t->view().data, 0, static_cast<std::size_t>(t->numel()) * 4);
+      if (layout.bags > 0) {
+        std::memset(h->bag_offsets.view().data, 0, static_cast<std::size_t>(h->bag_offsets.numel()) * 4);
+      }
+    }
+    // Both start from a row already there.
+    one.append(layout, labels[0], ids.data(), values.data());
+    all.append(layout, labels[0], ids.data(), values.data());
+    for (const std::int64_t r : rows) {
+      one.append(layout, labels[static_cast<std::size_t>(r)], ids.data() + r * C, values.data() + r * C);
+    }
+    all.append_rows(layout, rows.data(), count, labels.data(), ids.data(), values.data(), 2);
+    ASSERT_EQ(all.size, one.size);
+    EXPECT_EQ(all.with_values, one.with_values);
+    const auto same = [](const Tensor& a, const Tensor& b) {
+      return a.numel() == b.numel() && std::memcmp(a.view().data, b.view().data, static_cast<std::size_t>(a.numel()) * 4) == 0;
+    };
+    EXPECT_TRUE(same(all.labels, one.labels));
+    EXPECT_TRUE(same(all.ids, one.ids));
+    EXPECT_TRUE(same(all.values, one.values));
+    if (layout.bags > 0) {
+      EXPECT_TRUE(same(all.bag_offsets, one.bag_offsets));
+    }
+  }
+}
+
 TEST(CtrStream, EveryRowOnceShuffledOrInOrder) {
   const std::string dir = testing::temp_dir("ctr_stream");
   const SyntheticResult s = write_synthetic_click_log(dir, {10000, 10, 4});
