@@ -157,7 +157,9 @@ StreamEvent::~StreamEvent() {
 }
 
 StreamEvent::StreamEvent(StreamEvent&& other) noexcept
-    : ctx_(other.ctx_), event_(std::exchange(other.event_, nullptr)), recorded_(std::exchange(other.recorded_, false)) {}
+    : ctx_(other.ctx_),
+      event_(std::exchange(other.event_, nullptr)),
+      recorded_(std::exchange(other.recorded_, false)) {}
 
 StreamEvent& StreamEvent::operator=(StreamEvent&& other) noexcept {
   if (this != &other) {

@@ -197,7 +197,7 @@ nlohmann::json run_predict(const PredictArgs& a) {
   ctr::ReadOptions read{loaded.vocabulary.format,
                         a.bad_rows == "fail" ? ctr::BadRowPolicy::kFail : ctr::BadRowPolicy::kSkip, -1,
                         loaded.vocabulary.schema};
-  read.labels = a.labels == "present" ? ctr::LabelColumn::kPresent
+  read.labels = a.labels == "present"  ? ctr::LabelColumn::kPresent
                 : a.labels == "absent" ? ctr::LabelColumn::kAbsent
                                        : ctr::LabelColumn::kDetect;
   const ctr::CtrDataset data = ctr::read_dataset(a.data, loaded.vocabulary, read);
@@ -361,10 +361,10 @@ void add_ctr_command(CLI::App& app) {
     if (pred->json) {
       std::cout << r.dump() << "\n";
     } else {
-      const std::string metrics = r["labeled"].get<bool>()
-                                      ? fmt::format(": AUC {:.4f}, logloss {:.4f}", r["auc"].get<double>(),
-                                                    r["logloss"].get<double>())
-                                      : std::string(" (no labels)");
+      const std::string metrics =
+          r["labeled"].get<bool>()
+              ? fmt::format(": AUC {:.4f}, logloss {:.4f}", r["auc"].get<double>(), r["logloss"].get<double>())
+              : std::string(" (no labels)");
       fmt::print("{} rows scored on {}{}{}\n", r["rows"].get<std::int64_t>(), r["device"].get<std::string>(), metrics,
                  pred->out.empty() ? std::string() : ", probabilities in " + pred->out);
       if (r["skipped_rows"].get<std::int64_t>() > 0) {

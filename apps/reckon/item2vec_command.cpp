@@ -327,10 +327,14 @@ void add_item2vec_command(CLI::App& app) {
     const SessionLog log = read_session_log(split->input, parse_corpus_format(split->format));
     std::filesystem::create_directories(split->out);
     const SessionSplit r = write_session_split(log, split->test_days, split->out);
-    const nlohmann::json j{{"train", r.train_path},         {"test", r.test_path},
-                           {"train_sessions", r.train_sessions}, {"test_sessions", r.test_sessions},
-                           {"train_events", r.train_events},     {"test_events", r.test_events},
-                           {"cutoff_unix_seconds", r.cutoff},    {"skipped_rows", log.skipped_rows},
+    const nlohmann::json j{{"train", r.train_path},
+                           {"test", r.test_path},
+                           {"train_sessions", r.train_sessions},
+                           {"test_sessions", r.test_sessions},
+                           {"train_events", r.train_events},
+                           {"test_events", r.test_events},
+                           {"cutoff_unix_seconds", r.cutoff},
+                           {"skipped_rows", log.skipped_rows},
                            {"first_errors", log.first_errors}};
     if (split->json) {
       std::cout << j.dump() << "\n";

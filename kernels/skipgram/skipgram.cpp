@@ -77,8 +77,7 @@ std::vector<float> subsample_keep_probability(std::span<const std::int64_t> coun
 
 void subsample_sentences(std::span<const std::int32_t> tokens, std::span<const std::int64_t> offsets,
                          std::span<const float> keep, std::uint64_t seed, std::uint64_t stream,
-                         std::vector<std::int32_t>& kept_tokens, std::vector<std::int64_t>& kept_offsets,
-                         int threads) {
+                         std::vector<std::int32_t>& kept_tokens, std::vector<std::int64_t>& kept_offsets, int threads) {
   RECKON_CHECK_ARG(
       !offsets.empty() && offsets.front() == 0 && offsets.back() == static_cast<std::int64_t>(tokens.size()),
       "sentence offsets must run from 0 to the token count");
@@ -111,7 +110,8 @@ void subsample_sentences(std::span<const std::int32_t> tokens, std::span<const s
   std::int64_t bad = N;  // the first token outside [0, V)
 #pragma omp parallel for num_threads(threads) schedule(dynamic, 1) reduction(min : bad) if (chunks > 1)
   for (std::int64_t c = 0; c < chunks; ++c) {
-    const std::int64_t first = chunk_first[static_cast<std::size_t>(c)], last = chunk_first[static_cast<std::size_t>(c) + 1];
+    const std::int64_t first = chunk_first[static_cast<std::size_t>(c)],
+                       last = chunk_first[static_cast<std::size_t>(c) + 1];
     const std::int64_t begin = offsets[static_cast<std::size_t>(first)];
     std::int64_t at = begin;
     for (std::int64_t s = first; s < last; ++s) {
@@ -136,7 +136,8 @@ void subsample_sentences(std::span<const std::int32_t> tokens, std::span<const s
   }
   std::int64_t base = 0;
   for (std::int64_t c = 0; c < chunks; ++c) {
-    const std::int64_t first = chunk_first[static_cast<std::size_t>(c)], last = chunk_first[static_cast<std::size_t>(c) + 1];
+    const std::int64_t first = chunk_first[static_cast<std::size_t>(c)],
+                       last = chunk_first[static_cast<std::size_t>(c) + 1];
     const std::int64_t from = offsets[static_cast<std::size_t>(first)], count = chunk_kept[static_cast<std::size_t>(c)];
     if (from != base && count > 0) {
       std::memmove(kept_tokens.data() + base, kept_tokens.data() + from, static_cast<std::size_t>(count) * 4);

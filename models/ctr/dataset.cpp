@@ -319,7 +319,9 @@ class RowReader {
         options_(options),
         in_(std::move(in)),
         libffm_fields_(fields_hint),
-        labeled_(options.labels == LabelColumn::kPresent ? 1 : options.labels == LabelColumn::kAbsent ? 0 : -1) {}
+        labeled_(options.labels == LabelColumn::kPresent  ? 1
+                 : options.labels == LabelColumn::kAbsent ? 0
+                                                          : -1) {}
 
   // Whether the rows have labels (decided on the first data row under LabelColumn::kDetect; true before it).
   bool labeled() const { return labeled_ != 0; }

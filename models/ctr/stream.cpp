@@ -64,7 +64,8 @@ void HostBatch::append_rows(const BatchLayout& layout, const std::int64_t* rows,
     // Bags pack each sample's items after the previous sample's: row by row.
     for (std::int64_t i = 0; i < count; ++i) {
       const auto r = static_cast<std::size_t>(rows[i]);
-      append(layout, row_labels[r], row_ids + r * static_cast<std::size_t>(C), row_values + r * static_cast<std::size_t>(C));
+      append(layout, row_labels[r], row_ids + r * static_cast<std::size_t>(C),
+             row_values + r * static_cast<std::size_t>(C));
     }
     return;
   }

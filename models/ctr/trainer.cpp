@@ -37,7 +37,10 @@ struct DeviceBatchPair {
 class BatchLoader {
  public:
   BatchLoader(Context& ctx, const CtrDataset& data, const BatchLayout& layout, std::int64_t capacity)
-      : ctx_(ctx), data_(data), layout_(layout), host_{HostBatch(layout, capacity, true), HostBatch(layout, capacity, true)},
+      : ctx_(ctx),
+        data_(data),
+        layout_(layout),
+        host_{HostBatch(layout, capacity, true), HostBatch(layout, capacity, true)},
         device_(ctx, layout, capacity) {
     RECKON_CHECK_ARG(data.columns() == layout.columns, "the dataset rows have ", data.columns(),
                      " columns, the model's layout ", layout.columns, " (multi-valued field widths differ)");

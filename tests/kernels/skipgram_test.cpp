@@ -226,7 +226,8 @@ TEST(SkipgramCpu, SubsamplingIsTheSameOnAnyNumberOfThreads) {
   std::vector<std::int64_t> offsets = {0};
   while (tokens.size() < 300000) {
     const std::uint32_t length = uniform_below(rng.next_u32(), 2001);
-    for (std::uint32_t i = 0; i < length; ++i) tokens.push_back(static_cast<std::int32_t>(uniform_below(rng.next_u32(), 5)));
+    for (std::uint32_t i = 0; i < length; ++i)
+      tokens.push_back(static_cast<std::int32_t>(uniform_below(rng.next_u32(), 5)));
     offsets.push_back(static_cast<std::int64_t>(tokens.size()));
   }
   std::vector<std::int32_t> want;

@@ -195,8 +195,8 @@ TEST(CtrData, SchemaDescribedFiles) {
 
 // Rows without the label column (data to be scored) read as the same ids and values as with it, whether the
 // reader is told (kAbsent) or finds out from the first row (kDetect); kPresent reports them with a hint.
-void expect_unlabeled_reads_like_labeled(const std::string& labeled, const std::string& unlabeled,
-                                         ReadOptions options, const char* what) {
+void expect_unlabeled_reads_like_labeled(const std::string& labeled, const std::string& unlabeled, ReadOptions options,
+                                         const char* what) {
   SCOPED_TRACE(what);
   const Vocabulary v = build_vocabulary(labeled, options, 1);
   const CtrDataset with = read_dataset(labeled, v, options);
@@ -264,8 +264,8 @@ TEST(CtrData, UnlabeledRowsAreReadForScoring) {
                                       testing::write_file(dir, "fu.ffm", "0:3:1 1:5:0.5\n0:4:1 1:5:1\n"),
                                       {CtrFormat::kLibffm}, "libffm");
   expect_unlabeled_reads_like_labeled(testing::write_file(dir, "s.svm", "+1 3:1 5:0.5\n-1 4:1 7:1\n"),
-                                      testing::write_file(dir, "su.svm", "3:1 5:0.5\n4:1 7:1\n"),
-                                      {CtrFormat::kLibsvm}, "libsvm");
+                                      testing::write_file(dir, "su.svm", "3:1 5:0.5\n4:1 7:1\n"), {CtrFormat::kLibsvm},
+                                      "libsvm");
   const std::string schema = testing::write_file(dir, "schema.txt", "label = click\ncategorical = user, movie\n");
   expect_unlabeled_reads_like_labeled(testing::write_file(dir, "m.csv", "user,click,movie\n1,1,10\n2,0,11\n"),
                                       testing::write_file(dir, "mu.csv", "user,movie\n1,10\n2,11\n"),
@@ -411,7 +411,9 @@ TEST(CtrStream, AppendRowsIsAppendRowByRow) {
     std::vector<float> values(ids.size()), labels(static_cast<std::size_t>(N));
     PhiloxStream rng(5, 0);
     for (std::size_t i = 0; i < ids.size(); ++i) {
-      ids[i] = rng.next_uniform() < 0.1f && layout.bags > 0 ? -1 : static_cast<std::int32_t>(uniform_below(rng.next_u32(), 50));
+      ids[i] = rng.next_uniform() < 0.1f && layout.bags > 0
+                   ? -1
+                   : static_cast<std::int32_t>(uniform_below(rng.next_u32(), 50));
       values[i] = rng.next_uniform() < 0.05f ? 0.5f : 1.0f;
     }
     for (float& y : labels) y = rng.next_uniform() < 0.3f ? 1.0f : 0.0f;
@@ -419,7 +421,8 @@ TEST(CtrStream, AppendRowsIsAppendRowByRow) {
     for (auto& r : rows) r = static_cast<std::int64_t>(uniform_below(rng.next_u32(), static_cast<std::uint32_t>(N)));
     HostBatch one(layout, count + 7, false), all(layout, count + 7, false);
     for (HostBatch* h : {&one, &all}) {  // the unused tail compares equal
-      for (Tensor* t : {&h->ids, &h->values, &h->labels}) std::memset(t->view().data, 0, static_cast<std::size_t>(t->numel()) * 4);
+      for (Tensor* t : {&h->ids, &h->values, &h->labels})
+        std::memset(t->view().data, 0, static_cast<std::size_t>(t->numel()) * 4);
       if (layout.bags > 0) {
         std::memset(h->bag_offsets.view().data, 0, static_cast<std::size_t>(h->bag_offsets.numel()) * 4);
       }
@@ -434,7 +437,8 @@ TEST(CtrStream, AppendRowsIsAppendRowByRow) {
     ASSERT_EQ(all.size, one.size);
     EXPECT_EQ(all.with_values, one.with_values);
     const auto same = [](const Tensor& a, const Tensor& b) {
-      return a.numel() == b.numel() && std::memcmp(a.view().data, b.view().data, static_cast<std::size_t>(a.numel()) * 4) == 0;
+      return a.numel() == b.numel() &&
+             std::memcmp(a.view().data, b.view().data, static_cast<std::size_t>(a.numel()) * 4) == 0;
     };
     EXPECT_TRUE(same(all.labels, one.labels));
     EXPECT_TRUE(same(all.ids, one.ids));

@@ -40,10 +40,11 @@ TEST(Item2vecCorpus, ReadersOrderSessionsAndReportBadRows) {
   ASSERT_EQ(tsv.first_errors.size(), 2u);
   EXPECT_NE(tsv.first_errors[0].find("s.tsv:5: expected 3 columns"), std::string::npos) << tsv.first_errors[0];
   EXPECT_NE(tsv.first_errors[1].find("s.tsv:6:"), std::string::npos) << tsv.first_errors[1];
-  const Sequences dg = read_sequences(
-      testing::write_file(dir, "d.csv", "session_id;user_id;item_id;timeframe;eventdate\n7;NA;a;30;2016-05-01\n"
-                                        "7;NA;b;10;2016-05-01\n8;NA;c;1;2016-05-02\n8;NA;d;2;May 2\n"),
-      CorpusFormat::kDiginetica);
+  const Sequences dg =
+      read_sequences(testing::write_file(dir, "d.csv",
+                                         "session_id;user_id;item_id;timeframe;eventdate\n7;NA;a;30;2016-05-01\n"
+                                         "7;NA;b;10;2016-05-01\n8;NA;c;1;2016-05-02\n8;NA;d;2;May 2\n"),
+                     CorpusFormat::kDiginetica);
   ASSERT_EQ(dg.size(), 2);
   EXPECT_EQ(sentence(dg, 0), (std::vector<std::string>{"b", "a"}));
   ASSERT_EQ(dg.first_errors.size(), 1u);
@@ -66,7 +67,7 @@ TEST(Item2vecCorpus, SessionLogSplitsByTime) {
   ASSERT_EQ(log.size(), 5);
   EXPECT_EQ(log.ids[3], "4");
   EXPECT_DOUBLE_EQ(log.events[1][1].time, 16922.0 * 86400.0 + 7.0);  // 2016-05-01 + 7000 ms
-  EXPECT_DOUBLE_EQ(log.events[2][0].time, 11016.0 * 86400.0);         // a leap day
+  EXPECT_DOUBLE_EQ(log.events[2][0].time, 11016.0 * 86400.0);        // a leap day
   const SessionSplit split = write_session_split(log, 1.0, dir);
   EXPECT_EQ(split.train_sessions, 3);
   EXPECT_EQ(split.test_sessions, 2);
