@@ -88,9 +88,9 @@ void subsample_sentences(std::span<const std::int32_t> tokens, std::span<const s
   }
   const auto V = static_cast<std::int64_t>(keep.size());
   const auto N = static_cast<std::int64_t>(tokens.size());
-  // Chunks of whole sentences of about equal token counts, subsampled in parallel into per-chunk lists and then
-  // concatenated in order: the result is the sequential one (each position has its own Philox word). A GPU batch
-  // is millions of tokens, which one thread would take tens of milliseconds to draw for.
+  // Chunks of whole sentences of about equal token counts, subsampled in parallel: the result is the sequential one
+  // (each position has its own Philox word). A GPU batch is millions of tokens, which one thread would take tens of
+  // milliseconds to draw for.
   if (threads <= 0) threads = omp_get_max_threads();
   const std::int64_t chunks = N < (std::int64_t{1} << 16) ? 1 : std::min<std::int64_t>(4 * threads, S);
   std::vector<std::int64_t> chunk_first(static_cast<std::size_t>(chunks) + 1, S);
@@ -553,23 +553,20 @@ SgnsStats sgns_step(Context& ctx, const TensorView& input_vectors, const TensorV
 #endif
   }
   // The CPU validates everything before touching the tables.
-  const std::int64_t S = p.num_sentences;
-  for (std::int64_t s = 0; s <= S; ++s) {
-    const bool ok = (s > 0 || p.offsets[0] == 0) && (s < S || p.offsets[S] == p.num_tokens) &&
-                    (s == S || p.offsets[s] <= p.offsets[s + 1]);
-    if (!ok) {
+  for (std::int64_t s = 0; s <= p.num_sentences; ++s) {
+    if (!detail::sgns_offset_valid(p, s)) {
       RECKON_THROW(StatusCode::kInvalidArgument, "sgns_step: sentence offsets malformed at entry ", s,
                    " (must run from 0 to ", p.num_tokens, ", non-decreasing)");
     }
   }
   for (std::int64_t i = 0; i < p.num_tokens; ++i) {
-    if (p.tokens[i] < 0 || p.tokens[i] >= V) {
+    if (!detail::sgns_token_valid(p, p.tokens[i])) {
       RECKON_THROW(StatusCode::kOutOfRange, "sgns_step: token ", p.tokens[i], " at position ", i, " outside [0, ", V,
                    ")");
     }
   }
   for (std::int64_t b = 0; b < V; ++b) {
-    if (p.alias_index[b] < 0 || p.alias_index[b] >= V || !(p.alias_prob[b] >= 0.0f)) {
+    if (!detail::sgns_alias_entry_valid(p, b)) {
       RECKON_THROW(StatusCode::kOutOfRange, "sgns_step: alias table entry ", b, " is invalid");
     }
   }

@@ -29,17 +29,13 @@ __global__ void sgns_validate_kernel(const SgnsProblem p, SgnsDeviceReport* repo
   const std::int64_t n = p.num_sentences + 1 > most ? p.num_sentences + 1 : most;
   for (std::int64_t i = blockIdx.x * static_cast<std::int64_t>(blockDim.x) + threadIdx.x; i < n;
        i += static_cast<std::int64_t>(gridDim.x) * blockDim.x) {
-    if (i <= p.num_sentences) {
-      const bool ok = (i > 0 || p.offsets[0] == 0) && (i < p.num_sentences || p.offsets[i] == p.num_tokens) &&
-                      (i == p.num_sentences || p.offsets[i] <= p.offsets[i + 1]);
-      if (!ok) atomicMin(&report->bad_offset, static_cast<unsigned long long>(i));
+    if (i <= p.num_sentences && !sgns_offset_valid(p, i)) {
+      atomicMin(&report->bad_offset, static_cast<unsigned long long>(i));
     }
-    if (i < p.num_tokens && (p.tokens[i] < 0 || p.tokens[i] >= p.vocab)) {
+    if (i < p.num_tokens && !sgns_token_valid(p, p.tokens[i])) {
       atomicMin(&report->bad_token, static_cast<unsigned long long>(i));
     }
-    if (i < p.vocab && (p.alias_index[i] < 0 || p.alias_index[i] >= p.vocab || !(p.alias_prob[i] >= 0.0f))) {
-      atomicMin(&report->bad_alias, static_cast<unsigned long long>(i));
-    }
+    if (i < p.vocab && !sgns_alias_entry_valid(p, i)) atomicMin(&report->bad_alias, static_cast<unsigned long long>(i));
   }
 }
 
@@ -48,16 +44,13 @@ __global__ void sgns_kernel(const SgnsProblem p, SgnsDeviceReport* report) {
   const int lane = static_cast<int>(threadIdx.x) % kWarp;
   const std::int64_t warps = static_cast<std::int64_t>(gridDim.x) * (blockDim.x / kWarp);
   const int D = p.dim;
-  // Bad input found by the validation kernel: nothing is trained.
+  // Bad input found by the validation kernel: nothing is trained. Past this check every token, offset and alias
+  // entry is in range, so the loop below reads nothing out of bounds.
   if (report->bad_offset != ~0ull || report->bad_token != ~0ull || report->bad_alias != ~0ull) return;
   float center[kPerLane], error[kPerLane];
   for (std::int64_t c = blockIdx.x * static_cast<std::int64_t>(blockDim.x / kWarp) + threadIdx.x / kWarp;
        c < p.num_tokens; c += warps) {
     const std::int32_t token = p.tokens[c];
-    if (token < 0 || token >= p.vocab) {
-      if (lane == 0) atomicMin(&report->bad_token, static_cast<unsigned long long>(c));
-      continue;
-    }
     const std::int64_t s = sgns_sentence_of(p, c);
     const std::int64_t start = p.offsets[s], end = p.offsets[s + 1];
     float* in = p.input + static_cast<std::int64_t>(token) * D;
@@ -75,21 +68,12 @@ __global__ void sgns_kernel(const SgnsProblem p, SgnsDeviceReport* report) {
     for (std::int64_t j = first; j <= last; ++j) {
       if (j == c) continue;
       const std::int32_t context = p.tokens[j];
-      bool bad = context < 0 || context >= p.vocab;
-      if (bad) {
-        if (lane == 0) atomicMin(&report->bad_token, static_cast<unsigned long long>(j));
-        continue;
-      }
 #pragma unroll
       for (int k = 0; k < kPerLane; ++k) error[k] = 0.0f;
       for (int n = 0; n <= p.negatives; ++n) {
         std::int32_t target = context;
         if (n > 0) {
           target = sgns_negative(p, rng);
-          if (target < 0 || target >= p.vocab) {
-            if (lane == 0) atomicMin(&report->bad_alias, static_cast<unsigned long long>(p.vocab));
-            continue;
-          }
           if (target == context) continue;
         }
         const float label = n == 0 ? 1.0f : 0.0f;

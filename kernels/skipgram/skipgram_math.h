@@ -35,6 +35,19 @@ RECKON_HOST_DEVICE std::int32_t sgns_negative(const SgnsProblem& p, PhiloxStream
 #endif
 }
 
+// What a step checks before any row moves, the same on both devices: offsets entry s (0 first, num_tokens last,
+// non-decreasing), a token, alias table entry b.
+RECKON_HOST_DEVICE bool sgns_offset_valid(const SgnsProblem& p, std::int64_t s) {
+  return (s > 0 || p.offsets[0] == 0) && (s < p.num_sentences || p.offsets[s] == p.num_tokens) &&
+         (s == p.num_sentences || p.offsets[s] <= p.offsets[s + 1]);
+}
+RECKON_HOST_DEVICE bool sgns_token_valid(const SgnsProblem& p, std::int32_t token) {
+  return token >= 0 && token < p.vocab;
+}
+RECKON_HOST_DEVICE bool sgns_alias_entry_valid(const SgnsProblem& p, std::int64_t b) {
+  return sgns_token_valid(p, p.alias_index[b]) && p.alias_prob[b] >= 0.0f;  // NaN fails
+}
+
 // The sentence holding position c: the last s with offsets[s] <= c (offsets validated, non-decreasing).
 RECKON_HOST_DEVICE std::int64_t sgns_sentence_of(const SgnsProblem& p, std::int64_t c) {
   std::int64_t lo = 0, hi = p.num_sentences - 1;
