@@ -4,6 +4,7 @@
 // copying, and the training progress line.
 #pragma once
 
+#include <charconv>
 #include <cstdint>
 #include <cstring>
 #include <functional>
@@ -24,6 +25,12 @@ void write_file_atomically(const std::string& path, const std::function<void(std
 std::uint64_t fnv1a(std::string_view bytes);
 // The fields of `line` between `delimiter`s (an empty line is one empty field); views into `line`.
 void split_fields(std::string_view line, char delimiter, std::vector<std::string_view>& out);
+// A whole field read as a number (std::from_chars: no sign '+', no spaces); false when anything is left over.
+template <typename T>
+bool parse_field(std::string_view field, T& value) {
+  const auto [end, ec] = std::from_chars(field.data(), field.data() + field.size(), value);
+  return ec == std::errc() && end == field.data() + field.size();
+}
 
 // Appends a value's bytes (native byte order) to a binary body.
 template <typename T>

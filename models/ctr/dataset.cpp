@@ -239,8 +239,7 @@ Vocabulary Vocabulary::load(std::istream& in) {
 std::string criteo_integer_token(const std::string& raw) {
   if (raw.empty()) return "";
   double x = 0;
-  const auto [end, ec] = std::from_chars(raw.data(), raw.data() + raw.size(), x);
-  if (ec != std::errc() || end != raw.data() + raw.size()) return std::string("?").append(raw);  // not a number
+  if (!parse_field(raw, x)) return std::string("?").append(raw);  // not a number
   if (x > 2) {
     const double l = std::log(x);
     return std::string("b").append(std::to_string(static_cast<long long>(std::floor(l * l))));
@@ -394,7 +393,7 @@ class RowReader {
       float label = 0;
       const std::size_t label_col = options_.format == CtrFormat::kAvazu ? 1 : 0;
       if (cols.size() > label_col && parse_label(cols[label_col], label)) return false;
-    } else if (cols.empty() || cols[0].empty() || is_number(cols[0])) {
+    } else if (double number = 0; cols.empty() || cols[0].empty() || parse_field(cols[0], number)) {
       // Without a label to test, a header is a first line naming the column where data has a number (Criteo's I1
       // or label, Avazu's id).
       return false;
@@ -405,12 +404,6 @@ class RowReader {
       for (std::size_t c = cols.size() - 21; c < cols.size(); ++c) avazu_names_.emplace_back(cols[c]);
     }
     return true;
-  }
-
-  static bool is_number(std::string_view cell) {
-    double x = 0;
-    const auto [end, ec] = std::from_chars(cell.data(), cell.data() + cell.size(), x);
-    return ec == std::errc() && end == cell.data() + cell.size();
   }
 
   bool parse(const std::string& line, Row& row, std::vector<std::string_view>& cols, std::string& reason) {
@@ -495,8 +488,7 @@ class RowReader {
       const std::string_view cell = cols[columns_[k]];
       float value = 0;
       if (!cell.empty()) {
-        const auto [end, ec] = std::from_chars(cell.data(), cell.data() + cell.size(), value);
-        if (ec != std::errc() || end != cell.data() + cell.size() || !std::isfinite(value)) {
+        if (!parse_field(cell, value) || !std::isfinite(value)) {
           reason = "numeric column '" + s.numeric[i] + "' holds '" + std::string(cell) + "'";
           return false;
         }

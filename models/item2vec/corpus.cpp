@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <cctype>
-#include <charconv>
 #include <cmath>
 #include <fstream>
 #include <string_view>
@@ -44,15 +43,13 @@ void append_sentence(Sequences& s, const std::vector<std::string>& tokens, std::
 
 Sequences read_sequences(const std::string& path, CorpusFormat format, std::int64_t max_length) {
   RECKON_CHECK_ARG(max_length >= 2, "maximum sentence length must be >= 2, got ", max_length);
-  std::ifstream in(path);
-  if (!in) RECKON_THROW(StatusCode::kIoError, "cannot open ", path);
   Sequences s;
-  std::string line;
-  std::int64_t line_no = 0;
+  std::vector<std::string> tokens;
   if (format == CorpusFormat::kText) {
-    std::vector<std::string> tokens;
+    std::ifstream in(path);
+    if (!in) RECKON_THROW(StatusCode::kIoError, "cannot open ", path);
+    std::string line;
     while (std::getline(in, line)) {
-      ++line_no;
       tokens.clear();
       std::size_t i = 0;
       while (i < line.size()) {
@@ -63,19 +60,17 @@ Sequences read_sequences(const std::string& path, CorpusFormat format, std::int6
       }
       append_sentence(s, tokens, max_length);
     }
+    if (in.bad()) RECKON_THROW(StatusCode::kIoError, "error while reading ", path);
   } else {
-    in.close();
     SessionLog log = read_session_log(path, format);
     s.skipped_rows = log.skipped_rows;
     s.first_errors = std::move(log.first_errors);
-    std::vector<std::string> tokens;
     for (auto& session : log.events) {
       tokens.clear();
       for (SessionEvent& e : session) tokens.push_back(std::move(e.item));
       append_sentence(s, tokens, max_length);
     }
   }
-  if (format == CorpusFormat::kText && in.bad()) RECKON_THROW(StatusCode::kIoError, "error while reading ", path);
   if (s.tokens.empty()) RECKON_THROW(StatusCode::kDataError, path, ": no items in the corpus (", to_string(format), " format)");
   return s;
 }
@@ -87,11 +82,10 @@ bool parse_date(std::string_view text, double& days) {
   int y = 0;
   unsigned m = 0, d = 0;
   if (text.size() != 10 || text[4] != '-' || text[7] != '-') return false;
-  const auto number = [&text](std::size_t at, std::size_t n, auto& out) {
-    const auto [end, ec] = std::from_chars(text.data() + at, text.data() + at + n, out);
-    return ec == std::errc() && end == text.data() + at + n;
-  };
-  if (!number(0, 4, y) || !number(5, 2, m) || !number(8, 2, d) || m < 1 || m > 12 || d < 1 || d > 31) return false;
+  if (!parse_field(text.substr(0, 4), y) || !parse_field(text.substr(5, 2), m) || !parse_field(text.substr(8, 2), d) ||
+      m < 1 || m > 12 || d < 1 || d > 31) {
+    return false;
+  }
   y -= m <= 2 ? 1 : 0;
   const int era = (y >= 0 ? y : y - 399) / 400;
   const auto yoe = static_cast<unsigned>(y - era * 400);
@@ -101,10 +95,7 @@ bool parse_date(std::string_view text, double& days) {
   return true;
 }
 
-bool parse_number(std::string_view text, double& value) {
-  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
-  return ec == std::errc() && end == text.data() + text.size() && std::isfinite(value);
-}
+bool parse_number(std::string_view text, double& value) { return parse_field(text, value) && std::isfinite(value); }
 
 }  // namespace
 

@@ -2,13 +2,13 @@
 
 #include <algorithm>
 #include <cctype>
-#include <charconv>
 #include <cmath>
 #include <fstream>
 #include <numeric>
 #include <sstream>
 
 #include "reckon/runtime/error.h"
+#include "reckon/runtime/file_io.h"
 
 namespace reckon::item2vec {
 namespace {
@@ -213,8 +213,7 @@ SimilarityResult evaluate_similarity(const KeyedVectors& vectors, const std::str
       RECKON_THROW(StatusCode::kDataError, path, ":", line_no, ": expected 'word word score'");
     }
     double score = 0;
-    const auto [end, ec] = std::from_chars(score_text.data(), score_text.data() + score_text.size(), score);
-    if (ec != std::errc() || end != score_text.data() + score_text.size()) {
+    if (!parse_field(score_text, score)) {
       if (line_no == 1) continue;  // a header
       RECKON_THROW(StatusCode::kDataError, path, ":", line_no, ": score '", score_text, "' is not a number");
     }
