@@ -2,13 +2,13 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <fstream>
 #include <iostream>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <set>
 #include <sstream>
 
-#include <fstream>
 #include "commands.h"
 #include "reckon/models/ctr/checkpoint.h"
 #include "reckon/models/ctr/dataset.h"
@@ -60,6 +60,9 @@ SparseOptimizerKind parse_sparse_optimizer(const std::string& name) {
   if (name == "sgd") return SparseOptimizerKind::kSgd;
   RECKON_THROW(StatusCode::kInvalidArgument, "unknown optimizer '", name, "': expected adam, adagrad or sgd");
 }
+
+// AUC and logloss where there were labels to compute them from, null otherwise (not a made-up 0).
+nlohmann::json metric_or_null(bool measured, double value) { return measured ? nlohmann::json(value) : nlohmann::json(); }
 
 // --resume continues the checkpoint's model: an option that would change its architecture, optimizer or vocabulary
 // is refused when named with a different value (silently training something else than asked is worse), and --lr,
@@ -140,15 +143,13 @@ nlohmann::json run_train(const TrainArgs& a) {
       a.stream ? ctr::train_stream(model, a.train, vocab, read, valid, options, a.shuffle_buffer, &stream_report)
                : ctr::train(model, train, valid, options);
   if (!a.save.empty()) ctr::save_checkpoint(a.save, model, vocab);
-  // Without validation data there is no AUC or logloss to report: null, not a made-up 0.
   const bool validated = valid.size() > 0;
-  const auto valid_metric = [validated](double value) { return validated ? nlohmann::json(value) : nlohmann::json(); };
   nlohmann::json epochs = nlohmann::json::array();
   for (const ctr::EpochResult& e : r.epochs) {
     epochs.push_back({{"epoch", e.epoch},
                       {"train_loss", e.train_loss},
-                      {"auc", valid_metric(e.valid_auc)},
-                      {"logloss", valid_metric(e.valid_logloss)},
+                      {"auc", metric_or_null(validated, e.valid_auc)},
+                      {"logloss", metric_or_null(validated, e.valid_logloss)},
                       {"seconds", e.seconds},
                       {"samples_per_s", e.samples_per_s}});
   }
@@ -174,8 +175,8 @@ nlohmann::json run_train(const TrainArgs& a) {
           {"valid_rows", valid.size()},
           {"skipped_rows", train.skipped_rows + stream_report.skipped_rows + valid.skipped_rows},
           {"fields", vocab.field_count()},
-          {"auc", valid_metric(r.auc)},
-          {"logloss", valid_metric(r.logloss)},
+          {"auc", metric_or_null(validated, r.auc)},
+          {"logloss", metric_or_null(validated, r.logloss)},
           {"best_epoch", r.best_epoch},
           {"epochs", r.epochs.size()},
           {"epoch_results", epochs},
@@ -212,14 +213,12 @@ nlohmann::json run_predict(const PredictArgs& a) {
     for (float x : p) out << x << '\n';
     if (!out.flush()) RECKON_THROW(StatusCode::kIoError, "error while writing ", a.out);
   }
-  // Rows without labels are scored only: there is no AUC or logloss to report.
-  const auto metric = [&data](double value) { return data.labeled ? nlohmann::json(value) : nlohmann::json(); };
   return {{"rows", data.size()},
           {"labeled", data.labeled},
           {"skipped_rows", data.skipped_rows},
           {"first_errors", data.first_errors},
-          {"auc", metric(ctr::auc(p, data.labels))},
-          {"logloss", metric(ctr::logloss(p, data.labels))},
+          {"auc", metric_or_null(data.labeled, ctr::auc(p, data.labels))},
+          {"logloss", metric_or_null(data.labeled, ctr::logloss(p, data.labels))},
           {"device", ctx.device().str()},
           {"out", a.out}};
 }
