@@ -27,9 +27,18 @@ struct DeviceBatchPair {
   DeviceBatchPair(Context& ctx, const BatchLayout& layout, std::int64_t capacity)
       : batches{make_device_batch(ctx, layout, capacity), make_device_batch(ctx, layout, capacity)},
         copied{StreamEvent(ctx), StreamEvent(ctx)} {}
+  // Copies `host` into the next device batch, asynchronously from pinned memory and ordered on the stream after the
+  // steps already enqueued (the step before last used that batch), and marks the copy.
+  const CtrBatch& upload(Context& ctx, const HostBatch& host) {
+    const int slot = next;
+    next ^= 1;
+    host.copy_to(ctx, batches[slot]);
+    copied[slot].record();
+    return batches[slot];
+  }
   CtrBatch batches[2];
-  StreamEvent copied[2];
-  int next = 0;
+  StreamEvent copied[2];  // per batch, its last copy
+  int next = 0;           // the batch the next upload fills
 };
 
 // Assembles batches of dataset rows in pinned host memory and copies them to the model's device. Two staging
@@ -47,17 +56,14 @@ class BatchLoader {
   }
 
   const CtrBatch& load(const std::int64_t* rows, std::int64_t count) {
-    const int slot = device_.next;
-    device_.next ^= 1;
-    HostBatch& host = host_[slot];
-    device_.copied[slot].wait();  // this staging buffer's copy of two batches ago is done
+    // Staging buffer k feeds device batch k: its copy of two batches ago must be done before it is refilled.
+    HostBatch& host = host_[device_.next];
+    device_.copied[device_.next].wait();
     host.size = 0;
     host.with_values = false;
     host.append_rows(layout_, rows, count, data_.labels.data(), data_.ids.data(), data_.values.data(),
                      ctx_.cpu_threads());
-    host.copy_to(ctx_, device_.batches[slot]);
-    device_.copied[slot].record();
-    return device_.batches[slot];
+    return device_.upload(ctx_, host);
   }
 
  private:
@@ -255,14 +261,7 @@ TrainResult train_stream(CtrModel& model, const std::string& path, const Vocabul
                           // done (not the step that reads the copy, which may still run).
                           device.copied[device.next ^ 1].wait();
                           const HostBatch* h = stream->next();
-                          if (h == nullptr) return nullptr;
-                          // Asynchronous copies from pinned memory, ordered on the stream after the steps already
-                          // enqueued, into the device batch the step before last used.
-                          const int slot = device.next;
-                          device.next ^= 1;
-                          h->copy_to(ctx, device.batches[slot]);
-                          device.copied[slot].record();
-                          return &device.batches[slot];
+                          return h == nullptr ? nullptr : &device.upload(ctx, *h);
                         },
                         rows_last_epoch};
   });
