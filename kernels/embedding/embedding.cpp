@@ -113,9 +113,7 @@ template <typename WeightT, typename IndexT>
 void prefetch_row(const WeightT* weights, IndexT id, std::int64_t rows, std::int64_t stride, std::int64_t dim) {
   const auto r = static_cast<std::int64_t>(id);
   if (r < 0 || r >= rows) return;
-  const auto* row = reinterpret_cast<const char*>(weights + r * stride);
-  const auto bytes = static_cast<std::int64_t>(sizeof(WeightT)) * dim;
-  for (std::int64_t at = 0; at < bytes; at += 64) detail::prefetch_read(row + at);
+  detail::prefetch_span(weights + r * stride, static_cast<std::int64_t>(sizeof(WeightT)) * dim);
 }
 
 constexpr std::int64_t kFwdPrefetchDistance = 8;
@@ -448,15 +446,13 @@ constexpr std::int64_t kGradientPrefetchBags = 16;
 // Read prefetches, although the lines are then written: PREFETCHW is not in the portable build's instruction set,
 // and on the build machine it measured no faster than PREFETCHT0 for this update.
 void prefetch_update_row(const detail::EmbeddingBwdTable& t, std::int64_t r, int dim, SparseOptimizerKind kind) {
-  const auto prefetch_span = [](const float* p, int n) {
-    for (int at = 0; at < n; at += 16) detail::prefetch_read(p + at);
-  };
-  prefetch_span(t.weights + r * t.weight_stride, dim);
+  const std::int64_t bytes = std::int64_t{4} * dim;
+  detail::prefetch_span(t.weights + r * t.weight_stride, bytes);
   if (kind == SparseOptimizerKind::kRowwiseAdagrad) detail::prefetch_read(t.state1 + r * t.state1_stride);
   if (kind == SparseOptimizerKind::kAdagrad || kind == SparseOptimizerKind::kAdam) {
-    prefetch_span(t.state1 + r * t.state1_stride, dim);
+    detail::prefetch_span(t.state1 + r * t.state1_stride, bytes);
   }
-  if (kind == SparseOptimizerKind::kAdam) prefetch_span(t.state2 + r * t.state2_stride, dim);
+  if (kind == SparseOptimizerKind::kAdam) detail::prefetch_span(t.state2 + r * t.state2_stride, bytes);
 }
 
 // Apply the optimizer to row r of table t; g holds the row's gradient and is overwritten with g'.
@@ -533,12 +529,10 @@ void bwd_cpu(Context& ctx, const BwdSetup& setup, const detail::EmbeddingUpdateS
     const auto& bt = p.tables[t];
     const auto* off = static_cast<const IndexT*>(bt.offsets);
     const auto* idx = static_cast<const IndexT*>(bt.indices);
-    const auto row_bytes = static_cast<std::int64_t>(D) * 4;
     for (std::int64_t b = 0; b < p.batch; ++b) {
       if (prefetch && p.pooling != PoolingMode::kNone && b + kGradientPrefetchBags < p.batch) {
-        const float* ahead_row = p.diff_dst + ((b + kGradientPrefetchBags) * p.num_tables + t) * D;
-        const char* ahead = reinterpret_cast<const char*>(ahead_row);
-        for (std::int64_t at = 0; at < row_bytes; at += 64) detail::prefetch_read(ahead + at);
+        detail::prefetch_span(p.diff_dst + ((b + kGradientPrefetchBags) * p.num_tables + t) * D,
+                              static_cast<std::int64_t>(D) * 4);
       }
       const std::int64_t start = off[b], end = off[b + 1];
       for (std::int64_t j = start; j < end; ++j) {

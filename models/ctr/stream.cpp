@@ -83,12 +83,8 @@ void HostBatch::append_rows(const BatchLayout& layout, const std::int64_t* rows,
     const std::int64_t n = std::min(kTile, count - tile);
     // The next tile's rows are scattered over the dataset: fetch them while this one is written.
     for (std::int64_t k = tile + kTile; k < std::min(tile + 2 * kTile, count); ++k) {
-      const auto* id_row = reinterpret_cast<const char*>(row_ids + rows[k] * C);
-      const auto* value_row = reinterpret_cast<const char*>(row_values + rows[k] * C);
-      for (std::int64_t b = 0; b < C * 4; b += 64) {
-        detail::prefetch_read(id_row + b);
-        detail::prefetch_read(value_row + b);
-      }
+      detail::prefetch_span(row_ids + rows[k] * C, C * 4);
+      detail::prefetch_span(row_values + rows[k] * C, C * 4);
     }
     for (std::int64_t k = 0; k < n; ++k) out_labels[base + tile + k] = row_labels[rows[tile + k]];
     for (std::int64_t c = 0; c < C; ++c) {

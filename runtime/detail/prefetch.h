@@ -6,6 +6,8 @@
 // may be given.
 #pragma once
 
+#include <cstdint>
+
 namespace reckon::detail {
 
 inline void prefetch_read(const void* address) {
@@ -14,6 +16,12 @@ inline void prefetch_read(const void* address) {
 #else
   __builtin_prefetch(address);
 #endif
+}
+
+// Every cache line of [address, address + bytes).
+inline void prefetch_span(const void* address, std::int64_t bytes) {
+  const auto* at = static_cast<const char*>(address);
+  for (std::int64_t offset = 0; offset < bytes; offset += 64) prefetch_read(at + offset);
 }
 
 }  // namespace reckon::detail
