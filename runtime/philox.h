@@ -66,9 +66,22 @@ RECKON_HOST_DEVICE Philox4x32 philox_block(std::uint64_t seed, std::uint64_t str
   return philox4x32_10(counter, static_cast<std::uint32_t>(seed), static_cast<std::uint32_t>(seed >> 32));
 }
 
+// Word i % 4 of a block. On the device a select chain, not v[i & 3]: indexing an array with a runtime value puts
+// it (and whatever holds it, such as a PhiloxStream) in local memory instead of registers.
+RECKON_HOST_DEVICE std::uint32_t philox_block_word(const Philox4x32& block, std::uint64_t i) {
+#if defined(__CUDA_ARCH__)
+  const unsigned w = static_cast<unsigned>(i & 3);
+  const std::uint32_t low = w & 1 ? block.v[1] : block.v[0];
+  const std::uint32_t high = w & 1 ? block.v[3] : block.v[2];
+  return w & 2 ? high : low;
+#else
+  return block.v[i & 3];
+#endif
+}
+
 // Word i of stream `stream` (a convenience for element-wise use; prefer philox_block when using all four).
 RECKON_HOST_DEVICE std::uint32_t philox_word(std::uint64_t seed, std::uint64_t stream, std::uint64_t i) {
-  return philox_block(seed, stream, i >> 2).v[i & 3];
+  return philox_block_word(philox_block(seed, stream, i >> 2), i);
 }
 
 // A uniform float in [0, 1) from the top 24 bits of a word: every value is exact and identical on host and device.
@@ -96,7 +109,7 @@ class PhiloxStream {
       block_ = philox_block(seed_, stream_, next_ >> 2);
       valid_ = true;
     }
-    return block_.v[next_++ & 3];
+    return philox_block_word(block_, next_++);
   }
   RECKON_HOST_DEVICE float next_uniform() { return uniform_from_bits(next_u32()); }
   RECKON_HOST_DEVICE std::uint64_t position() const { return next_; }

@@ -1,5 +1,6 @@
 // CUDA random fills. Thread mapping: one thread per Philox block (four consecutive elements), grid-stride over the
-// blocks so any length fits a bounded grid.
+// blocks so any length fits a bounded grid. The loops over a block's four words are unrolled with the tail as a
+// predicate, so the words stay in registers (a loop bound known only at run time would index them from local memory).
 #include "reckon/kernels/random/random_math.h"
 #include "reckon/runtime/detail/launch.cuh"
 
@@ -15,11 +16,16 @@ __global__ void random_fill_block_per_thread_kernel(T* __restrict__ dst, std::in
     const int count = n - first < 4 ? static_cast<int>(n - first) : 4;
     if constexpr (std::is_same_v<T, std::int32_t>) {
       const Philox4x32 r = philox_block(args.seed, args.stream, static_cast<std::uint64_t>(b));
-      for (int k = 0; k < count; ++k) dst[first + k] = static_cast<std::int32_t>(r.v[k]);
+#pragma unroll
+      for (int k = 0; k < 4; ++k) {
+        if (k < count) dst[first + k] = static_cast<std::int32_t>(r.v[k]);
+      }
     } else {
       float values[4];
       random_block_values(args, static_cast<std::uint64_t>(b), values);
-      for (int k = 0; k < count; ++k) {
+#pragma unroll
+      for (int k = 0; k < 4; ++k) {
+        if (k >= count) break;
         if constexpr (std::is_same_v<T, float>) {
           dst[first + k] = values[k];
         } else {

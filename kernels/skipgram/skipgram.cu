@@ -39,8 +39,13 @@ __global__ void sgns_validate_kernel(const SgnsProblem p, SgnsDeviceReport* repo
   }
 }
 
+// The step waits on row loads and warp reductions, so resident warps matter: the bounds hold d <= 128 to 64
+// registers (4 blocks, 32 warps per SM; ptxas reports no spills, against 69 registers and 3 blocks unbounded).
 template <int kPerLane>
-__global__ void sgns_kernel(const SgnsProblem p, SgnsDeviceReport* report) {
+__global__ void __launch_bounds__(kThreads, kPerLane == 4   ? 4
+                                            : kPerLane == 8 ? 2
+                                                            : 1)
+    sgns_kernel(const SgnsProblem p, SgnsDeviceReport* report) {
   const int lane = static_cast<int>(threadIdx.x) % kWarp;
   const std::int64_t warps = static_cast<std::int64_t>(gridDim.x) * (blockDim.x / kWarp);
   const int D = p.dim;
