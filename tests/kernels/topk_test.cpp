@@ -89,5 +89,26 @@ TEST(TopkCuda, BitwiseEqualToCpu) {
   }
 }
 
+// Few rows of many columns are cut into slices (a block each) and the slices' candidates merged: the winners all in
+// one slice, ties across slice borders, rows with fewer than k valid entries.
+TEST(TopkCuda, SlicedRowsEqualCpu) {
+  RECKON_SKIP_WITHOUT_CUDA();
+  Context cpu(Device::cpu()), gpu(Device::cuda(0));
+  const std::int64_t rows = 4, cols = 700001;
+  std::vector<float> s(static_cast<std::size_t>(rows * cols));
+  for (std::int64_t c = 0; c < cols; ++c) {
+    const auto i = static_cast<std::size_t>(c);
+    s[i] = static_cast<float>(c);                                                    // the best all at the end
+    s[static_cast<std::size_t>(cols) + i] = static_cast<float>(c / 100000);          // long runs of ties
+    s[static_cast<std::size_t>(2 * cols) + i] = c % 150000 == 7 ? 1.0f : -INFINITY;  // five valid entries
+    s[static_cast<std::size_t>(3 * cols) + i] = c % 2 == 0 ? std::nanf("") : -static_cast<float>(c % 1000);
+  }
+  for (const int k : {1, 20, 33, 256}) {
+    const Selected a = run(cpu, s, rows, cols, k), b = run(gpu, s, rows, cols, k);
+    EXPECT_EQ(a.columns, b.columns) << "k " << k;
+    EXPECT_TRUE(testing::bitwise_equal(a.scores.data(), b.scores.data(), a.scores.size() * 4)) << "k " << k;
+  }
+}
+
 }  // namespace
 }  // namespace reckon
