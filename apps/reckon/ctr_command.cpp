@@ -32,11 +32,11 @@ struct SynthArgs {
 
 struct TrainArgs {
   std::string model = "deepfm", train, valid, format = "criteo", hidden = "400,400,400", optimizer = "adam",
-              device = "auto", bad_rows = "skip", save, resume;
+              embed_optimizer, dense_optimizer, device = "auto", bad_rows = "skip", save, resume;
   int epochs = 1, embed_dim = 16, threads = 0, patience = 0;
   float lr_decay = 1.0f;
   std::int64_t batch = 4096, min_count = 1, hash_buckets = 0;
-  float lr = 1e-3f, dropout = 0.0f, l2 = 0.0f;
+  float lr = 1e-3f, embed_lr = 0.0f, dense_lr = 0.0f, dropout = 0.0f, l2 = 0.0f, weight_decay = 0.0f;
   std::uint64_t seed = 1;
   bool json = false, progress = true, stream = false, profile = false, keep_last = false;
   std::int64_t shuffle_buffer = 1 << 18;
@@ -59,6 +59,22 @@ SparseOptimizerKind parse_sparse_optimizer(const std::string& name) {
   if (name == "adagrad") return SparseOptimizerKind::kRowwiseAdagrad;
   if (name == "sgd") return SparseOptimizerKind::kSgd;
   RECKON_THROW(StatusCode::kInvalidArgument, "unknown optimizer '", name, "': expected adam, adagrad or sgd");
+}
+
+ctr::DenseOptimizerKind parse_dense_optimizer(const std::string& name) {
+  if (name == "adam") return ctr::DenseOptimizerKind::kAdam;
+  if (name == "adagrad") return ctr::DenseOptimizerKind::kAdagrad;
+  if (name == "sgd") return ctr::DenseOptimizerKind::kSgd;
+  RECKON_THROW(StatusCode::kInvalidArgument, "unknown optimizer '", name, "': expected adam, adagrad or sgd");
+}
+
+// The two parameter groups: the embeddings (--embed-*) and the dense layers (--dense-*) default to --lr and
+// --optimizer.
+float group_learning_rate(const TrainArgs& a, const char* option, float value) {
+  return a.given.count(option) != 0 ? value : a.lr;
+}
+const std::string& group_optimizer(const TrainArgs& a, const std::string& value) {
+  return value.empty() ? a.optimizer : value;
 }
 
 // AUC and logloss where there were labels to compute them from, null otherwise (not a made-up 0).
@@ -85,8 +101,17 @@ void check_resume_options(const TrainArgs& a, const ctr::CtrModelConfig& asked, 
   refuse_if("--optimizer",
             asked.sparse_optimizer != has.sparse_optimizer || asked.dense_optimizer != has.dense_optimizer,
             "another optimizer");
+  refuse_if("--embed-optimizer", asked.sparse_optimizer != has.sparse_optimizer, "another optimizer");
+  refuse_if("--dense-optimizer", asked.dense_optimizer != has.dense_optimizer, "another optimizer");
   refuse_vocabulary_options(a.given, {"--min-count", "--hash-buckets"}, a.resume);
-  if (a.given.count("--lr") != 0) model.set_learning_rates(a.lr, a.lr);
+  const bool any_rate = a.given.count("--lr") + a.given.count("--embed-lr") + a.given.count("--dense-lr") != 0;
+  if (any_rate) {
+    model.set_learning_rates(a.given.count("--lr") + a.given.count("--embed-lr") != 0 ? asked.sparse_learning_rate
+                                                                                        : has.sparse_learning_rate,
+                             a.given.count("--lr") + a.given.count("--dense-lr") != 0 ? asked.dense_learning_rate
+                                                                                        : has.dense_learning_rate);
+  }
+  if (a.given.count("--weight-decay") != 0) model.set_dense_weight_decay(asked.dense_weight_decay);
 }
 
 nlohmann::json run_train(const TrainArgs& a) {
@@ -102,27 +127,25 @@ nlohmann::json run_train(const TrainArgs& a) {
   // Streaming keeps only the shuffle buffer and a few batches in memory; otherwise the file is read whole.
   const ctr::CtrDataset train = a.stream ? ctr::CtrDataset{} : ctr::read_dataset(a.train, vocab, read);
   const ctr::CtrDataset valid = a.valid.empty() ? ctr::CtrDataset{} : ctr::read_dataset(a.valid, vocab, read);
-  std::vector<std::int64_t> rows;
-  for (std::int64_t f = 0; f < vocab.field_count(); ++f) rows.push_back(vocab.rows(f));
+  const std::vector<std::int64_t> rows = vocab.field_rows();
   ctr::CtrModelConfig config;
   config.kind = ctr::parse_model_kind(a.model);
   config.embed_dim = a.embed_dim;
   config.hidden = parse_hidden(a.hidden);
   config.dropout = a.dropout;
   config.embedding_l2 = a.l2;
-  config.sparse_optimizer = parse_sparse_optimizer(a.optimizer);
-  config.dense_optimizer = a.optimizer == "adam"      ? ctr::DenseOptimizerKind::kAdam
-                           : a.optimizer == "adagrad" ? ctr::DenseOptimizerKind::kAdagrad
-                                                      : ctr::DenseOptimizerKind::kSgd;
-  config.sparse_learning_rate = a.lr;
-  config.dense_learning_rate = a.lr;
+  config.sparse_optimizer = parse_sparse_optimizer(group_optimizer(a, a.embed_optimizer));
+  config.dense_optimizer = parse_dense_optimizer(group_optimizer(a, a.dense_optimizer));
+  config.sparse_learning_rate = group_learning_rate(a, "--embed-lr", a.embed_lr);
+  config.dense_learning_rate = group_learning_rate(a, "--dense-lr", a.dense_lr);
+  config.dense_weight_decay = a.weight_decay;
   config.seed = a.seed;
   config.field_widths = vocab.field_widths();
   std::unique_ptr<ctr::CtrModel> created =
       a.resume.empty() ? std::make_unique<ctr::CtrModel>(ctx, config, rows) : std::move(resumed.model);
   ctr::CtrModel& model = *created;
   if (!a.resume.empty()) check_resume_options(a, config, model);
-  const float sparse_lr = model.config().sparse_learning_rate, dense_lr = model.config().dense_learning_rate;
+  const ctr::CtrModelConfig started = model.config();  // learning rates before any --lr-decay
   const std::int64_t start_step = model.step();
   ctr::TrainOptions options;
   options.epochs = a.epochs;
@@ -165,8 +188,11 @@ nlohmann::json run_train(const TrainArgs& a) {
   return {{"model", ctr::to_string(model.config().kind)},
           {"resumed_from", a.resume.empty() ? nlohmann::json(nullptr) : nlohmann::json(a.resume)},
           {"start_step", start_step},
-          {"sparse_learning_rate", sparse_lr},  // at the start of this run (before any --lr-decay)
-          {"dense_learning_rate", dense_lr},
+          {"sparse_learning_rate", started.sparse_learning_rate},  // at the start of this run (before any --lr-decay)
+          {"dense_learning_rate", started.dense_learning_rate},
+          {"sparse_optimizer", reckon::to_string(started.sparse_optimizer)},
+          {"dense_optimizer", ctr::to_string(started.dense_optimizer)},
+          {"dense_weight_decay", started.dense_weight_decay},
           {"steps", model.step()},
           {"device", ctx.device().str()},
           {"stage_profile", profile},
@@ -384,6 +410,8 @@ void add_ctr_command(CLI::App& app) {
   t->add_option("--embed-dim", train->embed_dim)->capture_default_str();
   t->add_option("--hidden", train->hidden, "hidden layer sizes, comma separated")->capture_default_str();
   t->add_option("--lr", train->lr, "learning rate (embeddings and dense layers)")->capture_default_str();
+  t->add_option("--embed-lr", train->embed_lr, "the embeddings' learning rate (default: --lr)");
+  t->add_option("--dense-lr", train->dense_lr, "the dense layers' learning rate (default: --lr)");
   t->add_option("--lr-decay", train->lr_decay, "multiply the learning rates by this after each epoch")
       ->capture_default_str();
   t->add_option("--patience", train->patience,
@@ -399,6 +427,13 @@ void add_ctr_command(CLI::App& app) {
   t->add_option(
        "--optimizer", train->optimizer,
        "adam | adagrad | sgd, for every parameter (embeddings use the sparse form: lazy Adam, row-wise Adagrad, SGD)")
+      ->capture_default_str();
+  t->add_option("--embed-optimizer", train->embed_optimizer, "the embeddings' optimizer (default: --optimizer)")
+      ->check(CLI::IsMember({"adam", "adagrad", "sgd"}));
+  t->add_option("--dense-optimizer", train->dense_optimizer, "the dense layers' optimizer (default: --optimizer)")
+      ->check(CLI::IsMember({"adam", "adagrad", "sgd"}));
+  t->add_option("--weight-decay", train->weight_decay,
+                "weight decay on the MLP weight matrices: decoupled (AdamW) with adam, L2 with adagrad and sgd")
       ->capture_default_str();
   t->add_option("--device", train->device, "cpu | cuda | cuda:N | auto")->capture_default_str();
   t->add_option("--threads", train->threads, "CPU threads (0: all)");

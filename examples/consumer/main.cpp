@@ -22,8 +22,7 @@ bool serve_ctr(reckon::Context& ctx) {
   const std::string dir = (std::filesystem::temp_directory_path() / "reckon_consumer").string();
   const reckon::ctr::SyntheticResult log = reckon::ctr::write_synthetic_click_log(dir, {100'000, 10'000, 7});
   const reckon::ctr::Vocabulary vocabulary = reckon::ctr::build_vocabulary(log.train_path, {}, /*min_count=*/1);
-  std::vector<std::int64_t> rows;
-  for (std::int64_t f = 0; f < vocabulary.field_count(); ++f) rows.push_back(vocabulary.rows(f));
+  const std::vector<std::int64_t> rows = vocabulary.field_rows();
   reckon::ctr::CtrModelConfig config;
   config.kind = reckon::ctr::CtrModelKind::kFm;
   config.sparse_learning_rate = config.dense_learning_rate = 0.003f;

@@ -25,6 +25,7 @@ nlohmann::json config_json(const CtrModel& model) {
           {"dense_optimizer", static_cast<int>(c.dense_optimizer)},
           {"sparse_learning_rate", c.sparse_learning_rate},
           {"dense_learning_rate", c.dense_learning_rate},
+          {"dense_weight_decay", c.dense_weight_decay},
           {"seed", c.seed},
           {"field_rows", model.field_rows()},
           {"field_widths", c.field_widths},
@@ -125,6 +126,7 @@ LoadedModel load_checkpoint(const std::string& path, Context& ctx) {
   config.dense_optimizer = static_cast<DenseOptimizerKind>(dense_optimizer);
   config.sparse_learning_rate = c.at("sparse_learning_rate").get<float>();
   config.dense_learning_rate = c.at("dense_learning_rate").get<float>();
+  config.dense_weight_decay = c.value("dense_weight_decay", 0.0f);  // absent in checkpoints before it existed
   config.seed = c.at("seed").get<std::uint64_t>();
   config.field_widths = c.value("field_widths", std::vector<int>{});
   out.model = std::make_unique<CtrModel>(ctx, config, c.at("field_rows").get<std::vector<std::int64_t>>());

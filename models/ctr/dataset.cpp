@@ -171,6 +171,12 @@ std::int64_t Vocabulary::rows(std::int64_t field) const {
   return fields[static_cast<std::size_t>(field)].size();
 }
 
+std::vector<std::int64_t> Vocabulary::field_rows() const {
+  std::vector<std::int64_t> out;
+  for (std::int64_t f = 0; f < field_count(); ++f) out.push_back(rows(f));
+  return out;
+}
+
 std::int32_t Vocabulary::lookup(std::int64_t field, const std::string& token) const {
   if (token.empty()) return 0;
   if (hash_buckets > 0) {

@@ -83,6 +83,7 @@ struct Vocabulary {
   std::int64_t field_count() const { return static_cast<std::int64_t>(field_names.size()); }
   std::vector<int> field_widths() const;  // widths, or all 1
   std::int64_t rows(std::int64_t field) const;  // table rows needed for the field
+  std::vector<std::int64_t> field_rows() const;  // rows(f) of every field: the table sizes of a CtrModel
   std::int32_t lookup(std::int64_t field, const std::string& token) const;
 
   void save(std::ostream& out) const;

@@ -31,6 +31,15 @@ const char* to_string(CtrModelKind kind) noexcept {
   return "?";
 }
 
+const char* to_string(DenseOptimizerKind kind) noexcept {
+  switch (kind) {
+    case DenseOptimizerKind::kAdam: return "adam";
+    case DenseOptimizerKind::kAdagrad: return "adagrad";
+    case DenseOptimizerKind::kSgd: return "sgd";
+  }
+  return "?";
+}
+
 namespace {
 
 bool has_first_order(CtrModelKind k) { return k != CtrModelKind::kDnn; }
@@ -100,15 +109,31 @@ struct DenseParam {
   Tensor value, grad, m, v;
 };
 
-// One optimizer step on a dense parameter; Adagrad keeps its sum of squares in m.
-void update_dense(Context& ctx, const CtrModelConfig& config, DenseParam& p, std::int64_t step) {
+// One optimizer step on a dense parameter; Adagrad keeps its sum of squares in m. weight_decay: AdamW's decoupled
+// decay with Adam, L2 on the gradient otherwise.
+void update_dense(Context& ctx, const CtrModelConfig& config, DenseParam& p, std::int64_t step,
+                  float weight_decay = 0.0f) {
   switch (config.dense_optimizer) {
-    case DenseOptimizerKind::kAdam:
-      adam_update(ctx, p.value, p.grad, p.m, p.v, AdamOptions{config.dense_learning_rate}, step);
+    case DenseOptimizerKind::kAdam: {
+      AdamOptions adam;
+      adam.learning_rate = config.dense_learning_rate;
+      adam.weight_decay = weight_decay;
+      adam.decoupled_weight_decay = true;
+      adam_update(ctx, p.value, p.grad, p.m, p.v, adam, step);
       break;
-    case DenseOptimizerKind::kAdagrad: adagrad_update(ctx, p.value, p.grad, p.m, config.dense_learning_rate); break;
-    case DenseOptimizerKind::kSgd: sgd_update(ctx, p.value, p.grad, config.dense_learning_rate); break;
+    }
+    case DenseOptimizerKind::kAdagrad:
+      adagrad_update(ctx, p.value, p.grad, p.m, config.dense_learning_rate, 1e-10f, weight_decay);
+      break;
+    case DenseOptimizerKind::kSgd: sgd_update(ctx, p.value, p.grad, config.dense_learning_rate, weight_decay); break;
   }
+}
+
+void check_rate(float value, const char* what) {
+  RECKON_CHECK_ARG(value > 0.0f && std::isfinite(value), what, " must be positive and finite, got ", value);
+}
+void check_decay(float value, const char* what) {
+  RECKON_CHECK_ARG(value >= 0.0f && std::isfinite(value), what, " must be >= 0 and finite, got ", value);
 }
 
 DenseParam make_dense(Context& ctx, std::initializer_list<std::int64_t> sizes, float bound) {
@@ -149,6 +174,9 @@ CtrModel::CtrModel(Context& ctx, CtrModelConfig config, std::vector<std::int64_t
   RECKON_CHECK_ARG(config_.embed_dim >= 1 && config_.embed_dim <= kEmbeddingBackwardMaxDim, "embedding dimension ",
                    config_.embed_dim, " outside [1, ", kEmbeddingBackwardMaxDim, "]");
   RECKON_CHECK_ARG(config_.dropout >= 0.0f && config_.dropout < 1.0f, "dropout must be in [0, 1)");
+  set_learning_rates(config_.sparse_learning_rate, config_.dense_learning_rate);
+  set_dense_weight_decay(config_.dense_weight_decay);
+  check_decay(config_.embedding_l2, "embedding L2");
   for (int h : config_.hidden) RECKON_CHECK_ARG(h >= 1, "hidden layer sizes must be positive");
   if (config_.field_widths.empty()) config_.field_widths.assign(field_rows_.size(), 1);
   RECKON_CHECK_ARG(config_.field_widths.size() == field_rows_.size(), "field widths (", config_.field_widths.size(),
@@ -188,6 +216,18 @@ CtrModel::CtrModel(Context& ctx, CtrModelConfig config, std::vector<std::int64_t
     }
   }
   ctx.synchronize();
+}
+
+void CtrModel::set_learning_rates(float sparse, float dense) {
+  check_rate(sparse, "the embeddings' learning rate");
+  check_rate(dense, "the dense layers' learning rate");
+  config_.sparse_learning_rate = sparse;
+  config_.dense_learning_rate = dense;
+}
+
+void CtrModel::set_dense_weight_decay(float decay) {
+  check_decay(decay, "dense weight decay");
+  config_.dense_weight_decay = decay;
 }
 
 CtrModel::~CtrModel() = default;
@@ -377,7 +417,7 @@ const Tensor& CtrModel::train_step(const CtrBatch& batch) {
     }
     end_stage(CtrStage::kMlpBackward);
     for (std::size_t l = 0; l < layers; ++l) {
-      update_dense(ctx, config_, w.weights[l], step_);
+      update_dense(ctx, config_, w.weights[l], step_, config_.dense_weight_decay);
       update_dense(ctx, config_, w.biases[l], step_);
     }
     end_stage(CtrStage::kDenseOptimizer);

@@ -26,9 +26,11 @@ enum class CtrModelKind : std::uint8_t { kLr, kFm, kDnn, kDeepFm };
 CtrModelKind parse_model_kind(const std::string& name);  // lr, fm, dnn, deepfm
 const char* to_string(CtrModelKind kind) noexcept;
 
-// The optimizer of the dense parameters (MLP weights and biases, the global bias). The CLI's --optimizer picks
-// the same family for both groups (embeddings use its sparse form: Adam, row-wise Adagrad, SGD).
+// The optimizer of the dense parameters (MLP weights and biases, the global bias). The two parameter groups, the
+// embeddings (sparse_*) and the dense layers (dense_*), have their own optimizer and learning rate; the CLI's
+// --optimizer and --lr set both, --embed-* and --dense-* one group.
 enum class DenseOptimizerKind : std::uint8_t { kAdam, kAdagrad, kSgd };
+const char* to_string(DenseOptimizerKind kind) noexcept;  // adam, adagrad, sgd
 
 struct CtrModelConfig {
   CtrModelKind kind = CtrModelKind::kDeepFm;
@@ -40,6 +42,9 @@ struct CtrModelConfig {
   DenseOptimizerKind dense_optimizer = DenseOptimizerKind::kAdam;
   float sparse_learning_rate = 1e-3f;
   float dense_learning_rate = 1e-3f;
+  // Weight decay on the MLP's weight matrices (not biases): decoupled (AdamW) with Adam, L2 on the gradient with
+  // Adagrad and SGD. The embeddings have their own (embedding_l2, on the rows a batch touches).
+  float dense_weight_decay = 0.0f;
   float init_stddev = 0.05f;  // embeddings ~ N(0, init_stddev²)
   // Per field: 1, or the bag width of a multi-valued field (its vector is the mean of its items'). Empty: all 1.
   std::vector<int> field_widths;
@@ -94,11 +99,10 @@ class CtrModel {
   CtrModel& operator=(CtrModel&&) noexcept;
 
   const CtrModelConfig& config() const { return config_; }
-  // For learning-rate schedules: applies from the next training step.
-  void set_learning_rates(float sparse, float dense) {
-    config_.sparse_learning_rate = sparse;
-    config_.dense_learning_rate = dense;
-  }
+  // For learning-rate schedules: applies from the next training step. Rates must be positive and finite.
+  void set_learning_rates(float sparse, float dense);
+  // Applies from the next training step; >= 0 and finite.
+  void set_dense_weight_decay(float decay);
   const std::vector<std::int64_t>& field_rows() const { return field_rows_; }
   const BatchLayout& layout() const { return layout_; }
   Context& context() const { return *ctx_; }

@@ -76,6 +76,29 @@ fails("--model differs from the checkpoint's (fm)" ctr train --resume fm.ckpt --
 fails("--min-count cannot apply with --resume" ctr train --resume fm.ckpt --min-count 2 --train ctr/train.txt
       --device cpu --json)
 fails("not a reckon checkpoint" ctr train --resume ctr/test.txt --train ctr/train.txt --json)
+# Parameter groups: embeddings and dense layers with their own optimizer and rate, weight decay on the MLP; kept by
+# the checkpoint, a rate changed on resuming, a different optimizer refused.
+run(grouped ctr train --model dnn --hidden 8 --train ctr/train.txt --epochs 1 --batch 512 --device cpu
+    --embed-optimizer adagrad --dense-optimizer adam --embed-lr 0.02 --dense-lr 0.005 --weight-decay 0.01
+    --save grouped.ckpt --json)
+expect("${grouped}" sparse_learning_rate GREATER 0.0199)
+expect("${grouped}" dense_learning_rate LESS 0.0051)
+expect("${grouped}" dense_weight_decay GREATER 0.0099)
+string(JSON sparse_optimizer GET "${grouped}" sparse_optimizer)
+string(JSON dense_optimizer GET "${grouped}" dense_optimizer)
+if(NOT sparse_optimizer STREQUAL "rowwise_adagrad" OR NOT dense_optimizer STREQUAL "adam")
+  message(FATAL_ERROR "--embed-optimizer adagrad --dense-optimizer adam gave ${sparse_optimizer}, ${dense_optimizer}")
+endif()
+run(regrouped ctr train --resume grouped.ckpt --embed-lr 0.001 --train ctr/train.txt --epochs 1 --batch 512
+    --device cpu --json)
+expect("${regrouped}" sparse_learning_rate LESS 0.0011)
+expect("${regrouped}" dense_learning_rate GREATER 0.0049)  # the checkpoint's
+expect("${regrouped}" dense_weight_decay GREATER 0.0099)
+fails("--dense-optimizer differs from the checkpoint's" ctr train --resume grouped.ckpt --dense-optimizer sgd
+      --train ctr/train.txt --device cpu --json)
+fails("learning rate must be positive" ctr train --model lr --lr -1 --train ctr/train.txt --device cpu --json)
+fails("dense weight decay must be >= 0" ctr train --model dnn --weight-decay -1 --train ctr/train.txt --device cpu
+      --json)
 run(predicted ctr predict --model fm.ckpt --data ctr/test.txt --out p.txt --device cpu --json)
 expect("${predicted}" rows EQUAL 1000)
 # The same rows without their label column (as Criteo's test file): scored alike, with no AUC to report.

@@ -319,8 +319,7 @@ Trained train_on_synthetic(CtrModelKind kind, const SyntheticResult& s, Device d
   const Vocabulary v = build_vocabulary(s.train_path, {}, 1);
   const CtrDataset train_data = read_dataset(s.train_path, v, {});
   const CtrDataset test_data = read_dataset(s.test_path, v, {});
-  std::vector<std::int64_t> rows;
-  for (std::int64_t f = 0; f < v.field_count(); ++f) rows.push_back(v.rows(f));
+  const std::vector<std::int64_t> rows = v.field_rows();
   Context ctx(device);
   CtrModelConfig config;
   config.kind = kind;
@@ -382,8 +381,7 @@ TEST(CtrTraining, EarlyStoppingKeepsTheBestEpoch) {
   const SyntheticResult s = write_synthetic_click_log(dir, {20000, 5000, 9});
   const Vocabulary v = build_vocabulary(s.train_path, {}, 1);
   const CtrDataset train_data = read_dataset(s.train_path, v, {}), valid = read_dataset(s.test_path, v, {});
-  std::vector<std::int64_t> rows;
-  for (std::int64_t f = 0; f < v.field_count(); ++f) rows.push_back(v.rows(f));
+  const std::vector<std::int64_t> rows = v.field_rows();
   Context ctx(Device::cpu());
   CtrModelConfig config;
   config.kind = CtrModelKind::kFm;
@@ -510,8 +508,7 @@ TEST(CtrStream, StreamedTrainingLearnsLikeInMemory) {
   const SyntheticResult s = write_synthetic_click_log(dir, {40000, 10000, 6});
   const Vocabulary v = build_vocabulary(s.train_path, {}, 1);
   const CtrDataset test_data = read_dataset(s.test_path, v, {});
-  std::vector<std::int64_t> rows;
-  for (std::int64_t f = 0; f < v.field_count(); ++f) rows.push_back(v.rows(f));
+  const std::vector<std::int64_t> rows = v.field_rows();
   CtrModelConfig config;
   config.kind = CtrModelKind::kFm;
   config.sparse_learning_rate = config.dense_learning_rate = 0.005f;
@@ -533,8 +530,7 @@ TEST(CtrTraining, EndsAtTheBestEpoch) {
   const Vocabulary v = build_vocabulary(s.train_path, {}, 1);
   const CtrDataset train_data = read_dataset(s.train_path, v, {});
   const CtrDataset valid = read_dataset(s.test_path, v, {});
-  std::vector<std::int64_t> rows;
-  for (std::int64_t f = 0; f < v.field_count(); ++f) rows.push_back(v.rows(f));
+  const std::vector<std::int64_t> rows = v.field_rows();
   CtrModelConfig config;
   config.hidden = {64, 64};
   config.sparse_learning_rate = config.dense_learning_rate = 0.03f;
@@ -565,8 +561,7 @@ TEST(CtrCheckpoint, ResumedTrainingIsBitwiseUninterruptedTraining) {
   const SyntheticResult s = write_synthetic_click_log(dir, {4000, 10, 3});
   const Vocabulary v = build_vocabulary(s.train_path, {}, 1);
   const CtrDataset train_data = read_dataset(s.train_path, v, {});
-  std::vector<std::int64_t> rows;
-  for (std::int64_t f = 0; f < v.field_count(); ++f) rows.push_back(v.rows(f));
+  const std::vector<std::int64_t> rows = v.field_rows();
   CtrModelConfig config;
   config.hidden = {16, 8};
   TrainOptions options;
@@ -624,8 +619,7 @@ TEST(CtrCheckpoint, RoundTripsAndRejectsBadFiles) {
   const Vocabulary v = build_vocabulary(s.train_path, {}, 1);
   const CtrDataset train_data = read_dataset(s.train_path, v, {});
   const CtrDataset test_data = read_dataset(s.test_path, v, {});
-  std::vector<std::int64_t> rows;
-  for (std::int64_t f = 0; f < v.field_count(); ++f) rows.push_back(v.rows(f));
+  const std::vector<std::int64_t> rows = v.field_rows();
   Context ctx(Device::cpu());
   CtrModelConfig config;
   config.hidden = {16, 8};
@@ -735,8 +729,7 @@ TEST(CtrTraining, EveryOptimizerFamilyLearns) {
   const Vocabulary v = build_vocabulary(s.train_path, {}, 1);
   const CtrDataset train_data = read_dataset(s.train_path, v, {});
   const CtrDataset test_data = read_dataset(s.test_path, v, {});
-  std::vector<std::int64_t> rows;
-  for (std::int64_t f = 0; f < v.field_count(); ++f) rows.push_back(v.rows(f));
+  const std::vector<std::int64_t> rows = v.field_rows();
   struct Family {
     DenseOptimizerKind dense;
     SparseOptimizerKind sparse;
@@ -760,6 +753,51 @@ TEST(CtrTraining, EveryOptimizerFamilyLearns) {
     // Chance is 0.5; Adam reaches ~0.58 on this small log in two epochs (the planted order-3 term needs more).
     EXPECT_GT(r.auc, 0.55);
   }
+}
+
+// Per-group settings: the dense weight decay shrinks the MLP weight matrices only (AdamW: p·(1 − lr·wd) before the
+// Adam step, so one step differs from the undecayed one by −lr·wd·p0), and bad rates and decays are refused.
+TEST(CtrTraining, DenseWeightDecayShrinksOnlyMlpWeights) {
+  const std::string dir = testing::temp_dir("ctr_weight_decay");
+  const SyntheticResult s = write_synthetic_click_log(dir, {512, 16, 5});
+  const Vocabulary v = build_vocabulary(s.train_path, {}, 1);
+  const CtrDataset d = read_dataset(s.train_path, v, {});
+  const std::vector<std::int64_t> rows = v.field_rows();
+  CtrModelConfig config;
+  config.hidden = {16, 8};
+  config.sparse_learning_rate = 0.02f;
+  config.dense_learning_rate = 0.01f;
+  TrainOptions options;
+  options.batch_size = 512;
+  options.shuffle = false;
+  Context ctx(Device::cpu());
+  CtrModel plain(ctx, config, rows);
+  config.dense_weight_decay = 0.5f;
+  CtrModel decayed(ctx, config, rows);
+  std::vector<std::vector<float>> initial;
+  for (const TensorView& p : plain.parameters()) initial.push_back(testing::to_host<float>(ctx, p));
+  (void)train(plain, d, CtrDataset{}, options);
+  (void)train(decayed, d, CtrDataset{}, options);
+  const auto pa = plain.parameters(), pb = decayed.parameters();
+  const std::size_t tables = 2 * rows.size();  // first-order weights and embeddings, a table per field
+  ASSERT_EQ(pa.size(), tables + 1 + 2 * config.hidden.size() + 2);
+  for (std::size_t i = 0; i < pa.size(); ++i) {
+    const auto a = testing::to_host<float>(ctx, pa[i]), b = testing::to_host<float>(ctx, pb[i]);
+    const bool mlp_weight = i > tables && (i - tables - 1) % 2 == 0;
+    if (!mlp_weight) {
+      EXPECT_EQ(a, b) << "parameter " << i;
+      continue;
+    }
+    std::vector<float> want(a.size());
+    for (std::size_t j = 0; j < a.size(); ++j) want[j] = a[j] - 0.01f * 0.5f * initial[i][j];
+    EXPECT_TRUE(testing::all_close(b, want, {1e-6, 1e-6})) << "parameter " << i;
+    EXPECT_NE(a, b);
+  }
+  EXPECT_THROW(decayed.set_dense_weight_decay(-1.0f), Error);
+  EXPECT_THROW(decayed.set_learning_rates(0.0f, 0.01f), Error);
+  EXPECT_THROW(decayed.set_learning_rates(0.01f, std::nanf("")), Error);
+  config.embedding_l2 = -0.1f;
+  EXPECT_THROW(CtrModel(ctx, config, rows), Error);
 }
 
 TEST(CtrTraining, StageProfileCoversEveryStageOfDeepFm) {
@@ -804,8 +842,7 @@ TEST(CtrTrainingCuda, OneStepMatchesCpu) {
   const SyntheticResult s = write_synthetic_click_log(dir, {4096, 16, 3});
   const Vocabulary v = build_vocabulary(s.train_path, {}, 1);
   const CtrDataset d = read_dataset(s.train_path, v, {});
-  std::vector<std::int64_t> rows;
-  for (std::int64_t f = 0; f < v.field_count(); ++f) rows.push_back(v.rows(f));
+  const std::vector<std::int64_t> rows = v.field_rows();
   CtrModelConfig config;
   config.hidden = {32, 32};
   TrainOptions options;
