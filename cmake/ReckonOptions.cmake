@@ -18,6 +18,7 @@ option(RECKON_BUILD_TESTS "Build the GoogleTest suite" ON)
 option(RECKON_BUILD_BENCHMARKS "Build the Google Benchmark programs" ON)
 option(RECKON_BUILD_APPS "Build the reckon command-line program" ON)
 option(BUILD_SHARED_LIBS "Build reckon as a shared library" OFF)
+option(RECKON_FUZZ "Link the fuzz targets (tests/fuzz) with libFuzzer for fuzzing runs (clang; see scripts/fuzz.sh)" OFF)
 
 if(NOT CMAKE_BUILD_TYPE AND NOT CMAKE_CONFIGURATION_TYPES)
   set(CMAKE_BUILD_TYPE Release CACHE STRING "Build type" FORCE)

@@ -23,6 +23,14 @@ if(RECKON_SANITIZE)
   endif()
 endif()
 
+# --- Fuzzing (clang's libFuzzer): coverage for everything, the fuzzer's main linked into tests/fuzz targets only
+if(RECKON_FUZZ)
+  if(NOT CMAKE_CXX_COMPILER_ID MATCHES "Clang")
+    message(FATAL_ERROR "RECKON_FUZZ needs clang (libFuzzer); configure with CXX=clang++ (scripts/fuzz.sh does)")
+  endif()
+  add_compile_options($<$<COMPILE_LANGUAGE:CXX>:-fsanitize=fuzzer-no-link>)
+endif()
+
 # --- CUDA settings ------------------------------------------------------------------------------------------
 if(RECKON_WITH_CUDA)
   # One CUDA runtime for the whole program: the static one, as nvcc links by default.

@@ -60,6 +60,8 @@ class ByteReader {
     at_ += n;
     return s;
   }
+  // Bytes not yet read: what a count read from the body is checked against before anything is sized by it.
+  std::size_t remaining() const { return bytes_.size() - at_; }
 
  private:
   void check(std::size_t n) const;

@@ -129,7 +129,24 @@ LoadedModel load_checkpoint(const std::string& path, Context& ctx) {
   config.dense_weight_decay = c.value("dense_weight_decay", 0.0f);  // absent in checkpoints before it existed
   config.seed = c.at("seed").get<std::uint64_t>();
   config.field_widths = c.value("field_widths", std::vector<int>{});
-  out.model = std::make_unique<CtrModel>(ctx, config, c.at("field_rows").get<std::vector<std::int64_t>>());
+  const auto field_rows = c.at("field_rows").get<std::vector<std::int64_t>>();
+  // The parameters are in the body, 4 bytes each: sizes the body cannot hold are refused before the model is built
+  // (a damaged header must not become a huge allocation). A lower bound (every model has a row per id and field;
+  // DNN and DeepFM their MLP), counted in double since the header's numbers may overflow.
+  double parameters = 0;
+  for (const std::int64_t rows : field_rows) parameters += static_cast<double>(rows);
+  if (config.kind == CtrModelKind::kDnn || config.kind == CtrModelKind::kDeepFm) {
+    double width = static_cast<double>(config.embed_dim) * static_cast<double>(field_rows.size());
+    for (const int h : config.hidden) {
+      parameters += (width + 1.0) * h;
+      width = h;
+    }
+  }
+  if (!(parameters * 4 <= static_cast<double>(r.remaining()))) {
+    RECKON_THROW(StatusCode::kDataError, path, ": the model configuration needs more parameters than the ",
+                 bytes.size(), "-byte checkpoint holds");
+  }
+  out.model = std::make_unique<CtrModel>(ctx, config, field_rows);
   out.model->set_step(c.at("step").get<std::int64_t>());
   } catch (const nlohmann::json::exception& e) {
     RECKON_THROW(StatusCode::kDataError, path, ": incomplete model configuration: ", e.what());

@@ -542,6 +542,10 @@ class RowReader {
       float value = 0;
       bool ok = b != std::string_view::npos && b > (libsvm ? 0 : a + 1);
       if (ok && !libsvm) ok = std::from_chars(cols[i].data(), cols[i].data() + a, field).ec == std::errc() && field >= 0;
+      if (ok && field >= kMaxSparseFields) {
+        reason = "item '" + std::string(cols[i]) + "': field numbers go up to " + std::to_string(kMaxSparseFields - 1);
+        return false;
+      }
       if (ok) {
         ok = std::from_chars(cols[i].data() + b + 1, cols[i].data() + cols[i].size(), value).ec == std::errc() &&
              std::isfinite(value);

@@ -73,6 +73,10 @@ class FieldVocabulary {
 // to this; a row with more keeps the `width` most frequent (lowest ids).
 inline constexpr int kMaxBagWidth = 64;
 
+// The most fields a libffm or libsvm row may have (libffm field numbers 0 .. kMaxSparseFields - 1): a row's field
+// number sizes every row of the data set, so a stray large one must not become a huge allocation.
+inline constexpr std::int64_t kMaxSparseFields = 10000;
+
 struct Vocabulary {
   CtrFormat format = CtrFormat::kCriteo;
   std::shared_ptr<const Schema> schema;  // kSchema only

@@ -261,7 +261,13 @@ Item2Vec Item2Vec::load(Context& ctx, const std::string& path) {
   } catch (const nlohmann::json::exception& e) {
     RECKON_THROW(StatusCode::kDataError, path, ": incomplete header: ", e.what());
   }
-  RECKON_CHECK_ARG(V >= 1 && c.dim >= 1 && c.dim <= kSgnsMaxDim, path, ": bad vocabulary size or dimension");
+  // Each item takes a 4-byte length and an 8-byte count, then 2·dim floats: V is checked against what the body
+  // holds before anything is sized by it.
+  if (V < 1 || c.dim < 1 || c.dim > kSgnsMaxDim ||
+      static_cast<std::uint64_t>(V) > r.remaining() / (12 + 8 * static_cast<std::uint64_t>(c.dim))) {
+    RECKON_THROW(StatusCode::kDataError, path, ": bad vocabulary size ", V, " or dimension ", c.dim, " for a ",
+                 bytes.size(), "-byte checkpoint");
+  }
   std::vector<std::string> tokens(static_cast<std::size_t>(V));
   std::vector<std::int64_t> counts(static_cast<std::size_t>(V));
   for (std::int64_t i = 0; i < V; ++i) {

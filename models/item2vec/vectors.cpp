@@ -67,6 +67,12 @@ KeyedVectors load_word2vec(const std::string& path) {
     }
   }
   ++at;
+  // A vector takes at least 2·dim + 1 bytes ("t 1 2 3" in text; binary takes more): a header promising more than
+  // the file can hold is refused before anything is sized by it.
+  if (static_cast<std::uint64_t>(count) > (bytes.size() - at) / (2 * static_cast<std::uint64_t>(v.dim) + 1)) {
+    RECKON_THROW(StatusCode::kDataError, path, ":1: the header promises ", count, " vectors of dimension ", v.dim,
+                 ", more than the file's ", bytes.size(), " bytes can hold (truncated?)");
+  }
   // Binary when the bytes after the first token are not all printable text.
   bool binary = false;
   if (count > 0) {

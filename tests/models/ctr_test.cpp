@@ -100,12 +100,18 @@ TEST(CtrData, VocabularyCountsThresholdsAndRoundTrips) {
 
 TEST(CtrData, LibffmFieldsAndValues) {
   const std::string dir = testing::temp_dir("ctr_ffm");
-  const std::string path = testing::write_file(dir, "t.ffm", "1 0:5:0.5 2:7:1\n0 1:3:2.0\n1 0:5:1 bogus\n");
+  // The last row's field number would size every row of the data set: refused, not allocated.
+  const std::string path =
+      testing::write_file(dir, "t.ffm", "1 0:5:0.5 2:7:1\n0 1:3:2.0\n1 0:5:1 bogus\n0 4000000000000000:1:1\n");
   const Vocabulary v = build_vocabulary(path, {CtrFormat::kLibffm}, 1);
   EXPECT_EQ(v.field_count(), 3);
   const CtrDataset d = read_dataset(path, v, {CtrFormat::kLibffm});
   ASSERT_EQ(d.size(), 2);
-  EXPECT_EQ(d.skipped_rows, 1);
+  EXPECT_EQ(d.skipped_rows, 2);
+  ASSERT_EQ(d.first_errors.size(), 2u);
+  EXPECT_NE(d.first_errors[1].find("t.ffm:4: item '4000000000000000:1:1': field numbers go up to 9999"),
+            std::string::npos)
+      << d.first_errors[1];
   EXPECT_EQ(d.values[0], 0.5f);
   EXPECT_EQ(d.values[1], 0.0f);  // field 1 absent in row 1
   EXPECT_EQ(d.ids[1], 0);
@@ -655,6 +661,19 @@ TEST(CtrCheckpoint, RoundTripsAndRejectsBadFiles) {
   flipped[flipped.size() / 2] ^= 1;
   expect_rejected("flipped.ckpt", flipped, "checksum");
   expect_rejected("foreign.ckpt", "{\"not\": \"a checkpoint\"}", "not a reckon checkpoint");
+  // A header whose sizes the body cannot hold (checksum intact): refused before anything is sized by it.
+  {
+    std::uint64_t length = 0;
+    std::memcpy(&length, bytes.data() + 16, 8);
+    std::string header = bytes.substr(24, length);
+    const std::size_t rows_at = header.find("\"field_rows\":[") + 14;
+    header.insert(rows_at, "4000000000000,");
+    std::string body = bytes.substr(0, 16);
+    append_bytes<std::uint64_t>(body, header.size());
+    body += header + bytes.substr(24 + length, bytes.size() - 8 - 24 - length);
+    append_bytes<std::uint64_t>(body, fnv1a(body));
+    expect_rejected("huge.ckpt", body, "needs more parameters than");
+  }
   EXPECT_THROW((void)load_checkpoint(dir + "/absent.ckpt", ctx), Error);
 
   // A save that cannot complete leaves the previous checkpoint as it was.

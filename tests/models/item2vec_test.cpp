@@ -138,6 +138,7 @@ TEST(Item2vecVectors, Word2vecFormatsRoundTripAndBadFilesAreClear) {
   expect_bad("long.txt", "1 3\na 1 2 3 4\n", "more than 3");
   expect_bad("nan.txt", "1 2\na 1 nan\n", "not finite");
   expect_bad("dup.txt", "2 1\na 1\na 2\n", "twice");
+  expect_bad("huge.txt", "99999999999 2\nw 1 2\n", "promises 99999999999 vectors");  // nothing sized by it
   std::string truncated = "2 4\na ";
   const float values[4] = {1, 2, 3, 4};
   truncated.append(reinterpret_cast<const char*>(values), 16).append("\nb ").append(reinterpret_cast<const char*>(values), 7);

@@ -1,0 +1,44 @@
+// Shared by the fuzz targets. Each target defines LLVMFuzzerTestOneInput: the input must either be accepted or be
+// refused with a reckon::Error (the library's one error path, with a message for the user). Anything else - another
+// exception type, a crash, a sanitizer report, an allocation sized by a number in the input - is a bug.
+//
+// Built two ways (tests/fuzz/CMakeLists.txt): with libFuzzer under clang (RECKON_FUZZ=ON, scripts/fuzz.sh), and
+// with fuzz_replay.cpp as main, which runs the checked-in corpus as a CTest test in every build.
+#pragma once
+
+#include <unistd.h>
+
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <exception>
+#include <string>
+#include <string_view>
+
+#include "reckon/runtime/error.h"
+#include "reckon/runtime/file_io.h"
+
+namespace reckon::fuzz {
+
+// Runs body; a reckon::Error is a clear refusal, any other exception aborts (the fuzzer records the input).
+template <typename Body>
+void accept_or_refuse(const char* what, Body&& body) {
+  try {
+    body();
+  } catch (const Error&) {
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "%s: escaped as %s instead of reckon::Error: %s\n", what, typeid(e).name(), e.what());
+    std::abort();
+  }
+}
+
+// The readers under test take paths: the input goes to a file private to this process.
+inline std::string input_file(std::string_view bytes, const char* suffix = "") {
+  const char* dir = std::getenv("TMPDIR");
+  std::string path = std::string(dir != nullptr && *dir != '\0' ? dir : "/tmp") + "/reckon_fuzz_" +
+                     std::to_string(::getpid()) + suffix;
+  write_file_atomically(path, bytes);
+  return path;
+}
+
+}  // namespace reckon::fuzz
