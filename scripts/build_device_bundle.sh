@@ -43,6 +43,16 @@ if [ -f "$reference_blas" ]; then
 else
   echo "warning: $reference_blas not found (Debian's libblas3); the bundle has no CPU BLAS" >&2
 fi
+# The shared text and session samples (about 6 MB), for item2vec quality on the GPU against the CPU's figures in
+# docs/ITEM2VEC.md. Carried in the ignored bundle only: ../shared files are never committed.
+shared=../shared/data
+if [ -d "$shared" ]; then
+  mkdir -p "$bundle/data"
+  for f in text/text8_500k.txt text/questions-words.txt text/ws353.txt text/simlex999.txt text/men.txt \
+           sessions/yoochoose-clicks-100k_train_full.txt sessions/yoochoose-clicks-100k_test.txt; do
+    if [ -f "$shared/$f" ]; then cp "$shared/$f" "$bundle/data/"; fi
+  done
+fi
 git rev-parse --short HEAD > "$bundle/COMMIT" 2>/dev/null || echo unknown > "$bundle/COMMIT"
 du -sh "$bundle"
 ls "$bundle/lib"

@@ -101,6 +101,34 @@ say "==== item2vec end to end on the GPU ($(elapsed)s)"
 demo_json=$(timeout 120 "$bundle/bin/reckon" item2vec demo --device cuda --out /tmp/reckon_item2vec_demo --json 2>>"$log")
 say "item2vec demo (cuda): exit $? ${demo_json:0:600}"
 
+# Quality and speed on the shared samples when the bundle carries them, against the build machine's CPU runs
+# (docs/ITEM2VEC.md): text8_500k at d=100 (CPU, 10 seeds: analogies 1.73-2.25%, mean 1.98%; ws353 0.210, SimLex
+# 0.064, MEN 0.108-0.135), the same at d=128 (the GPU speed target's setting), and YooChoose (CPU HR@20
+# 0.2409-0.2442).
+data="$bundle/data"
+if [ -f "$data/text8_500k.txt" ]; then
+  for dim in 100 128; do
+    i2v_json=$(timeout 120 "$bundle/bin/reckon" item2vec train --device cuda --input "$data/text8_500k.txt" \
+      --output /tmp/reckon_text8_$dim.vec --dim $dim --window 5 --negative 5 --sample 1e-3 --epochs 5 --json 2>>"$log")
+    say "item2vec train text8_500k d=$dim (cuda): exit $? $(echo "$i2v_json" | python3 -c 'import json,sys; r=json.load(sys.stdin); print("raw_words_per_s", round(r["raw_words_per_s"]), "effective", round(r["effective_words_per_s"]), "seconds", round(r["seconds"], 2), "losses", [round(e["loss"], 3) for e in r["epoch_results"]])' 2>&1)"
+    for eval_args in "--analogy $data/questions-words.txt" "--similarity $data/ws353.txt" \
+                     "--similarity $data/simlex999.txt" "--similarity $data/men.txt"; do
+      eval_json=$(timeout 60 "$bundle/bin/reckon" item2vec eval --device cuda --vectors /tmp/reckon_text8_$dim.vec \
+        $eval_args --json 2>>"$log")
+      say "  eval ${eval_args%% *} $(basename "${eval_args##* }"): exit $? ${eval_json:0:200}"
+    done
+  done
+  i2v_json=$(timeout 120 "$bundle/bin/reckon" item2vec train --device cuda --format sessions-tsv \
+    --input "$data/yoochoose-clicks-100k_train_full.txt" --output /tmp/reckon_yc.vec --dim 64 --window 3 \
+    --min-count 1 --epochs 10 --json 2>>"$log")
+  say "item2vec train yoochoose d=64 (cuda): exit $? ${i2v_json:0:160}"
+  eval_json=$(timeout 60 "$bundle/bin/reckon" item2vec eval --device cuda --vectors /tmp/reckon_yc.vec \
+    --sessions "$data/yoochoose-clicks-100k_test.txt" --k 20 --json 2>>"$log")
+  say "  eval next item (CPU HR@20 0.2409-0.2442): exit $? ${eval_json:0:300}"
+else
+  say "(the bundle carries no shared samples: item2vec on text8/YooChoose skipped)"
+fi
+
 say ""
 say "==== CTR end to end on the GPU ($(elapsed)s)"
 # DeepFM with every default (400-400-400, batch 4096) on a synthetic log, in memory and streamed from disk (pinned
