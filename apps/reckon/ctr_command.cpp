@@ -2,6 +2,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <charconv>
 #include <fstream>
 #include <iostream>
 #include <memory>
@@ -43,13 +44,20 @@ struct TrainArgs {
   std::set<std::string> given;  // options named on the command line (--resume checks them against the checkpoint)
 };
 
+// "400,400,400": positive layer sizes, comma separated; an empty text is no hidden layer.
 std::vector<int> parse_hidden(const std::string& text) {
   std::vector<int> out;
   std::stringstream in(text);
   std::string item;
   while (std::getline(in, item, ',')) {
     if (item.empty()) continue;
-    out.push_back(std::stoi(item));
+    int size = 0;
+    const auto [end, ec] = std::from_chars(item.data(), item.data() + item.size(), size);
+    if (ec != std::errc() || end != item.data() + item.size() || size < 1) {
+      RECKON_THROW(StatusCode::kInvalidArgument, "--hidden '", text, "': '", item,
+                   "' is not a positive layer size (expected sizes separated by commas, e.g. 400,400,400)");
+    }
+    out.push_back(size);
   }
   return out;
 }
@@ -115,6 +123,34 @@ void check_resume_options(const TrainArgs& a, const ctr::CtrModelConfig& asked, 
 }
 
 nlohmann::json run_train(const TrainArgs& a) {
+  // Every option is checked before the (possibly large) files are read.
+  ctr::CtrModelConfig config;
+  config.kind = ctr::parse_model_kind(a.model);
+  config.embed_dim = a.embed_dim;
+  config.hidden = parse_hidden(a.hidden);
+  config.dropout = a.dropout;
+  config.embedding_l2 = a.l2;
+  config.sparse_optimizer = parse_sparse_optimizer(group_optimizer(a, a.embed_optimizer));
+  config.dense_optimizer = parse_dense_optimizer(group_optimizer(a, a.dense_optimizer));
+  config.sparse_learning_rate = group_learning_rate(a, "--embed-lr", a.embed_lr);
+  config.dense_learning_rate = group_learning_rate(a, "--dense-lr", a.dense_lr);
+  config.dense_weight_decay = a.weight_decay;
+  config.seed = a.seed;
+  ctr::validate(config);
+  ctr::TrainOptions options;
+  options.epochs = a.epochs;
+  options.batch_size = a.batch;
+  options.progress = a.progress && !a.json;
+  options.seed = a.seed;
+  options.early_stopping_patience = a.patience;
+  options.restore_best = !a.keep_last;
+  options.learning_rate_decay = a.lr_decay;
+  ctr::validate(options);
+  RECKON_CHECK_ARG(a.threads >= 0, "--threads must be >= 0 (0: all), got ", a.threads);
+  RECKON_CHECK_ARG(a.shuffle_buffer >= 1, "--shuffle-buffer must be >= 1, got ", a.shuffle_buffer);
+  RECKON_CHECK_ARG(a.hash_buckets >= 0, "--hash-buckets must be >= 0 (0: off), got ", a.hash_buckets);
+  RECKON_CHECK_ARG(a.min_count >= 1, "--min-count must be >= 1, got ", a.min_count);
+
   Context ctx(parse_device(a.device), a.seed);
   if (a.threads > 0) ctx.set_cpu_threads(a.threads);
   const ctr::ReadOptions read =
@@ -128,18 +164,6 @@ nlohmann::json run_train(const TrainArgs& a) {
   const ctr::CtrDataset train = a.stream ? ctr::CtrDataset{} : ctr::read_dataset(a.train, vocab, read);
   const ctr::CtrDataset valid = a.valid.empty() ? ctr::CtrDataset{} : ctr::read_dataset(a.valid, vocab, read);
   const std::vector<std::int64_t> rows = vocab.field_rows();
-  ctr::CtrModelConfig config;
-  config.kind = ctr::parse_model_kind(a.model);
-  config.embed_dim = a.embed_dim;
-  config.hidden = parse_hidden(a.hidden);
-  config.dropout = a.dropout;
-  config.embedding_l2 = a.l2;
-  config.sparse_optimizer = parse_sparse_optimizer(group_optimizer(a, a.embed_optimizer));
-  config.dense_optimizer = parse_dense_optimizer(group_optimizer(a, a.dense_optimizer));
-  config.sparse_learning_rate = group_learning_rate(a, "--embed-lr", a.embed_lr);
-  config.dense_learning_rate = group_learning_rate(a, "--dense-lr", a.dense_lr);
-  config.dense_weight_decay = a.weight_decay;
-  config.seed = a.seed;
   config.field_widths = vocab.field_widths();
   std::unique_ptr<ctr::CtrModel> created =
       a.resume.empty() ? std::make_unique<ctr::CtrModel>(ctx, config, rows) : std::move(resumed.model);
@@ -147,14 +171,6 @@ nlohmann::json run_train(const TrainArgs& a) {
   if (!a.resume.empty()) check_resume_options(a, config, model);
   const ctr::CtrModelConfig started = model.config();  // learning rates before any --lr-decay
   const std::int64_t start_step = model.step();
-  ctr::TrainOptions options;
-  options.epochs = a.epochs;
-  options.batch_size = a.batch;
-  options.progress = a.progress && !a.json;
-  options.seed = a.seed;
-  options.early_stopping_patience = a.patience;
-  options.restore_best = !a.keep_last;
-  options.learning_rate_decay = a.lr_decay;
   ctr::CtrDataset stream_report;
   // --profile: time each stage of every training step (stream events on a GPU, so the steps are not serialised).
   std::unique_ptr<StageTimer> stages;

@@ -59,9 +59,7 @@ KeyedVectors keyed(const Item2Vec& model) {
 }
 
 nlohmann::json run_train(const TrainArgs& a) {
-  Context ctx(parse_device(a.device), a.seed);
-  if (a.threads > 0) ctx.set_cpu_threads(a.threads);
-  const Sequences sequences = read_sequences(a.input, parse_corpus_format(a.format), a.max_sentence);
+  // Every option is checked before the (possibly large) corpus is read.
   Item2VecConfig config;
   config.dim = a.dim;
   config.window = a.window;
@@ -73,6 +71,15 @@ nlohmann::json run_train(const TrainArgs& a) {
   config.seed = a.seed;
   config.batch_words = a.batch_words;
   config.schedule = a.sequential ? SgnsSchedule::kSequential : SgnsSchedule::kHogwild;
+  validate(config);
+  RECKON_CHECK_ARG(a.threads >= 0, "--threads must be >= 0 (0: all), got ", a.threads);
+  RECKON_CHECK_ARG(a.min_count >= 1, "--min-count must be >= 1, got ", a.min_count);
+  RECKON_CHECK_ARG(a.max_vocab >= 0, "--max-vocab must be >= 0 (0: all), got ", a.max_vocab);
+  RECKON_CHECK_ARG(a.max_sentence >= 1, "--max-sentence must be >= 1, got ", a.max_sentence);
+  const CorpusFormat format = parse_corpus_format(a.format);
+  Context ctx(parse_device(a.device), a.seed);
+  if (a.threads > 0) ctx.set_cpu_threads(a.threads);
+  const Sequences sequences = read_sequences(a.input, format, a.max_sentence);
   // Continued training keeps the checkpoint's vocabulary, tables and settings; the training options named on the
   // command line replace the checkpoint's (more epochs, another learning rate...). --dim, --min-count and
   // --max-vocab cannot change a trained model and are refused.

@@ -171,13 +171,7 @@ struct CtrModel::Workspace {
 CtrModel::CtrModel(Context& ctx, CtrModelConfig config, std::vector<std::int64_t> field_rows)
     : ctx_(&ctx), config_(std::move(config)), field_rows_(std::move(field_rows)), ws_(std::make_unique<Workspace>()) {
   RECKON_CHECK_ARG(!field_rows_.empty(), "a CTR model needs at least one field");
-  RECKON_CHECK_ARG(config_.embed_dim >= 1 && config_.embed_dim <= kEmbeddingBackwardMaxDim, "embedding dimension ",
-                   config_.embed_dim, " outside [1, ", kEmbeddingBackwardMaxDim, "]");
-  RECKON_CHECK_ARG(config_.dropout >= 0.0f && config_.dropout < 1.0f, "dropout must be in [0, 1)");
-  set_learning_rates(config_.sparse_learning_rate, config_.dense_learning_rate);
-  set_dense_weight_decay(config_.dense_weight_decay);
-  check_decay(config_.embedding_l2, "embedding L2");
-  for (int h : config_.hidden) RECKON_CHECK_ARG(h >= 1, "hidden layer sizes must be positive");
+  validate(config_);
   if (config_.field_widths.empty()) config_.field_widths.assign(field_rows_.size(), 1);
   RECKON_CHECK_ARG(config_.field_widths.size() == field_rows_.size(), "field widths (", config_.field_widths.size(),
                    ") and fields (", field_rows_.size(), ") differ in number");
@@ -216,6 +210,19 @@ CtrModel::CtrModel(Context& ctx, CtrModelConfig config, std::vector<std::int64_t
     }
   }
   ctx.synchronize();
+}
+
+void validate(const CtrModelConfig& config) {
+  RECKON_CHECK_ARG(config.embed_dim >= 1 && config.embed_dim <= kEmbeddingBackwardMaxDim, "embedding dimension ",
+                   config.embed_dim, " outside [1, ", kEmbeddingBackwardMaxDim, "]");
+  RECKON_CHECK_ARG(config.dropout >= 0.0f && config.dropout < 1.0f, "dropout must be in [0, 1), got ", config.dropout);
+  check_rate(config.sparse_learning_rate, "the embeddings' learning rate");
+  check_rate(config.dense_learning_rate, "the dense layers' learning rate");
+  check_decay(config.dense_weight_decay, "dense weight decay");
+  check_decay(config.embedding_l2, "embedding L2");
+  check_decay(config.init_stddev, "the embeddings' initial standard deviation");
+  for (const int h : config.hidden) RECKON_CHECK_ARG(h >= 1, "hidden layer sizes must be positive, got ", h);
+  for (const int w : config.field_widths) RECKON_CHECK_ARG(w >= 1, "field widths must be >= 1, got ", w);
 }
 
 void CtrModel::set_learning_rates(float sparse, float dense) {

@@ -91,6 +91,10 @@ enum class CtrStage : int {
 };
 std::vector<std::string> ctr_stage_names();  // in CtrStage order: embedding_fwd, fm, mlp_fwd, ...
 
+// Throws kInvalidArgument for settings out of range (the constructor calls it; callers that read large files first
+// check before reading). Field widths are checked against the fields by the constructor.
+void validate(const CtrModelConfig& config);
+
 class CtrModel {
  public:
   CtrModel(Context& ctx, CtrModelConfig config, std::vector<std::int64_t> field_rows);

@@ -124,8 +124,7 @@ void restore_snapshot(CtrModel& model, const ModelSnapshot& snapshot) {
 // The epoch loop shared by in-memory and streaming training.
 TrainResult train_epochs(CtrModel& model, const CtrDataset& valid, const TrainOptions& options,
                          const std::function<EpochBatches(int epoch)>& epoch_batches) {
-  RECKON_CHECK_ARG(options.epochs >= 1 && options.batch_size >= 1, "epochs and batch size must be positive");
-  RECKON_CHECK_ARG(options.learning_rate_decay > 0.0f, "learning-rate decay must be positive");
+  validate(options);
   Context& ctx = model.context();
   const bool show = options.progress && isatty(STDERR_FILENO);
   TrainResult result;
@@ -209,6 +208,15 @@ TrainResult train_epochs(CtrModel& model, const CtrDataset& valid, const TrainOp
 }
 
 }  // namespace
+
+void validate(const TrainOptions& options) {
+  RECKON_CHECK_ARG(options.epochs >= 1, "epochs must be >= 1, got ", options.epochs);
+  RECKON_CHECK_ARG(options.batch_size >= 1, "batch size must be >= 1, got ", options.batch_size);
+  RECKON_CHECK_ARG(options.early_stopping_patience >= 0, "early-stopping patience must be >= 0, got ",
+                   options.early_stopping_patience);
+  RECKON_CHECK_ARG(options.learning_rate_decay > 0.0f && std::isfinite(options.learning_rate_decay),
+                   "learning-rate decay must be positive and finite, got ", options.learning_rate_decay);
+}
 
 TrainResult train(CtrModel& model, const CtrDataset& train_data, const CtrDataset& valid, const TrainOptions& options) {
   RECKON_CHECK_ARG(train_data.size() > 0, "the training set is empty");

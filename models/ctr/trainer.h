@@ -42,6 +42,10 @@ struct TrainResult {
   bool restored_best = false;  // the model was put back to best_epoch
 };
 
+// Throws kInvalidArgument for options out of range (train and train_stream call it first; callers that read large
+// files check before reading).
+void validate(const TrainOptions& options);
+
 // Throws kNumericError if the training loss becomes NaN or infinite (the model is then not usable).
 TrainResult train(CtrModel& model, const CtrDataset& train, const CtrDataset& valid, const TrainOptions& options);
 

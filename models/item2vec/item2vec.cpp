@@ -36,23 +36,29 @@ std::vector<float> download(Context& ctx, const Tensor& t) {
   return out;
 }
 
-void check_training_config(const Item2VecConfig& c) {
+}  // namespace
+
+void validate(const Item2VecConfig& c) {
+  RECKON_CHECK_ARG(c.dim >= 1 && c.dim <= kSgnsMaxDim, "dimension ", c.dim, " outside [1, ", kSgnsMaxDim, "]");
   RECKON_CHECK_ARG(c.window >= 1 && c.window <= kSgnsMaxWindow, "window ", c.window, " outside [1, ", kSgnsMaxWindow,
                    "]");
   RECKON_CHECK_ARG(c.negatives >= 0 && c.negatives <= kSgnsMaxNegatives, "negatives ", c.negatives, " outside [0, ",
                    kSgnsMaxNegatives, "]");
-  RECKON_CHECK_ARG(c.epochs >= 1, "epochs must be >= 1");
-  RECKON_CHECK_ARG(c.learning_rate > 0 && std::isfinite(c.learning_rate), "learning rate must be positive");
+  RECKON_CHECK_ARG(c.epochs >= 1, "epochs must be >= 1, got ", c.epochs);
+  RECKON_CHECK_ARG(c.learning_rate > 0 && std::isfinite(c.learning_rate), "learning rate must be positive, got ",
+                   c.learning_rate);
+  RECKON_CHECK_ARG(c.sample >= 0 && std::isfinite(c.sample), "subsampling threshold must be >= 0 (0: off), got ",
+                   c.sample);
+  RECKON_CHECK_ARG(std::isfinite(c.negative_exponent), "negative-sampling exponent must be finite, got ",
+                   c.negative_exponent);
+  RECKON_CHECK_ARG(c.batch_words >= 0, "words per step must be >= 0 (0: the device's default), got ", c.batch_words);
 }
-
-}  // namespace
 
 Item2Vec::Item2Vec(Context& ctx, Item2VecConfig config, ItemVocabulary vocabulary)
     : ctx_(&ctx), config_(config), vocabulary_(std::move(vocabulary)) {
   const std::int64_t V = vocabulary_.size(), D = config_.dim;
   RECKON_CHECK_ARG(V >= 1, "item2vec needs a non-empty vocabulary");
-  RECKON_CHECK_ARG(D >= 1 && D <= kSgnsMaxDim, "dimension ", D, " outside [1, ", kSgnsMaxDim, "]");
-  check_training_config(config_);
+  validate(config_);
   input_ = Tensor::empty(ctx, DType::kF32, {V, D});
   output_ = Tensor::empty(ctx, DType::kF32, {V, D});
   // word2vec.c's initialisation: input uniform in ±0.5/D, output zero.
@@ -64,7 +70,7 @@ Item2Vec::Item2Vec(Context& ctx, Item2VecConfig config, ItemVocabulary vocabular
 void Item2Vec::set_training_config(const Item2VecConfig& next) {
   RECKON_CHECK_ARG(next.dim == config_.dim, "dimension ", next.dim, " differs from the model's ", config_.dim,
                    " (the tables' width cannot change)");
-  check_training_config(next);
+  validate(next);
   config_ = next;
   build_sampling_tables();
 }

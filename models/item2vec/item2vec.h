@@ -30,6 +30,10 @@ struct Item2VecConfig {
   SgnsSchedule schedule = SgnsSchedule::kHogwild;
 };
 
+// Throws kInvalidArgument for settings out of range (the model checks its configuration; callers that read large
+// corpora check before reading).
+void validate(const Item2VecConfig& config);
+
 struct EpochStats {
   int epoch = 0;
   std::int64_t raw_words = 0;        // in-vocabulary words before subsampling

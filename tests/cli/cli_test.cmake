@@ -97,6 +97,12 @@ expect("${regrouped}" dense_weight_decay GREATER 0.0099)
 fails("--dense-optimizer differs from the checkpoint's" ctr train --resume grouped.ckpt --dense-optimizer sgd
       --train ctr/train.txt --device cpu --json)
 fails("learning rate must be positive" ctr train --model lr --lr -1 --train ctr/train.txt --device cpu --json)
+# Options are checked before any file is read (the training file named here does not exist).
+fails("'x' is not a positive layer size" ctr train --model dnn --hidden 400,x --train absent.txt --json)
+fails("batch size must be >= 1" ctr train --batch 0 --train absent.txt --json)
+fails("--threads must be >= 0" ctr train --threads -1 --train absent.txt --json)
+fails("subsampling threshold must be >= 0" item2vec train --input absent.txt --output v.txt --sample -1 --json)
+fails("words per step must be >= 0" item2vec train --input absent.txt --output v.txt --batch-words -5 --json)
 fails("dense weight decay must be >= 0" ctr train --model dnn --weight-decay -1 --train ctr/train.txt --device cpu
       --json)
 run(predicted ctr predict --model fm.ckpt --data ctr/test.txt --out p.txt --device cpu --json)
