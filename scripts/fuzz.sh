@@ -24,7 +24,7 @@ CC=$clangc CXX=$clangxx cmake -S . -B "$build" -G Ninja -DRECKON_CUDA=OFF -DRECK
   -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 targets=("$@")
 if [[ ${#targets[@]} -eq 0 ]]; then
-  targets=(ctr_rows_fuzz ctr_schema_fuzz item2vec_files_fuzz checkpoint_fuzz)
+  targets=(ctr_rows_fuzz ctr_schema_fuzz ctr_movielens_fuzz item2vec_files_fuzz checkpoint_fuzz)
 fi
 cmake --build "$build" --target "${targets[@]}"
 status=0
