@@ -146,6 +146,12 @@ LoadedModel load_checkpoint(const std::string& path, Context& ctx) {
     RECKON_THROW(StatusCode::kDataError, path, ": the model configuration needs more parameters than the ",
                  bytes.size(), "-byte checkpoint holds");
   }
+  // The vocabulary maps tokens to the rows of these tables: a checkpoint whose two disagree would score wrong rows.
+  const std::vector<int> widths =
+      config.field_widths.empty() ? std::vector<int>(field_rows.size(), 1) : config.field_widths;  // older files
+  if (field_rows != out.vocabulary.field_rows() || widths != out.vocabulary.field_widths()) {
+    RECKON_THROW(StatusCode::kDataError, path, ": the vocabulary and the model disagree on fields or table rows");
+  }
   out.model = std::make_unique<CtrModel>(ctx, config, field_rows);
   out.model->set_step(c.at("step").get<std::int64_t>());
   } catch (const nlohmann::json::exception& e) {

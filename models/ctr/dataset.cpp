@@ -210,14 +210,24 @@ Vocabulary Vocabulary::load(std::istream& in) {
   if (!(in >> magic >> version) || magic != "reckon-vocabulary" || version < 1 || version > 2) {
     RECKON_THROW(StatusCode::kDataError, "not a reckon vocabulary (version 1 or 2)");
   }
-  if (!(in >> format >> v.hash_buckets >> count)) RECKON_THROW(StatusCode::kDataError, "truncated vocabulary header");
+  if (!(in >> format >> v.hash_buckets >> count) || v.hash_buckets < 0) {
+    RECKON_THROW(StatusCode::kDataError, "truncated or damaged vocabulary header");
+  }
+  // Counts read from the stream size nothing up front: a damaged count runs into the end of the stream instead.
   if (format == "schema") {
     v.format = CtrFormat::kSchema;
     std::size_t n = 0;
     if (!(in >> n)) RECKON_THROW(StatusCode::kDataError, "truncated vocabulary schema");
     in.ignore(1);
-    std::string text(n, '\0');
-    if (!in.read(text.data(), static_cast<std::streamsize>(n))) RECKON_THROW(StatusCode::kDataError, "truncated vocabulary schema");
+    std::string text;
+    char chunk[4096];
+    while (text.size() < n) {
+      const std::size_t want = std::min(sizeof(chunk), n - text.size());
+      if (!in.read(chunk, static_cast<std::streamsize>(want))) {
+        RECKON_THROW(StatusCode::kDataError, "truncated vocabulary schema");
+      }
+      text.append(chunk, want);
+    }
     v.schema = std::make_shared<const Schema>(Schema::parse(text, "saved schema"));
   } else {
     v.format = parse_format(format);
@@ -231,9 +241,11 @@ Vocabulary Vocabulary::load(std::istream& in) {
     }
     if (width < 1 || width > kMaxBagWidth) RECKON_THROW(StatusCode::kDataError, "field ", name, ": bad width ", width);
     in.ignore(1);
-    std::vector<std::string> tokens(n);
-    for (std::string& t : tokens) {
-      if (!std::getline(in, t)) RECKON_THROW(StatusCode::kDataError, "truncated vocabulary in field ", name);
+    std::vector<std::string> tokens;
+    for (std::size_t i = 0; i < n; ++i) {
+      std::string token;
+      if (!std::getline(in, token)) RECKON_THROW(StatusCode::kDataError, "truncated vocabulary in field ", name);
+      tokens.push_back(std::move(token));
     }
     v.field_names.push_back(name);
     v.widths.push_back(width);

@@ -661,19 +661,21 @@ TEST(CtrCheckpoint, RoundTripsAndRejectsBadFiles) {
   flipped[flipped.size() / 2] ^= 1;
   expect_rejected("flipped.ckpt", flipped, "checksum");
   expect_rejected("foreign.ckpt", "{\"not\": \"a checkpoint\"}", "not a reckon checkpoint");
-  // A header whose sizes the body cannot hold (checksum intact): refused before anything is sized by it.
-  {
+  // Damaged headers with the checksum intact: sizes the body cannot hold are refused before anything is sized by
+  // them; table sizes that disagree with the vocabulary are refused too.
+  const auto with_field_rows_prefix = [&](const std::string& prefix) {
     std::uint64_t length = 0;
     std::memcpy(&length, bytes.data() + 16, 8);
     std::string header = bytes.substr(24, length);
-    const std::size_t rows_at = header.find("\"field_rows\":[") + 14;
-    header.insert(rows_at, "4000000000000,");
+    header.insert(header.find("\"field_rows\":[") + 14, prefix);
     std::string body = bytes.substr(0, 16);
     append_bytes<std::uint64_t>(body, header.size());
     body += header + bytes.substr(24 + length, bytes.size() - 8 - 24 - length);
     append_bytes<std::uint64_t>(body, fnv1a(body));
-    expect_rejected("huge.ckpt", body, "needs more parameters than");
-  }
+    return body;
+  };
+  expect_rejected("huge.ckpt", with_field_rows_prefix("4000000000000,"), "needs more parameters than");
+  expect_rejected("mismatch.ckpt", with_field_rows_prefix("1"), "the vocabulary and the model disagree");
   EXPECT_THROW((void)load_checkpoint(dir + "/absent.ckpt", ctx), Error);
 
   // A save that cannot complete leaves the previous checkpoint as it was.
