@@ -110,12 +110,15 @@ if [ -f "$data/text8_500k.txt" ]; then
   for dim in 100 128; do
     i2v_json=$(timeout 120 "$bundle/bin/reckon" item2vec train --device cuda --input "$data/text8_500k.txt" \
       --output /tmp/reckon_text8_$dim.vec --dim $dim --window 5 --negative 5 --sample 1e-3 --epochs 5 --json 2>>"$log")
-    say "item2vec train text8_500k d=$dim (cuda): exit $? $(echo "$i2v_json" | python3 -c 'import json,sys; r=json.load(sys.stdin); print("raw_words_per_s", round(r["raw_words_per_s"]), "effective", round(r["effective_words_per_s"]), "seconds", round(r["seconds"], 2), "losses", [round(e["loss"], 3) for e in r["epoch_results"]])' 2>&1)"
+    rc=$?
+    brief=$(echo "$i2v_json" | python3 -c 'import json,sys; r=json.load(sys.stdin); print("raw_words_per_s", round(r["raw_words_per_s"]), "effective", round(r["effective_words_per_s"]), "seconds", round(r["seconds"], 2), "losses", [round(e["loss"], 3) for e in r["epoch_results"]])' 2>/dev/null || echo "${i2v_json:0:300}")
+    say "item2vec train text8_500k d=$dim (cuda): exit $rc $brief"
     for eval_args in "--analogy $data/questions-words.txt" "--similarity $data/ws353.txt" \
                      "--similarity $data/simlex999.txt" "--similarity $data/men.txt"; do
       eval_json=$(timeout 60 "$bundle/bin/reckon" item2vec eval --device cuda --vectors /tmp/reckon_text8_$dim.vec \
         $eval_args --json 2>>"$log")
-      say "  eval ${eval_args%% *} $(basename "${eval_args##* }"): exit $? ${eval_json:0:200}"
+      rc=$?
+      say "  eval ${eval_args%% *} $(basename "${eval_args##* }"): exit $rc ${eval_json:0:200}"
     done
   done
   i2v_json=$(timeout 120 "$bundle/bin/reckon" item2vec train --device cuda --format sessions-tsv \
@@ -159,7 +162,8 @@ if [ "${RECKON_DEVICE_SANITIZE:-1}" = "1" ] && command -v compute-sanitizer >/de
     fi
     timeout 90 compute-sanitizer --tool memcheck --error-exitcode 99 "$t" --gtest_brief=1 \
       --gtest_filter='*Cuda*' >>"$log" 2>&1
-    say "memcheck $(basename "$t"): exit $?"
+    rc=$?  # before the basename below, whose status would replace it
+    say "memcheck $(basename "$t"): exit $rc"
   done
 fi
 
