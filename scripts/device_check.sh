@@ -134,13 +134,13 @@ fi
 
 say ""
 say "==== CTR end to end on the GPU ($(elapsed)s)"
-# DeepFM with every default (400-400-400, batch 4096) on a synthetic log, in memory and streamed from disk (pinned
+# DeepFM with every default (400-400-400, batch 4096) on a synthetic log, in memory, with --tf32 and streamed from disk (pinned
 # batches, asynchronous copies): samples/s and the stage profile. Then the demo's schedule for 3 epochs, whose AUC
 # the build machine's CPU puts at 0.8858-0.8866 over seeds 1-3 (docs/DEVICE.md); the CPU is not run here: the
 # bundle's reference BLAS would take minutes.
 ctr_dir=/tmp/reckon_ctr_e2e
 timeout 60 "$bundle/bin/reckon" ctr synth --rows 200000 --test 20000 --seed 7 --out "$ctr_dir" --json >>"$log" 2>&1
-for mode in "" "--stream"; do
+for mode in "" "--stream" "--tf32"; do
   ctr_json=$(timeout 120 "$bundle/bin/reckon" ctr train --model deepfm --device cuda --train "$ctr_dir/train.txt" \
     --valid "$ctr_dir/test.txt" --epochs 1 --profile $mode --json 2>>"$log")
   say "ctr train deepfm (cuda${mode:+, $mode}): exit $? ${ctr_json:0:900}"

@@ -39,7 +39,7 @@ struct TrainArgs {
   std::int64_t batch = 4096, min_count = 1, hash_buckets = 0;
   float lr = 1e-3f, embed_lr = 0.0f, dense_lr = 0.0f, dropout = 0.0f, l2 = 0.0f, weight_decay = 0.0f;
   std::uint64_t seed = 1;
-  bool json = false, progress = true, stream = false, profile = false, keep_last = false;
+  bool json = false, progress = true, stream = false, profile = false, keep_last = false, tf32 = false;
   std::int64_t shuffle_buffer = 1 << 18;
   std::set<std::string> given;  // options named on the command line (--resume checks them against the checkpoint)
 };
@@ -83,6 +83,11 @@ float group_learning_rate(const TrainArgs& a, const char* option, float value) {
 }
 const std::string& group_optimizer(const TrainArgs& a, const std::string& value) {
   return value.empty() ? a.optimizer : value;
+}
+
+// What the MLP's matrix products ran in: TF32 only when asked for and on a GPU.
+const char* mlp_math_name(const Context& ctx, const ctr::CtrModel& model) {
+  return ctx.is_cuda() && model.config().mlp_math == DenseMath::kAllowTf32 ? "tf32" : "f32";
 }
 
 // AUC and logloss where there were labels to compute them from, null otherwise (not a made-up 0).
@@ -136,6 +141,7 @@ nlohmann::json run_train(const TrainArgs& a) {
   config.dense_learning_rate = group_learning_rate(a, "--dense-lr", a.dense_lr);
   config.dense_weight_decay = a.weight_decay;
   config.seed = a.seed;
+  config.mlp_math = a.tf32 ? DenseMath::kAllowTf32 : DenseMath::kF32;
   ctr::validate(config);
   ctr::TrainOptions options;
   options.epochs = a.epochs;
@@ -169,6 +175,7 @@ nlohmann::json run_train(const TrainArgs& a) {
       a.resume.empty() ? std::make_unique<ctr::CtrModel>(ctx, config, rows) : std::move(resumed.model);
   ctr::CtrModel& model = *created;
   if (!a.resume.empty()) check_resume_options(a, config, model);
+  model.set_mlp_math(config.mlp_math);                 // a run-time choice, also for a resumed model
   const ctr::CtrModelConfig started = model.config();  // learning rates before any --lr-decay
   const std::int64_t start_step = model.step();
   ctr::CtrDataset stream_report;
@@ -209,6 +216,7 @@ nlohmann::json run_train(const TrainArgs& a) {
           {"sparse_optimizer", reckon::to_string(started.sparse_optimizer)},
           {"dense_optimizer", ctr::to_string(started.dense_optimizer)},
           {"dense_weight_decay", started.dense_weight_decay},
+          {"mlp_math", mlp_math_name(ctx, model)},
           {"steps", model.step()},
           {"device", ctx.device().str()},
           {"stage_profile", profile},
@@ -231,12 +239,14 @@ nlohmann::json run_train(const TrainArgs& a) {
 struct PredictArgs {
   std::string model, data, out, device = "auto", bad_rows = "skip", labels = "auto";
   std::int64_t batch = 4096;
-  bool json = false;
+  bool json = false, tf32 = false;
 };
 
 nlohmann::json run_predict(const PredictArgs& a) {
+  RECKON_CHECK_ARG(a.batch >= 1, "--batch must be >= 1, got ", a.batch);
   Context ctx(parse_device(a.device));
   ctr::LoadedModel loaded = ctr::load_checkpoint(a.model, ctx);
+  loaded.model->set_mlp_math(a.tf32 ? DenseMath::kAllowTf32 : DenseMath::kF32);
   ctr::ReadOptions read{loaded.vocabulary.format,
                         a.bad_rows == "fail" ? ctr::BadRowPolicy::kFail : ctr::BadRowPolicy::kSkip, -1,
                         loaded.vocabulary.schema};
@@ -262,6 +272,7 @@ nlohmann::json run_predict(const PredictArgs& a) {
           {"auc", metric_or_null(data.labeled, ctr::auc(p, data.labels))},
           {"logloss", metric_or_null(data.labeled, ctr::logloss(p, data.labels))},
           {"device", ctx.device().str()},
+          {"mlp_math", mlp_math_name(ctx, *loaded.model)},
           {"out", a.out}};
 }
 
@@ -387,6 +398,7 @@ void add_ctr_command(CLI::App& app) {
   pr->add_option("--data", pred->data, "rows in the model's format")->required();
   pr->add_option("--out", pred->out, "output file (one probability per line)");
   pr->add_option("--batch", pred->batch)->capture_default_str();
+  pr->add_flag("--tf32", pred->tf32, "on a GPU, the MLP's matrix products in TF32 (tensor cores)");
   pr->add_option("--device", pred->device, "cpu | cuda | cuda:N | auto")->capture_default_str();
   pr->add_option("--bad-rows", pred->bad_rows, "skip | fail (skipped rows have no line in --out)")
       ->check(CLI::IsMember({"skip", "fail"}))
@@ -452,6 +464,8 @@ void add_ctr_command(CLI::App& app) {
                 "weight decay on the MLP weight matrices: decoupled (AdamW) with adam, L2 with adagrad and sgd")
       ->capture_default_str();
   t->add_option("--device", train->device, "cpu | cuda | cuda:N | auto")->capture_default_str();
+  t->add_flag("--tf32", train->tf32,
+              "on a GPU, the MLP's matrix products in TF32 (tensor cores; 10-bit mantissa inputs, f32 accumulation)");
   t->add_option("--threads", train->threads, "CPU threads (0: all)");
   t->add_option("--bad-rows", train->bad_rows, "skip | fail")
       ->check(CLI::IsMember({"skip", "fail"}))

@@ -353,7 +353,7 @@ void CtrModel::forward(const CtrBatch& batch, bool training) {
     w.dropout_streams.assign(config_.hidden.size(), 0);
     for (std::size_t l = 0; l < config_.hidden.size(); ++l) {
       const TensorView out = reshape(w.hidden[l], {B, config_.hidden[l]});
-      linear_fwd(ctx, in, w.weights[l].value, w.biases[l].value, out, Activation::kRelu);
+      linear_fwd(ctx, in, w.weights[l].value, w.biases[l].value, out, Activation::kRelu, config_.mlp_math);
       if (training && config_.dropout > 0.0f) {
         w.dropout_streams[l] = ctx.next_rng_stream();
         dropout_fwd(ctx, out, config_.dropout, w.dropout_streams[l]);
@@ -361,7 +361,7 @@ void CtrModel::forward(const CtrBatch& batch, bool training) {
       in = out;
     }
     const TensorView out = reshape(w.dnn_out, {B, 1});
-    linear_fwd(ctx, in, w.weights.back().value, w.biases.back().value, out);
+    linear_fwd(ctx, in, w.weights.back().value, w.biases.back().value, out, Activation::kNone, config_.mlp_math);
     add_inplace(ctx, logit, reshape(w.dnn_out, {B}));
     if (training) end_stage(CtrStage::kMlpForward);
   }
@@ -410,11 +410,11 @@ const Tensor& CtrModel::train_step(const CtrBatch& batch) {
       // Layer 0's data gradient is the embeddings': with FM it is added to FM's inside the GEMM (no extra pass).
       const TensorView d_in = l == 0 ? reshape(w.d_emb, {B, F * K})
                                      : reshape(w.d_hidden[l - 1], {B, config_.hidden[l - 1]});
-      linear_bwd_weights(ctx, in, d_out, w.weights[l].grad, w.biases[l].grad);
+      linear_bwd_weights(ctx, in, d_out, w.weights[l].grad, w.biases[l].grad, config_.mlp_math);
       if (l == 0 && has_fm(config_.kind)) {
-        linear_bwd_data_accumulate(ctx, d_out, w.weights[l].value, d_in);
+        linear_bwd_data_accumulate(ctx, d_out, w.weights[l].value, d_in, config_.mlp_math);
       } else {
-        linear_bwd_data(ctx, d_out, w.weights[l].value, d_in);
+        linear_bwd_data(ctx, d_out, w.weights[l].value, d_in, config_.mlp_math);
       }
       if (l > 0) {
         if (config_.dropout > 0.0f) dropout_bwd(ctx, d_in, config_.dropout, w.dropout_streams[l - 1]);

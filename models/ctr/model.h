@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "reckon/kernels/dense/dense.h"
 #include "reckon/kernels/embedding/embedding.h"
 #include "reckon/runtime/context.h"
 #include "reckon/runtime/memory.h"
@@ -45,6 +46,9 @@ struct CtrModelConfig {
   // Weight decay on the MLP's weight matrices (not biases): decoupled (AdamW) with Adam, L2 on the gradient with
   // Adagrad and SGD. The embeddings have their own (embedding_l2, on the rows a batch touches).
   float dense_weight_decay = 0.0f;
+  // The MLP's matrix products: kF32, or kAllowTf32 for TF32 tensor cores on a GPU (inputs rounded to a 10-bit
+  // mantissa, accumulation in f32; the CPU path is f32 either way). A run-time choice: not saved in checkpoints.
+  DenseMath mlp_math = DenseMath::kF32;
   float init_stddev = 0.05f;  // embeddings ~ N(0, init_stddev²)
   // Per field: 1, or the bag width of a multi-valued field (its vector is the mean of its items'). Empty: all 1.
   std::vector<int> field_widths;
@@ -107,6 +111,7 @@ class CtrModel {
   void set_learning_rates(float sparse, float dense);
   // Applies from the next training step; >= 0 and finite.
   void set_dense_weight_decay(float decay);
+  void set_mlp_math(DenseMath math) { config_.mlp_math = math; }
   const std::vector<std::int64_t>& field_rows() const { return field_rows_; }
   const BatchLayout& layout() const { return layout_; }
   Context& context() const { return *ctx_; }

@@ -80,10 +80,14 @@ fails("not a reckon checkpoint" ctr train --resume ctr/test.txt --train ctr/trai
 # the checkpoint, a rate changed on resuming, a different optimizer refused.
 run(grouped ctr train --model dnn --hidden 8 --train ctr/train.txt --epochs 1 --batch 512 --device cpu
     --embed-optimizer adagrad --dense-optimizer adam --embed-lr 0.02 --dense-lr 0.005 --weight-decay 0.01
-    --save grouped.ckpt --json)
+    --tf32 --save grouped.ckpt --json)
 expect("${grouped}" sparse_learning_rate GREATER 0.0199)
 expect("${grouped}" dense_learning_rate LESS 0.0051)
 expect("${grouped}" dense_weight_decay GREATER 0.0099)
+string(JSON mlp_math GET "${grouped}" mlp_math)
+if(NOT mlp_math STREQUAL "f32")
+  message(FATAL_ERROR "ctr train on the CPU reported mlp_math ${mlp_math}")
+endif()
 string(JSON sparse_optimizer GET "${grouped}" sparse_optimizer)
 string(JSON dense_optimizer GET "${grouped}" dense_optimizer)
 if(NOT sparse_optimizer STREQUAL "rowwise_adagrad" OR NOT dense_optimizer STREQUAL "adam")

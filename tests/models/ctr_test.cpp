@@ -821,6 +821,28 @@ TEST(CtrTraining, DenseWeightDecayShrinksOnlyMlpWeights) {
   EXPECT_THROW(CtrModel(ctx, config, rows), Error);
 }
 
+// TF32 is a GPU choice: on the CPU both settings train bit for bit the same model.
+TEST(CtrTraining, Tf32LeavesTheCpuPathF32) {
+  const std::string dir = testing::temp_dir("ctr_tf32_cpu");
+  const SyntheticResult s = write_synthetic_click_log(dir, {1024, 16, 4});
+  const Vocabulary v = build_vocabulary(s.train_path, {}, 1);
+  const CtrDataset d = read_dataset(s.train_path, v, {});
+  CtrModelConfig config;
+  config.hidden = {16, 8};
+  TrainOptions options;
+  options.batch_size = 256;
+  Context ctx(Device::cpu());
+  CtrModel f32(ctx, config, v.field_rows());
+  config.mlp_math = DenseMath::kAllowTf32;
+  CtrModel tf32(ctx, config, v.field_rows());
+  (void)train(f32, d, CtrDataset{}, options);
+  (void)train(tf32, d, CtrDataset{}, options);
+  const auto pa = f32.parameters(), pb = tf32.parameters();
+  for (std::size_t i = 0; i < pa.size(); ++i) {
+    EXPECT_EQ(testing::to_host<float>(ctx, pa[i]), testing::to_host<float>(ctx, pb[i])) << "parameter " << i;
+  }
+}
+
 TEST(CtrTraining, StageProfileCoversEveryStageOfDeepFm) {
   Context ctx(Device::cpu());
   CtrModelConfig config;
@@ -881,6 +903,29 @@ TEST(CtrTrainingCuda, OneStepMatchesCpu) {
     // summation order between OpenBLAS and cuBLAS, which Adam's normalisation can amplify for tiny gradients.
     EXPECT_TRUE(testing::all_close(hb, ha, {1e-3, 1e-5})) << "parameter " << i;
   }
+}
+
+// TF32 matrix products on the GPU: the same training, within what 10-bit mantissa inputs change.
+TEST(CtrTrainingCuda, Tf32TrainsLikeF32) {
+  RECKON_SKIP_WITHOUT_CUDA();
+  const std::string dir = testing::temp_dir("ctr_tf32");
+  const SyntheticResult s = write_synthetic_click_log(dir, {20000, 5000, 9});
+  const Vocabulary v = build_vocabulary(s.train_path, {}, 1);
+  const CtrDataset train_data = read_dataset(s.train_path, v, {});
+  const CtrDataset test_data = read_dataset(s.test_path, v, {});
+  CtrModelConfig config;
+  config.hidden = {64, 64};
+  config.sparse_learning_rate = config.dense_learning_rate = 0.003f;
+  TrainOptions options;
+  options.epochs = 2;
+  options.batch_size = 256;
+  Context gpu(Device::cuda(0));
+  CtrModel f32(gpu, config, v.field_rows());
+  config.mlp_math = DenseMath::kAllowTf32;
+  CtrModel tf32(gpu, config, v.field_rows());
+  const TrainResult a = train(f32, train_data, test_data, options), b = train(tf32, train_data, test_data, options);
+  EXPECT_NEAR(b.auc, a.auc, 0.01);
+  EXPECT_NEAR(b.logloss, a.logloss, 0.01);
 }
 
 }  // namespace
