@@ -4,6 +4,7 @@
 
 #include <CLI/CLI.hpp>
 #include <initializer_list>
+#include <nlohmann/json.hpp>
 #include <set>
 #include <string>
 
@@ -23,6 +24,12 @@ inline std::set<std::string> options_named(const CLI::App& command) {
     if (option->count() > 0) named.insert(option->get_name());
   }
   return named;
+}
+
+// A metric where there was something to compute it from, null otherwise (not a made-up 0): AUC without labels,
+// Spearman's rho over fewer than two pairs, an accuracy over no question.
+inline nlohmann::json metric_or_null(bool measured, double value) {
+  return measured ? nlohmann::json(value) : nlohmann::json();
 }
 
 // Vocabulary options cannot apply to a resumed checkpoint, whose vocabulary is fixed: a clear error for the first

@@ -90,9 +90,6 @@ const char* mlp_math_name(const Context& ctx, const ctr::CtrModel& model) {
   return ctx.is_cuda() && model.config().mlp_math == DenseMath::kAllowTf32 ? "tf32" : "f32";
 }
 
-// AUC and logloss where there were labels to compute them from, null otherwise (not a made-up 0).
-nlohmann::json metric_or_null(bool measured, double value) { return measured ? nlohmann::json(value) : nlohmann::json(); }
-
 // --resume continues the checkpoint's model: an option that would change its architecture, optimizer or vocabulary
 // is refused when named with a different value (silently training something else than asked is worse), and --lr,
 // when named, sets the learning rates of the continued run (fine-tuning at a lower rate, say).

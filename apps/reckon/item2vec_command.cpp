@@ -389,12 +389,15 @@ void add_item2vec_command(CLI::App& app) {
            {"k", r.k},
            {"queries", r.queries},
            {"skipped", r.skipped},
-           {"hr", r.hit_rate},
-           {"mrr", r.mrr},
-           {"popularity_hr", r.popularity_hit_rate},
-           {"popularity_mrr", r.popularity_mrr},
+           {"hr", metric_or_null(r.queries > 0, r.hit_rate)},
+           {"mrr", metric_or_null(r.queries > 0, r.mrr)},
+           {"popularity_hr", metric_or_null(r.queries > 0, r.popularity_hit_rate)},
+           {"popularity_mrr", metric_or_null(r.queries > 0, r.popularity_mrr)},
            {"skipped_rows", test.skipped_rows}};
-      if (!eval->json) {
+      if (!eval->json && r.queries == 0) {
+        fmt::print("no test position has a known next item and context ({} skipped): HR and MRR undefined\n",
+                   r.skipped);
+      } else if (!eval->json) {
         fmt::print("next item over {} positions ({} skipped: unknown item or context)\n", r.queries, r.skipped);
         fmt::print("  item2vec    HR@{} {:.4f}  MRR@{} {:.4f}\n", r.k, r.hit_rate, r.k, r.mrr);
         fmt::print("  popularity  HR@{} {:.4f}  MRR@{} {:.4f}\n", r.k, r.popularity_hit_rate, r.k, r.popularity_mrr);
@@ -404,21 +407,35 @@ void add_item2vec_command(CLI::App& app) {
       nlohmann::json sections = nlohmann::json::array();
       for (const auto& s : r.sections)
         sections.push_back({{"section", s.name}, {"correct", s.correct}, {"total", s.total}});
-      j = {{"task", "analogy"},   {"accuracy", r.accuracy}, {"correct", r.correct},
-           {"total", r.total},    {"skipped", r.skipped},   {"restrict_vocab", eval->restrict_vocab},
+      j = {{"task", "analogy"},    {"accuracy", metric_or_null(r.total > 0, r.accuracy)},
+           {"correct", r.correct}, {"total", r.total},
+           {"skipped", r.skipped}, {"restrict_vocab", eval->restrict_vocab},
            {"sections", sections}};
       if (!eval->json) {
         for (const auto& s : r.sections) {
           if (s.total > 0)
             fmt::print("  {:<28} {:5.1f}%  ({}/{})\n", s.name, 100.0 * s.correct / s.total, s.correct, s.total);
         }
-        fmt::print("analogy accuracy {:.2f}% ({}/{}; {} questions skipped: a word outside the {} most frequent)\n",
-                   100 * r.accuracy, r.correct, r.total, r.skipped, eval->restrict_vocab);
+        if (r.total == 0) {
+          fmt::print("no answerable question ({} skipped: a word outside the {} most frequent): accuracy undefined\n",
+                     r.skipped, eval->restrict_vocab);
+        } else {
+          fmt::print("analogy accuracy {:.2f}% ({}/{}; {} questions skipped: a word outside the {} most frequent)\n",
+                     100 * r.accuracy, r.correct, r.total, r.skipped, eval->restrict_vocab);
+        }
       }
     } else if (!eval->similarity.empty()) {
       const SimilarityResult r = evaluate_similarity(kv, eval->similarity, !eval->case_sensitive);
-      j = {{"task", "similarity"}, {"spearman", r.spearman}, {"pairs", r.pairs}, {"found", r.found}};
-      if (!eval->json) fmt::print("Spearman rho {:.4f} over {} of {} pairs\n", r.spearman, r.found, r.pairs);
+      // Spearman's rho needs two pairs at least.
+      j = {{"task", "similarity"},
+           {"spearman", metric_or_null(r.found >= 2, r.spearman)},
+           {"pairs", r.pairs},
+           {"found", r.found}};
+      if (!eval->json && r.found < 2) {
+        fmt::print("{} of {} pairs have both words known: Spearman's rho undefined\n", r.found, r.pairs);
+      } else if (!eval->json) {
+        fmt::print("Spearman rho {:.4f} over {} of {} pairs\n", r.spearman, r.found, r.pairs);
+      }
     } else {
       RECKON_THROW(StatusCode::kInvalidArgument, "give one of --sessions, --analogy or --similarity");
     }

@@ -161,6 +161,13 @@ if(NOT resumed_epochs EQUAL 1)
 endif()
 fails("--dim 32 differs from the checkpoint's 16" item2vec train --input sessions.tsv --format sessions-tsv
       --output v2.txt --dim 32 --resume m.i2v --device cpu --json)
+# A metric with nothing to compute it from is null, not 0.
+file(WRITE "${WORK}/no_pairs.txt" "word1 word2 score\n")
+run(no_pairs item2vec eval --vectors v.txt --similarity no_pairs.txt --device cpu --json)
+string(JSON rho_type TYPE "${no_pairs}" spearman)
+if(NOT rho_type STREQUAL "NULL")
+  message(FATAL_ERROR "Spearman's rho over no pair was ${rho_type}: ${no_pairs}")
+endif()
 fails("--min-count cannot apply with --resume" item2vec train --input sessions.tsv --format sessions-tsv
       --output v2.txt --min-count 1 --resume m.i2v --device cpu --json)
 run(similar item2vec similar --vectors v.bin --item 101,203 --k 3 --device cpu --json)
