@@ -20,8 +20,6 @@ namespace {
 
 constexpr int kThreads = 256;
 constexpr int kLoadsInFlight = 4;  // scores each thread loads before testing them
-// A slice is at least this many columns (256 per thread), so selecting from it costs more than its candidates.
-constexpr std::int64_t kMinSlice = 64 * 1024;
 
 struct Candidate {
   float score;  // topk_key of the score: NaN is -inf
@@ -160,14 +158,12 @@ void topk_launch(Context& ctx, const float* scores, std::int64_t rows, std::int6
   for (std::int64_t r0 = 0; r0 < rows; r0 += 65535) {
     const std::int64_t n = std::min<std::int64_t>(rows - r0, 65535);
     const float* s = scores + r0 * cols;
-    const std::int64_t slices =
-        std::clamp<std::int64_t>((wanted_blocks + n - 1) / n, 1, std::max<std::int64_t>(cols / kMinSlice, 1));
+    const auto [slices, slice] = topk_slicing(n, cols, wanted_blocks);
     if (slices == 1) {
       RECKON_LAUNCH((topk_rows_kernel<kLocal, false>), static_cast<unsigned>(n), kThreads, 0, stream, s,
                     static_cast<const std::int32_t*>(nullptr), cols, k, out_columns + r0 * k, out_scores + r0 * k);
       continue;
     }
-    const std::int64_t slice = (cols + slices - 1) / slices;
     const std::int64_t candidates = n * slices * k;
     auto* cand_scores = static_cast<float*>(ctx.workspace(static_cast<std::size_t>(candidates) * 8));
     auto* cand_columns = reinterpret_cast<std::int32_t*>(cand_scores + candidates);

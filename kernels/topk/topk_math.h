@@ -15,4 +15,18 @@ RECKON_HOST_DEVICE bool topk_before(float sa, std::int32_t ca, float sb, std::in
   return a > b || (a == b && static_cast<std::uint32_t>(ca) < static_cast<std::uint32_t>(cb));
 }
 
+// How the CUDA top-k cuts rows when there are too few to fill the device: `slices` blocks per row, each over
+// `slice` consecutive columns (the last one shorter, none empty), so that about `wanted_blocks` blocks run; a slice
+// keeps at least kTopkMinSlice columns, so selecting from it costs more than merging its k candidates.
+inline constexpr std::int64_t kTopkMinSlice = 64 * 1024;
+struct TopkSlicing {
+  std::int64_t slices, slice;
+};
+inline TopkSlicing topk_slicing(std::int64_t rows, std::int64_t cols, std::int64_t wanted_blocks) {
+  const std::int64_t most = cols / kTopkMinSlice > 1 ? cols / kTopkMinSlice : 1;
+  std::int64_t slices = rows > 0 ? (wanted_blocks + rows - 1) / rows : 1;
+  slices = slices < 1 ? 1 : slices > most ? most : slices;
+  return {slices, slices == 1 ? cols : (cols + slices - 1) / slices};
+}
+
 }  // namespace reckon::detail

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "reckon/kernels/topk/topk.h"
+#include "reckon/kernels/topk/topk_math.h"
 #include "reckon/runtime/memory.h"
 #include "testing.h"
 
@@ -73,6 +74,28 @@ TEST(TopkCpu, MatchesAFullSortInTheDocumentedOrder) {
   EXPECT_EQ(masked.columns, (std::vector<std::int32_t>{1, 3}));
   EXPECT_THROW((void)run(ctx, {1.0f}, 1, 1, 0), Error);
   EXPECT_THROW((void)run(ctx, {1.0f}, 1, 1, kTopkMaxK + 1), Error);
+}
+
+// The CUDA top-k's cut of few long rows into slices: every column in exactly one non-empty slice, no slice under
+// the minimum, and no cut when the rows fill the device or are short.
+TEST(TopkSlicing, CoversEveryColumnOnce) {
+  for (const std::int64_t rows : {1, 7, 64, 527, 528, 100000}) {
+    for (const std::int64_t cols : {1, 1000, 131071, 131072, 1000000, 2000000000}) {
+      const detail::TopkSlicing s = detail::topk_slicing(rows, cols, 528);
+      SCOPED_TRACE(::testing::Message() << rows << " rows, " << cols << " columns");
+      ASSERT_GE(s.slices, 1);
+      EXPECT_GE(s.slices * s.slice, cols);
+      EXPECT_LT((s.slices - 1) * s.slice, cols);  // the last slice is not empty
+      if (s.slices > 1) {
+        EXPECT_GE(s.slice, detail::kTopkMinSlice);
+      }
+      if (rows >= 528 || cols < 2 * detail::kTopkMinSlice) {
+        EXPECT_EQ(s.slices, 1);
+      }
+      EXPECT_LE(s.slices * rows, std::max<std::int64_t>(rows, 528 + rows));  // about the blocks wanted
+    }
+  }
+  EXPECT_EQ(detail::topk_slicing(64, 1000000, 528).slices, 9);
 }
 
 TEST(TopkCuda, BitwiseEqualToCpu) {
