@@ -8,10 +8,7 @@
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   using namespace reckon;
-  const std::string_view input(reinterpret_cast<const char*>(data), size);
-  const std::size_t split = input.find("\n--\n");
-  const std::string_view ratings = input.substr(0, split);
-  const std::string_view movies = split == std::string_view::npos ? std::string_view() : input.substr(split + 4);
+  const auto [ratings, movies] = fuzz::two_files(data, size);
   const std::string ratings_path = fuzz::input_file(ratings, "_ratings.csv");
   const std::string movies_path = fuzz::input_file(movies, "_movies.csv");
   const std::string out = ratings_path + ".out";

@@ -8,10 +8,8 @@
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   using namespace reckon;
-  const std::string_view input(reinterpret_cast<const char*>(data), size);
-  const std::size_t split = input.find("\n--\n");
-  const std::string_view schema_text = input.substr(0, split);
-  const std::string_view rows = split == std::string_view::npos ? std::string_view() : input.substr(split + 4);
+  const auto files = fuzz::two_files(data, size);
+  const std::string_view schema_text = files.first, rows = files.second;  // named: lambdas capture them
   fuzz::accept_or_refuse("schema", [&] {
     ctr::ReadOptions options = ctr::read_options("schema:" + fuzz::input_file(schema_text, "_schema"));
     const std::string path = fuzz::input_file(rows, "_rows");

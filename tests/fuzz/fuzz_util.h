@@ -14,6 +14,7 @@
 #include <exception>
 #include <string>
 #include <string_view>
+#include <utility>
 
 #include "reckon/runtime/error.h"
 #include "reckon/runtime/file_io.h"
@@ -39,6 +40,14 @@ inline std::string input_file(std::string_view bytes, const char* suffix = "") {
                      std::to_string(::getpid()) + suffix;
   write_file_atomically(path, bytes);
   return path;
+}
+
+// Inputs made of two files: the first, a line "--", the second (empty when the marker is absent).
+inline std::pair<std::string_view, std::string_view> two_files(const std::uint8_t* data, std::size_t size) {
+  const std::string_view input(reinterpret_cast<const char*>(data), size);
+  const std::size_t split = input.find("\n--\n");
+  if (split == std::string_view::npos) return {input, std::string_view()};
+  return {input.substr(0, split), input.substr(split + 4)};
 }
 
 }  // namespace reckon::fuzz
