@@ -2,7 +2,6 @@
 #include <fmt/format.h>
 
 #include <algorithm>
-#include <charconv>
 #include <fstream>
 #include <iostream>
 #include <memory>
@@ -19,6 +18,7 @@
 #include "reckon/models/ctr/synthetic.h"
 #include "reckon/models/ctr/trainer.h"
 #include "reckon/runtime/context.h"
+#include "reckon/runtime/file_io.h"
 #include "reckon/runtime/timer.h"
 
 namespace reckon::cli {
@@ -52,8 +52,7 @@ std::vector<int> parse_hidden(const std::string& text) {
   while (std::getline(in, item, ',')) {
     if (item.empty()) continue;
     int size = 0;
-    const auto [end, ec] = std::from_chars(item.data(), item.data() + item.size(), size);
-    if (ec != std::errc() || end != item.data() + item.size() || size < 1) {
+    if (!parse_field(item, size) || size < 1) {
       RECKON_THROW(StatusCode::kInvalidArgument, "--hidden '", text, "': '", item,
                    "' is not a positive layer size (expected sizes separated by commas, e.g. 400,400,400)");
     }
@@ -114,14 +113,11 @@ void check_resume_options(const TrainArgs& a, const ctr::CtrModelConfig& asked, 
   refuse_if("--embed-optimizer", asked.sparse_optimizer != has.sparse_optimizer, "another optimizer");
   refuse_if("--dense-optimizer", asked.dense_optimizer != has.dense_optimizer, "another optimizer");
   refuse_vocabulary_options(a.given, {"--min-count", "--hash-buckets"}, a.resume);
-  const bool any_rate = a.given.count("--lr") + a.given.count("--embed-lr") + a.given.count("--dense-lr") != 0;
-  if (any_rate) {
-    model.set_learning_rates(a.given.count("--lr") + a.given.count("--embed-lr") != 0 ? asked.sparse_learning_rate
-                                                                                        : has.sparse_learning_rate,
-                             a.given.count("--lr") + a.given.count("--dense-lr") != 0 ? asked.dense_learning_rate
-                                                                                        : has.dense_learning_rate);
-  }
-  if (a.given.count("--weight-decay") != 0) model.set_dense_weight_decay(asked.dense_weight_decay);
+  // A group's rate is the one asked for when --lr or the group's own option was named, else the checkpoint's.
+  const auto named = [&a](const char* option) { return a.given.count(option) != 0; };
+  model.set_learning_rates(named("--lr") || named("--embed-lr") ? asked.sparse_learning_rate : has.sparse_learning_rate,
+                           named("--lr") || named("--dense-lr") ? asked.dense_learning_rate : has.dense_learning_rate);
+  if (named("--weight-decay")) model.set_dense_weight_decay(asked.dense_weight_decay);
 }
 
 nlohmann::json run_train(const TrainArgs& a) {
