@@ -24,6 +24,17 @@
 namespace reckon::cli {
 namespace {
 
+// Refuses a file of which no row could be used: that is almost always the wrong --format or the wrong file, and
+// going on would train or report without it. `use` says what the rows were for ("scored", "trained on").
+void require_rows(const ctr::CtrDataset& data, const std::string& path, const char* use, bool allow_empty) {
+  if (data.size() > 0) return;
+  if (data.skipped_rows > 0) {
+    RECKON_THROW(StatusCode::kDataError, "no row of ", path, " could be ", use, " (", data.skipped_rows,
+                 " malformed; the first: ", data.first_errors.front(), ")");
+  }
+  if (!allow_empty) RECKON_THROW(StatusCode::kDataError, path, " has no rows to be ", use);
+}
+
 struct SynthArgs {
   std::int64_t rows = 1'000'000, test = 100'000;
   std::uint64_t seed = 1;
@@ -162,6 +173,8 @@ nlohmann::json run_train(const TrainArgs& a) {
   // Streaming keeps only the shuffle buffer and a few batches in memory; otherwise the file is read whole.
   const ctr::CtrDataset train = a.stream ? ctr::CtrDataset{} : ctr::read_dataset(a.train, vocab, read);
   const ctr::CtrDataset valid = a.valid.empty() ? ctr::CtrDataset{} : ctr::read_dataset(a.valid, vocab, read);
+  if (!a.stream) require_rows(train, a.train, "trained on", false);
+  if (!a.valid.empty()) require_rows(valid, a.valid, "used for validation", false);
   const std::vector<std::int64_t> rows = vocab.field_rows();
   config.field_widths = vocab.field_widths();
   std::unique_ptr<ctr::CtrModel> created =
@@ -247,10 +260,7 @@ nlohmann::json run_predict(const PredictArgs& a) {
                 : a.labels == "absent" ? ctr::LabelColumn::kAbsent
                                        : ctr::LabelColumn::kDetect;
   const ctr::CtrDataset data = ctr::read_dataset(a.data, loaded.vocabulary, read);
-  if (data.size() == 0 && data.skipped_rows > 0) {
-    RECKON_THROW(StatusCode::kDataError, "no row of ", a.data, " could be scored (", data.skipped_rows,
-                 " malformed; the first: ", data.first_errors.front(), ")");
-  }
+  require_rows(data, a.data, "scored", true);  // an empty request file gives an empty answer
   const std::vector<float> p = ctr::predict(*loaded.model, data, a.batch);
   if (!a.out.empty()) {
     std::ofstream out(a.out);

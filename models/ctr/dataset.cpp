@@ -416,8 +416,12 @@ class RowReader {
       // or label, Avazu's id).
       return false;
     }
+    // A header has a data row's column count (with or without the label); any other first line is a malformed row,
+    // reported as such rather than skipped unseen.
+    const std::size_t unlabeled_columns = options_.format == CtrFormat::kCriteo ? 39 : 23;
+    if (cols.size() != unlabeled_columns && cols.size() != unlabeled_columns + 1) return false;
     // Avazu's header: id[, click], hour, then the 21 feature columns' names.
-    if (options_.format == CtrFormat::kAvazu && (cols.size() == 24 || cols.size() == 23)) {
+    if (options_.format == CtrFormat::kAvazu) {
       avazu_names_ = {"hour_of_day"};
       for (std::size_t c = cols.size() - 21; c < cols.size(); ++c) avazu_names_.emplace_back(cols[c]);
     }
@@ -614,6 +618,7 @@ Vocabulary build_vocabulary(const std::string& path, const ReadOptions& options,
       options.format == CtrFormat::kSchema ? options.schema->field_names().size() - options.schema->multi.size()
                                            : std::numeric_limits<std::size_t>::max();
   std::vector<int> widths;
+  CtrDataset skipped;  // only its skipped-row report is used
   const std::int64_t rows = reader.run(
       [&](const Row& row) {
         if (counts.size() < row.tokens.size()) counts.resize(row.tokens.size());
@@ -631,8 +636,13 @@ Vocabulary build_vocabulary(const std::string& path, const ReadOptions& options,
           }
         }
       },
-      nullptr);
-  if (rows == 0) RECKON_THROW(StatusCode::kDataError, path, ": no valid rows to build a vocabulary from");
+      &skipped);
+  if (rows == 0 && skipped.skipped_rows > 0) {
+    // Usually the wrong --format: say what the rows looked like rather than only that none was usable.
+    RECKON_THROW(StatusCode::kDataError, path, ": no valid rows to build a vocabulary from (", skipped.skipped_rows,
+                 " malformed; the first: ", skipped.first_errors.front(), ")");
+  }
+  if (rows == 0) RECKON_THROW(StatusCode::kDataError, path, ": no rows to build a vocabulary from");
   Vocabulary v;
   v.format = options.format;
   v.schema = options.schema;

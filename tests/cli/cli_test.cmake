@@ -128,6 +128,16 @@ if(differ)
 endif()
 fails("could be scored" ctr predict --model fm.ckpt --data ctr/unlabeled.txt --labels present --device cpu --json)
 fails("unknown CTR format" ctr train --train ctr/train.txt --format parquet --json)
+# A file none of whose rows could be used (here: the wrong format) is refused with its first malformed line.
+fails("no valid rows to build a vocabulary from (6000 malformed; the first: ctr/train.txt:1: expected 24 columns, got 40)" ctr train
+      --train ctr/train.txt --format avazu --device cpu --json)
+file(WRITE "${WORK}/ctr/three_columns.txt" "1\tx\ty\n0\tx\ty\n")
+fails("no row of ctr/three_columns.txt could be used for validation (2 malformed; the first: ctr/three_columns.txt:1:"
+      ctr train --model lr --train ctr/train.txt --valid ctr/three_columns.txt --device cpu --json)
+file(WRITE "${WORK}/ctr/empty.txt" "")
+fails("ctr/empty.txt has no rows to be used for validation" ctr train --model lr --train ctr/train.txt
+      --valid ctr/empty.txt --device cpu --json)
+fails("has no rows to be trained on" ctr train --resume fm.ckpt --train ctr/empty.txt --device cpu --json)
 # With --json a failure is also one JSON object on stdout: {"error": {"code", "message", "where"}}.
 execute_process(COMMAND "${RECKON}" ctr train --train ctr/train.txt --format parquet --json
                 OUTPUT_VARIABLE failed_stdout ERROR_QUIET WORKING_DIRECTORY "${WORK}")

@@ -296,6 +296,13 @@ TEST(CtrData, UnlabeledRowsAreReadForScoring) {
   EXPECT_NE(strict.first_errors[0].find("cu.tsv:1: expected 40 columns, got 39 (rows without a label column?)"),
             std::string::npos)
       << strict.first_errors[0];
+  // A first line is a header only with a row's column count; otherwise it is a malformed row, reported at line 1.
+  const CtrDataset short_first =
+      read_dataset(testing::write_file(dir, "h.csv", "click,user\n" + csv.substr(csv.find('\n') + 1)), cv, {});
+  EXPECT_EQ(short_first.size(), 3);
+  ASSERT_EQ(short_first.skipped_rows, 1);
+  EXPECT_NE(short_first.first_errors[0].find("h.csv:1: expected 40 columns, got 2"), std::string::npos)
+      << short_first.first_errors[0];
 }
 
 TEST(CtrData, SharedSamplesRead) {
