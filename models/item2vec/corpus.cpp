@@ -71,6 +71,11 @@ Sequences read_sequences(const std::string& path, CorpusFormat format, std::int6
       append_sentence(s, tokens, max_length);
     }
   }
+  if (s.tokens.empty() && s.skipped_rows > 0) {
+    // Usually the wrong --format: show what the rows looked like.
+    RECKON_THROW(StatusCode::kDataError, path, ": no items in the corpus (", to_string(format), " format; ",
+                 s.skipped_rows, " malformed rows, the first: ", s.first_errors.front(), ")");
+  }
   if (s.tokens.empty()) RECKON_THROW(StatusCode::kDataError, path, ": no items in the corpus (", to_string(format), " format)");
   return s;
 }

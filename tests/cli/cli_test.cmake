@@ -203,4 +203,7 @@ file(WRITE "${WORK}/broken.txt" "2 3\na 1 2 3\nb 1 x 3\n")
 fails("broken.txt:3" item2vec similar --vectors broken.txt --item a --json)
 file(WRITE "${WORK}/empty.txt" "\n")
 fails("no items" item2vec train --input empty.txt --json)
+# The wrong format: every row malformed, and the message shows the first.
+fails("no items in the corpus (diginetica format; 2400 malformed rows, the first: sessions.tsv:2: expected 5 columns, got 1)" item2vec train
+      --input sessions.tsv --format diginetica --output w.txt --json)
 message(STATUS "reckon CLI: every command printed one JSON object")
