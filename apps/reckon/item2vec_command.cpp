@@ -455,12 +455,17 @@ void add_item2vec_command(CLI::App& app) {
       std::cout << j.dump() << "\n";
       return;
     }
-    fmt::print("\nitem2vec on synthetic listening sessions ({} test positions), next song:\n",
-               j["queries"].get<std::int64_t>());
-    fmt::print("| model | HR@10 | MRR@10 |\n|---|---|---|\n");
-    fmt::print("| popularity | {:.3f} | {:.3f} |\n", j["popularity_hr"].get<double>(),
+    // The layout of the CTR demo's table, which make demo prints just before this one.
+    const nlohmann::json& trained = j["train"];
+    fmt::print(
+        "\nitem2vec demo: synthetic listening sessions with planted genres, {} training sessions, {} test "
+        "positions (next song)\n",
+        trained["sentences"].get<std::int64_t>(), j["queries"].get<std::int64_t>());
+    fmt::print("{:<12} {:>8} {:>8}\n", "model", "HR@10", "MRR@10");
+    fmt::print("{:<12} {:>8.4f} {:>8.4f}\n", "popularity", j["popularity_hr"].get<double>(),
                j["popularity_mrr"].get<double>());
-    fmt::print("| item2vec | {:.3f} | {:.3f} |\n", j["item2vec_hr"].get<double>(), j["item2vec_mrr"].get<double>());
+    fmt::print("{:<12} {:>8.4f} {:>8.4f}   (trained at {:.0f} words/s)\n", "item2vec", j["item2vec_hr"].get<double>(),
+               j["item2vec_mrr"].get<double>(), trained["raw_words_per_s"].get<double>());
     fmt::print("genre purity of the 10 nearest songs: {:.3f} (chance {:.3f})\n", j["genre_purity_at_10"].get<double>(),
                j["chance_purity"].get<double>());
   });
