@@ -1,12 +1,23 @@
 // DeepFM training throughput: F=39 fields, K=16, hidden 400-400-400, batch 4096 (the issue's configuration), one
 // training step (forward, backward, sparse Adam on the embeddings, Adam on the MLP) per iteration, in samples/s.
 // Targets: CPU (2 cores) >= 3x a straightforward framework's ~17,000 samples/s; H200 >= 5,000,000 samples/s.
+// Serving: a request of R text rows parsed through the vocabulary and scored (the README's serving path), per
+// request latency and rows/s.
+#include <unistd.h>
+
 #include <algorithm>
 #include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <sstream>
 #include <vector>
 
 #include "bench_util.h"
+#include "reckon/models/ctr/dataset.h"
 #include "reckon/models/ctr/model.h"
+#include "reckon/models/ctr/synthetic.h"
+#include "reckon/models/ctr/trainer.h"
 #include "reckon/runtime/memory.h"
 #include "reckon/runtime/philox.h"
 #include "reckon/runtime/timer.h"
@@ -134,6 +145,80 @@ BENCHMARK(BM_CtrTrainStep_cuda)
     ->ArgNames({"B", "model"})
     ->UseManualTime()
     ->Unit(benchmark::kMillisecond);
+
+// A synthetic click log (Criteo layout: F = 39), its vocabulary, and its test rows as request text; made once.
+struct ServingData {
+  ctr::Vocabulary vocabulary;
+  std::vector<std::string> rows;  // one request line each, with its label column
+};
+
+const ServingData& serving_data() {
+  static const ServingData data = [] {
+    const std::filesystem::path dir =
+        std::filesystem::temp_directory_path() / ("reckon_ctr_serve_bench_" + std::to_string(::getpid()));
+    ctr::SyntheticOptions options;
+    options.train_rows = 50'000;
+    options.test_rows = 4096;
+    const ctr::SyntheticResult log = ctr::write_synthetic_click_log(dir.string(), options);
+    ServingData d;
+    d.vocabulary = ctr::build_vocabulary(log.train_path, ctr::read_options("criteo"), 1);
+    std::ifstream in(log.test_path);
+    for (std::string line; std::getline(in, line);) d.rows.push_back(line);
+    std::filesystem::remove_all(dir);
+    return d;
+  }();
+  return data;
+}
+
+// One request per iteration: R rows of text -> parse_rows -> predict -> probabilities on the host. With parse=0 the
+// rows are parsed once outside the loop, so the figure is the model alone.
+void serve(benchmark::State& state, Context& ctx) {
+  const std::int64_t R = state.range(0);
+  const bool parse = state.range(1) != 0;
+  const ServingData& data = serving_data();
+  ctr::CtrModelConfig config;  // DeepFM, K=16, 400-400-400
+  config.field_widths = data.vocabulary.field_widths();
+  ctr::CtrModel model(ctx, config, data.vocabulary.field_rows());
+  std::string request;
+  for (std::int64_t i = 0; i < R; ++i) request += data.rows[static_cast<std::size_t>(i) % data.rows.size()] + "\n";
+  const ctr::ReadOptions read = ctr::read_options("criteo");
+  const ctr::CtrDataset parsed = ctr::parse_rows(request, data.vocabulary, read, "request");
+  if (parsed.size() != R) {
+    state.SkipWithError("the request rows did not parse");
+    return;
+  }
+  auto one_request = [&] {
+    const std::vector<float> p =
+        parse ? ctr::predict(model, ctr::parse_rows(request, data.vocabulary, read, "request"), R)
+              : ctr::predict(model, parsed, R);
+    benchmark::DoNotOptimize(p.data());
+  };
+  one_request();
+  for (auto _ : state) one_request();
+  state.counters["rows_per_s"] =
+      benchmark::Counter(static_cast<double>(R), benchmark::Counter::kIsIterationInvariantRate);
+}
+
+void BM_CtrServe_cpu(benchmark::State& state) {
+  serve(state, cpu_context());
+}
+BENCHMARK(BM_CtrServe_cpu)
+    ->Name("BM_CtrServe/cpu")
+    ->ArgsProduct({{1, 16, 256, 4096}, {1, 0}})
+    ->ArgNames({"R", "parse"})
+    ->UseRealTime()
+    ->Unit(benchmark::kMicrosecond);
+
+void BM_CtrServe_cuda(benchmark::State& state) {
+  if (!has_cuda(state)) return;
+  serve(state, cuda_context());
+}
+BENCHMARK(BM_CtrServe_cuda)
+    ->Name("BM_CtrServe/cuda")
+    ->ArgsProduct({{1, 256, 4096}, {1, 0}})
+    ->ArgNames({"R", "parse"})
+    ->UseRealTime()
+    ->Unit(benchmark::kMicrosecond);
 
 }  // namespace
 }  // namespace reckon::bench
