@@ -163,8 +163,9 @@ nlohmann::json run_train(const TrainArgs& a) {
 
   Context ctx(parse_device(a.device), a.seed);
   if (a.threads > 0) ctx.set_cpu_threads(a.threads);
-  const ctr::ReadOptions read =
+  ctr::ReadOptions read =
       ctr::read_options(a.format, a.bad_rows == "fail" ? ctr::BadRowPolicy::kFail : ctr::BadRowPolicy::kSkip);
+  read.threads = a.threads;  // the files are parsed on the same threads as training runs
   // --resume: the checkpoint's model (configuration, parameters, optimizer state, step) and vocabulary.
   ctr::LoadedModel resumed;
   if (!a.resume.empty()) resumed = ctr::load_checkpoint(a.resume, ctx);

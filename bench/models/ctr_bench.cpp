@@ -2,7 +2,7 @@
 // training step (forward, backward, sparse Adam on the embeddings, Adam on the MLP) per iteration, in samples/s.
 // Targets: CPU (2 cores) >= 3x a straightforward framework's ~17,000 samples/s; H200 >= 5,000,000 samples/s.
 // Serving: a request of R text rows parsed through the vocabulary and scored (the README's serving path), per
-// request latency and rows/s.
+// request latency and rows/s. Reading: a training file's vocabulary and dataset passes, rows/s and MB/s.
 #include <unistd.h>
 
 #include <algorithm>
@@ -146,7 +146,59 @@ BENCHMARK(BM_CtrTrainStep_cuda)
     ->UseManualTime()
     ->Unit(benchmark::kMillisecond);
 
-// A synthetic click log (Criteo layout: F = 39), its vocabulary, and its test rows as request text; made once.
+// The synthetic click log (Criteo layout: F = 39, 200,000 training rows), written once to a temporary folder
+// that is removed at exit.
+struct SyntheticLog {
+  SyntheticLog() {
+    ctr::SyntheticOptions options;
+    options.train_rows = 200'000;
+    options.test_rows = 4096;
+    files = ctr::write_synthetic_click_log(dir.string(), options);
+  }
+  ~SyntheticLog() {
+    std::error_code ignored;
+    std::filesystem::remove_all(dir, ignored);
+  }
+  std::filesystem::path dir =
+      std::filesystem::temp_directory_path() / ("reckon_ctr_bench_" + std::to_string(::getpid()));
+  ctr::SyntheticResult files;
+};
+
+const SyntheticLog& synthetic_log() {
+  static const SyntheticLog log;
+  return log;
+}
+
+// Reading a training file as `ctr train` does: the vocabulary pass (vocabulary:1) or the dataset pass through a
+// vocabulary (vocabulary:0), on `threads` parsing threads (0: all). Rows/s and MB/s of file text.
+void BM_CtrRead_cpu(benchmark::State& state) {
+  const bool vocabulary_pass = state.range(0) != 0;
+  const SyntheticLog& log = synthetic_log();
+  ctr::ReadOptions read = ctr::read_options("criteo");
+  read.threads = static_cast<int>(state.range(1));
+  const ctr::Vocabulary vocabulary = ctr::build_vocabulary(log.files.train_path, read, 1);
+  std::int64_t rows = 0;
+  for (auto _ : state) {
+    if (vocabulary_pass) {
+      benchmark::DoNotOptimize(ctr::build_vocabulary(log.files.train_path, read, 1).field_count());
+      rows = 200'000;
+    } else {
+      rows = ctr::read_dataset(log.files.train_path, vocabulary, read).size();
+    }
+  }
+  const auto bytes = static_cast<double>(std::filesystem::file_size(log.files.train_path));
+  state.counters["rows_per_s"] =
+      benchmark::Counter(static_cast<double>(rows), benchmark::Counter::kIsIterationInvariantRate);
+  state.counters["MB_per_s"] = benchmark::Counter(bytes / 1e6, benchmark::Counter::kIsIterationInvariantRate);
+}
+BENCHMARK(BM_CtrRead_cpu)
+    ->Name("BM_CtrRead/cpu")
+    ->ArgsProduct({{1, 0}, {1, 0}})
+    ->ArgNames({"vocabulary", "threads"})
+    ->UseRealTime()
+    ->Unit(benchmark::kMillisecond);
+
+// The log's vocabulary and its test rows as request text.
 struct ServingData {
   ctr::Vocabulary vocabulary;
   std::vector<std::string> rows;  // one request line each, with its label column
@@ -154,17 +206,11 @@ struct ServingData {
 
 const ServingData& serving_data() {
   static const ServingData data = [] {
-    const std::filesystem::path dir =
-        std::filesystem::temp_directory_path() / ("reckon_ctr_serve_bench_" + std::to_string(::getpid()));
-    ctr::SyntheticOptions options;
-    options.train_rows = 50'000;
-    options.test_rows = 4096;
-    const ctr::SyntheticResult log = ctr::write_synthetic_click_log(dir.string(), options);
+    const SyntheticLog& log = synthetic_log();
     ServingData d;
-    d.vocabulary = ctr::build_vocabulary(log.train_path, ctr::read_options("criteo"), 1);
-    std::ifstream in(log.test_path);
+    d.vocabulary = ctr::build_vocabulary(log.files.train_path, ctr::read_options("criteo"), 1);
+    std::ifstream in(log.files.test_path);
     for (std::string line; std::getline(in, line);) d.rows.push_back(line);
-    std::filesystem::remove_all(dir);
     return d;
   }();
   return data;

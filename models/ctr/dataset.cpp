@@ -1,8 +1,11 @@
 #include "reckon/models/ctr/dataset.h"
 
+#include <omp.h>
+
 #include <algorithm>
 #include <charconv>
 #include <cmath>
+#include <exception>
 #include <fstream>
 #include <functional>
 #include <istream>
@@ -338,34 +341,112 @@ class RowReader {
         libffm_fields_(fields_hint),
         labeled_(options.labels == LabelColumn::kPresent  ? 1
                  : options.labels == LabelColumn::kAbsent ? 0
-                                                          : -1) {}
+                                                          : -1) {
+    // The stream's length, for expected_rows(); a stream that cannot seek (a pipe) is read as it is.
+    if (*in_) {
+      in_->seekg(0, std::ios::end);
+      const std::streamoff end = in_->tellg();
+      in_->seekg(0, std::ios::beg);
+      if (end < 0 || !*in_) {
+        in_->clear();
+      } else {
+        total_bytes_ = end;
+      }
+    }
+  }
+
+  // Rows the whole stream should hold, from the length of the lines read so far (-1 when unknown); lets a
+  // reader size its arrays once instead of growing them.
+  std::int64_t expected_rows() const {
+    if (total_bytes_ < 0 || bytes_read_ == 0) return -1;
+    return static_cast<std::int64_t>(static_cast<double>(total_bytes_) * static_cast<double>(lines_read_) /
+                                     static_cast<double>(bytes_read_));
+  }
 
   // Whether the rows have labels (decided on the first data row under LabelColumn::kDetect; true before it).
   bool labeled() const { return labeled_ != 0; }
 
-  // Calls visit for each good row; counts and reports bad ones. Returns the number of rows read.
-  std::int64_t run(const std::function<void(const Row&)>& visit, CtrDataset* report) {
-    std::string line;
-    std::int64_t line_no = 0, rows = 0;
+  // One line of a block: its text and number, and once parsed, the row (or why not) and what `map` made of it.
+  template <typename Slot>
+  struct Line {
+    std::string text;
+    std::int64_t number = 0;
+    bool ok = false;
+    std::string reason;
     Row row;
+    Slot slot;
+  };
+
+  // Parses every line and calls visit(row, slot) for each good row in file order; counts and reports bad ones
+  // (or throws at the first under BadRowPolicy::kFail). Returns the number of rows read.
+  // Lines are read in blocks and parsed on ReadOptions::threads threads, where map(row, slot) also runs: it may
+  // only read shared state (a vocabulary lookup). visit runs on the calling thread. The first data line is parsed
+  // alone, since it settles what every later line is parsed by (the label column, the schema's columns); past it,
+  // parse() only reads the reader's state, so lines can be parsed in any order with the same result.
+  template <typename Slot, typename Map, typename Visit>
+  std::int64_t run(Map map, Visit visit, CtrDataset* report) {
+    constexpr std::size_t kBlockLines = 4096;
+    constexpr std::size_t kParallelLines = 256;  // below this, starting threads costs more than it saves
+    const int threads = options_.threads > 0 ? options_.threads : omp_get_max_threads();
+    std::vector<Line<Slot>> block(kBlockLines);
+    std::int64_t line_no = 0, rows = 0;
+    bool settled = false;
     std::vector<std::string_view> cols;
-    while (std::getline(*in_, line)) {
-      ++line_no;
-      if (!line.empty() && line.back() == '\r') line.pop_back();
-      if (line.empty()) continue;
-      if (line_no == 1 && is_header(line)) continue;
-      std::string reason;
-      if (!parse(line, row, cols, reason)) {
-        const std::string where = path_ + ":" + std::to_string(line_no) + ": " + reason;
-        if (options_.bad_rows == BadRowPolicy::kFail) RECKON_THROW(StatusCode::kDataError, where);
-        if (report != nullptr) {
-          ++report->skipped_rows;
-          if (report->first_errors.size() < 10) report->first_errors.push_back(where);
-        }
-        continue;
+    for (;;) {
+      std::size_t n = 0;
+      const std::size_t wanted = settled ? kBlockLines : 1;
+      while (n < wanted && std::getline(*in_, block[n].text)) {
+        std::string& text = block[n].text;
+        ++line_no;
+        ++lines_read_;
+        bytes_read_ += static_cast<std::int64_t>(text.size()) + 1;
+        if (!text.empty() && text.back() == '\r') text.pop_back();
+        if (text.empty()) continue;
+        if (line_no == 1 && is_header(text)) continue;
+        block[n++].number = line_no;
       }
-      visit(row);
-      if (++rows == options_.max_rows) break;
+      if (n == 0) break;
+      const auto parse_line = [&](Line<Slot>& line, std::vector<std::string_view>& scratch) {
+        line.reason.clear();
+        line.ok = parse(line.text, line.row, scratch, line.reason);
+        if (line.ok) map(line.row, line.slot);
+      };
+      if (!settled || threads <= 1 || n < kParallelLines) {
+        for (std::size_t i = 0; i < n; ++i) parse_line(block[i], cols);
+      } else {
+        std::exception_ptr failure;  // an exception must not leave an OpenMP region
+#pragma omp parallel num_threads(threads)
+        {
+          std::vector<std::string_view> scratch;
+#pragma omp for schedule(static)
+          for (std::size_t i = 0; i < n; ++i) {
+            try {
+              parse_line(block[i], scratch);
+            } catch (...) {
+#pragma omp critical(reckon_row_reader)
+              if (!failure) failure = std::current_exception();
+            }
+          }
+        }
+        if (failure) std::rethrow_exception(failure);
+      }
+      settled = true;
+      for (std::size_t i = 0; i < n; ++i) {
+        Line<Slot>& line = block[i];
+        if (!line.ok) {
+          const std::string where = path_ + ":" + std::to_string(line.number) + ": " + line.reason;
+          if (options_.bad_rows == BadRowPolicy::kFail) RECKON_THROW(StatusCode::kDataError, where);
+          if (report != nullptr) {
+            ++report->skipped_rows;
+            if (report->first_errors.size() < 10) report->first_errors.push_back(where);
+          }
+          continue;
+        }
+        // Growing (a sparse format's vocabulary pass): a row has as many tokens as its highest field needs.
+        if (growing_) libffm_fields_ = std::max(libffm_fields_, static_cast<std::int64_t>(line.row.tokens.size()));
+        visit(line.row, line.slot);
+        if (++rows == options_.max_rows) return rows;
+      }
     }
     if (in_->bad()) RECKON_THROW(StatusCode::kIoError, "error while reading ", path_);
     return rows;
@@ -574,15 +655,16 @@ class RowReader {
       const std::size_t index_begin = libsvm ? 0 : a + 1;
       items.push_back({field, {std::string(cols[i].substr(index_begin, b - index_begin)), value}});
     }
-    if (growing_) {
-      libffm_fields_ = std::max(libffm_fields_, max_field + 1);
-    } else if (max_field >= libffm_fields_) {
+    // Growing, the field count is what run() has seen so far (it is raised after the row, on one thread): the
+    // row's tokens go up to its own highest field.
+    if (!growing_ && max_field >= libffm_fields_) {
       reason = (libsvm ? std::to_string(max_field + 1) + " items, more than" : "field " + std::to_string(max_field) + " beyond") +
                " the " + std::to_string(libffm_fields_) + " fields of the training data";
       return false;
     }
-    row.tokens.assign(static_cast<std::size_t>(libffm_fields_), "");
-    row.values.assign(static_cast<std::size_t>(libffm_fields_), 0.0f);
+    const auto row_fields = static_cast<std::size_t>(growing_ ? max_field + 1 : libffm_fields_);
+    row.tokens.assign(row_fields, "");
+    row.values.assign(row_fields, 0.0f);
     for (auto& [field, item] : items) {
       row.tokens[static_cast<std::size_t>(field)] = std::move(item.first);
       row.values[static_cast<std::size_t>(field)] = item.second;
@@ -598,6 +680,7 @@ class RowReader {
   ReadOptions options_;
   std::unique_ptr<std::istream> in_;
   std::int64_t libffm_fields_;
+  std::int64_t total_bytes_ = -1, bytes_read_ = 0, lines_read_ = 0;
   std::vector<std::string> avazu_names_;
   std::vector<std::string> header_names_;
   static constexpr std::size_t kNoColumn = static_cast<std::size_t>(-1);
@@ -613,30 +696,56 @@ Vocabulary build_vocabulary(const std::string& path, const ReadOptions& options,
   RECKON_CHECK_ARG(options.format != CtrFormat::kSchema || options.schema, "the schema format needs a schema");
   RowReader reader(path, options, 0);
   reader.growing_ = true;
-  std::vector<std::unordered_map<std::string, std::int64_t>> counts;
   const std::size_t first_multi =
       options.format == CtrFormat::kSchema ? options.schema->field_names().size() - options.schema->multi.size()
                                            : std::numeric_limits<std::size_t>::max();
-  std::vector<int> widths;
+  // Token counts and bag widths per field, one set per parsing thread, added up at the end (the vocabulary sorts
+  // tokens by count, then text, so the order of counting does not matter). With max_rows, rows are counted on the
+  // calling thread, in order, since a parsed block may run past the last row to keep.
+  struct Counts {
+    std::vector<std::unordered_map<std::string, std::int64_t>> tokens;
+    std::vector<int> widths;
+  };
+  const bool count_while_parsing = options.max_rows < 0;
+  std::vector<Counts> counts(static_cast<std::size_t>(options.threads > 0 ? options.threads : omp_get_max_threads()));
+  const auto count = [&](const Row& row, Counts& c) {
+    if (c.tokens.size() < row.tokens.size()) c.tokens.resize(row.tokens.size());
+    if (c.widths.size() < row.tokens.size()) c.widths.resize(row.tokens.size(), 1);
+    for (std::size_t f = 0; f < row.tokens.size(); ++f) {
+      if (row.tokens[f].empty()) continue;
+      if (f < first_multi) {
+        if (hash_buckets == 0) ++c.tokens[f][row.tokens[f]];
+        continue;
+      }
+      const std::vector<std::string> items = split_items(row.tokens[f]);
+      c.widths[f] = std::max(c.widths[f], std::min(static_cast<int>(items.size()), kMaxBagWidth));
+      if (hash_buckets == 0) {
+        for (const std::string& item : items) ++c.tokens[f][item];
+      }
+    }
+  };
   CtrDataset skipped;  // only its skipped-row report is used
-  const std::int64_t rows = reader.run(
-      [&](const Row& row) {
-        if (counts.size() < row.tokens.size()) counts.resize(row.tokens.size());
-        if (widths.size() < row.tokens.size()) widths.resize(row.tokens.size(), 1);
-        for (std::size_t f = 0; f < row.tokens.size(); ++f) {
-          if (row.tokens[f].empty()) continue;
-          if (f < first_multi) {
-            if (hash_buckets == 0) ++counts[f][row.tokens[f]];
-            continue;
-          }
-          const std::vector<std::string> items = split_items(row.tokens[f]);
-          widths[f] = std::max(widths[f], std::min(static_cast<int>(items.size()), kMaxBagWidth));
-          if (hash_buckets == 0) {
-            for (const std::string& item : items) ++counts[f][item];
-          }
-        }
+  struct Nothing {};
+  const std::int64_t rows = reader.run<Nothing>(
+      [&](const Row& row, Nothing&) {
+        if (count_while_parsing) count(row, counts[static_cast<std::size_t>(omp_get_thread_num())]);
+      },
+      [&](const Row& row, Nothing&) {
+        if (!count_while_parsing) count(row, counts[0]);
       },
       &skipped);
+  Counts& total = counts[0];
+  for (std::size_t t = 1; t < counts.size(); ++t) {
+    if (total.tokens.size() < counts[t].tokens.size()) total.tokens.resize(counts[t].tokens.size());
+    if (total.widths.size() < counts[t].widths.size()) total.widths.resize(counts[t].widths.size(), 1);
+    for (std::size_t f = 0; f < counts[t].tokens.size(); ++f) {
+      for (const auto& [token, n] : counts[t].tokens[f]) total.tokens[f][token] += n;
+      counts[t].tokens[f].clear();
+    }
+    for (std::size_t f = 0; f < counts[t].widths.size(); ++f)
+      total.widths[f] = std::max(total.widths[f], counts[t].widths[f]);
+  }
+  std::vector<int>& widths = total.widths;
   if (rows == 0 && skipped.skipped_rows > 0) {
     // Usually the wrong --format: say what the rows looked like rather than only that none was usable.
     RECKON_THROW(StatusCode::kDataError, path, ": no valid rows to build a vocabulary from (", skipped.skipped_rows,
@@ -653,8 +762,8 @@ Vocabulary build_vocabulary(const std::string& path, const ReadOptions& options,
     v.widths = widths;
   }
   if (hash_buckets == 0) {
-    counts.resize(v.field_names.size());
-    for (const auto& c : counts) v.fields.push_back(FieldVocabulary::from_counts(c, min_count));
+    total.tokens.resize(v.field_names.size());
+    for (const auto& c : total.tokens) v.fields.push_back(FieldVocabulary::from_counts(c, min_count));
   }
   return v;
 }
@@ -670,6 +779,12 @@ ReadOptions options_for(const Vocabulary& vocabulary, const ReadOptions& options
   return with_schema;
 }
 
+// A row's ids and values through the vocabulary (made on a parsing thread), and a bag's scratch.
+struct MappedRow {
+  std::vector<std::int32_t> ids, bag;
+  std::vector<float> values;
+};
+
 // Maps each good row of `reader` through the vocabulary to `visit`.
 std::int64_t map_rows(RowReader& reader, const Vocabulary& vocabulary, const std::function<void(const Sample&)>& visit,
                       CtrDataset& report) {
@@ -678,10 +793,13 @@ std::int64_t map_rows(RowReader& reader, const Vocabulary& vocabulary, const std
   const std::size_t first_multi = first_multi_field(vocabulary);
   std::size_t columns = 0;
   for (int w : widths) columns += static_cast<std::size_t>(w);
-  std::vector<std::int32_t> ids(columns), bag;
-  std::vector<float> values(columns);
-  const std::int64_t rows = reader.run(
-      [&](const Row& row) {
+  const std::int64_t rows = reader.run<MappedRow>(
+      [&](const Row& row, MappedRow& mapped) {
+        std::vector<std::int32_t>& ids = mapped.ids;
+        std::vector<std::int32_t>& bag = mapped.bag;
+        std::vector<float>& values = mapped.values;
+        ids.resize(columns);
+        values.resize(columns);
         std::size_t c = 0;
         for (std::size_t f = 0; f < fields; ++f) {
           const auto width = static_cast<std::size_t>(widths[f]);
@@ -707,7 +825,9 @@ std::int64_t map_rows(RowReader& reader, const Vocabulary& vocabulary, const std
           }
           c += width;
         }
-        visit(Sample{row.label, ids.data(), values.data()});
+      },
+      [&](const Row& row, const MappedRow& mapped) {
+        visit(Sample{row.label, mapped.ids.data(), mapped.values.data()});
       },
       &report);
   report.labeled = reader.labeled();
@@ -722,6 +842,14 @@ CtrDataset dataset_from(RowReader& reader, const Vocabulary& vocabulary) {
   map_rows(
       reader, vocabulary,
       [&](const Sample& s) {
+        // At the second row the first block of lines has been read: size the arrays for the whole file at once
+        // (growing them would copy them and fault in fresh pages at each doubling).
+        if (d.labels.size() == 1) {
+          const auto rows = static_cast<std::size_t>(std::max<std::int64_t>(0, reader.expected_rows()) * 21 / 20);
+          d.labels.reserve(rows);
+          d.ids.reserve(rows * fields);
+          d.values.reserve(rows * fields);
+        }
         d.labels.push_back(s.label);
         d.ids.insert(d.ids.end(), s.ids, s.ids + fields);
         d.values.insert(d.values.end(), s.values, s.values + fields);

@@ -113,6 +113,9 @@ struct ReadOptions {
   std::int64_t max_rows = -1;  // < 0: all
   std::shared_ptr<const Schema> schema = nullptr;  // kSchema only
   LabelColumn labels = LabelColumn::kPresent;
+  // Threads that parse rows (and map them through the vocabulary): 0 = OpenMP's default (all cores unless
+  // OMP_NUM_THREADS says otherwise), 1 = the calling thread only. Results do not depend on it.
+  int threads = 0;
 };
 
 // "criteo", "avazu", "libffm", "libsvm" or "schema:FILE" (the schema is read here).

@@ -227,6 +227,132 @@ void expect_unlabeled_reads_like_labeled(const std::string& labeled, const std::
   }
 }
 
+// A file of every format several parsing blocks long, with blank, CRLF and malformed lines spread through it.
+std::string many_rows(CtrFormat format, int rows, std::uint64_t seed) {
+  PhiloxStream rng(seed, 0);
+  const auto pick = [&](std::uint32_t n) { return uniform_below(rng.next_u32(), n); };
+  std::string text = format == CtrFormat::kAvazu
+                         ? "id,click,hour,c0,c1,c2,c3,c4,c5,c6,c7,c8,c9,c10,c11,c12,c13,c14,c15,c16,c17,c18,c19,c20\n"
+                     : format == CtrFormat::kSchema ? "user,click,price,genres\n"
+                                                    : "";
+  for (int r = 0; r < rows; ++r) {
+    const std::string label = std::to_string(pick(2));
+    std::string line;
+    switch (format) {
+      case CtrFormat::kCriteo:
+        line = label;
+        for (int c = 0; c < 13; ++c) {
+          line += '\t';
+          if (pick(4) != 0) line += std::to_string(pick(300));
+        }
+        for (std::uint32_t c = 0; c < 26; ++c) {
+          line += '\t';
+          if (pick(5) != 0) line.append("t").append(std::to_string(pick(40 + 20 * c)));
+        }
+        break;
+      case CtrFormat::kAvazu:
+        line.assign(std::to_string(1000 + r))
+            .append(",")
+            .append(label)
+            .append(",141021")
+            .append(std::to_string(10 + pick(14)));
+        for (int c = 0; c < 21; ++c) line.append(",v").append(std::to_string(pick(30)));
+        break;
+      case CtrFormat::kLibffm:
+        line = label;
+        for (int f = 0; f < 9; ++f) {
+          if (pick(3) != 0) {
+            line.append(" ").append(std::to_string(f)).append(":").append(std::to_string(pick(50))).append(":");
+            line.append(std::to_string(pick(4))).append(".5");
+          }
+        }
+        break;
+      case CtrFormat::kLibsvm:
+        line = pick(2) == 0 ? "-1" : "+1";
+        for (std::uint32_t i = 0, n = 1 + pick(7); i < n; ++i)
+          line.append(" ").append(std::to_string(pick(90))).append(":1");
+        break;
+      case CtrFormat::kSchema: {
+        line.assign("u").append(std::to_string(pick(200))).append(",").append(label).append(",");
+        if (pick(4) != 0) line.append(std::to_string(pick(9)));
+        line.append(",");
+        for (std::uint32_t i = 0, n = pick(6); i < n; ++i) {
+          line += i > 0 ? "|g" : "g";
+          line += std::to_string(pick(12));
+        }
+        break;
+      }
+    }
+    switch (pick(50)) {
+      case 0:  // a bad label (Avazu's and the schema's is the second column)
+        line[format == CtrFormat::kAvazu || format == CtrFormat::kSchema ? line.find(',') + 1 : 0] = '7';
+        break;
+      case 1:  // cut short, or an item that is not one
+        line.resize(line.size() / 2);
+        if (format != CtrFormat::kSchema) line += " x:y";
+        break;
+      case 2: text += "\n"; break;  // a blank line before
+      case 3: line += "\r"; break;  // CRLF
+      default: break;
+    }
+    text.append(line).append("\n");
+  }
+  return text;
+}
+
+TEST(CtrData, ParallelParsingReadsLikeOneThread) {
+  const std::string dir = testing::temp_dir("ctr_parallel");
+  const std::string schema = testing::write_file(dir, "s.txt",
+                                                 "delimiter = ,\nheader = true\nlabel = click\ncategorical = user\n"
+                                                 "numeric = price\nmulti = genres:|\n");
+  for (const std::string& format :
+       std::vector<std::string>{"criteo", "avazu", "libffm", "libsvm", "schema:" + schema}) {
+    SCOPED_TRACE(format);
+    ReadOptions one = read_options(format);
+    const std::string path = testing::write_file(dir, "rows.txt", many_rows(one.format, 10'000, 3));
+    one.threads = 1;
+    ReadOptions three = one;
+    three.threads = 3;
+    const Vocabulary v1 = build_vocabulary(path, one, 2), v3 = build_vocabulary(path, three, 2);
+    EXPECT_EQ(v3.field_names, v1.field_names);
+    EXPECT_EQ(v3.widths, v1.widths);
+    ASSERT_EQ(v3.fields.size(), v1.fields.size());
+    for (std::size_t f = 0; f < v1.fields.size(); ++f) EXPECT_EQ(v3.fields[f].tokens(), v1.fields[f].tokens()) << f;
+    const CtrDataset d1 = read_dataset(path, v1, one), d3 = read_dataset(path, v1, three);
+    EXPECT_GT(d1.size(), 9'000);
+    EXPECT_GT(d1.skipped_rows, 50);
+    EXPECT_EQ(d3.size(), d1.size());
+    EXPECT_EQ(d3.labels, d1.labels);
+    EXPECT_EQ(d3.ids, d1.ids);
+    EXPECT_EQ(d3.values, d1.values);
+    EXPECT_EQ(d3.skipped_rows, d1.skipped_rows);
+    EXPECT_EQ(d3.first_errors, d1.first_errors);
+    // max_rows stops at the same row, and the vocabulary counts only the rows kept.
+    one.max_rows = three.max_rows = 6'000;
+    const CtrDataset m1 = read_dataset(path, v1, one), m3 = read_dataset(path, v1, three);
+    EXPECT_EQ(m1.size(), 6'000);
+    EXPECT_EQ(m3.ids, m1.ids);
+    const Vocabulary w1 = build_vocabulary(path, one, 1), w3 = build_vocabulary(path, three, 1);
+    for (std::size_t f = 0; f < w1.fields.size(); ++f) EXPECT_EQ(w3.fields[f].tokens(), w1.fields[f].tokens()) << f;
+    // --bad-rows fail stops at the same first bad line.
+    one.max_rows = three.max_rows = -1;
+    one.bad_rows = three.bad_rows = BadRowPolicy::kFail;
+    std::string first_failure, third_failure;
+    try {
+      (void)read_dataset(path, v1, one);
+    } catch (const Error& e) {
+      first_failure = e.what();
+    }
+    try {
+      (void)read_dataset(path, v1, three);
+    } catch (const Error& e) {
+      third_failure = e.what();
+    }
+    EXPECT_FALSE(first_failure.empty());
+    EXPECT_EQ(third_failure, first_failure);
+  }
+}
+
 TEST(CtrData, UnlabeledRowsAreReadForScoring) {
   const std::string dir = testing::temp_dir("ctr_unlabeled");
   // Criteo, TSV without a header and CSV with one.
