@@ -366,6 +366,9 @@ class RowReader {
   // Whether the rows have labels (decided on the first data row under LabelColumn::kDetect; true before it).
   bool labeled() const { return labeled_ != 0; }
 
+  // The threads run() parses on; map's `worker` argument is below this.
+  int threads() const { return options_.threads > 0 ? options_.threads : std::max(1, omp_get_max_threads()); }
+
   // One line of a block: its text and number, and once parsed, the row (or why not) and what `map` made of it.
   template <typename Slot>
   struct Line {
@@ -379,15 +382,16 @@ class RowReader {
 
   // Parses every line and calls visit(row, slot) for each good row in file order; counts and reports bad ones
   // (or throws at the first under BadRowPolicy::kFail). Returns the number of rows read.
-  // Lines are read in blocks and parsed on ReadOptions::threads threads, where map(row, slot) also runs: it may
-  // only read shared state (a vocabulary lookup). visit runs on the calling thread. The first data line is parsed
+  // Lines are read in blocks and parsed on threads() threads, where map(row, slot, worker) also runs: it may only
+  // read shared state (a vocabulary lookup) and write what belongs to its slot or its worker (0 <= worker <
+  // threads(), one thread per worker at a time). visit runs on the calling thread. The first data line is parsed
   // alone, since it settles what every later line is parsed by (the label column, the schema's columns); past it,
   // parse() only reads the reader's state, so lines can be parsed in any order with the same result.
   template <typename Slot, typename Map, typename Visit>
   std::int64_t run(Map map, Visit visit, CtrDataset* report) {
     constexpr std::size_t kBlockLines = 4096;
     constexpr std::size_t kParallelLines = 256;  // below this, starting threads costs more than it saves
-    const int threads = options_.threads > 0 ? options_.threads : omp_get_max_threads();
+    const int threads = this->threads();
     std::vector<Line<Slot>> block(kBlockLines);
     std::int64_t line_no = 0, rows = 0;
     bool settled = false;
@@ -406,22 +410,23 @@ class RowReader {
         block[n++].number = line_no;
       }
       if (n == 0) break;
-      const auto parse_line = [&](Line<Slot>& line, std::vector<std::string_view>& scratch) {
+      const auto parse_line = [&](Line<Slot>& line, std::vector<std::string_view>& scratch, int worker) {
         line.reason.clear();
         line.ok = parse(line.text, line.row, scratch, line.reason);
-        if (line.ok) map(line.row, line.slot);
+        if (line.ok) map(line.row, line.slot, worker);
       };
       if (!settled || threads <= 1 || n < kParallelLines) {
-        for (std::size_t i = 0; i < n; ++i) parse_line(block[i], cols);
+        for (std::size_t i = 0; i < n; ++i) parse_line(block[i], cols, 0);
       } else {
         std::exception_ptr failure;  // an exception must not leave an OpenMP region
 #pragma omp parallel num_threads(threads)
         {
           std::vector<std::string_view> scratch;
+          const int worker = omp_get_thread_num();  // in this region's team: below `threads`
 #pragma omp for schedule(static)
           for (std::size_t i = 0; i < n; ++i) {
             try {
-              parse_line(block[i], scratch);
+              parse_line(block[i], scratch, worker);
             } catch (...) {
 #pragma omp critical(reckon_row_reader)
               if (!failure) failure = std::current_exception();
@@ -442,7 +447,7 @@ class RowReader {
           }
           continue;
         }
-        // Growing (a sparse format's vocabulary pass): a row has as many tokens as its highest field needs.
+        // Growing (the vocabulary pass): a sparse format has as many fields as the widest row needs.
         if (growing_) libffm_fields_ = std::max(libffm_fields_, static_cast<std::int64_t>(line.row.tokens.size()));
         visit(line.row, line.slot);
         if (++rows == options_.max_rows) return rows;
@@ -707,7 +712,7 @@ Vocabulary build_vocabulary(const std::string& path, const ReadOptions& options,
     std::vector<int> widths;
   };
   const bool count_while_parsing = options.max_rows < 0;
-  std::vector<Counts> counts(static_cast<std::size_t>(options.threads > 0 ? options.threads : omp_get_max_threads()));
+  std::vector<Counts> counts(static_cast<std::size_t>(reader.threads()));
   const auto count = [&](const Row& row, Counts& c) {
     if (c.tokens.size() < row.tokens.size()) c.tokens.resize(row.tokens.size());
     if (c.widths.size() < row.tokens.size()) c.widths.resize(row.tokens.size(), 1);
@@ -727,8 +732,8 @@ Vocabulary build_vocabulary(const std::string& path, const ReadOptions& options,
   CtrDataset skipped;  // only its skipped-row report is used
   struct Nothing {};
   const std::int64_t rows = reader.run<Nothing>(
-      [&](const Row& row, Nothing&) {
-        if (count_while_parsing) count(row, counts[static_cast<std::size_t>(omp_get_thread_num())]);
+      [&](const Row& row, Nothing&, int worker) {
+        if (count_while_parsing) count(row, counts[static_cast<std::size_t>(worker)]);
       },
       [&](const Row& row, Nothing&) {
         if (!count_while_parsing) count(row, counts[0]);
@@ -794,7 +799,7 @@ std::int64_t map_rows(RowReader& reader, const Vocabulary& vocabulary, const std
   std::size_t columns = 0;
   for (int w : widths) columns += static_cast<std::size_t>(w);
   const std::int64_t rows = reader.run<MappedRow>(
-      [&](const Row& row, MappedRow& mapped) {
+      [&](const Row& row, MappedRow& mapped, int) {
         std::vector<std::int32_t>& ids = mapped.ids;
         std::vector<std::int32_t>& bag = mapped.bag;
         std::vector<float>& values = mapped.values;
