@@ -9,8 +9,6 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
-#include <memory>
-#include <sstream>
 #include <vector>
 
 #include "bench_util.h"
@@ -146,12 +144,13 @@ BENCHMARK(BM_CtrTrainStep_cuda)
     ->UseManualTime()
     ->Unit(benchmark::kMillisecond);
 
-// The synthetic click log (Criteo layout: F = 39, 200,000 training rows), written once to a temporary folder
+// The synthetic click log (Criteo layout: F = 39, kLogRows training rows), written once to a temporary folder
 // that is removed at exit.
+constexpr std::int64_t kLogRows = 200'000;
 struct SyntheticLog {
   SyntheticLog() {
     ctr::SyntheticOptions options;
-    options.train_rows = 200'000;
+    options.train_rows = kLogRows;
     options.test_rows = 4096;
     files = ctr::write_synthetic_click_log(dir.string(), options);
   }
@@ -181,7 +180,7 @@ void BM_CtrRead_cpu(benchmark::State& state) {
   for (auto _ : state) {
     if (vocabulary_pass) {
       benchmark::DoNotOptimize(ctr::build_vocabulary(log.files.train_path, read, 1).field_count());
-      rows = 200'000;
+      rows = kLogRows;
     } else {
       rows = ctr::read_dataset(log.files.train_path, vocabulary, read).size();
     }
