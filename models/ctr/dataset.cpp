@@ -392,14 +392,16 @@ class RowReader {
     constexpr std::size_t kBlockLines = 4096;
     constexpr std::size_t kParallelLines = 256;  // below this, starting threads costs more than it saves
     const int threads = this->threads();
-    std::vector<Line<Slot>> block(kBlockLines);
+    std::vector<Line<Slot>> block;  // grows to kBlockLines as lines come, so a short request stays small
     std::int64_t line_no = 0, rows = 0;
     bool settled = false;
     std::vector<std::string_view> cols;
     for (;;) {
       std::size_t n = 0;
       const std::size_t wanted = settled ? kBlockLines : 1;
-      while (n < wanted && std::getline(*in_, block[n].text)) {
+      while (n < wanted) {
+        if (n == block.size()) block.emplace_back();
+        if (!std::getline(*in_, block[n].text)) break;
         std::string& text = block[n].text;
         ++line_no;
         ++lines_read_;
