@@ -470,7 +470,7 @@ void add_ctr_command(CLI::App& app) {
   t->add_option("--device", train->device, "cpu | cuda | cuda:N | auto")->capture_default_str();
   t->add_flag("--tf32", train->tf32,
               "on a GPU, the MLP's matrix products in TF32 (tensor cores; 10-bit mantissa inputs, f32 accumulation)");
-  t->add_option("--threads", train->threads, "CPU threads (0: all)");
+  t->add_option("--threads", train->threads, "CPU threads for training and for parsing the files (0: all)");
   t->add_option("--bad-rows", train->bad_rows, "skip | fail")
       ->check(CLI::IsMember({"skip", "fail"}))
       ->capture_default_str();
