@@ -11,6 +11,7 @@
 #include <istream>
 #include <limits>
 #include <memory>
+#include <new>
 #include <ostream>
 #include <sstream>
 #include <string_view>
@@ -355,6 +356,8 @@ class RowReader {
     }
   }
 
+  // The stream's length in bytes (-1 when it cannot seek).
+  std::int64_t stream_bytes() const { return total_bytes_; }
   // Rows the whole stream should hold, from the length of the lines read so far (-1 when unknown); lets a
   // reader size its arrays once instead of growing them.
   std::int64_t expected_rows() const {
@@ -851,11 +854,21 @@ CtrDataset dataset_from(RowReader& reader, const Vocabulary& vocabulary) {
       [&](const Sample& s) {
         // At the second row the first block of lines has been read: size the arrays for the whole file at once
         // (growing them would copy them and fault in fresh pages at each doubling).
+        // An estimate from unusually short first lines could be far too high, so the arrays reserved are capped
+        // at four times the file's size.
         if (d.labels.size() == 1) {
-          const auto rows = static_cast<std::size_t>(std::max<std::int64_t>(0, reader.expected_rows()) * 21 / 20);
-          d.labels.reserve(rows);
-          d.ids.reserve(rows * fields);
-          d.values.reserve(rows * fields);
+          const auto row_bytes =
+              static_cast<std::int64_t>(sizeof(float) + fields * (sizeof(std::int32_t) + sizeof(float)));
+          const std::int64_t most = std::max<std::int64_t>(0, reader.stream_bytes()) * 4 / row_bytes;
+          const auto rows =
+              static_cast<std::size_t>(std::min(most, std::max<std::int64_t>(0, reader.expected_rows()) * 21 / 20));
+          try {
+            d.labels.reserve(rows);
+            d.ids.reserve(rows * fields);
+            d.values.reserve(rows * fields);
+          } catch (const std::bad_alloc&) {
+            // Only a hint: the arrays grow as rows come instead.
+          }
         }
         d.labels.push_back(s.label);
         d.ids.insert(d.ids.end(), s.ids, s.ids + fields);
