@@ -25,12 +25,17 @@ void write_file_atomically(const std::string& path, std::string_view bytes) {
 
 void write_file_atomically(const std::string& path, const std::function<void(std::ostream&)>& write) {
   const std::string temporary = path + ".tmp";
-  {
+  try {
     std::ofstream out(temporary, std::ios::binary | std::ios::trunc);
     if (!out) RECKON_THROW(StatusCode::kIoError, "cannot write ", temporary);
     write(out);
     out.flush();
     if (!out) RECKON_THROW(StatusCode::kIoError, "error writing ", temporary);
+  } catch (...) {
+    // The target is untouched; the partial temporary file is of no use to anyone.
+    std::error_code ignored;
+    std::filesystem::remove(temporary, ignored);
+    throw;
   }
   std::error_code ec;
   std::filesystem::rename(temporary, path, ec);

@@ -26,13 +26,17 @@ namespace {
 
 // Refuses a file of which no row could be used: that is almost always the wrong --format or the wrong file, and
 // going on would train or report without it. `use` says what the rows were for ("scored", "trained on").
-void require_rows(const ctr::CtrDataset& data, const std::string& path, const char* use, bool allow_empty) {
-  if (data.size() > 0) return;
-  if (data.skipped_rows > 0) {
-    RECKON_THROW(StatusCode::kDataError, "no row of ", path, " could be ", use, " (", data.skipped_rows,
-                 " malformed; the first: ", data.first_errors.front(), ")");
+void require_rows(std::int64_t rows, std::int64_t skipped_rows, const std::vector<std::string>& first_errors,
+                  const std::string& path, const char* use, bool allow_empty) {
+  if (rows > 0) return;
+  if (skipped_rows > 0) {
+    RECKON_THROW(StatusCode::kDataError, "no row of ", path, " could be ", use, " (", skipped_rows,
+                 " malformed; the first: ", first_errors.front(), ")");
   }
   if (!allow_empty) RECKON_THROW(StatusCode::kDataError, path, " has no rows to be ", use);
+}
+void require_rows(const ctr::CtrDataset& data, const std::string& path, const char* use, bool allow_empty) {
+  require_rows(data.size(), data.skipped_rows, data.first_errors, path, use, allow_empty);
 }
 
 struct SynthArgs {
@@ -260,21 +264,33 @@ nlohmann::json run_predict(const PredictArgs& a) {
   read.labels = a.labels == "present"  ? ctr::LabelColumn::kPresent
                 : a.labels == "absent" ? ctr::LabelColumn::kAbsent
                                        : ctr::LabelColumn::kDetect;
-  const ctr::CtrDataset data = ctr::read_dataset(a.data, loaded.vocabulary, read);
-  require_rows(data, a.data, "scored", true);  // an empty request file gives an empty answer
-  const std::vector<float> p = ctr::predict(*loaded.model, data, a.batch);
-  if (!a.out.empty()) {
-    std::ofstream out(a.out);
-    if (!out) RECKON_THROW(StatusCode::kIoError, "cannot write ", a.out);
-    for (float x : p) out << x << '\n';
-    if (!out.flush()) RECKON_THROW(StatusCode::kIoError, "error while writing ", a.out);
+  // The file is scored a batch at a time as it is read; only the probabilities and labels are kept, for the AUC.
+  // --out is written to a temporary file renamed at the end, so a failure leaves no partial output.
+  std::vector<float> p, labels;
+  ctr::ScoredFile scored;
+  const auto score = [&](std::ostream* out) {
+    scored = ctr::predict_file(*loaded.model, a.data, loaded.vocabulary, read, a.batch,
+                               [&](const std::vector<float>& batch_p, const std::vector<float>& batch_labels) {
+                                 if (out != nullptr) {
+                                   for (float x : batch_p) *out << x << '\n';
+                                 }
+                                 p.insert(p.end(), batch_p.begin(), batch_p.end());
+                                 labels.insert(labels.end(), batch_labels.begin(), batch_labels.end());
+                               });
+    // An empty request file gives an empty answer; a file with no usable row is an error.
+    require_rows(scored.rows, scored.skipped_rows, scored.first_errors, a.data, "scored", true);
+  };
+  if (a.out.empty()) {
+    score(nullptr);
+  } else {
+    write_file_atomically(a.out, [&](std::ostream& out) { score(&out); });
   }
-  return {{"rows", data.size()},
-          {"labeled", data.labeled},
-          {"skipped_rows", data.skipped_rows},
-          {"first_errors", data.first_errors},
-          {"auc", metric_or_null(data.labeled, ctr::auc(p, data.labels))},
-          {"logloss", metric_or_null(data.labeled, ctr::logloss(p, data.labels))},
+  return {{"rows", scored.rows},
+          {"labeled", scored.labeled},
+          {"skipped_rows", scored.skipped_rows},
+          {"first_errors", scored.first_errors},
+          {"auc", metric_or_null(scored.labeled, ctr::auc(p, labels))},
+          {"logloss", metric_or_null(scored.labeled, ctr::logloss(p, labels))},
           {"device", ctx.device().str()},
           {"mlp_math", mlp_math_name(ctx, *loaded.model)},
           {"out", a.out}};

@@ -95,6 +95,42 @@ std::vector<float> predict(CtrModel& model, const CtrDataset& data, std::int64_t
   return out;
 }
 
+ScoredFile predict_file(
+    CtrModel& model, const std::string& path, const Vocabulary& vocabulary, const ReadOptions& options,
+    std::int64_t batch_size,
+    const std::function<void(const std::vector<float>& probabilities, const std::vector<float>& labels)>& scored) {
+  RECKON_CHECK_ARG(batch_size >= 1, "batch size must be >= 1, got ", batch_size);
+  CtrDataset batch;  // the rows of the batch being filled
+  batch.fields = vocabulary.field_count();
+  batch.widths = vocabulary.widths;
+  const auto columns = static_cast<std::size_t>(batch.columns());
+  ScoredFile result;
+  const auto flush = [&] {
+    if (batch.size() == 0) return;
+    scored(predict(model, batch, batch_size), batch.labels);
+    result.rows += batch.size();
+    batch.labels.clear();
+    batch.ids.clear();
+    batch.values.clear();
+  };
+  CtrDataset report;
+  report.fields = batch.fields;
+  for_each_row(
+      path, vocabulary, options,
+      [&](const Sample& s) {
+        batch.labels.push_back(s.label);
+        batch.ids.insert(batch.ids.end(), s.ids, s.ids + columns);
+        batch.values.insert(batch.values.end(), s.values, s.values + columns);
+        if (batch.size() == batch_size) flush();
+      },
+      report);
+  flush();
+  result.skipped_rows = report.skipped_rows;
+  result.first_errors = std::move(report.first_errors);
+  result.labeled = report.labeled;
+  return result;
+}
+
 namespace {
 
 // One epoch's batches, in order; nullptr after the last. `total` is the epoch's row count when known (else 0).

@@ -59,4 +59,19 @@ TrainResult train_stream(CtrModel& model, const std::string& path, const Vocabul
 // Click probabilities for every row of the dataset, on the host.
 std::vector<float> predict(CtrModel& model, const CtrDataset& data, std::int64_t batch_size = 4096);
 
+// Scores a file's rows as they are read, `batch_size` at a time, so memory holds a batch rather than the file:
+// `scored(probabilities, labels)` is called for each batch in file order (labels are 0 when the rows have none).
+// The batches are predict()'s on the same rows, so the probabilities are the same. Malformed rows are handled as
+// in read_dataset.
+struct ScoredFile {
+  std::int64_t rows = 0;          // rows scored
+  std::int64_t skipped_rows = 0;  // malformed rows skipped
+  std::vector<std::string> first_errors;
+  bool labeled = true;  // whether the rows had a label column
+};
+ScoredFile predict_file(
+    CtrModel& model, const std::string& path, const Vocabulary& vocabulary, const ReadOptions& options,
+    std::int64_t batch_size,
+    const std::function<void(const std::vector<float>& probabilities, const std::vector<float>& labels)>& scored);
+
 }  // namespace reckon::ctr

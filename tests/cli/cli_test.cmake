@@ -127,6 +127,12 @@ if(differ)
   message(FATAL_ERROR "unlabeled rows were scored differently from the same rows with labels")
 endif()
 fails("could be scored" ctr predict --model fm.ckpt --data ctr/unlabeled.txt --labels present --device cpu --json)
+# Scoring that fails leaves no output file behind, not even a partial or temporary one.
+fails("could be scored" ctr predict --model fm.ckpt --data ctr/unlabeled.txt --labels present --out failed.txt
+      --device cpu --json)
+if(EXISTS "${WORK}/failed.txt" OR EXISTS "${WORK}/failed.txt.tmp")
+  message(FATAL_ERROR "a failed ctr predict left failed.txt or failed.txt.tmp behind")
+endif()
 fails("unknown CTR format" ctr train --train ctr/train.txt --format parquet --json)
 # A file none of whose rows could be used (here: the wrong format) is refused with its first malformed line.
 fails("no valid rows to build a vocabulary from (6000 malformed; the first: ctr/train.txt:1: expected 24 columns, got 40)" ctr train

@@ -492,6 +492,41 @@ TEST(CtrTraining, PlantedStructureOrdersTheModels) {
   EXPECT_LT(deepfm.logloss, lr.logloss);
 }
 
+TEST(CtrTraining, PredictFileScoresAsPredictDoes) {
+  // A file scored batch by batch as it is read gives predict()'s probabilities on the same rows, bit for bit, with
+  // a batch size that does not divide the rows and malformed rows among them.
+  const std::string dir = testing::temp_dir("ctr_predict_file");
+  const SyntheticResult s = write_synthetic_click_log(dir, {3000, 1000, 5});
+  std::string text = read_file(s.test_path);
+  text.insert(text.find('\n', text.size() / 2) + 1, "1\tx\n");  // a malformed row in the middle
+  const std::string path = testing::write_file(dir, "score.txt", text);
+  Context ctx(Device::cpu(), 3);
+  const ReadOptions read = read_options("criteo");
+  const Vocabulary vocabulary = build_vocabulary(s.train_path, read, 1);
+  CtrModelConfig config;
+  config.hidden = {32, 32};
+  CtrModel model(ctx, config, vocabulary.field_rows());
+  const CtrDataset data = read_dataset(path, vocabulary, read);
+  const std::vector<float> expected = predict(model, data, 97);
+  std::vector<float> p, labels;
+  int batches = 0;
+  const ScoredFile scored =
+      predict_file(model, path, vocabulary, read, 97, [&](const std::vector<float>& bp, const std::vector<float>& bl) {
+        EXPECT_LE(bp.size(), 97u);
+        EXPECT_EQ(bp.size(), bl.size());
+        p.insert(p.end(), bp.begin(), bp.end());
+        labels.insert(labels.end(), bl.begin(), bl.end());
+        ++batches;
+      });
+  EXPECT_EQ(scored.rows, 1000);
+  EXPECT_EQ(batches, 11);
+  EXPECT_EQ(p, expected);
+  EXPECT_EQ(labels, data.labels);
+  EXPECT_TRUE(scored.labeled);
+  EXPECT_EQ(scored.skipped_rows, 1);
+  EXPECT_EQ(scored.first_errors, data.first_errors);
+}
+
 TEST(CtrTraining, NaNInputsStopTrainingWithAClearError) {
   const std::string dir = testing::temp_dir("ctr_nan");
   const std::string path = testing::write_file(dir, "t.ffm", "1 0:1:nan\n0 0:2:1\n");
