@@ -95,6 +95,11 @@ for b in "$bundle"/bench/*_bench; do
     --benchmark_out_format=json >>"$log" 2>&1
   say "$name: exit $?"
 done
+# One host figure that bears on the GPU: how fast the CTR readers parse on this machine's cores (one thread
+# against all), since in-memory training parses the whole file before the first step.
+timeout 60 "$bundle/bench/ctr_bench" --benchmark_filter='CtrRead' --benchmark_min_time=0.05 \
+  --benchmark_out="$out/bench/ctr_read_host.json" --benchmark_out_format=json >>"$log" 2>&1
+say "ctr_bench BM_CtrRead on the host ($(nproc) cores): exit $?"
 
 say ""
 say "==== item2vec end to end on the GPU ($(elapsed)s)"
