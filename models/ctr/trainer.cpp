@@ -105,9 +105,21 @@ ScoredFile predict_file(
   batch.widths = vocabulary.widths;
   const auto columns = static_cast<std::size_t>(batch.columns());
   ScoredFile result;
+  // One loader for the whole file (on a GPU its pinned staging buffers are costly to make); it reads `batch`,
+  // refilled for each batch.
+  Context& ctx = model.context();
+  BatchLoader loader(ctx, batch, model.layout(), batch_size);
+  std::vector<std::int64_t> rows(static_cast<std::size_t>(batch_size));
+  std::iota(rows.begin(), rows.end(), 0);
+  std::vector<float> probabilities;
   const auto flush = [&] {
     if (batch.size() == 0) return;
-    scored(predict(model, batch, batch_size), batch.labels);
+    probabilities.resize(static_cast<std::size_t>(batch.size()));
+    const Tensor& p = model.predict(loader.load(rows.data(), batch.size()));
+    copy_bytes(ctx, probabilities.data(), Device::cpu(), p.data<float>(), ctx.device(),
+               probabilities.size() * sizeof(float));
+    ctx.synchronize();
+    scored(probabilities, batch.labels);
     result.rows += batch.size();
     batch.labels.clear();
     batch.ids.clear();
