@@ -49,8 +49,17 @@ bool serve_ctr(reckon::Context& ctx) {
   const std::vector<float> p = reckon::ctr::predict(*loaded.model, batch);
   std::printf("reckon consumer: FM validation AUC %.3f; request of %lld rows (labeled: %s) scored %.3f %.3f %.3f\n",
               trained.auc, static_cast<long long>(batch.size()), batch.labeled ? "yes" : "no", p[0], p[1], p[2]);
+  // A whole file, a batch at a time as it is read.
+  double sum = 0;
+  const reckon::ctr::ScoredFile scored =
+      reckon::ctr::predict_file(*loaded.model, log.test_path, loaded.vocabulary, {}, 4096,
+                                [&](const std::vector<float>& probabilities, const std::vector<float>&) {
+                                  for (float x : probabilities) sum += x;
+                                });
+  std::printf("reckon consumer: %lld rows of %s scored a batch at a time, mean click probability %.3f\n",
+              static_cast<long long>(scored.rows), log.test_path.c_str(), sum / static_cast<double>(scored.rows));
   std::filesystem::remove_all(dir);
-  return trained.auc > 0.6 && batch.size() == 3 && !batch.labeled && p[0] > 0 && p[0] < 1;
+  return trained.auc > 0.6 && batch.size() == 3 && !batch.labeled && p[0] > 0 && p[0] < 1 && scored.rows == 10'000;
 }
 
 }  // namespace
