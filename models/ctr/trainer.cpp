@@ -308,15 +308,29 @@ TrainResult train_stream(CtrModel& model, const std::string& path, const Vocabul
   DeviceBatchPair device(ctx, model.layout(), cap);
   std::unique_ptr<BatchStream> stream;
   std::int64_t rows_last_epoch = 0;
+  bool any_batch = false;  // in this epoch
   TrainResult r = train_epochs(model, valid, options, [&](int epoch) {
     if (stream) rows_last_epoch = stream->rows();
     stream = std::make_unique<BatchStream>(path, vocabulary, read,
                                            StreamOptions{cap, shuffle_buffer, 3, options.seed + static_cast<std::uint64_t>(epoch)});
+    any_batch = false;
     return EpochBatches{[&]() -> const CtrBatch* {
                           // next() hands the previous batch's pinned buffer back to the reader: its copy must be
                           // done (not the step that reads the copy, which may still run).
                           device.copied[device.next ^ 1].wait();
                           const HostBatch* h = stream->next();
+                          if (h == nullptr && !any_batch) {
+                            // Not one usable row (say, the wrong format on --resume): say why, as read_dataset's
+                            // callers do.
+                            const CtrDataset& skipped = stream->report();
+                            if (skipped.skipped_rows > 0) {
+                              RECKON_THROW(StatusCode::kDataError, "no row of ", path, " could be trained on (",
+                                           skipped.skipped_rows,
+                                           " malformed; the first: ", skipped.first_errors.front(), ")");
+                            }
+                            RECKON_THROW(StatusCode::kDataError, path, " has no rows to be trained on");
+                          }
+                          any_batch = true;
                           return h == nullptr ? nullptr : &device.upload(ctx, *h);
                         },
                         rows_last_epoch};

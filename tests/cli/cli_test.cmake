@@ -144,6 +144,9 @@ file(WRITE "${WORK}/ctr/empty.txt" "")
 fails("ctr/empty.txt has no rows to be used for validation" ctr train --model lr --train ctr/train.txt
       --valid ctr/empty.txt --device cpu --json)
 fails("has no rows to be trained on" ctr train --resume fm.ckpt --train ctr/empty.txt --device cpu --json)
+fails("has no rows to be trained on" ctr train --resume fm.ckpt --train ctr/empty.txt --stream --device cpu --json)
+fails("no row of ctr/three_columns.txt could be trained on (2 malformed; the first: ctr/three_columns.txt:1:"
+      ctr train --resume fm.ckpt --train ctr/three_columns.txt --stream --device cpu --json)
 # With --json a failure is also one JSON object on stdout: {"error": {"code", "message", "where"}}.
 execute_process(COMMAND "${RECKON}" ctr train --train ctr/train.txt --format parquet --json
                 OUTPUT_VARIABLE failed_stdout ERROR_QUIET WORKING_DIRECTORY "${WORK}")
