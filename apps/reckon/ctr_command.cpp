@@ -24,21 +24,6 @@
 namespace reckon::cli {
 namespace {
 
-// Refuses a file of which no row could be used: that is almost always the wrong --format or the wrong file, and
-// going on would train or report without it. `use` says what the rows were for ("scored", "trained on").
-void require_rows(std::int64_t rows, std::int64_t skipped_rows, const std::vector<std::string>& first_errors,
-                  const std::string& path, const char* use, bool allow_empty) {
-  if (rows > 0) return;
-  if (skipped_rows > 0) {
-    RECKON_THROW(StatusCode::kDataError, "no row of ", path, " could be ", use, " (", skipped_rows,
-                 " malformed; the first: ", first_errors.front(), ")");
-  }
-  if (!allow_empty) RECKON_THROW(StatusCode::kDataError, path, " has no rows to be ", use);
-}
-void require_rows(const ctr::CtrDataset& data, const std::string& path, const char* use, bool allow_empty) {
-  require_rows(data.size(), data.skipped_rows, data.first_errors, path, use, allow_empty);
-}
-
 struct SynthArgs {
   std::int64_t rows = 1'000'000, test = 100'000;
   std::uint64_t seed = 1;
@@ -178,8 +163,8 @@ nlohmann::json run_train(const TrainArgs& a) {
   // Streaming keeps only the shuffle buffer and a few batches in memory; otherwise the file is read whole.
   const ctr::CtrDataset train = a.stream ? ctr::CtrDataset{} : ctr::read_dataset(a.train, vocab, read);
   const ctr::CtrDataset valid = a.valid.empty() ? ctr::CtrDataset{} : ctr::read_dataset(a.valid, vocab, read);
-  if (!a.stream) require_rows(train, a.train, "trained on", false);
-  if (!a.valid.empty()) require_rows(valid, a.valid, "used for validation", false);
+  if (!a.stream) ctr::require_rows(train, a.train, "trained on", false);
+  if (!a.valid.empty()) ctr::require_rows(valid, a.valid, "used for validation", false);
   const std::vector<std::int64_t> rows = vocab.field_rows();
   config.field_widths = vocab.field_widths();
   std::unique_ptr<ctr::CtrModel> created =
@@ -278,7 +263,7 @@ nlohmann::json run_predict(const PredictArgs& a) {
                                  labels.insert(labels.end(), batch_labels.begin(), batch_labels.end());
                                });
     // An empty request file gives an empty answer; a file with no usable row is an error.
-    require_rows(scored.rows, scored.skipped_rows, scored.first_errors, a.data, "scored", true);
+    ctr::require_rows(scored.rows, scored.skipped_rows, scored.first_errors, a.data, "scored", true);
   };
   if (a.out.empty()) {
     score(nullptr);

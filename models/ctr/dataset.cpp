@@ -880,6 +880,16 @@ CtrDataset dataset_from(RowReader& reader, const Vocabulary& vocabulary) {
 
 }  // namespace
 
+void require_rows(std::int64_t rows, std::int64_t skipped_rows, const std::vector<std::string>& first_errors,
+                  const std::string& path, const char* use, bool allow_empty) {
+  if (rows > 0) return;
+  if (skipped_rows > 0) {
+    RECKON_THROW(StatusCode::kDataError, "no row of ", path, " could be ", use, " (", skipped_rows,
+                 " malformed; the first: ", first_errors.front(), ")");
+  }
+  if (!allow_empty) RECKON_THROW(StatusCode::kDataError, path, " has no rows to be ", use);
+}
+
 std::int64_t for_each_row(const std::string& path, const Vocabulary& vocabulary, const ReadOptions& options,
                           const std::function<void(const Sample&)>& visit, CtrDataset& report) {
   RowReader reader(path, options_for(vocabulary, options), vocabulary.field_count());

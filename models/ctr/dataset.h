@@ -132,6 +132,15 @@ CtrDataset read_dataset(const std::string& path, const Vocabulary& vocabulary, c
 CtrDataset parse_rows(std::string_view rows, const Vocabulary& vocabulary, const ReadOptions& options,
                       const std::string& origin = "rows");
 
+// Refuses a file of which no row could be used, almost always the wrong format or the wrong file: kDataError
+// "no row of PATH could be USE (N malformed; the first: ...)", or "PATH has no rows to be USE" for a file with no
+// rows at all unless `allow_empty`. `use` says what the rows were for ("trained on", "scored").
+void require_rows(std::int64_t rows, std::int64_t skipped_rows, const std::vector<std::string>& first_errors,
+                  const std::string& path, const char* use, bool allow_empty);
+inline void require_rows(const CtrDataset& data, const std::string& path, const char* use, bool allow_empty) {
+  require_rows(data.size(), data.skipped_rows, data.first_errors, path, use, allow_empty);
+}
+
 // One row mapped through a vocabulary: `columns` ids and values (a bag's padding has id -1 and value 0; an empty
 // bag is the field's missing id 0 with value 1).
 struct Sample {

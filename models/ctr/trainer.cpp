@@ -319,17 +319,8 @@ TrainResult train_stream(CtrModel& model, const std::string& path, const Vocabul
                           // done (not the step that reads the copy, which may still run).
                           device.copied[device.next ^ 1].wait();
                           const HostBatch* h = stream->next();
-                          if (h == nullptr && !any_batch) {
-                            // Not one usable row (say, the wrong format on --resume): say why, as read_dataset's
-                            // callers do.
-                            const CtrDataset& skipped = stream->report();
-                            if (skipped.skipped_rows > 0) {
-                              RECKON_THROW(StatusCode::kDataError, "no row of ", path, " could be trained on (",
-                                           skipped.skipped_rows,
-                                           " malformed; the first: ", skipped.first_errors.front(), ")");
-                            }
-                            RECKON_THROW(StatusCode::kDataError, path, " has no rows to be trained on");
-                          }
+                          // Not one usable row (say, the wrong format on --resume): say why.
+                          if (h == nullptr && !any_batch) require_rows(stream->report(), path, "trained on", false);
                           any_batch = true;
                           return h == nullptr ? nullptr : &device.upload(ctx, *h);
                         },
