@@ -23,11 +23,21 @@ if(NOT RECKON_CUDA STREQUAL "OFF")
   if(NOT DEFINED CMAKE_CUDA_ARCHITECTURES AND NOT DEFINED ENV{CUDAARCHS})
     set(CMAKE_CUDA_ARCHITECTURES "75-virtual;90-real" CACHE STRING "CUDA architectures")
   endif()
-  if(CMAKE_CUDA_COMPILER)
-    include(CheckLanguage)
-    check_language(CUDA)
+  # A compiler that is present but broken (host compiler it rejects, toolkit without cuBLAS) must not fail an AUTO
+  # configure: try it in a child project first. A compiler that passed once is not tried again.
+  if(CMAKE_CUDA_COMPILER AND NOT RECKON_CUDA_PROBED STREQUAL "${CMAKE_CUDA_COMPILER}")
+    include(ReckonProbe)
+    reckon_probe(cuda _reckon_cuda_ok _reckon_cuda_why CMAKE_CUDA_COMPILER CMAKE_CUDA_HOST_COMPILER
+                 CMAKE_CUDA_ARCHITECTURES CUDAToolkit_ROOT)
+    if(_reckon_cuda_ok)
+      set(RECKON_CUDA_PROBED "${CMAKE_CUDA_COMPILER}" CACHE INTERNAL "nvcc that passed the CUDA probe")
+    else()
+      set(_reckon_nvcc_problem "${CMAKE_CUDA_COMPILER} failed the CUDA probe: ${_reckon_cuda_why} "
+                               "(log: ${PROJECT_BINARY_DIR}/CMakeFiles/reckon-probe-cuda/probe.log)")
+      set(_reckon_cuda_broken ON)
+    endif()
   endif()
-  if(CMAKE_CUDA_COMPILER)
+  if(CMAKE_CUDA_COMPILER AND NOT _reckon_cuda_broken)
     enable_language(CUDA)
     # CMake 3.25 (Debian 12) knows no C++20 dialect flag for nvcc although nvcc 12+ accepts it: teach it.
     if(NOT CMAKE_CUDA20_STANDARD_COMPILE_OPTION)

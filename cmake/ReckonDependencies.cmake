@@ -1,4 +1,5 @@
 # Third-party dependencies, all from the system (Debian packages here; see scripts/install_deps.sh).
+include(ReckonProbe)
 find_package(Threads REQUIRED)
 find_package(OpenMP REQUIRED COMPONENTS CXX)
 
@@ -18,19 +19,41 @@ endif()
 
 # oneDNN's sgemm picks its kernels from CPU features (not a table of CPU models, which misses newer parts and falls
 # back to SSE3 code) and runs on the same OpenMP pool as our own loops, so the two never oversubscribe the cores.
+# Its package config can be broken (Debian's requires OpenCL, a package it only recommends), and a config that
+# errors stops the configure, QUIET or not: probe it in a child project first and fall back to CBLAS when it fails.
+function(reckon_probe_onednn ok_var why_var)
+  if(CMAKE_DISABLE_FIND_PACKAGE_dnnl)
+    set(${ok_var} OFF PARENT_SCOPE)
+    set(${why_var} "oneDNN disabled by CMAKE_DISABLE_FIND_PACKAGE_dnnl" PARENT_SCOPE)
+    return()
+  endif()
+  reckon_probe(dnnl _ok _why dnnl_DIR dnnl_ROOT OpenCL_INCLUDE_DIR OpenCL_LIBRARY TBB_DIR)
+  set(${ok_var} ${_ok} PARENT_SCOPE)
+  if(_why MATCHES "^dnnl not found|package configuration file provided by \"dnnl\"")
+    set(${why_var} "oneDNN not found" PARENT_SCOPE)
+  else()
+    set(${why_var} "oneDNN's CMake package failed: ${_why}" PARENT_SCOPE)
+  endif()
+endfunction()
+
 set(RECKON_WITH_ONEDNN OFF)
 if(RECKON_CPU_GEMM STREQUAL "AUTO" OR RECKON_CPU_GEMM STREQUAL "ONEDNN")
-  find_package(dnnl CONFIG QUIET)
-  if(dnnl_FOUND)
+  reckon_probe_onednn(_reckon_onednn_usable _reckon_onednn_why)
+  if(_reckon_onednn_usable)
+    find_package(dnnl CONFIG QUIET)
+  endif()
+  if(_reckon_onednn_usable AND dnnl_FOUND)
     set(RECKON_WITH_ONEDNN ON)
     set(RECKON_CPU_GEMM_REASON "oneDNN ${dnnl_VERSION}")
   elseif(RECKON_CPU_GEMM STREQUAL "ONEDNN")
-    message(FATAL_ERROR "RECKON_CPU_GEMM=ONEDNN but oneDNN was not found. Install libdnnl-dev (scripts/install_deps.sh).")
+    message(FATAL_ERROR "RECKON_CPU_GEMM=ONEDNN but ${_reckon_onednn_why} "
+                        "(log: ${PROJECT_BINARY_DIR}/CMakeFiles/reckon-probe-dnnl/probe.log). "
+                        "Run scripts/install_deps.sh, or configure with -DRECKON_CPU_GEMM=BLAS.")
   else()
-    set(RECKON_CPU_GEMM_REASON "CBLAS (oneDNN not found)")
+    set(RECKON_CPU_GEMM_REASON "CBLAS ${BLA_VENDOR} (${_reckon_onednn_why})")
   endif()
 elseif(RECKON_CPU_GEMM STREQUAL "BLAS")
-  set(RECKON_CPU_GEMM_REASON "CBLAS (RECKON_CPU_GEMM=BLAS)")
+  set(RECKON_CPU_GEMM_REASON "CBLAS ${BLA_VENDOR} (RECKON_CPU_GEMM=BLAS)")
 else()
   message(FATAL_ERROR "RECKON_CPU_GEMM must be AUTO, ONEDNN or BLAS, got '${RECKON_CPU_GEMM}'")
 endif()

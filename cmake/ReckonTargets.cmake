@@ -12,6 +12,15 @@ if(RECKON_WERROR)
     $<$<COMPILE_LANGUAGE:CUDA>:-Werror=all-warnings -Xcompiler=-Werror>)
 endif()
 
+# --- Source locations -----------------------------------------------------------------------------------------
+# Errors carry __FILE__: make it relative to the source root (runtime/error.cpp), never the builder's absolute
+# path. Headers reached through the build tree's include/reckon links map to their source path too (the later,
+# more specific map wins).
+foreach(_map "${PROJECT_SOURCE_DIR}/=" "${PROJECT_BINARY_DIR}/include/reckon/=")
+  add_compile_options($<$<COMPILE_LANGUAGE:CXX>:-fmacro-prefix-map=${_map}>
+                      $<$<COMPILE_LANGUAGE:CUDA>:-Xcompiler=-fmacro-prefix-map=${_map}>)
+endforeach()
+
 # --- Sanitizers (host code) ---------------------------------------------------------------------------------
 if(RECKON_SANITIZE)
   string(REPLACE ";" "," _sanitizers "${RECKON_SANITIZE}")

@@ -12,10 +12,13 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds=${1:-60}
 shift || true
+# The build's packages, then clang with libFuzzer's runtime and its OpenMP (as root installed, else the command).
+scripts/install_deps.sh
+scripts/install_deps.sh clang libclang-rt-14-dev libomp-dev
 clangxx=$(command -v clang++ || command -v clang++-14 || true)
 clangc=$(command -v clang || command -v clang-14 || true)
 if [[ -z "$clangxx" ]]; then
-  echo "fuzz.sh: clang++ (with libFuzzer) is needed: apt-get install clang" >&2
+  echo "fuzz.sh: clang++ (with libFuzzer) is needed: apt-get install clang libclang-rt-14-dev libomp-dev" >&2
   exit 2
 fi
 build=build-fuzz
