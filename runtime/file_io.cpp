@@ -6,6 +6,8 @@
 #include <fstream>
 #include <sstream>
 
+#include <unistd.h>
+
 #include "reckon/runtime/error.h"
 
 namespace reckon {
@@ -59,6 +61,12 @@ void print_progress_line(int epoch, int epochs, double fraction, double rate, co
   std::fprintf(stderr, "\repoch %d/%d [%-*s] %3d%%  %.0f %s/s  ETA %.0fs ", epoch, epochs, kWidth,
                std::string(static_cast<std::size_t>(filled), '=').c_str(), static_cast<int>(100 * fraction), rate,
                unit, eta_seconds);
+  std::fflush(stderr);
+}
+
+void print_status_line(const std::string& line) {
+  if (isatty(STDERR_FILENO)) std::fputs("\r\033[K", stderr);  // clear the carriage-returned progress line
+  std::fprintf(stderr, "%s\n", line.c_str());
   std::fflush(stderr);
 }
 

@@ -74,4 +74,8 @@ class ByteReader {
 // One carriage-returned progress line on stderr: "epoch e/E [====   ]  42%  1234 <unit>/s  ETA 5s".
 void print_progress_line(int epoch, int epochs, double fraction, double rate, const char* unit, double eta_seconds);
 
+// A line that stays on stderr (an epoch's summary), replacing the progress line on a terminal; printed whether or
+// not stderr is a terminal, so a log or a pipe still shows training advance.
+void print_status_line(const std::string& line);
+
 }  // namespace reckon

@@ -304,7 +304,10 @@ nlohmann::json run_demo(const DemoArgs& d) {
     a.device = d.device;
     a.progress = !d.json;
     a.json = d.json;
-    if (!d.json) fmt::print("training {} ...\n", model);
+    if (!d.json) {
+      fmt::print("training {} ...\n", model);
+      std::fflush(stdout);  // before the epochs' lines on stderr, when both go to one pipe
+    }
     models.push_back(run_train(a));
   }
   return {{"rows", d.rows},
@@ -499,10 +502,7 @@ void add_ctr_command(CLI::App& app) {
       if (o["auc"].is_null()) return std::string("no validation data");
       return fmt::format("{} {:.4f}  logloss {:.4f}", auc_label, o["auc"].get<double>(), o["logloss"].get<double>());
     };
-    for (const auto& e : r["epoch_results"]) {
-      fmt::print("epoch {}: train loss {:.4f}  {}  {:.0f} samples/s\n", e["epoch"].get<int>(),
-                 e["train_loss"].get<double>(), metrics(e, "valid AUC"), e["samples_per_s"].get<double>());
-    }
+    // Each epoch was reported on stderr as it ended.
     fmt::print("{} on {}: {} (best epoch {}), {:.0f} training samples/s\n", r["model"].get<std::string>(),
                r["device"].get<std::string>(), metrics(r, "AUC"), r["best_epoch"].get<int>(),
                r["train_samples_per_s"].get<double>());

@@ -85,7 +85,7 @@ void print_text(const nlohmann::json& info) {
   }
   fmt::print("  cuDNN             {}\n",
              b["cudnn"].get<bool>() ? "yes (" + b["cudnn_version"].get<std::string>() + ")" : std::string("no"));
-  fmt::print("  CPU BLAS          {}\n\n", b["cpu_blas"].get<std::string>());
+  fmt::print("  CPU GEMM          {}\n\n", b["cpu_gemm"].get<std::string>());
   fmt::print("cpu\n  {}, {} hardware threads, {} OpenMP threads\n\n", info["cpu"]["model"].get<std::string>(),
              info["cpu"]["hardware_threads"].get<unsigned>(), info["cpu"]["openmp_threads"].get<int>());
   const auto& cuda = info["cuda"];

@@ -236,11 +236,7 @@ void add_item2vec_command(CLI::App& app) {
       std::cout << j.dump() << "\n";
       return;
     }
-    for (const auto& e : j["epoch_results"]) {
-      fmt::print("epoch {}: {} raw words ({} after subsampling), loss {:.4f}, {:.1f}s\n", e["epoch"].get<int>(),
-                 e["raw_words"].get<std::int64_t>(), e["effective_words"].get<std::int64_t>(), e["loss"].get<double>(),
-                 e["seconds"].get<double>());
-    }
+    // Each epoch was reported on stderr as it ended.
     fmt::print("{} items, {:.0f} raw words/s ({:.0f} effective) on {}\n", j["vocabulary"].get<std::int64_t>(),
                j["raw_words_per_s"].get<double>(), j["effective_words_per_s"].get<double>(),
                j["device"].get<std::string>());

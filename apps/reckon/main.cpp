@@ -20,6 +20,12 @@ void print_json_error(bool json, const char* code, const std::string& message, c
   std::cout << nlohmann::json{{"error", error}}.dump() << "\n";
 }
 
+bool caused_by_input(reckon::StatusCode code) {
+  using reckon::StatusCode;
+  return code == StatusCode::kInvalidArgument || code == StatusCode::kOutOfRange || code == StatusCode::kIoError ||
+         code == StatusCode::kDataError || code == StatusCode::kNumericError;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -37,7 +43,12 @@ int main(int argc, char** argv) {
     if (e.get_exit_code() != 0) print_json_error(json, "invalid argument", e.what());
     return app.exit(e);
   } catch (const reckon::Error& e) {
-    std::fprintf(stderr, "reckon: %s\n", e.what());
+    // A bad file or argument is the user's to fix, and our source line only distracts; other failures keep it.
+    if (caused_by_input(e.code())) {
+      std::fprintf(stderr, "reckon: [%s] %s\n", reckon::to_string(e.code()), e.message().c_str());
+    } else {
+      std::fprintf(stderr, "reckon: %s\n", e.what());
+    }
     print_json_error(json, reckon::to_string(e.code()), e.message(), e.file(), e.line());
     return 1;
   } catch (const std::exception& e) {

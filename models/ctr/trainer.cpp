@@ -169,6 +169,17 @@ void restore_snapshot(CtrModel& model, const ModelSnapshot& snapshot) {
   model.set_step(snapshot.step);
 }
 
+std::string epoch_summary(const EpochResult& e, int epochs, bool validated) {
+  char line[256];
+  int n = std::snprintf(line, sizeof line, "  epoch %d/%d: %lld samples in %.1f s (%.0f samples/s), train loss %.4f",
+                        e.epoch, epochs, static_cast<long long>(e.samples), e.seconds, e.samples_per_s, e.train_loss);
+  if (validated && n > 0 && static_cast<std::size_t>(n) < sizeof line) {
+    std::snprintf(line + n, sizeof line - static_cast<std::size_t>(n), ", valid AUC %.4f, logloss %.4f", e.valid_auc,
+                  e.valid_logloss);
+  }
+  return line;
+}
+
 // The epoch loop shared by in-memory and streaming training.
 TrainResult train_epochs(CtrModel& model, const CtrDataset& valid, const TrainOptions& options,
                          const std::function<EpochBatches(int epoch)>& epoch_batches) {
@@ -228,12 +239,12 @@ TrainResult train_epochs(CtrModel& model, const CtrDataset& valid, const TrainOp
     e.train_loss = loss_sum / static_cast<double>(std::max<std::int64_t>(loss_reads, 1));
     total_seconds += e.seconds;
     total_samples += seen;
-    if (show) std::fputc('\n', stderr);
     if (valid.size() > 0) {
       const std::vector<float> p = predict(model, valid, options.batch_size);
       e.valid_auc = auc(p, valid.labels);
       e.valid_logloss = logloss(p, valid.labels);
     }
+    if (options.progress) print_status_line(epoch_summary(e, options.epochs, valid.size() > 0));
     result.epochs.push_back(e);
     if (valid.size() == 0 || e.valid_logloss < best) {
       best = e.valid_logloss;

@@ -171,8 +171,13 @@ TrainStats Item2Vec::train(const Corpus& corpus, bool progress) {
     e.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - epoch_start).count();
     e.loss = loss_pairs > 0 ? loss_sum / static_cast<double>(loss_pairs) : 0.0;
     stats.epochs.push_back(e);
+    if (progress) {
+      char line[160];
+      std::snprintf(line, sizeof line, "  epoch %d/%d: %lld words in %.1f s, loss %.4f", epoch, config_.epochs,
+                    static_cast<long long>(e.raw_words), e.seconds, e.loss);
+      print_status_line(line);
+    }
   }
-  if (show) std::fprintf(stderr, "\n");
   stats.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   std::int64_t raw = 0, effective = 0;
   for (const EpochStats& e : stats.epochs) {

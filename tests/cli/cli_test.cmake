@@ -52,6 +52,18 @@ run(trained ctr train --model fm --train ctr/train.txt --valid ctr/test.txt --ep
     --profile --save fm.ckpt --json)
 expect("${trained}" auc GREATER 0.5)
 expect("${trained}" stage_profile steps GREATER 0)
+# Without --json each epoch is reported on stderr as it ends, terminal or not; with --json stderr stays quiet.
+execute_process(COMMAND "${RECKON}" ctr train --model lr --train ctr/train.txt --valid ctr/test.txt --epochs 2
+                        --device cpu RESULT_VARIABLE rc OUTPUT_VARIABLE text_stdout ERROR_VARIABLE text_stderr
+                WORKING_DIRECTORY "${WORK}")
+if(NOT rc EQUAL 0 OR NOT text_stderr MATCHES "epoch 1/2: 6000 samples in .*valid AUC 0\\.[0-9]+.*epoch 2/2")
+  message(FATAL_ERROR "ctr train showed no progress per epoch on stderr: ${text_stderr}")
+endif()
+execute_process(COMMAND "${RECKON}" ctr train --model lr --train ctr/train.txt --epochs 1 --device cpu --json
+                OUTPUT_QUIET ERROR_VARIABLE json_stderr WORKING_DIRECTORY "${WORK}")
+if(json_stderr MATCHES "epoch")
+  message(FATAL_ERROR "ctr train --json wrote progress on stderr: ${json_stderr}")
+endif()
 # Resumed: the step count continues from the checkpoint's.
 run(resumed ctr train --resume fm.ckpt --train ctr/train.txt --valid ctr/test.txt --epochs 1 --batch 512
     --device cpu --save fm2.ckpt --json)
@@ -149,11 +161,20 @@ fails("no row of ctr/three_columns.txt could be trained on (2 malformed; the fir
       ctr train --resume fm.ckpt --train ctr/three_columns.txt --stream --device cpu --json)
 # With --json a failure is also one JSON object on stdout: {"error": {"code", "message", "where"}}.
 execute_process(COMMAND "${RECKON}" ctr train --train ctr/train.txt --format parquet --json
-                OUTPUT_VARIABLE failed_stdout ERROR_QUIET WORKING_DIRECTORY "${WORK}")
+                OUTPUT_VARIABLE failed_stdout ERROR_VARIABLE failed_stderr WORKING_DIRECTORY "${WORK}")
+# Bad input is the user's to fix: stderr names it without a source location of ours.
+if(NOT failed_stderr MATCHES "^reckon: \\[invalid argument\\] .*parquet" OR failed_stderr MATCHES "\\.cpp:[0-9]")
+  message(FATAL_ERROR "a bad --format printed: ${failed_stderr}")
+endif()
 string(JSON failed_code ERROR_VARIABLE no_error GET "${failed_stdout}" error code)
 string(JSON failed_message ERROR_VARIABLE no_error2 GET "${failed_stdout}" error message)
 if(no_error OR no_error2 OR NOT failed_code STREQUAL "invalid argument" OR NOT failed_message MATCHES "parquet")
   message(FATAL_ERROR "a failing command with --json printed no error object: ${failed_stdout}")
+endif()
+# Where it failed is given relative to the source root, never as the builder's absolute path.
+string(JSON failed_where ERROR_VARIABLE no_where GET "${failed_stdout}" error where)
+if(no_where OR failed_where MATCHES "^/" OR NOT failed_where MATCHES "^[a-z]+/.*\\.(cpp|h):[0-9]+$")
+  message(FATAL_ERROR "the error's where is not a source-relative file:line: ${failed_stdout}")
 endif()
 
 # item2vec: sessions -> vectors (text and binary) -> similar / recommend / eval; a checkpoint resumed.
