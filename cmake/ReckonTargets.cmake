@@ -42,8 +42,16 @@ endif()
 
 # --- CUDA settings ------------------------------------------------------------------------------------------
 if(RECKON_WITH_CUDA)
-  # One CUDA runtime for the whole program: the static one, as nvcc links by default.
-  set(CMAKE_CUDA_RUNTIME_LIBRARY Static)
+  # One CUDA runtime per program. A static library and the program it links into share the static runtime; a shared
+  # libreckon and a program each linking the static one would hold two (its symbols are hidden), each with its own
+  # kernel registrations and last error, so shared builds link the shared runtime everywhere.
+  if(BUILD_SHARED_LIBS)
+    set(CMAKE_CUDA_RUNTIME_LIBRARY Shared)
+    set(RECKON_CUDART CUDA::cudart)
+  else()
+    set(CMAKE_CUDA_RUNTIME_LIBRARY Static)
+    set(RECKON_CUDART CUDA::cudart_static)
+  endif()
   set(CMAKE_CUDA_FLAGS "${CMAKE_CUDA_FLAGS} -lineinfo --expt-relaxed-constexpr")
 endif()
 
@@ -78,7 +86,7 @@ if(RECKON_WITH_ONEDNN)
   target_link_libraries(reckon PRIVATE DNNL::dnnl)
 endif()
 if(RECKON_WITH_CUDA)
-  target_link_libraries(reckon PRIVATE CUDA::cudart_static CUDA::cublas)
+  target_link_libraries(reckon PRIVATE ${RECKON_CUDART} CUDA::cublas)
   if(RECKON_WITH_CUDNN)
     target_link_libraries(reckon PRIVATE CUDNN::cudnn)
   endif()

@@ -94,22 +94,8 @@ void validate_launch(const char* kernel_name, dim3 grid, dim3 block, std::size_t
   }
 }
 
-void prepare_shared_memory(const void* func, const char* kernel_name, std::size_t shared_bytes, const char* file,
-                           int line) {
-  constexpr std::size_t kDefaultDynamicLimit = 48 * 1024;
-  if (shared_bytes <= kDefaultDynamicLimit) return;
-  const cudaError_t status =
-      cudaFuncSetAttribute(func, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(shared_bytes));
-  if (status != cudaSuccess) throw_cuda_error(status, concat("cudaFuncSetAttribute for ", kernel_name).c_str(), file, line);
-}
-
-void check_launch(const char* kernel_name, cudaStream_t stream, const char* file, int line) {
-  cudaError_t status = cudaGetLastError();
-  if (status == cudaSuccess && sync_launches()) status = cudaStreamSynchronize(stream);
-  if (status != cudaSuccess) {
-    throw_cuda_error(status, concat("launch of ", kernel_name, sync_launches() ? " (synchronised)" : "").c_str(),
-                     file, line);
-  }
+void throw_launch_error(cudaError_t status, const char* kernel_name, const char* what, const char* file, int line) {
+  throw_cuda_error(status, concat(what, " of ", kernel_name).c_str(), file, line);
 }
 
 }  // namespace reckon::detail

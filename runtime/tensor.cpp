@@ -41,6 +41,7 @@ std::int64_t TensorView::numel() const {
 }
 
 bool TensorView::is_contiguous() const {
+  if (numel() == 0) return true;  // no element to be out of place, whatever the strides of an empty dimension's peers
   std::int64_t expected = 1;
   for (int d = ndim - 1; d >= 0; --d) {
     if (size(d) != 1 && stride(d) != expected) return false;

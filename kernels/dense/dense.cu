@@ -33,15 +33,17 @@ __global__ void dense_elementwise_kernel(ElementwiseOp op, float* data, const fl
   }
 }
 
-// Pass 1: thread (column n, chunk c) sums its chunk's rows in order.
-__global__ void column_sum_chunks_kernel(const float* src, std::int64_t rows, std::int64_t cols, float* partials) {
+// Pass 1: thread (column n, chunk c) sums its chunk's rows in order; block rows stride over the chunks.
+__global__ void column_sum_chunks_kernel(const float* src, std::int64_t rows, std::int64_t cols, std::int64_t chunks,
+                                         float* partials) {
   const std::int64_t n = blockIdx.x * static_cast<std::int64_t>(blockDim.x) + threadIdx.x;
-  const std::int64_t c = blockIdx.y;
   if (n >= cols) return;
-  const std::int64_t end = min(rows, (c + 1) * kDenseReduceChunk);
-  float partial = 0.0f;
-  for (std::int64_t b = c * kDenseReduceChunk; b < end; ++b) partial = add_rn(partial, src[b * cols + n]);
-  partials[c * cols + n] = partial;
+  for (std::int64_t c = blockIdx.y; c < chunks; c += gridDim.y) {
+    const std::int64_t end = min(rows, (c + 1) * kDenseReduceChunk);
+    float partial = 0.0f;
+    for (std::int64_t b = c * kDenseReduceChunk; b < end; ++b) partial = add_rn(partial, src[b * cols + n]);
+    partials[c * cols + n] = partial;
+  }
 }
 
 // Pass 2: thread n adds the chunks in order.
@@ -55,11 +57,10 @@ __global__ void column_sum_combine_kernel(const float* partials, std::int64_t ch
 
 void column_sum_with_scratch(Context& ctx, const float* src, std::int64_t rows, std::int64_t cols, float* out,
                              float* scratch) {
-  const std::int64_t chunks = std::max<std::int64_t>(1, (rows + kDenseReduceChunk - 1) / kDenseReduceChunk);
-  const dim3 grid(blocks_for(cols, kThreads), static_cast<unsigned>(chunks));
-  RECKON_LAUNCH(column_sum_chunks_kernel, grid, kThreads, 0, cuda_stream(ctx), src, rows, cols, scratch);
-  RECKON_LAUNCH(column_sum_combine_kernel, blocks_for(cols, kThreads), kThreads, 0, cuda_stream(ctx), scratch, chunks,
-                cols, out);
+  const ColumnSumGrid g = column_sum_grid(rows, cols, kThreads);
+  RECKON_LAUNCH(column_sum_chunks_kernel, dim3(g.x, g.y), kThreads, 0, cuda_stream(ctx), src, rows, cols, g.chunks,
+                scratch);
+  RECKON_LAUNCH(column_sum_combine_kernel, g.x, kThreads, 0, cuda_stream(ctx), scratch, g.chunks, cols, out);
 }
 
 __global__ void bce_kernel(const float* logits, const float* labels, std::int64_t n, float* losses, float* diff,
@@ -102,6 +103,15 @@ void gemm_cuda(Context& ctx, bool transpose_a, bool transpose_b, std::int64_t m,
                const float* a, std::int64_t lda, const float* b, std::int64_t ldb, float beta, float* c,
                std::int64_t ldc, DenseMath math) {
   DeviceGuard guard(ctx.device().index);
+  if (m == 0 || n == 0) return;
+  if (k == 0) {  // an empty product; cuBLAS refuses the leading dimension 0 that A or B then has
+    if (beta == 0.0f) {
+      RECKON_CUDA_CHECK(cudaMemset2DAsync(c, static_cast<std::size_t>(ldc) * sizeof(float), 0,
+                                          static_cast<std::size_t>(n) * sizeof(float), static_cast<std::size_t>(m),
+                                          cuda_stream(ctx)));
+    }
+    return;
+  }
   cublasHandle_t handle = cublas_handle(ctx);
   RECKON_CUDA_CHECK(cublasSetMathMode(
       handle, math == DenseMath::kAllowTf32 ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_DEFAULT_MATH));
@@ -121,7 +131,7 @@ void elementwise_cuda(Context& ctx, ElementwiseOp op, float* data, const float* 
 
 void column_sum_cuda(Context& ctx, const float* src, std::int64_t rows, std::int64_t cols, float* out) {
   DeviceGuard guard(ctx.device().index);
-  const std::int64_t chunks = std::max<std::int64_t>(1, (rows + kDenseReduceChunk - 1) / kDenseReduceChunk);
+  const std::int64_t chunks = column_sum_grid(rows, cols, kThreads).chunks;
   auto* scratch = static_cast<float*>(ctx.workspace(static_cast<std::size_t>(chunks * cols) * sizeof(float)));
   column_sum_with_scratch(ctx, src, rows, cols, out, scratch);
 }
@@ -129,7 +139,7 @@ void column_sum_cuda(Context& ctx, const float* src, std::int64_t rows, std::int
 void bce_cuda(Context& ctx, const float* logits, const float* labels, std::int64_t n, float* loss_sum,
               float* diff_logits, float scale, float* probabilities) {
   DeviceGuard guard(ctx.device().index);
-  const std::int64_t chunks = std::max<std::int64_t>(1, (n + kDenseReduceChunk - 1) / kDenseReduceChunk);
+  const std::int64_t chunks = column_sum_grid(n, 1, kThreads).chunks;
   auto* losses = static_cast<float*>(ctx.workspace(static_cast<std::size_t>(n + chunks) * sizeof(float)));
   if (n > 0) {
     RECKON_LAUNCH(bce_kernel, grid_for(ctx, n), kThreads, 0, cuda_stream(ctx), logits, labels, n, losses, diff_logits,

@@ -10,6 +10,19 @@
 
 namespace reckon::detail {
 
+// The CUDA column sum's first pass: x covers the columns, y the chunks of kDenseReduceChunk rows. The grid's y is
+// capped at the device limit (65,535); each block row then strides over the chunks (more than 16.7M rows).
+struct ColumnSumGrid {
+  std::int64_t chunks;  // every chunk is one partial sum per column, whatever the grid
+  unsigned x, y;
+};
+inline constexpr std::int64_t kMaxGridY = 65535;
+inline ColumnSumGrid column_sum_grid(std::int64_t rows, std::int64_t cols, std::int64_t threads) {
+  const std::int64_t chunks = rows > 0 ? (rows + kDenseReduceChunk - 1) / kDenseReduceChunk : 1;
+  return {chunks, static_cast<unsigned>((cols + threads - 1) / threads),
+          static_cast<unsigned>(chunks < kMaxGridY ? chunks : kMaxGridY)};
+}
+
 // ReLU that lets NaN through, so a diverging model is noticed rather than silenced.
 RECKON_HOST_DEVICE float relu(float x) { return x <= 0.0f ? 0.0f : x; }
 

@@ -21,18 +21,29 @@ namespace reckon::detail {
 // Throws kInvalidArgument when the configuration exceeds the current device's limits.
 void validate_launch(const char* kernel_name, dim3 grid, dim3 block, std::size_t shared_bytes, const char* file,
                      int line);
-// Raise the dynamic shared-memory limit of `func` when shared_bytes needs it.
-void prepare_shared_memory(const void* func, const char* kernel_name, std::size_t shared_bytes, const char* file,
-                           int line);
-void check_launch(const char* kernel_name, cudaStream_t stream, const char* file, int line);
+[[noreturn]] void throw_launch_error(cudaError_t status, const char* kernel_name, const char* what, const char* file,
+                                     int line);
 
+// The calls that touch the CUDA runtime's state (the kernel's attributes, the last error, the stream) are inline,
+// so they run in the runtime that registered the kernel: the caller's, even if it were not the library's.
 template <typename... KernelArgs, typename... Args>
 void launch_kernel(const char* kernel_name, const char* file, int line, void (*kernel)(KernelArgs...), dim3 grid,
                    dim3 block, std::size_t shared_bytes, cudaStream_t stream, Args&&... args) {
+  constexpr std::size_t kDefaultDynamicSharedLimit = 48 * 1024;
   validate_launch(kernel_name, grid, block, shared_bytes, file, line);
-  prepare_shared_memory(reinterpret_cast<const void*>(kernel), kernel_name, shared_bytes, file, line);
+  if (shared_bytes > kDefaultDynamicSharedLimit) {
+    const cudaError_t status = cudaFuncSetAttribute(reinterpret_cast<const void*>(kernel),
+                                                    cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                                    static_cast<int>(shared_bytes));
+    if (status != cudaSuccess) throw_launch_error(status, kernel_name, "cudaFuncSetAttribute", file, line);
+  }
   kernel<<<grid, block, shared_bytes, stream>>>(std::forward<Args>(args)...);
-  check_launch(kernel_name, stream, file, line);
+  cudaError_t status = cudaGetLastError();
+  if (status != cudaSuccess) throw_launch_error(status, kernel_name, "launch", file, line);
+  if (sync_launches()) {
+    status = cudaStreamSynchronize(stream);
+    if (status != cudaSuccess) throw_launch_error(status, kernel_name, "launch (synchronised)", file, line);
+  }
 }
 
 // Blocks needed to cover n items with `per_block` items per block.

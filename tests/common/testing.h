@@ -62,19 +62,24 @@ inline constexpr Tolerance kExact{0.0, 0.0};
 template <typename T>
 class GuardedBuffer {
  public:
-  static constexpr std::size_t kGuard = 67;  // odd, so guards do not line up with vector widths
+  // The guard before the checked region is 256 bytes, so the region keeps the buffer's 256-byte alignment and the
+  // kernels' vector paths (float4, uint2) are the ones tested; the guard after it is an odd count of elements, so an
+  // overrun by less than a vector is caught too.
+  static constexpr std::size_t kFrontGuard = 256 / sizeof(T);
+  static constexpr std::size_t kBackGuard = 67;
+  static_assert(256 % sizeof(T) == 0, "element size must divide 256");
 
   GuardedBuffer(Context& ctx, std::size_t n) : ctx_(ctx), n_(n) {
-    std::vector<T> init(n + 2 * kGuard);
-    fill_bytes(init.data(), kGuard, kGuardByte);
-    fill_bytes(init.data() + kGuard, n, kPoisonByte);
-    fill_bytes(init.data() + kGuard + n, kGuard, kGuardByte);
+    std::vector<T> init(kFrontGuard + n + kBackGuard);
+    fill_bytes(init.data(), kFrontGuard, kGuardByte);
+    fill_bytes(init.data() + kFrontGuard, n, kPoisonByte);
+    fill_bytes(init.data() + kFrontGuard + n, kBackGuard, kGuardByte);
     buffer_ = Buffer::on_device(ctx, init.size() * sizeof(T));
     copy_bytes(ctx, buffer_.data(), ctx.device(), init.data(), Device::cpu(), init.size() * sizeof(T));
     ctx.synchronize();
   }
 
-  T* data() const { return static_cast<T*>(buffer_.data()) + kGuard; }
+  T* data() const { return static_cast<T*>(buffer_.data()) + kFrontGuard; }
   TensorView view(std::initializer_list<std::int64_t> sizes) const {
     return TensorView::contiguous(data(), dtype_v<T>, ctx_.device(), sizes);
   }
@@ -82,15 +87,16 @@ class GuardedBuffer {
 
   // Copies everything back; fails the current test if a guard changed.
   std::vector<T> download() {
-    std::vector<T> all(n_ + 2 * kGuard);
+    std::vector<T> all(kFrontGuard + n_ + kBackGuard);
     ctx_.synchronize();
     copy_bytes(ctx_, all.data(), Device::cpu(), buffer_.data(), ctx_.device(), all.size() * sizeof(T));
     ctx_.synchronize();
-    std::vector<unsigned char> expected(kGuard * sizeof(T), kGuardByte);
-    EXPECT_EQ(0, std::memcmp(all.data(), expected.data(), expected.size())) << "guard before the output was written";
-    EXPECT_EQ(0, std::memcmp(all.data() + kGuard + n_, expected.data(), expected.size()))
+    const std::vector<unsigned char> front(kFrontGuard * sizeof(T), kGuardByte), back(kBackGuard * sizeof(T), kGuardByte);
+    EXPECT_EQ(0, std::memcmp(all.data(), front.data(), front.size())) << "guard before the output was written";
+    EXPECT_EQ(0, std::memcmp(all.data() + kFrontGuard + n_, back.data(), back.size()))
         << "guard after the output was written";
-    return std::vector<T>(all.begin() + kGuard, all.begin() + kGuard + static_cast<std::ptrdiff_t>(n_));
+    const auto first = all.begin() + static_cast<std::ptrdiff_t>(kFrontGuard);
+    return std::vector<T>(first, first + static_cast<std::ptrdiff_t>(n_));
   }
 
  private:

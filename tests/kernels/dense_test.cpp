@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "reckon/kernels/dense/dense_math.h"
 #include "testing.h"
 
 namespace reckon {
@@ -30,7 +31,8 @@ struct Uploads {
 struct LinearCase {
   std::int64_t batch, in, out;
 };
-const LinearCase kLinearCases[] = {{1, 1, 1}, {33, 17, 31}, {256, 129, 64}, {512, 624, 400}};
+// M = 0 and N = 0 make an empty reduction in forward / backward-data (cuBLAS refuses their leading dimension 0).
+const LinearCase kLinearCases[] = {{1, 1, 1}, {33, 17, 31}, {256, 129, 64}, {512, 624, 400}, {5, 0, 3}, {6, 4, 0}};
 
 struct LinearResult {
   std::vector<float> y, diff_src, diff_w, diff_b;
@@ -307,6 +309,19 @@ TEST(DenseCpu, ColumnSumAndReluBackward) {
   EXPECT_EQ(nan_in[1], 0.0f);
 }
 
+TEST(DenseMath, ColumnSumGridStaysWithinTheDeviceLimit) {
+  // 16,777,217 rows are 65,537 chunks of 256: more than a grid's y may hold; the chunk count stays exact.
+  const detail::ColumnSumGrid tall = detail::column_sum_grid(16'777'217, 2, 256);
+  EXPECT_EQ(tall.chunks, 65'537);
+  EXPECT_EQ(tall.y, 65'535u);
+  EXPECT_EQ(tall.x, 1u);
+  const detail::ColumnSumGrid small = detail::column_sum_grid(1000, 700, 256);
+  EXPECT_EQ(small.chunks, 4);
+  EXPECT_EQ(small.y, 4u);
+  EXPECT_EQ(small.x, 3u);
+  EXPECT_EQ(detail::column_sum_grid(0, 5, 256).chunks, 1) << "no rows still writes one (zero) partial per column";
+}
+
 TEST(DenseCpu, ShapeErrorsAreClear) {
   Context ctx(Device::cpu());
   std::vector<float> a(12), b(12), c(12);
@@ -355,6 +370,30 @@ TEST(DenseCuda, MatchesCpu) {
   // expf/log1pf differ by a few ulps between glibc and CUDA.
   EXPECT_NEAR(bg.loss, bc.loss, 1e-5 * bc.loss);
   EXPECT_TRUE(testing::all_close(bg.diff, bc.diff, {1e-5, 1e-7}));
+}
+
+// Sizes past the grid's y limit in the column sum's chunks (16,777,217 rows), and the empty BCE.
+TEST(DenseCuda, TallReductionsAndEmptyInputsMatchCpu) {
+  RECKON_SKIP_WITHOUT_CUDA();
+  RECKON_TRACE_SEED();
+  const std::size_t tall = 16'777'217;
+  const std::vector<float> z = testing::random_floats(tall, -10, 10, 95);
+  const std::vector<float> y = labels(tall, 96);
+  const BceResult bc = run_bce(Device::cpu(), z, y, 1.0f), bg = run_bce(Device::cuda(0), z, y, 1.0f);
+  EXPECT_NEAR(bg.loss, bc.loss, 1e-5 * bc.loss);
+  EXPECT_TRUE(testing::all_close(bg.diff, bc.diff, {1e-5, 1e-7}));
+  const BceResult empty = run_bce(Device::cuda(0), {}, {}, 1.0f);
+  EXPECT_EQ(empty.loss, 0.0f);
+  const std::vector<float> x = testing::random_floats(tall * 2, -1, 1, 97);
+  const auto sums = [&](Device device) {
+    Context ctx(device);
+    Uploads u{ctx, {}};
+    GuardedBuffer<float> out(ctx, 2);
+    column_sum(ctx, u.put(x, {static_cast<std::int64_t>(tall), 2}), out.view({2}));
+    return out.download();
+  };
+  const std::vector<float> cpu = sums(Device::cpu()), gpu = sums(Device::cuda(0));
+  EXPECT_TRUE(testing::bitwise_equal(gpu.data(), cpu.data(), 2 * sizeof(float)));
 }
 
 }  // namespace

@@ -68,6 +68,26 @@ TEST(Copy, RejectsMismatches) {
   EXPECT_THROW(copy_bytes(ctx, nullptr, Device::cpu(), a.data<float>(), Device::cpu(), 4), Error);
 }
 
+// The tests' guarded outputs keep the allocation's alignment, so kernels take their vector paths (float4, uint2)
+// on them, not only the scalar fallback.
+template <typename T>
+void expect_guarded_region_aligned() {
+  Context ctx(Device::cpu());
+  static_assert(GuardedBuffer<T>::kFrontGuard * sizeof(T) == 256);
+  for (std::size_t n : {1u, 16u, 1001u}) {
+    GuardedBuffer<T> buffer(ctx, n);
+    EXPECT_EQ(reinterpret_cast<std::uintptr_t>(buffer.data()) % std::min<std::size_t>(kHostAlignment, 256), 0u)
+        << sizeof(T) << "-byte elements, n = " << n;
+  }
+}
+
+TEST(GuardedBuffer, CheckedRegionKeepsTheAllocationsAlignment) {
+  expect_guarded_region_aligned<float>();
+  expect_guarded_region_aligned<std::uint16_t>();
+  expect_guarded_region_aligned<std::int64_t>();
+  expect_guarded_region_aligned<std::uint8_t>();
+}
+
 TEST(MemoryCuda, RoundTripThroughDeviceKeepsGuards) {
   RECKON_SKIP_WITHOUT_CUDA();
   RECKON_TRACE_SEED();

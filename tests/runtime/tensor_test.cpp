@@ -27,6 +27,8 @@ TEST(TensorView, ScalarsAndEmptyTensors) {
   EXPECT_EQ(empty.numel(), 0);
   EXPECT_EQ(empty.nbytes(), 0u);
   EXPECT_TRUE(empty.is_contiguous());
+  // An empty last dimension (a layer with no inputs): contiguous() counts it as 1 in its peers' strides.
+  EXPECT_TRUE(TensorView::contiguous(nullptr, DType::kF32, Device::cpu(), {5, 0}).is_contiguous());
 }
 
 TEST(TensorView, RejectsTooManyDimsAndNegativeSizes) {
