@@ -7,6 +7,7 @@
 
 #include "reckon/config.h"
 #include "reckon/runtime/detail/context_impl.h"
+#include "reckon/runtime/detail/device_errors.h"
 #include "reckon/runtime/error.h"
 #include "reckon/runtime/memory.h"
 
@@ -38,6 +39,8 @@ struct ContextImpl {
   int cpu_threads = 1;
   Buffer workspace;
   std::shared_ptr<StreamHolder> stream;
+  Buffer error_record;    // DeviceErrorRecord on the device, allocated by the first op that may record one
+  Buffer error_readback;  // its pinned host copy, read at synchronize()
 #if RECKON_WITH_CUDA
   cublasHandle_t cublas = nullptr;
 #if RECKON_WITH_CUDNN
@@ -47,6 +50,7 @@ struct ContextImpl {
 
   ~ContextImpl() {
     workspace.reset();
+    error_record.reset();
 #if RECKON_WITH_CUDA
     if (device.is_cuda()) {
       int previous = -1;
@@ -96,6 +100,34 @@ cudnnHandle_t cudnn_handle(Context& ctx) {
 #endif
 #endif
 
+#if RECKON_WITH_CUDA
+DeviceErrorRecord* device_error_record(Context& ctx) {
+  ContextImpl& impl = ContextAccess::impl(ctx);
+  RECKON_CHECK_ARG(impl.device.is_cuda(), "the device error record belongs to CUDA contexts");
+  if (impl.error_record.data() == nullptr) {
+    impl.error_record = Buffer::on_device(ctx, sizeof(DeviceErrorRecord));
+    impl.error_readback = Buffer::pinned(sizeof(DeviceErrorRecord));
+    const DeviceErrorRecord clear{};
+    // From pageable memory: the copy is staged before the call returns, so `clear` may go out of scope.
+    RECKON_CUDA_CHECK(cudaMemcpyAsync(impl.error_record.data(), &clear, sizeof(clear), cudaMemcpyHostToDevice,
+                                      impl.stream->stream));
+  }
+  return static_cast<DeviceErrorRecord*>(impl.error_record.data());
+}
+#else
+void resolve_device_error(Context&, const ErrorOperands&) {
+  throw_not_compiled("resolve_device_error", "CUDA", __FILE__, __LINE__);
+}
+#endif
+
+void after_device_op(Context& ctx) {
+#if RECKON_WITH_CUDA
+  if (ctx.is_cuda() && sync_launches()) ctx.synchronize();
+#else
+  (void)ctx;
+#endif
+}
+
 }  // namespace detail
 
 Context::Context(Device device, std::uint64_t seed) : impl_(std::make_unique<detail::ContextImpl>()) {
@@ -132,7 +164,21 @@ CUstream_st* Context::stream() const {
 
 void Context::synchronize() {
 #if RECKON_WITH_CUDA
-  if (impl_->stream) RECKON_CUDA_CHECK(cudaStreamSynchronize(impl_->stream->stream));
+  if (!impl_->stream) return;
+  cudaStream_t stream = impl_->stream->stream;
+  auto* record = static_cast<detail::DeviceErrorRecord*>(impl_->error_record.data());
+  auto* readback = static_cast<detail::DeviceErrorRecord*>(impl_->error_readback.data());
+  if (record != nullptr) {
+    RECKON_CUDA_CHECK(cudaMemcpyAsync(readback, record, sizeof(*record), cudaMemcpyDeviceToHost, stream));
+  }
+  RECKON_CUDA_CHECK(cudaStreamSynchronize(stream));
+  if (record != nullptr && readback->key != detail::kNoDeviceError) {
+    const detail::DeviceErrorRecord error = *readback;
+    const detail::DeviceErrorRecord clear{};
+    *readback = clear;
+    RECKON_CUDA_CHECK(cudaMemcpyAsync(record, &clear, sizeof(clear), cudaMemcpyHostToDevice, stream));
+    detail::throw_device_error(error, __FILE__, __LINE__);
+  }
 #endif
 }
 

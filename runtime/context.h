@@ -37,8 +37,15 @@ class Context {
 
   // The stream every operation of this context is enqueued on (nullptr for a CPU context).
   CUstream_st* stream() const;
-  // Wait for all work enqueued on this context; on a CPU context work is already complete.
+  // Wait for all work enqueued on this context; on a CPU context work is already complete. Then raise the first
+  // input error a device op recorded since the last synchronisation (an out-of-range id, malformed offsets):
+  // device ops cannot throw when they are enqueued, so their errors surface here, and at every host read that
+  // synchronises (losses, predictions, copies to the host). An op that recorded an error wrote nothing for the bad
+  // item, and ops that update state do nothing until the error is raised. The record is clear again afterwards.
+  // RECKON_SYNC_LAUNCHES=1 raises it at the op that recorded it instead.
   void synchronize();
+  // The same as synchronize(): the explicit point where device errors surface.
+  void check_errors() { synchronize(); }
 
   // Scratch memory on the context's device, at least `bytes` long, valid until the next call to workspace().
   // Stream-ordered: operations on this context may use it back to back without synchronising.

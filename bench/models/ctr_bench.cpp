@@ -16,6 +16,7 @@
 #include "reckon/models/ctr/model.h"
 #include "reckon/models/ctr/synthetic.h"
 #include "reckon/models/ctr/trainer.h"
+#include "reckon/runtime/graph.h"
 #include "reckon/runtime/memory.h"
 #include "reckon/runtime/philox.h"
 #include "reckon/runtime/timer.h"
@@ -69,6 +70,23 @@ void train_steps(benchmark::State& state, Context& ctx, bool on_cuda) {
     step();
     for (auto _ : state) step();
   }
+  state.counters["samples_per_s"] = benchmark::Counter(static_cast<double>(batch), benchmark::Counter::kIsIterationInvariantRate);
+}
+
+// The same step captured once into a CUDA graph and replayed per iteration: what host launch overhead costs at
+// small batches, where a step's few dozen kernels each take microseconds.
+void train_steps_graph(benchmark::State& state, Context& ctx) {
+  const std::int64_t batch = state.range(0);
+  ctr::CtrModelConfig config;
+  config.kind = static_cast<ctr::CtrModelKind>(state.range(1));
+  ctr::CtrModel model(ctx, config, std::vector<std::int64_t>(kFields, kRows));
+  const ctr::CtrBatch b = random_batch(ctx, batch);
+  model.train_step(b);  // sizes the workspace outside the capture
+  ctx.synchronize();
+  CudaGraph::begin_capture(ctx);
+  model.train_step(b);
+  const CudaGraph step = CudaGraph::end_capture(ctx);
+  time_iterations(state, ctx, [&] { step.replay(ctx); });
   state.counters["samples_per_s"] = benchmark::Counter(static_cast<double>(batch), benchmark::Counter::kIsIterationInvariantRate);
 }
 
@@ -137,9 +155,22 @@ void BM_CtrTrainStep_cuda(benchmark::State& state) {
 }
 BENCHMARK(BM_CtrTrainStep_cuda)
     ->Name("BM_CtrTrainStep/cuda")
+    ->Args({512, static_cast<int>(ctr::CtrModelKind::kDeepFm)})
     ->Args({4096, static_cast<int>(ctr::CtrModelKind::kDeepFm)})
     ->Args({65536, static_cast<int>(ctr::CtrModelKind::kDeepFm)})
     ->Args({65536, static_cast<int>(ctr::CtrModelKind::kFm)})
+    ->ArgNames({"B", "model"})
+    ->UseManualTime()
+    ->Unit(benchmark::kMillisecond);
+
+void BM_CtrTrainStepGraph_cuda(benchmark::State& state) {
+  if (!has_cuda(state)) return;
+  train_steps_graph(state, cuda_context());
+}
+BENCHMARK(BM_CtrTrainStepGraph_cuda)
+    ->Name("BM_CtrTrainStep/cuda_graph")
+    ->Args({512, static_cast<int>(ctr::CtrModelKind::kDeepFm)})
+    ->Args({4096, static_cast<int>(ctr::CtrModelKind::kDeepFm)})
     ->ArgNames({"B", "model"})
     ->UseManualTime()
     ->Unit(benchmark::kMillisecond);

@@ -2,6 +2,7 @@
 // Cᵀ = op(B)ᵀ·op(A)ᵀ on the same buffers), grid-stride element-wise kernels, and a two-pass column sum whose
 // order (chunks of kDenseReduceChunk rows, each in row order, chunks in order) is the CPU's.
 #include "reckon/kernels/dense/dense_math.h"
+#include "reckon/runtime/detail/device_errors.cuh"
 #include "reckon/runtime/detail/launch.cuh"
 
 namespace reckon::detail {
@@ -77,8 +78,11 @@ __global__ void bce_kernel(const float* logits, const float* labels, std::int64_
   }
 }
 
+// The optimizers update state: they do nothing while the context's record holds an input error of an earlier op
+// (say, a bad id in the embedding gather of the same training step), which the next synchronisation raises.
 __global__ void simple_optimizer_kernel(float* params, const float* grads, float* sum_squares, std::int64_t n,
-                                        SimpleOptimizerScalars s) {
+                                        SimpleOptimizerScalars s, const DeviceErrorRecord* errors) {
+  if (device_error_pending(errors)) return;
   for (std::int64_t i = blockIdx.x * static_cast<std::int64_t>(blockDim.x) + threadIdx.x; i < n;
        i += static_cast<std::int64_t>(gridDim.x) * blockDim.x) {
     float ss = sum_squares != nullptr ? sum_squares[i] : 0.0f;
@@ -87,7 +91,9 @@ __global__ void simple_optimizer_kernel(float* params, const float* grads, float
   }
 }
 
-__global__ void adam_kernel(float* params, const float* grads, float* m, float* v, std::int64_t n, AdamScalars s) {
+__global__ void adam_kernel(float* params, const float* grads, float* m, float* v, std::int64_t n, AdamScalars s,
+                            const DeviceErrorRecord* errors) {
+  if (device_error_pending(errors)) return;
   for (std::int64_t i = blockIdx.x * static_cast<std::int64_t>(blockDim.x) + threadIdx.x; i < n;
        i += static_cast<std::int64_t>(gridDim.x) * blockDim.x) {
     float mi = m[i], vi = v[i];
@@ -151,14 +157,15 @@ void bce_cuda(Context& ctx, const float* logits, const float* labels, std::int64
 void adam_cuda(Context& ctx, float* params, const float* grads, float* m, float* v, std::int64_t n,
                const AdamScalars& s) {
   DeviceGuard guard(ctx.device().index);
-  RECKON_LAUNCH(adam_kernel, grid_for(ctx, n), kThreads, 0, cuda_stream(ctx), params, grads, m, v, n, s);
+  RECKON_LAUNCH(adam_kernel, grid_for(ctx, n), kThreads, 0, cuda_stream(ctx), params, grads, m, v, n, s,
+                device_error_record(ctx));
 }
 
 void simple_optimizer_cuda(Context& ctx, float* params, const float* grads, float* sum_squares, std::int64_t n,
                            const SimpleOptimizerScalars& s) {
   DeviceGuard guard(ctx.device().index);
   RECKON_LAUNCH(simple_optimizer_kernel, grid_for(ctx, n), kThreads, 0, cuda_stream(ctx), params, grads, sum_squares,
-                n, s);
+                n, s, device_error_record(ctx));
 }
 
 }  // namespace reckon::detail

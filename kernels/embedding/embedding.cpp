@@ -9,6 +9,7 @@
 
 #include "reckon/config.h"
 #include "reckon/kernels/embedding/embedding_math.h"
+#include "reckon/runtime/detail/device_errors.h"
 #include "reckon/runtime/detail/prefetch.h"
 #include "reckon/runtime/memory.h"
 
@@ -97,15 +98,21 @@ Validated validate(const Context& ctx, std::span<const TensorView> tables, std::
   return v;
 }
 
+// The first input error of a CPU call, keyed as on the device (runtime/detail/device_errors.h): malformed offsets
+// sort before bad ids, then by table and position.
+struct EmbeddingErrors {
+  std::uint64_t first = detail::kNoDeviceError;
+};
+
 template <typename IndexT>
 std::uint64_t first_bad_offsets(const void* offsets, std::int64_t nnz, std::int64_t batch, std::uint64_t table) {
   const auto* off = static_cast<const IndexT*>(offsets);
   for (std::int64_t i = 0; i < batch; ++i) {
     if (off[i] < 0 || off[i] > off[i + 1] || off[i + 1] > nnz) {
-      return (table << detail::kErrorKeyShift) | static_cast<std::uint64_t>(i);
+      return detail::device_error_key(detail::DeviceErrorKind::kMalformedOffsets, static_cast<std::int64_t>(table), i);
     }
   }
-  return ~std::uint64_t{0};
+  return detail::kNoDeviceError;
 }
 
 // A hint only: an out-of-range id is skipped here (the gather reports it).
@@ -122,19 +129,18 @@ constexpr std::int64_t kFwdBlock = 512;  // bags of one table per work item
 template <typename WeightT, typename IndexT>
 void fwd_cpu(Context& ctx, std::span<const TensorView> tables, std::span<const EmbeddingBags> bags,
              const TensorView& dst, const EmbeddingBagOptions& options, const Validated& v,
-             detail::EmbeddingErrors& errors) {
+             EmbeddingErrors& errors) {
   const auto num_tables = static_cast<std::int64_t>(tables.size());
   const std::int64_t D = v.dim;
   auto* out = static_cast<float*>(dst.data);
   const bool use_oov = options.index_policy == IndexPolicy::kOovRow;
   // Offsets first: a malformed bag would otherwise steer reads outside the index array.
   for (std::int64_t t = 0; t < num_tables; ++t) {
-    errors.bad_offsets = std::min(errors.bad_offsets,
-                                  first_bad_offsets<IndexT>(bags[static_cast<std::size_t>(t)].offsets.data,
-                                                            bags[static_cast<std::size_t>(t)].indices.numel(), v.batch,
-                                                            static_cast<std::uint64_t>(t)));
+    errors.first = std::min(errors.first, first_bad_offsets<IndexT>(bags[static_cast<std::size_t>(t)].offsets.data,
+                                                                    bags[static_cast<std::size_t>(t)].indices.numel(),
+                                                                    v.batch, static_cast<std::uint64_t>(t)));
   }
-  if (errors.bad_offsets != ~std::uint64_t{0}) return;
+  if (errors.first != detail::kNoDeviceError) return;
 
   std::vector<std::int64_t> row_base(static_cast<std::size_t>(num_tables), 0);
   for (std::int64_t t = 1; t < num_tables; ++t) {
@@ -177,7 +183,7 @@ void fwd_cpu(Context& ctx, std::span<const TensorView> tables, std::span<const E
         const std::int64_t r = detail::resolve_row(idx[j], rows, use_oov, options.oov_row);
         if (!pool) o = out + (base + j) * D;
         if (r < 0) {
-          bad_index = std::min(bad_index, (static_cast<std::uint64_t>(t) << detail::kErrorKeyShift) | static_cast<std::uint64_t>(j));
+          bad_index = std::min(bad_index, detail::device_error_key(detail::DeviceErrorKind::kIndexOutOfRange, t, j));
           if (!pool) std::fill(o, o + D, 0.0f);
           continue;
         }
@@ -197,55 +203,56 @@ void fwd_cpu(Context& ctx, std::span<const TensorView> tables, std::span<const E
       }
     }
   }
-  errors.bad_index = bad_index;
+  errors.first = bad_index;
 }
 
-template <typename IndexT>
-std::int64_t read_index(Context& ctx, const TensorView& indices, std::int64_t position) {
-  IndexT value{};
-  copy_bytes(ctx, &value, Device::cpu(), static_cast<const IndexT*>(indices.data) + position, indices.device,
-             sizeof(IndexT));
-  ctx.synchronize();
-  return static_cast<std::int64_t>(value);
-}
-
-[[noreturn]] void report_bad_index(Context& ctx, std::span<const TensorView> tables,
-                                   std::span<const EmbeddingBags> bags, DType index_dtype, std::uint64_t key,
-                                   const char* op) {
-  const auto t = static_cast<std::size_t>(key >> detail::kErrorKeyShift);
-  const auto position = static_cast<std::int64_t>(key & ((std::uint64_t{1} << detail::kErrorKeyShift) - 1));
-  const std::int64_t value = index_dtype == DType::kI32 ? read_index<std::int32_t>(ctx, bags[t].indices, position)
-                                                        : read_index<std::int64_t>(ctx, bags[t].indices, position);
-  RECKON_THROW(StatusCode::kOutOfRange, op, ": table ", t, ", index position ", position, ": id ", value,
-               " is outside [0, ", tables[t].size(0), ")");
-}
-
-// Malformed offsets first (they make the ids meaningless), then the first out-of-range id.
-void throw_if_errors(Context& ctx, std::span<const TensorView> tables, std::span<const EmbeddingBags> bags,
-                     DType index_dtype, const detail::EmbeddingErrors& errors, const char* op) {
-  constexpr std::uint64_t kNone = ~std::uint64_t{0};
-  constexpr std::uint64_t kPositionMask = (std::uint64_t{1} << detail::kErrorKeyShift) - 1;
-  if (errors.bad_offsets != kNone) {
-    RECKON_THROW(StatusCode::kInvalidArgument, op, ": offsets of table ", errors.bad_offsets >> detail::kErrorKeyShift,
-                 " are malformed at bag ", errors.bad_offsets & kPositionMask,
-                 " (offsets must be non-decreasing, start at >= 0 and end at <= the index count)");
+// A CPU call's first error, raised with the words the device record gets (the ids are host memory here).
+void throw_if_errors(std::span<const TensorView> tables, std::span<const EmbeddingBags> bags, DType index_dtype,
+                     const EmbeddingErrors& errors, detail::DeviceOp op) {
+  if (errors.first == detail::kNoDeviceError) return;
+  detail::DeviceErrorRecord record;
+  record.key = errors.first;
+  record.op = static_cast<std::int32_t>(op);
+  const auto t = static_cast<std::size_t>(detail::device_error_operand(record.key));
+  const std::int64_t position = detail::device_error_position(record.key);
+  record.limit = tables[t].size(0);
+  if (detail::device_error_kind(record.key) == detail::DeviceErrorKind::kIndexOutOfRange) {
+    record.value = index_dtype == DType::kI32 ? static_cast<const std::int32_t*>(bags[t].indices.data)[position]
+                                              : static_cast<const std::int64_t*>(bags[t].indices.data)[position];
   }
-  if (errors.bad_index != kNone) report_bad_index(ctx, tables, bags, index_dtype, errors.bad_index, op);
+  detail::throw_device_error(record, __FILE__, __LINE__);
 }
+
+#if RECKON_WITH_CUDA
+// What the device record's resolve step reads: each table's ids and rows.
+detail::ErrorOperands error_operands(std::span<const TensorView> tables, std::span<const EmbeddingBags> bags,
+                                     DType index_dtype, std::size_t first, detail::DeviceOp op) {
+  detail::ErrorOperands o;
+  o.op = op;
+  o.first_operand = static_cast<int>(first);
+  o.count = static_cast<int>(std::min<std::size_t>(detail::kMaxErrorOperands, tables.size() - first));
+  o.ids_i64 = index_dtype == DType::kI64;
+  for (int k = 0; k < o.count; ++k) {
+    o.ids[k] = bags[first + static_cast<std::size_t>(k)].indices.data;
+    o.stride[k] = 1;
+    o.limit[k] = tables[first + static_cast<std::size_t>(k)].size(0);
+  }
+  return o;
+}
+#endif
 
 }  // namespace
 
 void embedding_bag_fwd(Context& ctx, std::span<const TensorView> tables, std::span<const EmbeddingBags> bags,
                        const TensorView& dst, const EmbeddingBagOptions& options) {
   const Validated v = validate(ctx, tables, bags, dst, options);
-  RECKON_CHECK_ARG(static_cast<std::uint64_t>(std::max<std::int64_t>(v.batch, 0)) < (std::uint64_t{1} << detail::kErrorKeyShift),
+  RECKON_CHECK_ARG(static_cast<std::uint64_t>(std::max<std::int64_t>(v.batch, 0)) <
+                       (std::uint64_t{1} << detail::kErrorPositionBits),
                    "batch too large");
   if (dst.numel() == 0 && v.batch == 0) return;
-  detail::EmbeddingErrors errors;
   if (ctx.is_cuda()) {
 #if RECKON_WITH_CUDA
-    Buffer record = Buffer::on_device(ctx, sizeof(detail::EmbeddingErrors));
-    copy_bytes(ctx, record.data(), ctx.device(), &errors, Device::cpu(), sizeof(errors));
+    detail::DeviceErrorRecord* record = detail::device_error_record(ctx);
     std::int64_t row_base = 0;
     for (std::size_t first = 0; first < tables.size(); first += detail::kMaxTablesPerLaunch) {
       detail::EmbeddingFwdArgs args{};
@@ -265,15 +272,17 @@ void embedding_bag_fwd(Context& ctx, std::span<const TensorView> tables, std::sp
                           static_cast<const float*>(b.per_sample_weights.data), b.indices.numel(), row_base};
         row_base += b.indices.numel();
       }
-      detail::embedding_bag_fwd_cuda(ctx, args, v.weight_dtype, v.index_dtype,
-                                     static_cast<detail::EmbeddingErrors*>(record.data()));
+      detail::embedding_bag_fwd_cuda(ctx, args, v.weight_dtype, v.index_dtype, record);
+      detail::resolve_device_error(ctx, error_operands(tables, bags, v.index_dtype, first, detail::DeviceOp::kEmbeddingBagFwd));
     }
-    copy_bytes(ctx, &errors, Device::cpu(), record.data(), ctx.device(), sizeof(errors));
-    ctx.synchronize();
+    detail::after_device_op(ctx);
+    return;
 #else
     detail::throw_not_compiled("embedding_bag_fwd", "CUDA", __FILE__, __LINE__);
 #endif
-  } else {
+  }
+  EmbeddingErrors errors;
+  {
     const bool i32 = v.index_dtype == DType::kI32;
     if (v.weight_dtype == DType::kF32) {
       i32 ? fwd_cpu<float, std::int32_t>(ctx, tables, bags, dst, options, v, errors)
@@ -283,7 +292,7 @@ void embedding_bag_fwd(Context& ctx, std::span<const TensorView> tables, std::sp
           : fwd_cpu<bf16, std::int64_t>(ctx, tables, bags, dst, options, v, errors);
     }
   }
-  throw_if_errors(ctx, tables, bags, v.index_dtype, errors, "embedding_bag_fwd");
+  throw_if_errors(tables, bags, v.index_dtype, errors, detail::DeviceOp::kEmbeddingBagFwd);
 }
 
 
@@ -491,15 +500,14 @@ void update_row_cpu(const detail::EmbeddingUpdateScalars& u, const detail::Embed
 
 template <typename IndexT>
 void bwd_cpu(Context& ctx, const BwdSetup& setup, const detail::EmbeddingUpdateScalars* update,
-             EmbeddingBackwardAlgorithm algorithm, SparseGradient* gradient, detail::EmbeddingErrors& errors) {
+             EmbeddingBackwardAlgorithm algorithm, SparseGradient* gradient, EmbeddingErrors& errors) {
   const detail::EmbeddingBwdProblem& p = setup.problem;
   const int D = p.dim;
   for (int t = 0; t < p.num_tables; ++t) {
     const auto& bt = p.tables[t];
-    errors.bad_offsets =
-        std::min(errors.bad_offsets, first_bad_offsets<IndexT>(bt.offsets, bt.nnz, p.batch, static_cast<std::uint64_t>(t)));
+    errors.first = std::min(errors.first, first_bad_offsets<IndexT>(bt.offsets, bt.nnz, p.batch, static_cast<std::uint64_t>(t)));
   }
-  if (errors.bad_offsets != ~std::uint64_t{0}) return;
+  if (errors.first != detail::kNoDeviceError) return;
 
   // Every id is checked before anything is written, so a bad one leaves tables and state untouched.
   const bool use_oov = p.policy == IndexPolicy::kOovRow;
@@ -513,14 +521,14 @@ void bwd_cpu(Context& ctx, const BwdSetup& setup, const detail::EmbeddingUpdateS
       const auto rows = static_cast<std::uint64_t>(bt.rows);
       for (std::int64_t j = off[0]; j < off[p.batch]; ++j) {
         if (static_cast<std::uint64_t>(static_cast<std::int64_t>(idx[j])) >= rows) {  // negative ids wrap to huge
-          bad_index = std::min(bad_index, (static_cast<std::uint64_t>(t) << detail::kErrorKeyShift) | static_cast<std::uint64_t>(j));
+          bad_index = std::min(bad_index, detail::device_error_key(detail::DeviceErrorKind::kIndexOutOfRange, t, j));
           break;
         }
       }
     }
   }
-  errors.bad_index = bad_index;
-  if (bad_index != ~std::uint64_t{0}) return;
+  errors.first = bad_index;
+  if (bad_index != detail::kNoDeviceError) return;
 
   // Visit a table's entries bag by bag (entry order): fn(row, diff_dst row, coefficient). With prefetch, the
   // gradient rows of the bag kGradientPrefetchBags ahead are fetched: pooled, a table's rows of diff_dst are
@@ -632,7 +640,8 @@ void bwd_cpu(Context& ctx, const BwdSetup& setup, const detail::EmbeddingUpdateS
   gradient->table = Tensor::empty(ctx, DType::kI32, {total});
   gradient->row = Tensor::empty(ctx, DType::kI64, {total});
   gradient->values = Tensor::empty(ctx, DType::kF32, {total, D});
-  gradient->num_rows = total;
+  gradient->count = Tensor::empty(ctx, DType::kI64, {1});
+  *gradient->count.data<std::int64_t>() = total;
   std::int64_t at = 0;
   for (int t = 0; t < p.num_tables; ++t) {
     const TableGradient& r = results[static_cast<std::size_t>(t)];
@@ -645,37 +654,55 @@ void bwd_cpu(Context& ctx, const BwdSetup& setup, const detail::EmbeddingUpdateS
 
 void run_bwd(Context& ctx, std::span<const TensorView> tables, std::span<const EmbeddingBags> bags,
              const BwdSetup& setup, const detail::EmbeddingUpdateScalars* update, EmbeddingBackwardAlgorithm algorithm,
-             SparseGradient* gradient, const char* op) {
-  detail::EmbeddingErrors errors;
-  if (setup.problem.batch > 0) {
-    if (ctx.is_cuda()) {
-#if RECKON_WITH_CUDA
-      detail::embedding_bag_bwd_cuda(ctx, setup.problem, setup.tables, setup.v.index_dtype, update, algorithm, gradient,
-                                     &errors);
-#else
-      detail::throw_not_compiled(op, "CUDA", __FILE__, __LINE__);
-#endif
-    } else if (setup.v.index_dtype == DType::kI32) {
-      bwd_cpu<std::int32_t>(ctx, setup, update, algorithm, gradient, errors);
-    } else {
-      bwd_cpu<std::int64_t>(ctx, setup, update, algorithm, gradient, errors);
+             SparseGradient* gradient, detail::DeviceOp op) {
+  if (setup.problem.batch == 0) {
+    if (gradient != nullptr) {
+      gradient->table = Tensor::empty(ctx, DType::kI32, {0});
+      gradient->row = Tensor::empty(ctx, DType::kI64, {0});
+      gradient->values = Tensor::empty(ctx, DType::kF32, {0, setup.v.dim});
+      gradient->count = Tensor::empty(ctx, DType::kI64, {1});
+      const std::int64_t none = 0;  // a pageable source is staged before the copy call returns
+      copy_bytes(ctx, gradient->count.data<std::int64_t>(), ctx.device(), &none, Device::cpu(), sizeof(none));
     }
-  } else if (gradient != nullptr) {
-    gradient->table = Tensor::empty(ctx, DType::kI32, {0});
-    gradient->row = Tensor::empty(ctx, DType::kI64, {0});
-    gradient->values = Tensor::empty(ctx, DType::kF32, {0, setup.v.dim});
+    return;
   }
-  throw_if_errors(ctx, tables, bags, setup.v.index_dtype, errors, op);
+  if (ctx.is_cuda()) {
+#if RECKON_WITH_CUDA
+    detail::embedding_bag_bwd_cuda(ctx, setup.problem, setup.tables, setup.v.index_dtype, update, algorithm, gradient);
+    for (std::size_t first = 0; first < tables.size(); first += detail::kMaxErrorOperands) {
+      detail::resolve_device_error(ctx, error_operands(tables, bags, setup.v.index_dtype, first, op));
+    }
+    detail::after_device_op(ctx);
+    return;
+#else
+    detail::throw_not_compiled(detail::device_op_name(op), "CUDA", __FILE__, __LINE__);
+#endif
+  }
+  EmbeddingErrors errors;
+  if (setup.v.index_dtype == DType::kI32) {
+    bwd_cpu<std::int32_t>(ctx, setup, update, algorithm, gradient, errors);
+  } else {
+    bwd_cpu<std::int64_t>(ctx, setup, update, algorithm, gradient, errors);
+  }
+  throw_if_errors(tables, bags, setup.v.index_dtype, errors, op);
 }
 
 }  // namespace
+
+std::int64_t SparseGradient::num_rows(Context& ctx) const {
+  std::int64_t rows = 0;
+  copy_bytes(ctx, &rows, Device::cpu(), count.data<std::int64_t>(), count.device(), sizeof(rows));
+  ctx.synchronize();
+  return rows;
+}
 
 SparseGradient embedding_bag_bwd(Context& ctx, std::span<const TensorView> tables, std::span<const EmbeddingBags> bags,
                                  const TensorView& diff_dst, const EmbeddingBagOptions& options) {
   const BwdSetup setup = prepare_bwd(ctx, tables, bags, diff_dst, options, nullptr, {},
                                      EmbeddingBackwardAlgorithm::kSorted);
   SparseGradient gradient;
-  run_bwd(ctx, tables, bags, setup, nullptr, EmbeddingBackwardAlgorithm::kSorted, &gradient, "embedding_bag_bwd");
+  run_bwd(ctx, tables, bags, setup, nullptr, EmbeddingBackwardAlgorithm::kSorted, &gradient,
+          detail::DeviceOp::kEmbeddingBagBwd);
   return gradient;
 }
 
@@ -685,7 +712,7 @@ void embedding_bag_bwd_update(Context& ctx, std::span<const TensorView> tables, 
                               EmbeddingBackwardAlgorithm algorithm) {
   const BwdSetup setup = prepare_bwd(ctx, tables, bags, diff_dst, options, &optimizer, states, algorithm);
   const detail::EmbeddingUpdateScalars update = make_scalars(optimizer);
-  run_bwd(ctx, tables, bags, setup, &update, algorithm, nullptr, "embedding_bag_bwd_update");
+  run_bwd(ctx, tables, bags, setup, &update, algorithm, nullptr, detail::DeviceOp::kEmbeddingBagBwdUpdate);
 }
 
 }  // namespace reckon

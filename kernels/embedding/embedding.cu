@@ -12,6 +12,7 @@
 
 #include "reckon/kernels/embedding/embedding.h"
 #include "reckon/kernels/embedding/embedding_math.h"
+#include "reckon/runtime/detail/device_errors.cuh"
 #include "reckon/runtime/detail/launch.cuh"
 
 namespace reckon::detail {
@@ -40,14 +41,12 @@ __device__ __forceinline__ void store_vec(float* out, int d, const float (&v)[kV
   }
 }
 
-__device__ __forceinline__ std::uint64_t error_key(int table, std::int64_t position) {
-  return (static_cast<std::uint64_t>(table) << kErrorKeyShift) | static_cast<std::uint64_t>(position);
-}
 
 template <typename WeightT, typename IndexT, int kVec>
 __global__ void embedding_bag_fwd_group_per_bag_kernel(const __grid_constant__ EmbeddingFwdArgs args, int group_size,
-                                                       EmbeddingErrors* errors) {
+                                                       DeviceErrorRecord* errors) {
   const int lane = static_cast<int>(threadIdx.x) & (group_size - 1);
+  const bool may_record = device_may_record(errors);
   const std::int64_t groups_per_block = blockDim.x / group_size;
   const std::int64_t work = args.batch * args.num_tables;
   const bool use_oov = args.policy == IndexPolicy::kOovRow;
@@ -63,7 +62,7 @@ __global__ void embedding_bag_fwd_group_per_bag_kernel(const __grid_constant__ E
     const std::int64_t end = offsets[b + 1];
     if (start < 0 || start > end || end > table.nnz) {
       // Malformed offsets: record, write nothing, read nothing more.
-      if (lane == 0) atomicMin(reinterpret_cast<unsigned long long*>(&errors->bad_offsets), error_key(args.table_offset + t, b));
+      if (lane == 0 && may_record) record_device_error(errors, DeviceErrorKind::kMalformedOffsets, args.table_offset + t, b);
       continue;
     }
     const int D = args.dim;
@@ -71,7 +70,9 @@ __global__ void embedding_bag_fwd_group_per_bag_kernel(const __grid_constant__ E
       for (std::int64_t j = start; j < end; ++j) {
         float* out = args.dst + (table.out_row_base + j) * D;
         const std::int64_t r = resolve_row(static_cast<std::int64_t>(indices[j]), table.rows, use_oov, args.oov_row);
-        if (r < 0 && lane == 0) atomicMin(reinterpret_cast<unsigned long long*>(&errors->bad_index), error_key(args.table_offset + t, j));
+        if (r < 0 && lane == 0 && may_record) {
+          record_device_error(errors, DeviceErrorKind::kIndexOutOfRange, args.table_offset + t, j);
+        }
         for (int d = lane * kVec; d < D; d += group_size * kVec) {
           float v[kVec];
           if (r >= 0) {
@@ -93,7 +94,9 @@ __global__ void embedding_bag_fwd_group_per_bag_kernel(const __grid_constant__ E
       for (std::int64_t j = start; j < end; ++j) {
         const std::int64_t r = resolve_row(static_cast<std::int64_t>(indices[j]), table.rows, use_oov, args.oov_row);
         if (r < 0) {
-          if (lane == 0 && d == 0) atomicMin(reinterpret_cast<unsigned long long*>(&errors->bad_index), error_key(args.table_offset + t, j));
+          if (lane == 0 && d == 0 && may_record) {
+            record_device_error(errors, DeviceErrorKind::kIndexOutOfRange, args.table_offset + t, j);
+          }
           continue;
         }
         float v[kVec];
@@ -118,7 +121,7 @@ __global__ void embedding_bag_fwd_group_per_bag_kernel(const __grid_constant__ E
 }
 
 template <typename WeightT, typename IndexT>
-void launch(Context& ctx, const EmbeddingFwdArgs& args, EmbeddingErrors* errors) {
+void launch(Context& ctx, const EmbeddingFwdArgs& args, DeviceErrorRecord* errors) {
   bool aligned = args.dim % 4 == 0 && reinterpret_cast<std::uintptr_t>(args.dst) % 16 == 0;
   for (int t = 0; t < args.num_tables; ++t) {
     aligned = aligned && reinterpret_cast<std::uintptr_t>(args.tables[t].weights) % (4 * sizeof(WeightT)) == 0 &&
@@ -146,7 +149,7 @@ void launch(Context& ctx, const EmbeddingFwdArgs& args, EmbeddingErrors* errors)
 }  // namespace
 
 void embedding_bag_fwd_cuda(Context& ctx, const EmbeddingFwdArgs& args, DType weight_dtype, DType index_dtype,
-                            EmbeddingErrors* errors) {
+                            DeviceErrorRecord* errors) {
   DeviceGuard guard(ctx.device().index);
   const bool i32 = index_dtype == DType::kI32;
   if (weight_dtype == DType::kF32) {
@@ -178,7 +181,8 @@ namespace {
 template <typename IndexT>
 __global__ void embedding_bwd_expand_thread_per_bag_kernel(EmbeddingBwdProblem p, std::uint64_t* keys,
                                                            std::uint32_t* entries, std::int64_t* diff_row,
-                                                           float* coef, EmbeddingErrors* errors) {
+                                                           float* coef, DeviceErrorRecord* errors) {
+  const bool may_record = device_may_record(errors);
   const std::int64_t work = p.batch * p.num_tables;
   const auto sentinel = static_cast<std::uint64_t>(p.total_rows);
   const bool use_oov = p.policy == IndexPolicy::kOovRow;
@@ -192,7 +196,7 @@ __global__ void embedding_bwd_expand_thread_per_bag_kernel(EmbeddingBwdProblem p
     const std::int64_t start = offsets[b];
     const std::int64_t end = offsets[b + 1];
     if (start < 0 || start > end || end > bt.nnz) {
-      atomicMin(reinterpret_cast<unsigned long long*>(&errors->bad_offsets), error_key(t, b));
+      if (may_record) record_device_error(errors, DeviceErrorKind::kMalformedOffsets, t, b);
       continue;
     }
     // Ids before the first bag or after the last belong to no bag: they get the sentinel key (sorted last, skipped).
@@ -207,7 +211,7 @@ __global__ void embedding_bwd_expand_thread_per_bag_kernel(EmbeddingBwdProblem p
       entries[e] = static_cast<std::uint32_t>(e);
       const std::int64_t r = resolve_row(static_cast<std::int64_t>(indices[j]), bt.rows, use_oov, p.oov_row);
       if (r < 0) {
-        atomicMin(reinterpret_cast<unsigned long long*>(&errors->bad_index), error_key(t, j));
+        if (may_record) record_device_error(errors, DeviceErrorKind::kIndexOutOfRange, t, j);
         keys[e] = sentinel;
         continue;
       }
@@ -220,7 +224,9 @@ __global__ void embedding_bwd_expand_thread_per_bag_kernel(EmbeddingBwdProblem p
 
 // Plain SGD with atomics, one thread per (entry, column). Not deterministic: the order of the adds varies.
 __global__ void embedding_bwd_atomic_sgd_kernel(EmbeddingBwdProblem p, float neg_lr, const std::uint64_t* keys,
-                                                const std::int64_t* diff_row, const float* coef) {
+                                                const std::int64_t* diff_row, const float* coef,
+                                                const DeviceErrorRecord* errors) {
+  if (device_error_pending(errors)) return;  // a rejected call (or an earlier one's error) writes nothing
   const std::int64_t total = p.total_entries * p.dim;
   for (std::int64_t i = blockIdx.x * static_cast<std::int64_t>(blockDim.x) + threadIdx.x; i < total;
        i += static_cast<std::int64_t>(gridDim.x) * blockDim.x) {
@@ -301,7 +307,9 @@ __device__ void finish_run(const EmbeddingBwdProblem& p, const EmbeddingUpdateSc
 
 template <bool kUpdate>
 __global__ void embedding_bwd_short_runs_group_per_run_kernel(EmbeddingBwdProblem p, EmbeddingUpdateScalars u,
-                                                              RunInputs in, int group_size, GradientOutputs out) {
+                                                              RunInputs in, int group_size, GradientOutputs out,
+                                                              const DeviceErrorRecord* errors) {
+  if (device_error_pending(errors)) return;  // uniform across the grid: no __syncwarp is skipped by half a group
   extern __shared__ float shared[];
   const int groups_per_block = static_cast<int>(blockDim.x) / group_size;
   const int group = static_cast<int>(threadIdx.x) / group_size;
@@ -332,7 +340,9 @@ __global__ void embedding_bwd_short_runs_group_per_run_kernel(EmbeddingBwdProble
 
 template <bool kUpdate>
 __global__ void embedding_bwd_long_runs_block_per_run_kernel(EmbeddingBwdProblem p, EmbeddingUpdateScalars u,
-                                                             RunInputs in, GradientOutputs out) {
+                                                             RunInputs in, GradientOutputs out,
+                                                             const DeviceErrorRecord* errors) {
+  if (device_error_pending(errors)) return;
   extern __shared__ float shared[];  // kEmbeddingRunPartials rows of D partial sums
   const int warp = static_cast<int>(threadIdx.x) / 32;
   const int lane = static_cast<int>(threadIdx.x) % 32;
@@ -367,6 +377,24 @@ __global__ void embedding_bwd_long_runs_block_per_run_kernel(EmbeddingBwdProblem
   }
 }
 
+// The tables' descriptors reach device memory through kernel parameters, a chunk per launch, not a copy from host
+// memory: nothing of the call's host state is read after it returns, and a captured CUDA graph holds its values.
+constexpr int kTablesPerFill = 16;  // 16 descriptors, under 2 KB of parameters
+struct TableChunk {
+  EmbeddingBwdTable tables[kTablesPerFill];
+};
+__global__ void embedding_bwd_fill_tables_kernel(EmbeddingBwdTable* dst, const __grid_constant__ TableChunk chunk,
+                                                 int count) {
+  if (static_cast<int>(threadIdx.x) < count) dst[threadIdx.x] = chunk.tables[threadIdx.x];
+}
+
+// The gradient-only path's row count: the runs, less the sentinel run of ids outside every bag.
+__global__ void embedding_bwd_count_rows_kernel(const int* num_runs, const std::uint64_t* unique,
+                                                std::uint64_t sentinel, std::int64_t* rows) {
+  const int runs = *num_runs;
+  *rows = runs - (runs > 0 && unique[runs - 1] == sentinel ? 1 : 0);
+}
+
 // Carves one workspace allocation into 256-byte aligned pieces; with no base it only adds up the size.
 class Carver {
  public:
@@ -389,8 +417,9 @@ class Carver {
 void embedding_bag_bwd_cuda(Context& ctx, const EmbeddingBwdProblem& problem,
                             const std::vector<EmbeddingBwdTable>& host_tables, DType index_dtype,
                             const EmbeddingUpdateScalars* update, EmbeddingBackwardAlgorithm algorithm,
-                            SparseGradient* gradient, EmbeddingErrors* errors_out) {
+                            SparseGradient* gradient) {
   DeviceGuard guard(ctx.device().index);
+  DeviceErrorRecord* errors = device_error_record(ctx);
   cudaStream_t stream = cuda_stream(ctx);
   const std::int64_t n = problem.total_entries;
   const int D = problem.dim;
@@ -413,7 +442,6 @@ void embedding_bag_bwd_cuda(Context& ctx, const EmbeddingBwdProblem& problem,
   auto layout = [&](Carver& c) {
     struct Pieces {
       EmbeddingBwdTable* tables;
-      EmbeddingErrors* errors;
       int* counters;  // [0] runs, [1] long runs
       std::uint64_t *keys_in, *keys_out, *unique;
       std::uint32_t *entries_in, *entries_out;
@@ -423,7 +451,6 @@ void embedding_bag_bwd_cuda(Context& ctx, const EmbeddingBwdProblem& problem,
       void* cub;
     } q;
     q.tables = c.take<EmbeddingBwdTable>(host_tables.size());
-    q.errors = c.take<EmbeddingErrors>(1);
     q.counters = c.take<int>(2);
     q.keys_in = c.take<std::uint64_t>(static_cast<std::size_t>(items));
     q.keys_out = c.take<std::uint64_t>(static_cast<std::size_t>(items));
@@ -443,9 +470,12 @@ void embedding_bag_bwd_cuda(Context& ctx, const EmbeddingBwdProblem& problem,
   Carver carver(static_cast<char*>(ctx.workspace(sizing.used())));
   const auto q = layout(carver);
 
-  RECKON_CUDA_CHECK(cudaMemcpyAsync(q.tables, host_tables.data(), host_tables.size() * sizeof(EmbeddingBwdTable),
-                                    cudaMemcpyHostToDevice, stream));
-  RECKON_CUDA_CHECK(cudaMemsetAsync(q.errors, 0xff, sizeof(EmbeddingErrors), stream));
+  for (std::size_t first = 0; first < host_tables.size(); first += kTablesPerFill) {
+    TableChunk chunk{};
+    const int count = static_cast<int>(std::min<std::size_t>(kTablesPerFill, host_tables.size() - first));
+    std::copy_n(host_tables.begin() + static_cast<std::ptrdiff_t>(first), count, chunk.tables);
+    RECKON_LAUNCH(embedding_bwd_fill_tables_kernel, 1, kTablesPerFill, 0, stream, q.tables + first, chunk, count);
+  }
   RECKON_CUDA_CHECK(cudaMemsetAsync(q.counters, 0, 2 * sizeof(int), stream));
   RECKON_CUDA_CHECK(cudaMemsetAsync(q.counts, 0, static_cast<std::size_t>(items) * sizeof(int), stream));
   EmbeddingBwdProblem p = problem;
@@ -454,19 +484,16 @@ void embedding_bag_bwd_cuda(Context& ctx, const EmbeddingBwdProblem& problem,
   const int max_blocks = 32 * prop.multiProcessorCount;
   constexpr int kThreads = 256;
 
-  // 1. Expand, then report bad input before anything is written.
+  // 1. Expand; a bad id or offset is recorded, and the kernels that write skip when the record holds one.
   const std::int64_t bags = p.batch * p.num_tables;
   const auto expand_grid = static_cast<unsigned>(std::min<std::int64_t>((bags + kThreads - 1) / kThreads, max_blocks));
   if (index_dtype == DType::kI32) {
     RECKON_LAUNCH(embedding_bwd_expand_thread_per_bag_kernel<std::int32_t>, expand_grid, kThreads, 0, stream, p,
-                  q.keys_in, q.entries_in, q.diff_row, q.coef, q.errors);
+                  q.keys_in, q.entries_in, q.diff_row, q.coef, errors);
   } else {
     RECKON_LAUNCH(embedding_bwd_expand_thread_per_bag_kernel<std::int64_t>, expand_grid, kThreads, 0, stream, p,
-                  q.keys_in, q.entries_in, q.diff_row, q.coef, q.errors);
+                  q.keys_in, q.entries_in, q.diff_row, q.coef, errors);
   }
-  RECKON_CUDA_CHECK(cudaMemcpyAsync(errors_out, q.errors, sizeof(EmbeddingErrors), cudaMemcpyDeviceToHost, stream));
-  RECKON_CUDA_CHECK(cudaStreamSynchronize(stream));
-  if (errors_out->bad_offsets != ~std::uint64_t{0} || errors_out->bad_index != ~std::uint64_t{0}) return;
   if (n == 0 && gradient == nullptr) return;
 
   if (algorithm == EmbeddingBackwardAlgorithm::kAtomic) {
@@ -474,7 +501,7 @@ void embedding_bag_bwd_cuda(Context& ctx, const EmbeddingBwdProblem& problem,
     const auto grid = static_cast<unsigned>(std::min<std::int64_t>((total + kThreads - 1) / kThreads, max_blocks));
     if (total > 0) {
       RECKON_LAUNCH(embedding_bwd_atomic_sgd_kernel, grid, kThreads, 0, stream, p, update->neg_lr, q.keys_in,
-                    q.diff_row, q.coef);
+                    q.diff_row, q.coef, errors);
     }
     return;
   }
@@ -496,24 +523,19 @@ void embedding_bag_bwd_cuda(Context& ctx, const EmbeddingBwdProblem& problem,
 
   GradientOutputs out{nullptr, nullptr, nullptr};
   if (gradient != nullptr) {
-    // The output size is the number of runs, less the sentinel run of ids outside every bag.
-    int runs = 0;
-    std::uint64_t last_key = 0;
+    // Sized for every entry a run (the most there can be); the device counts the rows it writes.
+    gradient->table = Tensor::empty(ctx, DType::kI32, {n});
+    gradient->row = Tensor::empty(ctx, DType::kI64, {n});
+    gradient->values = Tensor::empty(ctx, DType::kF32, {n, D});
+    gradient->count = Tensor::empty(ctx, DType::kI64, {1});
     if (n > 0) {
-      RECKON_CUDA_CHECK(cudaMemcpyAsync(&runs, q.counters, sizeof(int), cudaMemcpyDeviceToHost, stream));
-      RECKON_CUDA_CHECK(cudaStreamSynchronize(stream));
-      if (runs > 0) {
-        RECKON_CUDA_CHECK(cudaMemcpyAsync(&last_key, q.unique + runs - 1, sizeof(last_key), cudaMemcpyDeviceToHost, stream));
-        RECKON_CUDA_CHECK(cudaStreamSynchronize(stream));
-      }
+      RECKON_LAUNCH(embedding_bwd_count_rows_kernel, 1, 1, 0, stream, q.counters, q.unique,
+                    static_cast<std::uint64_t>(p.total_rows), gradient->count.data<std::int64_t>());
+    } else {
+      RECKON_CUDA_CHECK(cudaMemsetAsync(gradient->count.data<std::int64_t>(), 0, sizeof(std::int64_t), stream));
+      return;
     }
-    const std::int64_t rows = runs - (runs > 0 && last_key == static_cast<std::uint64_t>(p.total_rows) ? 1 : 0);
-    gradient->table = Tensor::empty(ctx, DType::kI32, {rows});
-    gradient->row = Tensor::empty(ctx, DType::kI64, {rows});
-    gradient->values = Tensor::empty(ctx, DType::kF32, {rows, D});
-    gradient->num_rows = rows;
     out = {gradient->table.data<std::int32_t>(), gradient->row.data<std::int64_t>(), gradient->values.data<float>()};
-    if (rows == 0) return;
   }
 
   // 3. Reduce runs (and update).
@@ -531,14 +553,14 @@ void embedding_bag_bwd_cuda(Context& ctx, const EmbeddingBwdProblem& problem,
   constexpr int kLongThreads = kEmbeddingRunPartials * 32;
   if (update != nullptr) {
     RECKON_LAUNCH(embedding_bwd_short_runs_group_per_run_kernel<true>, short_grid, kThreads, short_shared, stream, p, u,
-                  in, group, out);
+                  in, group, out, errors);
     RECKON_LAUNCH(embedding_bwd_long_runs_block_per_run_kernel<true>, long_grid, kLongThreads, long_shared, stream, p,
-                  u, in, out);
+                  u, in, out, errors);
   } else {
     RECKON_LAUNCH(embedding_bwd_short_runs_group_per_run_kernel<false>, short_grid, kThreads, short_shared, stream, p,
-                  u, in, group, out);
+                  u, in, group, out, errors);
     RECKON_LAUNCH(embedding_bwd_long_runs_block_per_run_kernel<false>, long_grid, kLongThreads, long_shared, stream, p,
-                  u, in, out);
+                  u, in, out, errors);
   }
 }
 

@@ -105,12 +105,15 @@ struct EmbeddingOptimizerState {
   TensorView state2{};
 };
 
-// Row-sparse gradient, rows sorted by (table, row), each once: table i32 [U], row i64 [U], values f32 [U, D].
+// Row-sparse gradient, rows sorted by (table, row), each once: the first U rows of table i32 [C], row i64 [C],
+// values f32 [C, D], with U = num_rows() <= C. On a GPU the op does not wait to learn U: C is the number of ids, and
+// U is counted on the device (count, i64 [1]); reading it synchronises the context.
 struct SparseGradient {
   Tensor table;
   Tensor row;
   Tensor values;
-  std::int64_t num_rows = 0;
+  Tensor count;
+  std::int64_t num_rows(Context& ctx) const;
 };
 
 // Row stride (in floats) for a table of dimension `dim` interleaved with `state_columns` state values per row
@@ -123,7 +126,6 @@ Status embedding_bag_bwd_supported(std::int64_t dim, DType table_dtype, const Sp
                                    EmbeddingBackwardAlgorithm algorithm);
 
 // The sparse gradient, for composition and testing (tables give row counts and D; they are not written).
-// Synchronises the context's stream: the number of touched rows decides the output size.
 SparseGradient embedding_bag_bwd(Context& ctx, std::span<const TensorView> tables,
                                  std::span<const EmbeddingBags> bags, const TensorView& diff_dst,
                                  const EmbeddingBagOptions& options = {});
@@ -135,6 +137,8 @@ void embedding_bag_bwd_update(Context& ctx, std::span<const TensorView> tables, 
                               EmbeddingBackwardAlgorithm algorithm = EmbeddingBackwardAlgorithm::kSorted);
 
 namespace detail {
+
+struct DeviceErrorRecord;  // runtime/detail/device_errors.h
 
 inline constexpr int kMaxTablesPerLaunch = 32;
 
@@ -162,16 +166,9 @@ struct EmbeddingFwdArgs {
   float* dst;
 };
 
-// Keys of the first error, (table << 40) | position: UINT64_MAX when none.
-struct EmbeddingErrors {
-  std::uint64_t bad_index = ~std::uint64_t{0};
-  std::uint64_t bad_offsets = ~std::uint64_t{0};
-};
-inline constexpr int kErrorKeyShift = 40;
-
-// Launches the forward over one chunk of tables; errors are min-merged into the device record `errors`.
+// Launches the forward over one chunk of tables; errors go to the context's record (runtime/detail/device_errors.h).
 void embedding_bag_fwd_cuda(Context& ctx, const EmbeddingFwdArgs& args, DType weight_dtype, DType index_dtype,
-                            EmbeddingErrors* errors);
+                            DeviceErrorRecord* errors);
 
 // One table as the backward sees it (device or host pointers, per the context).
 struct EmbeddingBwdTable {
@@ -219,7 +216,7 @@ struct EmbeddingBwdProblem {
 void embedding_bag_bwd_cuda(Context& ctx, const EmbeddingBwdProblem& problem,
                             const std::vector<EmbeddingBwdTable>& host_tables, DType index_dtype,
                             const EmbeddingUpdateScalars* update, EmbeddingBackwardAlgorithm algorithm,
-                            SparseGradient* gradient, EmbeddingErrors* errors_out);
+                            SparseGradient* gradient);
 
 }  // namespace detail
 }  // namespace reckon

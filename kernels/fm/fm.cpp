@@ -7,13 +7,12 @@
 
 #include "reckon/config.h"
 #include "reckon/kernels/fm/fm_math.h"
+#include "reckon/runtime/detail/device_errors.h"
 #include "reckon/runtime/memory.h"
 
 namespace reckon {
 namespace {
 
-constexpr std::uint64_t kNoBadId = ~std::uint64_t{0};
-constexpr int kKeyShift = 40;
 
 struct Shape {
   std::int64_t batch;
@@ -88,9 +87,10 @@ detail::FmArgs fused_args(const Context& ctx, std::span<const TensorView> tables
   return a;
 }
 
-void fm_cpu(Context& ctx, const detail::FmArgs& a, bool backward) {
+// Returns the key of the first bad id (runtime/detail/device_errors.h), kNoDeviceError when none.
+std::uint64_t fm_cpu(Context& ctx, const detail::FmArgs& a, bool backward) {
   const int F = a.fields, K = a.dim;
-  std::uint64_t bad = kNoBadId;
+  std::uint64_t bad = detail::kNoDeviceError;
 #pragma omp parallel num_threads(ctx.cpu_threads())
   {
     std::vector<float> s(static_cast<std::size_t>(K)), q(static_cast<std::size_t>(K));
@@ -102,7 +102,7 @@ void fm_cpu(Context& ctx, const detail::FmArgs& a, bool backward) {
       for (int f = 0; f < F; ++f) {
         const float* row = detail::fm_row(a.in, b, f, F, K);
         if (row == nullptr) {
-          bad = std::min(bad, (static_cast<std::uint64_t>(f) << kKeyShift) | static_cast<std::uint64_t>(b));
+          bad = std::min(bad, detail::device_error_key(detail::DeviceErrorKind::kIndexOutOfRange, f, b));
           ok = false;
           continue;
         }
@@ -131,44 +131,53 @@ void fm_cpu(Context& ctx, const detail::FmArgs& a, bool backward) {
       }
     }
   }
-  *a.bad_id = bad;
+  return bad;
 }
 
-void run(Context& ctx, detail::FmArgs& a, bool backward, std::span<const TensorView> tables, const TensorView& indices,
-         const char* op) {
-  std::uint64_t bad = kNoBadId;
-  if (a.batch > 0 && a.fields > 0 && a.dim > 0) {
-    if (ctx.is_cuda()) {
 #if RECKON_WITH_CUDA
-      Buffer record = Buffer::on_device(ctx, sizeof(std::uint64_t));
-      copy_bytes(ctx, record.data(), ctx.device(), &bad, Device::cpu(), sizeof(bad));
-      a.bad_id = static_cast<std::uint64_t*>(record.data());
-      detail::fm_interaction_cuda(ctx, a, backward);
-      if (a.in.src == nullptr && !a.in.use_oov_row) {
-        copy_bytes(ctx, &bad, Device::cpu(), record.data(), ctx.device(), sizeof(bad));
-        ctx.synchronize();
-      }
-#else
-      detail::throw_not_compiled(op, "CUDA", __FILE__, __LINE__);
+// What the device record's resolve step reads: field f's id of sample b is indices[b · F + f].
+detail::ErrorOperands error_operands(const detail::FmArgs& a, std::span<const TensorView> tables, detail::DeviceOp op) {
+  detail::ErrorOperands o;
+  o.op = op;
+  o.count = a.fields;
+  o.ids_i64 = a.in.indices_i64;
+  const std::size_t size = a.in.indices_i64 ? 8 : 4;
+  for (int f = 0; f < a.fields; ++f) {
+    o.ids[f] = static_cast<const char*>(a.in.indices) + static_cast<std::size_t>(f) * size;
+    o.stride[f] = a.fields;
+    o.limit[f] = tables[static_cast<std::size_t>(f)].size(0);
+  }
+  return o;
+}
 #endif
-    } else {
-      a.bad_id = &bad;
-      fm_cpu(ctx, a, backward);
+
+void run(Context& ctx, detail::FmArgs& a, bool backward, std::span<const TensorView> tables, const TensorView& indices,
+         detail::DeviceOp op) {
+  if (a.batch == 0 || a.fields == 0 || a.dim == 0) return;
+  const bool checks_ids = a.in.src == nullptr && !a.in.use_oov_row;
+  if (ctx.is_cuda()) {
+#if RECKON_WITH_CUDA
+    a.errors = detail::device_error_record(ctx);
+    detail::fm_interaction_cuda(ctx, a, backward);
+    if (checks_ids) {
+      detail::resolve_device_error(ctx, error_operands(a, tables, op));
+      detail::after_device_op(ctx);
     }
+    return;
+#else
+    detail::throw_not_compiled(detail::device_op_name(op), "CUDA", __FILE__, __LINE__);
+#endif
   }
-  if (bad != kNoBadId) {
-    const auto f = static_cast<std::int64_t>(bad >> kKeyShift);
-    const auto b = static_cast<std::int64_t>(bad & ((std::uint64_t{1} << kKeyShift) - 1));
-    std::int64_t id = 0;
-    const std::size_t size = dtype_size(indices.dtype);
-    std::int64_t raw = 0;
-    copy_bytes(ctx, &raw, Device::cpu(), static_cast<const char*>(indices.data) + (b * a.fields + f) * static_cast<std::int64_t>(size),
-               indices.device, size);
-    ctx.synchronize();
-    id = size == 4 ? static_cast<std::int64_t>(static_cast<std::int32_t>(raw)) : raw;
-    RECKON_THROW(StatusCode::kOutOfRange, op, ": field ", f, ", sample ", b, ": id ", id, " is outside [0, ",
-                 tables[static_cast<std::size_t>(f)].size(0), ")");
-  }
+  detail::DeviceErrorRecord record;
+  record.key = fm_cpu(ctx, a, backward);
+  if (record.key == detail::kNoDeviceError) return;
+  const std::int64_t f = detail::device_error_operand(record.key), b = detail::device_error_position(record.key);
+  const std::int64_t at = b * a.fields + f;
+  record.value = a.in.indices_i64 ? static_cast<const std::int64_t*>(indices.data)[at]
+                                  : static_cast<const std::int32_t*>(indices.data)[at];
+  record.limit = tables[static_cast<std::size_t>(f)].size(0);
+  record.op = static_cast<std::int32_t>(op);
+  detail::throw_device_error(record, __FILE__, __LINE__);
 }
 
 }  // namespace
@@ -179,7 +188,7 @@ void fm_interaction_fwd(Context& ctx, const TensorView& src, const TensorView& v
   detail::FmArgs a{};
   a.in.src = static_cast<const float*>(src.data);
   describe(a, s, values).dst = static_cast<float*>(dst.data);
-  run(ctx, a, false, {}, TensorView{}, "fm_interaction_fwd");
+  run(ctx, a, false, {}, TensorView{}, detail::DeviceOp::kFmFwd);
 }
 
 void fm_interaction_bwd(Context& ctx, const TensorView& src, const TensorView& values, const TensorView& diff_dst,
@@ -191,7 +200,7 @@ void fm_interaction_bwd(Context& ctx, const TensorView& src, const TensorView& v
   a.in.src = static_cast<const float*>(src.data);
   describe(a, s, values).diff_dst = static_cast<const float*>(diff_dst.data);
   a.dst = static_cast<float*>(diff_src.data);
-  run(ctx, a, true, {}, TensorView{}, "fm_interaction_bwd");
+  run(ctx, a, true, {}, TensorView{}, detail::DeviceOp::kFmBwd);
 }
 
 void fm_interaction_fused_fwd(Context& ctx, std::span<const TensorView> tables, const TensorView& indices,
@@ -201,7 +210,7 @@ void fm_interaction_fused_fwd(Context& ctx, std::span<const TensorView> tables, 
   detail::FmArgs a = fused_args(ctx, tables, indices, values, policy, oov_row, s);
   check_f32(ctx, dst, "fm dst", {s.batch});
   describe(a, s, values).dst = static_cast<float*>(dst.data);
-  run(ctx, a, false, tables, indices, "fm_interaction_fused_fwd");
+  run(ctx, a, false, tables, indices, detail::DeviceOp::kFmFusedFwd);
 }
 
 void fm_interaction_fused_bwd(Context& ctx, std::span<const TensorView> tables, const TensorView& indices,
@@ -213,7 +222,7 @@ void fm_interaction_fused_bwd(Context& ctx, std::span<const TensorView> tables, 
   check_f32(ctx, diff_src, "fm diff_src", {s.batch, s.fields, s.dim});
   describe(a, s, values).diff_dst = static_cast<const float*>(diff_dst.data);
   a.dst = static_cast<float*>(diff_src.data);
-  run(ctx, a, true, tables, indices, "fm_interaction_fused_bwd");
+  run(ctx, a, true, tables, indices, detail::DeviceOp::kFmFusedBwd);
 }
 
 }  // namespace reckon

@@ -3,6 +3,7 @@
 // (S and Q in registers), then the column terms are added in column order through shuffles, so every lane holds
 // the same y, summed in the CPU's order.
 #include "reckon/kernels/fm/fm_math.h"
+#include "reckon/runtime/detail/device_errors.cuh"
 #include "reckon/runtime/detail/launch.cuh"
 
 namespace reckon::detail {
@@ -15,6 +16,7 @@ __global__ void fm_interaction_group_per_sample_kernel(const __grid_constant__ F
   const unsigned mask = group_size == 32 ? 0xffffffffu : (((1u << group_size) - 1u) << first_lane_in_warp);
   const std::int64_t groups_per_block = blockDim.x / group_size;
   const int F = a.fields, K = a.dim;
+  const bool may_record = device_may_record(a.errors);
   for (std::int64_t b = blockIdx.x * groups_per_block + threadIdx.x / group_size; b < a.batch;
        b += static_cast<std::int64_t>(gridDim.x) * groups_per_block) {
     float y = 0.0f;
@@ -53,8 +55,7 @@ __global__ void fm_interaction_group_per_sample_kernel(const __grid_constant__ F
     }
     if (lane == 0) {
       if (bad_field >= 0) {
-        atomicMin(reinterpret_cast<unsigned long long*>(a.bad_id),
-                  (static_cast<unsigned long long>(bad_field) << 40) | static_cast<unsigned long long>(b));
+        if (may_record) record_device_error(a.errors, DeviceErrorKind::kIndexOutOfRange, bad_field, b);
       } else if (!backward) {
         a.dst[b] = y;
       }

@@ -40,6 +40,7 @@ void fm_interaction_fused_bwd(Context& ctx, std::span<const TensorView> tables, 
 
 namespace detail {
 
+struct DeviceErrorRecord;
 inline constexpr int kFmMaxFusedFields = 64;
 
 // Where sample b's field f row comes from: dense src, or a table row picked by id.
@@ -61,7 +62,7 @@ struct FmArgs {
   int dim;
   const float* diff_dst;  // backward
   float* dst;             // forward: [B]; backward: diff_src [B, F, K]
-  std::uint64_t* bad_id;  // (field << 40 | sample) of the first bad id, UINT64_MAX when none
+  DeviceErrorRecord* errors;  // CUDA: the context's record (runtime/detail/device_errors.h)
 };
 
 void fm_interaction_cuda(Context& ctx, const FmArgs& args, bool backward);

@@ -13,6 +13,7 @@
 
 #include "reckon/config.h"
 #include "reckon/kernels/skipgram/skipgram_math.h"
+#include "reckon/runtime/detail/device_errors.h"
 #include "reckon/runtime/error.h"
 
 namespace reckon {
@@ -476,7 +477,7 @@ SgnsStats sgns_cpu(Context& ctx, const detail::SgnsProblem& p, SgnsSchedule sche
     }
     if (private_rows > 0) merge_private_rows(p.output, private_copy.data(), snapshot.data(), private_rows * p.dim);
   }
-  return {pairs, loss};
+  return {pairs, 0, loss};
 }
 
 void check_vectors(const Context& ctx, const TensorView& t, const char* name) {
@@ -487,9 +488,25 @@ void check_vectors(const Context& ctx, const TensorView& t, const char* name) {
 
 }  // namespace
 
-SgnsStats sgns_step(Context& ctx, const TensorView& input_vectors, const TensorView& output_vectors,
-                    const TensorView& tokens, const TensorView& sentence_offsets, const TensorView& alias_prob,
-                    const TensorView& alias_index, const SgnsOptions& o) {
+SgnsTotals::SgnsTotals(Context& ctx) : ctx_(&ctx), sums_(Tensor::empty(ctx, DType::kI64, {3})) { clear(); }
+
+void SgnsTotals::clear() {
+  const detail::SgnsDeviceTotals zero{0, 0, 0.0};
+  static_assert(sizeof(zero) == 3 * sizeof(std::int64_t));
+  // A pageable source is staged before the copy call returns.
+  copy_bytes(*ctx_, sums_.data<std::int64_t>(), ctx_->device(), &zero, Device::cpu(), sizeof(zero));
+}
+
+SgnsStats SgnsTotals::read() {
+  detail::SgnsDeviceTotals host{};
+  copy_bytes(*ctx_, &host, Device::cpu(), sums_.data<std::int64_t>(), ctx_->device(), sizeof(host));
+  ctx_->synchronize();
+  return {static_cast<std::int64_t>(host.pairs), static_cast<std::int64_t>(host.loss_pairs), host.loss};
+}
+
+void sgns_step(Context& ctx, const TensorView& input_vectors, const TensorView& output_vectors,
+               const TensorView& tokens, const TensorView& sentence_offsets, const TensorView& alias_prob,
+               const TensorView& alias_index, const SgnsOptions& o, SgnsTotals* totals) {
   check_vectors(ctx, input_vectors, "input_vectors");
   check_vectors(ctx, output_vectors, "output_vectors");
   const std::int64_t V = input_vectors.size(0), D = input_vectors.size(1);
@@ -530,47 +547,59 @@ SgnsStats sgns_step(Context& ctx, const TensorView& input_vectors, const TensorV
   p.seed = o.seed;
   p.stream = o.stream;
   p.compute_loss = o.compute_loss;
-  if (p.num_tokens == 0) return {};
+  if (p.num_tokens == 0) return;
   RECKON_CHECK_ARG(p.num_sentences >= 1, "tokens without sentences");
 
   if (ctx.is_cuda()) {
 #if RECKON_WITH_CUDA
-    detail::SgnsDeviceReport report{};
-    detail::sgns_step_cuda(ctx, p, o.schedule, &report);
-    if (report.bad_offset != ~0ull) {
-      RECKON_THROW(StatusCode::kInvalidArgument, "sgns_step: sentence offsets malformed at entry ", report.bad_offset,
-                   " (must run from 0 to ", p.num_tokens, ", non-decreasing)");
-    }
-    if (report.bad_token != ~0ull) {
-      RECKON_THROW(StatusCode::kOutOfRange, "sgns_step: token at position ", report.bad_token, " outside [0, ", V, ")");
-    }
-    if (report.bad_alias != ~0ull) {
-      RECKON_THROW(StatusCode::kOutOfRange, "sgns_step: alias table entry ", report.bad_alias, " is invalid");
-    }
-    return {static_cast<std::int64_t>(report.pairs), report.loss};
+    detail::sgns_step_cuda(ctx, p, o.schedule,
+                           totals != nullptr ? static_cast<detail::SgnsDeviceTotals*>(totals->data()) : nullptr);
+    detail::ErrorOperands operands;
+    operands.op = detail::DeviceOp::kSgnsStep;
+    operands.count = 3;
+    operands.limit[detail::kSgnsOffsetsOperand] = p.num_tokens;
+    operands.ids[detail::kSgnsTokensOperand] = p.tokens;
+    operands.stride[detail::kSgnsTokensOperand] = 1;
+    operands.limit[detail::kSgnsTokensOperand] = V;
+    operands.limit[detail::kSgnsAliasOperand] = V;
+    detail::resolve_device_error(ctx, operands);
+    detail::after_device_op(ctx);
+    return;
 #else
     detail::throw_not_compiled("sgns_step", "CUDA", __FILE__, __LINE__);
 #endif
   }
-  // The CPU validates everything before touching the tables.
-  for (std::int64_t s = 0; s <= p.num_sentences; ++s) {
+  // The CPU validates everything before touching the tables, and raises what the device record would.
+  detail::DeviceErrorRecord error;
+  error.op = static_cast<std::int32_t>(detail::DeviceOp::kSgnsStep);
+  for (std::int64_t s = 0; s <= p.num_sentences && error.key == detail::kNoDeviceError; ++s) {
     if (!detail::sgns_offset_valid(p, s)) {
-      RECKON_THROW(StatusCode::kInvalidArgument, "sgns_step: sentence offsets malformed at entry ", s,
-                   " (must run from 0 to ", p.num_tokens, ", non-decreasing)");
+      error.key = detail::device_error_key(detail::DeviceErrorKind::kMalformedOffsets, detail::kSgnsOffsetsOperand, s);
+      error.limit = p.num_tokens;
     }
   }
-  for (std::int64_t i = 0; i < p.num_tokens; ++i) {
+  for (std::int64_t i = 0; i < p.num_tokens && error.key == detail::kNoDeviceError; ++i) {
     if (!detail::sgns_token_valid(p, p.tokens[i])) {
-      RECKON_THROW(StatusCode::kOutOfRange, "sgns_step: token ", p.tokens[i], " at position ", i, " outside [0, ", V,
-                   ")");
+      error.key = detail::device_error_key(detail::DeviceErrorKind::kIndexOutOfRange, detail::kSgnsTokensOperand, i);
+      error.value = p.tokens[i];
+      error.limit = V;
     }
   }
-  for (std::int64_t b = 0; b < V; ++b) {
+  for (std::int64_t b = 0; b < V && error.key == detail::kNoDeviceError; ++b) {
     if (!detail::sgns_alias_entry_valid(p, b)) {
-      RECKON_THROW(StatusCode::kOutOfRange, "sgns_step: alias table entry ", b, " is invalid");
+      error.key = detail::device_error_key(detail::DeviceErrorKind::kInvalidAliasEntry, detail::kSgnsAliasOperand, b);
     }
   }
-  return sgns_cpu(ctx, p, o.schedule, o.private_output_rows);
+  if (error.key != detail::kNoDeviceError) detail::throw_device_error(error, __FILE__, __LINE__);
+  const SgnsStats step = sgns_cpu(ctx, p, o.schedule, o.private_output_rows);
+  if (totals != nullptr) {
+    auto* sums = static_cast<detail::SgnsDeviceTotals*>(totals->data());
+    sums->pairs += static_cast<unsigned long long>(step.pairs);
+    if (o.compute_loss) {
+      sums->loss_pairs += static_cast<unsigned long long>(step.pairs);
+      sums->loss += step.loss;
+    }
+  }
 }
 
 }  // namespace reckon

@@ -8,6 +8,7 @@
 #include <cstdint>
 
 #include "reckon/kernels/skipgram/skipgram_math.h"
+#include "reckon/runtime/detail/device_errors.cuh"
 #include "reckon/runtime/detail/launch.cuh"
 
 namespace reckon::detail {
@@ -24,18 +25,21 @@ __device__ float warp_sum(float v) {
 
 // Everything the step reads by index - sentence offsets, tokens, the alias table - is checked before any row moves,
 // so a rejected call leaves both tables as they were (as on the CPU).
-__global__ void sgns_validate_kernel(const SgnsProblem p, SgnsDeviceReport* report) {
+__global__ void sgns_validate_kernel(const SgnsProblem p, DeviceErrorRecord* errors) {
+  if (!device_may_record(errors)) return;  // an earlier op's error is pending: sgns_kernel will not train either
   const std::int64_t most = p.num_tokens > p.vocab ? p.num_tokens : p.vocab;
   const std::int64_t n = p.num_sentences + 1 > most ? p.num_sentences + 1 : most;
   for (std::int64_t i = blockIdx.x * static_cast<std::int64_t>(blockDim.x) + threadIdx.x; i < n;
        i += static_cast<std::int64_t>(gridDim.x) * blockDim.x) {
     if (i <= p.num_sentences && !sgns_offset_valid(p, i)) {
-      atomicMin(&report->bad_offset, static_cast<unsigned long long>(i));
+      record_device_error(errors, DeviceErrorKind::kMalformedOffsets, kSgnsOffsetsOperand, i);
     }
     if (i < p.num_tokens && !sgns_token_valid(p, p.tokens[i])) {
-      atomicMin(&report->bad_token, static_cast<unsigned long long>(i));
+      record_device_error(errors, DeviceErrorKind::kIndexOutOfRange, kSgnsTokensOperand, i);
     }
-    if (i < p.vocab && !sgns_alias_entry_valid(p, i)) atomicMin(&report->bad_alias, static_cast<unsigned long long>(i));
+    if (i < p.vocab && !sgns_alias_entry_valid(p, i)) {
+      record_device_error(errors, DeviceErrorKind::kInvalidAliasEntry, kSgnsAliasOperand, i);
+    }
   }
 }
 
@@ -45,13 +49,13 @@ template <int kPerLane>
 __global__ void __launch_bounds__(kThreads, kPerLane == 4   ? 4
                                             : kPerLane == 8 ? 2
                                                             : 1)
-    sgns_kernel(const SgnsProblem p, SgnsDeviceReport* report) {
+    sgns_kernel(const SgnsProblem p, const DeviceErrorRecord* errors, SgnsDeviceTotals* totals) {
   const int lane = static_cast<int>(threadIdx.x) % kWarp;
   const std::int64_t warps = static_cast<std::int64_t>(gridDim.x) * (blockDim.x / kWarp);
   const int D = p.dim;
   // Bad input found by the validation kernel: nothing is trained. Past this check every token, offset and alias
   // entry is in range, so the loop below reads nothing out of bounds.
-  if (report->bad_offset != ~0ull || report->bad_token != ~0ull || report->bad_alias != ~0ull) return;
+  if (device_error_pending(errors)) return;
   float center[kPerLane], error[kPerLane];
   for (std::int64_t c = blockIdx.x * static_cast<std::int64_t>(blockDim.x / kWarp) + threadIdx.x / kWarp;
        c < p.num_tokens; c += warps) {
@@ -111,25 +115,26 @@ __global__ void __launch_bounds__(kThreads, kPerLane == 4   ? 4
       const int d = lane + k * kWarp;
       if (d < D) in[d] = center[k];
     }
-    if (lane == 0) {
-      atomicAdd(&report->pairs, static_cast<unsigned long long>(pairs));
-      if (p.compute_loss) atomicAdd(&report->loss, loss);
+    if (lane == 0 && totals != nullptr) {
+      atomicAdd(&totals->pairs, static_cast<unsigned long long>(pairs));
+      if (p.compute_loss) {
+        atomicAdd(&totals->loss_pairs, static_cast<unsigned long long>(pairs));
+        atomicAdd(&totals->loss, loss);
+      }
     }
   }
 }
 
 }  // namespace
 
-void sgns_step_cuda(Context& ctx, const SgnsProblem& p, SgnsSchedule schedule, SgnsDeviceReport* report_out) {
+void sgns_step_cuda(Context& ctx, const SgnsProblem& p, SgnsSchedule schedule, SgnsDeviceTotals* totals) {
   DeviceGuard guard(ctx.device().index);
   cudaStream_t stream = cuda_stream(ctx);
-  auto* report = static_cast<SgnsDeviceReport*>(ctx.workspace(sizeof(SgnsDeviceReport)));
-  const SgnsDeviceReport initial{~0ull, ~0ull, ~0ull, 0ull, 0.0};
-  RECKON_CUDA_CHECK(cudaMemcpyAsync(report, &initial, sizeof(initial), cudaMemcpyHostToDevice, stream));
+  DeviceErrorRecord* errors = device_error_record(ctx);
   const auto& prop = device_properties(ctx.device().index);
   const long long checked = std::max(p.num_sentences + 1, std::max(p.num_tokens, p.vocab));
   const unsigned check_blocks = blocks_for(checked, kThreads);
-  RECKON_LAUNCH(sgns_validate_kernel, check_blocks < 1024u ? check_blocks : 1024u, kThreads, 0, stream, p, report);
+  RECKON_LAUNCH(sgns_validate_kernel, check_blocks < 1024u ? check_blocks : 1024u, kThreads, 0, stream, p, errors);
   unsigned grid = 1, block = kWarp;
   if (schedule != SgnsSchedule::kSequential) {
     const long long warps_per_block = kThreads / kWarp;
@@ -140,14 +145,12 @@ void sgns_step_cuda(Context& ctx, const SgnsProblem& p, SgnsSchedule schedule, S
   }
   static_assert(16 * kWarp == kSgnsMaxDim, "the widest kernel covers kSgnsMaxDim");
   if (p.dim <= 4 * kWarp) {
-    RECKON_LAUNCH(sgns_kernel<4>, grid, block, 0, stream, p, report);
+    RECKON_LAUNCH(sgns_kernel<4>, grid, block, 0, stream, p, errors, totals);
   } else if (p.dim <= 8 * kWarp) {
-    RECKON_LAUNCH(sgns_kernel<8>, grid, block, 0, stream, p, report);
+    RECKON_LAUNCH(sgns_kernel<8>, grid, block, 0, stream, p, errors, totals);
   } else {
-    RECKON_LAUNCH(sgns_kernel<16>, grid, block, 0, stream, p, report);
+    RECKON_LAUNCH(sgns_kernel<16>, grid, block, 0, stream, p, errors, totals);
   }
-  RECKON_CUDA_CHECK(cudaMemcpyAsync(report_out, report, sizeof(SgnsDeviceReport), cudaMemcpyDeviceToHost, stream));
-  RECKON_CUDA_CHECK(cudaStreamSynchronize(stream));
 }
 
 }  // namespace reckon::detail

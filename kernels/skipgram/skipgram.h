@@ -28,6 +28,7 @@
 #include <vector>
 
 #include "reckon/runtime/context.h"
+#include "reckon/runtime/memory.h"
 #include "reckon/runtime/tensor.h"
 
 namespace reckon {
@@ -75,17 +76,33 @@ struct SgnsOptions {
 };
 
 struct SgnsStats {
-  std::int64_t pairs = 0;  // (center, context) pairs trained
-  double loss = 0.0;       // Σ over targets of −log σ(±f), when compute_loss
+  std::int64_t pairs = 0;       // (center, context) pairs trained
+  std::int64_t loss_pairs = 0;  // the pairs of the steps that computed the loss
+  double loss = 0.0;            // Σ over targets of −log σ(±f), over the steps with compute_loss
+};
+
+// SgnsStats summed over sgns_step calls where the tables live, so a step never waits for the host. read() is a
+// host read: it synchronises the context (and so raises a device error recorded since, runtime/context.h).
+class SgnsTotals {
+ public:
+  explicit SgnsTotals(Context& ctx);
+  SgnsStats read();
+  void clear();
+  void* data() const { return sums_.data<std::int64_t>(); }  // pairs, loss_pairs (u64), loss (f64)
+
+ private:
+  Context* ctx_;
+  Tensor sums_;
 };
 
 // input_vectors, output_vectors: f32 [V, D] (D <= kSgnsMaxDim); tokens: i32 [N]; sentence_offsets: i64 [S + 1]
 // (0 = offsets[0] <= ... <= offsets[S] = N); alias_prob f32 [V], alias_index i32 [V]. All on the context's device.
-// Out-of-range tokens or malformed offsets throw (kOutOfRange / kInvalidArgument) naming the first bad position;
-// nothing outside the tables is read or written.
-SgnsStats sgns_step(Context& ctx, const TensorView& input_vectors, const TensorView& output_vectors,
-                    const TensorView& tokens, const TensorView& sentence_offsets, const TensorView& alias_prob,
-                    const TensorView& alias_index, const SgnsOptions& options);
+// Out-of-range tokens, malformed offsets or a bad alias entry are errors (kOutOfRange / kInvalidArgument) naming
+// the first bad position, raised at once on the CPU and at the next synchronisation on a GPU; either way nothing is
+// trained and nothing outside the tables is read or written. The step's pairs and loss are added to `totals`.
+void sgns_step(Context& ctx, const TensorView& input_vectors, const TensorView& output_vectors,
+               const TensorView& tokens, const TensorView& sentence_offsets, const TensorView& alias_prob,
+               const TensorView& alias_index, const SgnsOptions& options, SgnsTotals* totals = nullptr);
 
 namespace detail {
 
@@ -108,16 +125,16 @@ struct SgnsProblem {
   bool compute_loss;
 };
 
-// Device results: errors (min position, ~0 if none) and statistics.
-struct SgnsDeviceReport {
-  unsigned long long bad_token;
-  unsigned long long bad_offset;
-  unsigned long long bad_alias;
+struct DeviceErrorRecord;
+// SgnsTotals' layout on the device.
+struct SgnsDeviceTotals {
   unsigned long long pairs;
+  unsigned long long loss_pairs;
   double loss;
 };
 
-void sgns_step_cuda(Context& ctx, const SgnsProblem& p, SgnsSchedule schedule, SgnsDeviceReport* report);
+// Validation errors go to the context's record (runtime/detail/device_errors.h); totals may be null.
+void sgns_step_cuda(Context& ctx, const SgnsProblem& p, SgnsSchedule schedule, SgnsDeviceTotals* totals);
 
 }  // namespace detail
 }  // namespace reckon

@@ -9,6 +9,11 @@
 
 namespace reckon::detail {
 
+// Operands of sgns_step's device errors (runtime/detail/device_errors.h).
+inline constexpr int kSgnsOffsetsOperand = 0;
+inline constexpr int kSgnsTokensOperand = 1;
+inline constexpr int kSgnsAliasOperand = 2;
+
 // Counter spacing between centers: enough for 1 + 2 · window · negatives draws at the limits.
 inline constexpr int kSgnsDrawShift = 11;
 static_assert(1 + 2 * kSgnsMaxWindow * kSgnsMaxNegatives <= (1 << kSgnsDrawShift), "draw stride");

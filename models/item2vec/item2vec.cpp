@@ -101,8 +101,7 @@ TrainStats Item2Vec::train(const Corpus& corpus, bool progress) {
   for (int epoch = 1; epoch <= config_.epochs; ++epoch) {
     EpochStats e;
     e.epoch = epoch;
-    double loss_sum = 0.0;
-    std::int64_t loss_pairs = 0;
+    SgnsTotals totals(ctx);  // the epoch's pairs and loss, summed on the device
     const auto epoch_start = std::chrono::steady_clock::now();
     for (std::int64_t s = 0, batch = 0; s < S; ++batch) {
       std::int64_t end = s + 1;
@@ -144,19 +143,18 @@ TrainStats Item2Vec::train(const Corpus& corpus, bool progress) {
         tokens = TensorView::contiguous(kept.data(), DType::kI32, ctx.device(), {n});
         offsets = TensorView::contiguous(kept_offsets.data(), DType::kI64, ctx.device(), {m});
       }
-      const SgnsStats step =
-          sgns_step(ctx, input_.view(), output_.view(), tokens, offsets, alias_prob_.view(), alias_index_.view(), o);
+      sgns_step(ctx, input_.view(), output_.view(), tokens, offsets, alias_prob_.view(), alias_index_.view(), o,
+                &totals);
       if (o.compute_loss) {
-        if (!std::isfinite(step.loss)) {
-          RECKON_THROW(StatusCode::kNumericError, "item2vec: the training loss became ", step.loss, " at epoch ", epoch,
-                       ", step ", steps_, " (lower the learning rate)");
+        // A host read (it waits for the device), on the batches that compute the loss only.
+        const SgnsStats sums = totals.read();
+        if (!std::isfinite(sums.loss)) {
+          RECKON_THROW(StatusCode::kNumericError, "item2vec: the training loss became ", sums.loss, " at epoch ",
+                       epoch, ", step ", steps_, " (lower the learning rate)");
         }
-        loss_sum += step.loss;
-        loss_pairs += step.pairs;
       }
       e.raw_words += words;
       e.effective_words += n;
-      e.pairs += step.pairs;
       done += static_cast<double>(words);
       trained_words_ += words;
       ++steps_;
@@ -169,7 +167,9 @@ TrainStats Item2Vec::train(const Corpus& corpus, bool progress) {
     }
     ctx.synchronize();
     e.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - epoch_start).count();
-    e.loss = loss_pairs > 0 ? loss_sum / static_cast<double>(loss_pairs) : 0.0;
+    const SgnsStats sums = totals.read();
+    e.pairs = sums.pairs;
+    e.loss = sums.loss_pairs > 0 ? sums.loss / static_cast<double>(sums.loss_pairs) : 0.0;
     stats.epochs.push_back(e);
     if (progress) {
       char line[160];

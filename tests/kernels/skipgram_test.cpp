@@ -72,8 +72,11 @@ struct DeviceProblem {
     prob = put(p.alias.prob, DType::kF32, {p.vocab});
     index = put(p.alias.alias, DType::kI32, {p.vocab});
   }
+  // One step; its stats read back (which synchronises, so a GPU's recorded error is raised here).
   SgnsStats step(Context& ctx, const SgnsOptions& o) const {
-    return sgns_step(ctx, in.view(), out.view(), tokens.view(), offsets.view(), prob.view(), index.view(), o);
+    SgnsTotals totals(ctx);
+    sgns_step(ctx, in.view(), out.view(), tokens.view(), offsets.view(), prob.view(), index.view(), o, &totals);
+    return totals.read();
   }
 };
 
