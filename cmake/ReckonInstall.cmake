@@ -7,10 +7,11 @@ install(TARGETS reckon EXPORT reckonTargets
         RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR}
         INCLUDES DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
 
-# Public headers are the *.h files outside detail/ folders; *.cuh and detail/ stay private to the build.
+# Public headers are the *.h files outside detail/ folders; *.cuh, detail/ and each kernel family's *_impl.h
+# (launch arguments) and *_math.h (arithmetic shared by its CPU and CUDA code) stay private to the build.
 foreach(_part runtime kernels models)
   install(DIRECTORY ${PROJECT_SOURCE_DIR}/${_part}/ DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/reckon/${_part}
-          FILES_MATCHING PATTERN "*.h" PATTERN "detail" EXCLUDE)
+          FILES_MATCHING PATTERN "*.h" PATTERN "detail" EXCLUDE PATTERN "*_impl.h" EXCLUDE PATTERN "*_math.h" EXCLUDE)
 endforeach()
 install(FILES ${RECKON_INCLUDE_BUILD_DIR}/reckon/config.h DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/reckon)
 

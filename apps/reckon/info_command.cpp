@@ -10,6 +10,7 @@
 
 #include "commands.h"
 #include "reckon/config.h"
+#include "reckon/kernels/catalogue.h"
 #include "reckon/runtime/device.h"
 
 namespace reckon::cli {
@@ -105,18 +106,43 @@ void print_text(const nlohmann::json& info) {
   }
 }
 
+
+// Every op's implementations in dispatch order and what each needs; an implementation this build lacks says so.
+nlohmann::json collect_kernels() {
+  nlohmann::json ops = nlohmann::json::array();
+  for (const OpDescription& op : kernel_catalogue()) {
+    nlohmann::json impls = nlohmann::json::array();
+    for (const auto& [name, needs] : op.implementations) impls.push_back({{"name", name}, {"needs", needs}});
+    ops.push_back({{"op", op.op}, {"implementations", impls}});
+  }
+  return ops;
+}
+
+void print_kernels(const nlohmann::json& ops) {
+  fmt::print("\nkernels (implementations in dispatch order; RECKON_VERBOSE=1 logs each choice and the refusals)\n");
+  for (const auto& op : ops) {
+    fmt::print("  {}\n", op["op"].get<std::string>());
+    for (const auto& impl : op["implementations"]) {
+      fmt::print("    {:<24} {}\n", impl["name"].get<std::string>(), impl["needs"].get<std::string>());
+    }
+  }
+}
+
 }  // namespace
 
 void add_info_command(CLI::App& app) {
   auto* cmd = app.add_subcommand("info", "Print the build configuration and the devices found");
-  auto json = std::make_shared<bool>(false);
+  auto json = std::make_shared<bool>(false), kernels = std::make_shared<bool>(false);
   cmd->add_flag("--json", *json, "Print one JSON object");
-  cmd->callback([json] {
-    const nlohmann::json info = collect_info();
+  cmd->add_flag("--kernels", *kernels, "Also list every kernel op's implementations and what each needs");
+  cmd->callback([json, kernels] {
+    nlohmann::json info = collect_info();
+    if (*kernels) info["kernels"] = collect_kernels();
     if (*json) {
       std::cout << info.dump() << "\n";
     } else {
       print_text(info);
+      if (*kernels) print_kernels(info["kernels"]);
     }
   });
 }

@@ -18,7 +18,10 @@
 #include <cmath>
 #include <vector>
 
+#include "reckon/kernels/dense/dense_impl.h"
 #include "reckon/kernels/dense/dense_math.h"
+#include "reckon/kernels/catalogue.h"
+#include "reckon/runtime/dispatch.h"
 #include "reckon/runtime/memory.h"
 
 namespace reckon {
@@ -114,62 +117,120 @@ bool matmul_onednn(bool ta, bool tb, std::int64_t m, std::int64_t n, std::int64_
 }
 #endif
 
-// c = a·b (beta 0) or c += a·b (beta 1), row-major, then the epilogue when it can be fused (oneDNN's matmul on
-// the CPU): returns whether it was applied, so the caller applies it as a separate pass otherwise.
-bool gemm(Context& ctx, bool ta, bool tb, std::int64_t m, std::int64_t n, std::int64_t k, const float* a,
-          std::int64_t lda, const float* b, std::int64_t ldb, float* c, std::int64_t ldc, DenseMath math,
-          float beta = 0.0f, const GemmEpilogue& epilogue = {}) {
-  if (m == 0 || n == 0) return true;
-  if (ctx.is_cuda()) {
+// c = a·b (beta 0) or c += a·b (beta 1), row-major, then the epilogue when an implementation fuses it (oneDNN's
+// matmul): `fused` says whether it did, so the caller applies it as a separate pass otherwise.
+struct GemmProblem {
+  bool ta, tb;
+  std::int64_t m, n, k;
+  const float* a;
+  std::int64_t lda;
+  const float* b;
+  std::int64_t ldb;
+  float* c;
+  std::int64_t ldc;
+  DenseMath math;
+  float beta;
+  GemmEpilogue epilogue;
+  bool* fused;
+};
+
+void gemm_cublas(Context& ctx, const GemmProblem& p) {
 #if RECKON_WITH_CUDA
-    detail::gemm_cuda(ctx, ta, tb, m, n, k, a, lda, b, ldb, beta, c, ldc, math);
+  detail::gemm_cuda(ctx, p.ta, p.tb, p.m, p.n, p.k, p.a, p.lda, p.b, p.ldb, p.beta, p.c, p.ldc, p.math);
 #else
-    detail::throw_not_compiled("linear", "CUDA", __FILE__, __LINE__);
+  (void)ctx, (void)p;
 #endif
-    return false;
+}
+
+// An empty product (k = 0): c = 0, or c unchanged when accumulating.
+bool empty_product(const GemmProblem& p) {
+  if (p.k != 0) return false;
+  if (p.beta == 0.0f) {
+    for (std::int64_t i = 0; i < p.m; ++i) std::fill_n(p.c + i * p.ldc, p.n, 0.0f);
   }
-  (void)math;
-  if (k == 0) {
-    if (beta == 0.0f) {
-      for (std::int64_t i = 0; i < m; ++i) std::fill_n(c + i * ldc, n, 0.0f);
-    }
-    return false;
-  }
+  return true;
+}
+
+Status onednn_supported(const Context& ctx, const GemmProblem&) {
 #if RECKON_WITH_ONEDNN
+  return requires_cpu_context(ctx);
+#else
+  (void)ctx;
+  return {StatusCode::kNotCompiled, "this build has no oneDNN (RECKON_CPU_GEMM)"};
+#endif
+}
+
+void gemm_onednn(Context& ctx, const GemmProblem& p) {
+#if RECKON_WITH_ONEDNN
+  if (empty_product(p)) return;
   // oneDNN threads over omp_get_max_threads(); the context's thread count rules for this call.
   struct OmpThreads {
     int saved = omp_get_max_threads();
     explicit OmpThreads(int n) { omp_set_num_threads(n); }
     ~OmpThreads() { omp_set_num_threads(saved); }
   } threads(ctx.cpu_threads());
-  const bool fused = matmul_onednn(ta, tb, m, n, k, a, lda, b, ldb, c, ldc, beta, epilogue);
-  dnnl_status_t status = dnnl_success;
-  if (!fused) status = dnnl_sgemm(ta ? 'T' : 'N', tb ? 'T' : 'N', m, n, k, 1.0f, a, lda, b, ldb, beta, c, ldc);
+  *p.fused = matmul_onednn(p.ta, p.tb, p.m, p.n, p.k, p.a, p.lda, p.b, p.ldb, p.c, p.ldc, p.beta, p.epilogue);
+  if (*p.fused) return;
+  const dnnl_status_t status = dnnl_sgemm(p.ta ? 'T' : 'N', p.tb ? 'T' : 'N', p.m, p.n, p.k, 1.0f, p.a, p.lda, p.b,
+                                          p.ldb, p.beta, p.c, p.ldc);
   if (status != dnnl_success) {
     RECKON_THROW(status == dnnl_out_of_memory ? StatusCode::kOutOfMemory : StatusCode::kInvalidArgument,
-                 "oneDNN sgemm failed (dnnl status ", static_cast<int>(status), ") for m=", m, " n=", n, " k=", k);
+                 "oneDNN sgemm failed (dnnl status ", static_cast<int>(status), ") for m=", p.m, " n=", p.n, " k=", p.k);
   }
-  return fused;
 #else
-  (void)epilogue;  // applied by the caller as a separate pass
-  cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, static_cast<int>(m),
-              static_cast<int>(n), static_cast<int>(k), 1.0f, a, static_cast<int>(lda), b, static_cast<int>(ldb), beta,
-              c, static_cast<int>(ldc));
-  return false;
+  (void)ctx, (void)p;
 #endif
 }
 
-void elementwise(Context& ctx, detail::ElementwiseOp op, float* data, const float* other, std::int64_t rows,
-                 std::int64_t cols, float rate, float scale, std::uint64_t stream) {
-  if (rows * cols == 0) return;
-  if (ctx.is_cuda()) {
+void gemm_cblas(Context&, const GemmProblem& p) {
+  if (empty_product(p)) return;
+  cblas_sgemm(CblasRowMajor, p.ta ? CblasTrans : CblasNoTrans, p.tb ? CblasTrans : CblasNoTrans, static_cast<int>(p.m),
+              static_cast<int>(p.n), static_cast<int>(p.k), 1.0f, p.a, static_cast<int>(p.lda), p.b,
+              static_cast<int>(p.ldb), p.beta, p.c, static_cast<int>(p.ldc));
+}
+
+const ImplementationList<GemmProblem, 3> kGemm{
+    "dense_gemm",
+    {{{"cublas", "a CUDA context (TF32 tensor cores when the call allows them)",
+       [](const Context& c, const GemmProblem&) { return requires_cuda_context(c); }, gemm_cublas},
+      {"onednn", "a CPU context and a build with oneDNN (matmul with bias and ReLU fused, else sgemm)",
+       onednn_supported, gemm_onednn},
+      {"cblas", "a CPU context (cblas_sgemm; bias and ReLU as a separate pass)",
+       [](const Context& c, const GemmProblem&) { return requires_cpu_context(c); }, gemm_cblas}}}};
+
+bool gemm(Context& ctx, bool ta, bool tb, std::int64_t m, std::int64_t n, std::int64_t k, const float* a,
+          std::int64_t lda, const float* b, std::int64_t ldb, float* c, std::int64_t ldc, DenseMath math,
+          float beta = 0.0f, const GemmEpilogue& epilogue = {}) {
+  if (m == 0 || n == 0) return true;
+  bool fused = false;
+  dispatch(ctx, kGemm, GemmProblem{ta, tb, m, n, k, a, lda, b, ldb, c, ldc, math, beta, epilogue, &fused});
+  return fused;
+}
+
+struct ElementwiseProblem {
+  detail::ElementwiseOp op;
+  float* data;
+  const float* other;
+  std::int64_t rows, cols;
+  float rate, scale;
+  std::uint64_t stream;
+};
+
+void elementwise_cuda_run(Context& ctx, const ElementwiseProblem& p) {
 #if RECKON_WITH_CUDA
-    detail::elementwise_cuda(ctx, op, data, other, rows, cols, rate, scale, ctx.seed(), stream);
+  detail::elementwise_cuda(ctx, p.op, p.data, p.other, p.rows, p.cols, p.rate, p.scale, ctx.seed(), p.stream);
 #else
-    detail::throw_not_compiled("dense element-wise op", "CUDA", __FILE__, __LINE__);
+  (void)ctx, (void)p;
 #endif
-    return;
-  }
+}
+
+void elementwise_cpu(Context& ctx, const ElementwiseProblem& p) {
+  const auto op = p.op;
+  float* data = p.data;
+  const float* other = p.other;
+  const std::int64_t rows = p.rows, cols = p.cols;
+  const float rate = p.rate, scale = p.scale;
+  const std::uint64_t stream = p.stream;
   // One loop per op over rows, so each inner loop is branch-free and vectorises, and the bias is indexed by column
   // rather than by a division per element.
   const std::uint64_t seed = ctx.seed();
@@ -204,6 +265,15 @@ void elementwise(Context& ctx, detail::ElementwiseOp op, float* data, const floa
   }
 }
 
+const auto kElementwise = cuda_then_cpu<ElementwiseProblem>(
+    "dense_elementwise", "cuda_grid_stride", "a CUDA context", elementwise_cuda_run, elementwise_cpu);
+
+void elementwise(Context& ctx, detail::ElementwiseOp op, float* data, const float* other, std::int64_t rows,
+                 std::int64_t cols, float rate, float scale, std::uint64_t stream) {
+  if (rows * cols == 0) return;
+  dispatch(ctx, kElementwise, ElementwiseProblem{op, data, other, rows, cols, rate, scale, stream});
+}
+
 void column_sum_cpu(Context& ctx, const float* src, std::int64_t rows, std::int64_t cols, float* out) {
   // Each column is summed chunk by chunk (sequential within a chunk, then the chunk sums in order), as on the GPU;
   // the loops run over a block of columns innermost so rows are read contiguously and the adds vectorise.
@@ -228,17 +298,28 @@ void column_sum_cpu(Context& ctx, const float* src, std::int64_t rows, std::int6
   }
 }
 
+struct ColumnSumProblem {
+  const float* src;
+  std::int64_t rows, cols;
+  float* out;
+};
+
+void column_sum_cuda_run(Context& ctx, const ColumnSumProblem& p) {
+#if RECKON_WITH_CUDA
+  detail::column_sum_cuda(ctx, p.src, p.rows, p.cols, p.out);
+#else
+  (void)ctx, (void)p;
+#endif
+}
+void column_sum_cpu_run(Context& ctx, const ColumnSumProblem& p) { column_sum_cpu(ctx, p.src, p.rows, p.cols, p.out); }
+
+const auto kColumnSum = cuda_then_cpu<ColumnSumProblem>(
+    "column_sum", "cuda_two_pass", "a CUDA context (chunk sums, then the chunks in order: the CPU's order)",
+    column_sum_cuda_run, column_sum_cpu_run);
+
 void column_sum_any(Context& ctx, const float* src, std::int64_t rows, std::int64_t cols, float* out) {
   if (cols == 0) return;
-  if (ctx.is_cuda()) {
-#if RECKON_WITH_CUDA
-    detail::column_sum_cuda(ctx, src, rows, cols, out);
-#else
-    detail::throw_not_compiled("column_sum", "CUDA", __FILE__, __LINE__);
-#endif
-    return;
-  }
-  column_sum_cpu(ctx, src, rows, cols, out);
+  dispatch(ctx, kColumnSum, ColumnSumProblem{src, rows, cols, out});
 }
 
 void bwd_data(Context& ctx, const TensorView& diff_dst, const TensorView& weights, const TensorView& diff_src,
@@ -356,6 +437,45 @@ void dropout_bwd(Context& ctx, const TensorView& diff, float rate, std::uint64_t
   dropout(ctx, diff, rate, stream);
 }
 
+namespace {
+
+struct BceProblem {
+  const float* z;
+  const float* y;
+  std::int64_t n;
+  float* loss_sum;
+  float* diff;
+  float scale;
+  float* prob;
+};
+
+void bce_cuda_run(Context& ctx, const BceProblem& p) {
+#if RECKON_WITH_CUDA
+  detail::bce_cuda(ctx, p.z, p.y, p.n, p.loss_sum, p.diff, p.scale, p.prob);
+#else
+  (void)ctx, (void)p;
+#endif
+}
+
+void bce_cpu(Context& ctx, const BceProblem& p) {
+  std::vector<float> losses(static_cast<std::size_t>(p.n));
+#pragma omp parallel for num_threads(ctx.cpu_threads()) schedule(static)
+  for (std::int64_t i = 0; i < p.n; ++i) {
+    losses[static_cast<std::size_t>(i)] = detail::bce_with_logits(p.z[i], p.y[i]);
+    if (p.diff != nullptr || p.prob != nullptr) {
+      const float q = detail::stable_sigmoid(p.z[i]);
+      if (p.diff != nullptr) p.diff[i] = mul_rn(sub_rn(q, p.y[i]), p.scale);
+      if (p.prob != nullptr) p.prob[i] = q;
+    }
+  }
+  column_sum_cpu(ctx, losses.data(), p.n, 1, p.loss_sum);
+}
+
+const auto kBce = cuda_then_cpu<BceProblem>("sigmoid_bce_with_logits", "cuda_grid_stride",
+                                            "a CUDA context (losses summed as column_sum does)", bce_cuda_run, bce_cpu);
+
+}  // namespace
+
 void sigmoid_bce_with_logits(Context& ctx, const TensorView& logits, const TensorView& labels,
                              const TensorView& loss_sum, const TensorView& diff_logits, float scale,
                              const TensorView& probabilities) {
@@ -366,30 +486,41 @@ void sigmoid_bce_with_logits(Context& ctx, const TensorView& logits, const Tenso
   check_vector(ctx, loss_sum, "loss_sum", 1);
   if (diff_logits.data != nullptr) check_vector(ctx, diff_logits, "diff_logits", n);
   if (probabilities.data != nullptr) check_vector(ctx, probabilities, "probabilities", n);
-  const auto* z = static_cast<const float*>(logits.data);
-  const auto* y = static_cast<const float*>(labels.data);
-  auto* diff = static_cast<float*>(diff_logits.data);
-  auto* prob = static_cast<float*>(probabilities.data);
-  if (ctx.is_cuda()) {
-#if RECKON_WITH_CUDA
-    detail::bce_cuda(ctx, z, y, n, static_cast<float*>(loss_sum.data), diff, scale, prob);
-#else
-    detail::throw_not_compiled("sigmoid_bce_with_logits", "CUDA", __FILE__, __LINE__);
-#endif
-    return;
-  }
-  std::vector<float> losses(static_cast<std::size_t>(n));
-#pragma omp parallel for num_threads(ctx.cpu_threads()) schedule(static)
-  for (std::int64_t i = 0; i < n; ++i) {
-    losses[static_cast<std::size_t>(i)] = detail::bce_with_logits(z[i], y[i]);
-    if (diff != nullptr || prob != nullptr) {
-      const float p = detail::stable_sigmoid(z[i]);
-      if (diff != nullptr) diff[i] = mul_rn(sub_rn(p, y[i]), scale);
-      if (prob != nullptr) prob[i] = p;
-    }
-  }
-  column_sum_cpu(ctx, losses.data(), n, 1, static_cast<float*>(loss_sum.data));
+  dispatch(ctx, kBce,
+           BceProblem{static_cast<const float*>(logits.data), static_cast<const float*>(labels.data), n,
+                      static_cast<float*>(loss_sum.data), static_cast<float*>(diff_logits.data), scale,
+                      static_cast<float*>(probabilities.data)});
 }
+
+namespace {
+
+struct AdamProblem {
+  float* p;
+  const float* g;
+  float* m;
+  float* v;
+  std::int64_t n;
+  detail::AdamScalars s;
+};
+
+void adam_cuda_run(Context& ctx, const AdamProblem& q) {
+#if RECKON_WITH_CUDA
+  detail::adam_cuda(ctx, q.p, q.g, q.m, q.v, q.n, q.s);
+#else
+  (void)ctx, (void)q;
+#endif
+}
+
+void adam_cpu(Context& ctx, const AdamProblem& q) {
+#pragma omp parallel for num_threads(ctx.cpu_threads()) schedule(static)
+  for (std::int64_t i = 0; i < q.n; ++i) q.p[i] = detail::adam_element(q.s, q.p[i], q.g[i], q.m[i], q.v[i]);
+}
+
+const auto kAdam = cuda_then_cpu<AdamProblem>("adam_update", "cuda_grid_stride",
+                                              "a CUDA context (skips while the context holds a device error)",
+                                              adam_cuda_run, adam_cpu);
+
+}  // namespace
 
 void adam_update(Context& ctx, const TensorView& params, const TensorView& grads, const TensorView& m,
                  const TensorView& v, const AdamOptions& o, std::int64_t step) {
@@ -413,24 +544,41 @@ void adam_update(Context& ctx, const TensorView& params, const TensorView& grads
   s.weight_decay = o.weight_decay;
   s.decoupled = o.decoupled_weight_decay;
   s.decay_factor = o.decoupled_weight_decay ? 1.0f - o.learning_rate * o.weight_decay : 1.0f;
-  auto* p = static_cast<float*>(params.data);
-  const auto* g = static_cast<const float*>(grads.data);
-  auto* mm = static_cast<float*>(m.data);
-  auto* vv = static_cast<float*>(v.data);
   if (n == 0) return;
-  if (ctx.is_cuda()) {
-#if RECKON_WITH_CUDA
-    detail::adam_cuda(ctx, p, g, mm, vv, n, s);
-#else
-    detail::throw_not_compiled("adam_update", "CUDA", __FILE__, __LINE__);
-#endif
-    return;
-  }
-#pragma omp parallel for num_threads(ctx.cpu_threads()) schedule(static)
-  for (std::int64_t i = 0; i < n; ++i) p[i] = detail::adam_element(s, p[i], g[i], mm[i], vv[i]);
+  dispatch(ctx, kAdam,
+           AdamProblem{static_cast<float*>(params.data), static_cast<const float*>(grads.data),
+                       static_cast<float*>(m.data), static_cast<float*>(v.data), n, s});
 }
 
 namespace {
+
+struct SimpleOptimizerProblem {
+  float* p;
+  const float* g;
+  float* ss;
+  std::int64_t n;
+  detail::SimpleOptimizerScalars s;
+};
+
+void simple_optimizer_cuda_run(Context& ctx, const SimpleOptimizerProblem& q) {
+#if RECKON_WITH_CUDA
+  detail::simple_optimizer_cuda(ctx, q.p, q.g, q.ss, q.n, q.s);
+#else
+  (void)ctx, (void)q;
+#endif
+}
+
+void simple_optimizer_cpu(Context& ctx, const SimpleOptimizerProblem& q) {
+#pragma omp parallel for num_threads(ctx.cpu_threads()) schedule(static)
+  for (std::int64_t i = 0; i < q.n; ++i) {
+    float unused = 0.0f;
+    q.p[i] = detail::simple_optimizer_element(q.s, q.p[i], q.g[i], q.ss != nullptr ? q.ss[i] : unused);
+  }
+}
+
+const auto kSimpleOptimizer = cuda_then_cpu<SimpleOptimizerProblem>(
+    "sgd_adagrad_update", "cuda_grid_stride", "a CUDA context (skips while the context holds a device error)",
+    simple_optimizer_cuda_run, simple_optimizer_cpu);
 
 void simple_optimizer(Context& ctx, const char* op, const TensorView& params, const TensorView& grads,
                       const TensorView* sum_squares, const detail::SimpleOptimizerScalars& s) {
@@ -443,23 +591,10 @@ void simple_optimizer(Context& ctx, const char* op, const TensorView& params, co
   }
   RECKON_CHECK_ARG(std::isfinite(s.neg_lr) && std::isfinite(s.eps) && std::isfinite(s.weight_decay), op,
                    ": learning rate, eps and weight decay must be finite");
-  auto* p = static_cast<float*>(params.data);
-  const auto* g = static_cast<const float*>(grads.data);
-  auto* ss = sum_squares != nullptr ? static_cast<float*>(sum_squares->data) : nullptr;
   if (n == 0) return;
-  if (ctx.is_cuda()) {
-#if RECKON_WITH_CUDA
-    detail::simple_optimizer_cuda(ctx, p, g, ss, n, s);
-#else
-    detail::throw_not_compiled(op, "CUDA", __FILE__, __LINE__);
-#endif
-    return;
-  }
-#pragma omp parallel for num_threads(ctx.cpu_threads()) schedule(static)
-  for (std::int64_t i = 0; i < n; ++i) {
-    float unused = 0.0f;
-    p[i] = detail::simple_optimizer_element(s, p[i], g[i], ss != nullptr ? ss[i] : unused);
-  }
+  dispatch(ctx, kSimpleOptimizer,
+           SimpleOptimizerProblem{static_cast<float*>(params.data), static_cast<const float*>(grads.data),
+                                  sum_squares != nullptr ? static_cast<float*>(sum_squares->data) : nullptr, n, s});
 }
 
 }  // namespace
@@ -476,3 +611,10 @@ void adagrad_update(Context& ctx, const TensorView& params, const TensorView& gr
 }
 
 }  // namespace reckon
+
+namespace reckon::detail {
+std::vector<OpDescription> dense_ops() {
+  return {describe(kGemm), describe(kElementwise), describe(kColumnSum), describe(kBce), describe(kAdam),
+          describe(kSimpleOptimizer)};
+}
+}  // namespace reckon::detail

@@ -1,6 +1,7 @@
 // CUDA dense layers: cuBLAS for the matrix products (row-major C = op(A)·op(B) computed as the column-major
 // Cᵀ = op(B)ᵀ·op(A)ᵀ on the same buffers), grid-stride element-wise kernels, and a two-pass column sum whose
 // order (chunks of kDenseReduceChunk rows, each in row order, chunks in order) is the CPU's.
+#include "reckon/kernels/dense/dense_impl.h"
 #include "reckon/kernels/dense/dense_math.h"
 #include "reckon/runtime/detail/device_errors.cuh"
 #include "reckon/runtime/detail/launch.cuh"

@@ -79,36 +79,4 @@ void sgd_update(Context& ctx, const TensorView& params, const TensorView& grads,
 void adagrad_update(Context& ctx, const TensorView& params, const TensorView& grads, const TensorView& sum_squares,
                     float learning_rate, float eps = 1e-10f, float weight_decay = 0.0f);
 
-namespace detail {
-
-// The per-element update of sgd_update / adagrad_update.
-struct SimpleOptimizerScalars {
-  float neg_lr, eps, weight_decay;
-  bool adagrad;
-};
-void simple_optimizer_cuda(Context& ctx, float* params, const float* grads, float* sum_squares, std::int64_t n,
-                           const SimpleOptimizerScalars& s);
-
-struct AdamScalars {
-  float neg_lr, beta1, one_minus_beta1, beta2, one_minus_beta2, bias_correction1, bias_correction2, eps,
-      weight_decay, decay_factor;  // decay_factor = 1 - lr·wd for AdamW, 1 otherwise
-  bool decoupled;
-};
-
-enum class ElementwiseOp : std::uint8_t { kAdd, kBias, kBiasRelu, kReluBwd, kDropout };
-
-// c = a·b (beta 0) or c += a·b (beta 1), row-major.
-void gemm_cuda(Context& ctx, bool transpose_a, bool transpose_b, std::int64_t m, std::int64_t n, std::int64_t k,
-               const float* a, std::int64_t lda, const float* b, std::int64_t ldb, float beta, float* c,
-               std::int64_t ldc, DenseMath math);
-void elementwise_cuda(Context& ctx, ElementwiseOp op, float* data, const float* other, std::int64_t rows,
-                      std::int64_t cols, float keep_threshold_rate, float scale, std::uint64_t seed,
-                      std::uint64_t stream);
-void column_sum_cuda(Context& ctx, const float* src, std::int64_t rows, std::int64_t cols, float* out);
-void bce_cuda(Context& ctx, const float* logits, const float* labels, std::int64_t n, float* loss_sum,
-              float* diff_logits, float scale, float* probabilities);
-void adam_cuda(Context& ctx, float* params, const float* grads, float* m, float* v, std::int64_t n,
-               const AdamScalars& s);
-
-}  // namespace detail
 }  // namespace reckon

@@ -4,7 +4,7 @@
 #include <cmath>
 #include <cstdint>
 
-#include "reckon/kernels/dense/dense.h"
+#include "reckon/kernels/dense/dense_impl.h"
 #include "reckon/runtime/fp.h"
 #include "reckon/runtime/philox.h"
 

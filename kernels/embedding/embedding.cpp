@@ -8,9 +8,12 @@
 #include <vector>
 
 #include "reckon/config.h"
+#include "reckon/kernels/embedding/embedding_impl.h"
 #include "reckon/kernels/embedding/embedding_math.h"
 #include "reckon/runtime/detail/device_errors.h"
 #include "reckon/runtime/detail/prefetch.h"
+#include "reckon/kernels/catalogue.h"
+#include "reckon/runtime/dispatch.h"
 #include "reckon/runtime/memory.h"
 
 namespace reckon {
@@ -243,6 +246,93 @@ detail::ErrorOperands error_operands(std::span<const TensorView> tables, std::sp
 
 }  // namespace
 
+namespace {
+
+struct FwdProblem {
+  std::span<const TensorView> tables;
+  std::span<const EmbeddingBags> bags;
+  const TensorView& dst;
+  const EmbeddingBagOptions& options;
+  Validated v;
+};
+
+#if RECKON_WITH_CUDA
+void fwd_cuda(Context& ctx, const FwdProblem& p, int vec) {
+  detail::DeviceErrorRecord* record = detail::device_error_record(ctx);
+  std::int64_t row_base = 0;
+  for (std::size_t first = 0; first < p.tables.size(); first += detail::kMaxTablesPerLaunch) {
+    detail::EmbeddingFwdArgs args{};
+    args.num_tables = static_cast<int>(std::min<std::size_t>(detail::kMaxTablesPerLaunch, p.tables.size() - first));
+    args.table_offset = static_cast<int>(first);
+    args.batch = p.v.batch;
+    args.dim = static_cast<int>(p.v.dim);
+    args.dst_row_stride = static_cast<std::int64_t>(p.tables.size()) * p.v.dim;
+    args.pooling = p.options.pooling;
+    args.policy = p.options.index_policy;
+    args.oov_row = p.options.oov_row;
+    args.dst = static_cast<float*>(p.dst.data) + (p.options.pooling == PoolingMode::kNone ? 0 : first * p.v.dim);
+    for (int k = 0; k < args.num_tables; ++k) {
+      const TensorView& w = p.tables[first + static_cast<std::size_t>(k)];
+      const EmbeddingBags& b = p.bags[first + static_cast<std::size_t>(k)];
+      args.tables[k] = {w.data, w.size(0), w.row_stride(), b.offsets.data, b.indices.data,
+                        static_cast<const float*>(b.per_sample_weights.data), b.indices.numel(), row_base};
+      row_base += b.indices.numel();
+    }
+    detail::embedding_bag_fwd_cuda(ctx, args, p.v.weight_dtype, p.v.index_dtype, record, vec);
+    detail::resolve_device_error(ctx, error_operands(p.tables, p.bags, p.v.index_dtype, first,
+                                                     detail::DeviceOp::kEmbeddingBagFwd));
+  }
+  detail::after_device_op(ctx);
+}
+#endif
+
+// 16-byte vectors need whole vectors per row and aligned rows: every table (and its row stride) and the output
+// (each bag's slice of it is D floats from a 16-byte aligned base when D % 4 == 0).
+Status fwd_vec4_supported(const Context& ctx, const FwdProblem& p) {
+  if (Status s = requires_cuda_context(ctx); !s.is_ok()) return s;
+  if (p.v.dim % 4 != 0) return {StatusCode::kUnsupported, detail::concat("D = ", p.v.dim, " is not a multiple of 4")};
+  if (reinterpret_cast<std::uintptr_t>(p.dst.data) % 16 != 0) return {StatusCode::kUnsupported, "dst is not 16-byte aligned"};
+  const std::size_t vector_bytes = 4 * dtype_size(p.v.weight_dtype);
+  for (std::size_t t = 0; t < p.tables.size(); ++t) {
+    if (reinterpret_cast<std::uintptr_t>(p.tables[t].data) % vector_bytes != 0 || p.tables[t].row_stride() % 4 != 0) {
+      return {StatusCode::kUnsupported, detail::concat("table ", t, "'s rows are not ", vector_bytes, "-byte aligned")};
+    }
+  }
+  return Status::ok();
+}
+
+void fwd_cpu_run(Context& ctx, const FwdProblem& p) {
+  EmbeddingErrors errors;
+  const bool i32 = p.v.index_dtype == DType::kI32;
+  if (p.v.weight_dtype == DType::kF32) {
+    i32 ? fwd_cpu<float, std::int32_t>(ctx, p.tables, p.bags, p.dst, p.options, p.v, errors)
+        : fwd_cpu<float, std::int64_t>(ctx, p.tables, p.bags, p.dst, p.options, p.v, errors);
+  } else {
+    i32 ? fwd_cpu<bf16, std::int32_t>(ctx, p.tables, p.bags, p.dst, p.options, p.v, errors)
+        : fwd_cpu<bf16, std::int64_t>(ctx, p.tables, p.bags, p.dst, p.options, p.v, errors);
+  }
+  throw_if_errors(p.tables, p.bags, p.v.index_dtype, errors, detail::DeviceOp::kEmbeddingBagFwd);
+}
+
+#if RECKON_WITH_CUDA
+void fwd_cuda_vec4(Context& ctx, const FwdProblem& p) { fwd_cuda(ctx, p, 4); }
+void fwd_cuda_scalar(Context& ctx, const FwdProblem& p) { fwd_cuda(ctx, p, 1); }
+#else
+void fwd_cuda_vec4(Context&, const FwdProblem&) {}
+void fwd_cuda_scalar(Context&, const FwdProblem&) {}
+#endif
+
+const ImplementationList<FwdProblem, 3> kFwdImplementations{
+    "embedding_bag_fwd",
+    {{{"cuda_vec4", "a CUDA context; D % 4 == 0; 16-byte aligned table rows (8-byte for bf16) and dst",
+       fwd_vec4_supported, fwd_cuda_vec4},
+      {"cuda_scalar", "a CUDA context", [](const Context& c, const FwdProblem&) { return requires_cuda_context(c); },
+       fwd_cuda_scalar},
+      {"cpu", "a CPU context", [](const Context& c, const FwdProblem&) { return requires_cpu_context(c); },
+       fwd_cpu_run}}}};
+
+}  // namespace
+
 void embedding_bag_fwd(Context& ctx, std::span<const TensorView> tables, std::span<const EmbeddingBags> bags,
                        const TensorView& dst, const EmbeddingBagOptions& options) {
   const Validated v = validate(ctx, tables, bags, dst, options);
@@ -250,51 +340,8 @@ void embedding_bag_fwd(Context& ctx, std::span<const TensorView> tables, std::sp
                        (std::uint64_t{1} << detail::kErrorPositionBits),
                    "batch too large");
   if (dst.numel() == 0 && v.batch == 0) return;
-  if (ctx.is_cuda()) {
-#if RECKON_WITH_CUDA
-    detail::DeviceErrorRecord* record = detail::device_error_record(ctx);
-    std::int64_t row_base = 0;
-    for (std::size_t first = 0; first < tables.size(); first += detail::kMaxTablesPerLaunch) {
-      detail::EmbeddingFwdArgs args{};
-      args.num_tables = static_cast<int>(std::min<std::size_t>(detail::kMaxTablesPerLaunch, tables.size() - first));
-      args.table_offset = static_cast<int>(first);
-      args.batch = v.batch;
-      args.dim = static_cast<int>(v.dim);
-      args.dst_row_stride = static_cast<std::int64_t>(tables.size()) * v.dim;
-      args.pooling = options.pooling;
-      args.policy = options.index_policy;
-      args.oov_row = options.oov_row;
-      args.dst = static_cast<float*>(dst.data) + (options.pooling == PoolingMode::kNone ? 0 : first * v.dim);
-      for (int k = 0; k < args.num_tables; ++k) {
-        const TensorView& w = tables[first + static_cast<std::size_t>(k)];
-        const EmbeddingBags& b = bags[first + static_cast<std::size_t>(k)];
-        args.tables[k] = {w.data, w.size(0), w.row_stride(), b.offsets.data, b.indices.data,
-                          static_cast<const float*>(b.per_sample_weights.data), b.indices.numel(), row_base};
-        row_base += b.indices.numel();
-      }
-      detail::embedding_bag_fwd_cuda(ctx, args, v.weight_dtype, v.index_dtype, record);
-      detail::resolve_device_error(ctx, error_operands(tables, bags, v.index_dtype, first, detail::DeviceOp::kEmbeddingBagFwd));
-    }
-    detail::after_device_op(ctx);
-    return;
-#else
-    detail::throw_not_compiled("embedding_bag_fwd", "CUDA", __FILE__, __LINE__);
-#endif
-  }
-  EmbeddingErrors errors;
-  {
-    const bool i32 = v.index_dtype == DType::kI32;
-    if (v.weight_dtype == DType::kF32) {
-      i32 ? fwd_cpu<float, std::int32_t>(ctx, tables, bags, dst, options, v, errors)
-          : fwd_cpu<float, std::int64_t>(ctx, tables, bags, dst, options, v, errors);
-    } else {
-      i32 ? fwd_cpu<bf16, std::int32_t>(ctx, tables, bags, dst, options, v, errors)
-          : fwd_cpu<bf16, std::int64_t>(ctx, tables, bags, dst, options, v, errors);
-    }
-  }
-  throw_if_errors(tables, bags, v.index_dtype, errors, detail::DeviceOp::kEmbeddingBagFwd);
+  dispatch(ctx, kFwdImplementations, FwdProblem{tables, bags, dst, options, v});
 }
-
 
 const char* to_string(SparseOptimizerKind kind) noexcept {
   switch (kind) {
@@ -652,6 +699,66 @@ void bwd_cpu(Context& ctx, const BwdSetup& setup, const detail::EmbeddingUpdateS
   }
 }
 
+struct BwdProblem {
+  std::span<const TensorView> tables;
+  std::span<const EmbeddingBags> bags;
+  const BwdSetup& setup;
+  const detail::EmbeddingUpdateScalars* update;  // null: the gradient only
+  EmbeddingBackwardAlgorithm algorithm;
+  SparseGradient* gradient;
+  detail::DeviceOp op;
+};
+
+void bwd_cuda(Context& ctx, const BwdProblem& p) {
+#if RECKON_WITH_CUDA
+  detail::embedding_bag_bwd_cuda(ctx, p.setup.problem, p.setup.tables, p.setup.v.index_dtype, p.update, p.algorithm,
+                                 p.gradient);
+  for (std::size_t first = 0; first < p.tables.size(); first += detail::kMaxErrorOperands) {
+    detail::resolve_device_error(ctx, error_operands(p.tables, p.bags, p.setup.v.index_dtype, first, p.op));
+  }
+  detail::after_device_op(ctx);
+#else
+  (void)ctx, (void)p;
+#endif
+}
+
+void bwd_cpu_run(Context& ctx, const BwdProblem& p) {
+  EmbeddingErrors errors;
+  if (p.setup.v.index_dtype == DType::kI32) {
+    bwd_cpu<std::int32_t>(ctx, p.setup, p.update, p.algorithm, p.gradient, errors);
+  } else {
+    bwd_cpu<std::int64_t>(ctx, p.setup, p.update, p.algorithm, p.gradient, errors);
+  }
+  throw_if_errors(p.tables, p.bags, p.setup.v.index_dtype, errors, p.op);
+}
+
+Status requires_algorithm(const BwdProblem& p, EmbeddingBackwardAlgorithm wanted) {
+  if (p.algorithm == wanted) return Status::ok();
+  return {StatusCode::kUnsupported, wanted == EmbeddingBackwardAlgorithm::kAtomic ? "the call asks for the sorted algorithm"
+                                                                                 : "the call asks for the atomic algorithm"};
+}
+
+// The same kernels serve the gradient and the fused update; the algorithm is the caller's choice (atomic: SGD only,
+// not deterministic, checked by prepare_bwd).
+constexpr ImplementationList<BwdProblem, 3> bwd_implementations(const char* op) {
+  return {op, {{{"cuda_sorted", "a CUDA context; the sorted algorithm (radix sort of ids, a reduction per run)",
+       [](const Context& c, const BwdProblem& p) {
+         Status s = requires_cuda_context(c);
+         return s.is_ok() ? requires_algorithm(p, EmbeddingBackwardAlgorithm::kSorted) : s;
+       },
+       bwd_cuda},
+      {"cuda_atomic", "a CUDA context; the atomic algorithm (SGD by atomic adds, no sort)",
+       [](const Context& c, const BwdProblem& p) {
+         Status s = requires_cuda_context(c);
+         return s.is_ok() ? requires_algorithm(p, EmbeddingBackwardAlgorithm::kAtomic) : s;
+       },
+       bwd_cuda},
+      {"cpu", "a CPU context (either algorithm)",
+       [](const Context& c, const BwdProblem&) { return requires_cpu_context(c); }, bwd_cpu_run}}}};
+}
+const auto kBwdGradientImplementations = bwd_implementations("embedding_bag_bwd");
+const auto kBwdUpdateImplementations = bwd_implementations("embedding_bag_bwd_update");
+
 void run_bwd(Context& ctx, std::span<const TensorView> tables, std::span<const EmbeddingBags> bags,
              const BwdSetup& setup, const detail::EmbeddingUpdateScalars* update, EmbeddingBackwardAlgorithm algorithm,
              SparseGradient* gradient, detail::DeviceOp op) {
@@ -666,25 +773,8 @@ void run_bwd(Context& ctx, std::span<const TensorView> tables, std::span<const E
     }
     return;
   }
-  if (ctx.is_cuda()) {
-#if RECKON_WITH_CUDA
-    detail::embedding_bag_bwd_cuda(ctx, setup.problem, setup.tables, setup.v.index_dtype, update, algorithm, gradient);
-    for (std::size_t first = 0; first < tables.size(); first += detail::kMaxErrorOperands) {
-      detail::resolve_device_error(ctx, error_operands(tables, bags, setup.v.index_dtype, first, op));
-    }
-    detail::after_device_op(ctx);
-    return;
-#else
-    detail::throw_not_compiled(detail::device_op_name(op), "CUDA", __FILE__, __LINE__);
-#endif
-  }
-  EmbeddingErrors errors;
-  if (setup.v.index_dtype == DType::kI32) {
-    bwd_cpu<std::int32_t>(ctx, setup, update, algorithm, gradient, errors);
-  } else {
-    bwd_cpu<std::int64_t>(ctx, setup, update, algorithm, gradient, errors);
-  }
-  throw_if_errors(tables, bags, setup.v.index_dtype, errors, op);
+  dispatch(ctx, update != nullptr ? kBwdUpdateImplementations : kBwdGradientImplementations,
+           BwdProblem{tables, bags, setup, update, algorithm, gradient, op});
 }
 
 }  // namespace
@@ -716,3 +806,9 @@ void embedding_bag_bwd_update(Context& ctx, std::span<const TensorView> tables, 
 }
 
 }  // namespace reckon
+
+namespace reckon::detail {
+std::vector<OpDescription> embedding_ops() {
+  return {describe(kFwdImplementations), describe(kBwdGradientImplementations), describe(kBwdUpdateImplementations)};
+}
+}  // namespace reckon::detail

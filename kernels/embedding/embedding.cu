@@ -11,6 +11,7 @@
 #include <bit>
 
 #include "reckon/kernels/embedding/embedding.h"
+#include "reckon/kernels/embedding/embedding_impl.h"
 #include "reckon/kernels/embedding/embedding_math.h"
 #include "reckon/runtime/detail/device_errors.cuh"
 #include "reckon/runtime/detail/launch.cuh"
@@ -120,14 +121,9 @@ __global__ void embedding_bag_fwd_group_per_bag_kernel(const __grid_constant__ E
   }
 }
 
+// vec: 4 when the dispatcher found every row and the output 16-byte aligned (cuda_vec4), else 1.
 template <typename WeightT, typename IndexT>
-void launch(Context& ctx, const EmbeddingFwdArgs& args, DeviceErrorRecord* errors) {
-  bool aligned = args.dim % 4 == 0 && reinterpret_cast<std::uintptr_t>(args.dst) % 16 == 0;
-  for (int t = 0; t < args.num_tables; ++t) {
-    aligned = aligned && reinterpret_cast<std::uintptr_t>(args.tables[t].weights) % (4 * sizeof(WeightT)) == 0 &&
-              args.tables[t].row_stride % 4 == 0;
-  }
-  const int vec = aligned ? 4 : 1;
+void launch(Context& ctx, const EmbeddingFwdArgs& args, DeviceErrorRecord* errors, int vec) {
   int group = 1;
   while (group < 32 && group * vec < args.dim) group *= 2;
   constexpr int kThreads = 256;
@@ -149,13 +145,13 @@ void launch(Context& ctx, const EmbeddingFwdArgs& args, DeviceErrorRecord* error
 }  // namespace
 
 void embedding_bag_fwd_cuda(Context& ctx, const EmbeddingFwdArgs& args, DType weight_dtype, DType index_dtype,
-                            DeviceErrorRecord* errors) {
+                            DeviceErrorRecord* errors, int vec) {
   DeviceGuard guard(ctx.device().index);
   const bool i32 = index_dtype == DType::kI32;
   if (weight_dtype == DType::kF32) {
-    i32 ? launch<float, std::int32_t>(ctx, args, errors) : launch<float, std::int64_t>(ctx, args, errors);
+    i32 ? launch<float, std::int32_t>(ctx, args, errors, vec) : launch<float, std::int64_t>(ctx, args, errors, vec);
   } else {
-    i32 ? launch<bf16, std::int32_t>(ctx, args, errors) : launch<bf16, std::int64_t>(ctx, args, errors);
+    i32 ? launch<bf16, std::int32_t>(ctx, args, errors, vec) : launch<bf16, std::int64_t>(ctx, args, errors, vec);
   }
 }
 

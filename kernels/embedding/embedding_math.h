@@ -5,7 +5,7 @@
 #include <cmath>
 #include <cstdint>
 
-#include "reckon/kernels/embedding/embedding.h"
+#include "reckon/kernels/embedding/embedding_impl.h"
 #include "reckon/runtime/dtype.h"
 #include "reckon/runtime/fp.h"
 #include "reckon/runtime/philox.h"  // RECKON_HOST_DEVICE

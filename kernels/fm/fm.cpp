@@ -6,8 +6,11 @@
 #include <vector>
 
 #include "reckon/config.h"
+#include "reckon/kernels/fm/fm_impl.h"
 #include "reckon/kernels/fm/fm_math.h"
 #include "reckon/runtime/detail/device_errors.h"
+#include "reckon/kernels/catalogue.h"
+#include "reckon/runtime/dispatch.h"
 #include "reckon/runtime/memory.h"
 
 namespace reckon {
@@ -63,7 +66,7 @@ detail::FmArgs fused_args(const Context& ctx, std::span<const TensorView> tables
   s.fields = static_cast<int>(indices.size(1));
   RECKON_CHECK_ARG(static_cast<std::int64_t>(tables.size()) == s.fields, "fm: ", s.fields, " fields but ",
                    tables.size(), " tables");
-  RECKON_CHECK_ARG(s.fields <= detail::kFmMaxFusedFields, "fused fm handles at most ", detail::kFmMaxFusedFields,
+  RECKON_CHECK_ARG(s.fields <= kFmMaxFusedFields, "fused fm handles at most ", kFmMaxFusedFields,
                    " fields, got ", s.fields);
   RECKON_CHECK_ARG(!tables.empty() && tables[0].ndim == 2, "fm tables must be [N, K]");
   s.dim = static_cast<int>(tables[0].size(1));
@@ -151,33 +154,61 @@ detail::ErrorOperands error_operands(const detail::FmArgs& a, std::span<const Te
 }
 #endif
 
-void run(Context& ctx, detail::FmArgs& a, bool backward, std::span<const TensorView> tables, const TensorView& indices,
-         detail::DeviceOp op) {
-  if (a.batch == 0 || a.fields == 0 || a.dim == 0) return;
-  const bool checks_ids = a.in.src == nullptr && !a.in.use_oov_row;
-  if (ctx.is_cuda()) {
+struct FmProblem {
+  const detail::FmArgs& a;
+  bool backward;
+  std::span<const TensorView> tables;
+  const TensorView& indices;
+  detail::DeviceOp op;
+};
+
+void fm_cuda(Context& ctx, const FmProblem& p) {
 #if RECKON_WITH_CUDA
-    a.errors = detail::device_error_record(ctx);
-    detail::fm_interaction_cuda(ctx, a, backward);
-    if (checks_ids) {
-      detail::resolve_device_error(ctx, error_operands(a, tables, op));
-      detail::after_device_op(ctx);
-    }
-    return;
-#else
-    detail::throw_not_compiled(detail::device_op_name(op), "CUDA", __FILE__, __LINE__);
-#endif
+  detail::FmArgs a = p.a;
+  a.errors = detail::device_error_record(ctx);
+  detail::fm_interaction_cuda(ctx, a, p.backward);
+  if (a.in.src == nullptr && !a.in.use_oov_row) {  // fused with checked ids
+    detail::resolve_device_error(ctx, error_operands(a, p.tables, p.op));
+    detail::after_device_op(ctx);
   }
+#else
+  (void)ctx, (void)p;
+#endif
+}
+
+void fm_cpu_run(Context& ctx, const FmProblem& p) {
   detail::DeviceErrorRecord record;
-  record.key = fm_cpu(ctx, a, backward);
+  record.key = fm_cpu(ctx, p.a, p.backward);
   if (record.key == detail::kNoDeviceError) return;
   const std::int64_t f = detail::device_error_operand(record.key), b = detail::device_error_position(record.key);
-  const std::int64_t at = b * a.fields + f;
-  record.value = a.in.indices_i64 ? static_cast<const std::int64_t*>(indices.data)[at]
-                                  : static_cast<const std::int32_t*>(indices.data)[at];
-  record.limit = tables[static_cast<std::size_t>(f)].size(0);
-  record.op = static_cast<std::int32_t>(op);
+  const std::int64_t at = b * p.a.fields + f;
+  record.value = p.a.in.indices_i64 ? static_cast<const std::int64_t*>(p.indices.data)[at]
+                                    : static_cast<const std::int32_t*>(p.indices.data)[at];
+  record.limit = p.tables[static_cast<std::size_t>(f)].size(0);
+  record.op = static_cast<std::int32_t>(p.op);
   detail::throw_device_error(record, __FILE__, __LINE__);
+}
+
+constexpr ImplementationList<FmProblem, 2> fm_implementations(const char* op) {
+  return {op,
+          {{{"cuda_group_per_sample", "a CUDA context (a group of up to 32 lanes per sample, columns split)",
+             [](const Context& c, const FmProblem&) { return requires_cuda_context(c); }, fm_cuda},
+            {"cpu", "a CPU context", [](const Context& c, const FmProblem&) { return requires_cpu_context(c); },
+             fm_cpu_run}}}};
+}
+const auto kFmFwd = fm_implementations("fm_interaction_fwd");
+const auto kFmBwd = fm_implementations("fm_interaction_bwd");
+const auto kFmFusedFwd = fm_implementations("fm_interaction_fused_fwd");
+const auto kFmFusedBwd = fm_implementations("fm_interaction_fused_bwd");
+
+void run(Context& ctx, const detail::FmArgs& a, bool backward, std::span<const TensorView> tables,
+         const TensorView& indices, detail::DeviceOp op) {
+  if (a.batch == 0 || a.fields == 0 || a.dim == 0) return;
+  const auto& list = op == detail::DeviceOp::kFmFwd       ? kFmFwd
+                     : op == detail::DeviceOp::kFmBwd     ? kFmBwd
+                     : op == detail::DeviceOp::kFmFusedFwd ? kFmFusedFwd
+                                                          : kFmFusedBwd;
+  dispatch(ctx, list, FmProblem{a, backward, tables, indices, op});
 }
 
 }  // namespace
@@ -226,3 +257,9 @@ void fm_interaction_fused_bwd(Context& ctx, std::span<const TensorView> tables, 
 }
 
 }  // namespace reckon
+
+namespace reckon::detail {
+std::vector<OpDescription> fm_ops() {
+  return {describe(kFmFwd), describe(kFmBwd), describe(kFmFusedFwd), describe(kFmFusedBwd)};
+}
+}  // namespace reckon::detail

@@ -2,6 +2,7 @@
 // sample; lane l handles columns k = l, l + G, ... For each column chunk the lanes walk the F fields in order
 // (S and Q in registers), then the column terms are added in column order through shuffles, so every lane holds
 // the same y, summed in the CPU's order.
+#include "reckon/kernels/fm/fm_impl.h"
 #include "reckon/kernels/fm/fm_math.h"
 #include "reckon/runtime/detail/device_errors.cuh"
 #include "reckon/runtime/detail/launch.cuh"

@@ -30,6 +30,9 @@ void fm_interaction_fwd(Context& ctx, const TensorView& src, const TensorView& v
 void fm_interaction_bwd(Context& ctx, const TensorView& src, const TensorView& values, const TensorView& diff_dst,
                         const TensorView& diff_src);
 
+// The fused form takes at most this many fields (their table pointers travel as one kernel parameter).
+inline constexpr int kFmMaxFusedFields = 64;
+
 // tables: F tables, f32 [N_f, K]; indices: [B, F].
 void fm_interaction_fused_fwd(Context& ctx, std::span<const TensorView> tables, const TensorView& indices,
                               const TensorView& values, const TensorView& dst,
@@ -38,34 +41,4 @@ void fm_interaction_fused_bwd(Context& ctx, std::span<const TensorView> tables, 
                               const TensorView& values, const TensorView& diff_dst, const TensorView& diff_src,
                               IndexPolicy policy = IndexPolicy::kCheck, std::int64_t oov_row = 0);
 
-namespace detail {
-
-struct DeviceErrorRecord;
-inline constexpr int kFmMaxFusedFields = 64;
-
-// Where sample b's field f row comes from: dense src, or a table row picked by id.
-struct FmRows {
-  const float* src;  // dense form: [B, F, K]; null for the fused form
-  const float* tables[kFmMaxFusedFields];
-  std::int64_t rows[kFmMaxFusedFields];
-  const void* indices;  // fused form: [B, F]
-  bool indices_i64;
-  bool use_oov_row;
-  std::int64_t oov_row;
-};
-
-struct FmArgs {
-  FmRows in;
-  const float* values;  // [B, F] or null
-  std::int64_t batch;
-  int fields;
-  int dim;
-  const float* diff_dst;  // backward
-  float* dst;             // forward: [B]; backward: diff_src [B, F, K]
-  DeviceErrorRecord* errors;  // CUDA: the context's record (runtime/detail/device_errors.h)
-};
-
-void fm_interaction_cuda(Context& ctx, const FmArgs& args, bool backward);
-
-}  // namespace detail
 }  // namespace reckon

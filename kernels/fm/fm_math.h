@@ -3,7 +3,7 @@
 
 #include <cstdint>
 
-#include "reckon/kernels/fm/fm.h"
+#include "reckon/kernels/fm/fm_impl.h"
 #include "reckon/runtime/fp.h"
 
 namespace reckon::detail {

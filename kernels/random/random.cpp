@@ -5,6 +5,9 @@
 #include <algorithm>
 
 #include "reckon/config.h"
+#include "reckon/kernels/catalogue.h"
+#include "reckon/runtime/dispatch.h"
+#include "reckon/kernels/random/random_impl.h"
 #include "reckon/kernels/random/random_math.h"
 
 namespace reckon {
@@ -45,20 +48,30 @@ void random_fill_cpu(Context& ctx, const TensorView& dst, const detail::RandomFi
   }
 }
 
+struct FillProblem {
+  const TensorView& dst;
+  detail::RandomFillArgs args;
+};
+
+void fill_cuda(Context& ctx, const FillProblem& p) {
+#if RECKON_WITH_CUDA
+  detail::random_fill_cuda(ctx, p.dst, p.args);
+#else
+  (void)ctx, (void)p;
+#endif
+}
+void fill_cpu(Context& ctx, const FillProblem& p) { random_fill_cpu(ctx, p.dst, p.args); }
+
+const auto kFill = cuda_then_cpu<FillProblem>("random_fill", "cuda_block_per_counter",
+                                              "a CUDA context (a thread per Philox block of 4 values)", fill_cuda,
+                                              fill_cpu);
+
 void random_fill(Context& ctx, const TensorView& dst, detail::RandomFill fill, float a, float b, std::uint64_t stream) {
   validate(dst, fill);
   check_device(dst, "random fill dst", ctx.device());
   const detail::RandomFillArgs args{fill, ctx.seed(), stream == kNextRngStream ? ctx.next_rng_stream() : stream, a, b};
   if (dst.numel() == 0) return;
-  if (ctx.is_cuda()) {
-#if RECKON_WITH_CUDA
-    detail::random_fill_cuda(ctx, dst, args);
-#else
-    detail::throw_not_compiled("random fill", "CUDA", __FILE__, __LINE__);
-#endif
-  } else {
-    random_fill_cpu(ctx, dst, args);
-  }
+  dispatch(ctx, kFill, FillProblem{dst, args});
 }
 
 }  // namespace
@@ -78,3 +91,7 @@ void random_bits(Context& ctx, const TensorView& dst, std::uint64_t stream) {
 }
 
 }  // namespace reckon
+
+namespace reckon::detail {
+std::vector<OpDescription> random_ops() { return {describe(kFill)}; }
+}  // namespace reckon::detail

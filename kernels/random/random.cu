@@ -1,6 +1,7 @@
 // CUDA random fills. Thread mapping: one thread per Philox block (four consecutive elements), grid-stride over the
 // blocks so any length fits a bounded grid. The loops over a block's four words are unrolled with the tail as a
 // predicate, so the words stay in registers (a loop bound known only at run time would index them from local memory).
+#include "reckon/kernels/random/random_impl.h"
 #include "reckon/kernels/random/random_math.h"
 #include "reckon/runtime/detail/launch.cuh"
 

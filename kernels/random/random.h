@@ -26,16 +26,4 @@ void random_normal(Context& ctx, const TensorView& dst, float mean, float stddev
 // The raw 32-bit words, stored in an i32 tensor.
 void random_bits(Context& ctx, const TensorView& dst, std::uint64_t stream = kNextRngStream);
 
-namespace detail {
-enum class RandomFill : std::uint8_t { kUniform, kNormal, kBits };
-struct RandomFillArgs {
-  RandomFill fill;
-  std::uint64_t seed;
-  std::uint64_t stream;
-  float a;  // uniform: lo; normal: mean
-  float b;  // uniform: hi - lo; normal: stddev
-};
-void random_fill_cuda(Context& ctx, const TensorView& dst, const RandomFillArgs& args);
-}  // namespace detail
-
 }  // namespace reckon

@@ -3,7 +3,7 @@
 
 #include <cmath>
 
-#include "reckon/kernels/random/random.h"
+#include "reckon/kernels/random/random_impl.h"
 #include "reckon/runtime/philox.h"
 
 namespace reckon::detail {

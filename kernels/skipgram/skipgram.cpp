@@ -12,8 +12,11 @@
 #include <numeric>
 
 #include "reckon/config.h"
+#include "reckon/kernels/skipgram/skipgram_impl.h"
 #include "reckon/kernels/skipgram/skipgram_math.h"
 #include "reckon/runtime/detail/device_errors.h"
+#include "reckon/kernels/catalogue.h"
+#include "reckon/runtime/dispatch.h"
 #include "reckon/runtime/error.h"
 
 namespace reckon {
@@ -486,7 +489,80 @@ void check_vectors(const Context& ctx, const TensorView& t, const char* name) {
   check_device(t, name, ctx.device());
 }
 
+struct SgnsCall {
+  const detail::SgnsProblem& p;
+  const SgnsOptions& o;
+  SgnsTotals* totals;
+  std::int64_t V;
+};
+
+void sgns_cuda(Context& ctx, const SgnsCall& call) {
+#if RECKON_WITH_CUDA
+  const detail::SgnsProblem& p = call.p;
+  const SgnsOptions& o = call.o;
+  SgnsTotals* totals = call.totals;
+  const std::int64_t V = call.V;
+  detail::sgns_step_cuda(ctx, p, o.schedule,
+                         totals != nullptr ? static_cast<detail::SgnsDeviceTotals*>(totals->data()) : nullptr);
+  detail::ErrorOperands operands;
+  operands.op = detail::DeviceOp::kSgnsStep;
+  operands.count = 3;
+  operands.limit[detail::kSgnsOffsetsOperand] = p.num_tokens;
+  operands.ids[detail::kSgnsTokensOperand] = p.tokens;
+  operands.stride[detail::kSgnsTokensOperand] = 1;
+  operands.limit[detail::kSgnsTokensOperand] = V;
+  operands.limit[detail::kSgnsAliasOperand] = V;
+  detail::resolve_device_error(ctx, operands);
+  detail::after_device_op(ctx);
+#else
+  (void)ctx, (void)call;
+#endif
+}
+
+void sgns_cpu_run(Context& ctx, const SgnsCall& call) {
+  const detail::SgnsProblem& p = call.p;
+  const SgnsOptions& o = call.o;
+  SgnsTotals* totals = call.totals;
+  const std::int64_t V = call.V;
+  // The CPU validates everything before touching the tables, and raises what the device record would.
+  detail::DeviceErrorRecord error;
+  error.op = static_cast<std::int32_t>(detail::DeviceOp::kSgnsStep);
+  for (std::int64_t s = 0; s <= p.num_sentences && error.key == detail::kNoDeviceError; ++s) {
+    if (!detail::sgns_offset_valid(p, s)) {
+      error.key = detail::device_error_key(detail::DeviceErrorKind::kMalformedOffsets, detail::kSgnsOffsetsOperand, s);
+      error.limit = p.num_tokens;
+    }
+  }
+  for (std::int64_t i = 0; i < p.num_tokens && error.key == detail::kNoDeviceError; ++i) {
+    if (!detail::sgns_token_valid(p, p.tokens[i])) {
+      error.key = detail::device_error_key(detail::DeviceErrorKind::kIndexOutOfRange, detail::kSgnsTokensOperand, i);
+      error.value = p.tokens[i];
+      error.limit = V;
+    }
+  }
+  for (std::int64_t b = 0; b < V && error.key == detail::kNoDeviceError; ++b) {
+    if (!detail::sgns_alias_entry_valid(p, b)) {
+      error.key = detail::device_error_key(detail::DeviceErrorKind::kInvalidAliasEntry, detail::kSgnsAliasOperand, b);
+    }
+  }
+  if (error.key != detail::kNoDeviceError) detail::throw_device_error(error, __FILE__, __LINE__);
+  const SgnsStats step = sgns_cpu(ctx, p, o.schedule, o.private_output_rows);
+  if (totals != nullptr) {
+    auto* sums = static_cast<detail::SgnsDeviceTotals*>(totals->data());
+    sums->pairs += static_cast<unsigned long long>(step.pairs);
+    if (o.compute_loss) {
+      sums->loss_pairs += static_cast<unsigned long long>(step.pairs);
+      sums->loss += step.loss;
+    }
+  }
+}
+
+const auto kSgns = cuda_then_cpu<SgnsCall>(
+    "sgns_step", "cuda_warp_per_center", "a CUDA context; D <= 512 (a warp per center, rows in registers)", sgns_cuda,
+    sgns_cpu_run);
+
 }  // namespace
+
 
 SgnsTotals::SgnsTotals(Context& ctx) : ctx_(&ctx), sums_(Tensor::empty(ctx, DType::kI64, {3})) { clear(); }
 
@@ -550,56 +626,11 @@ void sgns_step(Context& ctx, const TensorView& input_vectors, const TensorView& 
   if (p.num_tokens == 0) return;
   RECKON_CHECK_ARG(p.num_sentences >= 1, "tokens without sentences");
 
-  if (ctx.is_cuda()) {
-#if RECKON_WITH_CUDA
-    detail::sgns_step_cuda(ctx, p, o.schedule,
-                           totals != nullptr ? static_cast<detail::SgnsDeviceTotals*>(totals->data()) : nullptr);
-    detail::ErrorOperands operands;
-    operands.op = detail::DeviceOp::kSgnsStep;
-    operands.count = 3;
-    operands.limit[detail::kSgnsOffsetsOperand] = p.num_tokens;
-    operands.ids[detail::kSgnsTokensOperand] = p.tokens;
-    operands.stride[detail::kSgnsTokensOperand] = 1;
-    operands.limit[detail::kSgnsTokensOperand] = V;
-    operands.limit[detail::kSgnsAliasOperand] = V;
-    detail::resolve_device_error(ctx, operands);
-    detail::after_device_op(ctx);
-    return;
-#else
-    detail::throw_not_compiled("sgns_step", "CUDA", __FILE__, __LINE__);
-#endif
-  }
-  // The CPU validates everything before touching the tables, and raises what the device record would.
-  detail::DeviceErrorRecord error;
-  error.op = static_cast<std::int32_t>(detail::DeviceOp::kSgnsStep);
-  for (std::int64_t s = 0; s <= p.num_sentences && error.key == detail::kNoDeviceError; ++s) {
-    if (!detail::sgns_offset_valid(p, s)) {
-      error.key = detail::device_error_key(detail::DeviceErrorKind::kMalformedOffsets, detail::kSgnsOffsetsOperand, s);
-      error.limit = p.num_tokens;
-    }
-  }
-  for (std::int64_t i = 0; i < p.num_tokens && error.key == detail::kNoDeviceError; ++i) {
-    if (!detail::sgns_token_valid(p, p.tokens[i])) {
-      error.key = detail::device_error_key(detail::DeviceErrorKind::kIndexOutOfRange, detail::kSgnsTokensOperand, i);
-      error.value = p.tokens[i];
-      error.limit = V;
-    }
-  }
-  for (std::int64_t b = 0; b < V && error.key == detail::kNoDeviceError; ++b) {
-    if (!detail::sgns_alias_entry_valid(p, b)) {
-      error.key = detail::device_error_key(detail::DeviceErrorKind::kInvalidAliasEntry, detail::kSgnsAliasOperand, b);
-    }
-  }
-  if (error.key != detail::kNoDeviceError) detail::throw_device_error(error, __FILE__, __LINE__);
-  const SgnsStats step = sgns_cpu(ctx, p, o.schedule, o.private_output_rows);
-  if (totals != nullptr) {
-    auto* sums = static_cast<detail::SgnsDeviceTotals*>(totals->data());
-    sums->pairs += static_cast<unsigned long long>(step.pairs);
-    if (o.compute_loss) {
-      sums->loss_pairs += static_cast<unsigned long long>(step.pairs);
-      sums->loss += step.loss;
-    }
-  }
+  dispatch(ctx, kSgns, SgnsCall{p, o, totals, V});
 }
 
 }  // namespace reckon
+
+namespace reckon::detail {
+std::vector<OpDescription> skipgram_ops() { return {describe(kSgns)}; }
+}  // namespace reckon::detail

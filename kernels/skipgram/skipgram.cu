@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cstdint>
 
+#include "reckon/kernels/skipgram/skipgram_impl.h"
 #include "reckon/kernels/skipgram/skipgram_math.h"
 #include "reckon/runtime/detail/device_errors.cuh"
 #include "reckon/runtime/detail/launch.cuh"

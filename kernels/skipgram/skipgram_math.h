@@ -4,7 +4,7 @@
 #include <cmath>
 #include <cstdint>
 
-#include "reckon/kernels/skipgram/skipgram.h"
+#include "reckon/kernels/skipgram/skipgram_impl.h"
 #include "reckon/runtime/philox.h"
 
 namespace reckon::detail {

@@ -7,36 +7,38 @@
 #include <vector>
 
 #include "reckon/config.h"
+#include "reckon/kernels/topk/topk_impl.h"
 #include "reckon/kernels/topk/topk_math.h"
+#include "reckon/kernels/catalogue.h"
+#include "reckon/runtime/dispatch.h"
 #include "reckon/runtime/error.h"
 
 namespace reckon {
 
-void topk_rows(Context& ctx, const TensorView& scores, int k, const TensorView& out_columns,
-               const TensorView& out_scores) {
-  RECKON_CHECK_ARG(scores.ndim == 2 && scores.dtype == DType::kF32 && scores.is_contiguous(),
-                   "scores must be contiguous f32 [Q, N], got ", scores.shape_str());
-  const std::int64_t Q = scores.size(0), N = scores.size(1);
-  RECKON_CHECK_ARG(N < (std::int64_t{1} << 31), "top-k over ", N, " columns");
-  RECKON_CHECK_ARG(k >= 1 && k <= kTopkMaxK, "k ", k, " outside [1, ", kTopkMaxK, "]");
-  check_shape(out_columns, "out_columns", {Q, k});
-  check_dtype(out_columns, "out_columns", DType::kI32);
-  check_shape(out_scores, "out_scores", {Q, k});
-  check_dtype(out_scores, "out_scores", DType::kF32);
-  for (const TensorView* t : {&scores, &out_columns, &out_scores}) check_device(*t, "top-k tensor", ctx.device());
-  RECKON_CHECK_ARG(out_columns.is_contiguous() && out_scores.is_contiguous(), "top-k outputs must be contiguous");
-  if (Q == 0) return;
-  const auto* s = static_cast<const float*>(scores.data);
-  auto* oc = static_cast<std::int32_t*>(out_columns.data);
-  auto* os = static_cast<float*>(out_scores.data);
-  if (ctx.is_cuda()) {
+namespace {
+
+struct TopkProblem {
+  const float* s;
+  std::int64_t Q, N;
+  int k;
+  std::int32_t* oc;
+  float* os;
+};
+
+void topk_cuda(Context& ctx, const TopkProblem& p) {
 #if RECKON_WITH_CUDA
-    detail::topk_rows_cuda(ctx, s, Q, N, k, oc, os);
+  detail::topk_rows_cuda(ctx, p.s, p.Q, p.N, p.k, p.oc, p.os);
 #else
-    detail::throw_not_compiled("topk_rows", "CUDA", __FILE__, __LINE__);
+  (void)ctx, (void)p;
 #endif
-    return;
-  }
+}
+
+void topk_cpu(Context& ctx, const TopkProblem& p) {
+  const float* s = p.s;
+  const std::int64_t Q = p.Q, N = p.N;
+  const int k = p.k;
+  std::int32_t* oc = p.oc;
+  float* os = p.os;
   // One pass per row keeping a sorted list of the best k so far: an entry costs one comparison with the k-th
   // unless it enters the list (about k · ln(N / k) times for random order).
 #pragma omp parallel num_threads(ctx.cpu_threads())
@@ -73,6 +75,58 @@ void topk_rows(Context& ctx, const TensorView& scores, int k, const TensorView& 
   }
 }
 
+const auto kTopk = cuda_then_cpu<TopkProblem>(
+    "topk_rows", "cuda_sliced", "a CUDA context (rows cut into column slices when they do not fill the device)",
+    topk_cuda, topk_cpu);
+
+struct MaskProblem {
+  float* s;
+  std::int64_t Q, N;
+  const std::int32_t* r;
+  const std::int32_t* c;
+  std::int64_t M;
+};
+
+void mask_cuda(Context& ctx, const MaskProblem& p) {
+#if RECKON_WITH_CUDA
+  detail::mask_entries_cuda(ctx, p.s, p.Q, p.N, p.r, p.c, p.M);
+#else
+  (void)ctx, (void)p;
+#endif
+}
+
+void mask_cpu(Context&, const MaskProblem& p) {
+  for (std::int64_t i = 0; i < p.M; ++i) {
+    if (p.r[i] >= 0 && p.r[i] < p.Q && p.c[i] >= 0 && p.c[i] < p.N) {
+      p.s[static_cast<std::int64_t>(p.r[i]) * p.N + p.c[i]] = -INFINITY;
+    }
+  }
+}
+
+const auto kMask = cuda_then_cpu<MaskProblem>("mask_entries", "cuda_thread_per_entry", "a CUDA context", mask_cuda,
+                                              mask_cpu);
+
+}  // namespace
+
+void topk_rows(Context& ctx, const TensorView& scores, int k, const TensorView& out_columns,
+               const TensorView& out_scores) {
+  RECKON_CHECK_ARG(scores.ndim == 2 && scores.dtype == DType::kF32 && scores.is_contiguous(),
+                   "scores must be contiguous f32 [Q, N], got ", scores.shape_str());
+  const std::int64_t Q = scores.size(0), N = scores.size(1);
+  RECKON_CHECK_ARG(N < (std::int64_t{1} << 31), "top-k over ", N, " columns");
+  RECKON_CHECK_ARG(k >= 1 && k <= kTopkMaxK, "k ", k, " outside [1, ", kTopkMaxK, "]");
+  check_shape(out_columns, "out_columns", {Q, k});
+  check_dtype(out_columns, "out_columns", DType::kI32);
+  check_shape(out_scores, "out_scores", {Q, k});
+  check_dtype(out_scores, "out_scores", DType::kF32);
+  for (const TensorView* t : {&scores, &out_columns, &out_scores}) check_device(*t, "top-k tensor", ctx.device());
+  RECKON_CHECK_ARG(out_columns.is_contiguous() && out_scores.is_contiguous(), "top-k outputs must be contiguous");
+  if (Q == 0) return;
+  dispatch(ctx, kTopk,
+           TopkProblem{static_cast<const float*>(scores.data), Q, N, k, static_cast<std::int32_t*>(out_columns.data),
+                       static_cast<float*>(out_scores.data)});
+}
+
 void mask_entries(Context& ctx, const TensorView& scores, const TensorView& rows, const TensorView& columns) {
   RECKON_CHECK_ARG(scores.ndim == 2 && scores.dtype == DType::kF32 && scores.is_contiguous(),
                    "scores must be contiguous f32 [Q, N], got ", scores.shape_str());
@@ -82,20 +136,13 @@ void mask_entries(Context& ctx, const TensorView& scores, const TensorView& rows
   for (const TensorView* t : {&scores, &rows, &columns}) check_device(*t, "mask tensor", ctx.device());
   const std::int64_t Q = scores.size(0), N = scores.size(1), M = rows.size(0);
   if (M == 0) return;
-  auto* s = static_cast<float*>(scores.data);
-  const auto* r = static_cast<const std::int32_t*>(rows.data);
-  const auto* c = static_cast<const std::int32_t*>(columns.data);
-  if (ctx.is_cuda()) {
-#if RECKON_WITH_CUDA
-    detail::mask_entries_cuda(ctx, s, Q, N, r, c, M);
-#else
-    detail::throw_not_compiled("mask_entries", "CUDA", __FILE__, __LINE__);
-#endif
-    return;
-  }
-  for (std::int64_t i = 0; i < M; ++i) {
-    if (r[i] >= 0 && r[i] < Q && c[i] >= 0 && c[i] < N) s[static_cast<std::int64_t>(r[i]) * N + c[i]] = -INFINITY;
-  }
+  dispatch(ctx, kMask,
+           MaskProblem{static_cast<float*>(scores.data), Q, N, static_cast<const std::int32_t*>(rows.data),
+                       static_cast<const std::int32_t*>(columns.data), M});
 }
 
 }  // namespace reckon
+
+namespace reckon::detail {
+std::vector<OpDescription> topk_ops() { return {describe(kTopk), describe(kMask)}; }
+}  // namespace reckon::detail

@@ -12,6 +12,7 @@
 #include <algorithm>
 
 #include "reckon/kernels/topk/topk.h"
+#include "reckon/kernels/topk/topk_impl.h"
 #include "reckon/kernels/topk/topk_math.h"
 #include "reckon/runtime/detail/launch.cuh"
 

@@ -21,10 +21,4 @@ void topk_rows(Context& ctx, const TensorView& scores, int k, const TensorView& 
 // the matrix are ignored.
 void mask_entries(Context& ctx, const TensorView& scores, const TensorView& rows, const TensorView& columns);
 
-namespace detail {
-void topk_rows_cuda(Context& ctx, const float* scores, std::int64_t rows, std::int64_t cols, int k,
-                    std::int32_t* out_columns, float* out_scores);
-void mask_entries_cuda(Context& ctx, float* scores, std::int64_t rows, std::int64_t cols, const std::int32_t* row_ids,
-                       const std::int32_t* column_ids, std::int64_t count);
-}  // namespace detail
 }  // namespace reckon

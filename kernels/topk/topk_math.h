@@ -1,6 +1,8 @@
 // The order top-k selects by, shared by host and device: higher score first, NaN lowest, ties by lower column.
 #pragma once
 
+#include "reckon/kernels/topk/topk_impl.h"
+
 #include <cstdint>
 
 #include "reckon/runtime/philox.h"  // RECKON_HOST_DEVICE

@@ -8,6 +8,10 @@
 #include <string>
 #include <vector>
 
+#include "reckon/runtime/device.h"
+#include "reckon/runtime/fp.h"
+#include "reckon/runtime/dispatch.h"
+#include "reckon/kernels/random/random.h"
 #include "testing.h"
 
 namespace reckon {
@@ -836,6 +840,179 @@ TEST(EmbeddingBackwardCuda, AtomicSgdCloseToSorted) {
 TEST(EmbeddingBackwardCuda, BadInputLeavesTablesUntouched) {
   RECKON_SKIP_WITHOUT_CUDA();
   backward_bad_input_leaves_tables_untouched(Device::cuda(0));
+}
+
+// ---- Parity cases a first GPU run needs (they skip without a device) -------------------------------------------
+
+// Aligned outputs (GuardedBuffer keeps 256-byte alignment): every D % 4 == 0 case takes the vector path, and it
+// is bitwise the CPU's.
+TEST(EmbeddingCuda, AlignedOutputsTakeTheVectorPathBitwiseEqualToCpu) {
+  RECKON_SKIP_WITHOUT_CUDA();
+  RECKON_TRACE_SEED();
+  std::uint64_t stream = 3000;
+  for (const std::int64_t D : {4, 16, 64, 128}) {
+    for (const DType storage : {DType::kF32, DType::kBF16}) {
+      for (const PoolingMode pooling : {PoolingMode::kSum, PoolingMode::kMean, PoolingMode::kNone}) {
+        SCOPED_TRACE("D=" + std::to_string(D) + " " + dtype_name(storage) + " " + to_string(pooling));
+        const Problem p = make_problem(300, D, {1000, 37}, 5, Ids::kZipf, false, storage, stream++);
+        const std::vector<float> cpu = run_fwd(Device::cpu(), p, storage, DType::kI64, {pooling});
+        const std::vector<float> gpu = run_fwd(Device::cuda(0), p, storage, DType::kI64, {pooling});
+        EXPECT_EQ(last_dispatch("embedding_bag_fwd").implementation, "cuda_vec4");
+        EXPECT_TRUE(testing::bitwise_equal(gpu.data(), cpu.data(), cpu.size() * 4));
+      }
+    }
+  }
+}
+
+// Tables whose rows sit `stride` floats apart from `base` floats into their buffer.
+std::vector<float> run_strided_fwd(Device device, const Problem& p, std::int64_t stride, std::int64_t base,
+                                   const char* expected_implementation) {
+  Context ctx(device);
+  DeviceProblem dp(ctx, p, DType::kF32, DType::kI64);
+  for (std::size_t t = 0; t < p.tables.size(); ++t) {
+    const std::int64_t rows = p.rows(t);
+    std::vector<float> block(static_cast<std::size_t>(base + rows * stride), kPadding);
+    for (std::int64_t r = 0; r < rows; ++r) {
+      std::copy_n(p.tables[t].begin() + r * p.dim, p.dim, block.begin() + base + r * stride);
+    }
+    const TensorView whole = dp.upload(ctx, block, DType::kF32, {static_cast<std::int64_t>(block.size())});
+    dp.tables[t] = TensorView::strided_rows(static_cast<float*>(whole.data) + base, DType::kF32, ctx.device(), rows,
+                                            p.dim, stride);
+  }
+  const std::int64_t rows = embedding_bag_output_rows(dp.bags, PoolingMode::kSum);
+  GuardedBuffer<float> out(ctx, static_cast<std::size_t>(rows * p.dim));
+  embedding_bag_fwd(ctx, dp.tables, dp.bags, out.view({rows, p.dim}), {PoolingMode::kSum});
+  if (device.is_cuda()) {
+    EXPECT_EQ(last_dispatch("embedding_bag_fwd").implementation, expected_implementation);
+  }
+  return out.download();
+}
+
+TEST(EmbeddingCuda, StridedTablesTakeTheVectorPathOnlyWhenRowsAreAligned) {
+  RECKON_SKIP_WITHOUT_CUDA();
+  const Problem p = make_problem(200, 16, {500, 90}, 4, Ids::kUniform, false, DType::kF32, 3100);
+  const std::vector<float> want = run_fwd(Device::cpu(), p, DType::kF32, DType::kI64, {PoolingMode::kSum});
+  struct Layout {
+    std::int64_t stride, base;
+    const char* implementation;
+  };
+  for (const Layout& l : {Layout{48, 0, "cuda_vec4"}, Layout{18, 0, "cuda_scalar"}, Layout{16, 2, "cuda_scalar"}}) {
+    SCOPED_TRACE("stride " + std::to_string(l.stride) + ", base offset " + std::to_string(l.base));
+    const std::vector<float> got = run_strided_fwd(Device::cuda(0), p, l.stride, l.base, l.implementation);
+    EXPECT_TRUE(testing::bitwise_equal(got.data(), want.data(), want.size() * 4));
+  }
+}
+
+OptimizerProblem optimizer_problem_of_dim(std::uint64_t stream, Ids ids, std::int64_t batch, int max_bag,
+                                          std::int64_t dim) {
+  OptimizerProblem o{make_problem(batch, dim, {300, 40}, max_bag, ids, false, DType::kF32, stream), PoolingMode::kMean, {}};
+  for (int step = 0; step < 3; ++step) {
+    o.diffs.push_back(testing::random_floats(static_cast<std::size_t>(batch * 2 * dim), -1, 1,
+                                             stream * 10 + static_cast<std::uint64_t>(step)));
+  }
+  return o;
+}
+
+// The fused update across the group sizes (D = 1 is one lane, 33 a partial second warp), every optimizer, both
+// state layouts; hot rows (runs past kEmbeddingLongRun) at D = 1 and 16.
+TEST(EmbeddingBackwardCuda, FusedUpdateAcrossDimsOptimizersAndLayouts) {
+  RECKON_SKIP_WITHOUT_CUDA();
+  RECKON_TRACE_SEED();
+  std::uint64_t stream = 3200;
+  for (const std::int64_t D : {1, 4, 16, 32, 33}) {
+    for (const Ids ids : {Ids::kUniform, Ids::kHotRow}) {
+      if (ids == Ids::kHotRow && D != 1 && D != 16) continue;
+      const OptimizerProblem o = optimizer_problem_of_dim(stream++, ids, ids == Ids::kHotRow ? 400 : 120, 4, D);
+      for (const SparseOptimizer& opt : optimizers()) {
+        const OptimizerRun cpu = run_optimizer(Device::cpu(), o.p, o.pooling, o.diffs, opt);
+        for (const StateLayout layout : {StateLayout::kSeparate, StateLayout::kInterleaved}) {
+          SCOPED_TRACE("D=" + std::to_string(D) + (ids == Ids::kHotRow ? " hot row " : " ") + to_string(opt.kind) +
+                       (layout == StateLayout::kSeparate ? " separate" : " interleaved"));
+          const OptimizerRun gpu = run_optimizer(Device::cuda(0), o.p, o.pooling, o.diffs, opt,
+                                                 EmbeddingBackwardAlgorithm::kSorted, layout);
+          for (std::size_t t = 0; t < cpu.tables.size(); ++t) {
+            EXPECT_TRUE(testing::bitwise_equal(gpu.tables[t].data(), cpu.tables[t].data(), cpu.tables[t].size() * 4));
+            EXPECT_TRUE(testing::bitwise_equal(gpu.state1[t].data(), cpu.state1[t].data(), cpu.state1[t].size() * 4));
+            EXPECT_TRUE(testing::bitwise_equal(gpu.state2[t].data(), cpu.state2[t].data(), cpu.state2[t].size() * 4));
+          }
+        }
+      }
+    }
+  }
+}
+
+// The gradient-only backward at the widest D it takes (one row staged in shared memory per group), and over more
+// tables than the descriptor fill takes per launch, with a hot row.
+TEST(EmbeddingBackwardCuda, GradientAtTheWidestDimAndOverManyTables) {
+  RECKON_SKIP_WITHOUT_CUDA();
+  struct Shape {
+    std::int64_t batch, dim;
+    std::vector<std::int64_t> rows;
+    Ids ids;
+  };
+  std::uint64_t stream = 3300;
+  for (const Shape& c : {Shape{64, kEmbeddingBackwardMaxDim, {300}, Ids::kZipf},
+                         Shape{500, 8, std::vector<std::int64_t>(40, 30), Ids::kHotRow}}) {
+    SCOPED_TRACE("D=" + std::to_string(c.dim) + " T=" + std::to_string(c.rows.size()));
+    const Problem p = make_problem(c.batch, c.dim, c.rows, 3, c.ids, false, DType::kF32, stream++);
+    Context probe(Device::cpu());
+    DeviceProblem dp(probe, p, DType::kF32, DType::kI64);
+    const std::int64_t out_rows = embedding_bag_output_rows(dp.bags, PoolingMode::kSum);
+    const std::vector<float> diff = testing::random_floats(static_cast<std::size_t>(out_rows * c.dim), -1, 1, stream++);
+    const HostGradient cpu = run_bwd(Device::cpu(), p, DType::kF32, DType::kI64, PoolingMode::kSum, diff);
+    const HostGradient gpu = run_bwd(Device::cuda(0), p, DType::kF32, DType::kI64, PoolingMode::kSum, diff);
+    ASSERT_EQ(cpu.table, gpu.table);
+    ASSERT_EQ(cpu.row, gpu.row);
+    EXPECT_TRUE(testing::bitwise_equal(gpu.values.data(), cpu.values.data(), cpu.values.size() * 4));
+  }
+}
+
+// One table of more than 2^31 elements (9M x 256 f32, 9.2 GB): row offsets need 64-bit arithmetic in the gather
+// and in the update. Skips when the device has less than 12 GB.
+TEST(EmbeddingCuda, TablesPast2To31ElementsAreAddressedIn64Bits) {
+  RECKON_SKIP_WITHOUT_CUDA();
+  if (cuda_devices().at(0).global_memory_bytes < (std::size_t{12} << 30)) GTEST_SKIP() << "needs 12 GB of device memory";
+  Context ctx(Device::cuda(0));
+  const std::int64_t N = 9'000'000, D = 256;
+  Tensor table = Tensor::empty(ctx, DType::kF32, {N, D});
+  random_uniform(ctx, table, -1.0f, 1.0f);
+  const std::vector<std::int64_t> ids{N - 1, 8'400'000, 17, N - 2}, offsets{0, 2, 4};
+  Tensor id_t = Tensor::empty(ctx, DType::kI64, {4}), off_t = Tensor::empty(ctx, DType::kI64, {3});
+  copy_bytes(ctx, id_t.data<std::int64_t>(), ctx.device(), ids.data(), Device::cpu(), 32);
+  copy_bytes(ctx, off_t.data<std::int64_t>(), ctx.device(), offsets.data(), Device::cpu(), 24);
+  // The rows read, fetched one by one from the device: the expected sums, in the kernel's order.
+  auto row = [&](std::int64_t r) {
+    std::vector<float> h(static_cast<std::size_t>(D));
+    copy_bytes(ctx, h.data(), Device::cpu(), table.data<float>() + r * D, ctx.device(), static_cast<std::size_t>(D) * 4);
+    ctx.synchronize();
+    return h;
+  };
+  std::vector<std::vector<float>> before;
+  for (const std::int64_t r : ids) before.push_back(row(r));
+  Tensor out = Tensor::empty(ctx, DType::kF32, {2, 1, D});
+  const std::vector<TensorView> tables{table.view()};
+  const std::vector<EmbeddingBags> bags{{off_t.view(), id_t.view()}};
+  embedding_bag_fwd(ctx, tables, bags, out, {PoolingMode::kSum});
+  const std::vector<float> got = testing::to_host<float>(ctx, out.view());
+  for (std::int64_t b = 0; b < 2; ++b) {
+    for (std::int64_t d = 0; d < D; ++d) {
+      const float want = reckon::add_rn(reckon::add_rn(0.0f, before[static_cast<std::size_t>(2 * b)][static_cast<std::size_t>(d)]),
+                                before[static_cast<std::size_t>(2 * b + 1)][static_cast<std::size_t>(d)]);
+      ASSERT_EQ(got[static_cast<std::size_t>(b * D + d)], want) << "bag " << b << " column " << d;
+    }
+  }
+  // SGD with lr 1 on a gradient of ones: each row read becomes w + (-1), rounded as the expectation is.
+  Tensor ones = Tensor::empty(ctx, DType::kF32, {2, 1, D});
+  const std::vector<float> one(static_cast<std::size_t>(2 * D), 1.0f);
+  copy_bytes(ctx, ones.data<float>(), ctx.device(), one.data(), Device::cpu(), one.size() * 4);
+  const std::vector<EmbeddingOptimizerState> states(1);
+  embedding_bag_bwd_update(ctx, tables, bags, ones, {PoolingMode::kSum}, {SparseOptimizerKind::kSgd, 1.0f}, states);
+  for (std::size_t i = 0; i < ids.size(); ++i) {
+    const std::vector<float> after = row(ids[i]);
+    for (std::int64_t d = 0; d < D; ++d) {
+      ASSERT_EQ(after[static_cast<std::size_t>(d)], before[i][static_cast<std::size_t>(d)] - 1.0f) << "row " << ids[i];
+    }
+  }
 }
 
 }  // namespace

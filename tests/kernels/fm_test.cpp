@@ -294,5 +294,32 @@ TEST(FmCuda, FusedBadIdsAreReportedNotRead) {
   fused_bad_ids(Device::cuda(0));
 }
 
+// Wider K (two and three column chunks of a 32-lane group) with values, the most fields fused, and many samples of
+// one column.
+TEST(FmCuda, WideColumnsManyFieldsAndManySamplesMatchCpu) {
+  RECKON_SKIP_WITHOUT_CUDA();
+  RECKON_TRACE_SEED();
+  struct Case {
+    std::int64_t batch;
+    int fields, dim;
+    bool values;
+  };
+  std::uint64_t stream = 800;
+  for (const Case& c : {Case{300, 7, 32, true}, Case{300, 7, 65, true}, Case{70000, 3, 1, false}}) {
+    SCOPED_TRACE("B=" + std::to_string(c.batch) + " F=" + std::to_string(c.fields) + " K=" + std::to_string(c.dim));
+    const FmProblem p = make_fm(c.batch, c.fields, c.dim, c.values, stream++);
+    const std::vector<float> dy = testing::random_floats(static_cast<std::size_t>(c.batch), -2, 2, stream++);
+    const auto cf = dense_fwd(Device::cpu(), p), gf = dense_fwd(Device::cuda(0), p);
+    EXPECT_TRUE(testing::bitwise_equal(gf.data(), cf.data(), cf.size() * 4));
+    const auto cb = dense_bwd(Device::cpu(), p, dy), gb = dense_bwd(Device::cuda(0), p, dy);
+    EXPECT_TRUE(testing::bitwise_equal(gb.data(), cb.data(), cb.size() * 4));
+  }
+  const FusedProblem fp = make_fused(2000, kFmMaxFusedFields, 16, true, stream++);
+  const std::vector<float> dy = testing::random_floats(2000, -1, 1, stream++);
+  const auto cf = fused(Device::cpu(), fp, DType::kI64, {}), gf = fused(Device::cuda(0), fp, DType::kI64, {});
+  EXPECT_TRUE(testing::bitwise_equal(gf.data(), cf.data(), cf.size() * 4));
+  const auto cb = fused(Device::cpu(), fp, DType::kI64, dy), gb = fused(Device::cuda(0), fp, DType::kI64, dy);
+  EXPECT_TRUE(testing::bitwise_equal(gb.data(), cb.data(), cb.size() * 4));
+}
 }  // namespace
 }  // namespace reckon

@@ -454,5 +454,41 @@ TEST(SkipgramCuda, SequentialMatchesCpuAndHogwildLearns) {
   expect_bad_inputs_rejected(gpu, make_problem(20, 8, 10, 3));
 }
 
+// Sequential steps against the CPU at every register width of the warp kernel (D of 1 lane to 16 per lane), and a
+// Hogwild run over a million tokens: the same pairs as the CPU (pairs and negatives do not depend on the device),
+// finite tables.
+TEST(SkipgramCuda, SequentialAcrossDimsAndAMillionTokenHogwildRun) {
+  RECKON_SKIP_WITHOUT_CUDA();
+  Context cpu(Device::cpu()), gpu(Device::cuda(0));
+  SgnsOptions o;
+  o.window = 3;
+  o.negatives = 4;
+  o.learning_rate = 0.025f;
+  o.schedule = SgnsSchedule::kSequential;
+  o.compute_loss = true;
+  for (const int D : {1, 32, 129, 256, 300, 512}) {
+    SCOPED_TRACE("D = " + std::to_string(D));
+    const Problem p = make_problem(200, D, 30, 40 + static_cast<std::uint64_t>(D));
+    const StepResult a = run_step(cpu, p, o), b = run_step(gpu, p, o);
+    EXPECT_EQ(a.stats.pairs, b.stats.pairs);
+    EXPECT_NEAR(a.stats.loss, b.stats.loss, 1e-4 * a.stats.loss);
+    EXPECT_TRUE(testing::all_close(b.input, a.input, {1e-4, 1e-6}));
+    EXPECT_TRUE(testing::all_close(b.output, a.output, {1e-4, 1e-6}));
+  }
+  Problem big = make_problem(5000, 64, 1, 77);
+  while (big.tokens.size() < 1'000'000) {
+    const Problem more = make_problem(5000, 64, 20000, 78 + big.tokens.size());
+    const auto base = static_cast<std::int64_t>(big.tokens.size());
+    big.tokens.insert(big.tokens.end(), more.tokens.begin(), more.tokens.end());
+    for (std::size_t s = 1; s < more.offsets.size(); ++s) big.offsets.push_back(base + more.offsets[s]);
+  }
+  SgnsOptions h;
+  h.compute_loss = true;
+  const StepResult a = run_step(cpu, big, h), b = run_step(gpu, big, h);
+  EXPECT_EQ(a.stats.pairs, b.stats.pairs);
+  EXPECT_TRUE(std::isfinite(b.stats.loss));
+  for (const float x : b.input) ASSERT_TRUE(std::isfinite(x));
+  for (const float x : b.output) ASSERT_TRUE(std::isfinite(x));
+}
 }  // namespace
 }  // namespace reckon

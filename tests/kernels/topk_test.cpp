@@ -133,5 +133,31 @@ TEST(TopkCuda, SlicedRowsEqualCpu) {
   }
 }
 
+// Many short rows, a few very long ones at the largest k, k above the column count, and rows with no valid entry.
+TEST(TopkCuda, EdgeShapesEqualCpu) {
+  RECKON_SKIP_WITHOUT_CUDA();
+  Context cpu(Device::cpu()), gpu(Device::cuda(0));
+  struct Case {
+    std::int64_t rows, cols;
+    int k;
+  };
+  for (const Case& c : {Case{70000, 5, 5}, Case{3, 200000, 256}, Case{9, 17, 40}}) {
+    SCOPED_TRACE(std::to_string(c.rows) + " x " + std::to_string(c.cols) + ", k " + std::to_string(c.k));
+    const auto s = scores_with_ties(c.rows, c.cols, static_cast<std::uint64_t>(c.rows * 31 + c.cols));
+    const Selected a = run(cpu, s, c.rows, c.cols, c.k), b = run(gpu, s, c.rows, c.cols, c.k);
+    EXPECT_EQ(a.columns, b.columns);
+    EXPECT_TRUE(testing::bitwise_equal(a.scores.data(), b.scores.data(), a.scores.size() * 4));
+  }
+  const std::int64_t cols = 1000;
+  std::vector<float> none(static_cast<std::size_t>(2 * cols));
+  for (std::int64_t c = 0; c < cols; ++c) {
+    none[static_cast<std::size_t>(c)] = std::nanf("");
+    none[static_cast<std::size_t>(cols + c)] = -INFINITY;
+  }
+  const Selected a = run(cpu, none, 2, cols, 20), b = run(gpu, none, 2, cols, 20);
+  EXPECT_EQ(a.columns, b.columns);
+  for (const std::int32_t column : b.columns) EXPECT_EQ(column, -1) << "no entry of a NaN or -inf row is valid";
+  EXPECT_TRUE(testing::bitwise_equal(a.scores.data(), b.scores.data(), a.scores.size() * 4));
+}
 }  // namespace
 }  // namespace reckon

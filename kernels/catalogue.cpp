@@ -1,0 +1,14 @@
+#include "reckon/kernels/catalogue.h"
+
+namespace reckon {
+
+std::vector<OpDescription> kernel_catalogue() {
+  std::vector<OpDescription> all;
+  for (auto family : {detail::dense_ops, detail::embedding_ops, detail::fm_ops, detail::random_ops,
+                      detail::skipgram_ops, detail::topk_ops}) {
+    for (OpDescription& op : family()) all.push_back(std::move(op));
+  }
+  return all;
+}
+
+}  // namespace reckon
