@@ -71,8 +71,12 @@ for f in "$bundle"/tests/* "$bundle"/bench/* "$bundle"/bin/*; do
 done
 
 say ""
+say "==== one CUDA runtime per program ($(elapsed)s)"
+bash tests/cmake/one_cuda_runtime.sh "$bundle" 2>&1 | tail -5 | tee -a "$log"
+
+say ""
 say "==== reckon info ($(elapsed)s)"
-"$bundle/bin/reckon" info 2>&1 | tee -a "$log"
+"$bundle/bin/reckon" info --kernels 2>&1 | tee -a "$log"
 "$bundle/bin/reckon" info --json >"$out/info.json" 2>>"$log"
 
 say ""
@@ -126,6 +130,20 @@ if [ -f "$data/text8_500k.txt" ]; then
       say "  eval ${eval_args%% *} $(basename "${eval_args##* }"): exit $rc ${eval_json:0:200}"
     done
   done
+  # The same training on this machine's CPU threads, side by side: Hogwild with ~17,000 warps updating hot output
+  # rows is far more staleness than CPU threads see, so a GPU analogy accuracy more than 2 points below the CPU's
+  # is flagged.
+  accuracy() {
+    timeout 60 "$bundle/bin/reckon" item2vec eval --device cpu --vectors "$1" --analogy "$data/questions-words.txt" \
+      --json 2>>"$log" | python3 -c 'import json,sys; print(json.load(sys.stdin).get("accuracy"))' 2>/dev/null
+  }
+  timeout 180 "$bundle/bin/reckon" item2vec train --device cpu --input "$data/text8_500k.txt" \
+    --output /tmp/reckon_text8_cpu.vec --dim 100 --window 5 --negative 5 --sample 1e-3 --epochs 5 --json \
+    >>"$log" 2>&1
+  cpu_acc=$(accuracy /tmp/reckon_text8_cpu.vec)
+  gpu_acc=$(accuracy /tmp/reckon_text8_100.vec)
+  verdict=$(python3 -c "c, g = float('$cpu_acc'), float('$gpu_acc'); print('FLAG: the GPU is more than 2 points below the CPU' if g < c - 0.02 else 'ok: within 2 points of the CPU')" 2>/dev/null || echo "not compared")
+  say "item2vec analogy accuracy d=100: cpu $cpu_acc, cuda $gpu_acc: $verdict"
   i2v_json=$(timeout 120 "$bundle/bin/reckon" item2vec train --device cuda --format sessions-tsv \
     --input "$data/yoochoose-clicks-100k_train_full.txt" --output /tmp/reckon_yc.vec --dim 64 --window 3 \
     --min-count 1 --epochs 10 --json 2>>"$log")
@@ -169,6 +187,23 @@ if [ "${RECKON_DEVICE_SANITIZE:-1}" = "1" ] && command -v compute-sanitizer >/de
       --gtest_filter='*Cuda*' >>"$log" 2>&1
     rc=$?  # before the basename below, whose status would replace it
     say "memcheck $(basename "$t"): exit $rc"
+  done
+  # Shared-memory races and barrier misuse, in the kernels that use shared memory and warp-synchronous code (the
+  # embedding backward's run reductions, FM's shuffles, SGNS's warp sums), on their smaller parity cases.
+  for spec in "embedding_test:EmbeddingBackwardCuda.GradientBitwiseEqualToCpu" "fm_test:FmCuda.FusedBitwiseEqualToCpu" \
+              "skipgram_test:SkipgramCuda.SequentialMatchesCpuAndHogwildLearns" "dense_test:DenseCuda.MatchesCpu"; do
+    t="$bundle/tests/${spec%%:*}"
+    [ -x "$t" ] || continue
+    for tool in racecheck synccheck; do
+      if [ "$(elapsed)" -gt 470 ]; then
+        say "$tool ${spec#*:}: skipped, $(elapsed) s gone"
+        continue
+      fi
+      timeout 60 compute-sanitizer --tool "$tool" --error-exitcode 99 "$t" --gtest_brief=1 \
+        --gtest_filter="${spec#*:}" >>"$log" 2>&1
+      rc=$?
+      say "$tool ${spec#*:}: exit $rc"
+    done
   done
 fi
 
