@@ -614,6 +614,14 @@ OptimizerProblem optimizer_problem(std::uint64_t stream, Ids ids, std::int64_t b
   return o;
 }
 
+void expect_runs_bitwise_equal(const OptimizerRun& gpu, const OptimizerRun& cpu) {
+  for (std::size_t t = 0; t < cpu.tables.size(); ++t) {
+    EXPECT_TRUE(testing::bitwise_equal(gpu.tables[t].data(), cpu.tables[t].data(), cpu.tables[t].size() * 4));
+    EXPECT_TRUE(testing::bitwise_equal(gpu.state1[t].data(), cpu.state1[t].data(), cpu.state1[t].size() * 4));
+    EXPECT_TRUE(testing::bitwise_equal(gpu.state2[t].data(), cpu.state2[t].data(), cpu.state2[t].size() * 4));
+  }
+}
+
 void expect_runs_close(const OptimizerRun& got, const OptimizerRun& want, const OptimizerRun& before, testing::Tolerance tol) {
   for (std::size_t t = 0; t < got.tables.size(); ++t) {
     EXPECT_TRUE(testing::all_close(got.tables[t], want.tables[t], tol)) << "table " << t;
@@ -806,11 +814,7 @@ TEST(EmbeddingBackwardCuda, FusedOptimizersBitwiseEqualToCpu) {
         SCOPED_TRACE(layout == StateLayout::kSeparate ? "separate state" : "interleaved state");
         const OptimizerRun gpu = run_optimizer(Device::cuda(0), o.p, o.pooling, o.diffs, opt,
                                                EmbeddingBackwardAlgorithm::kSorted, layout);
-        for (std::size_t t = 0; t < cpu.tables.size(); ++t) {
-          EXPECT_TRUE(testing::bitwise_equal(gpu.tables[t].data(), cpu.tables[t].data(), cpu.tables[t].size() * 4));
-          EXPECT_TRUE(testing::bitwise_equal(gpu.state1[t].data(), cpu.state1[t].data(), cpu.state1[t].size() * 4));
-          EXPECT_TRUE(testing::bitwise_equal(gpu.state2[t].data(), cpu.state2[t].data(), cpu.state2[t].size() * 4));
-        }
+        expect_runs_bitwise_equal(gpu, cpu);
       }
     }
   }
@@ -930,11 +934,7 @@ TEST(EmbeddingBackwardCuda, FusedUpdateAcrossDimsOptimizersAndLayouts) {
                        (layout == StateLayout::kSeparate ? " separate" : " interleaved"));
           const OptimizerRun gpu = run_optimizer(Device::cuda(0), o.p, o.pooling, o.diffs, opt,
                                                  EmbeddingBackwardAlgorithm::kSorted, layout);
-          for (std::size_t t = 0; t < cpu.tables.size(); ++t) {
-            EXPECT_TRUE(testing::bitwise_equal(gpu.tables[t].data(), cpu.tables[t].data(), cpu.tables[t].size() * 4));
-            EXPECT_TRUE(testing::bitwise_equal(gpu.state1[t].data(), cpu.state1[t].data(), cpu.state1[t].size() * 4));
-            EXPECT_TRUE(testing::bitwise_equal(gpu.state2[t].data(), cpu.state2[t].data(), cpu.state2[t].size() * 4));
-          }
+          expect_runs_bitwise_equal(gpu, cpu);
         }
       }
     }
