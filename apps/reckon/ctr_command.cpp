@@ -38,6 +38,7 @@ struct TrainArgs {
   float lr_decay = 1.0f;
   std::int64_t batch = 4096, min_count = 1, hash_buckets = 0;
   float lr = 1e-3f, embed_lr = 0.0f, dense_lr = 0.0f, dropout = 0.0f, l2 = 0.0f, weight_decay = 0.0f;
+  float init_std = ctr::CtrModelConfig{}.init_stddev;
   std::uint64_t seed = 1;
   bool json = false, progress = true, stream = false, profile = false, keep_last = false, tf32 = false;
   std::int64_t shuffle_buffer = 1 << 18;
@@ -107,6 +108,7 @@ void check_resume_options(const TrainArgs& a, const ctr::CtrModelConfig& asked, 
   refuse_if("--hidden", asked.hidden != has.hidden, hidden);
   refuse_if("--dropout", asked.dropout != has.dropout, fmt::format("{}", has.dropout));
   refuse_if("--l2", asked.embedding_l2 != has.embedding_l2, fmt::format("{}", has.embedding_l2));
+  refuse_if("--init-std", asked.init_stddev != has.init_stddev, fmt::format("{}", has.init_stddev));
   refuse_if("--optimizer",
             asked.sparse_optimizer != has.sparse_optimizer || asked.dense_optimizer != has.dense_optimizer,
             "another optimizer");
@@ -133,6 +135,7 @@ nlohmann::json run_train(const TrainArgs& a) {
   config.sparse_learning_rate = group_learning_rate(a, "--embed-lr", a.embed_lr);
   config.dense_learning_rate = group_learning_rate(a, "--dense-lr", a.dense_lr);
   config.dense_weight_decay = a.weight_decay;
+  config.init_stddev = a.init_std;
   config.seed = a.seed;
   config.mlp_math = a.tf32 ? DenseMath::kAllowTf32 : DenseMath::kF32;
   ctr::validate(config);
@@ -212,6 +215,7 @@ nlohmann::json run_train(const TrainArgs& a) {
           {"sparse_optimizer", reckon::to_string(started.sparse_optimizer)},
           {"dense_optimizer", ctr::to_string(started.dense_optimizer)},
           {"dense_weight_decay", started.dense_weight_decay},
+          {"init_stddev", started.init_stddev},
           {"mlp_math", mlp_math_name(ctx, model)},
           {"steps", model.step()},
           {"device", ctx.device().str()},
@@ -458,6 +462,8 @@ void add_ctr_command(CLI::App& app) {
               "that going back needs)");
   t->add_option("--dropout", train->dropout)->capture_default_str();
   t->add_option("--l2", train->l2, "weight decay on touched embedding rows")->capture_default_str();
+  t->add_option("--init-std", train->init_std, "the embeddings' initial standard deviation: rows ~ N(0, std^2)")
+      ->capture_default_str();
   t->add_option("--min-count", train->min_count, "vocabulary threshold")->capture_default_str();
   t->add_option("--hash-buckets", train->hash_buckets, "hashing trick instead of a vocabulary (0: off)");
   t->add_option(
@@ -483,7 +489,7 @@ void add_ctr_command(CLI::App& app) {
   t->add_option("--resume", train->resume,
                 "continue training a checkpoint written by --save: its model, vocabulary, optimizer state and "
                 "learning rates are used; --lr, if given, sets new learning rates; --model, --hidden, --embed-dim, "
-                "--dropout, --l2 and --optimizer must match the checkpoint if given, --min-count and "
+                "--dropout, --l2, --init-std and --optimizer must match the checkpoint if given, --min-count and "
                 "--hash-buckets must be left out");
   t->add_flag("--stream", train->stream, "stream the training file (files larger than memory)");
   t->add_flag("--profile", train->profile,

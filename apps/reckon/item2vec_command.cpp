@@ -170,7 +170,9 @@ nlohmann::json run_demo(const DemoArgs& d) {
   const KeyedVectors kv = load_word2vec(a.output);
   const SimilarityIndex index(ctx, kv);
   const Sequences test = read_sequences(s.test_path, CorpusFormat::kSessionsTsv);
-  const NextItemResult r = evaluate_next_item(index, kv, test, 10);
+  NextItemOptions protocol;
+  protocol.k = 10;
+  const NextItemResult r = evaluate_next_item(index, kv, test, protocol);
   // Genre purity: the share of each song's 10 nearest songs that are of its genre (ids are genre · 1000 + rank).
   std::vector<std::int32_t> all(static_cast<std::size_t>(kv.size()));
   for (std::size_t i = 0; i < all.size(); ++i) all[i] = static_cast<std::int32_t>(i);
@@ -184,6 +186,7 @@ nlohmann::json run_demo(const DemoArgs& d) {
     }
   }
   return {{"train", trained},
+          {"protocol", describe(protocol)},
           {"k", r.k},
           {"queries", r.queries},
           {"item2vec_hr", r.hit_rate},
@@ -352,7 +355,7 @@ void add_item2vec_command(CLI::App& app) {
 
   struct EvalArgs {
     std::string vectors, sessions, format = "sessions-tsv", analogy, similarity, device = "auto";
-    int k = 20, context_window = 0;
+    NextItemOptions next_item;
     std::int64_t restrict_vocab = 30000;
     bool json = false, case_sensitive = false;
   };
@@ -365,9 +368,13 @@ void add_item2vec_command(CLI::App& app) {
   auto* similarity = e->add_option("--similarity", eval->similarity, "word-similarity file (ws353, SimLex, MEN)");
   sessions->excludes(analogy, similarity);
   analogy->excludes(similarity);
-  e->add_option("--k", eval->k, "K of HR@K and MRR@K")->capture_default_str();
-  e->add_option("--context-window", eval->context_window, "previous items used as the context (0: all)")
+  e->add_option("--k", eval->next_item.k, "K of HR@K and MRR@K")->capture_default_str();
+  e->add_option("--context-window", eval->next_item.context_window,
+                "previous items whose mean vector is the query (1: the last item, as the field; 0: all)")
+      ->check(CLI::NonNegativeNumber)
       ->capture_default_str();
+  e->add_flag("--exclude-seen", eval->next_item.exclude_seen,
+              "leave the session's earlier items out of the ranking (the field ranks all items)");
   e->add_option("--restrict-vocab", eval->restrict_vocab, "analogies over the N most frequent rows")
       ->capture_default_str();
   e->add_flag("--case-sensitive", eval->case_sensitive, "do not lower-case words (analogy, similarity)");
@@ -380,8 +387,11 @@ void add_item2vec_command(CLI::App& app) {
     if (!eval->sessions.empty()) {
       const Sequences test = read_sequences(eval->sessions, parse_corpus_format(eval->format));
       const SimilarityIndex index(ctx, kv);
-      const NextItemResult r = evaluate_next_item(index, kv, test, eval->k, eval->context_window);
+      const NextItemResult r = evaluate_next_item(index, kv, test, eval->next_item);
       j = {{"task", "next_item"},
+           {"protocol", {{"query", describe(eval->next_item)},
+                         {"context_window", eval->next_item.context_window},
+                         {"exclude_seen", eval->next_item.exclude_seen}}},
            {"k", r.k},
            {"queries", r.queries},
            {"skipped", r.skipped},
@@ -394,7 +404,8 @@ void add_item2vec_command(CLI::App& app) {
         fmt::print("no test position has a known next item and context ({} skipped): HR and MRR undefined\n",
                    r.skipped);
       } else if (!eval->json) {
-        fmt::print("next item over {} positions ({} skipped: unknown item or context)\n", r.queries, r.skipped);
+        fmt::print("next item over {} positions ({} skipped: unknown item or context); query: {}\n", r.queries,
+                   r.skipped, describe(eval->next_item));
         fmt::print("  item2vec    HR@{} {:.4f}  MRR@{} {:.4f}\n", r.k, r.hit_rate, r.k, r.mrr);
         fmt::print("  popularity  HR@{} {:.4f}  MRR@{} {:.4f}\n", r.k, r.popularity_hit_rate, r.k, r.popularity_mrr);
       }

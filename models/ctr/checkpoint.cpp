@@ -26,6 +26,7 @@ nlohmann::json config_json(const CtrModel& model) {
           {"sparse_learning_rate", c.sparse_learning_rate},
           {"dense_learning_rate", c.dense_learning_rate},
           {"dense_weight_decay", c.dense_weight_decay},
+          {"init_stddev", c.init_stddev},
           {"seed", c.seed},
           {"field_rows", model.field_rows()},
           {"field_widths", c.field_widths},
@@ -127,6 +128,7 @@ LoadedModel load_checkpoint(const std::string& path, Context& ctx) {
   config.sparse_learning_rate = c.at("sparse_learning_rate").get<float>();
   config.dense_learning_rate = c.at("dense_learning_rate").get<float>();
   config.dense_weight_decay = c.value("dense_weight_decay", 0.0f);  // absent in checkpoints before it existed
+  config.init_stddev = c.value("init_stddev", 0.05f);  // absent in checkpoints before it was an option: 0.05 then
   config.seed = c.at("seed").get<std::uint64_t>();
   config.field_widths = c.value("field_widths", std::vector<int>{});
   const auto field_rows = c.at("field_rows").get<std::vector<std::int64_t>>();

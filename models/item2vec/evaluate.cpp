@@ -50,40 +50,65 @@ double spearman(const std::vector<double>& a, const std::vector<double>& b) {
   return saa > 0 && sbb > 0 ? sab / std::sqrt(saa * sbb) : 0.0;
 }
 
-NextItemResult evaluate_next_item(const SimilarityIndex& index, const KeyedVectors& vectors, const Sequences& sessions,
-                                  int k, int context_window) {
-  RECKON_CHECK_ARG(k >= 1, "k must be >= 1");
-  NextItemResult r;
-  r.k = k;
-  std::vector<std::vector<std::int32_t>> contexts;
+std::string describe(const NextItemOptions& o) {
+  const std::string query = o.context_window == 1   ? "last item"
+                            : o.context_window == 0 ? "mean of all previous items"
+                                                    : "mean of the last " + std::to_string(o.context_window) + " items";
+  return query + (o.exclude_seen ? "; the session's items excluded" : "; all items ranked");
+}
+
+namespace {
+
+// One batch of next-item queries: contexts, what each leaves out of the ranking, and the item that came next.
+struct NextItemBatch {
+  std::vector<std::vector<std::int32_t>> contexts, excluded;
   std::vector<std::int32_t> targets;
-  auto flush = [&] {
-    if (contexts.empty()) return;
-    const auto found = index.recommend(contexts, k);
-    for (std::size_t q = 0; q < contexts.size(); ++q) {
-      for (std::size_t j = 0; j < found[q].size(); ++j) {
-        if (found[q][j].id == targets[q]) {
-          r.hit_rate += 1;
-          r.mrr += 1.0 / static_cast<double>(j + 1);
-          break;
-        }
-      }
-      // Popularity: the first k rows not in the context.
-      int rank = 0;
-      for (std::int64_t id = 0; id < index.rows() && rank < k; ++id) {
-        if (std::find(contexts[q].begin(), contexts[q].end(), static_cast<std::int32_t>(id)) != contexts[q].end()) continue;
-        ++rank;
-        if (id == targets[q]) {
-          r.popularity_hit_rate += 1;
-          r.popularity_mrr += 1.0 / rank;
-          break;
-        }
+};
+
+void score_batch(const SimilarityIndex& index, const NextItemBatch& b, int k, NextItemResult& r) {
+  const auto found = index.recommend(b.contexts, k, b.excluded);
+  for (std::size_t q = 0; q < b.contexts.size(); ++q) {
+    for (std::size_t j = 0; j < found[q].size(); ++j) {
+      if (found[q][j].id == b.targets[q]) {
+        r.hit_rate += 1;
+        r.mrr += 1.0 / static_cast<double>(j + 1);
+        break;
       }
     }
-    r.queries += static_cast<std::int64_t>(contexts.size());
-    contexts.clear();
-    targets.clear();
-  };
+    // Popularity: the first k rows not left out.
+    const auto& left_out = b.excluded[q];
+    int rank = 0;
+    for (std::int64_t id = 0; id < index.rows() && rank < k; ++id) {
+      if (std::find(left_out.begin(), left_out.end(), static_cast<std::int32_t>(id)) != left_out.end()) continue;
+      ++rank;
+      if (id == b.targets[q]) {
+        r.popularity_hit_rate += 1;
+        r.popularity_mrr += 1.0 / rank;
+        break;
+      }
+    }
+  }
+  r.queries += static_cast<std::int64_t>(b.contexts.size());
+}
+
+// The known items of ids[from, t) (unknown ones are -1).
+std::vector<std::int32_t> known_items(const std::vector<std::int32_t>& ids, std::size_t from, std::size_t t) {
+  std::vector<std::int32_t> out;
+  for (std::size_t j = from; j < t; ++j) {
+    if (ids[j] >= 0) out.push_back(ids[j]);
+  }
+  return out;
+}
+
+}  // namespace
+
+NextItemResult evaluate_next_item(const SimilarityIndex& index, const KeyedVectors& vectors, const Sequences& sessions,
+                                  const NextItemOptions& o) {
+  RECKON_CHECK_ARG(o.k >= 1, "k must be >= 1");
+  RECKON_CHECK_ARG(o.context_window >= 0, "context window must be >= 0 (0: all previous items)");
+  NextItemResult r;
+  r.k = o.k;
+  NextItemBatch batch;
   std::vector<std::int32_t> ids;
   for (std::int64_t s = 0; s < sessions.size(); ++s) {
     ids.clear();
@@ -91,22 +116,23 @@ NextItemResult evaluate_next_item(const SimilarityIndex& index, const KeyedVecto
       const std::int32_t id = vectors.lookup(sessions.tokens[static_cast<std::size_t>(i)]);
       ids.push_back(id < index.rows() ? id : -1);
     }
+    const auto window = static_cast<std::size_t>(o.context_window);
     for (std::size_t t = 1; t < ids.size(); ++t) {
-      std::vector<std::int32_t> context;
-      const std::size_t from = context_window > 0 && t > static_cast<std::size_t>(context_window) ? t - static_cast<std::size_t>(context_window) : 0;
-      for (std::size_t j = from; j < t; ++j) {
-        if (ids[j] >= 0) context.push_back(ids[j]);
-      }
+      std::vector<std::int32_t> context = known_items(ids, window > 0 && t > window ? t - window : 0, t);
       if (ids[t] < 0 || context.empty()) {
         ++r.skipped;
         continue;
       }
-      contexts.push_back(std::move(context));
-      targets.push_back(ids[t]);
-      if (contexts.size() == 1024) flush();
+      batch.excluded.push_back(o.exclude_seen ? known_items(ids, 0, t) : std::vector<std::int32_t>{});
+      batch.contexts.push_back(std::move(context));
+      batch.targets.push_back(ids[t]);
+      if (batch.contexts.size() == 1024) {
+        score_batch(index, batch, o.k, r);
+        batch = {};
+      }
     }
   }
-  flush();
+  if (!batch.contexts.empty()) score_batch(index, batch, o.k, r);
   if (r.queries > 0) {
     const auto n = static_cast<double>(r.queries);
     r.hit_rate /= n;

@@ -12,18 +12,27 @@
 
 namespace reckon::item2vec {
 
+// The next-item protocol. The default is the field's (GRU4Rec, session-rec, SR-GNN): the last item is the query and
+// every item is ranked, the session's own included (repeats are a large share of next clicks).
+struct NextItemOptions {
+  int k = 20;
+  int context_window = 1;     // previous items whose mean vector is the query (0: all of them)
+  bool exclude_seen = false;  // leave the session's items before t out of the ranking (model and popularity)
+};
+std::string describe(const NextItemOptions& options);  // e.g. "last item; all items ranked"
+
 struct NextItemResult {
   int k = 0;
   std::int64_t queries = 0;   // positions with a known next item and a known context
   std::int64_t skipped = 0;   // positions whose next item or whole context is out of vocabulary
-  double hit_rate = 0, mrr = 0;                 // the model: mean of context vectors, context excluded
-  double popularity_hit_rate = 0, popularity_mrr = 0;  // the k most frequent items (row order), context excluded
+  double hit_rate = 0, mrr = 0;                        // the model
+  double popularity_hit_rate = 0, popularity_mrr = 0;  // the k most frequent items (row order)
 };
-// For every session and every position t >= 1: the items before t (the last `context_window`, 0 = all) query the
-// model, and the item at t is looked up in the top k. Popularity is the vectors' row order, which is frequency order
-// for files written by reckon, word2vec.c or gensim.
+// For every session and every position t >= 1: the items before t (the last `context_window`) query the model, and
+// the item at t is looked up in the top k. Popularity is the vectors' row order, which is frequency order for files
+// written by reckon, word2vec.c or gensim.
 NextItemResult evaluate_next_item(const SimilarityIndex& index, const KeyedVectors& vectors, const Sequences& sessions,
-                                  int k, int context_window = 0);
+                                  const NextItemOptions& options = {});
 
 struct AnalogySection {
   std::string name;

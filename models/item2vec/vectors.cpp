@@ -229,6 +229,12 @@ std::vector<std::vector<Neighbor>> SimilarityIndex::most_similar(const std::vect
 
 std::vector<std::vector<Neighbor>> SimilarityIndex::recommend(const std::vector<std::vector<std::int32_t>>& contexts,
                                                               int k) const {
+  return recommend(contexts, k, contexts);
+}
+
+std::vector<std::vector<Neighbor>> SimilarityIndex::recommend(const std::vector<std::vector<std::int32_t>>& contexts,
+                                                              int k,
+                                                              const std::vector<std::vector<std::int32_t>>& exclude) const {
   std::vector<float> queries(contexts.size() * static_cast<std::size_t>(dim_), 0.0f);
   for (std::size_t q = 0; q < contexts.size(); ++q) {
     RECKON_CHECK_ARG(!contexts[q].empty(), "context ", q, " is empty");
@@ -237,7 +243,7 @@ std::vector<std::vector<Neighbor>> SimilarityIndex::recommend(const std::vector<
       for (std::int64_t d = 0; d < dim_; ++d) queries[q * static_cast<std::size_t>(dim_) + static_cast<std::size_t>(d)] += host_[static_cast<std::size_t>(id * dim_ + d)];
     }
   }
-  return top_k(queries, k, contexts);
+  return top_k(queries, k, exclude);
 }
 
 }  // namespace reckon::item2vec

@@ -51,6 +51,9 @@ class SimilarityIndex {
   std::vector<std::vector<Neighbor>> most_similar(const std::vector<std::int32_t>& items, int k) const;
   // Items that fit each context: the mean of the context's normalised vectors as the query, context excluded.
   std::vector<std::vector<Neighbor>> recommend(const std::vector<std::vector<std::int32_t>>& contexts, int k) const;
+  // The same query, leaving out each context's `exclude` ids instead (empty: nothing left out).
+  std::vector<std::vector<Neighbor>> recommend(const std::vector<std::vector<std::int32_t>>& contexts, int k,
+                                               const std::vector<std::vector<std::int32_t>>& exclude) const;
 
   std::int64_t rows() const { return rows_; }
   std::int64_t dim() const { return dim_; }

@@ -182,6 +182,45 @@ TEST(Item2vecQueries, TopKMatchesBruteForceAndExcludes) {
   EXPECT_THROW((void)index.recommend({{}}, 3), Error);
 }
 
+// Known answers for the next-item protocols: p is the most popular row; a and b point the same way, c away.
+TEST(Item2vecEvaluate, NextItemRanksTheSessionsOwnItemsByDefault) {
+  Context ctx(Device::cpu());
+  KeyedVectors kv;
+  kv.dim = 2;
+  kv.tokens = {"p", "a", "b", "c"};
+  kv.vectors = {0, 1, 1, 0, 1, 0.2f, -1, 0};
+  kv.build_index();
+  Sequences sessions;
+  sessions.tokens = {"a", "a", "a", "b", "zz", "b"};
+  sessions.offsets = {0, 2, 4, 6};
+  const SimilarityIndex index(ctx, kv);
+  NextItemOptions field;
+  field.k = 2;
+  // a -> a: rank 1 (the query itself); a -> b: rank 2 behind a. Popularity p, a: a at 2, b missed.
+  const NextItemResult f = evaluate_next_item(index, kv, sessions, field);
+  EXPECT_EQ(f.queries, 2);
+  EXPECT_EQ(f.skipped, 1);  // the unknown "zz" leaves no context
+  EXPECT_DOUBLE_EQ(f.hit_rate, 1.0);
+  EXPECT_DOUBLE_EQ(f.mrr, 0.75);
+  EXPECT_DOUBLE_EQ(f.popularity_hit_rate, 0.5);
+  EXPECT_DOUBLE_EQ(f.popularity_mrr, 0.25);
+  EXPECT_EQ(describe(field), "last item; all items ranked");
+  // Excluding the session's items: a -> a cannot be hit; a -> b is rank 1 for the model, 2 for popularity (p, b).
+  NextItemOptions seen = field;
+  seen.exclude_seen = true;
+  const NextItemResult e = evaluate_next_item(index, kv, sessions, seen);
+  EXPECT_DOUBLE_EQ(e.hit_rate, 0.5);
+  EXPECT_DOUBLE_EQ(e.mrr, 0.5);
+  EXPECT_DOUBLE_EQ(e.popularity_hit_rate, 0.5);
+  EXPECT_DOUBLE_EQ(e.popularity_mrr, 0.25);
+  EXPECT_EQ(describe(seen), "last item; the session's items excluded");
+  NextItemOptions all = field;
+  all.context_window = 0;
+  EXPECT_EQ(describe(all), "mean of all previous items; all items ranked");
+  all.context_window = -1;
+  EXPECT_THROW(evaluate_next_item(index, kv, sessions, all), Error);
+}
+
 TEST(Item2vecEvaluate, AnalogySimilarityAndSpearman) {
   const std::string dir = testing::temp_dir("item2vec_eval");
   Context ctx(Device::cpu());
@@ -237,7 +276,9 @@ TEST(Item2vecTraining, PlantedGenresBeatPopularityAndSequentialIsReproducible) {
   ASSERT_EQ(t.stats.epochs.size(), 5u);
   EXPECT_LT(t.stats.epochs.back().loss, t.stats.epochs.front().loss);
   const SimilarityIndex index(ctx, t.vectors);
-  const NextItemResult r = evaluate_next_item(index, t.vectors, read_sequences(s.test_path, CorpusFormat::kSessionsTsv), 10);
+  NextItemOptions at10;
+  at10.k = 10;
+  const NextItemResult r = evaluate_next_item(index, t.vectors, read_sequences(s.test_path, CorpusFormat::kSessionsTsv), at10);
   EXPECT_GT(r.queries, 1000);
   EXPECT_GT(r.hit_rate, 2 * r.popularity_hit_rate) << "item2vec " << r.hit_rate << " popularity " << r.popularity_hit_rate;
   // Nearest songs share the genre (ids are genre · 1000 + rank).
@@ -319,7 +360,7 @@ TEST(Item2vecTraining, SharedYoochooseSessionsBeatPopularity) {
   kv.dim = 64;
   kv.vectors = model.input_vectors();
   kv.build_index();
-  const NextItemResult r = evaluate_next_item(SimilarityIndex(ctx, kv), kv, test, 20);
+  const NextItemResult r = evaluate_next_item(SimilarityIndex(ctx, kv), kv, test);
   EXPECT_GT(r.queries, 1000);
   EXPECT_GT(r.hit_rate, r.popularity_hit_rate + 0.1) << "HR@20 " << r.hit_rate << " popularity " << r.popularity_hit_rate;
 }
@@ -335,7 +376,9 @@ TEST(Item2vecCuda, TrainsAndQueriesLikeTheCpu) {
   const Trained t = train_synthetic(gpu, s, SgnsSchedule::kHogwild);
   const SimilarityIndex gi(gpu, t.vectors), ci(cpu, t.vectors);
   const Sequences test = read_sequences(s.test_path, CorpusFormat::kSessionsTsv);
-  const NextItemResult g = evaluate_next_item(gi, t.vectors, test, 10), c = evaluate_next_item(ci, t.vectors, test, 10);
+  NextItemOptions at10;
+  at10.k = 10;
+  const NextItemResult g = evaluate_next_item(gi, t.vectors, test, at10), c = evaluate_next_item(ci, t.vectors, test, at10);
   EXPECT_GT(g.hit_rate, 2 * g.popularity_hit_rate);
   EXPECT_NEAR(g.hit_rate, c.hit_rate, 0.01);  // the same vectors: only score rounding may reorder ties
 }
