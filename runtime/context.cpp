@@ -3,7 +3,9 @@
 #include <omp.h>
 
 #include <algorithm>
+#include <cstddef>
 #include <utility>
+#include <vector>
 
 #include "reckon/config.h"
 #include "reckon/runtime/detail/context_impl.h"
@@ -32,6 +34,14 @@ StreamHolder::~StreamHolder() {
 }
 #endif
 
+struct GraphPins {
+  std::vector<Buffer> buffers;
+};
+
+// cuBLAS's workspace, owned by the context so cuBLAS never allocates one inside a graph capture (32 MiB: what
+// cuBLAS's documentation recommends for Hopper).
+inline constexpr std::size_t kCublasWorkspaceBytes = std::size_t{32} << 20;
+
 struct ContextImpl {
   Device device;
   std::uint64_t seed = kDefaultSeed;
@@ -41,6 +51,9 @@ struct ContextImpl {
   std::shared_ptr<StreamHolder> stream;
   Buffer error_record;    // DeviceErrorRecord on the device, allocated by the first op that may record one
   Buffer error_readback;  // its pinned host copy, read at synchronize()
+  bool capturing = false;  // a CUDA graph capture is open on the stream (runtime/graph.h)
+  std::shared_ptr<GraphPins> pins = std::make_shared<GraphPins>();
+  Buffer cublas_workspace;
 #if RECKON_WITH_CUDA
   cublasHandle_t cublas = nullptr;
 #if RECKON_WITH_CUDNN
@@ -57,6 +70,7 @@ struct ContextImpl {
       (void)cudaGetDevice(&previous);
       (void)cudaSetDevice(device.index);
       if (cublas != nullptr) (void)cublasDestroy(cublas);
+      cublas_workspace.reset();
 #if RECKON_WITH_CUDNN
       if (cudnn != nullptr) (void)cudnnDestroy(cudnn);
 #endif
@@ -80,8 +94,13 @@ cublasHandle_t cublas_handle(Context& ctx) {
   RECKON_CHECK_ARG(impl.device.is_cuda(), "cuBLAS needs a CUDA context, this one is ", impl.device.str());
   if (impl.cublas == nullptr) {
     DeviceGuard guard(impl.device.index);
+    RECKON_REFUSE_WHILE_CAPTURING(impl.capturing, "cuBLAS's handle is created on first use, which a CUDA graph "
+                                  "capture may not do; run the step once before capturing");
     RECKON_CUDA_CHECK(cublasCreate(&impl.cublas));
     RECKON_CUDA_CHECK(cublasSetStream(impl.cublas, impl.stream->stream));
+    // After the stream: setting a stream resets the workspace to cuBLAS's own.
+    impl.cublas_workspace = Buffer::on_device(ctx, kCublasWorkspaceBytes);
+    RECKON_CUDA_CHECK(cublasSetWorkspace(impl.cublas, impl.cublas_workspace.data(), kCublasWorkspaceBytes));
   }
   return impl.cublas;
 }
@@ -91,6 +110,8 @@ cudnnHandle_t cudnn_handle(Context& ctx) {
   ContextImpl& impl = ContextAccess::impl(ctx);
   RECKON_CHECK_ARG(impl.device.is_cuda(), "cuDNN needs a CUDA context, this one is ", impl.device.str());
   if (impl.cudnn == nullptr) {
+    RECKON_REFUSE_WHILE_CAPTURING(impl.capturing, "cuDNN's handle is created on first use, which a CUDA graph capture "
+                                  "may not do; run the step once before capturing");
     DeviceGuard guard(impl.device.index);
     RECKON_CUDA_CHECK(cudnnCreate(&impl.cudnn));
     RECKON_CUDA_CHECK(cudnnSetStream(impl.cudnn, impl.stream->stream));
@@ -101,16 +122,30 @@ cudnnHandle_t cudnn_handle(Context& ctx) {
 #endif
 
 #if RECKON_WITH_CUDA
+namespace {
+
+// The clear record ({key, value, limit} all ones, {op, resolved} zero) by two memsets: no host memory involved, so
+// it is legal inside a graph capture and reads nothing after the call returns.
+void clear_device_error_record(DeviceErrorRecord* record, cudaStream_t stream) {
+  static_assert(sizeof(DeviceErrorRecord) == 32 && offsetof(DeviceErrorRecord, op) == 24);
+  static_assert(kNoDeviceError == ~std::uint64_t{0});
+  RECKON_CUDA_CHECK(cudaMemsetAsync(record, 0xff, offsetof(DeviceErrorRecord, op), stream));
+  RECKON_CUDA_CHECK(
+      cudaMemsetAsync(&record->op, 0, sizeof(DeviceErrorRecord) - offsetof(DeviceErrorRecord, op), stream));
+}
+
+}  // namespace
+
 DeviceErrorRecord* device_error_record(Context& ctx) {
   ContextImpl& impl = ContextAccess::impl(ctx);
   RECKON_CHECK_ARG(impl.device.is_cuda(), "the device error record belongs to CUDA contexts");
   if (impl.error_record.data() == nullptr) {
+    RECKON_REFUSE_WHILE_CAPTURING(impl.capturing, "the device error record is created on first use, which a CUDA "
+                                  "graph capture may not do");
     impl.error_record = Buffer::on_device(ctx, sizeof(DeviceErrorRecord));
     impl.error_readback = Buffer::pinned(sizeof(DeviceErrorRecord));
-    const DeviceErrorRecord clear{};
-    // From pageable memory: the copy is staged before the call returns, so `clear` may go out of scope.
-    RECKON_CUDA_CHECK(cudaMemcpyAsync(impl.error_record.data(), &clear, sizeof(clear), cudaMemcpyHostToDevice,
-                                      impl.stream->stream));
+    *static_cast<DeviceErrorRecord*>(impl.error_readback.data()) = DeviceErrorRecord{};
+    clear_device_error_record(static_cast<DeviceErrorRecord*>(impl.error_record.data()), impl.stream->stream);
   }
   return static_cast<DeviceErrorRecord*>(impl.error_record.data());
 }
@@ -122,11 +157,15 @@ void resolve_device_error(Context&, const ErrorOperands&) {
 
 void after_device_op(Context& ctx) {
 #if RECKON_WITH_CUDA
-  if (ctx.is_cuda() && sync_launches()) ctx.synchronize();
+  if (ctx.is_cuda() && sync_launches() && !ctx.capturing()) ctx.synchronize();
 #else
   (void)ctx;
 #endif
 }
+
+bool& capture_flag(Context& ctx) { return ContextAccess::impl(ctx).capturing; }
+
+std::shared_ptr<GraphPins> graph_pins(Context& ctx) { return ContextAccess::impl(ctx).pins; }
 
 }  // namespace detail
 
@@ -165,6 +204,9 @@ CUstream_st* Context::stream() const {
 void Context::synchronize() {
 #if RECKON_WITH_CUDA
   if (!impl_->stream) return;
+  RECKON_REFUSE_WHILE_CAPTURING(impl_->capturing, "synchronize() inside a CUDA graph capture: a captured step may "
+                                "not wait for the device or read to the host (losses, predictions, counts); read them "
+                                "after a replay");
   cudaStream_t stream = impl_->stream->stream;
   auto* record = static_cast<detail::DeviceErrorRecord*>(impl_->error_record.data());
   auto* readback = static_cast<detail::DeviceErrorRecord*>(impl_->error_readback.data());
@@ -174,9 +216,8 @@ void Context::synchronize() {
   RECKON_CUDA_CHECK(cudaStreamSynchronize(stream));
   if (record != nullptr && readback->key != detail::kNoDeviceError) {
     const detail::DeviceErrorRecord error = *readback;
-    const detail::DeviceErrorRecord clear{};
-    *readback = clear;
-    RECKON_CUDA_CHECK(cudaMemcpyAsync(record, &clear, sizeof(clear), cudaMemcpyHostToDevice, stream));
+    *readback = detail::DeviceErrorRecord{};
+    detail::clear_device_error_record(record, stream);
     detail::throw_device_error(error, __FILE__, __LINE__);
   }
 #endif
@@ -235,12 +276,32 @@ void StreamEvent::wait() {
 
 void* Context::workspace(std::size_t bytes) {
   if (impl_->workspace.size() < bytes) {
+    RECKON_REFUSE_WHILE_CAPTURING(impl_->capturing, "the context's workspace would grow from ",
+                                  impl_->workspace.size(), " to ", bytes,
+                                  " bytes inside a CUDA graph capture; run the captured step once before capturing");
     // Grow geometrically so a sequence of slightly larger requests does not reallocate every time.
     const std::size_t grown = std::max(bytes, impl_->workspace.size() + impl_->workspace.size() / 2);
-    impl_->workspace.reset();
+    retire(std::move(impl_->workspace));
     impl_->workspace = Buffer::on_device(*this, grown);
   }
   return impl_->workspace.data();
+}
+
+bool Context::capturing() const { return impl_->capturing; }
+
+void Context::retire(Buffer&& buffer) {
+  Buffer gone(std::move(buffer));
+  detail::GraphPins& pins = *impl_->pins;
+  if (impl_->pins.use_count() == 1) {
+    pins.buffers.clear();  // no graph holds them any more
+    return;
+  }
+  if (gone.data() != nullptr) pins.buffers.push_back(std::move(gone));
+}
+
+void Context::retire(Tensor&& tensor) {
+  Tensor gone(std::move(tensor));
+  retire(std::move(gone.buffer_));
 }
 
 std::size_t Context::workspace_size() const { return impl_->workspace.size(); }

@@ -15,6 +15,9 @@ struct CUstream_st;  // cudaStream_t is CUstream_st*; declared here so this head
 
 namespace reckon {
 
+class Buffer;  // runtime/memory.h
+class Tensor;
+
 namespace detail {
 struct ContextImpl;
 struct ContextAccess;
@@ -48,9 +51,19 @@ class Context {
   void check_errors() { synchronize(); }
 
   // Scratch memory on the context's device, at least `bytes` long, valid until the next call to workspace().
-  // Stream-ordered: operations on this context may use it back to back without synchronising.
+  // Stream-ordered: operations on this context may use it back to back without synchronising. Growing it while a
+  // CUDA graph is being captured is refused (kUnsupported, naming the size): run the step once before capturing.
   void* workspace(std::size_t bytes);
   std::size_t workspace_size() const;
+
+  // Whether a CUDA graph is being captured on this context's stream (runtime/graph.h). While it is, nothing may
+  // allocate, copy to or from host memory or synchronise: each is refused with an error that names it.
+  bool capturing() const;
+  // Gives up memory that a live CUDA graph captured on this context may still point into: it is freed once every
+  // graph captured while it was alive is gone (at once when there is none). Owners of memory that grows (the
+  // workspace, a model's activations) retire the old block instead of freeing it.
+  void retire(Buffer&& buffer);
+  void retire(Tensor&& tensor);
 
   // Random numbers: every op that draws them takes a fresh stream id, so the same seed and the same sequence of
   // operations give the same numbers on CPU and GPU.

@@ -35,4 +35,30 @@ RECKON_HOST_DEVICE float sub_rn(float a, float b) {
 // a · b + c with two roundings.
 RECKON_HOST_DEVICE float madd(float a, float b, float c) { return add_rn(mul_rn(a, b), c); }
 
+// Doubles, for the few per-step scalars computed where the step runs (runtime/step_clock.h).
+RECKON_HOST_DEVICE double dmul_rn(double a, double b) {
+#if defined(__CUDA_ARCH__)
+  return __dmul_rn(a, b);
+#else
+  return a * b;
+#endif
+}
+
+RECKON_HOST_DEVICE double dadd_rn(double a, double b) {
+#if defined(__CUDA_ARCH__)
+  return __dadd_rn(a, b);
+#else
+  return a + b;
+#endif
+}
+
+// a · b + c rounded once (the error-free product below needs it exact on both sides: glibc's fma is).
+RECKON_HOST_DEVICE double dfma_rn(double a, double b, double c) {
+#if defined(__CUDA_ARCH__)
+  return __fma_rn(a, b, c);
+#else
+  return __builtin_fma(a, b, c);
+#endif
+}
+
 }  // namespace reckon

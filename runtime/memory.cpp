@@ -141,6 +141,8 @@ Buffer Buffer::pinned(std::size_t bytes) {
 Buffer Buffer::on_device(Context& ctx, std::size_t bytes) {
   if (ctx.device().is_cpu()) return host(bytes);
 #if RECKON_WITH_CUDA
+  RECKON_REFUSE_WHILE_CAPTURING(ctx.capturing(), "device allocation of ", bytes, " bytes inside a CUDA graph capture "
+                                "(memory a graph allocates is the graph's); allocate it before capturing");
   Buffer b;
   b.bytes_ = bytes;
   b.kind_ = MemoryKind::kDevice;
@@ -191,6 +193,20 @@ void device_pool_trim(Device device) {
 #endif
 }
 
+#if RECKON_WITH_CUDA
+namespace {
+
+// A captured copy would replay from the host address it saw, whatever lives there by then; and a copy into pageable
+// memory synchronises. Copies between device buffers are what a graph may hold.
+void refuse_host_copy_while_capturing(Context& ctx, Device dst_device, Device src_device, std::size_t bytes) {
+  RECKON_REFUSE_WHILE_CAPTURING(ctx.capturing() && (dst_device.is_cpu() || src_device.is_cpu()), "a copy of ", bytes,
+                                " bytes from ", src_device.str(), " to ", dst_device.str(),
+                                " inside a CUDA graph capture; copy host data in before capturing or after a replay");
+}
+
+}  // namespace
+#endif
+
 void copy_bytes(Context& ctx, void* dst, Device dst_device, const void* src, Device src_device, std::size_t bytes) {
   if (bytes == 0) return;
   RECKON_CHECK_ARG(dst != nullptr && src != nullptr, "copy_bytes: null pointer with ", bytes, " bytes to copy");
@@ -203,6 +219,7 @@ void copy_bytes(Context& ctx, void* dst, Device dst_device, const void* src, Dev
 #if RECKON_WITH_CUDA
   RECKON_CHECK_ARG(ctx.is_cuda(), "copy_bytes between ", src_device.str(), " and ", dst_device.str(),
                    " needs a CUDA context, got ", ctx.device().str());
+  refuse_host_copy_while_capturing(ctx, dst_device, src_device, bytes);
   detail::DeviceGuard guard(ctx.device().index);
   RECKON_CUDA_CHECK(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDefault, detail::cuda_stream(ctx)));
 #else
@@ -226,6 +243,7 @@ void copy_rows(Context& ctx, void* dst, Device dst_device, std::size_t dst_pitch
 #if RECKON_WITH_CUDA
   RECKON_CHECK_ARG(ctx.is_cuda(), "copy between ", src_device.str(), " and ", dst_device.str(),
                    " needs a CUDA context, got ", ctx.device().str());
+  refuse_host_copy_while_capturing(ctx, dst_device, src_device, rows * width);
   detail::DeviceGuard guard(ctx.device().index);
   RECKON_CUDA_CHECK(cudaMemcpy2DAsync(dst, dst_pitch, src, src_pitch, width, rows, cudaMemcpyDefault,
                                       detail::cuda_stream(ctx)));

@@ -96,6 +96,7 @@ class Tensor {
   Tensor to(Context& ctx, Device device) const;
 
  private:
+  friend class Context;  // Context::retire takes the buffer
   Buffer buffer_;
   TensorView view_;
 };

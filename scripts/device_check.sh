@@ -88,6 +88,10 @@ for t in "$bundle"/tests/*_test; do
   rc=$?
   say "$name: exit $rc"
 done
+# The debugging switch synchronises after every op except inside a graph capture.
+RECKON_SYNC_LAUNCHES=1 timeout 120 "$bundle/tests/ctr_test" --gtest_brief=1 \
+  --gtest_filter='CtrTrainingCuda.Captured*' >>"$log" 2>&1
+say "ctr_test CtrTrainingCuda.Captured* under RECKON_SYNC_LAUNCHES=1: exit $?"
 
 say ""
 say "==== benchmarks ($(elapsed)s)"

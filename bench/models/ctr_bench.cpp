@@ -83,9 +83,7 @@ void train_steps_graph(benchmark::State& state, Context& ctx) {
   const ctr::CtrBatch b = random_batch(ctx, batch);
   model.train_step(b);  // sizes the workspace outside the capture
   ctx.synchronize();
-  CudaGraph::begin_capture(ctx);
-  model.train_step(b);
-  const CudaGraph step = CudaGraph::end_capture(ctx);
+  const CudaGraph step = CudaGraph::capture(ctx, [&] { model.train_step(b); });
   time_iterations(state, ctx, [&] { step.replay(ctx); });
   state.counters["samples_per_s"] = benchmark::Counter(static_cast<double>(batch), benchmark::Counter::kIsIterationInvariantRate);
 }

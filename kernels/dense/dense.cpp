@@ -214,11 +214,13 @@ struct ElementwiseProblem {
   std::int64_t rows, cols;
   float rate, scale;
   std::uint64_t stream;
+  const StepScalars* clock;  // dropout: the stream is clock->rng_stream + stream
 };
 
 void elementwise_cuda_run(Context& ctx, const ElementwiseProblem& p) {
 #if RECKON_WITH_CUDA
-  detail::elementwise_cuda(ctx, p.op, p.data, p.other, p.rows, p.cols, p.rate, p.scale, ctx.seed(), p.stream);
+  detail::elementwise_cuda(ctx, p.op, p.data, p.other, p.rows, p.cols, p.rate, p.scale, ctx.seed(), p.stream,
+                           p.clock);
 #else
   (void)ctx, (void)p;
 #endif
@@ -230,7 +232,7 @@ void elementwise_cpu(Context& ctx, const ElementwiseProblem& p) {
   const float* other = p.other;
   const std::int64_t rows = p.rows, cols = p.cols;
   const float rate = p.rate, scale = p.scale;
-  const std::uint64_t stream = p.stream;
+  const std::uint64_t stream = detail::dropout_stream(p.stream, p.clock);
   // One loop per op over rows, so each inner loop is branch-free and vectorises, and the bias is indexed by column
   // rather than by a division per element.
   const std::uint64_t seed = ctx.seed();
@@ -269,9 +271,10 @@ const auto kElementwise = cuda_then_cpu<ElementwiseProblem>(
     "dense_elementwise", "cuda_grid_stride", "a CUDA context", elementwise_cuda_run, elementwise_cpu);
 
 void elementwise(Context& ctx, detail::ElementwiseOp op, float* data, const float* other, std::int64_t rows,
-                 std::int64_t cols, float rate, float scale, std::uint64_t stream) {
+                 std::int64_t cols, float rate, float scale, std::uint64_t stream,
+                 const StepScalars* clock = nullptr) {
   if (rows * cols == 0) return;
-  dispatch(ctx, kElementwise, ElementwiseProblem{op, data, other, rows, cols, rate, scale, stream});
+  dispatch(ctx, kElementwise, ElementwiseProblem{op, data, other, rows, cols, rate, scale, stream, clock});
 }
 
 void column_sum_cpu(Context& ctx, const float* src, std::int64_t rows, std::int64_t cols, float* out) {
@@ -419,22 +422,32 @@ void column_sum(Context& ctx, const TensorView& src, const TensorView& out) {
 }
 
 namespace {
-void dropout(Context& ctx, const TensorView& data, float rate, std::uint64_t stream) {
+void dropout(Context& ctx, const TensorView& data, float rate, std::uint64_t stream, const StepClock* clock) {
   RECKON_CHECK_ARG(rate >= 0.0f && rate < 1.0f, "dropout rate must be in [0, 1), got ", rate);
   check_dtype(data, "dropout data", DType::kF32);
   RECKON_CHECK_ARG(data.is_contiguous(), "dropout data must be contiguous");
   check_device(data, "dropout data", ctx.device());
+  if (clock != nullptr) {
+    RECKON_CHECK_ARG(stream < clock->rng_streams_per_step(), "dropout stream index ", stream, " outside the clock's ",
+                     clock->rng_streams_per_step(), " streams per step");
+  }
   if (rate == 0.0f) return;
   elementwise(ctx, detail::ElementwiseOp::kDropout, static_cast<float*>(data.data), nullptr, 1, data.numel(), rate,
-              1.0f / (1.0f - rate), stream);
+              1.0f / (1.0f - rate), stream, clock != nullptr ? clock->scalars() : nullptr);
 }
 }  // namespace
 
 void dropout_fwd(Context& ctx, const TensorView& data, float rate, std::uint64_t stream) {
-  dropout(ctx, data, rate, stream);
+  dropout(ctx, data, rate, stream, nullptr);
 }
 void dropout_bwd(Context& ctx, const TensorView& diff, float rate, std::uint64_t stream) {
-  dropout(ctx, diff, rate, stream);
+  dropout(ctx, diff, rate, stream, nullptr);
+}
+void dropout_fwd(Context& ctx, const TensorView& data, float rate, const StepClock& clock, std::uint64_t index) {
+  dropout(ctx, data, rate, index, &clock);
+}
+void dropout_bwd(Context& ctx, const TensorView& diff, float rate, const StepClock& clock, std::uint64_t index) {
+  dropout(ctx, diff, rate, index, &clock);
 }
 
 namespace {
@@ -512,25 +525,23 @@ void adam_cuda_run(Context& ctx, const AdamProblem& q) {
 }
 
 void adam_cpu(Context& ctx, const AdamProblem& q) {
+  const detail::AdamScalars s = detail::clocked(q.s);
 #pragma omp parallel for num_threads(ctx.cpu_threads()) schedule(static)
-  for (std::int64_t i = 0; i < q.n; ++i) q.p[i] = detail::adam_element(q.s, q.p[i], q.g[i], q.m[i], q.v[i]);
+  for (std::int64_t i = 0; i < q.n; ++i) q.p[i] = detail::adam_element(s, q.p[i], q.g[i], q.m[i], q.v[i]);
 }
 
 const auto kAdam = cuda_then_cpu<AdamProblem>("adam_update", "cuda_grid_stride",
                                               "a CUDA context (skips while the context holds a device error)",
                                               adam_cuda_run, adam_cpu);
 
-}  // namespace
-
-void adam_update(Context& ctx, const TensorView& params, const TensorView& grads, const TensorView& m,
-                 const TensorView& v, const AdamOptions& o, std::int64_t step) {
+void adam(Context& ctx, const TensorView& params, const TensorView& grads, const TensorView& m, const TensorView& v,
+          const AdamOptions& o, std::int64_t step, const StepClock* clock) {
   const std::int64_t n = params.numel();
   for (const TensorView* t : {&params, &grads, &m, &v}) {
     RECKON_CHECK_ARG(t->dtype == DType::kF32 && t->is_contiguous() && t->numel() == n, "adam: parameters, gradients "
                      "and moments must be contiguous f32 of ", n, " elements, got ", t->shape_str());
     check_device(*t, "adam tensor", ctx.device());
   }
-  RECKON_CHECK_ARG(step >= 1, "adam step must be >= 1, got ", step);
   RECKON_CHECK_ARG(o.beta1 >= 0 && o.beta1 < 1 && o.beta2 >= 0 && o.beta2 < 1, "adam betas must be in [0, 1)");
   detail::AdamScalars s{};
   s.neg_lr = -o.learning_rate;
@@ -538,16 +549,35 @@ void adam_update(Context& ctx, const TensorView& params, const TensorView& grads
   s.one_minus_beta1 = 1.0f - o.beta1;
   s.beta2 = o.beta2;
   s.one_minus_beta2 = 1.0f - o.beta2;
-  s.bias_correction1 = static_cast<float>(1.0 - std::pow(static_cast<double>(o.beta1), static_cast<double>(step)));
-  s.bias_correction2 = static_cast<float>(1.0 - std::pow(static_cast<double>(o.beta2), static_cast<double>(step)));
   s.eps = o.eps;
   s.weight_decay = o.weight_decay;
   s.decoupled = o.decoupled_weight_decay;
   s.decay_factor = o.decoupled_weight_decay ? 1.0f - o.learning_rate * o.weight_decay : 1.0f;
+  if (clock != nullptr) {
+    RECKON_CHECK_ARG(o.beta1 == clock->beta1() && o.beta2 == clock->beta2(), "adam: betas (", o.beta1, ", ", o.beta2,
+                     ") differ from the step clock's (", clock->beta1(), ", ", clock->beta2(), ")");
+    s.clock = clock->scalars();
+  } else {
+    RECKON_CHECK_ARG(step >= 1, "adam step must be >= 1, got ", step);
+    s.bias_correction1 = detail::adam_bias_correction(o.beta1, step);
+    s.bias_correction2 = detail::adam_bias_correction(o.beta2, step);
+  }
   if (n == 0) return;
   dispatch(ctx, kAdam,
            AdamProblem{static_cast<float*>(params.data), static_cast<const float*>(grads.data),
                        static_cast<float*>(m.data), static_cast<float*>(v.data), n, s});
+}
+
+}  // namespace
+
+void adam_update(Context& ctx, const TensorView& params, const TensorView& grads, const TensorView& m,
+                 const TensorView& v, const AdamOptions& options, std::int64_t step) {
+  adam(ctx, params, grads, m, v, options, step, nullptr);
+}
+
+void adam_update(Context& ctx, const TensorView& params, const TensorView& grads, const TensorView& m,
+                 const TensorView& v, const AdamOptions& options, const StepClock& clock) {
+  adam(ctx, params, grads, m, v, options, 0, &clock);
 }
 
 namespace {
@@ -569,10 +599,11 @@ void simple_optimizer_cuda_run(Context& ctx, const SimpleOptimizerProblem& q) {
 }
 
 void simple_optimizer_cpu(Context& ctx, const SimpleOptimizerProblem& q) {
+  const detail::SimpleOptimizerScalars s = detail::clocked(q.s);
 #pragma omp parallel for num_threads(ctx.cpu_threads()) schedule(static)
   for (std::int64_t i = 0; i < q.n; ++i) {
     float unused = 0.0f;
-    q.p[i] = detail::simple_optimizer_element(q.s, q.p[i], q.g[i], q.ss != nullptr ? q.ss[i] : unused);
+    q.p[i] = detail::simple_optimizer_element(s, q.p[i], q.g[i], q.ss != nullptr ? q.ss[i] : unused);
   }
 }
 
@@ -601,13 +632,26 @@ void simple_optimizer(Context& ctx, const char* op, const TensorView& params, co
 
 void sgd_update(Context& ctx, const TensorView& params, const TensorView& grads, float learning_rate,
                 float weight_decay) {
-  simple_optimizer(ctx, "sgd_update", params, grads, nullptr, {-learning_rate, 0.0f, weight_decay, false});
+  simple_optimizer(ctx, "sgd_update", params, grads, nullptr, {-learning_rate, 0.0f, weight_decay, false, nullptr});
+}
+
+void sgd_update(Context& ctx, const TensorView& params, const TensorView& grads, const StepClock& clock,
+                float weight_decay) {
+  simple_optimizer(ctx, "sgd_update", params, grads, nullptr, {0.0f, 0.0f, weight_decay, false, clock.scalars()});
 }
 
 void adagrad_update(Context& ctx, const TensorView& params, const TensorView& grads, const TensorView& sum_squares,
                     float learning_rate, float eps, float weight_decay) {
   RECKON_CHECK_ARG(eps > 0.0f, "adagrad_update: eps must be > 0, got ", eps);
-  simple_optimizer(ctx, "adagrad_update", params, grads, &sum_squares, {-learning_rate, eps, weight_decay, true});
+  simple_optimizer(ctx, "adagrad_update", params, grads, &sum_squares,
+                   {-learning_rate, eps, weight_decay, true, nullptr});
+}
+
+void adagrad_update(Context& ctx, const TensorView& params, const TensorView& grads, const TensorView& sum_squares,
+                    const StepClock& clock, float eps, float weight_decay) {
+  RECKON_CHECK_ARG(eps > 0.0f, "adagrad_update: eps must be > 0, got ", eps);
+  simple_optimizer(ctx, "adagrad_update", params, grads, &sum_squares,
+                   {0.0f, eps, weight_decay, true, clock.scalars()});
 }
 
 }  // namespace reckon

@@ -19,8 +19,9 @@ unsigned grid_for(Context& ctx, std::int64_t n) {
 
 __global__ void dense_elementwise_kernel(ElementwiseOp op, float* data, const float* other, std::int64_t rows,
                                          std::int64_t cols, float rate, float scale, std::uint64_t seed,
-                                         std::uint64_t stream) {
+                                         std::uint64_t stream_or_offset, const StepScalars* clock) {
   const std::int64_t n = rows * cols;
+  const std::uint64_t stream = op == ElementwiseOp::kDropout ? dropout_stream(stream_or_offset, clock) : 0;
   for (std::int64_t i = blockIdx.x * static_cast<std::int64_t>(blockDim.x) + threadIdx.x; i < n;
        i += static_cast<std::int64_t>(gridDim.x) * blockDim.x) {
     switch (op) {
@@ -82,8 +83,9 @@ __global__ void bce_kernel(const float* logits, const float* labels, std::int64_
 // The optimizers update state: they do nothing while the context's record holds an input error of an earlier op
 // (say, a bad id in the embedding gather of the same training step), which the next synchronisation raises.
 __global__ void simple_optimizer_kernel(float* params, const float* grads, float* sum_squares, std::int64_t n,
-                                        SimpleOptimizerScalars s, const DeviceErrorRecord* errors) {
+                                        SimpleOptimizerScalars scalars, const DeviceErrorRecord* errors) {
   if (device_error_pending(errors)) return;
+  const SimpleOptimizerScalars s = clocked(scalars);
   for (std::int64_t i = blockIdx.x * static_cast<std::int64_t>(blockDim.x) + threadIdx.x; i < n;
        i += static_cast<std::int64_t>(gridDim.x) * blockDim.x) {
     float ss = sum_squares != nullptr ? sum_squares[i] : 0.0f;
@@ -92,9 +94,10 @@ __global__ void simple_optimizer_kernel(float* params, const float* grads, float
   }
 }
 
-__global__ void adam_kernel(float* params, const float* grads, float* m, float* v, std::int64_t n, AdamScalars s,
-                            const DeviceErrorRecord* errors) {
+__global__ void adam_kernel(float* params, const float* grads, float* m, float* v, std::int64_t n,
+                            AdamScalars scalars, const DeviceErrorRecord* errors) {
   if (device_error_pending(errors)) return;
+  const AdamScalars s = clocked(scalars);
   for (std::int64_t i = blockIdx.x * static_cast<std::int64_t>(blockDim.x) + threadIdx.x; i < n;
        i += static_cast<std::int64_t>(gridDim.x) * blockDim.x) {
     float mi = m[i], vi = v[i];
@@ -130,10 +133,11 @@ void gemm_cuda(Context& ctx, bool transpose_a, bool transpose_b, std::int64_t m,
 }
 
 void elementwise_cuda(Context& ctx, ElementwiseOp op, float* data, const float* other, std::int64_t rows,
-                      std::int64_t cols, float rate, float scale, std::uint64_t seed, std::uint64_t stream) {
+                      std::int64_t cols, float rate, float scale, std::uint64_t seed, std::uint64_t stream,
+                      const StepScalars* clock) {
   DeviceGuard guard(ctx.device().index);
   RECKON_LAUNCH(dense_elementwise_kernel, grid_for(ctx, rows * cols), kThreads, 0, cuda_stream(ctx), op, data, other,
-                rows, cols, rate, scale, seed, stream);
+                rows, cols, rate, scale, seed, stream, clock);
 }
 
 void column_sum_cuda(Context& ctx, const float* src, std::int64_t rows, std::int64_t cols, float* out) {

@@ -12,6 +12,7 @@
 #include <cstdint>
 
 #include "reckon/runtime/context.h"
+#include "reckon/runtime/step_clock.h"
 #include "reckon/runtime/tensor.h"
 
 namespace reckon {
@@ -50,6 +51,10 @@ void column_sum(Context& ctx, const TensorView& src, const TensorView& out);
 // scaled by 1 / (1 - rate). The backward regenerates the same mask from the same stream.
 void dropout_fwd(Context& ctx, const TensorView& data, float rate, std::uint64_t stream);
 void dropout_bwd(Context& ctx, const TensorView& diff, float rate, std::uint64_t stream);
+// The same with the stream read where the step runs: clock.rng_stream + index (index below the clock's
+// rng_streams_per_step), so a step captured in a CUDA graph draws a new mask at every replay.
+void dropout_fwd(Context& ctx, const TensorView& data, float rate, const StepClock& clock, std::uint64_t index);
+void dropout_bwd(Context& ctx, const TensorView& diff, float rate, const StepClock& clock, std::uint64_t index);
 
 // Binary cross-entropy on logits, numerically stable:
 //   loss_i = max(z, 0) − z·y + log1p(exp(−|z|)),  ∂loss_i/∂z = sigmoid(z) − y.
@@ -71,6 +76,10 @@ struct AdamOptions {
 };
 void adam_update(Context& ctx, const TensorView& params, const TensorView& grads, const TensorView& m,
                  const TensorView& v, const AdamOptions& options, std::int64_t step);
+// The same with the learning rate, step and bias corrections read from `clock` where the step runs (its betas
+// must be the options'; options.learning_rate is not used): the form a step captured in a CUDA graph needs.
+void adam_update(Context& ctx, const TensorView& params, const TensorView& grads, const TensorView& m,
+                 const TensorView& v, const AdamOptions& options, const StepClock& clock);
 
 // Plain SGD and Adagrad for dense parameters, for runs that use one optimizer family throughout (the sparse forms
 // are in kernels/embedding). weight_decay is L2 added to the gradient. Adagrad: s += g², p -= lr·g/(√s + eps).
@@ -78,5 +87,10 @@ void sgd_update(Context& ctx, const TensorView& params, const TensorView& grads,
                 float weight_decay = 0.0f);
 void adagrad_update(Context& ctx, const TensorView& params, const TensorView& grads, const TensorView& sum_squares,
                     float learning_rate, float eps = 1e-10f, float weight_decay = 0.0f);
+// The same with the learning rate read from `clock` where the step runs.
+void sgd_update(Context& ctx, const TensorView& params, const TensorView& grads, const StepClock& clock,
+                float weight_decay = 0.0f);
+void adagrad_update(Context& ctx, const TensorView& params, const TensorView& grads, const TensorView& sum_squares,
+                    const StepClock& clock, float eps = 1e-10f, float weight_decay = 0.0f);
 
 }  // namespace reckon

@@ -6,14 +6,17 @@
 #include <vector>
 
 #include "reckon/kernels/dense/dense.h"
+#include "reckon/runtime/step_clock.h"
 
 namespace reckon {
 namespace detail {
 
 // The per-element update of sgd_update / adagrad_update.
+// With a clock, the learning rate (and Adam's step) are read from it where the step runs (runtime/step_clock.h).
 struct SimpleOptimizerScalars {
   float neg_lr, eps, weight_decay;
   bool adagrad;
+  const StepScalars* clock;
 };
 void simple_optimizer_cuda(Context& ctx, float* params, const float* grads, float* sum_squares, std::int64_t n,
                            const SimpleOptimizerScalars& s);
@@ -22,6 +25,7 @@ struct AdamScalars {
   float neg_lr, beta1, one_minus_beta1, beta2, one_minus_beta2, bias_correction1, bias_correction2, eps,
       weight_decay, decay_factor;  // decay_factor = 1 - lr·wd for AdamW, 1 otherwise
   bool decoupled;
+  const StepScalars* clock;
 };
 
 enum class ElementwiseOp : std::uint8_t { kAdd, kBias, kBiasRelu, kReluBwd, kDropout };
@@ -30,9 +34,10 @@ enum class ElementwiseOp : std::uint8_t { kAdd, kBias, kBiasRelu, kReluBwd, kDro
 void gemm_cuda(Context& ctx, bool transpose_a, bool transpose_b, std::int64_t m, std::int64_t n, std::int64_t k,
                const float* a, std::int64_t lda, const float* b, std::int64_t ldb, float beta, float* c,
                std::int64_t ldc, DenseMath math);
+// Dropout's stream is `stream`, or clock->rng_stream + stream with a clock.
 void elementwise_cuda(Context& ctx, ElementwiseOp op, float* data, const float* other, std::int64_t rows,
                       std::int64_t cols, float keep_threshold_rate, float scale, std::uint64_t seed,
-                      std::uint64_t stream);
+                      std::uint64_t stream, const StepScalars* clock);
 void column_sum_cuda(Context& ctx, const float* src, std::int64_t rows, std::int64_t cols, float* out);
 void bce_cuda(Context& ctx, const float* logits, const float* labels, std::int64_t n, float* loss_sum,
               float* diff_logits, float scale, float* probabilities);

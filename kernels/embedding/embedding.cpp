@@ -209,40 +209,39 @@ void fwd_cpu(Context& ctx, std::span<const TensorView> tables, std::span<const E
   errors.first = bad_index;
 }
 
-// A CPU call's first error, raised with the words the device record gets (the ids are host memory here).
+// What the resolve step reads of a call's tables, chunk by chunk (ids and rows), in order, the last marked.
+std::vector<detail::ErrorOperands> error_operands(std::span<const TensorView> tables,
+                                                  std::span<const EmbeddingBags> bags, DType index_dtype,
+                                                  detail::DeviceOp op) {
+  std::vector<detail::ErrorOperands> chunks;
+  for (std::size_t first = 0; first < tables.size(); first += detail::kMaxErrorOperands) {
+    detail::ErrorOperands& o = chunks.emplace_back();
+    o.op = op;
+    o.first_operand = static_cast<int>(first);
+    o.count = static_cast<int>(std::min<std::size_t>(detail::kMaxErrorOperands, tables.size() - first));
+    o.ids_i64 = index_dtype == DType::kI64;
+    o.last = first + static_cast<std::size_t>(o.count) == tables.size();
+    for (int k = 0; k < o.count; ++k) {
+      o.ids[k] = bags[first + static_cast<std::size_t>(k)].indices.data;
+      o.stride[k] = 1;
+      o.limit[k] = tables[first + static_cast<std::size_t>(k)].size(0);
+    }
+  }
+  return chunks;
+}
+
+// A CPU call's first error, resolved as on the device (the ids are host memory here) and raised with its words.
 void throw_if_errors(std::span<const TensorView> tables, std::span<const EmbeddingBags> bags, DType index_dtype,
                      const EmbeddingErrors& errors, detail::DeviceOp op) {
   if (errors.first == detail::kNoDeviceError) return;
   detail::DeviceErrorRecord record;
   record.key = errors.first;
-  record.op = static_cast<std::int32_t>(op);
-  const auto t = static_cast<std::size_t>(detail::device_error_operand(record.key));
-  const std::int64_t position = detail::device_error_position(record.key);
-  record.limit = tables[t].size(0);
-  if (detail::device_error_kind(record.key) == detail::DeviceErrorKind::kIndexOutOfRange) {
-    record.value = index_dtype == DType::kI32 ? static_cast<const std::int32_t*>(bags[t].indices.data)[position]
-                                              : static_cast<const std::int64_t*>(bags[t].indices.data)[position];
+  for (const detail::ErrorOperands& chunk : error_operands(tables, bags, index_dtype, op)) {
+    detail::resolve_device_error_record(record, chunk);
   }
   detail::throw_device_error(record, __FILE__, __LINE__);
 }
 
-#if RECKON_WITH_CUDA
-// What the device record's resolve step reads: each table's ids and rows.
-detail::ErrorOperands error_operands(std::span<const TensorView> tables, std::span<const EmbeddingBags> bags,
-                                     DType index_dtype, std::size_t first, detail::DeviceOp op) {
-  detail::ErrorOperands o;
-  o.op = op;
-  o.first_operand = static_cast<int>(first);
-  o.count = static_cast<int>(std::min<std::size_t>(detail::kMaxErrorOperands, tables.size() - first));
-  o.ids_i64 = index_dtype == DType::kI64;
-  for (int k = 0; k < o.count; ++k) {
-    o.ids[k] = bags[first + static_cast<std::size_t>(k)].indices.data;
-    o.stride[k] = 1;
-    o.limit[k] = tables[first + static_cast<std::size_t>(k)].size(0);
-  }
-  return o;
-}
-#endif
 
 }  // namespace
 
@@ -259,6 +258,10 @@ struct FwdProblem {
 #if RECKON_WITH_CUDA
 void fwd_cuda(Context& ctx, const FwdProblem& p, int vec) {
   detail::DeviceErrorRecord* record = detail::device_error_record(ctx);
+  // Resolved once, after every chunk's kernel has min-merged its errors: the first error by (kind, table,
+  // position) is then the one reported, as on the CPU.
+  detail::ResolveAtExit resolve(ctx, error_operands(p.tables, p.bags, p.v.index_dtype,
+                                                    detail::DeviceOp::kEmbeddingBagFwd));
   std::int64_t row_base = 0;
   for (std::size_t first = 0; first < p.tables.size(); first += detail::kMaxTablesPerLaunch) {
     detail::EmbeddingFwdArgs args{};
@@ -279,9 +282,8 @@ void fwd_cuda(Context& ctx, const FwdProblem& p, int vec) {
       row_base += b.indices.numel();
     }
     detail::embedding_bag_fwd_cuda(ctx, args, p.v.weight_dtype, p.v.index_dtype, record, vec);
-    detail::resolve_device_error(ctx, error_operands(p.tables, p.bags, p.v.index_dtype, first,
-                                                     detail::DeviceOp::kEmbeddingBagFwd));
   }
+  resolve.finish();
   detail::after_device_op(ctx);
 }
 #endif
@@ -483,12 +485,19 @@ detail::EmbeddingUpdateScalars make_scalars(const SparseOptimizer& o) {
   u.one_minus_beta2 = 1.0f - o.beta2;
   u.bias_correction1 = 1.0f;
   u.bias_correction2 = 1.0f;
+  if (o.clock != nullptr) {
+    const bool same_betas = o.beta1 == o.clock->beta1() && o.beta2 == o.clock->beta2();
+    RECKON_CHECK_ARG(o.kind != SparseOptimizerKind::kAdam || same_betas, "Adam betas (", o.beta1, ", ", o.beta2,
+                     ") differ from the step clock's (", o.clock->beta1(), ", ", o.clock->beta2(), ")");
+    u.clock = o.clock->scalars();
+    return u;
+  }
   if (o.kind == SparseOptimizerKind::kAdam) {
     RECKON_CHECK_ARG(o.beta1 >= 0.0f && o.beta1 < 1.0f && o.beta2 >= 0.0f && o.beta2 < 1.0f,
                      "Adam betas must be in [0, 1), got ", o.beta1, ", ", o.beta2);
     RECKON_CHECK_ARG(o.step >= 1, "Adam step must be >= 1, got ", o.step);
-    u.bias_correction1 = static_cast<float>(1.0 - std::pow(static_cast<double>(o.beta1), static_cast<double>(o.step)));
-    u.bias_correction2 = static_cast<float>(1.0 - std::pow(static_cast<double>(o.beta2), static_cast<double>(o.step)));
+    u.bias_correction1 = detail::adam_bias_correction(o.beta1, o.step);
+    u.bias_correction2 = detail::adam_bias_correction(o.beta2, o.step);
   }
   return u;
 }
@@ -711,11 +720,10 @@ struct BwdProblem {
 
 void bwd_cuda(Context& ctx, const BwdProblem& p) {
 #if RECKON_WITH_CUDA
+  detail::ResolveAtExit resolve(ctx, error_operands(p.tables, p.bags, p.setup.v.index_dtype, p.op));
   detail::embedding_bag_bwd_cuda(ctx, p.setup.problem, p.setup.tables, p.setup.v.index_dtype, p.update, p.algorithm,
                                  p.gradient);
-  for (std::size_t first = 0; first < p.tables.size(); first += detail::kMaxErrorOperands) {
-    detail::resolve_device_error(ctx, error_operands(p.tables, p.bags, p.setup.v.index_dtype, first, p.op));
-  }
+  resolve.finish();
   detail::after_device_op(ctx);
 #else
   (void)ctx, (void)p;
@@ -724,10 +732,13 @@ void bwd_cuda(Context& ctx, const BwdProblem& p) {
 
 void bwd_cpu_run(Context& ctx, const BwdProblem& p) {
   EmbeddingErrors errors;
+  detail::EmbeddingUpdateScalars clocked{};  // a CPU context's clock is host memory, read here
+  if (p.update != nullptr) clocked = detail::clocked(*p.update);
+  const detail::EmbeddingUpdateScalars* update = p.update != nullptr ? &clocked : nullptr;
   if (p.setup.v.index_dtype == DType::kI32) {
-    bwd_cpu<std::int32_t>(ctx, p.setup, p.update, p.algorithm, p.gradient, errors);
+    bwd_cpu<std::int32_t>(ctx, p.setup, update, p.algorithm, p.gradient, errors);
   } else {
-    bwd_cpu<std::int64_t>(ctx, p.setup, p.update, p.algorithm, p.gradient, errors);
+    bwd_cpu<std::int64_t>(ctx, p.setup, update, p.algorithm, p.gradient, errors);
   }
   throw_if_errors(p.tables, p.bags, p.setup.v.index_dtype, errors, p.op);
 }

@@ -219,10 +219,11 @@ __global__ void embedding_bwd_expand_thread_per_bag_kernel(EmbeddingBwdProblem p
 }
 
 // Plain SGD with atomics, one thread per (entry, column). Not deterministic: the order of the adds varies.
-__global__ void embedding_bwd_atomic_sgd_kernel(EmbeddingBwdProblem p, float neg_lr, const std::uint64_t* keys,
-                                                const std::int64_t* diff_row, const float* coef,
-                                                const DeviceErrorRecord* errors) {
+__global__ void embedding_bwd_atomic_sgd_kernel(EmbeddingBwdProblem p, EmbeddingUpdateScalars scalars,
+                                                const std::uint64_t* keys, const std::int64_t* diff_row,
+                                                const float* coef, const DeviceErrorRecord* errors) {
   if (device_error_pending(errors)) return;  // a rejected call (or an earlier one's error) writes nothing
+  const float neg_lr = clocked(scalars).neg_lr;
   const std::int64_t total = p.total_entries * p.dim;
   for (std::int64_t i = blockIdx.x * static_cast<std::int64_t>(blockDim.x) + threadIdx.x; i < total;
        i += static_cast<std::int64_t>(gridDim.x) * blockDim.x) {
@@ -302,10 +303,11 @@ __device__ void finish_run(const EmbeddingBwdProblem& p, const EmbeddingUpdateSc
 }
 
 template <bool kUpdate>
-__global__ void embedding_bwd_short_runs_group_per_run_kernel(EmbeddingBwdProblem p, EmbeddingUpdateScalars u,
+__global__ void embedding_bwd_short_runs_group_per_run_kernel(EmbeddingBwdProblem p, EmbeddingUpdateScalars scalars,
                                                               RunInputs in, int group_size, GradientOutputs out,
                                                               const DeviceErrorRecord* errors) {
   if (device_error_pending(errors)) return;  // uniform across the grid: no __syncwarp is skipped by half a group
+  const EmbeddingUpdateScalars u = clocked(scalars);
   extern __shared__ float shared[];
   const int groups_per_block = static_cast<int>(blockDim.x) / group_size;
   const int group = static_cast<int>(threadIdx.x) / group_size;
@@ -335,10 +337,11 @@ __global__ void embedding_bwd_short_runs_group_per_run_kernel(EmbeddingBwdProble
 }
 
 template <bool kUpdate>
-__global__ void embedding_bwd_long_runs_block_per_run_kernel(EmbeddingBwdProblem p, EmbeddingUpdateScalars u,
+__global__ void embedding_bwd_long_runs_block_per_run_kernel(EmbeddingBwdProblem p, EmbeddingUpdateScalars scalars,
                                                              RunInputs in, GradientOutputs out,
                                                              const DeviceErrorRecord* errors) {
   if (device_error_pending(errors)) return;
+  const EmbeddingUpdateScalars u = clocked(scalars);
   extern __shared__ float shared[];  // kEmbeddingRunPartials rows of D partial sums
   const int warp = static_cast<int>(threadIdx.x) / 32;
   const int lane = static_cast<int>(threadIdx.x) % 32;
@@ -480,6 +483,15 @@ void embedding_bag_bwd_cuda(Context& ctx, const EmbeddingBwdProblem& problem,
   const int max_blocks = 32 * prop.multiProcessorCount;
   constexpr int kThreads = 256;
 
+  if (gradient != nullptr) {
+    // Sized for every entry a run (the most there can be); the device counts the rows it writes. Allocated before
+    // anything records, so a failed allocation leaves the record as it was.
+    gradient->table = Tensor::empty(ctx, DType::kI32, {n});
+    gradient->row = Tensor::empty(ctx, DType::kI64, {n});
+    gradient->values = Tensor::empty(ctx, DType::kF32, {n, D});
+    gradient->count = Tensor::empty(ctx, DType::kI64, {1});
+  }
+
   // 1. Expand; a bad id or offset is recorded, and the kernels that write skip when the record holds one.
   const std::int64_t bags = p.batch * p.num_tables;
   const auto expand_grid = static_cast<unsigned>(std::min<std::int64_t>((bags + kThreads - 1) / kThreads, max_blocks));
@@ -496,7 +508,7 @@ void embedding_bag_bwd_cuda(Context& ctx, const EmbeddingBwdProblem& problem,
     const std::int64_t total = n * D;
     const auto grid = static_cast<unsigned>(std::min<std::int64_t>((total + kThreads - 1) / kThreads, max_blocks));
     if (total > 0) {
-      RECKON_LAUNCH(embedding_bwd_atomic_sgd_kernel, grid, kThreads, 0, stream, p, update->neg_lr, q.keys_in,
+      RECKON_LAUNCH(embedding_bwd_atomic_sgd_kernel, grid, kThreads, 0, stream, p, *update, q.keys_in,
                     q.diff_row, q.coef, errors);
     }
     return;
@@ -519,11 +531,6 @@ void embedding_bag_bwd_cuda(Context& ctx, const EmbeddingBwdProblem& problem,
 
   GradientOutputs out{nullptr, nullptr, nullptr};
   if (gradient != nullptr) {
-    // Sized for every entry a run (the most there can be); the device counts the rows it writes.
-    gradient->table = Tensor::empty(ctx, DType::kI32, {n});
-    gradient->row = Tensor::empty(ctx, DType::kI64, {n});
-    gradient->values = Tensor::empty(ctx, DType::kF32, {n, D});
-    gradient->count = Tensor::empty(ctx, DType::kI64, {1});
     if (n > 0) {
       RECKON_LAUNCH(embedding_bwd_count_rows_kernel, 1, 1, 0, stream, q.counters, q.unique,
                     static_cast<std::uint64_t>(p.total_rows), gradient->count.data<std::int64_t>());

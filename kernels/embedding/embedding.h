@@ -25,6 +25,7 @@
 #include "reckon/runtime/context.h"
 #include "reckon/runtime/error.h"
 #include "reckon/runtime/memory.h"
+#include "reckon/runtime/step_clock.h"
 #include "reckon/runtime/tensor.h"
 
 namespace reckon {
@@ -93,6 +94,10 @@ struct SparseOptimizer {
   float beta2 = 0.999f;
   float weight_decay = 0.0f;
   std::int64_t step = 1;  // Adam's 1-based step count for bias correction; the caller advances it
+  // When set, the learning rate, step and Adam's bias corrections are read from the clock where the step runs
+  // (learning_rate and step above are not used; the betas must be the clock's): the form a step captured in a
+  // CUDA graph needs (runtime/step_clock.h).
+  const StepClock* clock = nullptr;
 };
 
 const char* to_string(SparseOptimizerKind kind) noexcept;

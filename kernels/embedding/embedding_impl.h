@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "reckon/kernels/embedding/embedding.h"
+#include "reckon/runtime/step_clock.h"
 
 namespace reckon {
 namespace detail {
@@ -60,7 +61,8 @@ struct EmbeddingBwdTable {
   std::int64_t out_row_base;  // pooling none: first diff_dst row of this table
 };
 
-// Scalars of the update, precomputed once on the host so CPU and CUDA use identical values.
+// Scalars of the update, precomputed once on the host so CPU and CUDA use identical values; with a clock, the
+// learning rate and Adam's bias corrections are read from it where the step runs (embedding_math.h: clocked).
 struct EmbeddingUpdateScalars {
   SparseOptimizerKind kind;
   float neg_lr;
@@ -69,6 +71,7 @@ struct EmbeddingUpdateScalars {
   float beta2, one_minus_beta2;
   float bias_correction1, bias_correction2;
   float weight_decay;
+  const StepScalars* clock;
 };
 
 struct EmbeddingBwdProblem {

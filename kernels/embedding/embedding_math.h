@@ -48,6 +48,17 @@ RECKON_HOST_DEVICE int find_table(const EmbeddingBwdTable* tables, int num_table
 }
 
 // g' = g + weight_decay · w
+// The update's scalars with the clock's learning rate and bias corrections, where there is a clock.
+RECKON_HOST_DEVICE EmbeddingUpdateScalars clocked(EmbeddingUpdateScalars u) {
+  if (u.clock == nullptr) return u;
+  u.neg_lr = -u.clock->learning_rate;
+  if (u.kind == SparseOptimizerKind::kAdam) {
+    u.bias_correction1 = u.clock->bias_correction1;
+    u.bias_correction2 = u.clock->bias_correction2;
+  }
+  return u;
+}
+
 RECKON_HOST_DEVICE float regularised_gradient(const EmbeddingUpdateScalars& u, float g, float w) {
   return madd(u.weight_decay, w, g);
 }

@@ -109,23 +109,21 @@ struct DenseParam {
   Tensor value, grad, m, v;
 };
 
-// One optimizer step on a dense parameter; Adagrad keeps its sum of squares in m. weight_decay: AdamW's decoupled
-// decay with Adam, L2 on the gradient otherwise.
-void update_dense(Context& ctx, const CtrModelConfig& config, DenseParam& p, std::int64_t step,
+// One optimizer step on a dense parameter, its learning rate and step read from the clock where the step runs;
+// Adagrad keeps its sum of squares in m. weight_decay: AdamW's decoupled decay with Adam, L2 on the gradient
+// otherwise.
+void update_dense(Context& ctx, const CtrModelConfig& config, const StepClock& clock, DenseParam& p,
                   float weight_decay = 0.0f) {
   switch (config.dense_optimizer) {
     case DenseOptimizerKind::kAdam: {
       AdamOptions adam;
-      adam.learning_rate = config.dense_learning_rate;
       adam.weight_decay = weight_decay;
       adam.decoupled_weight_decay = true;
-      adam_update(ctx, p.value, p.grad, p.m, p.v, adam, step);
+      adam_update(ctx, p.value, p.grad, p.m, p.v, adam, clock);
       break;
     }
-    case DenseOptimizerKind::kAdagrad:
-      adagrad_update(ctx, p.value, p.grad, p.m, config.dense_learning_rate, 1e-10f, weight_decay);
-      break;
-    case DenseOptimizerKind::kSgd: sgd_update(ctx, p.value, p.grad, config.dense_learning_rate, weight_decay); break;
+    case DenseOptimizerKind::kAdagrad: adagrad_update(ctx, p.value, p.grad, p.m, clock, 1e-10f, weight_decay); break;
+    case DenseOptimizerKind::kSgd: sgd_update(ctx, p.value, p.grad, clock, weight_decay); break;
   }
 }
 
@@ -165,7 +163,9 @@ struct CtrModel::Workspace {
   Tensor first_out, logit, fm_out, emb, dnn_out, d_logit, d_first, d_emb, loss, prob;
   std::vector<Tensor> hidden, d_hidden;
   std::vector<EmbeddingBags> bags;
-  std::vector<std::uint64_t> dropout_streams;
+  // The per-step scalars, where the step runs: each group's learning rate, the step count and Adam's corrections,
+  // and (dense) one dropout stream per hidden layer. A step captured in a CUDA graph advances them at every replay.
+  StepClock sparse_clock, dense_clock;
 };
 
 CtrModel::CtrModel(Context& ctx, CtrModelConfig config, std::vector<std::int64_t> field_rows)
@@ -209,6 +209,11 @@ CtrModel::CtrModel(Context& ctx, CtrModelConfig config, std::vector<std::int64_t
       in = out;
     }
   }
+  const SparseOptimizer sparse_defaults;
+  w.sparse_clock = StepClock(ctx, config_.sparse_learning_rate, sparse_defaults.beta1, sparse_defaults.beta2);
+  const AdamOptions dense_defaults;
+  w.dense_clock = StepClock(ctx, config_.dense_learning_rate, dense_defaults.beta1, dense_defaults.beta2,
+                            config_.hidden.size());
   ctx.synchronize();
 }
 
@@ -230,6 +235,15 @@ void CtrModel::set_learning_rates(float sparse, float dense) {
   check_rate(dense, "the dense layers' learning rate");
   config_.sparse_learning_rate = sparse;
   config_.dense_learning_rate = dense;
+  ws_->sparse_clock.set_learning_rate(*ctx_, sparse);
+  ws_->dense_clock.set_learning_rate(*ctx_, dense);
+}
+
+std::int64_t CtrModel::step() const { return ws_->dense_clock.read(*ctx_).step; }
+
+void CtrModel::set_step(std::int64_t step) {
+  ws_->sparse_clock.set_step(*ctx_, step);
+  ws_->dense_clock.set_step(*ctx_, step);
 }
 
 void CtrModel::set_dense_weight_decay(float decay) {
@@ -277,24 +291,33 @@ void CtrModel::ensure_workspace(std::int64_t batch) {
   Workspace& w = *ws_;
   if (batch <= w.capacity) return;
   Context& ctx = *ctx_;
+  if (ctx.capturing()) {
+    RECKON_THROW(StatusCode::kUnsupported, "the model's activations would grow from ", w.capacity, " to ", batch,
+                 " samples inside a CUDA graph capture; take one step at this batch size before capturing");
+  }
   const auto F = static_cast<std::int64_t>(field_rows_.size());
   const std::int64_t K = config_.embed_dim, B = batch;
   w.capacity = B;
-  w.first_out = Tensor::empty(ctx, DType::kF32, {B, F});
-  w.d_first = Tensor::empty(ctx, DType::kF32, {B, F});
-  w.logit = Tensor::empty(ctx, DType::kF32, {B});
-  w.fm_out = Tensor::empty(ctx, DType::kF32, {B});
-  w.dnn_out = Tensor::empty(ctx, DType::kF32, {B, 1});
-  w.d_logit = Tensor::empty(ctx, DType::kF32, {B});
-  w.prob = Tensor::empty(ctx, DType::kF32, {B});
-  w.loss = Tensor::empty(ctx, DType::kF32, {1});
-  w.emb = Tensor::empty(ctx, DType::kF32, {B, F, K});
-  w.d_emb = Tensor::empty(ctx, DType::kF32, {B, F, K});
-  w.hidden.clear();
-  w.d_hidden.clear();
-  for (int h : config_.hidden) {
-    w.hidden.push_back(Tensor::empty(ctx, DType::kF32, {B, h}));
-    w.d_hidden.push_back(Tensor::empty(ctx, DType::kF32, {B, h}));
+  // The old blocks are retired, not freed: a CUDA graph captured at the smaller size still points into them.
+  const auto grow = [&ctx](Tensor& t, std::initializer_list<std::int64_t> sizes) {
+    ctx.retire(std::move(t));
+    t = Tensor::empty(ctx, DType::kF32, sizes);
+  };
+  grow(w.first_out, {B, F});
+  grow(w.d_first, {B, F});
+  grow(w.logit, {B});
+  grow(w.fm_out, {B});
+  grow(w.dnn_out, {B, 1});
+  grow(w.d_logit, {B});
+  grow(w.prob, {B});
+  grow(w.loss, {1});
+  grow(w.emb, {B, F, K});
+  grow(w.d_emb, {B, F, K});
+  w.hidden.resize(config_.hidden.size());
+  w.d_hidden.resize(config_.hidden.size());
+  for (std::size_t l = 0; l < config_.hidden.size(); ++l) {
+    grow(w.hidden[l], {B, config_.hidden[l]});
+    grow(w.d_hidden[l], {B, config_.hidden[l]});
   }
 }
 
@@ -350,14 +373,10 @@ void CtrModel::forward(const CtrBatch& batch, bool training) {
   }
   if (has_dnn(config_.kind)) {
     TensorView in = reshape(w.emb, {B, F * K});
-    w.dropout_streams.assign(config_.hidden.size(), 0);
     for (std::size_t l = 0; l < config_.hidden.size(); ++l) {
       const TensorView out = reshape(w.hidden[l], {B, config_.hidden[l]});
       linear_fwd(ctx, in, w.weights[l].value, w.biases[l].value, out, Activation::kRelu, config_.mlp_math);
-      if (training && config_.dropout > 0.0f) {
-        w.dropout_streams[l] = ctx.next_rng_stream();
-        dropout_fwd(ctx, out, config_.dropout, w.dropout_streams[l]);
-      }
+      if (training && config_.dropout > 0.0f) dropout_fwd(ctx, out, config_.dropout, w.dense_clock, l);
       in = out;
     }
     const TensorView out = reshape(w.dnn_out, {B, 1});
@@ -374,22 +393,24 @@ const Tensor& CtrModel::train_step(const CtrBatch& batch) {
   const auto F = static_cast<std::int64_t>(field_rows_.size());
   const std::int64_t K = config_.embed_dim;
   if (stage_timer_ != nullptr) stage_timer_->begin();
+  // The step's clocks first: its dropout streams, learning rates and Adam corrections are the new step's.
+  w.sparse_clock.advance(ctx);
+  w.dense_clock.advance(ctx);
   forward(batch, true);
-  ++step_;
   const TensorView d_logit = reshape(w.d_logit, {B});
   const TensorView labels = TensorView::contiguous(batch.labels.data<float>(), DType::kF32, ctx.device(), {B});
   sigmoid_bce_with_logits(ctx, reshape(w.logit, {B}), labels, w.loss, d_logit,
                           1.0f / static_cast<float>(B), reshape(w.prob, {B}));
   end_stage(CtrStage::kLoss);
   SparseOptimizer sparse{config_.sparse_optimizer, config_.sparse_learning_rate};
-  sparse.step = step_;
+  sparse.clock = &w.sparse_clock;
   sparse.eps = config_.sparse_optimizer == SparseOptimizerKind::kAdam ? 1e-8f : 1e-10f;
 
   if (has_first_order(config_.kind)) {
     // ∂/∂w_f = d_logit (times x_f, applied by the sparse backward's per-sample weights); ∂/∂bias = Σ d_logit.
     linear_bwd_data(ctx, reshape(w.d_logit, {B, 1}), w.ones, reshape(w.d_first, {B, F}));
     column_sum(ctx, reshape(w.d_logit, {B, 1}), w.bias.grad);
-    update_dense(ctx, config_, w.bias, step_);
+    update_dense(ctx, config_, w.dense_clock, w.bias);
     end_stage(CtrStage::kDenseOptimizer);
     embedding_bag_bwd_update(ctx, w.first_views, w.bags, reshape(w.d_first, {B, F}), {PoolingMode::kSum}, sparse,
                              w.first_states);
@@ -417,15 +438,15 @@ const Tensor& CtrModel::train_step(const CtrBatch& batch) {
         linear_bwd_data(ctx, d_out, w.weights[l].value, d_in, config_.mlp_math);
       }
       if (l > 0) {
-        if (config_.dropout > 0.0f) dropout_bwd(ctx, d_in, config_.dropout, w.dropout_streams[l - 1]);
+        if (config_.dropout > 0.0f) dropout_bwd(ctx, d_in, config_.dropout, w.dense_clock, l - 1);
         relu_bwd(ctx, in, d_in);
       }
       d_out = d_in;
     }
     end_stage(CtrStage::kMlpBackward);
     for (std::size_t l = 0; l < layers; ++l) {
-      update_dense(ctx, config_, w.weights[l], step_, config_.dense_weight_decay);
-      update_dense(ctx, config_, w.biases[l], step_);
+      update_dense(ctx, config_, w.dense_clock, w.weights[l], config_.dense_weight_decay);
+      update_dense(ctx, config_, w.dense_clock, w.biases[l]);
     }
     end_stage(CtrStage::kDenseOptimizer);
   }

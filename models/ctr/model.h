@@ -128,11 +128,12 @@ class CtrModel {
   // The optimizers' state in a fixed order (each table's sparse state, then each dense parameter's moments), so a
   // checkpoint can resume training exactly where it stopped.
   std::vector<TensorView> optimizer_state() const;
-  std::int64_t step() const { return step_; }
+  // Steps taken (read from where the steps run: synchronises the context).
+  std::int64_t step() const;
   // Profile training steps by stage: a timer built with ctr_stage_names() on the model's context, or null (the
   // default) for none. Marks on a GPU are stream events, so profiling does not serialise the step.
   void set_stage_timer(StageTimer* timer) { stage_timer_ = timer; }
-  void set_step(std::int64_t step) { step_ = step; }
+  void set_step(std::int64_t step);
 
  private:
   struct Workspace;
@@ -146,7 +147,6 @@ class CtrModel {
   CtrModelConfig config_;
   std::vector<std::int64_t> field_rows_;
   BatchLayout layout_;
-  std::int64_t step_ = 0;
   std::unique_ptr<Workspace> ws_;
   StageTimer* stage_timer_ = nullptr;
 };

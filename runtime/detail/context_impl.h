@@ -5,6 +5,7 @@
 
 #include "reckon/config.h"
 #include "reckon/runtime/context.h"
+#include "reckon/runtime/error.h"
 
 #if RECKON_WITH_CUDA
 #include "reckon/runtime/detail/cuda_check.h"
@@ -25,6 +26,20 @@ struct StreamHolder {
   cudaStream_t stream = nullptr;
 #endif
 };
+
+// Memory that CUDA graphs captured on a context may point into, kept alive while any of them is (a graph holds a
+// reference to its context's pins from capture to destruction).
+struct GraphPins;
+
+// Refuses what a CUDA graph capture may not contain (kUnsupported, with the words given).
+#define RECKON_REFUSE_WHILE_CAPTURING(capturing, ...)                        \
+  do {                                                                       \
+    if (capturing) RECKON_THROW(::reckon::StatusCode::kUnsupported, __VA_ARGS__); \
+  } while (0)
+
+// What graph capture needs of a context.
+bool& capture_flag(Context& ctx);
+std::shared_ptr<GraphPins> graph_pins(Context& ctx);
 
 struct ContextAccess {
   static const std::shared_ptr<StreamHolder>& stream_holder(const Context& ctx);

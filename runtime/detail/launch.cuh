@@ -24,6 +24,16 @@ void validate_launch(const char* kernel_name, dim3 grid, dim3 block, std::size_t
 [[noreturn]] void throw_launch_error(cudaError_t status, const char* kernel_name, const char* what, const char* file,
                                      int line);
 
+// Whether `stream` is being captured into a graph (then nothing may synchronise it). Inline, like the launch.
+inline bool stream_capturing(cudaStream_t stream) {
+  cudaStreamCaptureStatus status = cudaStreamCaptureStatusNone;
+  if (cudaStreamIsCapturing(stream, &status) != cudaSuccess) {
+    (void)cudaGetLastError();  // the synchronisation that follows reports what is wrong with the stream
+    return false;
+  }
+  return status != cudaStreamCaptureStatusNone;
+}
+
 // The calls that touch the CUDA runtime's state (the kernel's attributes, the last error, the stream) are inline,
 // so they run in the runtime that registered the kernel: the caller's, even if it were not the library's.
 template <typename... KernelArgs, typename... Args>
@@ -40,7 +50,7 @@ void launch_kernel(const char* kernel_name, const char* file, int line, void (*k
   kernel<<<grid, block, shared_bytes, stream>>>(std::forward<Args>(args)...);
   cudaError_t status = cudaGetLastError();
   if (status != cudaSuccess) throw_launch_error(status, kernel_name, "launch", file, line);
-  if (sync_launches()) {
+  if (sync_launches() && !stream_capturing(stream)) {
     status = cudaStreamSynchronize(stream);
     if (status != cudaSuccess) throw_launch_error(status, kernel_name, "launch (synchronised)", file, line);
   }

@@ -783,6 +783,39 @@ void backward_bad_input_leaves_tables_untouched(Device device) {
 
 TEST(EmbeddingBackwardCpu, BadInputLeavesTablesUntouched) { backward_bad_input_leaves_tables_untouched(Device::cpu()); }
 
+// Many tables: the call's first error by (kind, table, position), however its tables are split into launches (32
+// a launch forward) and resolve chunks (64): malformed offsets anywhere come before a bad id anywhere, and a bad
+// id past the 64th table is reported with its own value and bound. The same words on every device.
+void many_table_errors(Device device) {
+  std::vector<std::int64_t> rows(70);
+  for (std::size_t t = 0; t < rows.size(); ++t) rows[t] = 10 + static_cast<std::int64_t>(t);
+  const auto set_bags = [](Problem& p, std::size_t t, std::vector<std::int64_t> offsets, std::vector<std::int64_t> ids) {
+    p.offsets[t] = std::move(offsets);
+    p.indices[t] = std::move(ids);
+  };
+  Problem forty = make_problem(4, 4, std::vector<std::int64_t>(rows.begin(), rows.begin() + 40), 2, Ids::kUniform,
+                               false, DType::kF32, 210);
+  set_bags(forty, 2, {0, 1, 2, 3, 4}, {1, 50, 2, 3});       // a bad id in table 2 (chunk 0 of the forward)
+  set_bags(forty, 35, {0, 2, 1, 3, 4}, {1, 2, 3, 4});       // malformed offsets in table 35 (chunk 1)
+  expect_error([&] { run_fwd(device, forty, DType::kF32, DType::kI32, {PoolingMode::kSum}); },
+               StatusCode::kInvalidArgument, {"embedding_bag_fwd: offsets of table 35 are malformed at bag 1"});
+
+  Problem seventy = make_problem(4, 4, rows, 2, Ids::kUniform, false, DType::kF32, 211);
+  set_bags(seventy, 66, {0, 1, 2, 4, 4}, {1, 2, 3, 99});
+  expect_error([&] { run_fwd(device, seventy, DType::kF32, DType::kI64, {PoolingMode::kSum}); },
+               StatusCode::kOutOfRange, {"embedding_bag_fwd: table 66, index position 3: id 99 is outside [0, 76)"});
+  const std::vector<float> diff(4 * 70 * 4, 1.0f);
+  expect_error([&] { (void)run_bwd(device, seventy, DType::kF32, DType::kI32, PoolingMode::kSum, diff); },
+               StatusCode::kOutOfRange, {"embedding_bag_bwd: table 66, index position 3: id 99 is outside [0, 76)"});
+}
+
+TEST(EmbeddingCpu, ManyTablesReportTheCallsFirstError) { many_table_errors(Device::cpu()); }
+
+TEST(EmbeddingCuda, ManyTablesReportTheCallsFirstErrorAsTheCpu) {
+  RECKON_SKIP_WITHOUT_CUDA();
+  many_table_errors(Device::cuda(0));
+}
+
 TEST(EmbeddingBackwardCuda, GradientBitwiseEqualToCpu) {
   RECKON_SKIP_WITHOUT_CUDA();
   RECKON_TRACE_SEED();

@@ -731,7 +731,8 @@ TEST(CtrTraining, EndsAtTheBestEpoch) {
 
 TEST(CtrCheckpoint, ResumedTrainingIsBitwiseUninterruptedTraining) {
   // Two epochs in one go, against one epoch, a checkpoint, a load and one more epoch: the checkpoint carries the
-  // Adam moments (sparse and dense) and the step count, so the two runs end bit for bit equal.
+  // Adam moments (sparse and dense) and the step count, and the dropout masks follow the step (the model's step
+  // clock), so the two runs end bit for bit equal.
   const std::string dir = testing::temp_dir("ctr_resume");
   const SyntheticResult s = write_synthetic_click_log(dir, {4000, 10, 3});
   const Vocabulary v = build_vocabulary(s.train_path, {}, 1);
@@ -739,6 +740,7 @@ TEST(CtrCheckpoint, ResumedTrainingIsBitwiseUninterruptedTraining) {
   const std::vector<std::int64_t> rows = v.field_rows();
   CtrModelConfig config;
   config.hidden = {16, 8};
+  config.dropout = 0.1f;
   TrainOptions options;
   options.batch_size = 256;
   options.shuffle = false;  // epoch 2 of one run sees the batches of epoch 1 of the other
@@ -1079,6 +1081,14 @@ TEST(CtrTrainingCuda, OneStepMatchesCpu) {
   }
 }
 
+void expect_same_parameters(Context& ctx, const CtrModel& a, const CtrModel& b) {
+  const auto pa = a.parameters(), pb = b.parameters();
+  ASSERT_EQ(pa.size(), pb.size());
+  for (std::size_t i = 0; i < pa.size(); ++i) {
+    EXPECT_EQ(testing::to_host<float>(ctx, pa[i]), testing::to_host<float>(ctx, pb[i])) << "parameter " << i;
+  }
+}
+
 // A batch of B samples over `fields` fields of `rows` ids each, on ctx's device; `bad` puts one id out of range.
 CtrBatch device_batch(Context& ctx, std::int64_t B, std::int64_t fields, std::int64_t rows, bool bad = false) {
   CtrBatch batch;
@@ -1099,35 +1109,35 @@ CtrBatch device_batch(Context& ctx, std::int64_t B, std::int64_t fields, std::in
   return batch;
 }
 
-// A DeepFM step never synchronises the host, so it can be captured into a CUDA graph: a replay from the same state
-// gives the eager step's parameters bit for bit, and a bad id in a captured step surfaces at the next
-// synchronisation, with the parameters left as they were.
+// A DeepFM step never synchronises the host, so it can be captured into a CUDA graph: every replay is a training
+// step (the step count, Adam's corrections and the dropout masks move on, read where the step runs), bit for bit
+// the eager step's, and a bad id in a captured step surfaces at the next synchronisation with the parameters left
+// as they were.
 TEST(CtrTrainingCuda, CapturedStepReplaysLikeTheEagerStep) {
   RECKON_SKIP_WITHOUT_CUDA();
   Context ctx(Device::cuda(0));
   CtrModelConfig config;
   config.hidden = {64, 64};
+  config.dropout = 0.2f;
+  config.sparse_optimizer = SparseOptimizerKind::kAdam;
   const std::vector<std::int64_t> rows(6, 500);
   CtrModel eager(ctx, config, rows), captured(ctx, config, rows);
   const CtrBatch batch = device_batch(ctx, 512, 6, 500);
   eager.train_step(batch);  // each model takes one step eagerly, which also sizes the workspace
   captured.train_step(batch);
   ctx.synchronize();
-  CudaGraph::begin_capture(ctx);
-  captured.train_step(batch);
-  const CudaGraph graph = CudaGraph::end_capture(ctx);
-  eager.train_step(batch);
-  graph.replay(ctx);
-  ctx.synchronize();
-  const auto pa = eager.parameters(), pb = captured.parameters();
-  for (std::size_t i = 0; i < pa.size(); ++i) {
-    EXPECT_EQ(testing::to_host<float>(ctx, pa[i]), testing::to_host<float>(ctx, pb[i])) << "parameter " << i;
+  const CudaGraph graph = CudaGraph::capture(ctx, [&] { captured.train_step(batch); });
+  for (int replay = 0; replay < 3; ++replay) {
+    eager.train_step(batch);
+    const float eager_loss = eager.read_loss();
+    graph.replay(ctx);
+    EXPECT_EQ(captured.read_loss(), eager_loss) << "replay " << replay;
   }
+  EXPECT_EQ(captured.step(), 4);
+  expect_same_parameters(ctx, eager, captured);
 
   const CtrBatch bad = device_batch(ctx, 512, 6, 500, /*bad=*/true);
-  CudaGraph::begin_capture(ctx);
-  captured.train_step(bad);
-  const CudaGraph bad_graph = CudaGraph::end_capture(ctx);
+  const CudaGraph bad_graph = CudaGraph::capture(ctx, [&] { captured.train_step(bad); });
   std::vector<std::vector<float>> before;
   for (const TensorView& p : captured.parameters()) before.push_back(testing::to_host<float>(ctx, p));
   bad_graph.replay(ctx);
@@ -1142,6 +1152,59 @@ TEST(CtrTrainingCuda, CapturedStepReplaysLikeTheEagerStep) {
   for (std::size_t i = 0; i < after.size(); ++i) {
     EXPECT_EQ(testing::to_host<float>(ctx, after[i]), before[i]) << "parameter " << i << " changed";
   }
+}
+
+// A graph keeps the memory it points into: predicting a larger batch after the capture grows the model's
+// activations and the context's workspace, and the replay still writes the blocks it was captured with.
+TEST(CtrTrainingCuda, ReplayAfterTheWorkspacesGrew) {
+  RECKON_SKIP_WITHOUT_CUDA();
+  Context ctx(Device::cuda(0));
+  CtrModelConfig config;
+  config.hidden = {64};
+  const std::vector<std::int64_t> rows(6, 500);
+  CtrModel eager(ctx, config, rows), captured(ctx, config, rows);
+  const CtrBatch batch = device_batch(ctx, 512, 6, 500), large = device_batch(ctx, 1024, 6, 500);
+  eager.train_step(batch);
+  captured.train_step(batch);
+  const CudaGraph graph = CudaGraph::capture(ctx, [&] { captured.train_step(batch); });
+  (void)captured.predict(large);
+  (void)ctx.workspace(std::size_t{256} << 20);
+  ctx.synchronize();
+  eager.train_step(batch);
+  graph.replay(ctx);
+  EXPECT_EQ(captured.read_loss(), eager.read_loss());
+  expect_same_parameters(ctx, eager, captured);
+}
+
+// A capture on a fresh context and model says what it needs (one step at the batch size, as PyTorch's warm-up);
+// after that step the capture works, and its replays are the eager steps.
+TEST(CtrTrainingCuda, CaptureOnAFreshContextSaysWhatItNeeds) {
+  RECKON_SKIP_WITHOUT_CUDA();
+  Context ctx(Device::cuda(0));
+  CtrModelConfig config;
+  config.hidden = {32};
+  const std::vector<std::int64_t> rows(4, 300);
+  CtrModel eager(ctx, config, rows), captured(ctx, config, rows);
+  const CtrBatch batch = device_batch(ctx, 256, 4, 300);
+  try {
+    (void)CudaGraph::capture(ctx, [&] { captured.train_step(batch); });
+    ADD_FAILURE() << "a first step was captured";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), StatusCode::kUnsupported) << e.what();
+    EXPECT_NE(e.message().find("before capturing"), std::string::npos) << e.message();
+  }
+  EXPECT_NO_THROW(ctx.synchronize());
+  EXPECT_EQ(captured.step(), 0) << "the refused capture ran nothing";
+  captured.train_step(batch);
+  eager.train_step(batch);
+  const CudaGraph graph = CudaGraph::capture(ctx, [&] { captured.train_step(batch); });
+  for (int i = 0; i < 2; ++i) {
+    eager.train_step(batch);
+    graph.replay(ctx);
+  }
+  ctx.synchronize();
+  EXPECT_EQ(captured.step(), 3);
+  expect_same_parameters(ctx, eager, captured);
 }
 
 // TF32 matrix products on the GPU: the same training, within what 10-bit mantissa inputs change.

@@ -6,6 +6,9 @@
 #include <vector>
 
 #include "reckon/runtime/context.h"
+#include "reckon/kernels/dense/dense.h"
+#include "reckon/runtime/graph.h"
+#include "reckon/runtime/memory.h"
 #include "reckon/runtime/timer.h"
 #include "testing.h"
 
@@ -132,6 +135,81 @@ TEST(ContextCuda, StreamEventWaitsForWorkBeforeItOnly) {
   ctx.synchronize();
   EXPECT_EQ(back[0], 0x5a);
   EXPECT_EQ(back[n - 1], 0x5a);
+}
+
+TEST(Context, CpuContextsHaveNoGraphsAndRetireFrees) {
+  Context ctx(Device::cpu());
+  EXPECT_FALSE(ctx.capturing());
+  try {
+    GraphCapture capture(ctx);
+    ADD_FAILURE() << "a CPU context began a capture";
+  } catch (const Error& e) {
+    EXPECT_TRUE(e.code() == StatusCode::kInvalidArgument || e.code() == StatusCode::kNotCompiled) << e.what();
+  }
+  Buffer b = Buffer::on_device(ctx, 64);
+  ctx.retire(std::move(b));
+  EXPECT_EQ(b.data(), nullptr);
+  Tensor t = Tensor::empty(ctx, DType::kF32, {4});
+  ctx.retire(std::move(t));
+}
+
+Tensor filled(Context& ctx, std::int64_t n, float value) {
+  Tensor t = Tensor::empty(ctx, DType::kF32, {n});
+  const std::vector<float> host(static_cast<std::size_t>(n), value);
+  copy_bytes(ctx, t.data<float>(), ctx.device(), host.data(), Device::cpu(), host.size() * sizeof(float));
+  ctx.synchronize();
+  return t;
+}
+
+// What a capture may not do is refused with an error that names it, the capture ends on every exit path, and the
+// context goes on working; a capture on a fresh context records ops that need nothing created.
+TEST(CudaGraphCuda, RefusalsAndFailuresEndTheCapture) {
+  RECKON_SKIP_WITHOUT_CUDA();
+  Context ctx(Device::cuda(0));
+  Tensor a = filled(ctx, 16, 1.0f), b = filled(ctx, 16, 0.5f), wrong = filled(ctx, 8, 0.0f);
+  const auto expect_refused = [&](auto&& step, StatusCode code, const char* words) {
+    try {
+      (void)CudaGraph::capture(ctx, step);
+      ADD_FAILURE() << "no error for " << words;
+    } catch (const Error& e) {
+      EXPECT_EQ(e.code(), code) << e.what();
+      EXPECT_NE(e.message().find(words), std::string::npos) << e.message();
+    }
+    EXPECT_FALSE(ctx.capturing());
+    EXPECT_NO_THROW(ctx.synchronize()) << "the stream is left capturing after: " << words;
+  };
+  expect_refused([&] { add_inplace(ctx, a, wrong); }, StatusCode::kInvalidArgument, "");
+  expect_refused([&] { (void)Tensor::empty(ctx, DType::kF32, {4}); }, StatusCode::kUnsupported, "device allocation");
+  const std::vector<float> host(16, 2.0f);
+  expect_refused([&] { copy_bytes(ctx, a.data<float>(), ctx.device(), host.data(), Device::cpu(), 64); },
+                 StatusCode::kUnsupported, "inside a CUDA graph capture");
+  expect_refused([&] { ctx.synchronize(); }, StatusCode::kUnsupported, "synchronize()");
+  expect_refused([&] { (void)ctx.workspace(std::size_t{1} << 24); }, StatusCode::kUnsupported, "workspace");
+  expect_refused([&] { GraphCapture nested(ctx); }, StatusCode::kInvalidArgument, "already open");
+
+  const CudaGraph add = CudaGraph::capture(ctx, [&] { add_inplace(ctx, a, b); });
+  add.replay(ctx);
+  add.replay(ctx);
+  EXPECT_EQ(testing::to_host<float>(ctx, a), std::vector<float>(16, 2.0f));
+  Context other(Device::cuda(0));
+  EXPECT_THROW(add.replay(other), Error) << "a graph replays on its own context";
+}
+
+// Memory that grows after a capture is retired, not freed, while a graph captured before may point into it.
+TEST(CudaGraphCuda, RetiredMemoryLivesAsLongAsTheGraph) {
+  RECKON_SKIP_WITHOUT_CUDA();
+  Context ctx(Device::cuda(0));
+  Tensor a = filled(ctx, 16, 1.0f), b = filled(ctx, 16, 0.5f);
+  (void)ctx.workspace(std::size_t{8} << 20);
+  ctx.synchronize();
+  CudaGraph graph = CudaGraph::capture(ctx, [&] { add_inplace(ctx, a, b); });
+  (void)ctx.workspace(std::size_t{64} << 20);  // the 8 MiB block is retired: the graph holds it
+  ctx.synchronize();
+  const std::size_t held = device_pool_stats(ctx.device()).used_bytes;
+  graph = CudaGraph();
+  ctx.synchronize();
+  EXPECT_LE(device_pool_stats(ctx.device()).used_bytes + (std::size_t{8} << 20), held)
+      << "the retired block outlived the graph";
 }
 
 }  // namespace

@@ -59,6 +59,56 @@ TEST(DeviceErrors, MessagesNameTheOpOperandPositionAndValue) {
   }
 }
 
+// An op with more than 64 operands resolves in chunks: a chunk that does not hold the key's operand leaves the record
+// to the next, so the value and bound are the right table's; the last chunk marks the record resolved regardless.
+TEST(DeviceErrors, ResolveInChunksFindsTheOperandsChunk) {
+  std::vector<std::int32_t> ids(70 * 4);
+  for (std::size_t i = 0; i < ids.size(); ++i) ids[i] = static_cast<std::int32_t>(i);
+  const auto chunk = [&](int first, int count, bool last) {
+    ErrorOperands o;
+    o.op = DeviceOp::kEmbeddingBagBwd;
+    o.first_operand = first;
+    o.count = count;
+    o.last = last;
+    for (int k = 0; k < count; ++k) {
+      o.ids[k] = ids.data() + (first + k) * 4;
+      o.stride[k] = 1;
+      o.limit[k] = 100 + first + k;
+    }
+    return o;
+  };
+  DeviceErrorRecord r;
+  r.key = device_error_key(DeviceErrorKind::kIndexOutOfRange, 66, 3);
+  resolve_device_error_record(r, chunk(0, 64, false));
+  EXPECT_EQ(r.resolved, 0) << "the first chunk does not hold table 66";
+  resolve_device_error_record(r, chunk(64, 6, true));
+  EXPECT_EQ(r.resolved, 1);
+  EXPECT_EQ(r.op, static_cast<std::int32_t>(DeviceOp::kEmbeddingBagBwd));
+  EXPECT_EQ(r.value, 66 * 4 + 3);
+  EXPECT_EQ(r.limit, 166);
+  EXPECT_EQ(device_error_message(r), "embedding_bag_bwd: table 66, index position 3: id 267 is outside [0, 166)");
+
+  DeviceErrorRecord early;
+  early.key = device_error_key(DeviceErrorKind::kIndexOutOfRange, 5, 1);
+  resolve_device_error_record(early, chunk(0, 64, false));
+  EXPECT_EQ(early.value, 21);
+  EXPECT_EQ(early.limit, 105);
+  const DeviceErrorRecord before = early;
+  resolve_device_error_record(early, chunk(64, 6, true));  // resolved already: unchanged
+  EXPECT_EQ(early.value, before.value);
+  EXPECT_EQ(early.limit, before.limit);
+
+  DeviceErrorRecord nowhere;
+  nowhere.key = device_error_key(DeviceErrorKind::kIndexOutOfRange, 90, 0);
+  resolve_device_error_record(nowhere, chunk(64, 6, true));
+  EXPECT_EQ(nowhere.resolved, 1) << "the last chunk resolves even an operand no chunk holds";
+  EXPECT_EQ(nowhere.limit, -1);
+
+  DeviceErrorRecord clear;
+  resolve_device_error_record(clear, chunk(0, 64, true));
+  EXPECT_EQ(clear.resolved, 0) << "a clear record stays clear";
+}
+
 // A forward with a bad id returns without waiting; the error is raised by the next synchronisation, once, and a
 // state update enqueued while it is pending changes nothing.
 TEST(DeviceErrorsCuda, RecordedByTheOpRaisedAtSynchronize) {

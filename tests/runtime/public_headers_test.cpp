@@ -19,6 +19,7 @@
 #include "reckon/runtime/graph.h"
 #include "reckon/runtime/memory.h"
 #include "reckon/runtime/philox.h"
+#include "reckon/runtime/step_clock.h"
 #include "reckon/runtime/tensor.h"
 #include "reckon/runtime/timer.h"
 
