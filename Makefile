@@ -9,7 +9,7 @@ CMAKE_ARGS ?=
 JOBS ?= $(shell nproc)
 CTEST_ARGS ?=
 
-.PHONY: all deps configure build test demo bench clean format
+.PHONY: all deps configure build test demo bench compare clean format
 
 all: build
 
@@ -34,6 +34,10 @@ demo: build
 
 bench: build
 	@for b in $(BUILD_DIR)/bench/*_bench; do echo "== $$b"; $$b --benchmark_min_time=0.2; done
+
+# reckon beside PyTorch and gensim on the same data and settings (bench/peers; minutes, not part of test or CI).
+compare: build
+	@BUILD_DIR=$(BUILD_DIR) bench/peers/compare.sh
 
 format:
 	@git ls-files '*.h' '*.cpp' '*.cu' '*.cuh' | xargs clang-format -i

@@ -27,7 +27,7 @@ namespace {
 struct SynthArgs {
   std::int64_t rows = 1'000'000, test = 100'000;
   std::uint64_t seed = 1;
-  std::string out = "ctr_synth";
+  std::string out = "ctr_synth", structure = "app-store";
   bool json = false;
 };
 
@@ -328,14 +328,21 @@ void add_ctr_command(CLI::App& app) {
   ctr->require_subcommand(1);
 
   auto synth = std::make_shared<SynthArgs>();
-  auto* s = ctr->add_subcommand("synth", "Write the synthetic app-store click log (Criteo layout) and bayes.json");
+  auto* s = ctr->add_subcommand("synth", "Write a synthetic click log with planted structure (Criteo layout) and "
+                                          "bayes.json");
   s->add_option("--rows", synth->rows, "training rows")->capture_default_str();
   s->add_option("--test", synth->test, "test rows")->capture_default_str();
   s->add_option("--seed", synth->seed, "random seed")->capture_default_str();
+  s->add_option("--structure", synth->structure,
+                "app-store (the demo's: 10 fields, order-2 and order-3 terms) or ads (all 39 columns, counts, "
+                "rank-4 order-2 term among 8 fields, order-3 parity term)")
+      ->check(CLI::IsMember({"app-store", "ads"}))
+      ->capture_default_str();
   s->add_option("--out", synth->out, "output directory")->capture_default_str();
   s->add_flag("--json", synth->json, "print one JSON object");
   s->callback([synth] {
-    const ctr::SyntheticResult r = ctr::write_synthetic_click_log(synth->out, {synth->rows, synth->test, synth->seed});
+    const ctr::SyntheticResult r = ctr::write_synthetic_click_log(
+        synth->out, {synth->rows, synth->test, synth->seed, ctr::parse_synthetic_structure(synth->structure)});
     const nlohmann::json j{{"train", r.train_path},
                            {"test", r.test_path},
                            {"bayes", r.bayes_path},

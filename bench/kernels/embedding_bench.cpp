@@ -221,6 +221,26 @@ void BM_EmbeddingBagFwd_cpu(benchmark::State& state) {
 BENCHMARK(BM_EmbeddingBagFwd_cpu)->Name("BM_EmbeddingBagFwd/cpu")->Apply(cpu_shapes);
 
 // Baseline: the plain single-thread loop a user would write (no validation, no threads).
+// The peer comparison's shapes (bench/peers/kernels_compare.py times PyTorch's F.embedding_bag on the same): 26
+// tables of 1,000,000 rows at D = 16 or 250,000 at D = 64 (1.7 GB of tables either way, far beyond the caches),
+// B = 8192 bags of L uniform ids each.
+void BM_EmbeddingBagFwdPeerShapes_cpu(benchmark::State& state) {
+  Context& ctx = cpu_context();
+  const std::int64_t dim = state.range(0), rows = dim == 16 ? 1'000'000 : 250'000;
+  Setup s = make_setup(ctx, 8192, 26, rows, dim, static_cast<int>(state.range(1)), false, DType::kF32);
+  for (auto _ : state) {
+    embedding_bag_fwd(ctx, s.table_views, s.bags, s.dst, {PoolingMode::kSum});
+    benchmark::ClobberMemory();
+  }
+  report_bytes(state, s.bytes, false);
+}
+BENCHMARK(BM_EmbeddingBagFwdPeerShapes_cpu)
+    ->Name("BM_EmbeddingBagFwd/cpu_peer_shapes")
+    ->ArgsProduct({{16, 64}, {1, 20}})
+    ->ArgNames({"D", "L"})
+    ->UseRealTime()
+    ->Unit(benchmark::kMillisecond);
+
 void BM_EmbeddingBagFwdPlainLoop_cpu(benchmark::State& state) {
   const std::int64_t dim = state.range(0);
   Setup s = cpu_setup(state);

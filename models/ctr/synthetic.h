@@ -17,10 +17,18 @@
 
 namespace reckon::ctr {
 
+// A second log with other planted structure, for choosing defaults that hold across data: every one of the 39
+// Criteo columns carries signal (13 counts with smooth effects, 26 categorical fields of 4 to 200,000 values), an
+// order-2 term of rank 4 among 8 fields and an order-3 parity term among 3 others (models/ctr/synthetic.cpp).
+enum class SyntheticStructure { kAppStore, kAds };
+const char* to_string(SyntheticStructure structure) noexcept;
+SyntheticStructure parse_synthetic_structure(const std::string& name);  // "app-store" or "ads"
+
 struct SyntheticOptions {
   std::int64_t train_rows = 1'000'000;
   std::int64_t test_rows = 100'000;
   std::uint64_t seed = 1;
+  SyntheticStructure structure = SyntheticStructure::kAppStore;
 };
 
 struct SyntheticResult {

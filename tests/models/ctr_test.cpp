@@ -493,6 +493,21 @@ TEST(CtrTraining, PlantedStructureOrdersTheModels) {
   EXPECT_LT(deepfm.logloss, lr.logloss);
 }
 
+// The ads log (other planted structure, for validating defaults): all 39 Criteo columns are read, the three
+// parity fields have their few values, and the true probabilities separate the clicks well.
+TEST(CtrSynthetic, AdsLogCarriesSignalInEveryColumnFamily) {
+  const std::string dir = testing::temp_dir("ctr_ads");
+  const SyntheticResult s = write_synthetic_click_log(dir, {100000, 20000, 3, SyntheticStructure::kAds});
+  EXPECT_GT(s.bayes_auc, 0.85);
+  const Vocabulary v = build_vocabulary(s.train_path, {}, 1);
+  ASSERT_EQ(v.field_count(), 39);
+  EXPECT_EQ(v.rows(13), 5);  // field f0: 4 values and the out-of-vocabulary id
+  EXPECT_GT(v.rows(38), 1000);
+  for (std::int64_t f = 0; f < 13; ++f) EXPECT_GT(v.rows(f), 5) << "count column " << f;
+  EXPECT_EQ(parse_synthetic_structure(to_string(SyntheticStructure::kAds)), SyntheticStructure::kAds);
+  EXPECT_THROW((void)parse_synthetic_structure("nope"), Error);
+}
+
 TEST(CtrTraining, PredictFileScoresAsPredictDoes) {
   // A file scored batch by batch as it is read gives predict()'s probabilities on the same rows, bit for bit, with
   // a batch size that does not divide the rows and malformed rows among them.

@@ -1,0 +1,279 @@
+#!/usr/bin/env python3
+"""reckon's CTR models beside a plain PyTorch model, same file, same preprocessing, same settings, one run.
+
+For each model (LR, FM, DNN, DeepFM) it runs `reckon ctr train --json` and then the PyTorch model a user would write
+(the issue's reference: one embedding per field drawn from N(0, init_std^2), first-order weights 0, FM term
+1/2 sum((sum v)^2 - sum v^2), nn.Linear MLP with PyTorch's default init, BCEWithLogitsLoss, Adam on everything) on
+the same Criteo-layout rows, tokenised as reckon's reader does (integer features bucketed as floor(ln(x)^2) for
+x > 2, a vocabulary per field with --min-count, rare and unseen tokens sharing one id). It prints a table of AUC,
+logloss and training samples/s (parsing excluded on both sides) with the ratios, and the same as JSON with --json.
+
+  python3 bench/peers/ctr_compare.py --synth 1000000 --test 200000       # a generated log (reckon ctr synth)
+  python3 bench/peers/ctr_compare.py --train day0.txt --valid day1.txt   # any Criteo-layout file
+"""
+import argparse
+import json
+import math
+import os
+import subprocess
+import sys
+import time
+from collections import Counter
+
+import numpy as np
+
+MODELS = ("lr", "fm", "dnn", "deepfm")
+
+
+def criteo_integer_token(raw):
+    """reckon's criteo_integer_token (models/ctr/dataset.cpp)."""
+    if raw == "":
+        return ""
+    try:
+        x = float(raw)
+    except ValueError:
+        return "?" + raw
+    if x > 2:
+        l = math.log(x)
+        return "b" + str(int(math.floor(l * l)))
+    return str(int(math.floor(x)))
+
+
+def read_criteo(path):
+    """Labels and per-row token lists of a Criteo-layout file (TSV, or CSV with a header), as reckon reads it."""
+    labels, rows = [], []
+    with open(path, encoding="utf-8", errors="replace") as f:
+        for number, line in enumerate(f):
+            line = line.rstrip("\r\n")
+            if not line:
+                continue
+            cols = line.split("\t") if "\t" in line else line.split(",")
+            if len(cols) != 40:
+                continue
+            if number == 0 and cols[0] not in ("0", "1"):
+                continue  # a header
+            if cols[0] not in ("0", "1"):
+                continue
+            labels.append(float(cols[0]))
+            rows.append([criteo_integer_token(c) for c in cols[1:14]] + cols[14:40])
+    return np.asarray(labels, dtype=np.float32), rows
+
+
+def encode(train_rows, valid_rows, min_count):
+    """Per-field vocabularies from the training rows (id 0: rare or unseen), ids offset into one table."""
+    fields = len(train_rows[0])
+    counts = [Counter() for _ in range(fields)]
+    for row in train_rows:
+        for f, token in enumerate(row):
+            counts[f][token] += 1
+    vocab = [{t: i + 1 for i, t in enumerate(sorted(t for t, c in cnt.items() if c >= min_count))} for cnt in counts]
+    sizes = [len(v) + 1 for v in vocab]
+    offsets = np.cumsum([0] + sizes[:-1]).astype(np.int64)
+
+    def ids(rows):
+        out = np.empty((len(rows), fields), dtype=np.int64)
+        for r, row in enumerate(rows):
+            out[r] = [vocab[f].get(t, 0) for f, t in enumerate(row)]
+        return out + offsets
+
+    return ids(train_rows), ids(valid_rows), sum(sizes), fields
+
+
+def auc(labels, scores):
+    """Area under the ROC curve with ties averaged (the Mann-Whitney statistic)."""
+    order = np.argsort(scores, kind="mergesort")
+    s = scores[order]
+    ranks = np.empty(len(s), dtype=np.float64)
+    i = 0
+    while i < len(s):
+        j = i
+        while j + 1 < len(s) and s[j + 1] == s[i]:
+            j += 1
+        ranks[i:j + 1] = (i + j) / 2.0 + 1.0
+        i = j + 1
+    y = labels[order]
+    pos = y.sum()
+    neg = len(y) - pos
+    if pos == 0 or neg == 0:
+        return float("nan")
+    return float((ranks[y == 1].sum() - pos * (pos + 1) / 2.0) / (pos * neg))
+
+
+def logloss(labels, p):
+    p = np.clip(p, 1e-7, 1 - 1e-7)
+    return float(-np.mean(labels * np.log(p) + (1 - labels) * np.log(1 - p)))
+
+
+def torch_model(torch, kind, rows, fields, dim, hidden, init_std):
+    nn = torch.nn
+
+    class Ctr(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.bias = nn.Parameter(torch.zeros(1))
+            if kind != "dnn":
+                self.first = nn.Embedding(rows, 1)
+                nn.init.zeros_(self.first.weight)
+            if kind != "lr":
+                self.emb = nn.Embedding(rows, dim)
+                nn.init.normal_(self.emb.weight, 0.0, init_std)
+            if kind in ("dnn", "deepfm"):
+                layers, width = [], fields * dim
+                for h in hidden:
+                    layers += [nn.Linear(width, h), nn.ReLU()]
+                    width = h
+                layers.append(nn.Linear(width, 1))
+                self.mlp = nn.Sequential(*layers)
+
+        def forward(self, x):
+            logit = self.bias.expand(x.shape[0])
+            if kind != "dnn":
+                logit = logit + self.first(x).sum(dim=(1, 2))
+            if kind == "lr":
+                return logit
+            v = self.emb(x)
+            if kind in ("fm", "deepfm"):
+                s = v.sum(dim=1)
+                logit = logit + 0.5 * (s * s - (v * v).sum(dim=1)).sum(dim=1)
+            if kind in ("dnn", "deepfm"):
+                logit = logit + self.mlp(v.reshape(x.shape[0], -1)).squeeze(1)
+            return logit
+
+    return Ctr()
+
+
+def run_torch(kind, data, args):
+    import torch
+
+    torch.manual_seed(args.seed)
+    torch.set_num_threads(args.threads)
+    train_x, train_y, valid_x, valid_y, rows, fields = data
+    model = torch_model(torch, kind, rows, fields, args.embed_dim, args.hidden, args.init_std)
+    opt = torch.optim.Adam(model.parameters(), lr=args.lr)
+    loss_fn = torch.nn.BCEWithLogitsLoss()
+    x, y = torch.from_numpy(train_x), torch.from_numpy(train_y)
+    vx = torch.from_numpy(valid_x)
+    generator = torch.Generator().manual_seed(args.seed)
+    epochs, seconds, samples = [], 0.0, 0
+    for _ in range(args.epochs):
+        model.train()
+        start = time.perf_counter()
+        perm = torch.randperm(len(y), generator=generator)
+        for b in range(0, len(y), args.batch):
+            idx = perm[b:b + args.batch]
+            opt.zero_grad(set_to_none=True)
+            loss = loss_fn(model(x[idx]), y[idx])
+            loss.backward()
+            opt.step()
+        seconds += time.perf_counter() - start
+        samples += len(y)
+        model.eval()
+        with torch.no_grad():
+            p = torch.cat([torch.sigmoid(model(vx[b:b + 65536])) for b in range(0, len(vx), 65536)]).numpy()
+        epochs.append({"auc": auc(valid_y, p), "logloss": logloss(valid_y, p)})
+    best = max(epochs, key=lambda e: e["auc"])
+    return {"auc": epochs[-1]["auc"], "logloss": epochs[-1]["logloss"], "best_auc": best["auc"],
+            "samples_per_s": samples / seconds, "epoch_aucs": [e["auc"] for e in epochs]}
+
+
+def run_reckon(kind, args):
+    cmd = [args.reckon, "ctr", "train", "--model", kind, "--format", "criteo", "--train", args.train, "--valid",
+           args.valid, "--epochs", str(args.epochs), "--batch", str(args.batch), "--embed-dim", str(args.embed_dim),
+           "--hidden", ",".join(map(str, args.hidden)), "--lr", str(args.lr), "--optimizer", "adam", "--min-count",
+           str(args.min_count), "--threads", str(args.threads), "--init-std", str(args.init_std), "--seed",
+           str(args.seed), "--patience", "0", "--keep-last", "--device", "cpu", "--json"]
+    env = dict(os.environ, OMP_NUM_THREADS=str(args.threads))
+    out = subprocess.run(cmd, check=True, capture_output=True, text=True, env=env).stdout
+    r = json.loads(out)
+    aucs = [e["auc"] for e in r["epoch_results"]]
+    return {"auc": r["auc"], "logloss": r["logloss"], "best_auc": max(aucs), "samples_per_s": r["train_samples_per_s"],
+            "epoch_aucs": aucs}
+
+
+def reckon_default_init_std(reckon):
+    out = subprocess.run([reckon, "ctr", "train", "--help"], check=True, capture_output=True, text=True).stdout
+    for line in out.splitlines():
+        if "--init-std" in line:
+            return float(line.split("=")[1].split()[0])
+    return 0.01
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--reckon", default="build/bin/reckon")
+    ap.add_argument("--train")
+    ap.add_argument("--valid")
+    ap.add_argument("--synth", type=int, help="generate a log of this many training rows (reckon ctr synth)")
+    ap.add_argument("--test", type=int, default=200000, help="test rows of the generated log")
+    ap.add_argument("--synth-seed", type=int, default=11)
+    ap.add_argument("--out", default="build/compare/ctr")
+    ap.add_argument("--models", default=",".join(MODELS))
+    ap.add_argument("--epochs", type=int, default=1)
+    ap.add_argument("--batch", type=int, default=4096)
+    ap.add_argument("--embed-dim", type=int, default=16)
+    ap.add_argument("--hidden", default="400,400,400")
+    ap.add_argument("--lr", type=float, default=1e-3)
+    ap.add_argument("--min-count", type=int, default=5)
+    ap.add_argument("--init-std", type=float, help="both sides (default: reckon's default)")
+    ap.add_argument("--threads", type=int, default=os.cpu_count())
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--json", action="store_true", help="print the JSON instead of the table")
+    ap.add_argument("--json-out", help="also write the JSON to this file")
+    args = ap.parse_args()
+    args.hidden = [int(h) for h in args.hidden.split(",") if h]
+    if args.init_std is None:
+        args.init_std = reckon_default_init_std(args.reckon)
+    if args.synth:
+        os.makedirs(args.out, exist_ok=True)
+        subprocess.run([args.reckon, "ctr", "synth", "--rows", str(args.synth), "--test", str(args.test), "--seed",
+                        str(args.synth_seed), "--out", args.out, "--json"], check=True, capture_output=True)
+        args.train, args.valid = os.path.join(args.out, "train.txt"), os.path.join(args.out, "test.txt")
+    if not args.train or not args.valid:
+        ap.error("give --train and --valid, or --synth ROWS")
+
+    start = time.perf_counter()
+    train_y, train_rows = read_criteo(args.train)
+    valid_y, valid_rows = read_criteo(args.valid)
+    train_x, valid_x, rows, fields = encode(train_rows, valid_rows, args.min_count)
+    del train_rows, valid_rows
+    data = (train_x, train_y, valid_x, valid_y, rows, fields)
+    prep_s = time.perf_counter() - start
+
+    results = []
+    for kind in args.models.split(","):
+        rk = run_reckon(kind, args)
+        pt = run_torch(kind, data, args)
+        results.append({"model": kind, "reckon": rk, "pytorch": pt, "auc_difference": rk["auc"] - pt["auc"],
+                        "speed_ratio": rk["samples_per_s"] / pt["samples_per_s"]})
+        if not args.json:
+            print(f"{kind}: reckon AUC {rk['auc']:.4f}, PyTorch {pt['auc']:.4f}", file=sys.stderr)
+
+    import torch
+
+    report = {"train": args.train, "valid": args.valid, "train_rows": int(len(train_y)),
+              "valid_rows": int(len(valid_y)), "fields": fields, "table_rows": int(rows),
+              "settings": {"epochs": args.epochs, "batch": args.batch, "embed_dim": args.embed_dim,
+                           "hidden": args.hidden, "lr": args.lr, "optimizer": "adam", "min_count": args.min_count,
+                           "init_std": args.init_std, "threads": args.threads, "seed": args.seed},
+              "pytorch_version": torch.__version__, "pytorch_preprocessing_s": prep_s, "results": results}
+    if args.json_out:
+        with open(args.json_out, "w", encoding="utf-8") as f:
+            json.dump(report, f, indent=2)
+    if args.json:
+        print(json.dumps(report, indent=2))
+        return
+    print(f"\nCTR side by side: {len(train_y)} training rows, {len(valid_y)} validation rows, {fields} fields; "
+          f"{args.epochs} epoch(s), batch {args.batch}, K {args.embed_dim}, hidden {args.hidden}, Adam {args.lr}, "
+          f"min-count {args.min_count}, init N(0, {args.init_std}^2), {args.threads} threads, CPU; PyTorch "
+          f"{torch.__version__}")
+    print(f"{'model':<8}{'reckon AUC':>12}{'PyTorch AUC':>13}{'diff':>9}{'reckon logloss':>16}{'PyTorch logloss':>17}"
+          f"{'reckon samples/s':>18}{'PyTorch samples/s':>19}{'ratio':>8}")
+    for r in results:
+        rk, pt = r["reckon"], r["pytorch"]
+        print(f"{r['model']:<8}{rk['auc']:>12.4f}{pt['auc']:>13.4f}{r['auc_difference']:>+9.4f}{rk['logloss']:>16.4f}"
+              f"{pt['logloss']:>17.4f}{rk['samples_per_s']:>18,.0f}{pt['samples_per_s']:>19,.0f}"
+              f"{r['speed_ratio']:>7.1f}x")
+
+
+if __name__ == "__main__":
+    main()
