@@ -142,13 +142,13 @@ def torch_model(torch, kind, rows, fields, dim, hidden, init_std):
     return Ctr()
 
 
-def run_torch(kind, data, args):
+def run_torch(kind, data, args, init_std):
     import torch
 
     torch.manual_seed(args.seed)
     torch.set_num_threads(args.threads)
     train_x, train_y, valid_x, valid_y, rows, fields = data
-    model = torch_model(torch, kind, rows, fields, args.embed_dim, args.hidden, args.init_std)
+    model = torch_model(torch, kind, rows, fields, args.embed_dim, args.hidden, init_std)
     opt = torch.optim.Adam(model.parameters(), lr=args.lr)
     loss_fn = torch.nn.BCEWithLogitsLoss()
     x, y = torch.from_numpy(train_x), torch.from_numpy(train_y)
@@ -180,22 +180,16 @@ def run_reckon(kind, args):
     cmd = [args.reckon, "ctr", "train", "--model", kind, "--format", "criteo", "--train", args.train, "--valid",
            args.valid, "--epochs", str(args.epochs), "--batch", str(args.batch), "--embed-dim", str(args.embed_dim),
            "--hidden", ",".join(map(str, args.hidden)), "--lr", str(args.lr), "--optimizer", "adam", "--min-count",
-           str(args.min_count), "--threads", str(args.threads), "--init-std", str(args.init_std), "--seed",
-           str(args.seed), "--patience", "0", "--keep-last", "--device", "cpu", "--json"]
+           str(args.min_count), "--threads", str(args.threads), "--seed", str(args.seed), "--patience", "0",
+           "--keep-last", "--device", "cpu", "--json"]
+    if args.init_std is not None:
+        cmd += ["--init-std", str(args.init_std)]
     env = dict(os.environ, OMP_NUM_THREADS=str(args.threads))
     out = subprocess.run(cmd, check=True, capture_output=True, text=True, env=env).stdout
     r = json.loads(out)
     aucs = [e["auc"] for e in r["epoch_results"]]
     return {"auc": r["auc"], "logloss": r["logloss"], "best_auc": max(aucs), "samples_per_s": r["train_samples_per_s"],
-            "epoch_aucs": aucs}
-
-
-def reckon_default_init_std(reckon):
-    out = subprocess.run([reckon, "ctr", "train", "--help"], check=True, capture_output=True, text=True).stdout
-    for line in out.splitlines():
-        if "--init-std" in line:
-            return float(line.split("=")[1].split()[0])
-    return 0.01
+            "epoch_aucs": aucs, "init_std": r["init_stddev"]}
 
 
 def main():
@@ -214,15 +208,13 @@ def main():
     ap.add_argument("--hidden", default="400,400,400")
     ap.add_argument("--lr", type=float, default=1e-3)
     ap.add_argument("--min-count", type=int, default=5)
-    ap.add_argument("--init-std", type=float, help="both sides (default: reckon's default)")
+    ap.add_argument("--init-std", type=float, help="both sides (default: reckon's default for the model)")
     ap.add_argument("--threads", type=int, default=os.cpu_count())
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--json", action="store_true", help="print the JSON instead of the table")
     ap.add_argument("--json-out", help="also write the JSON to this file")
     args = ap.parse_args()
     args.hidden = [int(h) for h in args.hidden.split(",") if h]
-    if args.init_std is None:
-        args.init_std = reckon_default_init_std(args.reckon)
     if args.synth:
         os.makedirs(args.out, exist_ok=True)
         subprocess.run([args.reckon, "ctr", "synth", "--rows", str(args.synth), "--test", str(args.test), "--seed",
@@ -242,7 +234,7 @@ def main():
     results = []
     for kind in args.models.split(","):
         rk = run_reckon(kind, args)
-        pt = run_torch(kind, data, args)
+        pt = run_torch(kind, data, args, rk["init_std"])
         results.append({"model": kind, "reckon": rk, "pytorch": pt, "auc_difference": rk["auc"] - pt["auc"],
                         "speed_ratio": rk["samples_per_s"] / pt["samples_per_s"]})
         if not args.json:
@@ -254,7 +246,8 @@ def main():
               "valid_rows": int(len(valid_y)), "fields": fields, "table_rows": int(rows),
               "settings": {"epochs": args.epochs, "batch": args.batch, "embed_dim": args.embed_dim,
                            "hidden": args.hidden, "lr": args.lr, "optimizer": "adam", "min_count": args.min_count,
-                           "init_std": args.init_std, "threads": args.threads, "seed": args.seed},
+                           "init_std": args.init_std or "each model's default", "threads": args.threads,
+                           "seed": args.seed},
               "pytorch_version": torch.__version__, "pytorch_preprocessing_s": prep_s, "results": results}
     if args.json_out:
         with open(args.json_out, "w", encoding="utf-8") as f:
@@ -264,13 +257,13 @@ def main():
         return
     print(f"\nCTR side by side: {len(train_y)} training rows, {len(valid_y)} validation rows, {fields} fields; "
           f"{args.epochs} epoch(s), batch {args.batch}, K {args.embed_dim}, hidden {args.hidden}, Adam {args.lr}, "
-          f"min-count {args.min_count}, init N(0, {args.init_std}^2), {args.threads} threads, CPU; PyTorch "
+          f"min-count {args.min_count}, init {args.init_std or 'each model default'}, {args.threads} threads, CPU; PyTorch "
           f"{torch.__version__}")
-    print(f"{'model':<8}{'reckon AUC':>12}{'PyTorch AUC':>13}{'diff':>9}{'reckon logloss':>16}{'PyTorch logloss':>17}"
+    print(f"{'model':<8}{'init':>6}{'reckon AUC':>12}{'PyTorch AUC':>13}{'diff':>9}{'reckon logloss':>16}{'PyTorch logloss':>17}"
           f"{'reckon samples/s':>18}{'PyTorch samples/s':>19}{'ratio':>8}")
     for r in results:
         rk, pt = r["reckon"], r["pytorch"]
-        print(f"{r['model']:<8}{rk['auc']:>12.4f}{pt['auc']:>13.4f}{r['auc_difference']:>+9.4f}{rk['logloss']:>16.4f}"
+        print(f"{r['model']:<8}{rk['init_std']:>6.3g}{rk['auc']:>12.4f}{pt['auc']:>13.4f}{r['auc_difference']:>+9.4f}{rk['logloss']:>16.4f}"
               f"{pt['logloss']:>17.4f}{rk['samples_per_s']:>18,.0f}{pt['samples_per_s']:>19,.0f}"
               f"{r['speed_ratio']:>7.1f}x")
 

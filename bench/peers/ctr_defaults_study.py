@@ -22,34 +22,37 @@ def reckon(args, *cmd):
 
 
 def logs(args):
-    """(name, training options) of each log, generated or converted under --out."""
+    """(name, training options) of each log, generated or converted under --out; --only-1m keeps the two 1M logs."""
     out = []
-    demo = os.path.join(args.out, "app_store_demo")
-    reckon(args, "synth", "--rows", "300000", "--test", "50000", "--seed", "1", "--out", demo)
-    out.append(("app-store, demo schedule (300k rows, 2 epochs, batch 512, lr 0.003, 200-200)",
-                ["--train", f"{demo}/train.txt", "--valid", f"{demo}/test.txt", "--epochs", "2", "--batch", "512",
-                 "--lr", "0.003", "--hidden", "200,200"]))
+    if not args.only_1m:
+        demo = os.path.join(args.out, "app_store_demo")
+        reckon(args, "synth", "--rows", "300000", "--test", "50000", "--seed", "1", "--out", demo)
+        out.append(("app-store, demo schedule (300k rows, 2 epochs, batch 512, lr 0.003, 200-200)",
+                    ["--train", f"{demo}/train.txt", "--valid", f"{demo}/test.txt", "--epochs", "2", "--batch",
+                     "512", "--lr", "0.003", "--hidden", "200,200"]))
     for structure, seed in (("app-store", 11), ("ads", 3)):
         d = os.path.join(args.out, f"{structure}_{seed}")
         reckon(args, "synth", "--rows", str(args.rows), "--test", str(args.rows // 5), "--seed", str(seed),
                "--structure", structure, "--out", d)
         out.append((f"{structure} seed {seed}, CLI defaults ({args.rows // 1000}k rows, 1 epoch, batch 4096, lr 1e-3, "
-                     "400-400-400)", ["--train", f"{d}/train.txt", "--valid", f"{d}/test.txt"]))
+                    "400-400-400)", ["--train", f"{d}/train.txt", "--valid", f"{d}/test.txt"]))
     data = args.data
-    if os.path.isdir(data):
-        ml = os.path.join(args.out, "movielens")
-        reckon(args, "movielens", "--ratings", f"{data}/movielens/ratings.csv", "--movies",
-               f"{data}/movielens/movies.csv", "--out", ml)
-        out.append(("MovieLens as clicks (3 epochs, batch 512, lr 0.002, 200-200)",
-                    ["--format", f"schema:{ml}/schema.txt", "--train", f"{ml}/train.txt", "--valid", f"{ml}/test.txt",
-                     "--epochs", "3", "--batch", "512", "--lr", "0.002", "--hidden", "200,200"]))
-        for name, fmt in (("criteo_sample.txt", "criteo"), ("avazu_sample.txt", "avazu")):
-            f = f"{data}/ctr/{name}"
-            out.append((f"{name} (trained and scored on itself: a pipeline check)",
-                        ["--format", fmt, "--train", f, "--valid", f, "--epochs", "3", "--batch", "64", "--hidden",
-                         "64,64"]))
-    else:
+    if args.only_1m:
+        return out
+    if not os.path.isdir(data):
         print(f"{data} is missing: MovieLens and the Criteo/Avazu samples left out", file=sys.stderr)
+        return out
+    ml = os.path.join(args.out, "movielens")
+    reckon(args, "movielens", "--ratings", f"{data}/movielens/ratings.csv", "--movies", f"{data}/movielens/movies.csv",
+           "--out", ml)
+    out.append(("MovieLens as clicks (3 epochs, batch 512, lr 0.002, 200-200)",
+                ["--format", f"schema:{ml}/schema.txt", "--train", f"{ml}/train.txt", "--valid", f"{ml}/test.txt",
+                 "--epochs", "3", "--batch", "512", "--lr", "0.002", "--hidden", "200,200"]))
+    for name, fmt in (("criteo_sample.txt", "criteo"), ("avazu_sample.txt", "avazu")):
+        f = f"{data}/ctr/{name}"
+        out.append((f"{name} (trained and scored on itself: a pipeline check)",
+                    ["--format", fmt, "--train", f, "--valid", f, "--epochs", "3", "--batch", "64", "--hidden",
+                     "64,64"]))
     return out
 
 
@@ -60,6 +63,8 @@ def main():
     ap.add_argument("--values", default="0.001,0.003,0.01,0.03,0.05,0.1")
     ap.add_argument("--models", default="fm,dnn,deepfm")
     ap.add_argument("--rows", type=int, default=1_000_000)
+    ap.add_argument("--seeds", default="1", help="model seeds; the table gives each value's mean AUC over them")
+    ap.add_argument("--only-1m", action="store_true", help="only the two 1M-row logs")
     ap.add_argument("--data", default="../shared/data")
     ap.add_argument("--out", default="build/compare/defaults")
     ap.add_argument("--threads", type=int, default=os.cpu_count())
@@ -69,16 +74,18 @@ def main():
     results = []
     for name, options in logs(args):
         for model in args.models.split(","):
-            row = {"log": name, "model": model, "auc": {}}
+            row = {"log": name, "model": model, "auc": {}, "auc_by_seed": {}}
             for v in values:
-                r = reckon(args, "train", "--model", model, *options, args.option, v, "--threads", str(args.threads),
-                           "--device", "cpu")
-                row["auc"][v] = r["auc"]
+                aucs = [reckon(args, "train", "--model", model, *options, args.option, v, "--threads",
+                               str(args.threads), "--device", "cpu", "--seed", seed)["auc"]
+                        for seed in args.seeds.split(",")]
+                row["auc"][v] = sum(aucs) / len(aucs)
+                row["auc_by_seed"][v] = aucs
             best = max(values, key=lambda v: row["auc"][v])
             row["best"] = best
             results.append(row)
             print(f"{name} {model}: " + "  ".join(f"{v}: {row['auc'][v]:.4f}" for v in values), file=sys.stderr)
-    report = {"option": args.option, "values": values, "results": results}
+    report = {"option": args.option, "values": values, "seeds": args.seeds.split(","), "results": results}
     if args.json:
         print(json.dumps(report, indent=2))
         return

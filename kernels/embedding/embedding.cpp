@@ -126,8 +126,105 @@ void prefetch_row(const WeightT* weights, IndexT id, std::int64_t rows, std::int
   detail::prefetch_span(weights + r * stride, static_cast<std::int64_t>(sizeof(WeightT)) * dim);
 }
 
-constexpr std::int64_t kFwdPrefetchDistance = 8;
+// Ids ahead whose rows are fetched while the current one is summed: rows are read at random, so several misses
+// must be in flight for the gather to run at memory speed rather than at one miss per row.
+constexpr std::int64_t kFwdPrefetchDistance = 16;
 constexpr std::int64_t kFwdBlock = 512;  // bags of one table per work item
+
+// One table as a forward work item reads it.
+template <typename WeightT, typename IndexT>
+struct FwdTable {
+  const WeightT* weights;
+  const IndexT* off;
+  const IndexT* idx;
+  const float* psw;
+  std::int64_t rows, stride, nnz, table;
+  bool use_oov;
+  std::int64_t oov_row;
+};
+
+// A pooled bag: its rows summed (weighted) into `sum` in id order, the GPU's order; rows `kFwdPrefetchDistance` ids
+// ahead (below `last`) are fetched meanwhile. Returns the first bad id's key.
+template <typename WeightT, typename IndexT>
+inline std::uint64_t pool_bag(const FwdTable<WeightT, IndexT>& t, std::int64_t b, std::int64_t last, std::int64_t D,
+                              bool mean, float* sum) {
+  const std::int64_t start = t.off[b], end = t.off[b + 1];
+  std::fill(sum, sum + D, 0.0f);
+  std::uint64_t bad = detail::kNoDeviceError;
+  for (std::int64_t j = start; j < end; ++j) {
+    if (j + kFwdPrefetchDistance < last) {
+      prefetch_row(t.weights, t.idx[j + kFwdPrefetchDistance], t.rows, t.stride, D);
+    }
+    const std::int64_t r = detail::resolve_row(t.idx[j], t.rows, t.use_oov, t.oov_row);
+    if (r < 0) {
+      bad = std::min(bad, detail::device_error_key(detail::DeviceErrorKind::kIndexOutOfRange, t.table, j));
+      continue;
+    }
+    const WeightT* row = t.weights + r * t.stride;
+    if (t.psw != nullptr) {
+      const float w = t.psw[j];
+      for (std::int64_t d = 0; d < D; ++d) sum[d] = detail::madd(w, detail::load_weight(row, d), sum[d]);
+    } else {
+      for (std::int64_t d = 0; d < D; ++d) sum[d] += detail::load_weight(row, d);
+    }
+  }
+  if (mean && end > start) {
+    const auto count = static_cast<float>(end - start);
+    for (std::int64_t d = 0; d < D; ++d) sum[d] /= count;
+  }
+  return bad;
+}
+
+// Bags [b_begin, b_end) of one table (a work item). Pooled: a row of `out` per bag and
+// table; not pooled: a row per id, from `out_row` on. Returns the first bad id's key.
+template <typename WeightT, typename IndexT>
+std::uint64_t gather_table_block(const FwdTable<WeightT, IndexT>& t, std::int64_t b_begin, std::int64_t b_end,
+                                 std::int64_t D, const EmbeddingBagOptions& options, std::int64_t num_tables,
+                                 std::int64_t out_row, float* out) {
+  // Offsets were validated before, so off[b] <= off[b + 1] <= nnz for every bag.
+  const std::int64_t first = t.off[b_begin], last = t.off[b_end];
+  for (std::int64_t j = first; j < std::min(last, first + kFwdPrefetchDistance); ++j) {
+    prefetch_row(t.weights, t.idx[j], t.rows, t.stride, D);
+  }
+  std::uint64_t bad = detail::kNoDeviceError;
+  if (options.pooling != PoolingMode::kNone) {
+    const bool mean = options.pooling == PoolingMode::kMean;
+    for (std::int64_t b = b_begin; b < b_end; ++b) {
+      bad = std::min(bad, pool_bag(t, b, last, D, mean, out + (b * num_tables + t.table) * D));
+    }
+    return bad;
+  }
+  for (std::int64_t j = first; j < last; ++j) {
+    if (j + kFwdPrefetchDistance < last) {
+      prefetch_row(t.weights, t.idx[j + kFwdPrefetchDistance], t.rows, t.stride, D);
+    }
+    float* o = out + (out_row + j) * D;
+    const std::int64_t r = detail::resolve_row(t.idx[j], t.rows, t.use_oov, t.oov_row);
+    if (r < 0) {
+      bad = std::min(bad, detail::device_error_key(detail::DeviceErrorKind::kIndexOutOfRange, t.table, j));
+      std::fill(o, o + D, 0.0f);
+      continue;
+    }
+    const WeightT* row = t.weights + r * t.stride;
+    for (std::int64_t d = 0; d < D; ++d) o[d] = detail::load_weight(row, d);
+  }
+  return bad;
+}
+
+template <typename WeightT, typename IndexT>
+std::vector<FwdTable<WeightT, IndexT>> fwd_tables(std::span<const TensorView> tables,
+                                                  std::span<const EmbeddingBags> bags,
+                                                  const EmbeddingBagOptions& options) {
+  std::vector<FwdTable<WeightT, IndexT>> out;
+  for (std::size_t t = 0; t < tables.size(); ++t) {
+    out.push_back({static_cast<const WeightT*>(tables[t].data), static_cast<const IndexT*>(bags[t].offsets.data),
+                   static_cast<const IndexT*>(bags[t].indices.data),
+                   static_cast<const float*>(bags[t].per_sample_weights.data), tables[t].size(0),
+                   tables[t].row_stride(), bags[t].indices.numel(), static_cast<std::int64_t>(t),
+                   options.index_policy == IndexPolicy::kOovRow, options.oov_row});
+  }
+  return out;
+}
 
 template <typename WeightT, typename IndexT>
 void fwd_cpu(Context& ctx, std::span<const TensorView> tables, std::span<const EmbeddingBags> bags,
@@ -136,7 +233,6 @@ void fwd_cpu(Context& ctx, std::span<const TensorView> tables, std::span<const E
   const auto num_tables = static_cast<std::int64_t>(tables.size());
   const std::int64_t D = v.dim;
   auto* out = static_cast<float*>(dst.data);
-  const bool use_oov = options.index_policy == IndexPolicy::kOovRow;
   // Offsets first: a malformed bag would otherwise steer reads outside the index array.
   for (std::int64_t t = 0; t < num_tables; ++t) {
     errors.first = std::min(errors.first, first_bad_offsets<IndexT>(bags[static_cast<std::size_t>(t)].offsets.data,
@@ -144,67 +240,25 @@ void fwd_cpu(Context& ctx, std::span<const TensorView> tables, std::span<const E
                                                                     v.batch, static_cast<std::uint64_t>(t)));
   }
   if (errors.first != detail::kNoDeviceError) return;
-
-  std::vector<std::int64_t> row_base(static_cast<std::size_t>(num_tables), 0);
-  for (std::int64_t t = 1; t < num_tables; ++t) {
-    row_base[static_cast<std::size_t>(t)] =
-        row_base[static_cast<std::size_t>(t - 1)] + bags[static_cast<std::size_t>(t - 1)].indices.numel();
+  const std::vector<FwdTable<WeightT, IndexT>> slices = fwd_tables<WeightT, IndexT>(tables, bags, options);
+  std::int64_t total_ids = 0;
+  std::vector<std::int64_t> row_base;  // pooling none: each table's first output row
+  for (const auto& t : slices) {
+    row_base.push_back(total_ids);
+    total_ids += t.nnz;
   }
   std::uint64_t bad_index = ~std::uint64_t{0};
   // Work items are blocks of bags of one table, so the table's pointers are loaded once per block and a block's
-  // rows can be fetched ahead (they are read at random: several misses in flight instead of one).
+  // rows can be fetched ahead.
   const std::int64_t blocks_per_table = (v.batch + kFwdBlock - 1) / kFwdBlock;
   const std::int64_t work = blocks_per_table * num_tables;
-  const bool pool = options.pooling != PoolingMode::kNone;
-  const bool mean = options.pooling == PoolingMode::kMean;
 #pragma omp parallel for num_threads(ctx.cpu_threads()) schedule(static) reduction(min : bad_index)
   for (std::int64_t w = 0; w < work; ++w) {
     const std::int64_t t = w / blocks_per_table;
     const std::int64_t b_begin = (w % blocks_per_table) * kFwdBlock;
-    const std::int64_t b_end = std::min(v.batch, b_begin + kFwdBlock);
-    const TensorView& table = tables[static_cast<std::size_t>(t)];
-    const EmbeddingBags& bag = bags[static_cast<std::size_t>(t)];
-    const auto* weights = static_cast<const WeightT*>(table.data);
-    const auto* off = static_cast<const IndexT*>(bag.offsets.data);
-    const auto* idx = static_cast<const IndexT*>(bag.indices.data);
-    const auto* psw = static_cast<const float*>(bag.per_sample_weights.data);
-    const std::int64_t rows = table.size(0);
-    const std::int64_t stride = table.row_stride();
-    const std::int64_t nnz = bag.indices.numel();
-    const std::int64_t base = row_base[static_cast<std::size_t>(t)];
-    // Offsets were validated above, so off[b] <= off[b + 1] <= nnz for every bag.
-    const std::int64_t first = off[b_begin], last = off[b_end];
-    for (std::int64_t j = first; j < std::min(last, first + kFwdPrefetchDistance); ++j) {
-      prefetch_row(weights, idx[j], rows, stride, D);
-    }
-    for (std::int64_t b = b_begin; b < b_end; ++b) {
-      const std::int64_t start = off[b], end = off[b + 1];
-      float* o = pool ? out + (b * num_tables + t) * D : nullptr;
-      if (pool) std::fill(o, o + D, 0.0f);
-      for (std::int64_t j = start; j < end; ++j) {
-        if (j + kFwdPrefetchDistance < std::min(last, nnz)) prefetch_row(weights, idx[j + kFwdPrefetchDistance], rows, stride, D);
-        const std::int64_t r = detail::resolve_row(idx[j], rows, use_oov, options.oov_row);
-        if (!pool) o = out + (base + j) * D;
-        if (r < 0) {
-          bad_index = std::min(bad_index, detail::device_error_key(detail::DeviceErrorKind::kIndexOutOfRange, t, j));
-          if (!pool) std::fill(o, o + D, 0.0f);
-          continue;
-        }
-        const WeightT* row = weights + r * stride;
-        if (!pool) {
-          for (std::int64_t d = 0; d < D; ++d) o[d] = detail::load_weight(row, d);
-        } else if (psw != nullptr) {
-          const float s = psw[j];
-          for (std::int64_t d = 0; d < D; ++d) o[d] = detail::madd(s, detail::load_weight(row, d), o[d]);
-        } else {
-          for (std::int64_t d = 0; d < D; ++d) o[d] += detail::load_weight(row, d);
-        }
-      }
-      if (mean && end > start) {
-        const auto count = static_cast<float>(end - start);
-        for (std::int64_t d = 0; d < D; ++d) o[d] /= count;
-      }
-    }
+    bad_index = std::min(bad_index, gather_table_block(slices[static_cast<std::size_t>(t)], b_begin,
+                                                       std::min(v.batch, b_begin + kFwdBlock), D, options,
+                                                       num_tables, row_base[static_cast<std::size_t>(t)], out));
   }
   errors.first = bad_index;
 }

@@ -21,6 +21,16 @@ std::vector<std::string> ctr_stage_names() {
   return {"embedding_fwd", "fm", "mlp_fwd", "loss", "mlp_bwd", "dense_optimizer", "embedding_bwd_update"};
 }
 
+float default_init_stddev(CtrModelKind kind) noexcept {
+  switch (kind) {
+    case CtrModelKind::kFm: return 0.01f;
+    case CtrModelKind::kDeepFm: return 0.03f;
+    case CtrModelKind::kLr:
+    case CtrModelKind::kDnn: break;
+  }
+  return 0.05f;
+}
+
 const char* to_string(CtrModelKind kind) noexcept {
   switch (kind) {
     case CtrModelKind::kLr: return "lr";
@@ -176,6 +186,7 @@ CtrModel::CtrModel(Context& ctx, CtrModelConfig config, std::vector<std::int64_t
   RECKON_CHECK_ARG(config_.field_widths.size() == field_rows_.size(), "field widths (", config_.field_widths.size(),
                    ") and fields (", field_rows_.size(), ") differ in number");
   layout_ = BatchLayout(config_.field_widths);
+  if (config_.init_stddev == kModelInitStddev) config_.init_stddev = default_init_stddev(config_.kind);
   ctx.set_seed(config_.seed);
   const auto F = static_cast<std::int64_t>(field_rows_.size());
   const std::int64_t K = config_.embed_dim;
@@ -225,7 +236,9 @@ void validate(const CtrModelConfig& config) {
   check_rate(config.dense_learning_rate, "the dense layers' learning rate");
   check_decay(config.dense_weight_decay, "dense weight decay");
   check_decay(config.embedding_l2, "embedding L2");
-  check_decay(config.init_stddev, "the embeddings' initial standard deviation");
+  if (config.init_stddev != kModelInitStddev) {
+    check_decay(config.init_stddev, "the embeddings' initial standard deviation");
+  }
   for (const int h : config.hidden) RECKON_CHECK_ARG(h >= 1, "hidden layer sizes must be positive, got ", h);
   for (const int w : config.field_widths) RECKON_CHECK_ARG(w >= 1, "field widths must be >= 1, got ", w);
 }

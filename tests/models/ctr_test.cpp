@@ -744,6 +744,27 @@ TEST(CtrTraining, EndsAtTheBestEpoch) {
   EXPECT_DOUBLE_EQ(auc(predict(long_run, valid), valid.labels), r.auc);
 }
 
+// The embeddings' initial spread is the model's default unless given (docs/CTR.md: FM 0.01, DeepFM 0.03, DNN 0.05),
+// and the model holds the value it used, so checkpoints and --resume see it.
+TEST(CtrModelConfig, InitialSpreadIsTheModelsDefaultUnlessGiven) {
+  Context ctx(Device::cpu());
+  const std::vector<std::int64_t> rows(3, 50);
+  const auto spread = [&](CtrModelKind kind, float asked) {
+    CtrModelConfig config;
+    config.kind = kind;
+    config.hidden = {8};
+    config.init_stddev = asked;
+    return CtrModel(ctx, config, rows).config().init_stddev;
+  };
+  EXPECT_EQ(spread(CtrModelKind::kFm, kModelInitStddev), 0.01f);
+  EXPECT_EQ(spread(CtrModelKind::kDeepFm, kModelInitStddev), 0.03f);
+  EXPECT_EQ(spread(CtrModelKind::kDnn, kModelInitStddev), 0.05f);
+  EXPECT_EQ(spread(CtrModelKind::kFm, 0.2f), 0.2f);
+  CtrModelConfig bad;
+  bad.init_stddev = -0.5f;
+  EXPECT_THROW(validate(bad), Error);
+}
+
 TEST(CtrCheckpoint, ResumedTrainingIsBitwiseUninterruptedTraining) {
   // Two epochs in one go, against one epoch, a checkpoint, a load and one more epoch: the checkpoint carries the
   // Adam moments (sparse and dense) and the step count, and the dropout masks follow the step (the model's step
