@@ -200,6 +200,7 @@ def main():
     ap.add_argument("--synth", type=int, help="generate a log of this many training rows (reckon ctr synth)")
     ap.add_argument("--test", type=int, default=200000, help="test rows of the generated log")
     ap.add_argument("--synth-seed", type=int, default=11)
+    ap.add_argument("--structure", default="app-store", help="the generated log's planted structure: app-store or ads")
     ap.add_argument("--out", default="build/compare/ctr")
     ap.add_argument("--models", default=",".join(MODELS))
     ap.add_argument("--epochs", type=int, default=1)
@@ -218,7 +219,8 @@ def main():
     if args.synth:
         os.makedirs(args.out, exist_ok=True)
         subprocess.run([args.reckon, "ctr", "synth", "--rows", str(args.synth), "--test", str(args.test), "--seed",
-                        str(args.synth_seed), "--out", args.out, "--json"], check=True, capture_output=True)
+                        str(args.synth_seed), "--structure", args.structure, "--out", args.out, "--json"], check=True,
+                       capture_output=True)
         args.train, args.valid = os.path.join(args.out, "train.txt"), os.path.join(args.out, "test.txt")
     if not args.train or not args.valid:
         ap.error("give --train and --valid, or --synth ROWS")
@@ -242,7 +244,7 @@ def main():
 
     import torch
 
-    report = {"train": args.train, "valid": args.valid, "train_rows": int(len(train_y)),
+    report = {"train": args.train, "valid": args.valid, "structure": args.structure if args.synth else None, "train_rows": int(len(train_y)),
               "valid_rows": int(len(valid_y)), "fields": fields, "table_rows": int(rows),
               "settings": {"epochs": args.epochs, "batch": args.batch, "embed_dim": args.embed_dim,
                            "hidden": args.hidden, "lr": args.lr, "optimizer": "adam", "min_count": args.min_count,
@@ -266,6 +268,9 @@ def main():
         print(f"{r['model']:<8}{rk['init_std']:>6.3g}{rk['auc']:>12.4f}{pt['auc']:>13.4f}{r['auc_difference']:>+9.4f}{rk['logloss']:>16.4f}"
               f"{pt['logloss']:>17.4f}{rk['samples_per_s']:>18,.0f}{pt['samples_per_s']:>19,.0f}"
               f"{r['speed_ratio']:>7.1f}x")
+    if args.epochs > 1:
+        print("best epoch's AUC: " + "; ".join(f"{r['model']} reckon {r['reckon']['best_auc']:.4f}, PyTorch "
+                                               f"{r['pytorch']['best_auc']:.4f}" for r in results))
 
 
 if __name__ == "__main__":
