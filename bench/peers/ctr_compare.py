@@ -5,7 +5,7 @@ For each model (LR, FM, DNN, DeepFM) it runs `reckon ctr train --json` and then 
 (the issue's reference: one embedding per field drawn from N(0, init_std^2), first-order weights 0, FM term
 1/2 sum((sum v)^2 - sum v^2), nn.Linear MLP with PyTorch's default init, BCEWithLogitsLoss, Adam on everything) on
 the same Criteo-layout rows, tokenised as reckon's reader does (integer features bucketed as floor(ln(x)^2) for
-x > 2, a vocabulary per field with --min-count, rare and unseen tokens sharing one id). It prints a table of AUC,
+x > 2, a vocabulary per field with --min-count, rare, unseen and missing tokens sharing one id). It prints a table of AUC,
 logloss and training samples/s (parsing excluded on both sides) with the ratios, and the same as JSON with --json.
 
   python3 bench/peers/ctr_compare.py --synth 1000000 --test 200000       # a generated log (reckon ctr synth)
@@ -60,12 +60,14 @@ def read_criteo(path):
 
 
 def encode(train_rows, valid_rows, min_count):
-    """Per-field vocabularies from the training rows (id 0: rare or unseen), ids offset into one table."""
+    """Per-field vocabularies from the training rows, ids offset into one table. Id 0 is shared by rare, unseen and
+    missing (empty) tokens, as in reckon's reader (Vocabulary::lookup)."""
     fields = len(train_rows[0])
     counts = [Counter() for _ in range(fields)]
     for row in train_rows:
         for f, token in enumerate(row):
-            counts[f][token] += 1
+            if token:
+                counts[f][token] += 1
     vocab = [{t: i + 1 for i, t in enumerate(sorted(t for t, c in cnt.items() if c >= min_count))} for cnt in counts]
     sizes = [len(v) + 1 for v in vocab]
     offsets = np.cumsum([0] + sizes[:-1]).astype(np.int64)
@@ -104,7 +106,7 @@ def logloss(labels, p):
     return float(-np.mean(labels * np.log(p) + (1 - labels) * np.log(1 - p)))
 
 
-def torch_model(torch, kind, rows, fields, dim, hidden, init_std):
+def torch_model(torch, kind, rows, fields, dim, hidden, init_std, sparse):
     nn = torch.nn
 
     class Ctr(nn.Module):
@@ -112,10 +114,10 @@ def torch_model(torch, kind, rows, fields, dim, hidden, init_std):
             super().__init__()
             self.bias = nn.Parameter(torch.zeros(1))
             if kind != "dnn":
-                self.first = nn.Embedding(rows, 1)
+                self.first = nn.Embedding(rows, 1, sparse=sparse)
                 nn.init.zeros_(self.first.weight)
             if kind != "lr":
-                self.emb = nn.Embedding(rows, dim)
+                self.emb = nn.Embedding(rows, dim, sparse=sparse)
                 nn.init.normal_(self.emb.weight, 0.0, init_std)
             if kind in ("dnn", "deepfm"):
                 layers, width = [], fields * dim
@@ -148,8 +150,14 @@ def run_torch(kind, data, args, init_std):
     torch.manual_seed(args.seed)
     torch.set_num_threads(args.threads)
     train_x, train_y, valid_x, valid_y, rows, fields = data
-    model = torch_model(torch, kind, rows, fields, args.embed_dim, args.hidden, init_std)
-    opt = torch.optim.Adam(model.parameters(), lr=args.lr)
+    sparse = args.torch_optimizer == "sparse_adam"
+    model = torch_model(torch, kind, rows, fields, args.embed_dim, args.hidden, init_std, sparse)
+    if sparse:  # lazy Adam on the embedding rows a batch touches (reckon's form), Adam on the rest
+        tables = [p for n, p in model.named_parameters() if n.startswith(("first.", "emb."))]
+        dense = [p for n, p in model.named_parameters() if not n.startswith(("first.", "emb."))]
+        optimizers = [torch.optim.SparseAdam(tables, lr=args.lr), torch.optim.Adam(dense, lr=args.lr)]
+    else:
+        optimizers = [torch.optim.Adam(model.parameters(), lr=args.lr)]
     loss_fn = torch.nn.BCEWithLogitsLoss()
     x, y = torch.from_numpy(train_x), torch.from_numpy(train_y)
     vx = torch.from_numpy(valid_x)
@@ -161,10 +169,12 @@ def run_torch(kind, data, args, init_std):
         perm = torch.randperm(len(y), generator=generator)
         for b in range(0, len(y), args.batch):
             idx = perm[b:b + args.batch]
-            opt.zero_grad(set_to_none=True)
+            for opt in optimizers:
+                opt.zero_grad(set_to_none=True)
             loss = loss_fn(model(x[idx]), y[idx])
             loss.backward()
-            opt.step()
+            for opt in optimizers:
+                opt.step()
         seconds += time.perf_counter() - start
         samples += len(y)
         model.eval()
@@ -212,6 +222,8 @@ def main():
     ap.add_argument("--init-std", type=float, help="both sides (default: reckon's default for the model)")
     ap.add_argument("--threads", type=int, default=os.cpu_count())
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--torch-optimizer", default="adam", choices=("adam", "sparse_adam"),
+                    help="PyTorch's: dense Adam on everything (the issue's reference) or SparseAdam on the tables")
     ap.add_argument("--json", action="store_true", help="print the JSON instead of the table")
     ap.add_argument("--json-out", help="also write the JSON to this file")
     args = ap.parse_args()
@@ -249,6 +261,7 @@ def main():
               "settings": {"epochs": args.epochs, "batch": args.batch, "embed_dim": args.embed_dim,
                            "hidden": args.hidden, "lr": args.lr, "optimizer": "adam", "min_count": args.min_count,
                            "init_std": args.init_std or "each model's default", "threads": args.threads,
+                           "torch_optimizer": args.torch_optimizer,
                            "seed": args.seed},
               "pytorch_version": torch.__version__, "pytorch_preprocessing_s": prep_s, "results": results}
     if args.json_out:
