@@ -291,12 +291,11 @@ bool Context::capturing() const { return impl_->capturing; }
 
 void Context::retire(Buffer&& buffer) {
   Buffer gone(std::move(buffer));
-  detail::GraphPins& pins = *impl_->pins;
-  if (impl_->pins.use_count() == 1) {
-    pins.buffers.clear();  // no graph holds them any more
-    return;
-  }
-  if (gone.data() != nullptr) pins.buffers.push_back(std::move(gone));
+  if (gone.data() == nullptr || impl_->pins.use_count() == 1) return;  // no graph can point into it: freed here
+  // The graphs captured so far hold these pins, so the block lives as long as they do; graphs captured from now on
+  // get fresh pins and do not keep alive what they never saw.
+  impl_->pins->buffers.push_back(std::move(gone));
+  impl_->pins = std::make_shared<detail::GraphPins>();
 }
 
 void Context::retire(Tensor&& tensor) {

@@ -22,6 +22,8 @@ from collections import Counter
 
 import numpy as np
 
+from peer_report import add_output_options, emit
+
 MODELS = ("lr", "fm", "dnn", "deepfm")
 
 
@@ -224,8 +226,7 @@ def main():
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--torch-optimizer", default="adam", choices=("adam", "sparse_adam"),
                     help="PyTorch's: dense Adam on everything (the issue's reference) or SparseAdam on the tables")
-    ap.add_argument("--json", action="store_true", help="print the JSON instead of the table")
-    ap.add_argument("--json-out", help="also write the JSON to this file")
+    add_output_options(ap)
     args = ap.parse_args()
     args.hidden = [int(h) for h in args.hidden.split(",") if h]
     if args.synth:
@@ -264,11 +265,7 @@ def main():
                            "torch_optimizer": args.torch_optimizer,
                            "seed": args.seed},
               "pytorch_version": torch.__version__, "pytorch_preprocessing_s": prep_s, "results": results}
-    if args.json_out:
-        with open(args.json_out, "w", encoding="utf-8") as f:
-            json.dump(report, f, indent=2)
-    if args.json:
-        print(json.dumps(report, indent=2))
+    if not emit(report, args):
         return
     print(f"\nCTR side by side: {len(train_y)} training rows, {len(valid_y)} validation rows, {fields} fields; "
           f"{args.epochs} epoch(s), batch {args.batch}, K {args.embed_dim}, hidden {args.hidden}, Adam {args.lr}, "

@@ -15,6 +15,8 @@ import os
 import subprocess
 import time
 
+from peer_report import add_output_options, emit
+
 
 def reckon(args, *cmd):
     env = dict(os.environ, OMP_NUM_THREADS=str(args.threads))
@@ -100,8 +102,7 @@ def main():
     ap.add_argument("--data", default="../shared/data")
     ap.add_argument("--out", default="build/compare/item2vec")
     ap.add_argument("--threads", type=int, default=os.cpu_count())
-    ap.add_argument("--json", action="store_true", help="print the JSON instead of the table")
-    ap.add_argument("--json-out", help="also write the JSON to this file")
+    add_output_options(ap)
     args = ap.parse_args()
     if not os.path.isdir(args.data):
         raise SystemExit(f"{args.data} is missing: the item2vec comparison needs the shared samples")
@@ -110,11 +111,7 @@ def main():
 
     report = {"threads": args.threads, "gensim_version": gensim.__version__, "text": text_comparison(args),
               "sessions": session_comparison(args)}
-    if args.json_out:
-        with open(args.json_out, "w", encoding="utf-8") as f:
-            json.dump(report, f, indent=2)
-    if args.json:
-        print(json.dumps(report, indent=2))
+    if not emit(report, args):
         return
     t, s = report["text"], report["sessions"]
     print(f"\nitem2vec side by side ({args.threads} threads, CPU, gensim {gensim.__version__})")

@@ -19,7 +19,7 @@ import os
 import subprocess
 import time
 
-import numpy as np
+from peer_report import add_output_options, emit
 
 
 def reckon_bench(binary, name_filter, threads):
@@ -110,8 +110,7 @@ def main():
     ap.add_argument("--build", default="build")
     ap.add_argument("--threads", type=int, default=os.cpu_count())
     ap.add_argument("--only", default="embedding_bag,fm,similar")
-    ap.add_argument("--json", action="store_true", help="print the JSON instead of the table")
-    ap.add_argument("--json-out", help="also write the JSON to this file")
+    add_output_options(ap)
     args = ap.parse_args()
     import torch
 
@@ -121,11 +120,7 @@ def main():
     for name in args.only.split(","):
         rows += runs[name](torch, args)
     report = {"threads": args.threads, "pytorch_version": torch.__version__, "results": rows}
-    if args.json_out:
-        with open(args.json_out, "w", encoding="utf-8") as f:
-            json.dump(report, f, indent=2)
-    if args.json:
-        print(json.dumps(report, indent=2))
+    if not emit(report, args):
         return
     print(f"\nCPU kernels side by side ({args.threads} threads, PyTorch {torch.__version__})")
     print(f"{'kernel':<36}{'shape':<34}{'unit':<11}{'reckon':>12}{'PyTorch':>12}{'ratio':>8}")
