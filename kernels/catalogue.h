@@ -14,6 +14,7 @@ namespace detail {
 std::vector<OpDescription> dense_ops();
 std::vector<OpDescription> embedding_ops();
 std::vector<OpDescription> fm_ops();
+std::vector<OpDescription> optim_ops();
 std::vector<OpDescription> random_ops();
 std::vector<OpDescription> skipgram_ops();
 std::vector<OpDescription> topk_ops();

@@ -64,14 +64,17 @@ std::vector<int> parse_hidden(const std::string& text) {
 
 SparseOptimizerKind parse_sparse_optimizer(const std::string& name) {
   if (name == "adam") return SparseOptimizerKind::kAdam;
-  if (name == "adagrad") return SparseOptimizerKind::kRowwiseAdagrad;
+  // The embeddings' Adagrad is row-wise (one state per row): "adagrad" has always meant it here.
+  if (name == "rowwise-adagrad" || name == "adagrad") return SparseOptimizerKind::kRowwiseAdagrad;
   if (name == "sgd") return SparseOptimizerKind::kSgd;
-  RECKON_THROW(StatusCode::kInvalidArgument, "unknown optimizer '", name, "': expected adam, adagrad or sgd");
+  RECKON_THROW(StatusCode::kInvalidArgument, "unknown optimizer '", name,
+               "': expected adam, rowwise-adagrad (or adagrad) or sgd");
 }
 
 ctr::DenseOptimizerKind parse_dense_optimizer(const std::string& name) {
   if (name == "adam") return ctr::DenseOptimizerKind::kAdam;
-  if (name == "adagrad") return ctr::DenseOptimizerKind::kAdagrad;
+  // Dense parameters have no rows to share a state: rowwise-adagrad (given to --optimizer for both groups) is Adagrad.
+  if (name == "adagrad" || name == "rowwise-adagrad") return ctr::DenseOptimizerKind::kAdagrad;
   if (name == "sgd") return ctr::DenseOptimizerKind::kSgd;
   RECKON_THROW(StatusCode::kInvalidArgument, "unknown optimizer '", name, "': expected adam, adagrad or sgd");
 }
@@ -477,10 +480,12 @@ void add_ctr_command(CLI::App& app) {
   t->add_option("--hash-buckets", train->hash_buckets, "hashing trick instead of a vocabulary (0: off)");
   t->add_option(
        "--optimizer", train->optimizer,
-       "adam | adagrad | sgd, for every parameter (embeddings use the sparse form: lazy Adam, row-wise Adagrad, SGD)")
+       "adam | rowwise-adagrad | sgd, for every parameter (embeddings use the sparse form: lazy Adam, row-wise "
+       "Adagrad, SGD; the dense layers Adam, Adagrad, SGD); adagrad is accepted for rowwise-adagrad")
       ->capture_default_str();
-  t->add_option("--embed-optimizer", train->embed_optimizer, "the embeddings' optimizer (default: --optimizer)")
-      ->check(CLI::IsMember({"adam", "adagrad", "sgd"}));
+  t->add_option("--embed-optimizer", train->embed_optimizer,
+                "the embeddings' optimizer: adam, rowwise-adagrad (or adagrad), sgd (default: --optimizer)")
+      ->check(CLI::IsMember({"adam", "rowwise-adagrad", "adagrad", "sgd"}));
   t->add_option("--dense-optimizer", train->dense_optimizer, "the dense layers' optimizer (default: --optimizer)")
       ->check(CLI::IsMember({"adam", "adagrad", "sgd"}));
   t->add_option("--weight-decay", train->weight_decay,

@@ -263,6 +263,9 @@ void elementwise_cpu(Context& ctx, const ElementwiseProblem& p) {
           row[c] = detail::dropout_keep(seed, stream, i, rate) ? mul_rn(row[c], scale) : 0.0f;
         }
         break;
+      case detail::ElementwiseOp::kFill:
+        std::fill_n(row, cols, scale);
+        break;
     }
   }
 }
@@ -395,6 +398,14 @@ void add_inplace(Context& ctx, const TensorView& dst, const TensorView& src) {
               dst.numel(), 0.0f, 1.0f, 0);
 }
 
+void fill(Context& ctx, const TensorView& data, float value) {
+  RECKON_CHECK_ARG(data.dtype == DType::kF32 && data.is_contiguous(), "fill: a contiguous f32 tensor needed, got ",
+                   data.shape_str());
+  check_device(data, "fill data", ctx.device());
+  elementwise(ctx, detail::ElementwiseOp::kFill, static_cast<float*>(data.data), nullptr, 1, data.numel(), 0.0f, value,
+              0);
+}
+
 void bias_relu_fwd(Context& ctx, const TensorView& bias, const TensorView& data) {
   const std::int64_t B = rows_of(data, "relu data");
   const std::int64_t N = data.size(1);
@@ -505,160 +516,10 @@ void sigmoid_bce_with_logits(Context& ctx, const TensorView& logits, const Tenso
                       static_cast<float*>(probabilities.data)});
 }
 
-namespace {
-
-struct AdamProblem {
-  float* p;
-  const float* g;
-  float* m;
-  float* v;
-  std::int64_t n;
-  detail::AdamScalars s;
-};
-
-void adam_cuda_run(Context& ctx, const AdamProblem& q) {
-#if RECKON_WITH_CUDA
-  detail::adam_cuda(ctx, q.p, q.g, q.m, q.v, q.n, q.s);
-#else
-  (void)ctx, (void)q;
-#endif
-}
-
-void adam_cpu(Context& ctx, const AdamProblem& q) {
-  const detail::AdamScalars s = detail::clocked(q.s);
-#pragma omp parallel for num_threads(ctx.cpu_threads()) schedule(static)
-  for (std::int64_t i = 0; i < q.n; ++i) q.p[i] = detail::adam_element(s, q.p[i], q.g[i], q.m[i], q.v[i]);
-}
-
-const auto kAdam = cuda_then_cpu<AdamProblem>("adam_update", "cuda_grid_stride",
-                                              "a CUDA context (skips while the context holds a device error)",
-                                              adam_cuda_run, adam_cpu);
-
-void adam(Context& ctx, const TensorView& params, const TensorView& grads, const TensorView& m, const TensorView& v,
-          const AdamOptions& o, std::int64_t step, const StepClock* clock) {
-  const std::int64_t n = params.numel();
-  for (const TensorView* t : {&params, &grads, &m, &v}) {
-    RECKON_CHECK_ARG(t->dtype == DType::kF32 && t->is_contiguous() && t->numel() == n, "adam: parameters, gradients "
-                     "and moments must be contiguous f32 of ", n, " elements, got ", t->shape_str());
-    check_device(*t, "adam tensor", ctx.device());
-  }
-  RECKON_CHECK_ARG(o.beta1 >= 0 && o.beta1 < 1 && o.beta2 >= 0 && o.beta2 < 1, "adam betas must be in [0, 1)");
-  detail::AdamScalars s{};
-  s.neg_lr = -o.learning_rate;
-  s.beta1 = o.beta1;
-  s.one_minus_beta1 = 1.0f - o.beta1;
-  s.beta2 = o.beta2;
-  s.one_minus_beta2 = 1.0f - o.beta2;
-  s.eps = o.eps;
-  s.weight_decay = o.weight_decay;
-  s.decoupled = o.decoupled_weight_decay;
-  s.decay_factor = o.decoupled_weight_decay ? 1.0f - o.learning_rate * o.weight_decay : 1.0f;
-  if (clock != nullptr) {
-    RECKON_CHECK_ARG(o.beta1 == clock->beta1() && o.beta2 == clock->beta2(), "adam: betas (", o.beta1, ", ", o.beta2,
-                     ") differ from the step clock's (", clock->beta1(), ", ", clock->beta2(), ")");
-    s.clock = clock->scalars();
-  } else {
-    RECKON_CHECK_ARG(step >= 1, "adam step must be >= 1, got ", step);
-    s.bias_correction1 = detail::adam_bias_correction(o.beta1, step);
-    s.bias_correction2 = detail::adam_bias_correction(o.beta2, step);
-  }
-  if (n == 0) return;
-  dispatch(ctx, kAdam,
-           AdamProblem{static_cast<float*>(params.data), static_cast<const float*>(grads.data),
-                       static_cast<float*>(m.data), static_cast<float*>(v.data), n, s});
-}
-
-}  // namespace
-
-void adam_update(Context& ctx, const TensorView& params, const TensorView& grads, const TensorView& m,
-                 const TensorView& v, const AdamOptions& options, std::int64_t step) {
-  adam(ctx, params, grads, m, v, options, step, nullptr);
-}
-
-void adam_update(Context& ctx, const TensorView& params, const TensorView& grads, const TensorView& m,
-                 const TensorView& v, const AdamOptions& options, const StepClock& clock) {
-  adam(ctx, params, grads, m, v, options, 0, &clock);
-}
-
-namespace {
-
-struct SimpleOptimizerProblem {
-  float* p;
-  const float* g;
-  float* ss;
-  std::int64_t n;
-  detail::SimpleOptimizerScalars s;
-};
-
-void simple_optimizer_cuda_run(Context& ctx, const SimpleOptimizerProblem& q) {
-#if RECKON_WITH_CUDA
-  detail::simple_optimizer_cuda(ctx, q.p, q.g, q.ss, q.n, q.s);
-#else
-  (void)ctx, (void)q;
-#endif
-}
-
-void simple_optimizer_cpu(Context& ctx, const SimpleOptimizerProblem& q) {
-  const detail::SimpleOptimizerScalars s = detail::clocked(q.s);
-#pragma omp parallel for num_threads(ctx.cpu_threads()) schedule(static)
-  for (std::int64_t i = 0; i < q.n; ++i) {
-    float unused = 0.0f;
-    q.p[i] = detail::simple_optimizer_element(s, q.p[i], q.g[i], q.ss != nullptr ? q.ss[i] : unused);
-  }
-}
-
-const auto kSimpleOptimizer = cuda_then_cpu<SimpleOptimizerProblem>(
-    "sgd_adagrad_update", "cuda_grid_stride", "a CUDA context (skips while the context holds a device error)",
-    simple_optimizer_cuda_run, simple_optimizer_cpu);
-
-void simple_optimizer(Context& ctx, const char* op, const TensorView& params, const TensorView& grads,
-                      const TensorView* sum_squares, const detail::SimpleOptimizerScalars& s) {
-  const std::int64_t n = params.numel();
-  for (const TensorView* t : {&params, &grads, sum_squares}) {
-    if (t == nullptr) continue;
-    RECKON_CHECK_ARG(t->dtype == DType::kF32 && t->is_contiguous() && t->numel() == n, op, ": parameters, gradients "
-                     "and state must be contiguous f32 of ", n, " elements, got ", t->shape_str());
-    check_device(*t, op, ctx.device());
-  }
-  RECKON_CHECK_ARG(std::isfinite(s.neg_lr) && std::isfinite(s.eps) && std::isfinite(s.weight_decay), op,
-                   ": learning rate, eps and weight decay must be finite");
-  if (n == 0) return;
-  dispatch(ctx, kSimpleOptimizer,
-           SimpleOptimizerProblem{static_cast<float*>(params.data), static_cast<const float*>(grads.data),
-                                  sum_squares != nullptr ? static_cast<float*>(sum_squares->data) : nullptr, n, s});
-}
-
-}  // namespace
-
-void sgd_update(Context& ctx, const TensorView& params, const TensorView& grads, float learning_rate,
-                float weight_decay) {
-  simple_optimizer(ctx, "sgd_update", params, grads, nullptr, {-learning_rate, 0.0f, weight_decay, false, nullptr});
-}
-
-void sgd_update(Context& ctx, const TensorView& params, const TensorView& grads, const StepClock& clock,
-                float weight_decay) {
-  simple_optimizer(ctx, "sgd_update", params, grads, nullptr, {0.0f, 0.0f, weight_decay, false, clock.scalars()});
-}
-
-void adagrad_update(Context& ctx, const TensorView& params, const TensorView& grads, const TensorView& sum_squares,
-                    float learning_rate, float eps, float weight_decay) {
-  RECKON_CHECK_ARG(eps > 0.0f, "adagrad_update: eps must be > 0, got ", eps);
-  simple_optimizer(ctx, "adagrad_update", params, grads, &sum_squares,
-                   {-learning_rate, eps, weight_decay, true, nullptr});
-}
-
-void adagrad_update(Context& ctx, const TensorView& params, const TensorView& grads, const TensorView& sum_squares,
-                    const StepClock& clock, float eps, float weight_decay) {
-  RECKON_CHECK_ARG(eps > 0.0f, "adagrad_update: eps must be > 0, got ", eps);
-  simple_optimizer(ctx, "adagrad_update", params, grads, &sum_squares,
-                   {0.0f, eps, weight_decay, true, clock.scalars()});
-}
-
 }  // namespace reckon
 
 namespace reckon::detail {
 std::vector<OpDescription> dense_ops() {
-  return {describe(kGemm), describe(kElementwise), describe(kColumnSum), describe(kBce), describe(kAdam),
-          describe(kSimpleOptimizer)};
+  return {describe(kGemm), describe(kElementwise), describe(kColumnSum), describe(kBce)};
 }
 }  // namespace reckon::detail

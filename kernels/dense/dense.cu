@@ -32,6 +32,7 @@ __global__ void dense_elementwise_kernel(ElementwiseOp op, float* data, const fl
       case ElementwiseOp::kDropout:
         data[i] = dropout_keep(seed, stream, static_cast<std::uint64_t>(i), rate) ? mul_rn(data[i], scale) : 0.0f;
         break;
+      case ElementwiseOp::kFill: data[i] = scale; break;
     }
   }
 }
@@ -77,33 +78,6 @@ __global__ void bce_kernel(const float* logits, const float* labels, std::int64_
       if (diff != nullptr) diff[i] = mul_rn(sub_rn(p, y), scale);
       if (probabilities != nullptr) probabilities[i] = p;
     }
-  }
-}
-
-// The optimizers update state: they do nothing while the context's record holds an input error of an earlier op
-// (say, a bad id in the embedding gather of the same training step), which the next synchronisation raises.
-__global__ void simple_optimizer_kernel(float* params, const float* grads, float* sum_squares, std::int64_t n,
-                                        SimpleOptimizerScalars scalars, const DeviceErrorRecord* errors) {
-  if (device_error_pending(errors)) return;
-  const SimpleOptimizerScalars s = clocked(scalars);
-  for (std::int64_t i = blockIdx.x * static_cast<std::int64_t>(blockDim.x) + threadIdx.x; i < n;
-       i += static_cast<std::int64_t>(gridDim.x) * blockDim.x) {
-    float ss = sum_squares != nullptr ? sum_squares[i] : 0.0f;
-    params[i] = simple_optimizer_element(s, params[i], grads[i], ss);
-    if (sum_squares != nullptr) sum_squares[i] = ss;
-  }
-}
-
-__global__ void adam_kernel(float* params, const float* grads, float* m, float* v, std::int64_t n,
-                            AdamScalars scalars, const DeviceErrorRecord* errors) {
-  if (device_error_pending(errors)) return;
-  const AdamScalars s = clocked(scalars);
-  for (std::int64_t i = blockIdx.x * static_cast<std::int64_t>(blockDim.x) + threadIdx.x; i < n;
-       i += static_cast<std::int64_t>(gridDim.x) * blockDim.x) {
-    float mi = m[i], vi = v[i];
-    params[i] = adam_element(s, params[i], grads[i], mi, vi);
-    m[i] = mi;
-    v[i] = vi;
   }
 }
 
@@ -157,20 +131,6 @@ void bce_cuda(Context& ctx, const float* logits, const float* labels, std::int64
                   scale, probabilities);
   }
   column_sum_with_scratch(ctx, losses, n, 1, loss_sum, losses + n);
-}
-
-void adam_cuda(Context& ctx, float* params, const float* grads, float* m, float* v, std::int64_t n,
-               const AdamScalars& s) {
-  DeviceGuard guard(ctx.device().index);
-  RECKON_LAUNCH(adam_kernel, grid_for(ctx, n), kThreads, 0, cuda_stream(ctx), params, grads, m, v, n, s,
-                device_error_record(ctx));
-}
-
-void simple_optimizer_cuda(Context& ctx, float* params, const float* grads, float* sum_squares, std::int64_t n,
-                           const SimpleOptimizerScalars& s) {
-  DeviceGuard guard(ctx.device().index);
-  RECKON_LAUNCH(simple_optimizer_kernel, grid_for(ctx, n), kThreads, 0, cuda_stream(ctx), params, grads, sum_squares,
-                n, s, device_error_record(ctx));
 }
 
 }  // namespace reckon::detail

@@ -1,5 +1,5 @@
 // Dense layers for the MLP parts of CTR models: linear (cuBLAS on GPU, the CPU BLAS on CPU), bias + ReLU, dropout
-// from the shared Philox streams, sigmoid + binary cross-entropy with logits, and Adam/AdamW (or SGD, Adagrad) for dense parameters.
+// from the shared Philox streams, and sigmoid + binary cross-entropy with logits.
 // All tensors f32, row-major, contiguous, on the context's device.
 //
 // Determinism: element-wise ops and column/row reductions are bitwise identical run to run and between CPU and
@@ -11,6 +11,7 @@
 
 #include <cstdint>
 
+#include "reckon/kernels/optim/optimizer.h"
 #include "reckon/runtime/context.h"
 #include "reckon/runtime/step_clock.h"
 #include "reckon/runtime/tensor.h"
@@ -35,6 +36,9 @@ void linear_bwd_data_accumulate(Context& ctx, const TensorView& diff_dst, const 
 void linear_bwd_weights(Context& ctx, const TensorView& src, const TensorView& diff_dst,
                         const TensorView& diff_weights, const TensorView& diff_bias,
                         DenseMath math = DenseMath::kF32);
+
+// data[i] = value for every element (contiguous f32), enqueued like any op (no host copy).
+void fill(Context& ctx, const TensorView& data, float value);
 
 // In place: dst += src (same shape).
 void add_inplace(Context& ctx, const TensorView& dst, const TensorView& src);
@@ -64,33 +68,6 @@ void sigmoid_bce_with_logits(Context& ctx, const TensorView& logits, const Tenso
                              const TensorView& loss_sum, const TensorView& diff_logits, float scale,
                              const TensorView& probabilities = {});
 
-// Adam for dense parameters (lazy nowhere: every element moves). decoupled_weight_decay: AdamW (p -= lr·wd·p
-// before the step); otherwise weight_decay is L2 added to the gradient. step is 1-based.
-struct AdamOptions {
-  float learning_rate = 1e-3f;
-  float beta1 = 0.9f;
-  float beta2 = 0.999f;
-  float eps = 1e-8f;
-  float weight_decay = 0.0f;
-  bool decoupled_weight_decay = false;
-};
-void adam_update(Context& ctx, const TensorView& params, const TensorView& grads, const TensorView& m,
-                 const TensorView& v, const AdamOptions& options, std::int64_t step);
-// The same with the learning rate, step and bias corrections read from `clock` where the step runs (its betas
-// must be the options'; options.learning_rate is not used): the form a step captured in a CUDA graph needs.
-void adam_update(Context& ctx, const TensorView& params, const TensorView& grads, const TensorView& m,
-                 const TensorView& v, const AdamOptions& options, const StepClock& clock);
-
-// Plain SGD and Adagrad for dense parameters, for runs that use one optimizer family throughout (the sparse forms
-// are in kernels/embedding). weight_decay is L2 added to the gradient. Adagrad: s += g², p -= lr·g/(√s + eps).
-void sgd_update(Context& ctx, const TensorView& params, const TensorView& grads, float learning_rate,
-                float weight_decay = 0.0f);
-void adagrad_update(Context& ctx, const TensorView& params, const TensorView& grads, const TensorView& sum_squares,
-                    float learning_rate, float eps = 1e-10f, float weight_decay = 0.0f);
-// The same with the learning rate read from `clock` where the step runs.
-void sgd_update(Context& ctx, const TensorView& params, const TensorView& grads, const StepClock& clock,
-                float weight_decay = 0.0f);
-void adagrad_update(Context& ctx, const TensorView& params, const TensorView& grads, const TensorView& sum_squares,
-                    const StepClock& clock, float eps = 1e-10f, float weight_decay = 0.0f);
+// The dense optimizers (adam_update, sgd_update, adagrad_update, optimizer_update) are in kernels/optim.
 
 }  // namespace reckon

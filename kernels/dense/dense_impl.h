@@ -11,24 +11,7 @@
 namespace reckon {
 namespace detail {
 
-// The per-element update of sgd_update / adagrad_update.
-// With a clock, the learning rate (and Adam's step) are read from it where the step runs (runtime/step_clock.h).
-struct SimpleOptimizerScalars {
-  float neg_lr, eps, weight_decay;
-  bool adagrad;
-  const StepScalars* clock;
-};
-void simple_optimizer_cuda(Context& ctx, float* params, const float* grads, float* sum_squares, std::int64_t n,
-                           const SimpleOptimizerScalars& s);
-
-struct AdamScalars {
-  float neg_lr, beta1, one_minus_beta1, beta2, one_minus_beta2, bias_correction1, bias_correction2, eps,
-      weight_decay, decay_factor;  // decay_factor = 1 - lr·wd for AdamW, 1 otherwise
-  bool decoupled;
-  const StepScalars* clock;
-};
-
-enum class ElementwiseOp : std::uint8_t { kAdd, kBias, kBiasRelu, kReluBwd, kDropout };
+enum class ElementwiseOp : std::uint8_t { kAdd, kBias, kBiasRelu, kReluBwd, kDropout, kFill };
 
 // c = a·b (beta 0) or c += a·b (beta 1), row-major.
 void gemm_cuda(Context& ctx, bool transpose_a, bool transpose_b, std::int64_t m, std::int64_t n, std::int64_t k,
@@ -41,8 +24,5 @@ void elementwise_cuda(Context& ctx, ElementwiseOp op, float* data, const float* 
 void column_sum_cuda(Context& ctx, const float* src, std::int64_t rows, std::int64_t cols, float* out);
 void bce_cuda(Context& ctx, const float* logits, const float* labels, std::int64_t n, float* loss_sum,
               float* diff_logits, float scale, float* probabilities);
-void adam_cuda(Context& ctx, float* params, const float* grads, float* m, float* v, std::int64_t n,
-               const AdamScalars& s);
-
 }  // namespace detail
 }  // namespace reckon

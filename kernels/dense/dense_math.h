@@ -40,47 +40,8 @@ RECKON_HOST_DEVICE float bce_with_logits(float z, float y) {
   return add_rn(sub_rn(z > 0.0f ? z : 0.0f, mul_rn(z, y)), log1pf(expf(-fabsf(z))));
 }
 
-// The scalars of a step whose learning rate and step live in a clock, read where the step runs; the host computes
-// the same values from the same inputs when there is no clock.
-RECKON_HOST_DEVICE AdamScalars clocked(AdamScalars s) {
-  if (s.clock == nullptr) return s;
-  const float lr = s.clock->learning_rate;
-  s.neg_lr = -lr;
-  s.bias_correction1 = s.clock->bias_correction1;
-  s.bias_correction2 = s.clock->bias_correction2;
-  s.decay_factor = s.decoupled ? sub_rn(1.0f, mul_rn(lr, s.weight_decay)) : 1.0f;
-  return s;
-}
-
-RECKON_HOST_DEVICE SimpleOptimizerScalars clocked(SimpleOptimizerScalars s) {
-  if (s.clock != nullptr) s.neg_lr = -s.clock->learning_rate;
-  return s;
-}
-
 RECKON_HOST_DEVICE std::uint64_t dropout_stream(std::uint64_t stream, const StepScalars* clock) {
   return clock != nullptr ? clock->rng_stream + stream : stream;
-}
-
-// One Adam element; updates m and v in place and returns the new parameter.
-RECKON_HOST_DEVICE float adam_element(const AdamScalars& s, float p, float g, float& m, float& v) {
-  if (s.decoupled) {
-    p = mul_rn(p, s.decay_factor);
-  } else {
-    g = madd(s.weight_decay, p, g);
-  }
-  m = madd(s.beta1, m, mul_rn(s.one_minus_beta1, g));
-  v = madd(s.beta2, v, mul_rn(mul_rn(s.one_minus_beta2, g), g));
-  const float m_hat = m / s.bias_correction1;
-  const float v_hat = v / s.bias_correction2;
-  return madd(s.neg_lr, m_hat / add_rn(sqrtf(v_hat), s.eps), p);
-}
-
-// One SGD or Adagrad element; updates the Adagrad sum of squares in place and returns the new parameter.
-RECKON_HOST_DEVICE float simple_optimizer_element(const SimpleOptimizerScalars& s, float p, float g, float& ss) {
-  g = madd(s.weight_decay, p, g);
-  if (!s.adagrad) return madd(s.neg_lr, g, p);
-  ss = madd(g, g, ss);
-  return madd(s.neg_lr, g / add_rn(sqrtf(ss), s.eps), p);
 }
 
 }  // namespace reckon::detail

@@ -399,16 +399,6 @@ void embedding_bag_fwd(Context& ctx, std::span<const TensorView> tables, std::sp
   dispatch(ctx, kFwdImplementations, FwdProblem{tables, bags, dst, options, v});
 }
 
-const char* to_string(SparseOptimizerKind kind) noexcept {
-  switch (kind) {
-    case SparseOptimizerKind::kSgd: return "sgd";
-    case SparseOptimizerKind::kAdagrad: return "adagrad";
-    case SparseOptimizerKind::kRowwiseAdagrad: return "rowwise_adagrad";
-    case SparseOptimizerKind::kAdam: return "adam";
-  }
-  return "?";
-}
-
 std::int64_t embedding_interleaved_row_stride(std::int64_t dim, std::int64_t state_columns) {
   RECKON_CHECK_ARG(dim >= 1 && state_columns >= 0, "embedding_interleaved_row_stride: dim ", dim, ", state columns ",
                    state_columns);
@@ -523,39 +513,6 @@ BwdSetup prepare_bwd(const Context& ctx, std::span<const TensorView> tables, std
   return s;
 }
 
-detail::EmbeddingUpdateScalars make_scalars(const SparseOptimizer& o) {
-  RECKON_CHECK_ARG(std::isfinite(o.learning_rate) && o.learning_rate >= 0.0f, "learning rate must be finite and >= 0, got ",
-                   o.learning_rate);
-  RECKON_CHECK_ARG(std::isfinite(o.eps) && o.eps >= 0.0f, "eps must be finite and >= 0, got ", o.eps);
-  RECKON_CHECK_ARG(std::isfinite(o.weight_decay), "weight decay must be finite");
-  detail::EmbeddingUpdateScalars u{};
-  u.kind = o.kind;
-  u.neg_lr = -o.learning_rate;
-  u.eps = o.eps;
-  u.weight_decay = o.weight_decay;
-  u.beta1 = o.beta1;
-  u.beta2 = o.beta2;
-  u.one_minus_beta1 = 1.0f - o.beta1;
-  u.one_minus_beta2 = 1.0f - o.beta2;
-  u.bias_correction1 = 1.0f;
-  u.bias_correction2 = 1.0f;
-  if (o.clock != nullptr) {
-    const bool same_betas = o.beta1 == o.clock->beta1() && o.beta2 == o.clock->beta2();
-    RECKON_CHECK_ARG(o.kind != SparseOptimizerKind::kAdam || same_betas, "Adam betas (", o.beta1, ", ", o.beta2,
-                     ") differ from the step clock's (", o.clock->beta1(), ", ", o.clock->beta2(), ")");
-    u.clock = o.clock->scalars();
-    return u;
-  }
-  if (o.kind == SparseOptimizerKind::kAdam) {
-    RECKON_CHECK_ARG(o.beta1 >= 0.0f && o.beta1 < 1.0f && o.beta2 >= 0.0f && o.beta2 < 1.0f,
-                     "Adam betas must be in [0, 1), got ", o.beta1, ", ", o.beta2);
-    RECKON_CHECK_ARG(o.step >= 1, "Adam step must be >= 1, got ", o.step);
-    u.bias_correction1 = detail::adam_bias_correction(o.beta1, o.step);
-    u.bias_correction2 = detail::adam_bias_correction(o.beta2, o.step);
-  }
-  return u;
-}
-
 // Rows ahead to prefetch in the update: each row is three scattered cache lines (row, m, v) under Adam. On the
 // 2-core build machine 8 to 32 rows ahead measured within the noise of one another; 4 was slower (docs/PERF.md).
 constexpr std::size_t kBwdPrefetchDistance = 16;
@@ -575,7 +532,7 @@ void prefetch_update_row(const detail::EmbeddingBwdTable& t, std::int64_t r, int
 }
 
 // Apply the optimizer to row r of table t; g holds the row's gradient and is overwritten with g'.
-void update_row_cpu(const detail::EmbeddingUpdateScalars& u, const detail::EmbeddingBwdTable& t, std::int64_t r,
+void update_row_cpu(const detail::OptimizerScalars& u, const detail::EmbeddingBwdTable& t, std::int64_t r,
                     int dim, float* g) {
   float* w = t.weights + r * t.weight_stride;
   for (int d = 0; d < dim; ++d) g[d] = detail::regularised_gradient(u, g[d], w[d]);
@@ -584,32 +541,34 @@ void update_row_cpu(const detail::EmbeddingUpdateScalars& u, const detail::Embed
     float sum_squares = 0.0f;
     for (int d = 0; d < dim; ++d) sum_squares = detail::madd(g[d], g[d], sum_squares);
     float& row_state = t.state1[r * t.state1_stride];
-    const float state = detail::rowwise_state(u, row_state, sum_squares, dim);
+    const float state = detail::rowwise_state(row_state, sum_squares, dim);
     row_state = state;
     denom = detail::rowwise_denominator(u, state);
   }
   // One loop per optimizer, so the column loop has no branch and vectorises.
   switch (u.kind) {
-    case SparseOptimizerKind::kSgd:
-    case SparseOptimizerKind::kRowwiseAdagrad:
-      for (int d = 0; d < dim; ++d) w[d] = detail::update_column(u, g[d], w[d], nullptr, nullptr, denom);
+    case OptimizerKind::kSgd:
+      for (int d = 0; d < dim; ++d) w[d] = detail::sgd_step(u, g[d], detail::decayed_weight(u, w[d]));
       break;
-    case SparseOptimizerKind::kAdagrad: {
+    case OptimizerKind::kRowwiseAdagrad:
+      for (int d = 0; d < dim; ++d) w[d] = detail::rowwise_step(u, g[d], detail::decayed_weight(u, w[d]), denom);
+      break;
+    case OptimizerKind::kAdagrad: {
       float* s1 = t.state1 + r * t.state1_stride;
-      for (int d = 0; d < dim; ++d) w[d] = detail::update_column(u, g[d], w[d], s1 + d, nullptr, denom);
+      for (int d = 0; d < dim; ++d) w[d] = detail::adagrad_step(u, g[d], detail::decayed_weight(u, w[d]), s1[d]);
       break;
     }
-    case SparseOptimizerKind::kAdam: {
+    case OptimizerKind::kAdam: {
       float* s1 = t.state1 + r * t.state1_stride;
       float* s2 = t.state2 + r * t.state2_stride;
-      for (int d = 0; d < dim; ++d) w[d] = detail::update_column(u, g[d], w[d], s1 + d, s2 + d, denom);
+      for (int d = 0; d < dim; ++d) w[d] = detail::adam_step(u, g[d], detail::decayed_weight(u, w[d]), s1[d], s2[d]);
       break;
     }
   }
 }
 
 template <typename IndexT>
-void bwd_cpu(Context& ctx, const BwdSetup& setup, const detail::EmbeddingUpdateScalars* update,
+void bwd_cpu(Context& ctx, const BwdSetup& setup, const detail::OptimizerScalars* update,
              EmbeddingBackwardAlgorithm algorithm, SparseGradient* gradient, EmbeddingErrors& errors) {
   const detail::EmbeddingBwdProblem& p = setup.problem;
   const int D = p.dim;
@@ -766,7 +725,7 @@ struct BwdProblem {
   std::span<const TensorView> tables;
   std::span<const EmbeddingBags> bags;
   const BwdSetup& setup;
-  const detail::EmbeddingUpdateScalars* update;  // null: the gradient only
+  const detail::OptimizerScalars* update;  // null: the gradient only
   EmbeddingBackwardAlgorithm algorithm;
   SparseGradient* gradient;
   detail::DeviceOp op;
@@ -786,9 +745,9 @@ void bwd_cuda(Context& ctx, const BwdProblem& p) {
 
 void bwd_cpu_run(Context& ctx, const BwdProblem& p) {
   EmbeddingErrors errors;
-  detail::EmbeddingUpdateScalars clocked{};  // a CPU context's clock is host memory, read here
+  detail::OptimizerScalars clocked{};  // a CPU context's clock is host memory, read here
   if (p.update != nullptr) clocked = detail::clocked(*p.update);
-  const detail::EmbeddingUpdateScalars* update = p.update != nullptr ? &clocked : nullptr;
+  const detail::OptimizerScalars* update = p.update != nullptr ? &clocked : nullptr;
   if (p.setup.v.index_dtype == DType::kI32) {
     bwd_cpu<std::int32_t>(ctx, p.setup, update, p.algorithm, p.gradient, errors);
   } else {
@@ -825,7 +784,7 @@ const auto kBwdGradientImplementations = bwd_implementations("embedding_bag_bwd"
 const auto kBwdUpdateImplementations = bwd_implementations("embedding_bag_bwd_update");
 
 void run_bwd(Context& ctx, std::span<const TensorView> tables, std::span<const EmbeddingBags> bags,
-             const BwdSetup& setup, const detail::EmbeddingUpdateScalars* update, EmbeddingBackwardAlgorithm algorithm,
+             const BwdSetup& setup, const detail::OptimizerScalars* update, EmbeddingBackwardAlgorithm algorithm,
              SparseGradient* gradient, detail::DeviceOp op) {
   if (setup.problem.batch == 0) {
     if (gradient != nullptr) {
@@ -866,7 +825,7 @@ void embedding_bag_bwd_update(Context& ctx, std::span<const TensorView> tables, 
                               const SparseOptimizer& optimizer, std::span<const EmbeddingOptimizerState> states,
                               EmbeddingBackwardAlgorithm algorithm) {
   const BwdSetup setup = prepare_bwd(ctx, tables, bags, diff_dst, options, &optimizer, states, algorithm);
-  const detail::EmbeddingUpdateScalars update = make_scalars(optimizer);
+  const detail::OptimizerScalars update = detail::optimizer_scalars(optimizer, "embedding_bag_bwd_update");
   run_bwd(ctx, tables, bags, setup, &update, algorithm, nullptr, detail::DeviceOp::kEmbeddingBagBwdUpdate);
 }
 

@@ -219,7 +219,7 @@ __global__ void embedding_bwd_expand_thread_per_bag_kernel(EmbeddingBwdProblem p
 }
 
 // Plain SGD with atomics, one thread per (entry, column). Not deterministic: the order of the adds varies.
-__global__ void embedding_bwd_atomic_sgd_kernel(EmbeddingBwdProblem p, EmbeddingUpdateScalars scalars,
+__global__ void embedding_bwd_atomic_sgd_kernel(EmbeddingBwdProblem p, OptimizerScalars scalars,
                                                 const std::uint64_t* keys, const std::int64_t* diff_row,
                                                 const float* coef, const DeviceErrorRecord* errors) {
   if (device_error_pending(errors)) return;  // a rejected call (or an earlier one's error) writes nothing
@@ -267,7 +267,7 @@ struct GradientOutputs {
 // place among the threads cooperating on the run; sync() orders their shared-memory accesses. g_s[D] holds the
 // row-wise denominator.
 template <bool kUpdate, typename Sync>
-__device__ void finish_run(const EmbeddingBwdProblem& p, const EmbeddingUpdateScalars& u, std::uint64_t key,
+__device__ void finish_run(const EmbeddingBwdProblem& p, const OptimizerScalars& u, std::uint64_t key,
                            std::int64_t run, float* g_s, int lane, int lanes, Sync sync, const GradientOutputs& out) {
   const int D = p.dim;
   const int t = find_table(p.tables, p.num_tables, key);
@@ -286,7 +286,7 @@ __device__ void finish_run(const EmbeddingBwdProblem& p, const EmbeddingUpdateSc
     if (u.kind == SparseOptimizerKind::kRowwiseAdagrad && lane == 0) {
       float sum_squares = 0.0f;
       for (int d = 0; d < D; ++d) sum_squares = madd(g_s[d], g_s[d], sum_squares);
-      const float state = rowwise_state(u, bt.state1[r * bt.state1_stride], sum_squares, D);
+      const float state = rowwise_state(bt.state1[r * bt.state1_stride], sum_squares, D);
       bt.state1[r * bt.state1_stride] = state;
       g_s[D] = rowwise_denominator(u, state);
     }
@@ -296,18 +296,18 @@ __device__ void finish_run(const EmbeddingBwdProblem& p, const EmbeddingUpdateSc
     for (int d = lane; d < D; d += lanes) {
       float* s1 = per_column_state ? bt.state1 + r * bt.state1_stride + d : nullptr;
       float* s2 = u.kind == SparseOptimizerKind::kAdam ? bt.state2 + r * bt.state2_stride + d : nullptr;
-      w[d] = update_column(u, g_s[d], w[d], s1, s2, denom);
+      w[d] = optimizer_step(u, g_s[d], decayed_weight(u, w[d]), s1, s2, denom);
     }
   }
   sync();  // g_s is reused by the next run
 }
 
 template <bool kUpdate>
-__global__ void embedding_bwd_short_runs_group_per_run_kernel(EmbeddingBwdProblem p, EmbeddingUpdateScalars scalars,
+__global__ void embedding_bwd_short_runs_group_per_run_kernel(EmbeddingBwdProblem p, OptimizerScalars scalars,
                                                               RunInputs in, int group_size, GradientOutputs out,
                                                               const DeviceErrorRecord* errors) {
   if (device_error_pending(errors)) return;  // uniform across the grid: no __syncwarp is skipped by half a group
-  const EmbeddingUpdateScalars u = clocked(scalars);
+  const OptimizerScalars u = clocked(scalars);
   extern __shared__ float shared[];
   const int groups_per_block = static_cast<int>(blockDim.x) / group_size;
   const int group = static_cast<int>(threadIdx.x) / group_size;
@@ -337,11 +337,11 @@ __global__ void embedding_bwd_short_runs_group_per_run_kernel(EmbeddingBwdProble
 }
 
 template <bool kUpdate>
-__global__ void embedding_bwd_long_runs_block_per_run_kernel(EmbeddingBwdProblem p, EmbeddingUpdateScalars scalars,
+__global__ void embedding_bwd_long_runs_block_per_run_kernel(EmbeddingBwdProblem p, OptimizerScalars scalars,
                                                              RunInputs in, GradientOutputs out,
                                                              const DeviceErrorRecord* errors) {
   if (device_error_pending(errors)) return;
-  const EmbeddingUpdateScalars u = clocked(scalars);
+  const OptimizerScalars u = clocked(scalars);
   extern __shared__ float shared[];  // kEmbeddingRunPartials rows of D partial sums
   const int warp = static_cast<int>(threadIdx.x) / 32;
   const int lane = static_cast<int>(threadIdx.x) % 32;
@@ -415,7 +415,7 @@ class Carver {
 
 void embedding_bag_bwd_cuda(Context& ctx, const EmbeddingBwdProblem& problem,
                             const std::vector<EmbeddingBwdTable>& host_tables, DType index_dtype,
-                            const EmbeddingUpdateScalars* update, EmbeddingBackwardAlgorithm algorithm,
+                            const OptimizerScalars* update, EmbeddingBackwardAlgorithm algorithm,
                             SparseGradient* gradient) {
   DeviceGuard guard(ctx.device().index);
   DeviceErrorRecord* errors = device_error_record(ctx);
@@ -544,7 +544,7 @@ void embedding_bag_bwd_cuda(Context& ctx, const EmbeddingBwdProblem& problem,
   // 3. Reduce runs (and update).
   const RunInputs in{q.unique, q.counts, q.starts, q.counters, q.entries_out, q.diff_row, q.coef, q.long_runs,
                      q.counters + 1};
-  const EmbeddingUpdateScalars u = update != nullptr ? *update : EmbeddingUpdateScalars{};
+  const OptimizerScalars u = update != nullptr ? *update : OptimizerScalars{};
   int group = 1;
   while (group < 32 && group < D) group *= 2;
   const int groups_per_block = kThreads / group;

@@ -22,6 +22,7 @@
 #include <span>
 #include <vector>
 
+#include "reckon/kernels/optim/optimizer.h"
 #include "reckon/runtime/context.h"
 #include "reckon/runtime/error.h"
 #include "reckon/runtime/memory.h"
@@ -77,30 +78,8 @@ inline constexpr std::int64_t kEmbeddingBackwardMaxDim = 1024;
 
 enum class EmbeddingBackwardAlgorithm : std::uint8_t { kSorted, kAtomic };
 
-enum class SparseOptimizerKind : std::uint8_t { kSgd, kAdagrad, kRowwiseAdagrad, kAdam };
-
-// Applied to touched rows only; untouched rows and their state do not move (Adam is "lazy").
-//   sgd:              w -= lr · g'
-//   adagrad:          s += g'²;            w -= lr · g' / (√s + eps)            state1: s [N, D]
-//   row-wise adagrad: s += mean_d(g'²);    w -= lr · g' / (√s + eps)            state1: s [N]
-//   adam:             m = β1 m + (1-β1) g';  v = β2 v + (1-β2) g'²;
-//                     w -= lr · (m / (1-β1^step)) / (√(v / (1-β2^step)) + eps)   state1: m [N, D], state2: v [N, D]
-// where g' = g + weight_decay · w (L2 regularisation of the touched rows).
-struct SparseOptimizer {
-  SparseOptimizerKind kind = SparseOptimizerKind::kSgd;
-  float learning_rate = 0.01f;
-  float eps = 1e-8f;
-  float beta1 = 0.9f;
-  float beta2 = 0.999f;
-  float weight_decay = 0.0f;
-  std::int64_t step = 1;  // Adam's 1-based step count for bias correction; the caller advances it
-  // When set, the learning rate, step and Adam's bias corrections are read from the clock where the step runs
-  // (learning_rate and step above are not used; the betas must be the clock's): the form a step captured in a
-  // CUDA graph needs (runtime/step_clock.h).
-  const StepClock* clock = nullptr;
-};
-
-const char* to_string(SparseOptimizerKind kind) noexcept;
+// The fused update's optimizers (SparseOptimizer, SparseOptimizerKind) are kernels/optim's Optimizer and
+// OptimizerKind: applied to the touched rows only, so untouched rows and their state do not move (Adam is "lazy").
 
 // Optimizer state stored beside a table (f32, on the table's device); unused fields stay empty. Like the tables,
 // state rows have unit column stride and any row stride >= their width: interleaving [row | m | v] in one block

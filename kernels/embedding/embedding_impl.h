@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "reckon/kernels/embedding/embedding.h"
+#include "reckon/kernels/optim/optimizer_impl.h"
 #include "reckon/runtime/step_clock.h"
 
 namespace reckon {
@@ -61,19 +62,6 @@ struct EmbeddingBwdTable {
   std::int64_t out_row_base;  // pooling none: first diff_dst row of this table
 };
 
-// Scalars of the update, precomputed once on the host so CPU and CUDA use identical values; with a clock, the
-// learning rate and Adam's bias corrections are read from it where the step runs (embedding_math.h: clocked).
-struct EmbeddingUpdateScalars {
-  SparseOptimizerKind kind;
-  float neg_lr;
-  float eps;
-  float beta1, one_minus_beta1;
-  float beta2, one_minus_beta2;
-  float bias_correction1, bias_correction2;
-  float weight_decay;
-  const StepScalars* clock;
-};
-
 struct EmbeddingBwdProblem {
   const EmbeddingBwdTable* tables;  // num_tables entries (device memory on CUDA)
   int num_tables;
@@ -90,7 +78,7 @@ struct EmbeddingBwdProblem {
 // CUDA backward. mode: write the gradient into (out_table, out_row, out_values) or apply `update`.
 void embedding_bag_bwd_cuda(Context& ctx, const EmbeddingBwdProblem& problem,
                             const std::vector<EmbeddingBwdTable>& host_tables, DType index_dtype,
-                            const EmbeddingUpdateScalars* update, EmbeddingBackwardAlgorithm algorithm,
+                            const OptimizerScalars* update, EmbeddingBackwardAlgorithm algorithm,
                             SparseGradient* gradient);
 
 }  // namespace detail

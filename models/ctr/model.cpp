@@ -66,7 +66,7 @@ TensorView reshape(const TensorView& t, std::initializer_list<std::int64_t> size
 
 Tensor zeros(Context& ctx, std::initializer_list<std::int64_t> sizes) {
   Tensor t = Tensor::empty(ctx, DType::kF32, sizes);
-  random_uniform(ctx, t, 0.0f, 0.0f, 0);  // 0 + 0·u: exact zeros, no host copy
+  fill(ctx, t, 0.0f);
   return t;
 }
 
@@ -373,7 +373,7 @@ void CtrModel::forward(const CtrBatch& batch, bool training) {
     linear_fwd(ctx, first, w.ones, w.bias.value, reshape(w.logit, {B, 1}));
   } else {
     // DNN alone: the bias is the output layer's.
-    random_uniform(ctx, logit, 0.0f, 0.0f, 0);
+    fill(ctx, logit, 0.0f);
   }
   if (has_embeddings(config_.kind)) {
     embedding_bag_fwd(ctx, w.embedding_views, w.bags, reshape(w.emb, {B, F, K}), {PoolingMode::kSum});

@@ -9,6 +9,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "reckon/kernels/dense/dense.h"
 #include "reckon/kernels/random/random.h"
 #include "reckon/runtime/error.h"
 #include "reckon/runtime/file_io.h"
@@ -63,7 +64,7 @@ Item2Vec::Item2Vec(Context& ctx, Item2VecConfig config, ItemVocabulary vocabular
   output_ = Tensor::empty(ctx, DType::kF32, {V, D});
   // word2vec.c's initialisation: input uniform in ±0.5/D, output zero.
   random_uniform(ctx, input_, -0.5f / static_cast<float>(D), 0.5f / static_cast<float>(D), config_.seed);
-  random_uniform(ctx, output_, 0.0f, 0.0f, config_.seed + 1);
+  fill(ctx, output_, 0.0f);
   build_sampling_tables();
 }
 

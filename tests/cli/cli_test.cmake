@@ -102,7 +102,7 @@ if(NOT mlp_math STREQUAL "f32")
 endif()
 string(JSON sparse_optimizer GET "${grouped}" sparse_optimizer)
 string(JSON dense_optimizer GET "${grouped}" dense_optimizer)
-if(NOT sparse_optimizer STREQUAL "rowwise_adagrad" OR NOT dense_optimizer STREQUAL "adam")
+if(NOT sparse_optimizer STREQUAL "rowwise-adagrad" OR NOT dense_optimizer STREQUAL "adam")
   message(FATAL_ERROR "--embed-optimizer adagrad --dense-optimizer adam gave ${sparse_optimizer}, ${dense_optimizer}")
 endif()
 run(regrouped ctr train --resume grouped.ckpt --embed-lr 0.001 --train ctr/train.txt --epochs 1 --batch 512

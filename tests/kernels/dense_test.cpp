@@ -339,6 +339,29 @@ TEST(DenseCpu, ShapeErrorsAreClear) {
   EXPECT_THROW(adam_update(ctx, x, w, y, x, kAdam, 0), Error);
 }
 
+std::vector<float> run_fill(Device device, std::size_t n, float value) {
+  Context ctx(device);
+  Uploads u{ctx, {}};
+  const TensorView t = u.put(testing::random_floats(n, -1, 1, 95), {static_cast<std::int64_t>(n)});
+  fill(ctx, t, value);
+  return testing::to_host<float>(ctx, t);
+}
+
+TEST(DenseCpu, FillWritesEveryElement) {
+  for (const float value : {0.0f, -2.5f}) {
+    EXPECT_EQ(run_fill(Device::cpu(), 1001, value), std::vector<float>(1001, value));
+  }
+  EXPECT_EQ(run_fill(Device::cpu(), 0, 1.0f), std::vector<float>());
+  Context ctx(Device::cpu());
+  std::vector<std::int32_t> ints(4);
+  EXPECT_THROW(fill(ctx, TensorView::contiguous(ints.data(), DType::kI32, Device::cpu(), {4}), 0.0f), Error);
+}
+
+TEST(DenseCuda, FillWritesEveryElement) {
+  RECKON_SKIP_WITHOUT_CUDA();
+  EXPECT_EQ(run_fill(Device::cuda(0), 100003, -2.5f), std::vector<float>(100003, -2.5f));
+}
+
 TEST(DenseCuda, MatchesCpu) {
   RECKON_SKIP_WITHOUT_CUDA();
   RECKON_TRACE_SEED();
