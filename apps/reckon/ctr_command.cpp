@@ -217,7 +217,7 @@ nlohmann::json run_train(const TrainArgs& a) {
           {"sparse_learning_rate", started.sparse_learning_rate},  // at the start of this run (before any --lr-decay)
           {"dense_learning_rate", started.dense_learning_rate},
           {"sparse_optimizer", reckon::to_string(started.sparse_optimizer)},
-          {"dense_optimizer", ctr::to_string(started.dense_optimizer)},
+          {"dense_optimizer", reckon::to_string(started.dense_optimizer)},
           {"dense_weight_decay", started.dense_weight_decay},
           {"init_stddev", started.init_stddev},
           {"mlp_math", mlp_math_name(ctx, model)},

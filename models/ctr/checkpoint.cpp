@@ -14,6 +14,15 @@ namespace {
 
 constexpr char kMagic[8] = {'R', 'E', 'C', 'K', 'O', 'N', 'C', 'K'};
 
+// The dense optimizer's code in version 1 and 2 files (its own enumeration before the optimizers were one module).
+constexpr OptimizerKind kDenseOptimizerCodes[] = {OptimizerKind::kAdam, OptimizerKind::kAdagrad, OptimizerKind::kSgd};
+int dense_optimizer_code(OptimizerKind kind) {
+  for (int i = 0; i < 3; ++i) {
+    if (kDenseOptimizerCodes[i] == kind) return i;
+  }
+  RECKON_THROW(StatusCode::kInvalidArgument, "the dense layers cannot use ", to_string(kind));
+}
+
 nlohmann::json config_json(const CtrModel& model) {
   const CtrModelConfig& c = model.config();
   return {{"kind", to_string(c.kind)},
@@ -22,7 +31,7 @@ nlohmann::json config_json(const CtrModel& model) {
           {"dropout", c.dropout},
           {"embedding_l2", c.embedding_l2},
           {"sparse_optimizer", static_cast<int>(c.sparse_optimizer)},
-          {"dense_optimizer", static_cast<int>(c.dense_optimizer)},
+          {"dense_optimizer", dense_optimizer_code(c.dense_optimizer)},
           {"sparse_learning_rate", c.sparse_learning_rate},
           {"dense_learning_rate", c.dense_learning_rate},
           {"dense_weight_decay", c.dense_weight_decay},
@@ -120,11 +129,11 @@ LoadedModel load_checkpoint(const std::string& path, Context& ctx) {
   const int sparse_optimizer = c.at("sparse_optimizer").get<int>();
   const int dense_optimizer = c.value("dense_optimizer", 0);  // absent in checkpoints before dense optimizer choice
   if (sparse_optimizer < 0 || sparse_optimizer > static_cast<int>(SparseOptimizerKind::kAdam) || dense_optimizer < 0 ||
-      dense_optimizer > static_cast<int>(DenseOptimizerKind::kSgd)) {
+      dense_optimizer > 2) {
     RECKON_THROW(StatusCode::kDataError, path, ": unknown optimizer in the checkpoint header");
   }
   config.sparse_optimizer = static_cast<SparseOptimizerKind>(sparse_optimizer);
-  config.dense_optimizer = static_cast<DenseOptimizerKind>(dense_optimizer);
+  config.dense_optimizer = kDenseOptimizerCodes[dense_optimizer];
   config.sparse_learning_rate = c.at("sparse_learning_rate").get<float>();
   config.dense_learning_rate = c.at("dense_learning_rate").get<float>();
   config.dense_weight_decay = c.value("dense_weight_decay", 0.0f);  // absent in checkpoints before it existed

@@ -17,6 +17,8 @@
 
 #include "reckon/kernels/dense/dense.h"
 #include "reckon/kernels/embedding/embedding.h"
+#include "reckon/kernels/optim/optimizer.h"
+#include "reckon/models/layers/layers.h"
 #include "reckon/runtime/context.h"
 #include "reckon/runtime/memory.h"
 #include "reckon/runtime/timer.h"
@@ -27,11 +29,10 @@ enum class CtrModelKind : std::uint8_t { kLr, kFm, kDnn, kDeepFm };
 CtrModelKind parse_model_kind(const std::string& name);  // lr, fm, dnn, deepfm
 const char* to_string(CtrModelKind kind) noexcept;
 
-// The optimizer of the dense parameters (MLP weights and biases, the global bias). The two parameter groups, the
-// embeddings (sparse_*) and the dense layers (dense_*), have their own optimizer and learning rate; the CLI's
-// --optimizer and --lr set both, --embed-* and --dense-* one group.
-enum class DenseOptimizerKind : std::uint8_t { kAdam, kAdagrad, kSgd };
-const char* to_string(DenseOptimizerKind kind) noexcept;  // adam, adagrad, sgd
+// The optimizer of the dense parameters (MLP weights and biases, the global bias): Adam, Adagrad or SGD. The two
+// parameter groups, the embeddings (sparse_*) and the dense layers (dense_*), have their own optimizer and learning
+// rate; the CLI's --optimizer and --lr set both, --embed-* and --dense-* one group.
+using DenseOptimizerKind = OptimizerKind;
 
 // The embeddings' initial standard deviation by model, chosen by validation on several logs (docs/CTR.md): FM
 // learns best from small vectors (its initial pair products are noise on the logit, 741 of them with 39 fields),
@@ -124,18 +125,20 @@ class CtrModel {
   const BatchLayout& layout() const { return layout_; }
   Context& context() const { return *ctx_; }
 
-  // Forward, backward and update on one batch; returns the batch's summed loss as a device scalar (read it with
-  // read_loss, which synchronises).
-  const Tensor& train_step(const CtrBatch& batch);
+  // Forward, backward and update on one batch; returns the batch's summed loss as a device scalar, f32 [1] (read
+  // it with read_loss, which synchronises).
+  TensorView train_step(const CtrBatch& batch);
   float read_loss();
   // Click probabilities for a batch, in f32 [B] on the model's device (valid until the next call).
-  const Tensor& predict(const CtrBatch& batch);
+  TensorView predict(const CtrBatch& batch);
 
-  // Parameters in a fixed order (tables, then dense), for checkpoints and tests.
+  // Parameters in a fixed order (tables, then dense), for checkpoints and tests; named_* with the layers' names.
   std::vector<TensorView> parameters() const;
+  std::vector<layers::NamedTensor> named_parameters() const;
   // The optimizers' state in a fixed order (each table's sparse state, then each dense parameter's moments), so a
   // checkpoint can resume training exactly where it stopped.
   std::vector<TensorView> optimizer_state() const;
+  std::vector<layers::NamedTensor> named_optimizer_state() const;
   // Steps taken (read from where the steps run: synchronises the context).
   std::int64_t step() const;
   // Profile training steps by stage: a timer built with ctr_stage_names() on the model's context, or null (the
@@ -144,9 +147,12 @@ class CtrModel {
   void set_step(std::int64_t step);
 
  private:
-  struct Workspace;
+  struct Layers;
+  void build_layers(Context& ctx);
+  void bind_bags(const CtrBatch& batch);
   void forward(const CtrBatch& batch, bool training);
-  void ensure_workspace(std::int64_t batch);
+  void first_order_backward(std::int64_t batch);
+  void embedding_backward(std::int64_t batch);
   void end_stage(CtrStage stage) {
     if (stage_timer_ != nullptr) stage_timer_->end_stage(static_cast<int>(stage));
   }
@@ -155,7 +161,7 @@ class CtrModel {
   CtrModelConfig config_;
   std::vector<std::int64_t> field_rows_;
   BatchLayout layout_;
-  std::unique_ptr<Workspace> ws_;
+  std::unique_ptr<Layers> net_;
   StageTimer* stage_timer_ = nullptr;
 };
 

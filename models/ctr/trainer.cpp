@@ -87,8 +87,8 @@ std::vector<float> predict(CtrModel& model, const CtrDataset& data, std::int64_t
   for (std::int64_t start = 0; start < data.size(); start += batch_size) {
     const std::int64_t count = std::min(batch_size, data.size() - start);
     std::iota(rows.begin(), rows.begin() + count, start);
-    const Tensor& p = model.predict(loader.load(rows.data(), count));
-    copy_bytes(ctx, out.data() + start, Device::cpu(), p.data<float>(), ctx.device(),
+    const TensorView p = model.predict(loader.load(rows.data(), count));
+    copy_bytes(ctx, out.data() + start, Device::cpu(), p.data, ctx.device(),
                static_cast<std::size_t>(count) * sizeof(float));
   }
   ctx.synchronize();
@@ -115,8 +115,8 @@ ScoredFile predict_file(
   const auto flush = [&] {
     if (batch.size() == 0) return;
     probabilities.resize(static_cast<std::size_t>(batch.size()));
-    const Tensor& p = model.predict(loader.load(rows.data(), batch.size()));
-    copy_bytes(ctx, probabilities.data(), Device::cpu(), p.data<float>(), ctx.device(),
+    const TensorView p = model.predict(loader.load(rows.data(), batch.size()));
+    copy_bytes(ctx, probabilities.data(), Device::cpu(), p.data, ctx.device(),
                probabilities.size() * sizeof(float));
     ctx.synchronize();
     scored(probabilities, batch.labels);
