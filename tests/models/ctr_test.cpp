@@ -826,6 +826,30 @@ TEST(CtrCheckpoint, ResumedTrainingIsBitwiseUninterruptedTraining) {
   }
 }
 
+// A version-2 file written before the shared checkpoint envelope (tests/models/data/ctr_v2_deepfm.ckpt: `ctr train
+// --model deepfm --hidden 4 --embed-dim 4 --min-count 3 --epochs 1 --batch 128` on a 400-row synthetic log) loads and
+// scores its rows as it did then; saved again, it is an envelope file that loads the same.
+TEST(CtrCheckpoint, VersionTwoFilesStillLoad) {
+  const std::string data = std::string(RECKON_SOURCE_DIR) + "/tests/models/data/";
+  Context ctx(Device::cpu());
+  LoadedModel old = load_checkpoint(data + "ctr_v2_deepfm.ckpt", ctx);
+  const CtrDataset rows = read_dataset(data + "ctr_v2_rows.txt", old.vocabulary, {});
+  const std::vector<float> p = predict(*old.model, rows);
+  const std::vector<float> recorded = {0x1.a7b6e2p-2f, 0x1.a61cfep-2f, 0x1.a69fd6p-2f, 0x1.b78056p-2f,
+                                       0x1.a29bbcp-2f, 0x1.b7e6aep-2f, 0x1.b31ae8p-2f, 0x1.a7434cp-2f};
+  EXPECT_EQ(p, recorded);
+  const std::string path = testing::temp_dir("ctr_legacy") + "/again.ckpt";
+  save_checkpoint(path, *old.model, old.vocabulary);
+  LoadedModel again = load_checkpoint(path, ctx);
+  EXPECT_EQ(predict(*again.model, rows), p);
+  EXPECT_EQ(again.model->step(), old.model->step());
+  const auto a = old.model->optimizer_state(), b = again.model->optimizer_state();
+  ASSERT_EQ(a.size(), b.size());
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    EXPECT_EQ(testing::to_host<float>(ctx, b[i]), testing::to_host<float>(ctx, a[i])) << "state " << i;
+  }
+}
+
 TEST(CtrCheckpoint, RoundTripsAndRejectsBadFiles) {
   const std::string dir = testing::temp_dir("ctr_checkpoint");
   const SyntheticResult s = write_synthetic_click_log(dir, {3000, 500, 5});

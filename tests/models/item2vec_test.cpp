@@ -14,6 +14,7 @@
 #include "reckon/models/item2vec/item2vec.h"
 #include "reckon/models/item2vec/synthetic.h"
 #include "reckon/models/item2vec/vectors.h"
+#include "reckon/runtime/file_io.h"
 #include "testing.h"
 
 namespace reckon::item2vec {
@@ -381,6 +382,37 @@ TEST(Item2vecCuda, TrainsAndQueriesLikeTheCpu) {
   const NextItemResult g = evaluate_next_item(gi, t.vectors, test, at10), c = evaluate_next_item(ci, t.vectors, test, at10);
   EXPECT_GT(g.hit_rate, 2 * g.popularity_hit_rate);
   EXPECT_NEAR(g.hit_rate, c.hit_rate, 0.01);  // the same vectors: only score rounding may reorder ties
+}
+
+}  // namespace
+}  // namespace reckon::item2vec
+
+namespace reckon::item2vec {
+namespace {
+
+std::uint64_t tables_hash(const Item2Vec& model) {
+  std::string bytes;
+  for (const std::vector<float>& t : {model.input_vectors(), model.output_vectors()}) {
+    bytes.append(reinterpret_cast<const char*>(t.data()), t.size() * sizeof(float));
+  }
+  return fnv1a(bytes);
+}
+
+// A checkpoint written by the first checkpoint format (tests/models/data/item2vec_v1.ckpt, `item2vec train --dim 8
+// --epochs 1 --min-count 1` on 200 sentences of 30 words) loads with its tables, and saved again in the current
+// format loads the same.
+TEST(Item2VecCheckpoint, VersionOneFilesStillLoad) {
+  Context ctx(Device::cpu());
+  const Item2Vec old = Item2Vec::load(ctx, std::string(RECKON_SOURCE_DIR) + "/tests/models/data/item2vec_v1.ckpt");
+  EXPECT_EQ(old.vocabulary().size(), 30);
+  EXPECT_EQ(old.config().dim, 8);
+  EXPECT_EQ(tables_hash(old), 0xa38f5c7b01f58282ull);
+  const std::string path = testing::temp_dir("item2vec_legacy") + "/again.ckpt";
+  old.save(path);
+  const Item2Vec again = Item2Vec::load(ctx, path);
+  EXPECT_EQ(tables_hash(again), tables_hash(old));
+  EXPECT_EQ(again.vocabulary().tokens, old.vocabulary().tokens);
+  EXPECT_EQ(again.vocabulary().counts, old.vocabulary().counts);
 }
 
 }  // namespace
