@@ -15,6 +15,7 @@ namespace reckon::cli {
 void add_info_command(CLI::App& app);
 void add_ctr_command(CLI::App& app);
 void add_item2vec_command(CLI::App& app);
+void add_inspect_command(CLI::App& app);
 
 // The options of `command` named on its command line, by long name ("--lr"): a resumed run (--resume) applies or
 // refuses those, and keeps the checkpoint's settings for the rest.

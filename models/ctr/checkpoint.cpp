@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "reckon/runtime/checkpoint.h"
 #include "reckon/runtime/error.h"
 #include "reckon/runtime/file_io.h"
 #include "reckon/runtime/memory.h"
@@ -73,59 +74,17 @@ void read_tensors(Context& ctx, ByteReader& r, const std::vector<TensorView>& te
 
 }  // namespace
 
-void save_checkpoint(const std::string& path, CtrModel& model, const Vocabulary& vocabulary) {
-  std::string body;
-  body.append(kMagic, sizeof(kMagic));
-  append_bytes<std::uint64_t>(body, kCheckpointVersion);
-  const std::string config = config_json(model).dump();
-  append_bytes<std::uint64_t>(body, config.size());
-  body += config;
-  std::ostringstream vocab;
-  vocabulary.save(vocab);
-  append_bytes<std::uint64_t>(body, vocab.str().size());
-  body += vocab.str();
-  append_training_state(body, model);
-  append_bytes<std::uint64_t>(body, fnv1a(body));
-  write_file_atomically(path, body);
-}
+namespace {
 
-LoadedModel load_checkpoint(const std::string& path, Context& ctx) {
-  const std::string bytes = read_file(path);
-  if (bytes.size() < sizeof(kMagic) || std::memcmp(bytes.data(), kMagic, sizeof(kMagic)) != 0) {
-    RECKON_THROW(StatusCode::kDataError, path, ": not a reckon checkpoint");
-  }
-  if (bytes.size() < sizeof(kMagic) + 16) RECKON_THROW(StatusCode::kDataError, path, ": truncated checkpoint");
-  std::uint64_t stored = 0;
-  std::memcpy(&stored, bytes.data() + bytes.size() - 8, 8);
-  const std::string body = bytes.substr(0, bytes.size() - 8);
-  if (fnv1a(body) != stored) {
-    RECKON_THROW(StatusCode::kDataError, path, ": checksum mismatch (truncated or corrupted checkpoint)");
-  }
-  ByteReader r(body, path, "checkpoint");
-  char magic[8];
-  r.take(magic, sizeof(magic));
-  const std::uint64_t version = r.get<std::uint64_t>();
-  if (version < 1 || version > kCheckpointVersion) {
-    RECKON_THROW(StatusCode::kDataError, path, ": checkpoint version ", version, ", this build reads 1 to ",
-                 kCheckpointVersion);
-  }
-  nlohmann::json c;
-  try {
-    c = nlohmann::json::parse(r.bytes(r.get<std::uint64_t>()));
-  } catch (const nlohmann::json::exception& e) {
-    RECKON_THROW(StatusCode::kDataError, path, ": unreadable model configuration: ", e.what());
-  }
-  std::istringstream vocab(r.bytes(r.get<std::uint64_t>()));
-  LoadedModel out;
-  out.vocabulary = Vocabulary::load(vocab);
+// The model's settings from a header (either format). Enumerations are range-checked: a damaged or foreign header
+// must not become an invalid enum value.
+CtrModelConfig config_from_json(const nlohmann::json& c, const std::string& path) {
   CtrModelConfig config;
-  try {
   config.kind = parse_model_kind(c.at("kind").get<std::string>());
   config.embed_dim = c.at("embed_dim").get<int>();
   config.hidden = c.at("hidden").get<std::vector<int>>();
   config.dropout = c.at("dropout").get<float>();
   config.embedding_l2 = c.at("embedding_l2").get<float>();
-  // Enumerations are range-checked: a damaged or foreign header must not become an invalid enum value.
   const int sparse_optimizer = c.at("sparse_optimizer").get<int>();
   const int dense_optimizer = c.value("dense_optimizer", 0);  // absent in checkpoints before dense optimizer choice
   if (sparse_optimizer < 0 || sparse_optimizer > static_cast<int>(SparseOptimizerKind::kAdam) || dense_optimizer < 0 ||
@@ -140,10 +99,14 @@ LoadedModel load_checkpoint(const std::string& path, Context& ctx) {
   config.init_stddev = c.value("init_stddev", 0.05f);  // absent in checkpoints before it was an option: 0.05 then
   config.seed = c.at("seed").get<std::uint64_t>();
   config.field_widths = c.value("field_widths", std::vector<int>{});
-  const auto field_rows = c.at("field_rows").get<std::vector<std::int64_t>>();
-  // The parameters are in the body, 4 bytes each: sizes the body cannot hold are refused before the model is built
-  // (a damaged header must not become a huge allocation). A lower bound (every model has a row per id and field;
-  // DNN and DeepFM their MLP), counted in double since the header's numbers may overflow.
+  return config;
+}
+
+// The parameters are in the file, 4 bytes each: sizes it cannot hold are refused before the model is built (a
+// damaged header must not become a huge allocation). A lower bound (every model has a row per id and field; DNN and
+// DeepFM their MLP), counted in double since the header's numbers may overflow.
+void check_fits(const CtrModelConfig& config, const std::vector<std::int64_t>& field_rows, std::size_t bytes,
+                const std::string& path) {
   double parameters = 0;
   for (const std::int64_t rows : field_rows) parameters += static_cast<double>(rows);
   if (config.kind == CtrModelKind::kDnn || config.kind == CtrModelKind::kDeepFm) {
@@ -153,23 +116,115 @@ LoadedModel load_checkpoint(const std::string& path, Context& ctx) {
       width = h;
     }
   }
-  if (!(parameters * 4 <= static_cast<double>(r.remaining()))) {
+  if (!(parameters * 4 <= static_cast<double>(bytes))) {
     RECKON_THROW(StatusCode::kDataError, path, ": the model configuration needs more parameters than the ",
-                 bytes.size(), "-byte checkpoint holds");
+                 bytes, "-byte checkpoint holds");
   }
-  // The vocabulary maps tokens to the rows of these tables: a checkpoint whose two disagree would score wrong rows.
-  const std::vector<int> widths =
-      config.field_widths.empty() ? std::vector<int>(field_rows.size(), 1) : config.field_widths;  // older files
-  if (field_rows != out.vocabulary.field_rows() || widths != out.vocabulary.field_widths()) {
-    RECKON_THROW(StatusCode::kDataError, path, ": the vocabulary and the model disagree on fields or table rows");
-  }
-  out.model = std::make_unique<CtrModel>(ctx, config, field_rows);
-  out.model->set_step(c.at("step").get<std::int64_t>());
+}
+
+// The model a header describes, checked against the file's size and its vocabulary, at the header's step.
+std::unique_ptr<CtrModel> build_model(Context& ctx, const std::string& config_text, const Vocabulary& vocabulary,
+                                      std::size_t bytes, const std::string& path) {
+  try {
+    const nlohmann::json c = nlohmann::json::parse(config_text);
+    const CtrModelConfig config = config_from_json(c, path);
+    const auto field_rows = c.at("field_rows").get<std::vector<std::int64_t>>();
+    check_fits(config, field_rows, bytes, path);
+    // The vocabulary maps tokens to the rows of these tables: a checkpoint whose two disagree would score wrong rows.
+    const std::vector<int> widths =
+        config.field_widths.empty() ? std::vector<int>(field_rows.size(), 1) : config.field_widths;  // older files
+    if (field_rows != vocabulary.field_rows() || widths != vocabulary.field_widths()) {
+      RECKON_THROW(StatusCode::kDataError, path, ": the vocabulary and the model disagree on fields or table rows");
+    }
+    auto model = std::make_unique<CtrModel>(ctx, config, field_rows);
+    model->set_step(c.at("step").get<std::int64_t>());
+    return model;
   } catch (const nlohmann::json::exception& e) {
     RECKON_THROW(StatusCode::kDataError, path, ": incomplete model configuration: ", e.what());
   }
+}
+
+// Versions 1 and 2: magic, version, configuration, vocabulary, parameters (and from 2 the optimizers' state), each
+// a length or count then its bytes, and an FNV-1a checksum.
+LoadedModel load_legacy(const std::string& path, const std::string& bytes, Context& ctx) {
+  if (bytes.size() < sizeof(kMagic) + 16) RECKON_THROW(StatusCode::kDataError, path, ": truncated checkpoint");
+  std::uint64_t stored = 0;
+  std::memcpy(&stored, bytes.data() + bytes.size() - 8, 8);
+  const std::string_view body(bytes.data(), bytes.size() - 8);
+  if (fnv1a(body) != stored) {
+    RECKON_THROW(StatusCode::kDataError, path, ": checksum mismatch (truncated or corrupted checkpoint)");
+  }
+  ByteReader r(body, path, "checkpoint");
+  (void)r.bytes(sizeof(kMagic));
+  const std::uint64_t version = r.get<std::uint64_t>();
+  if (version < 1 || version > kLegacyCheckpointVersion) {
+    RECKON_THROW(StatusCode::kDataError, path, ": checkpoint version ", version, ", this build reads 1 to ",
+                 kLegacyCheckpointVersion, " and the shared format");
+  }
+  const std::string config = r.bytes(r.get<std::uint64_t>());
+  std::istringstream vocab(r.bytes(r.get<std::uint64_t>()));
+  LoadedModel out;
+  out.vocabulary = Vocabulary::load(vocab);
+  out.model = build_model(ctx, config, out.vocabulary, r.remaining(), path);
   read_training_state(r, *out.model, path, version >= 2);
   return out;
+}
+
+std::string vocabulary_summary(const Vocabulary& vocabulary) {
+  return nlohmann::json{{"fields", vocabulary.field_count()},
+                        {"field_names", vocabulary.field_names},
+                        {"rows", vocabulary.field_rows()},
+                        {"widths", vocabulary.field_widths()}}
+      .dump();
+}
+
+LoadedModel load_envelope(const std::string& path, Context& ctx) {
+  const CheckpointReader file(path);
+  file.expect_kind("ctr");
+  std::istringstream vocab{std::string(file.bytes("vocabulary"))};
+  LoadedModel out;
+  out.vocabulary = Vocabulary::load(vocab);
+  std::size_t bytes = 0;
+  for (const CheckpointEntry& e : file.entries()) bytes += e.bytes;
+  out.model = build_model(ctx, file.config_json(), out.vocabulary, bytes, path);
+  for (const layers::NamedTensor& t : out.model->named_parameters()) file.read(ctx, t.name, t.view);
+  // Files saved for serving only may leave the optimizers' state out: training then resumes from fresh state.
+  for (const layers::NamedTensor& t : out.model->named_optimizer_state()) {
+    if (file.has(t.name)) file.read(ctx, t.name, t.view);
+  }
+  return out;
+}
+
+}  // namespace
+
+std::string legacy_checkpoint_header(const std::string& path, std::string_view bytes) {
+  if (bytes.size() < sizeof(kMagic) || std::memcmp(bytes.data(), kMagic, sizeof(kMagic)) != 0) return {};
+  ByteReader r(bytes, path, "checkpoint");
+  (void)r.bytes(sizeof(kMagic));
+  const std::uint64_t version = r.get<std::uint64_t>();
+  const nlohmann::json config = nlohmann::json::parse(r.bytes(r.get<std::uint64_t>()), nullptr, false);
+  if (config.is_discarded()) RECKON_THROW(StatusCode::kDataError, path, ": unreadable model configuration");
+  return nlohmann::json{{"kind", "ctr"}, {"format", "ctr v" + std::to_string(version)}, {"config", config}}.dump();
+}
+
+void save_checkpoint(const std::string& path, CtrModel& model, const Vocabulary& vocabulary) {
+  Context& ctx = model.context();
+  CheckpointWriter file("ctr", config_json(model).dump(), vocabulary_summary(vocabulary));
+  std::ostringstream vocab;
+  vocabulary.save(vocab);
+  file.add_bytes("vocabulary", vocab.str());
+  for (const layers::NamedTensor& t : model.named_parameters()) file.add(ctx, t.name, t.view);
+  for (const layers::NamedTensor& t : model.named_optimizer_state()) file.add(ctx, t.name, t.view);
+  file.write(path);
+}
+
+LoadedModel load_checkpoint(const std::string& path, Context& ctx) {
+  const std::string bytes = read_file(path);
+  if (CheckpointReader::recognises(bytes)) return load_envelope(path, ctx);
+  if (bytes.size() < sizeof(kMagic) || std::memcmp(bytes.data(), kMagic, sizeof(kMagic)) != 0) {
+    RECKON_THROW(StatusCode::kDataError, path, ": not a reckon checkpoint");
+  }
+  return load_legacy(path, bytes, ctx);
 }
 
 void append_training_state(std::string& bytes, CtrModel& model) {

@@ -126,7 +126,7 @@ void CtrModel::build_layers(Context& ctx) {
                         embedding_streams);
   }
   (void)ctx.next_rng_stream();  // the ones vector's, once drawn from a uniform [1, 1]
-  n.field_sum.emplace(ctx, "bias", F, ctx.next_rng_stream());
+  n.field_sum.emplace(ctx, "logit", F, ctx.next_rng_stream());
   if (has_dnn(kind)) n.mlp.emplace(ctx, "mlp", F * K, config_.hidden, 1, config_.dropout, n.arena);
   n.sparse = layers::ParameterGroup(ctx, group_optimizer(config_.sparse_optimizer, config_.sparse_learning_rate));
   n.dense = layers::ParameterGroup(ctx, group_optimizer(config_.dense_optimizer, config_.dense_learning_rate),

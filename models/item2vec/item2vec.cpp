@@ -11,12 +11,14 @@
 
 #include "reckon/kernels/dense/dense.h"
 #include "reckon/kernels/random/random.h"
+#include "reckon/runtime/checkpoint.h"
 #include "reckon/runtime/error.h"
 #include "reckon/runtime/file_io.h"
 
 namespace reckon::item2vec {
 namespace {
 
+// The format before the shared envelope (runtime/checkpoint.h): still read.
 constexpr const char* kMagic = "reckon-item2vec";
 constexpr std::uint32_t kVersion = 1;
 // The vocabulary is sorted by count, so the first rows are the most frequent items: on the CPU with several threads
@@ -197,40 +199,123 @@ std::vector<float> Item2Vec::output_vectors() const {
   return download(*ctx_, output_);
 }
 
+namespace {
+
+nlohmann::json header_json(const Item2VecConfig& c, std::int64_t trained_words, std::uint64_t steps, std::int64_t V) {
+  return {{"dim", c.dim},
+          {"window", c.window},
+          {"negatives", c.negatives},
+          {"sample", c.sample},
+          {"negative_exponent", c.negative_exponent},
+          {"learning_rate", c.learning_rate},
+          {"epochs", c.epochs},
+          {"seed", c.seed},
+          {"batch_words", c.batch_words},
+          {"trained_words", trained_words},
+          {"steps", steps},
+          {"vocab", V}};
+}
+
+struct Header {
+  Item2VecConfig config;
+  std::int64_t vocab = 0, trained_words = 0;
+  std::uint64_t steps = 0;
+};
+
+Header parse_header(const std::string& text, const std::string& path) {
+  Header h;
+  try {
+    const nlohmann::json j = nlohmann::json::parse(text);
+    Item2VecConfig& c = h.config;
+    c.dim = j.at("dim").get<int>();
+    c.window = j.at("window").get<int>();
+    c.negatives = j.at("negatives").get<int>();
+    c.sample = j.at("sample").get<double>();
+    c.negative_exponent = j.at("negative_exponent").get<double>();
+    c.learning_rate = j.at("learning_rate").get<float>();
+    c.epochs = j.at("epochs").get<int>();
+    c.seed = j.at("seed").get<std::uint64_t>();
+    c.batch_words = j.at("batch_words").get<std::int64_t>();
+    h.trained_words = j.at("trained_words").get<std::int64_t>();
+    h.steps = j.at("steps").get<std::uint64_t>();
+    h.vocab = j.at("vocab").get<std::int64_t>();
+  } catch (const nlohmann::json::exception& e) {
+    RECKON_THROW(StatusCode::kDataError, path, ": incomplete header: ", e.what());
+  }
+  return h;
+}
+
+// Each item as a 4-byte length, its token and an 8-byte count; V is checked against what the bytes hold (each
+// item takes at least 12, plus `per_item` more elsewhere) before anything is sized by it.
+ItemVocabulary read_vocabulary(ByteReader& r, const Header& h, std::uint64_t per_item, std::size_t bytes,
+                               const std::string& path) {
+  const std::int64_t V = h.vocab;
+  if (V < 1 || h.config.dim < 1 || h.config.dim > kSgnsMaxDim ||
+      static_cast<std::uint64_t>(V) > r.remaining() / (12 + per_item)) {
+    RECKON_THROW(StatusCode::kDataError, path, ": bad vocabulary size ", V, " or dimension ", h.config.dim, " for a ",
+                 bytes, "-byte checkpoint");
+  }
+  std::vector<std::string> tokens(static_cast<std::size_t>(V));
+  std::vector<std::int64_t> counts(static_cast<std::size_t>(V));
+  for (std::size_t i = 0; i < tokens.size(); ++i) {
+    tokens[i] = r.bytes(r.get<std::uint32_t>());
+    counts[i] = r.get<std::int64_t>();
+  }
+  return ItemVocabulary::from_tokens(std::move(tokens), std::move(counts));
+}
+
+}  // namespace
+
 void Item2Vec::save(const std::string& path) const {
-  const nlohmann::json header{{"dim", config_.dim},
-                              {"window", config_.window},
-                              {"negatives", config_.negatives},
-                              {"sample", config_.sample},
-                              {"negative_exponent", config_.negative_exponent},
-                              {"learning_rate", config_.learning_rate},
-                              {"epochs", config_.epochs},
-                              {"seed", config_.seed},
-                              {"batch_words", config_.batch_words},
-                              {"trained_words", trained_words_},
-                              {"steps", steps_},
-                              {"vocab", vocabulary_.size()}};
-  std::string body(kMagic);
-  body.push_back('\n');
-  append_bytes(body, kVersion);
-  const std::string h = header.dump();
-  append_bytes(body, static_cast<std::uint64_t>(h.size()));
-  body += h;
+  Context& ctx = *ctx_;
+  CheckpointWriter file("item2vec", header_json(config_, trained_words_, steps_, vocabulary_.size()).dump(),
+                        nlohmann::json{{"items", vocabulary_.size()}}.dump());
+  std::string vocabulary;
   for (std::int64_t i = 0; i < vocabulary_.size(); ++i) {
     const std::string& t = vocabulary_.tokens[static_cast<std::size_t>(i)];
-    append_bytes(body, static_cast<std::uint32_t>(t.size()));
-    body += t;
-    append_bytes(body, vocabulary_.counts[static_cast<std::size_t>(i)]);
+    append_bytes(vocabulary, static_cast<std::uint32_t>(t.size()));
+    vocabulary += t;
+    append_bytes(vocabulary, vocabulary_.counts[static_cast<std::size_t>(i)]);
   }
-  for (const std::vector<float>& table : {input_vectors(), output_vectors()}) {
-    body.append(reinterpret_cast<const char*>(table.data()), table.size() * sizeof(float));
-  }
-  append_bytes(body, fnv1a(body));
-  write_file_atomically(path, body);
+  file.add_bytes("vocabulary", vocabulary);
+  file.add(ctx, "input", input_);
+  file.add(ctx, "output", output_);
+  file.write(path);
+}
+
+std::string Item2Vec::legacy_checkpoint_header(const std::string& path, std::string_view bytes) {
+  const std::string magic = std::string(kMagic) + "\n";
+  if (bytes.substr(0, magic.size()) != magic) return {};
+  ByteReader r(bytes, path, "item2vec checkpoint");
+  (void)r.bytes(magic.size());
+  const auto version = r.get<std::uint32_t>();
+  const nlohmann::json config = nlohmann::json::parse(r.bytes(r.get<std::uint64_t>()), nullptr, false);
+  if (config.is_discarded()) RECKON_THROW(StatusCode::kDataError, path, ": unreadable header");
+  return nlohmann::json{{"kind", "item2vec"}, {"format", "item2vec v" + std::to_string(version)}, {"config", config}}
+      .dump();
 }
 
 Item2Vec Item2Vec::load(Context& ctx, const std::string& path) {
   const std::string bytes = read_file(path);
+  if (CheckpointReader::recognises(bytes)) return load_envelope(ctx, path);
+  return load_legacy(ctx, path, bytes);
+}
+
+Item2Vec Item2Vec::load_envelope(Context& ctx, const std::string& path) {
+  const CheckpointReader file(path);
+  file.expect_kind("item2vec");
+  const Header h = parse_header(file.config_json(), path);
+  ByteReader r(file.bytes("vocabulary"), path, "item2vec vocabulary");
+  Item2Vec model(ctx, h.config, read_vocabulary(r, h, 0, r.remaining(), path));
+  file.read(ctx, "input", model.input_);
+  file.read(ctx, "output", model.output_);
+  model.trained_words_ = h.trained_words;
+  model.steps_ = h.steps;
+  return model;
+}
+
+// The format before the shared envelope: magic line, version 1, header, vocabulary, both tables, checksum.
+Item2Vec Item2Vec::load_legacy(Context& ctx, const std::string& path, const std::string& bytes) {
   const std::string magic = std::string(kMagic) + "\n";
   if (bytes.compare(0, magic.size(), magic) != 0)
     RECKON_THROW(StatusCode::kDataError, path, ": not a reckon item2vec checkpoint");
@@ -238,64 +323,27 @@ Item2Vec Item2Vec::load(Context& ctx, const std::string& path) {
     RECKON_THROW(StatusCode::kDataError, path, ": truncated item2vec checkpoint");
   std::uint64_t stored = 0;
   std::memcpy(&stored, bytes.data() + bytes.size() - 8, 8);
-  const std::string body = bytes.substr(0, bytes.size() - 8);
+  const std::string_view body(bytes.data(), bytes.size() - 8);
   ByteReader r(body, path, "item2vec checkpoint");
   (void)r.bytes(magic.size());
   const auto version = r.get<std::uint32_t>();
   if (version != kVersion) {
     RECKON_THROW(StatusCode::kDataError, path, ": item2vec checkpoint version ", version, ", this build reads ",
-                 kVersion);
+                 kVersion, " and the shared format");
   }
   if (fnv1a(body) != stored)
     RECKON_THROW(StatusCode::kDataError, path, ": checksum mismatch (truncated or corrupted checkpoint)");
-  nlohmann::json h;
-  try {
-    h = nlohmann::json::parse(r.bytes(r.get<std::uint64_t>()));
-  } catch (const nlohmann::json::exception& e) {
-    RECKON_THROW(StatusCode::kDataError, path, ": unreadable header: ", e.what());
-  }
-  Item2VecConfig c;
-  std::int64_t V = 0, trained = 0;
-  std::uint64_t steps = 0;
-  try {
-    c.dim = h.at("dim").get<int>();
-    c.window = h.at("window").get<int>();
-    c.negatives = h.at("negatives").get<int>();
-    c.sample = h.at("sample").get<double>();
-    c.negative_exponent = h.at("negative_exponent").get<double>();
-    c.learning_rate = h.at("learning_rate").get<float>();
-    c.epochs = h.at("epochs").get<int>();
-    c.seed = h.at("seed").get<std::uint64_t>();
-    c.batch_words = h.at("batch_words").get<std::int64_t>();
-    trained = h.at("trained_words").get<std::int64_t>();
-    steps = h.at("steps").get<std::uint64_t>();
-    V = h.at("vocab").get<std::int64_t>();
-  } catch (const nlohmann::json::exception& e) {
-    RECKON_THROW(StatusCode::kDataError, path, ": incomplete header: ", e.what());
-  }
-  // Each item takes a 4-byte length and an 8-byte count, then 2·dim floats: V is checked against what the body
-  // holds before anything is sized by it.
-  if (V < 1 || c.dim < 1 || c.dim > kSgnsMaxDim ||
-      static_cast<std::uint64_t>(V) > r.remaining() / (12 + 8 * static_cast<std::uint64_t>(c.dim))) {
-    RECKON_THROW(StatusCode::kDataError, path, ": bad vocabulary size ", V, " or dimension ", c.dim, " for a ",
-                 bytes.size(), "-byte checkpoint");
-  }
-  std::vector<std::string> tokens(static_cast<std::size_t>(V));
-  std::vector<std::int64_t> counts(static_cast<std::size_t>(V));
-  for (std::int64_t i = 0; i < V; ++i) {
-    tokens[static_cast<std::size_t>(i)] = r.bytes(r.get<std::uint32_t>());
-    counts[static_cast<std::size_t>(i)] = r.get<std::int64_t>();
-  }
-  Item2Vec model(ctx, c, ItemVocabulary::from_tokens(std::move(tokens), std::move(counts)));
-  const auto n = static_cast<std::size_t>(V * c.dim);
+  const Header h = parse_header(r.bytes(r.get<std::uint64_t>()), path);
+  Item2Vec model(ctx, h.config, read_vocabulary(r, h, 8 * static_cast<std::uint64_t>(h.config.dim), bytes.size(), path));
+  const auto n = static_cast<std::size_t>(h.vocab * h.config.dim);
   std::vector<float> table(n);
   for (Tensor* t : {&model.input_, &model.output_}) {
     r.take(table.data(), n * sizeof(float));
     copy_bytes(ctx, t->view().data, ctx.device(), table.data(), Device::cpu(), n * sizeof(float));
     ctx.synchronize();
   }
-  model.trained_words_ = trained;
-  model.steps_ = steps;
+  model.trained_words_ = h.trained_words;
+  model.steps_ = h.steps;
   return model;
 }
 

@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "reckon/kernels/skipgram/skipgram.h"
@@ -70,10 +71,14 @@ class Item2Vec {
   std::vector<float> output_vectors() const;  // host copy, [V, D]
   std::int64_t trained_words() const { return trained_words_; }
 
-  // The model's own checkpoint for continued training: configuration, vocabulary with counts, both tables and the
-  // words trained so far. Versioned and checksummed, written through a temporary file and renamed.
+  // The checkpoint for continued training, in the shared envelope (runtime/checkpoint.h), kind "item2vec": the
+  // configuration and words trained so far as its config, the vocabulary with counts as the byte section
+  // "vocabulary", the tables as "input" and "output" [V, D]. Files of the format before the envelope still load.
   void save(const std::string& path) const;
   static Item2Vec load(Context& ctx, const std::string& path);
+  // For `reckon inspect`: the header of a file in the format before the envelope, as JSON text {"kind":
+  // "item2vec", "format": "item2vec v1", "config": {...}}; empty when the bytes are not one.
+  static std::string legacy_checkpoint_header(const std::string& path, std::string_view bytes);
 
  private:
   Context* ctx_;
@@ -84,7 +89,9 @@ class Item2Vec {
   std::int64_t trained_words_ = 0;
   std::uint64_t steps_ = 0;
 
-  void build_sampling_tables();  // alias table of count^negative_exponent, subsampling keep probabilities
+  void build_sampling_tables();
+  static Item2Vec load_envelope(Context& ctx, const std::string& path);
+  static Item2Vec load_legacy(Context& ctx, const std::string& path, const std::string& bytes);  // alias table of count^negative_exponent, subsampling keep probabilities
 };
 
 }  // namespace reckon::item2vec

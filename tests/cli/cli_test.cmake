@@ -112,6 +112,15 @@ expect("${regrouped}" dense_learning_rate GREATER 0.0049)  # the checkpoint's
 expect("${regrouped}" dense_weight_decay GREATER 0.0099)
 fails("--dense-optimizer differs from the checkpoint's" ctr train --resume grouped.ckpt --dense-optimizer sgd
       --train ctr/train.txt --device cpu --json)
+# The saved file's header, without loading the model.
+run(inspected inspect grouped.ckpt --json)
+string(JSON inspected_kind GET "${inspected}" kind)
+string(JSON inspected_first GET "${inspected}" entries 0 name)
+if(NOT inspected_kind STREQUAL "ctr" OR NOT inspected_first STREQUAL "vocabulary")
+  message(FATAL_ERROR "inspect grouped.ckpt: kind ${inspected_kind}, first entry ${inspected_first}")
+endif()
+expect("${inspected}" config step GREATER 0)
+fails("not a reckon checkpoint" inspect ctr/train.txt --json)
 fails("learning rate must be positive" ctr train --model lr --lr -1 --train ctr/train.txt --device cpu --json)
 # Options are checked before any file is read (the training file named here does not exist).
 fails("'x' is not a positive layer size" ctr train --model dnn --hidden 400,x --train absent.txt --json)

@@ -805,30 +805,28 @@ TEST(CtrCheckpoint, ResumedTrainingIsBitwiseUninterruptedTraining) {
     EXPECT_EQ(testing::to_host<float>(ctx, got_state[i]), testing::to_host<float>(ctx, want_state[i])) << "state " << i;
   }
 
-  // A version-1 file (no optimizer state: the same bytes without the state section) still loads, with the same
-  // parameters and fresh (zero) optimizer state.
-  std::ifstream in(path, std::ios::binary);
-  std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  // A version-1 file (no optimizer state: a version-2 file's bytes without the state section) still loads, with
+  // the same parameters and fresh (zero) optimizer state.
+  const std::string v2_path = std::string(RECKON_SOURCE_DIR) + "/tests/models/data/ctr_v2_deepfm.ckpt";
+  const LoadedModel v2 = load_checkpoint(v2_path, ctx);
+  const std::string bytes = read_file(v2_path);
   std::size_t state_bytes = 8;
-  for (const TensorView& t : first.optimizer_state()) state_bytes += 8 + t.nbytes();
+  for (const TensorView& t : v2.model->optimizer_state()) state_bytes += 8 + t.nbytes();
   std::string v1 = bytes.substr(0, bytes.size() - 8 - state_bytes);
   const std::uint64_t one = 1;
   std::memcpy(v1.data() + 8, &one, 8);  // after the 8-byte magic
   const std::uint64_t sum = fnv1a(v1);
   v1.append(reinterpret_cast<const char*>(&sum), 8);
   LoadedModel old = load_checkpoint(testing::write_file(dir, "v1.ckpt", v1), ctx);
-  const auto old_params = old.model->parameters(), first_params = first.parameters();
+  const auto old_params = old.model->parameters(), v2_params = v2.model->parameters();
   for (std::size_t i = 0; i < old_params.size(); ++i) {
-    EXPECT_EQ(testing::to_host<float>(ctx, old_params[i]), testing::to_host<float>(ctx, first_params[i])) << "parameter " << i;
+    EXPECT_EQ(testing::to_host<float>(ctx, old_params[i]), testing::to_host<float>(ctx, v2_params[i])) << "parameter " << i;
   }
   for (const TensorView& t : old.model->optimizer_state()) {
     for (float x : testing::to_host<float>(ctx, t)) ASSERT_EQ(x, 0.0f);
   }
 }
 
-// A version-2 file written before the shared checkpoint envelope (tests/models/data/ctr_v2_deepfm.ckpt: `ctr train
-// --model deepfm --hidden 4 --embed-dim 4 --min-count 3 --epochs 1 --batch 128` on a 400-row synthetic log) loads and
-// scores its rows as it did then; saved again, it is an envelope file that loads the same.
 TEST(CtrCheckpoint, VersionTwoFilesStillLoad) {
   const std::string data = std::string(RECKON_SOURCE_DIR) + "/tests/models/data/";
   Context ctx(Device::cpu());
@@ -894,14 +892,19 @@ TEST(CtrCheckpoint, RoundTripsAndRejectsBadFiles) {
   expect_rejected("foreign.ckpt", "{\"not\": \"a checkpoint\"}", "not a reckon checkpoint");
   // Damaged headers with the checksum intact: sizes the body cannot hold are refused before anything is sized by
   // them; table sizes that disagree with the vocabulary are refused too.
+  // The envelope: magic, version, header length, header, padding to 64 bytes, data, checksum.
   const auto with_field_rows_prefix = [&](const std::string& prefix) {
     std::uint64_t length = 0;
     std::memcpy(&length, bytes.data() + 16, 8);
     std::string header = bytes.substr(24, length);
     header.insert(header.find("\"field_rows\":[") + 14, prefix);
+    const auto padded = [](std::size_t n) { return (n + 63) / 64 * 64; };
+    const std::size_t data = padded(24 + length);
     std::string body = bytes.substr(0, 16);
     append_bytes<std::uint64_t>(body, header.size());
-    body += header + bytes.substr(24 + length, bytes.size() - 8 - 24 - length);
+    body += header;
+    body.resize(padded(body.size()), '\0');
+    body += bytes.substr(data, bytes.size() - 8 - data);
     append_bytes<std::uint64_t>(body, fnv1a(body));
     return body;
   };
