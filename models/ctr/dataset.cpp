@@ -16,6 +16,7 @@
 #include <sstream>
 #include <string_view>
 
+#include "reckon/models/ctr/row_format.h"
 #include "reckon/runtime/error.h"
 #include "reckon/runtime/file_io.h"
 
@@ -271,9 +272,8 @@ std::string criteo_integer_token(const std::string& raw) {
 
 namespace {
 
-// A multi-valued field's items travel through a Row as one token joined by this (a control character no
-// delimited text file uses inside a cell).
-constexpr char kItemSeparator = '\x1f';
+using detail::kItemSeparator;
+using detail::Row;
 
 // Split a multi-valued field's token into its items.
 std::vector<std::string> split_items(const std::string& token) {
@@ -293,38 +293,6 @@ std::size_t first_multi_field(const Vocabulary& v) {
   return static_cast<std::size_t>(v.field_count()) - v.schema->multi.size();
 }
 
-// One parsed row: label and one (token, value) per field.
-struct Row {
-  float label = 0;
-  std::vector<std::string> tokens;
-  std::vector<float> values;
-};
-
-// libsvm's signed labels: -1 is no click, +1 a click.
-bool parse_signed_label(std::string_view s, float& label) {
-  if (s == "-1") {
-    label = 0;
-    return true;
-  }
-  if (s == "+1") {
-    label = 1;
-    return true;
-  }
-  return false;
-}
-
-bool parse_label(std::string_view s, float& label) {
-  if (s == "0" || s == "0.0") {
-    label = 0;
-    return true;
-  }
-  if (s == "1" || s == "1.0") {
-    label = 1;
-    return true;
-  }
-  return false;
-}
-
 // Streams a file's rows through `visit(row, where)`; returns the field names (from the header or the format).
 // fields_hint: libffm's or libsvm's field count (0 while building the vocabulary: then it grows with the data).
 class RowReader {
@@ -336,13 +304,7 @@ class RowReader {
   // Rows from any stream (e.g. a request held in memory); `origin` stands for the file name in messages.
   RowReader(std::unique_ptr<std::istream> in, const std::string& origin, const ReadOptions& options,
             std::int64_t fields_hint)
-      : path_(origin),
-        options_(options),
-        in_(std::move(in)),
-        libffm_fields_(fields_hint),
-        labeled_(options.labels == LabelColumn::kPresent  ? 1
-                 : options.labels == LabelColumn::kAbsent ? 0
-                                                          : -1) {
+      : path_(origin), options_(options), in_(std::move(in)), format_(detail::make_row_format(options, origin, fields_hint)) {
     // The stream's length, for expected_rows(); a stream that cannot seek (a pipe) is read as it is.
     if (*in_) {
       in_->seekg(0, std::ios::end);
@@ -367,7 +329,9 @@ class RowReader {
   }
 
   // Whether the rows have labels (decided on the first data row under LabelColumn::kDetect; true before it).
-  bool labeled() const { return labeled_ != 0; }
+  bool labeled() const { return format_->labeled(); }
+  // Rows may have more fields than seen so far: the vocabulary pass over a sparse format.
+  void grow_fields() { format_->grow_fields(); }
 
   // The threads run() parses on; map's `worker` argument is below this.
   int threads() const { return options_.threads > 0 ? options_.threads : std::max(1, omp_get_max_threads()); }
@@ -411,13 +375,13 @@ class RowReader {
         bytes_read_ += static_cast<std::int64_t>(text.size()) + 1;
         if (!text.empty() && text.back() == '\r') text.pop_back();
         if (text.empty()) continue;
-        if (line_no == 1 && is_header(text)) continue;
+        if (line_no == 1 && format_->is_header(text)) continue;
         block[n++].number = line_no;
       }
       if (n == 0) break;
       const auto parse_line = [&](Line<Slot>& line, std::vector<std::string_view>& scratch, int worker) {
         line.reason.clear();
-        line.ok = parse(line.text, line.row, scratch, line.reason);
+        line.ok = format_->parse(line.text, line.row, scratch, line.reason);
         if (line.ok) map(line.row, line.slot, worker);
       };
       if (!settled || threads <= 1 || n < kParallelLines) {
@@ -452,8 +416,7 @@ class RowReader {
           }
           continue;
         }
-        // Growing (the vocabulary pass): a sparse format has as many fields as the widest row needs.
-        if (growing_) libffm_fields_ = std::max(libffm_fields_, static_cast<std::int64_t>(line.row.tokens.size()));
+        format_->accept(line.row);
         visit(line.row, line.slot);
         if (++rows == options_.max_rows) return rows;
       }
@@ -462,240 +425,14 @@ class RowReader {
     return rows;
   }
 
-  std::vector<std::string> field_names() const {
-    std::vector<std::string> names;
-    if (options_.format == CtrFormat::kCriteo) {
-      for (int i = 1; i <= 13; ++i) names.push_back(std::string("I").append(std::to_string(i)));
-      for (int i = 1; i <= 26; ++i) names.push_back(std::string("C").append(std::to_string(i)));
-    } else if (options_.format == CtrFormat::kAvazu) {
-      names = avazu_names_.empty() ? default_avazu_names() : avazu_names_;
-    } else if (options_.format == CtrFormat::kSchema) {
-      names = options_.schema->field_names();
-    } else {
-      for (std::int64_t f = 0; f < libffm_fields_; ++f) names.push_back(std::string("f").append(std::to_string(f)));
-    }
-    return names;
-  }
-
- private:
-  static std::vector<std::string> default_avazu_names() {
-    std::vector<std::string> names{"hour_of_day"};
-    for (int i = 0; i < 21; ++i) names.push_back(std::string("c").append(std::to_string(i)));
-    return names;
-  }
-
-  bool is_header(const std::string& line) {
-    if (options_.format == CtrFormat::kLibffm || options_.format == CtrFormat::kLibsvm) return false;
-    if (options_.format == CtrFormat::kSchema) {
-      std::vector<std::string_view> cols;
-      // Without a header, columns are named by index only: the first row's cells are data, not names.
-      if (options_.schema->header) {
-        split_fields(line, options_.schema->delimiter, cols);
-        header_names_.assign(cols.begin(), cols.end());
-      }
-      return options_.schema->header;
-    }
-    const char delimiter = line.find('\t') != std::string::npos ? '\t' : ',';
-    std::vector<std::string_view> cols;
-    split_fields(line, delimiter, cols);
-    if (labeled_ == 1) {
-      float label = 0;
-      const std::size_t label_col = options_.format == CtrFormat::kAvazu ? 1 : 0;
-      if (cols.size() > label_col && parse_label(cols[label_col], label)) return false;
-    } else if (double number = 0; cols.empty() || cols[0].empty() || parse_field(cols[0], number)) {
-      // Without a label to test, a header is a first line naming the column where data has a number (Criteo's I1
-      // or label, Avazu's id).
-      return false;
-    }
-    // A header has a data row's column count (with or without the label); any other first line is a malformed row,
-    // reported as such rather than skipped unseen.
-    const std::size_t unlabeled_columns = options_.format == CtrFormat::kCriteo ? 39 : 23;
-    if (cols.size() != unlabeled_columns && cols.size() != unlabeled_columns + 1) return false;
-    // Avazu's header: id[, click], hour, then the 21 feature columns' names.
-    if (options_.format == CtrFormat::kAvazu) {
-      avazu_names_ = {"hour_of_day"};
-      for (std::size_t c = cols.size() - 21; c < cols.size(); ++c) avazu_names_.emplace_back(cols[c]);
-    }
-    return true;
-  }
-
-  bool parse(const std::string& line, Row& row, std::vector<std::string_view>& cols, std::string& reason) {
-    if (options_.format == CtrFormat::kLibffm || options_.format == CtrFormat::kLibsvm) {
-      return parse_sparse(line, row, cols, reason);
-    }
-    if (options_.format == CtrFormat::kSchema) return parse_schema(line, row, cols, reason);
-    const char delimiter = line.find('\t') != std::string::npos ? '\t' : ',';
-    split_fields(line, delimiter, cols);
-    const bool criteo = options_.format == CtrFormat::kCriteo;
-    const std::size_t unlabeled_columns = criteo ? 39 : 23;
-    if (labeled_ < 0) labeled_ = cols.size() == unlabeled_columns ? 0 : 1;
-    // Criteo: [label,] I1..I13, C1..C26. Avazu: id, [click,] hour, 21 features.
-    const std::size_t shift = labeled_ != 0 ? 1 : 0, expected = unlabeled_columns + shift;
-    if (cols.size() != expected) {
-      reason = "expected " + std::to_string(expected) + " columns, got " + std::to_string(cols.size());
-      if (labeled_ != 0 && cols.size() == unlabeled_columns) reason += " (rows without a label column?)";
-      return false;
-    }
-    row.label = 0;
-    const std::size_t label_col = criteo ? 0 : 1;
-    if (labeled_ != 0 && !parse_label(cols[label_col], row.label)) {
-      reason = "label '" + std::string(cols[label_col]) + "' is not 0 or 1";
-      return false;
-    }
-    row.tokens.clear();
-    if (criteo) {
-      for (std::size_t c = shift; c < shift + 13; ++c) row.tokens.push_back(criteo_integer_token(std::string(cols[c])));
-      for (std::size_t c = shift + 13; c < expected; ++c) row.tokens.emplace_back(cols[c]);
-    } else {
-      const std::string_view hour = cols[1 + shift];
-      row.tokens.emplace_back(hour.size() >= 2 ? hour.substr(hour.size() - 2) : hour);
-      for (std::size_t c = 2 + shift; c < expected; ++c) row.tokens.emplace_back(cols[c]);
-    }
-    row.values.assign(row.tokens.size(), 1.0f);
-    return true;
-  }
-
-  // A column by header name, or by 0-based index.
-  std::size_t column(const std::string& name) {
-    const auto it = std::find(header_names_.begin(), header_names_.end(), name);
-    if (it != header_names_.end()) return static_cast<std::size_t>(it - header_names_.begin());
-    std::size_t index = 0;
-    const auto [end, ec] = std::from_chars(name.data(), name.data() + name.size(), index);
-    if (ec != std::errc() || end != name.data() + name.size()) {
-      RECKON_THROW(StatusCode::kDataError, path_, ": the schema's column '", name, "' is not in the header");
-    }
-    return index;
-  }
-
-  bool parse_schema(const std::string& line, Row& row, std::vector<std::string_view>& cols, std::string& reason) {
-    const Schema& s = *options_.schema;
-    if (columns_.empty()) {
-      if (labeled_ < 0) {
-        labeled_ = !s.header || std::find(header_names_.begin(), header_names_.end(), s.label) != header_names_.end();
-      }
-      columns_.push_back(labeled_ != 0 ? column(s.label) : kNoColumn);
-      for (const auto& c : s.categorical) columns_.push_back(column(c));
-      for (const auto& c : s.numeric) columns_.push_back(column(c));
-      for (const auto& c : s.multi) columns_.push_back(column(c));
-    }
-    split_fields(line, s.delimiter, cols);
-    const std::size_t needed =
-        std::max(labeled_ != 0 ? columns_[0] : 0, *std::max_element(columns_.begin() + 1, columns_.end())) + 1;
-    if (cols.size() < needed) {
-      reason = "expected at least " + std::to_string(needed) + " columns, got " + std::to_string(cols.size());
-      return false;
-    }
-    row.label = 0;
-    if (labeled_ != 0 && !parse_label(cols[columns_[0]], row.label)) {
-      reason = "label '" + std::string(cols[columns_[0]]) + "' is not 0 or 1";
-      return false;
-    }
-    row.tokens.clear();
-    row.values.clear();
-    std::size_t k = 1;
-    for (std::size_t i = 0; i < s.categorical.size(); ++i, ++k) {
-      row.tokens.emplace_back(cols[columns_[k]]);
-      row.values.push_back(1.0f);
-    }
-    for (std::size_t i = 0; i < s.numeric.size(); ++i, ++k) {
-      const std::string_view cell = cols[columns_[k]];
-      float value = 0;
-      if (!cell.empty()) {
-        if (!parse_field(cell, value) || !std::isfinite(value)) {
-          reason = "numeric column '" + s.numeric[i] + "' holds '" + std::string(cell) + "'";
-          return false;
-        }
-      }
-      row.tokens.emplace_back(cell.empty() ? "" : "v");
-      row.values.push_back(value);
-    }
-    for (std::size_t i = 0; i < s.multi.size(); ++i, ++k) {
-      std::vector<std::string_view> items;
-      split_fields(cols[columns_[k]], s.multi_separators[i], items);
-      std::vector<std::string> sorted(items.begin(), items.end());
-      std::sort(sorted.begin(), sorted.end());
-      sorted.erase(std::unique(sorted.begin(), sorted.end()), sorted.end());
-      std::string token;  // the distinct items, joined by kItemSeparator
-      for (const std::string& item : sorted) {
-        if (item.empty()) continue;
-        if (!token.empty()) token += kItemSeparator;
-        token += item;
-      }
-      row.tokens.push_back(token);
-      row.values.push_back(1.0f);
-    }
-    return true;
-  }
-
-  // libffm: "label field:index:value ..." with fields numbered from 0; libsvm: "label index:value ...", the k-th
-  // item in field k. Absent fields get the missing id and value 0.
-  bool parse_sparse(const std::string& line, Row& row, std::vector<std::string_view>& cols, std::string& reason) {
-    const bool libsvm = options_.format == CtrFormat::kLibsvm;
-    split_fields(line, ' ', cols);
-    if (labeled_ < 0) labeled_ = cols[0].find(':') == std::string_view::npos ? 1 : 0;
-    row.label = 0;
-    if (labeled_ != 0 && !parse_label(cols[0], row.label) && !(libsvm && parse_signed_label(cols[0], row.label))) {
-      reason = "label '" + std::string(cols[0]) + (libsvm ? "' is not 0, 1, -1 or +1" : "' is not 0 or 1");
-      return false;
-    }
-    std::vector<std::pair<std::int64_t, std::pair<std::string, float>>> items;
-    std::int64_t max_field = -1;
-    for (std::size_t i = labeled_ != 0 ? 1 : 0; i < cols.size(); ++i) {
-      if (cols[i].empty()) continue;
-      // libsvm has no field part: the item's position is its field, and `a` points before the index.
-      const std::size_t a = libsvm ? std::string_view::npos : cols[i].find(':');
-      const std::size_t b = libsvm ? cols[i].find(':') : a == std::string_view::npos ? a : cols[i].find(':', a + 1);
-      std::int64_t field = libsvm ? static_cast<std::int64_t>(items.size()) : -1;
-      float value = 0;
-      bool ok = b != std::string_view::npos && b > (libsvm ? 0 : a + 1);
-      if (ok && !libsvm) ok = std::from_chars(cols[i].data(), cols[i].data() + a, field).ec == std::errc() && field >= 0;
-      if (ok && field >= kMaxSparseFields) {
-        reason = "item '" + std::string(cols[i]) + "': field numbers go up to " + std::to_string(kMaxSparseFields - 1);
-        return false;
-      }
-      if (ok) {
-        ok = std::from_chars(cols[i].data() + b + 1, cols[i].data() + cols[i].size(), value).ec == std::errc() &&
-             std::isfinite(value);
-      }
-      if (!ok) {
-        reason = "item '" + std::string(cols[i]) + (libsvm ? "' is not index:value" : "' is not field:index:value");
-        return false;
-      }
-      max_field = std::max(max_field, field);
-      const std::size_t index_begin = libsvm ? 0 : a + 1;
-      items.push_back({field, {std::string(cols[i].substr(index_begin, b - index_begin)), value}});
-    }
-    // Growing, the field count is what run() has seen so far (it is raised after the row, on one thread): the
-    // row's tokens go up to its own highest field.
-    if (!growing_ && max_field >= libffm_fields_) {
-      reason = (libsvm ? std::to_string(max_field + 1) + " items, more than" : "field " + std::to_string(max_field) + " beyond") +
-               " the " + std::to_string(libffm_fields_) + " fields of the training data";
-      return false;
-    }
-    const auto row_fields = static_cast<std::size_t>(growing_ ? max_field + 1 : libffm_fields_);
-    row.tokens.assign(row_fields, "");
-    row.values.assign(row_fields, 0.0f);
-    for (auto& [field, item] : items) {
-      row.tokens[static_cast<std::size_t>(field)] = std::move(item.first);
-      row.values[static_cast<std::size_t>(field)] = item.second;
-    }
-    return true;
-  }
-
- public:
-  bool growing_ = false;
+  std::vector<std::string> field_names() const { return format_->field_names(); }
 
  private:
   std::string path_;
   ReadOptions options_;
   std::unique_ptr<std::istream> in_;
-  std::int64_t libffm_fields_;
+  std::unique_ptr<detail::RowFormat> format_;
   std::int64_t total_bytes_ = -1, bytes_read_ = 0, lines_read_ = 0;
-  std::vector<std::string> avazu_names_;
-  std::vector<std::string> header_names_;
-  static constexpr std::size_t kNoColumn = static_cast<std::size_t>(-1);
-  std::vector<std::size_t> columns_;  // schema: label (kNoColumn when unlabeled), then the fields' columns
-  int labeled_;                       // 1 yes, 0 no, -1 not yet known (kDetect before the first data row)
 };
 
 }  // namespace
@@ -705,7 +442,7 @@ Vocabulary build_vocabulary(const std::string& path, const ReadOptions& options,
   RECKON_CHECK_ARG(min_count >= 1 || hash_buckets > 0, "min_count must be >= 1, got ", min_count);
   RECKON_CHECK_ARG(options.format != CtrFormat::kSchema || options.schema, "the schema format needs a schema");
   RowReader reader(path, options, 0);
-  reader.growing_ = true;
+  reader.grow_fields();
   const std::size_t first_multi =
       options.format == CtrFormat::kSchema ? options.schema->field_names().size() - options.schema->multi.size()
                                            : std::numeric_limits<std::size_t>::max();
