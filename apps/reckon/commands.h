@@ -1,13 +1,16 @@
-// The reckon command-line program: each command registers its CLI11 subcommand and prints either a readable
-// report or, with --json, one JSON object on stdout.
+// The reckon command-line program: each command registers its CLI11 subcommand, computes one result object, and
+// prints it in one place (set_run): one JSON object on stdout with --json, a readable report otherwise.
 #pragma once
 
 #include <CLI/CLI.hpp>
+#include <cstdint>
+#include <functional>
 #include <initializer_list>
 #include <nlohmann/json.hpp>
 #include <set>
 #include <string>
 
+#include "reckon/runtime/context.h"
 #include "reckon/runtime/error.h"
 
 namespace reckon::cli {
@@ -16,6 +19,24 @@ void add_info_command(CLI::App& app);
 void add_ctr_command(CLI::App& app);
 void add_item2vec_command(CLI::App& app);
 void add_inspect_command(CLI::App& app);
+
+// The options commands share, each registered by add_common_options so it reads the same everywhere.
+struct CommonOptions {
+  std::string device = "auto";
+  bool json = false;
+  int threads = 0;
+  std::uint64_t seed = 1;
+};
+enum CommonOption : unsigned { kJson = 1, kDevice = 2, kThreads = 4, kSeed = 8 };
+void add_common_options(CLI::App* command, CommonOptions& options, unsigned which);
+// A context on --device, seeded by --seed, with --threads CPU threads (checked: >= 0).
+Context make_context(const CommonOptions& options);
+
+// The command's work: `compute` returns its result object, which is printed in one place - as one JSON object with
+// --json, otherwise by `print_text`. `options` must live as long as the command (a member of the arguments that
+// `compute` holds).
+void set_run(CLI::App* command, const CommonOptions* options, std::function<nlohmann::json()> compute,
+             std::function<void(const nlohmann::json&)> print_text);
 
 // The options of `command` named on its command line, by long name ("--lr"): a resumed run (--resume) applies or
 // refuses those, and keeps the checkpoint's settings for the rest.

@@ -131,19 +131,21 @@ void print_kernels(const nlohmann::json& ops) {
 }  // namespace
 
 void add_info_command(CLI::App& app) {
+  struct InfoArgs {
+    CommonOptions common;
+    bool kernels = false;
+  };
   auto* cmd = app.add_subcommand("info", "Print the build configuration and the devices found");
-  auto json = std::make_shared<bool>(false), kernels = std::make_shared<bool>(false);
-  cmd->add_flag("--json", *json, "Print one JSON object");
-  cmd->add_flag("--kernels", *kernels, "Also list every kernel op's implementations and what each needs");
-  cmd->callback([json, kernels] {
+  auto a = std::make_shared<InfoArgs>();
+  cmd->add_flag("--kernels", a->kernels, "Also list every kernel op's implementations and what each needs");
+  add_common_options(cmd, a->common, kJson);
+  set_run(cmd, &a->common, [a] {
     nlohmann::json info = collect_info();
-    if (*kernels) info["kernels"] = collect_kernels();
-    if (*json) {
-      std::cout << info.dump() << "\n";
-    } else {
-      print_text(info);
-      if (*kernels) print_kernels(info["kernels"]);
-    }
+    if (a->kernels) info["kernels"] = collect_kernels();
+    return info;
+  }, [](const nlohmann::json& info) {
+    print_text(info);
+    if (info.contains("kernels")) print_kernels(info["kernels"]);
   });
 }
 

@@ -2,7 +2,6 @@
 // without loading the model, for the shared envelope and the formats before it.
 #include <fmt/format.h>
 
-#include <iostream>
 #include <nlohmann/json.hpp>
 #include <string>
 
@@ -61,19 +60,15 @@ void print_text(const nlohmann::json& s) {
 }  // namespace
 
 void add_inspect_command(CLI::App& app) {
+  struct InspectArgs {
+    CommonOptions common;
+    std::string path;
+  };
   CLI::App* cmd = app.add_subcommand("inspect", "Print a checkpoint's header: model kind, settings, vocabulary, tensors");
-  static std::string path;
-  static bool json = false;
-  cmd->add_option("file", path, "a checkpoint written by ctr train --save or item2vec train --save")->required();
-  cmd->add_flag("--json", json, "print one JSON object");
-  cmd->callback([] {
-    const nlohmann::json summary = inspect(path);
-    if (json) {
-      std::cout << summary.dump() << "\n";
-    } else {
-      print_text(summary);
-    }
-  });
+  auto a = std::make_shared<InspectArgs>();
+  cmd->add_option("file", a->path, "a checkpoint written by ctr train --save or item2vec train --save")->required();
+  add_common_options(cmd, a->common, kJson);
+  set_run(cmd, &a->common, [a] { return inspect(a->path); }, print_text);
 }
 
 }  // namespace reckon::cli
