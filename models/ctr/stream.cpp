@@ -165,82 +165,108 @@ const HostBatch* BatchStream::next() {
   return nullptr;
 }
 
-void BatchStream::produce() {
-  // Rows are buffered as dataset rows: layout_.columns ids and values each.
-  const std::int64_t F = layout_.columns, S = stream_.shuffle_buffer, cap = stream_.batch_size;
-  std::vector<std::int32_t> buffer_ids(static_cast<std::size_t>(std::min<std::int64_t>(S, 1 << 20) * F));
-  std::vector<float> buffer_values(buffer_ids.size()), buffer_labels;
+namespace {
+
+// The rows held for shuffling, as dataset rows (`columns` ids and values each).
+class ShuffleBuffer {
+ public:
+  ShuffleBuffer(std::int64_t columns, std::int64_t capacity)
+      : columns_(columns), ids_(static_cast<std::size_t>(std::min<std::int64_t>(capacity, 1 << 20) * columns)),
+        values_(ids_.size()) {}
+  void store(std::int64_t j, const Sample& s) {
+    const auto row = static_cast<std::size_t>(j);
+    if (row >= labels_.size()) {
+      labels_.resize(row + 1);
+      if (ids_.size() < (row + 1) * static_cast<std::size_t>(columns_)) {
+        ids_.resize((row + 1) * static_cast<std::size_t>(columns_) * 2);
+        values_.resize(ids_.size());
+      }
+    }
+    labels_[row] = s.label;
+    std::copy(s.ids, s.ids + columns_, ids_.begin() + j * columns_);
+    std::copy(s.values, s.values + columns_, values_.begin() + j * columns_);
+  }
+  // Row `from` moves to row `to` (the last held row fills the place of one sent out).
+  void move(std::int64_t from, std::int64_t to) {
+    labels_[static_cast<std::size_t>(to)] = labels_[static_cast<std::size_t>(from)];
+    std::copy(ids_.begin() + from * columns_, ids_.begin() + (from + 1) * columns_, ids_.begin() + to * columns_);
+    std::copy(values_.begin() + from * columns_, values_.begin() + (from + 1) * columns_,
+              values_.begin() + to * columns_);
+  }
+  float label(std::int64_t j) const { return labels_[static_cast<std::size_t>(j)]; }
+  const std::int32_t* ids(std::int64_t j) const { return ids_.data() + j * columns_; }
+  const float* values(std::int64_t j) const { return values_.data() + j * columns_; }
+
+ private:
+  std::int64_t columns_;
+  std::vector<std::int32_t> ids_;
+  std::vector<float> values_, labels_;
+};
+
+}  // namespace
+
+HostBatch* BatchStream::take_free() {
+  std::unique_lock<std::mutex> lock(mutex_);
+  changed_.wait(lock, [this] { return !free_.empty() || stop_; });
+  if (stop_) throw Stopped{};
+  HostBatch* b = free_.front();
+  free_.pop_front();
+  b->size = 0;
+  b->with_values = false;
+  return b;
+}
+
+void BatchStream::publish(HostBatch* batch) {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    ready_.push_back(batch);
+  }
+  changed_.notify_all();
+}
+
+// Rows go through a buffer of stream_.shuffle_buffer rows: once it is full, each new row takes the place of a random
+// held one, which goes out; at the end the held rows go out in random order.
+std::int64_t BatchStream::shuffle_rows(CtrDataset& report) {
+  const std::int64_t S = stream_.shuffle_buffer, cap = stream_.batch_size;
+  ShuffleBuffer buffer(layout_.columns, S);
   std::int64_t held = 0;
   PhiloxStream rng(stream_.seed, 0x57e4);
   HostBatch* current = nullptr;
-
-  auto take_free = [&] {
-    std::unique_lock<std::mutex> lock(mutex_);
-    changed_.wait(lock, [this] { return !free_.empty() || stop_; });
-    if (stop_) throw Stopped{};
-    HostBatch* b = free_.front();
-    free_.pop_front();
-    b->size = 0;
-    b->with_values = false;
-    return b;
-  };
-  auto publish = [&](HostBatch* b) {
-    {
-      std::lock_guard<std::mutex> lock(mutex_);
-      ready_.push_back(b);
-    }
-    changed_.notify_all();
-  };
-  // Move buffered row j into the current batch.
-  auto emit = [&](std::int64_t j) {
+  const auto emit = [&](std::int64_t j) {
     if (current == nullptr) current = take_free();
-    current->append(layout_, buffer_labels[static_cast<std::size_t>(j)], buffer_ids.data() + j * F,
-                    buffer_values.data() + j * F);
+    current->append(layout_, buffer.label(j), buffer.ids(j), buffer.values(j));
     if (current->size == cap) {
       publish(current);
       current = nullptr;
     }
   };
-  auto store = [&](std::int64_t j, const Sample& s) {
-    if (static_cast<std::size_t>(j) >= buffer_labels.size()) {
-      buffer_labels.resize(static_cast<std::size_t>(j) + 1);
-      if (buffer_ids.size() < static_cast<std::size_t>((j + 1) * F)) {
-        buffer_ids.resize(static_cast<std::size_t>((j + 1) * F) * 2);
-        buffer_values.resize(buffer_ids.size());
-      }
-    }
-    buffer_labels[static_cast<std::size_t>(j)] = s.label;
-    std::copy(s.ids, s.ids + F, buffer_ids.begin() + j * F);
-    std::copy(s.values, s.values + F, buffer_values.begin() + j * F);
-  };
+  const auto pick = [&] { return static_cast<std::int64_t>(uniform_below(rng.next_u32(), static_cast<std::uint32_t>(held))); };
+  const std::int64_t rows = for_each_row(
+      path_, vocabulary_, options_,
+      [&](const Sample& s) {
+        if (held < S) {
+          buffer.store(held++, s);
+          return;
+        }
+        const std::int64_t j = pick();
+        emit(j);
+        buffer.store(j, s);
+      },
+      report);
+  while (held > 0) {
+    const std::int64_t j = pick();
+    emit(j);
+    if (j != --held) buffer.move(held, j);
+  }
+  if (current != nullptr && current->size > 0) publish(current);
+  return rows;
+}
 
+void BatchStream::produce() {
   try {
     CtrDataset report;
     report.fields = fields_;
-    const std::int64_t rows = for_each_row(
-        path_, vocabulary_, options_,
-        [&](const Sample& s) {
-          if (held < S) {
-            store(held++, s);
-            return;
-          }
-          // Buffer full: a random held row goes out, the new row takes its place.
-          const auto j = static_cast<std::int64_t>(uniform_below(rng.next_u32(), static_cast<std::uint32_t>(held)));
-          emit(j);
-          store(j, s);
-        },
-        report);
-    while (held > 0) {  // drain in random order
-      const auto j = static_cast<std::int64_t>(uniform_below(rng.next_u32(), static_cast<std::uint32_t>(held)));
-      emit(j);
-      --held;
-      if (j != held) {
-        buffer_labels[static_cast<std::size_t>(j)] = buffer_labels[static_cast<std::size_t>(held)];
-        std::copy(buffer_ids.begin() + held * F, buffer_ids.begin() + (held + 1) * F, buffer_ids.begin() + j * F);
-        std::copy(buffer_values.begin() + held * F, buffer_values.begin() + (held + 1) * F, buffer_values.begin() + j * F);
-      }
-    }
-    if (current != nullptr && current->size > 0) publish(current);
+    const std::int64_t rows = shuffle_rows(report);
     std::lock_guard<std::mutex> lock(mutex_);
     report_ = std::move(report);
     rows_ = rows;

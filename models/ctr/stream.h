@@ -70,6 +70,9 @@ class BatchStream {
 
  private:
   void produce();
+  std::int64_t shuffle_rows(CtrDataset& report);
+  HostBatch* take_free();
+  void publish(HostBatch* batch);
 
   std::string path_;
   const Vocabulary& vocabulary_;

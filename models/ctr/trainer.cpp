@@ -180,17 +180,57 @@ std::string epoch_summary(const EpochResult& e, int epochs, bool validated) {
   return line;
 }
 
+void check_loss(float loss, bool show, int epoch, std::int64_t step) {
+  if (std::isfinite(loss)) return;
+  if (show) std::fputc('\n', stderr);
+  RECKON_THROW(StatusCode::kNumericError, "training loss became ", loss, " at epoch ", epoch, ", step ", step,
+               " (lower the learning rate or check the input values)");
+}
+
+// One epoch's training steps: its samples, seconds and mean training loss (read every 16 steps: a read
+// synchronises), with the loss checked for NaN on every read and at the end.
+EpochResult run_epoch(CtrModel& model, EpochBatches& batches, int epoch, const TrainOptions& options, bool show) {
+  const auto start = std::chrono::steady_clock::now();
+  double loss_sum = 0;
+  std::int64_t steps = 0, seen = 0, loss_reads = 0;
+  while (const CtrBatch* batch = batches.next()) {
+    model.train_step(*batch);
+    ++steps;
+    seen += batch->size;
+    if (steps % 16 != 1) continue;
+    const float loss = model.read_loss();
+    check_loss(loss, show, epoch, steps);
+    loss_sum += loss / static_cast<double>(batch->size);
+    ++loss_reads;
+    if (show) {
+      const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+      const auto total = static_cast<double>(std::max(batches.total, seen));
+      const double rate = seconds > 0 ? static_cast<double>(seen) / seconds : 0.0;
+      print_progress_line(epoch, options.epochs, total > 0 ? static_cast<double>(seen) / total : 1.0, rate, "samples",
+                          rate > 0 ? (total - static_cast<double>(seen)) / rate : 0.0);
+    }
+  }
+  if (steps % 16 != 1 && steps > 0) check_loss(model.read_loss(), show, epoch, steps);
+  model.context().synchronize();
+  RECKON_CHECK_ARG(seen > 0, "the training set is empty");
+  EpochResult e;
+  e.epoch = epoch;
+  e.samples = seen;
+  e.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  e.samples_per_s = static_cast<double>(seen) / e.seconds;
+  e.train_loss = loss_sum / static_cast<double>(std::max<std::int64_t>(loss_reads, 1));
+  return e;
+}
+
 // The epoch loop shared by in-memory and streaming training.
 TrainResult train_epochs(CtrModel& model, const CtrDataset& valid, const TrainOptions& options,
                          const std::function<EpochBatches(int epoch)>& epoch_batches) {
   validate(options);
-  Context& ctx = model.context();
   const bool show = options.progress && isatty(STDERR_FILENO);
   TrainResult result;
-  double best = INFINITY;
+  double best = INFINITY, total_seconds = 0;
   int since_best = 0;
   ModelSnapshot best_state;
-  double total_seconds = 0;
   std::int64_t total_samples = 0;
   for (int epoch = 1; epoch <= options.epochs; ++epoch) {
     if (epoch > 1 && options.learning_rate_decay != 1.0f) {
@@ -198,47 +238,9 @@ TrainResult train_epochs(CtrModel& model, const CtrDataset& valid, const TrainOp
                                model.config().dense_learning_rate * options.learning_rate_decay);
     }
     EpochBatches batches = epoch_batches(epoch);
-    const auto start = std::chrono::steady_clock::now();
-    double loss_sum = 0;
-    std::int64_t steps = 0, seen = 0, loss_reads = 0;
-    while (const CtrBatch* batch = batches.next()) {
-      model.train_step(*batch);
-      ++steps;
-      seen += batch->size;
-      // Reading the loss synchronises: do it every 16 steps (and on the epoch's first step).
-      if (steps % 16 == 1) {
-        const float loss = model.read_loss();
-        if (!std::isfinite(loss)) {
-          if (show) std::fputc('\n', stderr);
-          RECKON_THROW(StatusCode::kNumericError, "training loss became ", loss, " at epoch ", epoch, ", step ",
-                       steps, " (lower the learning rate or check the input values)");
-        }
-        loss_sum += loss / static_cast<double>(batch->size);
-        ++loss_reads;
-        if (show) {
-          const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-          const auto total = static_cast<double>(std::max(batches.total, seen));
-          const double rate = seconds > 0 ? static_cast<double>(seen) / seconds : 0.0;
-          print_progress_line(epoch, options.epochs, total > 0 ? static_cast<double>(seen) / total : 1.0, rate,
-                              "samples", rate > 0 ? (total - static_cast<double>(seen)) / rate : 0.0);
-        }
-      }
-    }
-    if (steps % 16 != 1 && steps > 0 && !std::isfinite(model.read_loss())) {
-      if (show) std::fputc('\n', stderr);
-      RECKON_THROW(StatusCode::kNumericError, "training loss became non-finite in epoch ", epoch,
-                   " (lower the learning rate or check the input values)");
-    }
-    ctx.synchronize();
-    RECKON_CHECK_ARG(seen > 0, "the training set is empty");
-    EpochResult e;
-    e.epoch = epoch;
-    e.samples = seen;
-    e.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    e.samples_per_s = static_cast<double>(seen) / e.seconds;
-    e.train_loss = loss_sum / static_cast<double>(std::max<std::int64_t>(loss_reads, 1));
+    EpochResult e = run_epoch(model, batches, epoch, options, show);
     total_seconds += e.seconds;
-    total_samples += seen;
+    total_samples += e.samples;
     if (valid.size() > 0) {
       const std::vector<float> p = predict(model, valid, options.batch_size);
       e.valid_auc = auc(p, valid.labels);

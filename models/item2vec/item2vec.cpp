@@ -87,6 +87,65 @@ void Item2Vec::build_sampling_tables() {
   ctx_->synchronize();
 }
 
+namespace {
+
+// The sentences [s, end) of a step: whole sentences, at least one, up to about `batch_words` words.
+std::int64_t batch_end(const Corpus& corpus, std::int64_t s, std::int64_t batch_words) {
+  const auto S = static_cast<std::int64_t>(corpus.offsets.size()) - 1;
+  std::int64_t end = s + 1;
+  const auto at = [&corpus](std::int64_t i) { return corpus.offsets[static_cast<std::size_t>(i)]; };
+  while (end < S && at(end) - at(s) < batch_words) ++end;
+  return end;
+}
+
+// A step's kept tokens and sentence offsets where the step runs: the host vectors themselves on a CPU, copies in
+// device buffers (grown as needed) on a GPU.
+struct BatchStaging {
+  Tensor tokens, offsets;
+  std::pair<TensorView, TensorView> stage(Context& ctx, const std::vector<std::int32_t>& kept,
+                                          const std::vector<std::int64_t>& kept_offsets) {
+    const auto n = static_cast<std::int64_t>(kept.size()), m = static_cast<std::int64_t>(kept_offsets.size());
+    if (!ctx.is_cuda()) {
+      return {TensorView::contiguous(const_cast<std::int32_t*>(kept.data()), DType::kI32, ctx.device(), {n}),
+              TensorView::contiguous(const_cast<std::int64_t*>(kept_offsets.data()), DType::kI64, ctx.device(), {m})};
+    }
+    if (tokens.numel() < n || tokens.ndim() == 0) tokens = Tensor::empty(ctx, DType::kI32, {std::max<std::int64_t>(n, 1) * 2});
+    if (offsets.numel() < m || offsets.ndim() == 0) offsets = Tensor::empty(ctx, DType::kI64, {m * 2});
+    copy_bytes(ctx, tokens.view().data, ctx.device(), kept.data(), Device::cpu(), static_cast<std::size_t>(n) * 4);
+    copy_bytes(ctx, offsets.view().data, ctx.device(), kept_offsets.data(), Device::cpu(), static_cast<std::size_t>(m) * 8);
+    return {TensorView::contiguous(tokens.view().data, DType::kI32, ctx.device(), {n}),
+            TensorView::contiguous(offsets.view().data, DType::kI64, ctx.device(), {m})};
+  }
+};
+
+void print_epoch(const EpochStats& e, int epochs) {
+  char line[160];
+  std::snprintf(line, sizeof line, "  epoch %d/%d: %lld words in %.1f s, loss %.4f", e.epoch, epochs,
+                static_cast<long long>(e.raw_words), e.seconds, e.loss);
+  print_status_line(line);
+}
+
+double seconds_since(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+}  // namespace
+
+SgnsOptions Item2Vec::step_options(double progress, std::int64_t batch) const {
+  SgnsOptions o;
+  o.window = config_.window;
+  o.negatives = config_.negatives;
+  o.learning_rate = static_cast<float>(config_.learning_rate * std::max(1e-4, 1.0 - progress));
+  o.seed = config_.seed;
+  o.stream = steps_;
+  o.schedule = config_.schedule;
+  // Sampled (a logarithm per target costs), counted within the epoch so that every epoch reports a loss and has its
+  // NaN check however few batches it holds.
+  o.compute_loss = batch % 10 == 0;
+  o.private_output_rows = kPrivateOutputRows;
+  return o;
+}
+
 TrainStats Item2Vec::train(const Corpus& corpus, bool progress) {
   Context& ctx = *ctx_;
   RECKON_CHECK_ARG(corpus.words() > 0, "the corpus is empty");
@@ -97,7 +156,7 @@ TrainStats Item2Vec::train(const Corpus& corpus, bool progress) {
   const bool show = progress && isatty(STDERR_FILENO);
   std::vector<std::int32_t> kept;
   std::vector<std::int64_t> kept_offsets, batch_offsets;
-  Tensor device_tokens, device_offsets;  // GPU staging, grown as needed
+  BatchStaging staging;
   TrainStats stats;
   const auto start = std::chrono::steady_clock::now();
   double done = 0;
@@ -107,88 +166,59 @@ TrainStats Item2Vec::train(const Corpus& corpus, bool progress) {
     SgnsTotals totals(ctx);  // the epoch's pairs and loss, summed on the device
     const auto epoch_start = std::chrono::steady_clock::now();
     for (std::int64_t s = 0, batch = 0; s < S; ++batch) {
-      std::int64_t end = s + 1;
-      while (end < S &&
-             corpus.offsets[static_cast<std::size_t>(end)] - corpus.offsets[static_cast<std::size_t>(s)] < batch_words)
-        ++end;
+      const std::int64_t end = batch_end(corpus, s, batch_words);
       const std::int64_t first = corpus.offsets[static_cast<std::size_t>(s)];
       const std::int64_t words = corpus.offsets[static_cast<std::size_t>(end)] - first;
       batch_offsets.clear();
-      for (std::int64_t i = s; i <= end; ++i)
-        batch_offsets.push_back(corpus.offsets[static_cast<std::size_t>(i)] - first);
+      for (std::int64_t i = s; i <= end; ++i) batch_offsets.push_back(corpus.offsets[static_cast<std::size_t>(i)] - first);
       subsample_sentences(std::span<const std::int32_t>(corpus.ids.data() + first, static_cast<std::size_t>(words)),
                           batch_offsets, keep_, config_.seed, steps_, kept, kept_offsets, ctx.cpu_threads());
-      SgnsOptions o;
-      o.window = config_.window;
-      o.negatives = config_.negatives;
-      o.learning_rate = static_cast<float>(config_.learning_rate * std::max(1e-4, 1.0 - done / total));
-      o.seed = config_.seed;
-      o.stream = steps_;
-      o.schedule = config_.schedule;
-      // Sampled (a logarithm per target costs), counted within the epoch so that every epoch reports a loss and
-      // has its NaN check however few batches it holds.
-      o.compute_loss = batch % 10 == 0;
-      o.private_output_rows = kPrivateOutputRows;
-      const auto n = static_cast<std::int64_t>(kept.size()), m = static_cast<std::int64_t>(kept_offsets.size());
-      TensorView tokens, offsets;
-      if (ctx.is_cuda()) {
-        if (device_tokens.numel() < n || device_tokens.ndim() == 0)
-          device_tokens = Tensor::empty(ctx, DType::kI32, {std::max<std::int64_t>(n, 1) * 2});
-        if (device_offsets.numel() < m || device_offsets.ndim() == 0)
-          device_offsets = Tensor::empty(ctx, DType::kI64, {m * 2});
-        copy_bytes(ctx, device_tokens.view().data, ctx.device(), kept.data(), Device::cpu(),
-                   static_cast<std::size_t>(n) * 4);
-        copy_bytes(ctx, device_offsets.view().data, ctx.device(), kept_offsets.data(), Device::cpu(),
-                   static_cast<std::size_t>(m) * 8);
-        tokens = TensorView::contiguous(device_tokens.view().data, DType::kI32, ctx.device(), {n});
-        offsets = TensorView::contiguous(device_offsets.view().data, DType::kI64, ctx.device(), {m});
-      } else {
-        tokens = TensorView::contiguous(kept.data(), DType::kI32, ctx.device(), {n});
-        offsets = TensorView::contiguous(kept_offsets.data(), DType::kI64, ctx.device(), {m});
-      }
+      const SgnsOptions o = step_options(done / total, batch);
+      const auto [tokens, offsets] = staging.stage(ctx, kept, kept_offsets);
       sgns_step(ctx, input_.view(), output_.view(), tokens, offsets, alias_prob_.view(), alias_index_.view(), o,
                 &totals);
-      if (o.compute_loss) {
-        // A host read (it waits for the device), on the batches that compute the loss only.
-        const SgnsStats sums = totals.read();
-        if (!std::isfinite(sums.loss)) {
-          RECKON_THROW(StatusCode::kNumericError, "item2vec: the training loss became ", sums.loss, " at epoch ",
-                       epoch, ", step ", steps_, " (lower the learning rate)");
-        }
-      }
+      if (o.compute_loss) check_loss(totals, epoch);
       e.raw_words += words;
-      e.effective_words += n;
+      e.effective_words += static_cast<std::int64_t>(kept.size());
       done += static_cast<double>(words);
       trained_words_ += words;
       ++steps_;
       s = end;
       if (show) {
-        const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+        const double seconds = seconds_since(start);
         const double rate = seconds > 0 ? done / seconds : 0.0;
         print_progress_line(epoch, config_.epochs, done / total, rate, "words", rate > 0 ? (total - done) / rate : 0.0);
       }
     }
     ctx.synchronize();
-    e.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - epoch_start).count();
+    e.seconds = seconds_since(epoch_start);
     const SgnsStats sums = totals.read();
     e.pairs = sums.pairs;
     e.loss = sums.loss_pairs > 0 ? sums.loss / static_cast<double>(sums.loss_pairs) : 0.0;
     stats.epochs.push_back(e);
-    if (progress) {
-      char line[160];
-      std::snprintf(line, sizeof line, "  epoch %d/%d: %lld words in %.1f s, loss %.4f", epoch, config_.epochs,
-                    static_cast<long long>(e.raw_words), e.seconds, e.loss);
-      print_status_line(line);
-    }
+    if (progress) print_epoch(e, config_.epochs);
   }
-  stats.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  return summarise(std::move(stats), seconds_since(start));
+}
+
+// A host read (it waits for the device), on the batches that compute the loss only.
+void Item2Vec::check_loss(SgnsTotals& totals, int epoch) const {
+  const SgnsStats sums = totals.read();
+  if (!std::isfinite(sums.loss)) {
+    RECKON_THROW(StatusCode::kNumericError, "item2vec: the training loss became ", sums.loss, " at epoch ", epoch,
+                 ", step ", steps_, " (lower the learning rate)");
+  }
+}
+
+TrainStats Item2Vec::summarise(TrainStats stats, double seconds) {
+  stats.seconds = seconds;
   std::int64_t raw = 0, effective = 0;
   for (const EpochStats& e : stats.epochs) {
     raw += e.raw_words;
     effective += e.effective_words;
   }
-  stats.raw_words_per_s = stats.seconds > 0 ? static_cast<double>(raw) / stats.seconds : 0.0;
-  stats.effective_words_per_s = stats.seconds > 0 ? static_cast<double>(effective) / stats.seconds : 0.0;
+  stats.raw_words_per_s = seconds > 0 ? static_cast<double>(raw) / seconds : 0.0;
+  stats.effective_words_per_s = seconds > 0 ? static_cast<double>(effective) / seconds : 0.0;
   return stats;
 }
 

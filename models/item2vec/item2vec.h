@@ -90,6 +90,9 @@ class Item2Vec {
   std::uint64_t steps_ = 0;
 
   void build_sampling_tables();
+  SgnsOptions step_options(double progress, std::int64_t batch) const;
+  void check_loss(SgnsTotals& totals, int epoch) const;
+  static TrainStats summarise(TrainStats stats, double seconds);
   static Item2Vec load_envelope(Context& ctx, const std::string& path);
   static Item2Vec load_legacy(Context& ctx, const std::string& path, const std::string& bytes);  // alias table of count^negative_exponent, subsampling keep probabilities
 };
