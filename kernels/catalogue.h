@@ -11,6 +11,7 @@ std::vector<OpDescription> kernel_catalogue();
 
 namespace detail {
 // Each family's ops, defined beside its implementation lists.
+std::vector<OpDescription> conv3d_ops();
 std::vector<OpDescription> dense_ops();
 std::vector<OpDescription> embedding_ops();
 std::vector<OpDescription> fm_ops();

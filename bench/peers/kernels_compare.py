@@ -10,6 +10,9 @@
   BM_FmInteractionFwd/cpu; PyTorch: 1/2 sum_k((sum_f v)^2 - sum_f v^2).
 - similar-item queries (matrix product + top-k, k = 20) over a 100,000 x 128 normalised table, 256 queries a batch;
   queries/s. reckon: BM_SimilarQueries/cpu; PyTorch: torch.topk(q @ table.T, 20).
+- conv3d (3x3x3, padding 1, NCDHW, f32): the session model's first layer (N 64, C 1, 8x32x64, K 16), its deeper
+  layer (N 64, C 16, 8x16x32, K 32) and C3D-wide (N 2, C 64, 8x28x28, K 64); forward, and forward + both gradients,
+  GFLOP/s. reckon: BM_Conv3d/cpu; PyTorch: F.conv3d and autograd through it.
 
   python3 bench/peers/kernels_compare.py [--build build] [--threads N] [--json]
 """
@@ -105,17 +108,54 @@ def similar(torch, args):
              "ratio": b["queries_per_s"] / torch_qps}]
 
 
+CONV_SHAPES = [("session_first", 64, 1, 8, 32, 64, 16), ("session_deeper", 64, 16, 8, 16, 32, 32),
+               ("c3d_wide", 2, 64, 8, 28, 28, 64)]
+
+
+def conv3d(torch, args):
+    bench = reckon_bench(os.path.join(args.build, "bench", "conv3d_bench"), "BM_Conv3d/cpu/", args.threads)
+    rows = []
+    for name, n, c, d, h, w, k in CONV_SHAPES:
+        gen = torch.Generator().manual_seed(7)
+        x = torch.rand(n, c, d, h, w, generator=gen) * 2 - 1
+        weight = (torch.rand(k, c, 3, 3, 3, generator=gen) * 2 - 1).requires_grad_()
+        bias = torch.zeros(k, requires_grad=True)
+        xg = x.clone().requires_grad_()
+        flops = 2.0 * n * k * d * h * w * c * 27  # padding 1, stride 1: the output is the input's size
+
+        def forward():
+            with torch.no_grad():
+                return torch.nn.functional.conv3d(x, weight, bias, padding=1)
+
+        def training():
+            y = torch.nn.functional.conv3d(xg, weight, bias, padding=1)
+            y.backward(torch.ones_like(y))
+
+        torch_fwd = flops / best_seconds(forward) / 1e9
+        torch_train = 3 * flops / best_seconds(training) / 1e9
+        ms = {op: bench[f"BM_Conv3d/cpu/{op}/{name}/real_time"]["real_time"]
+              for op in ("fwd", "bwd_data", "bwd_weights")}
+        reckon_fwd = flops / (ms["fwd"] * 1e-3) / 1e9
+        reckon_train = 3 * flops / (sum(ms.values()) * 1e-3) / 1e9
+        shape = f"N{n} C{c} {d}x{h}x{w} K{k}"
+        rows.append({"kernel": f"conv3d forward ({name})", "shape": shape, "unit": "GFLOP/s", "reckon": reckon_fwd,
+                     "pytorch": torch_fwd, "ratio": reckon_fwd / torch_fwd})
+        rows.append({"kernel": f"conv3d fwd+bwd ({name})", "shape": shape, "unit": "GFLOP/s", "reckon": reckon_train,
+                     "pytorch": torch_train, "ratio": reckon_train / torch_train})
+    return rows
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--build", default="build")
     ap.add_argument("--threads", type=int, default=os.cpu_count())
-    ap.add_argument("--only", default="embedding_bag,fm,similar")
+    ap.add_argument("--only", default="embedding_bag,fm,similar,conv3d")
     add_output_options(ap)
     args = ap.parse_args()
     import torch
 
     torch.set_num_threads(args.threads)
-    runs = {"embedding_bag": embedding_bag, "fm": fm, "similar": similar}
+    runs = {"embedding_bag": embedding_bag, "fm": fm, "similar": similar, "conv3d": conv3d}
     rows = []
     for name in args.only.split(","):
         rows += runs[name](torch, args)

@@ -32,10 +32,11 @@ void ActivationArena::reserve(Context& ctx, std::int64_t batch) {
   device_ = ctx.device();
 }
 
-TensorView ActivationArena::view(int slot, std::initializer_list<std::int64_t> sizes) const {
+TensorView ActivationArena::view(int slot, std::initializer_list<std::int64_t> sizes, DType dtype) const {
   RECKON_CHECK_ARG(slot >= 0 && static_cast<std::size_t>(slot) < slots_.size(), "no arena slot ", slot);
+  RECKON_CHECK_ARG(dtype_size(dtype) == 4, "arena slots hold 4-byte values, not ", dtype_name(dtype));
   const Slot& s = slots_[static_cast<std::size_t>(slot)];
-  TensorView v = TensorView::contiguous(static_cast<float*>(block_.data()) + s.offset, DType::kF32, device_, sizes);
+  TensorView v = TensorView::contiguous(static_cast<float*>(block_.data()) + s.offset, dtype, device_, sizes);
   RECKON_CHECK_ARG(v.numel() <= s.per_sample * capacity_ + s.fixed, "a view of ", v.numel(),
                    " elements into an arena slot of ", s.per_sample * capacity_ + s.fixed);
   return v;

@@ -21,8 +21,8 @@ class ActivationArena {
   // (a CUDA graph captured at the smaller size still points into it), and growing inside a capture is refused.
   void reserve(Context& ctx, std::int64_t batch);
   std::int64_t capacity() const { return capacity_; }
-  // A contiguous f32 view of the first elements of a slot.
-  TensorView view(int slot, std::initializer_list<std::int64_t> sizes) const;
+  // A contiguous view of the first elements of a slot: f32, or another 4-byte type (i32 for pooling's argmax).
+  TensorView view(int slot, std::initializer_list<std::int64_t> sizes, DType dtype = DType::kF32) const;
 
  private:
   struct Slot {

@@ -193,3 +193,63 @@ TEST(LayersCuda, StepsMatchTheCpu) {
 
 }  // namespace
 }  // namespace reckon::layers
+
+#include "reckon/models/layers/conv.h"
+
+namespace reckon::layers {
+namespace {
+
+// Conv3d (ReLU) -> GlobalPool (average, masked by lengths): the input's gradient through the chain against central
+// differences, and padded positions beyond a sample's length get none.
+TEST(ConvLayers, ConvReluMaskedPoolBackwardIsTheFiniteDifference) {
+  Context ctx(Device::cpu());
+  constexpr std::int64_t N = 2, C = 2, D = 5, H = 3, W = 4, K = 3;
+  Conv3dOptions o;
+  o.pad = {1, 1, 1};
+  o.activation = Activation::kRelu;
+  ctx.set_seed(9);
+  const Conv3d conv(ctx, "conv", C, K, {3, 3, 3}, o, ctx.next_rng_stream(), ctx.next_rng_stream());
+  const GlobalPool pool(PoolMode::kAverage);
+  std::vector<float> x = testing::random_floats(N * C * D * H * W, -1, 1, 5), y(N * K * D * H * W), g(N * K);
+  std::vector<float> dy(y.size()), dx(x.size()), c = testing::random_floats(N * K, -1, 1, 6);
+  std::vector<std::int32_t> lengths = {5, 3};
+  const auto v = [](auto& data, std::initializer_list<std::int64_t> sizes) {
+    return TensorView::contiguous(data.data(), dtype_v<typename std::decay_t<decltype(data)>::value_type>,
+                                  Device::cpu(), sizes);
+  };
+  const TensorView lv = v(lengths, {N});
+  const auto objective = [&](std::vector<float>& at) {
+    conv.forward(ctx, v(at, {N, C, D, H, W}), v(y, {N, K, D, H, W}));
+    pool.forward(ctx, v(y, {N, K, D, H, W}), lv, v(g, {N, K}), {});
+    double sum = 0;
+    for (std::size_t i = 0; i < g.size(); ++i) sum += double{c[i]} * g[i];
+    return sum;
+  };
+  const double at = objective(x);
+  pool.backward(ctx, v(c, {N, K}), lv, {}, v(dy, {N, K, D, H, W}));
+  relu_bwd(ctx, v(y, {N, K * D * H * W}), v(dy, {N, K * D * H * W}));
+  conv.backward(ctx, v(x, {N, C, D, H, W}), v(dy, {N, K, D, H, W}), v(dx, {N, C, D, H, W}));
+  int checked = 0;
+  for (std::size_t i = 0; i < x.size(); i += 3) {
+    std::vector<float> plus = x, minus = x;
+    plus[i] += 1e-3f;
+    minus[i] -= 1e-3f;
+    const double forward = (objective(plus) - at) / (double{plus[i]} - x[i]);
+    const double backward = (at - objective(minus)) / (double{x[i]} - minus[i]);
+    if (std::abs(forward - backward) > 1e-2) continue;  // a ReLU kink inside the step
+    ++checked;
+    EXPECT_NEAR(dx[i], (forward + backward) / 2, 1e-3 + 1e-2 * std::abs(forward)) << "input " << i;
+  }
+  EXPECT_GT(checked, 40);
+  // Sample 1 has length 3: outputs at d >= 3 get no gradient from the pool.
+  for (std::int64_t k = 0; k < K; ++k) {
+    for (std::int64_t i = 3 * H * W; i < D * H * W; ++i) EXPECT_EQ(dy[static_cast<std::size_t>((K + k) * D * H * W + i)], 0.0f);
+  }
+  std::vector<NamedTensor> params;
+  conv.append_parameters(params);
+  ASSERT_EQ(params.size(), 2u);
+  EXPECT_EQ(params[0].view.numel(), K * C * 27);
+}
+
+}  // namespace
+}  // namespace reckon::layers

@@ -1,0 +1,99 @@
+// 3D convolution: GFLOP/s of the forward, data gradient and weight gradient on the shapes (the session
+// model's first layer, C = 1; its deeper layer; C3D-wide), on the CPU and on a GPU. The peers (PyTorch's
+// nn.Conv3d, cuDNN) are measured beside them by `make compare` and the device check.
+#include "reckon/kernels/conv3d/conv3d.h"
+
+#include <string>
+#include <vector>
+
+#include "bench_util.h"
+#include "reckon/kernels/random/random.h"
+
+namespace reckon::bench {
+namespace {
+
+struct Shape {
+  const char* name;
+  std::int64_t n, c, d, h, w, k, t, r, s, pad;
+};
+const Shape kShapes[] = {
+    {"session_first", 64, 1, 8, 32, 64, 16, 3, 3, 3, 1},
+    {"session_deeper", 64, 16, 8, 16, 32, 32, 3, 3, 3, 1},
+    {"c3d_wide", 2, 64, 8, 28, 28, 64, 3, 3, 3, 1},
+};
+
+struct Operands {
+  Tensor x, w, bias, y, dy, dx, dw, dbias;
+  Conv3dOptions o;
+  Conv3dShape shape;
+};
+
+Operands make(Context& ctx, const Shape& s) {
+  Operands a;
+  a.o.pad = {s.pad, s.pad, s.pad};
+  a.x = Tensor::empty(ctx, DType::kF32, {s.n, s.c, s.d, s.h, s.w});
+  a.w = Tensor::empty(ctx, DType::kF32, {s.k, s.c, s.t, s.r, s.s});
+  a.bias = Tensor::empty(ctx, DType::kF32, {s.k});
+  a.shape = conv3d_shape(a.x, a.w, a.o);
+  const Conv3dShape& c = a.shape;
+  a.y = Tensor::empty(ctx, DType::kF32, {c.n, c.k, c.z, c.p, c.q});
+  a.dy = Tensor::empty(ctx, DType::kF32, {c.n, c.k, c.z, c.p, c.q});
+  a.dx = Tensor::empty(ctx, DType::kF32, {s.n, s.c, s.d, s.h, s.w});
+  a.dw = Tensor::empty(ctx, DType::kF32, {s.k, s.c, s.t, s.r, s.s});
+  a.dbias = Tensor::empty(ctx, DType::kF32, {s.k});
+  for (Tensor* t : {&a.x, &a.w, &a.bias, &a.dy}) random_uniform(ctx, *t, -1.0f, 1.0f);
+  ctx.synchronize();
+  return a;
+}
+
+// op 0: forward, 1: data gradient, 2: weight gradient.
+void run(Context& ctx, Operands& a, int op) {
+  switch (op) {
+    case 0: conv3d_fwd(ctx, a.x, a.w, a.bias, a.y, a.o); break;
+    case 1: conv3d_bwd_data(ctx, a.dy, a.w, a.dx, a.o); break;
+    default: conv3d_bwd_weights(ctx, a.x, a.dy, a.dw, a.dbias, a.o); break;
+  }
+}
+
+void report(benchmark::State& state, const Operands& a) {
+  state.counters["GFLOP/s"] = benchmark::Counter(static_cast<double>(a.shape.flops()) * 1e-9,
+                                                 benchmark::Counter::kIsIterationInvariantRate);
+}
+
+void BM_Conv3d_cpu(benchmark::State& state, const Shape& s, int op) {
+  Context& ctx = cpu_context();
+  Operands a = make(ctx, s);
+  for (auto _ : state) {
+    run(ctx, a, op);
+    ctx.synchronize();
+  }
+  report(state, a);
+}
+
+void BM_Conv3d_cuda(benchmark::State& state, const Shape& s, int op) {
+  if (!has_cuda(state)) return;
+  Context& ctx = cuda_context();
+  Operands a = make(ctx, s);
+  time_iterations(state, ctx, [&] { run(ctx, a, op); });
+  report(state, a);
+}
+
+const char* kOps[] = {"fwd", "bwd_data", "bwd_weights"};
+
+[[maybe_unused]] const bool kRegistered = [] {
+  for (const Shape& s : kShapes) {
+    for (int op = 0; op < 3; ++op) {
+      const std::string tail = std::string(kOps[op]) + "/" + s.name;
+      benchmark::RegisterBenchmark(("BM_Conv3d/cpu/" + tail).c_str(), BM_Conv3d_cpu, s, op)
+          ->Unit(benchmark::kMillisecond)
+          ->UseRealTime();
+      benchmark::RegisterBenchmark(("BM_Conv3d/cuda/" + tail).c_str(), BM_Conv3d_cuda, s, op)
+          ->Unit(benchmark::kMillisecond)
+          ->UseManualTime();
+    }
+  }
+  return true;
+}();
+
+}  // namespace
+}  // namespace reckon::bench

@@ -1,0 +1,445 @@
+#include "reckon/kernels/conv3d/conv3d.h"
+
+#include <omp.h>
+
+#include <initializer_list>
+#include <limits>
+#include <string_view>
+
+#include "reckon/config.h"
+#include "reckon/kernels/catalogue.h"
+#include "reckon/kernels/conv3d/conv3d_impl.h"
+#include "reckon/kernels/conv3d/conv3d_math.h"
+#include "reckon/runtime/dispatch.h"
+
+namespace reckon {
+namespace {
+
+using detail::ConvOp;
+using detail::ConvProblem;
+using detail::GlobalPoolProblem;
+using detail::PoolOp;
+using detail::PoolProblem;
+
+// The five sizes of a volume in N, C, D, H, W order, whatever the layout stores.
+std::array<std::int64_t, 5> ncdhw(const TensorView& t, ConvLayout layout, const char* name) {
+  RECKON_CHECK_ARG(t.ndim == 5, name, " must have 5 dimensions (N, C, D, H, W: 2D is D = 1), got ", t.shape_str());
+  if (layout == ConvLayout::kNcdhw) return {t.size(0), t.size(1), t.size(2), t.size(3), t.size(4)};
+  return {t.size(0), t.size(4), t.size(1), t.size(2), t.size(3)};
+}
+
+void check_f32(const Context& ctx, const TensorView& t, const char* name) {
+  check_dtype(t, name, DType::kF32);
+  RECKON_CHECK_ARG(t.is_contiguous(), name, " must be contiguous, got ", t.shape_str());
+  check_device(t, name, ctx.device());
+}
+
+void check_volume(const Context& ctx, const TensorView& t, const char* name, ConvLayout layout, std::int64_t n,
+                  std::int64_t c, std::int64_t d, std::int64_t h, std::int64_t w) {
+  const std::array<std::int64_t, 5> want = layout == ConvLayout::kNcdhw ? std::array<std::int64_t, 5>{n, c, d, h, w}
+                                                                       : std::array<std::int64_t, 5>{n, d, h, w, c};
+  bool same = t.ndim == 5;
+  for (int i = 0; same && i < 5; ++i) same = t.size(i) == want[static_cast<std::size_t>(i)];
+  RECKON_CHECK_ARG(same, name, " must be [", want[0], ", ", want[1], ", ", want[2], ", ", want[3], ", ", want[4],
+                   "] (", layout == ConvLayout::kNcdhw ? "NCDHW" : "NDHWC", "), got ", t.shape_str());
+  check_f32(ctx, t, name);
+}
+
+void check_window(const char* what, const std::array<std::int64_t, 3>& values, std::int64_t least) {
+  for (const std::int64_t v : values) RECKON_CHECK_ARG(v >= least, what, " must be >= ", least, " in every dimension");
+}
+
+}  // namespace
+
+Conv3dShape conv3d_shape(const TensorView& x, const TensorView& w, const Conv3dOptions& o) {
+  check_window("conv3d stride", o.stride, 1);
+  check_window("conv3d dilation", o.dilation, 1);
+  check_window("conv3d padding", o.pad, 0);
+  const auto in = ncdhw(x, o.layout, "conv3d input");
+  const auto filters = ncdhw(w, o.layout, "conv3d filters");
+  Conv3dShape s;
+  s.n = in[0], s.c = in[1], s.d = in[2], s.h = in[3], s.w = in[4];
+  s.k = filters[0], s.t = filters[2], s.r = filters[3], s.s = filters[4];
+  s.groups = o.groups;
+  RECKON_CHECK_ARG(s.groups >= 1 && s.c % s.groups == 0 && s.k % s.groups == 0, "conv3d: ", s.groups,
+                   " groups must divide the input's ", s.c, " and the filters' ", s.k, " channels");
+  RECKON_CHECK_ARG(filters[1] == s.c / s.groups, "conv3d: the filters have ", filters[1],
+                   " input channels where the input's ", s.c, " in ", s.groups, " groups make ", s.c / s.groups);
+  RECKON_CHECK_ARG(s.t >= 1 && s.r >= 1 && s.s >= 1 && s.k >= 1, "conv3d: empty filters ", w.shape_str());
+  const std::int64_t extent[3] = {s.d, s.h, s.w}, taps[3] = {s.t, s.r, s.s};
+  std::int64_t out[3];
+  for (int i = 0; i < 3; ++i) {
+    const std::int64_t span = o.dilation[i] * (taps[i] - 1) + 1;
+    const std::int64_t padded = extent[i] + 2 * o.pad[i];
+    RECKON_CHECK_ARG(padded >= span, "conv3d: the filter spans ", span, " positions in dimension ", i,
+                     " but the padded input has ", padded, ": no output");
+    out[i] = (padded - span) / o.stride[i] + 1;
+  }
+  s.z = out[0], s.p = out[1], s.q = out[2];
+  return s;
+}
+
+namespace {
+
+ConvProblem make_problem(const Conv3dShape& s, const Conv3dOptions& o) {
+  ConvProblem P{};
+  P.n = s.n, P.c = s.c, P.d = s.d, P.h = s.h, P.w = s.w;
+  P.k = s.k, P.t = s.t, P.r = s.r, P.s = s.s;
+  P.z = s.z, P.p = s.p, P.q = s.q;
+  P.groups = s.groups, P.cg = s.c / s.groups, P.kg = s.k / s.groups;
+  for (int i = 0; i < 3; ++i) {
+    P.stride[i] = o.stride[i];
+    P.pad[i] = o.pad[i];
+    P.dilation[i] = o.dilation[i];
+  }
+  P.channels_last = o.layout == ConvLayout::kNdhwc;
+  P.relu = o.activation == Activation::kRelu;
+  return P;
+}
+
+struct ConvCall {
+  ConvProblem problem;
+  ConvOp op;
+  const char* implementation;  // the one asked for, or null
+};
+
+// Refuses when another implementation than `name` was asked for.
+Status asked_for(const ConvCall& call, const char* name) {
+  if (call.implementation == nullptr || std::string_view(call.implementation) == name) return Status::ok();
+  return {StatusCode::kUnsupported, detail::concat("the call asked for ", call.implementation)};
+}
+
+void conv_cuda_run(Context& ctx, const ConvCall& call) {
+#if RECKON_WITH_CUDA
+  detail::conv3d_direct_cuda(ctx, call.problem, call.op);
+#else
+  (void)ctx, (void)call;
+#endif
+}
+
+// Every element of an [A, B, C, D, E] index space, in parallel, through `f(a, b, c, d, e)`.
+template <typename F>
+void for_each_5d(Context& ctx, std::int64_t A, std::int64_t B, std::int64_t C, std::int64_t D, std::int64_t E, F f) {
+  const std::int64_t total = A * B * C * D * E;
+#pragma omp parallel for num_threads(ctx.cpu_threads()) schedule(static)
+  for (std::int64_t i = 0; i < total; ++i) {
+    std::int64_t rest = i;
+    const std::int64_t e = rest % E;
+    rest /= E;
+    const std::int64_t d = rest % D;
+    rest /= D;
+    const std::int64_t c = rest % C;
+    rest /= C;
+    f(rest / B, rest % B, c, d, e);
+  }
+}
+
+void conv_cpu_run(Context& ctx, const ConvCall& call) {
+  const ConvProblem& P = call.problem;
+  switch (call.op) {
+    case ConvOp::kForward:
+      for_each_5d(ctx, P.n, P.k, P.z, P.p, P.q, [&P](auto n, auto k, auto z, auto p, auto q) {
+        P.out[detail::y_index(P, n, k, z, p, q)] = detail::conv_fwd_element(P, n, k, z, p, q);
+      });
+      break;
+    case ConvOp::kBackwardData:
+      for_each_5d(ctx, P.n, P.c, P.d, P.h, P.w, [&P](auto n, auto c, auto d, auto h, auto w) {
+        P.out[detail::x_index(P, n, c, d, h, w)] = detail::conv_bwd_data_element(P, n, c, d, h, w);
+      });
+      break;
+    case ConvOp::kBackwardWeights:
+      for_each_5d(ctx, P.k, P.cg, P.t, P.r, P.s, [&P](auto k, auto c, auto t, auto r, auto s) {
+        P.out[detail::w_index(P, k, c, t, r, s)] = detail::conv_bwd_weights_element(P, k, c, t, r, s);
+      });
+      if (P.dbias != nullptr) {
+        for_each_5d(ctx, P.k, 1, 1, 1, 1, [&P](auto k, auto, auto, auto, auto) {
+          P.dbias[k] = detail::conv_bwd_bias_element(P, k);
+        });
+      }
+      break;
+  }
+}
+
+Status conv_onednn_supported(const Context& ctx, const ConvCall& call) {
+  if (Status asked = asked_for(call, "cpu_onednn"); !asked) return asked;
+  if (Status cpu = requires_cpu_context(ctx); !cpu) return cpu;
+#if RECKON_WITH_ONEDNN
+  if (detail::conv3d_onednn_supports(call.problem, call.op)) return Status::ok();
+  return {StatusCode::kUnsupported, "oneDNN has no convolution primitive for this problem"};
+#else
+  (void)call;
+  return {StatusCode::kNotCompiled, "this build has no oneDNN (RECKON_CPU_GEMM)"};
+#endif
+}
+
+void conv_onednn_run(Context& ctx, const ConvCall& call) {
+  (void)ctx;
+#if RECKON_WITH_ONEDNN
+  detail::conv3d_onednn(call.problem, call.op);
+#else
+  (void)call;
+#endif
+}
+
+const ImplementationList<ConvCall, 3> kConv{
+    "conv3d",
+    {{{"cuda_direct", "a CUDA context (one thread per output element: any shape)",
+       [](const Context& c, const ConvCall& call) {
+         Status asked = asked_for(call, "cuda_direct");
+         return asked ? requires_cuda_context(c) : asked;
+       },
+       conv_cuda_run},
+      {"cpu_onednn", "a CPU context and a build with oneDNN (its convolution primitives, PyTorch's CPU path)",
+       conv_onednn_supported, conv_onednn_run},
+      {"cpu_direct", "a CPU context (the reference: one output element per call, in a fixed order)",
+       [](const Context& c, const ConvCall& call) {
+         Status asked = asked_for(call, "cpu_direct");
+         return asked ? requires_cpu_context(c) : asked;
+       },
+       conv_cpu_run}}}};
+
+}  // namespace
+
+void conv3d_fwd(Context& ctx, const TensorView& x, const TensorView& w, const TensorView& bias, const TensorView& y,
+                const Conv3dOptions& options) {
+  const Conv3dShape s = conv3d_shape(x, w, options);
+  check_volume(ctx, x, "conv3d x", options.layout, s.n, s.c, s.d, s.h, s.w);
+  check_f32(ctx, w, "conv3d w");
+  check_volume(ctx, y, "conv3d y", options.layout, s.n, s.k, s.z, s.p, s.q);
+  if (bias.data != nullptr) {
+    check_shape(bias, "conv3d bias", {s.k});
+    check_f32(ctx, bias, "conv3d bias");
+  }
+  ConvProblem P = make_problem(s, options);
+  P.x = static_cast<const float*>(x.data);
+  P.wt = static_cast<const float*>(w.data);
+  P.bias = static_cast<const float*>(bias.data);
+  P.out = static_cast<float*>(y.data);
+  if (y.numel() == 0) return;
+  dispatch(ctx, kConv, ConvCall{P, ConvOp::kForward, options.implementation});
+}
+
+void conv3d_bwd_data(Context& ctx, const TensorView& dy, const TensorView& w, const TensorView& dx,
+                     const Conv3dOptions& options) {
+  const Conv3dShape s = conv3d_shape(dx, w, options);
+  check_volume(ctx, dx, "conv3d dx", options.layout, s.n, s.c, s.d, s.h, s.w);
+  check_f32(ctx, w, "conv3d w");
+  check_volume(ctx, dy, "conv3d dy", options.layout, s.n, s.k, s.z, s.p, s.q);
+  ConvProblem P = make_problem(s, options);
+  P.relu = false;
+  P.wt = static_cast<const float*>(w.data);
+  P.dy = static_cast<const float*>(dy.data);
+  P.out = static_cast<float*>(dx.data);
+  if (dx.numel() == 0) return;
+  dispatch(ctx, kConv, ConvCall{P, ConvOp::kBackwardData, options.implementation});
+}
+
+void conv3d_bwd_weights(Context& ctx, const TensorView& x, const TensorView& dy, const TensorView& dw,
+                        const TensorView& dbias, const Conv3dOptions& options) {
+  const Conv3dShape s = conv3d_shape(x, dw, options);
+  check_volume(ctx, x, "conv3d x", options.layout, s.n, s.c, s.d, s.h, s.w);
+  check_f32(ctx, dw, "conv3d dw");
+  check_volume(ctx, dy, "conv3d dy", options.layout, s.n, s.k, s.z, s.p, s.q);
+  if (dbias.data != nullptr) {
+    check_shape(dbias, "conv3d dbias", {s.k});
+    check_f32(ctx, dbias, "conv3d dbias");
+  }
+  ConvProblem P = make_problem(s, options);
+  P.relu = false;
+  P.x = static_cast<const float*>(x.data);
+  P.dy = static_cast<const float*>(dy.data);
+  P.out = static_cast<float*>(dw.data);
+  P.dbias = static_cast<float*>(dbias.data);
+  dispatch(ctx, kConv, ConvCall{P, ConvOp::kBackwardWeights, options.implementation});
+}
+
+namespace {
+
+struct PoolCall {
+  const PoolProblem* pool;
+  const GlobalPoolProblem* global;
+  PoolOp op;
+};
+
+void pool_cuda_run(Context& ctx, const PoolCall& call) {
+#if RECKON_WITH_CUDA
+  detail::pool3d_cuda(ctx, call.pool, call.global, call.op);
+#else
+  (void)ctx, (void)call;
+#endif
+}
+
+void pool_cpu_window(Context& ctx, const PoolProblem& P, PoolOp op) {
+  if (op == PoolOp::kForward) {
+    for_each_5d(ctx, P.n, P.c, P.z, P.p, P.q, [&P](auto n, auto c, auto z, auto p, auto q) {
+      std::int32_t argmax = -1;
+      const std::int64_t o = detail::pool_y_index(P, n, c, z, p, q);
+      P.out[o] = detail::pool_fwd_element(P, n, c, z, p, q, argmax);
+      if (P.argmax_out != nullptr) P.argmax_out[o] = argmax;
+    });
+  } else {
+    for_each_5d(ctx, P.n, P.c, P.d, P.h, P.w, [&P](auto n, auto c, auto d, auto h, auto w) {
+      P.out[detail::pool_x_index(P, n, c, d, h, w)] = detail::pool_bwd_element(P, n, c, d, h, w);
+    });
+  }
+}
+
+void pool_cpu_global(Context& ctx, const GlobalPoolProblem& P, PoolOp op) {
+  if (op == PoolOp::kGlobalForward) {
+    for_each_5d(ctx, P.n, P.c, 1, 1, 1, [&P](auto n, auto c, auto, auto, auto) {
+      std::int32_t argmax = -1;
+      P.out[n * P.c + c] = detail::global_pool_fwd_element(P, n, c, argmax);
+      if (P.argmax_out != nullptr) P.argmax_out[n * P.c + c] = argmax;
+    });
+  } else {
+    for_each_5d(ctx, P.n, P.c, P.d, P.h, P.w, [&P](auto n, auto c, auto d, auto h, auto w) {
+      P.out[detail::volume_index(P.channels_last, P.c, P.d, P.h, P.w, n, c, d, h, w)] =
+          detail::global_pool_bwd_element(P, n, c, d, h, w);
+    });
+  }
+}
+
+void pool_cpu_run(Context& ctx, const PoolCall& call) {
+  if (call.pool != nullptr) {
+    pool_cpu_window(ctx, *call.pool, call.op);
+  } else {
+    pool_cpu_global(ctx, *call.global, call.op);
+  }
+}
+
+const auto kPool = cuda_then_cpu<PoolCall>("pool3d", "cuda_direct", "a CUDA context", pool_cuda_run, pool_cpu_run);
+
+PoolProblem pool_problem(const TensorView& x_like, const Pool3dOptions& o, const std::array<std::int64_t, 5>& out) {
+  const auto in = ncdhw(x_like, o.layout, "pool3d input");
+  PoolProblem P{};
+  P.n = in[0], P.c = in[1], P.d = in[2], P.h = in[3], P.w = in[4];
+  P.z = out[2], P.p = out[3], P.q = out[4];
+  for (int i = 0; i < 3; ++i) {
+    P.kernel[i] = o.kernel[i];
+    P.stride[i] = o.stride[i] > 0 ? o.stride[i] : o.kernel[i];
+    P.pad[i] = o.pad[i];
+  }
+  P.channels_last = o.layout == ConvLayout::kNdhwc;
+  P.max = o.mode == PoolMode::kMax;
+  P.count_include_pad = o.count_include_pad;
+  RECKON_CHECK_ARG(P.d * P.h * P.w <= std::numeric_limits<std::int32_t>::max(),
+                   "pool3d: a D·H·W volume beyond 2^31 positions cannot be indexed by an i32 argmax");
+  return P;
+}
+
+void check_argmax(const Context& ctx, const TensorView& argmax, const TensorView& like, const char* name) {
+  check_dtype(argmax, name, DType::kI32);
+  RECKON_CHECK_ARG(argmax.is_contiguous() && argmax.numel() == like.numel(), name, " must be contiguous i32 of ",
+                   like.numel(), " elements, got ", argmax.shape_str());
+  check_device(argmax, name, ctx.device());
+}
+
+}  // namespace
+
+std::array<std::int64_t, 5> pool3d_output_sizes(const TensorView& x, const Pool3dOptions& o) {
+  const auto in = ncdhw(x, o.layout, "pool3d input");
+  check_window("pool3d kernel", o.kernel, 1);
+  check_window("pool3d stride", o.stride, 0);
+  check_window("pool3d padding", o.pad, 0);
+  std::array<std::int64_t, 5> out{in[0], in[1], 0, 0, 0};
+  for (int i = 0; i < 3; ++i) {
+    RECKON_CHECK_ARG(o.pad[i] <= o.kernel[i] / 2, "pool3d: padding ", o.pad[i], " beyond half the kernel ",
+                     o.kernel[i], " in dimension ", i, " (a window could hold only padding)");
+    const std::int64_t stride = o.stride[i] > 0 ? o.stride[i] : o.kernel[i];
+    const std::int64_t padded = in[2 + i] + 2 * o.pad[i];
+    RECKON_CHECK_ARG(padded >= o.kernel[i], "pool3d: a window of ", o.kernel[i], " in dimension ", i,
+                     " over a padded input of ", padded, ": no output");
+    out[2 + i] = (padded - o.kernel[i]) / stride + 1;
+  }
+  return out;
+}
+
+void pool3d_fwd(Context& ctx, const TensorView& x, const TensorView& y, const TensorView& argmax,
+                const Pool3dOptions& options) {
+  const auto out = pool3d_output_sizes(x, options);
+  PoolProblem P = pool_problem(x, options, out);
+  check_volume(ctx, x, "pool3d x", options.layout, P.n, P.c, P.d, P.h, P.w);
+  check_volume(ctx, y, "pool3d y", options.layout, P.n, P.c, P.z, P.p, P.q);
+  if (argmax.data != nullptr) check_argmax(ctx, argmax, y, "pool3d argmax");
+  P.x = static_cast<const float*>(x.data);
+  P.out = static_cast<float*>(y.data);
+  P.argmax_out = P.max ? static_cast<std::int32_t*>(argmax.data) : nullptr;
+  if (y.numel() == 0) return;
+  dispatch(ctx, kPool, PoolCall{&P, nullptr, PoolOp::kForward});
+}
+
+void pool3d_bwd(Context& ctx, const TensorView& dy, const TensorView& argmax, const TensorView& dx,
+                const Pool3dOptions& options) {
+  const auto out = pool3d_output_sizes(dx, options);
+  PoolProblem P = pool_problem(dx, options, out);
+  check_volume(ctx, dx, "pool3d dx", options.layout, P.n, P.c, P.d, P.h, P.w);
+  check_volume(ctx, dy, "pool3d dy", options.layout, P.n, P.c, P.z, P.p, P.q);
+  if (P.max) {
+    RECKON_CHECK_ARG(argmax.data != nullptr, "pool3d_bwd: max pooling needs the forward's argmax");
+    check_argmax(ctx, argmax, dy, "pool3d argmax");
+  }
+  P.dy = static_cast<const float*>(dy.data);
+  P.argmax_in = static_cast<const std::int32_t*>(argmax.data);
+  P.out = static_cast<float*>(dx.data);
+  if (dx.numel() == 0) return;
+  dispatch(ctx, kPool, PoolCall{&P, nullptr, PoolOp::kBackward});
+}
+
+namespace {
+
+GlobalPoolProblem global_problem(const Context& ctx, const TensorView& x_like, const TensorView& lengths,
+                                 PoolMode mode, ConvLayout layout) {
+  const auto in = ncdhw(x_like, layout, "global pool input");
+  GlobalPoolProblem P{};
+  P.n = in[0], P.c = in[1], P.d = in[2], P.h = in[3], P.w = in[4];
+  P.channels_last = layout == ConvLayout::kNdhwc;
+  P.max = mode == PoolMode::kMax;
+  RECKON_CHECK_ARG(P.d * P.h * P.w <= std::numeric_limits<std::int32_t>::max(),
+                   "global pool: a D·H·W volume beyond 2^31 positions cannot be indexed by an i32 argmax");
+  if (lengths.data != nullptr) {
+    check_shape(lengths, "global pool lengths", {P.n});
+    check_dtype(lengths, "global pool lengths", DType::kI32);
+    check_device(lengths, "global pool lengths", ctx.device());
+    P.lengths = static_cast<const std::int32_t*>(lengths.data);
+  }
+  return P;
+}
+
+}  // namespace
+
+void global_pool3d_fwd(Context& ctx, const TensorView& x, const TensorView& lengths, const TensorView& y,
+                       const TensorView& argmax, PoolMode mode, ConvLayout layout) {
+  GlobalPoolProblem P = global_problem(ctx, x, lengths, mode, layout);
+  check_volume(ctx, x, "global pool x", layout, P.n, P.c, P.d, P.h, P.w);
+  check_shape(y, "global pool y", {P.n, P.c});
+  check_f32(ctx, y, "global pool y");
+  if (argmax.data != nullptr) check_argmax(ctx, argmax, y, "global pool argmax");
+  P.x = static_cast<const float*>(x.data);
+  P.out = static_cast<float*>(y.data);
+  P.argmax_out = P.max ? static_cast<std::int32_t*>(argmax.data) : nullptr;
+  if (y.numel() == 0) return;
+  dispatch(ctx, kPool, PoolCall{nullptr, &P, PoolOp::kGlobalForward});
+}
+
+void global_pool3d_bwd(Context& ctx, const TensorView& dy, const TensorView& lengths, const TensorView& argmax,
+                       const TensorView& dx, PoolMode mode, ConvLayout layout) {
+  GlobalPoolProblem P = global_problem(ctx, dx, lengths, mode, layout);
+  check_volume(ctx, dx, "global pool dx", layout, P.n, P.c, P.d, P.h, P.w);
+  check_shape(dy, "global pool dy", {P.n, P.c});
+  check_f32(ctx, dy, "global pool dy");
+  if (P.max) {
+    RECKON_CHECK_ARG(argmax.data != nullptr, "global_pool3d_bwd: max pooling needs the forward's argmax");
+    check_argmax(ctx, argmax, dy, "global pool argmax");
+  }
+  P.dy = static_cast<const float*>(dy.data);
+  P.argmax_in = static_cast<const std::int32_t*>(argmax.data);
+  P.out = static_cast<float*>(dx.data);
+  if (dx.numel() == 0) return;
+  dispatch(ctx, kPool, PoolCall{nullptr, &P, PoolOp::kGlobalBackward});
+}
+
+}  // namespace reckon
+
+namespace reckon::detail {
+std::vector<OpDescription> conv3d_ops() { return {describe(kConv), describe(kPool)}; }
+}  // namespace reckon::detail

@@ -1,0 +1,61 @@
+// Internal (not installed): what conv3d.cpp and conv3d.cu share - the problem descriptions the element functions
+// (conv3d_math.h) read and the CUDA entry points the dispatcher calls. The contract is conv3d.h.
+#pragma once
+
+#include <cstdint>
+
+#include "reckon/kernels/conv3d/conv3d.h"
+
+namespace reckon::detail {
+
+// One convolution: sizes, window arithmetic and layout, and the operands of the operation at hand (forward: x, w,
+// bias -> y; data gradient: dy, w -> dx; weight gradient: x, dy -> dw, dbias).
+struct ConvProblem {
+  std::int64_t n, c, d, h, w;  // input
+  std::int64_t k, t, r, s;     // filters
+  std::int64_t z, p, q;        // output
+  std::int64_t groups, cg, kg;  // channels per group: input cg = C / groups, output kg = K / groups
+  std::int64_t stride[3], pad[3], dilation[3];
+  bool channels_last, relu;
+  const float* x;
+  const float* wt;
+  const float* bias;
+  const float* dy;
+  float* out;  // y, dx or dw
+  float* dbias;
+};
+
+// One pooling: input N, C, D, H, W; output Z, P, Q; window, stride and padding per dimension.
+struct PoolProblem {
+  std::int64_t n, c, d, h, w, z, p, q;
+  std::int64_t kernel[3], stride[3], pad[3];
+  bool channels_last, max, count_include_pad;
+  const float* x;
+  const float* dy;
+  const std::int32_t* argmax_in;
+  std::int32_t* argmax_out;
+  float* out;
+};
+
+// Global pooling over D (the first `lengths[n]` positions, or all), H and W.
+struct GlobalPoolProblem {
+  std::int64_t n, c, d, h, w;
+  bool channels_last, max;
+  const std::int32_t* lengths;  // null: all of D
+  const float* x;
+  const float* dy;
+  const std::int32_t* argmax_in;
+  std::int32_t* argmax_out;
+  float* out;
+};
+
+enum class ConvOp : std::uint8_t { kForward, kBackwardData, kBackwardWeights };
+enum class PoolOp : std::uint8_t { kForward, kBackward, kGlobalForward, kGlobalBackward };
+
+void conv3d_direct_cuda(Context& ctx, const ConvProblem& problem, ConvOp op);
+// oneDNN's convolution (conv3d_onednn.cpp; builds with oneDNN only).
+bool conv3d_onednn_supports(const ConvProblem& problem, ConvOp op);
+void conv3d_onednn(const ConvProblem& problem, ConvOp op);
+void pool3d_cuda(Context& ctx, const PoolProblem* pool, const GlobalPoolProblem* global, PoolOp op);
+
+}  // namespace reckon::detail

@@ -1,0 +1,528 @@
+// 3D convolution and pooling against plain double-precision references: integer-valued inputs in [-4, 4] (exact in
+// f32, so every implementation must match exactly), a problem list with padding, stride, dilation, groups, odd and
+// unit sizes, the 2D (D = 1) and 1D (D = H = 1) cases; gradients against finite differences; NDHWC against NCDHW;
+// guarded outputs; bad shapes refused; CPU = CUDA bit for bit.
+#include "reckon/kernels/conv3d/conv3d.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <string>
+#include <vector>
+
+#include "reckon/config.h"
+#include "testing.h"
+
+namespace reckon {
+namespace {
+
+using testing::GuardedBuffer;
+
+struct ConvCase {
+  std::int64_t n, c, d, h, w, k, t, r, s;
+  Conv3dOptions o;
+  std::string name;
+};
+
+Conv3dOptions opts(std::array<std::int64_t, 3> stride, std::array<std::int64_t, 3> pad,
+                   std::array<std::int64_t, 3> dilation = {1, 1, 1}, std::int64_t groups = 1) {
+  Conv3dOptions o;
+  o.stride = stride;
+  o.pad = pad;
+  o.dilation = dilation;
+  o.groups = groups;
+  return o;
+}
+
+std::vector<ConvCase> cases() {
+  return {
+      {2, 3, 5, 6, 7, 4, 3, 3, 3, opts({1, 1, 1}, {1, 1, 1}), "same 3x3x3"},
+      {1, 1, 8, 9, 10, 2, 3, 3, 5, opts({1, 1, 1}, {1, 1, 2}), "C=1, the session model's first layer"},
+      {2, 4, 7, 7, 7, 6, 3, 2, 3, opts({2, 2, 3}, {1, 0, 1}), "strides"},
+      {1, 2, 9, 9, 9, 3, 3, 3, 3, opts({1, 1, 1}, {2, 2, 2}, {2, 2, 2}), "dilation"},
+      {2, 6, 4, 5, 6, 4, 1, 3, 3, opts({1, 1, 1}, {0, 1, 1}, {1, 1, 1}, 2), "groups"},
+      {1, 4, 3, 4, 5, 4, 3, 3, 3, opts({1, 1, 1}, {1, 1, 1}, {1, 1, 1}, 4), "depthwise"},
+      {3, 5, 2, 3, 4, 1, 1, 1, 1, opts({1, 1, 1}, {0, 0, 0}), "1x1x1, K=1"},
+      {2, 3, 1, 12, 11, 4, 1, 3, 3, opts({1, 2, 1}, {0, 1, 1}), "2D (D=1)"},
+      {2, 3, 1, 1, 20, 2, 1, 1, 5, opts({1, 1, 2}, {0, 0, 2}), "1D (D=H=1)"},
+      {1, 2, 5, 5, 5, 3, 5, 5, 5, opts({1, 1, 1}, {0, 0, 0}), "kernel = input"},
+  };
+}
+
+std::vector<float> integers(std::size_t n, std::uint64_t stream) {
+  std::vector<float> v = testing::random_floats(n, -4.5f, 4.5f, stream);
+  for (float& x : v) x = std::round(x);
+  return v;
+}
+
+Conv3dShape shape_of(const ConvCase& c) {
+  Conv3dShape s;
+  s.n = c.n, s.c = c.c, s.d = c.d, s.h = c.h, s.w = c.w, s.k = c.k, s.t = c.t, s.r = c.r, s.s = c.s;
+  s.groups = c.o.groups;
+  const auto out = [](std::int64_t in, std::int64_t taps, std::int64_t stride, std::int64_t pad, std::int64_t dil) {
+    return (in + 2 * pad - dil * (taps - 1) - 1) / stride + 1;
+  };
+  s.z = out(c.d, c.t, c.o.stride[0], c.o.pad[0], c.o.dilation[0]);
+  s.p = out(c.h, c.r, c.o.stride[1], c.o.pad[1], c.o.dilation[1]);
+  s.q = out(c.w, c.s, c.o.stride[2], c.o.pad[2], c.o.dilation[2]);
+  return s;
+}
+
+// The definition in conv3d.h, NCDHW, in double.
+std::vector<double> reference_fwd(const ConvCase& c, const std::vector<float>& x, const std::vector<float>& w,
+                                  const std::vector<float>& bias) {
+  const Conv3dShape s = shape_of(c);
+  const std::int64_t cg = s.c / s.groups, kg = s.k / s.groups;
+  std::vector<double> y(static_cast<std::size_t>(s.n * s.k * s.z * s.p * s.q));
+  std::size_t o = 0;
+  for (std::int64_t n = 0; n < s.n; ++n)
+    for (std::int64_t k = 0; k < s.k; ++k)
+      for (std::int64_t z = 0; z < s.z; ++z)
+        for (std::int64_t p = 0; p < s.p; ++p)
+          for (std::int64_t q = 0; q < s.q; ++q, ++o) {
+            double acc = bias.empty() ? 0.0 : bias[static_cast<std::size_t>(k)];
+            for (std::int64_t ci = 0; ci < cg; ++ci)
+              for (std::int64_t t = 0; t < s.t; ++t)
+                for (std::int64_t r = 0; r < s.r; ++r)
+                  for (std::int64_t ss = 0; ss < s.s; ++ss) {
+                    const std::int64_t d = z * c.o.stride[0] - c.o.pad[0] + t * c.o.dilation[0];
+                    const std::int64_t h = p * c.o.stride[1] - c.o.pad[1] + r * c.o.dilation[1];
+                    const std::int64_t ww = q * c.o.stride[2] - c.o.pad[2] + ss * c.o.dilation[2];
+                    if (d < 0 || d >= s.d || h < 0 || h >= s.h || ww < 0 || ww >= s.w) continue;
+                    const std::int64_t channel = (k / kg) * cg + ci;
+                    acc += double{w[static_cast<std::size_t>((((k * cg + ci) * s.t + t) * s.r + r) * s.s + ss)]} *
+                           x[static_cast<std::size_t>((((n * s.c + channel) * s.d + d) * s.h + h) * s.w + ww)];
+                  }
+            y[o] = acc;
+          }
+  return y;
+}
+
+// dx and dw of the definition, by scattering every product of the forward (NCDHW, double).
+void reference_bwd(const ConvCase& c, const std::vector<float>& x, const std::vector<float>& w,
+                   const std::vector<float>& dy, std::vector<double>& dx, std::vector<double>& dw) {
+  const Conv3dShape s = shape_of(c);
+  const std::int64_t cg = s.c / s.groups, kg = s.k / s.groups;
+  dx.assign(x.size(), 0.0);
+  dw.assign(w.size(), 0.0);
+  std::size_t o = 0;
+  for (std::int64_t n = 0; n < s.n; ++n)
+    for (std::int64_t k = 0; k < s.k; ++k)
+      for (std::int64_t z = 0; z < s.z; ++z)
+        for (std::int64_t p = 0; p < s.p; ++p)
+          for (std::int64_t q = 0; q < s.q; ++q, ++o)
+            for (std::int64_t ci = 0; ci < cg; ++ci)
+              for (std::int64_t t = 0; t < s.t; ++t)
+                for (std::int64_t r = 0; r < s.r; ++r)
+                  for (std::int64_t ss = 0; ss < s.s; ++ss) {
+                    const std::int64_t d = z * c.o.stride[0] - c.o.pad[0] + t * c.o.dilation[0];
+                    const std::int64_t h = p * c.o.stride[1] - c.o.pad[1] + r * c.o.dilation[1];
+                    const std::int64_t ww = q * c.o.stride[2] - c.o.pad[2] + ss * c.o.dilation[2];
+                    if (d < 0 || d >= s.d || h < 0 || h >= s.h || ww < 0 || ww >= s.w) continue;
+                    const auto wi = static_cast<std::size_t>((((k * cg + ci) * s.t + t) * s.r + r) * s.s + ss);
+                    const auto xi = static_cast<std::size_t>(((((n * s.c + (k / kg) * cg + ci) * s.d + d) * s.h + h) * s.w) + ww);
+                    dx[xi] += double{w[wi]} * dy[o];
+                    dw[wi] += double{x[xi]} * dy[o];
+                  }
+}
+
+std::int64_t numel(std::initializer_list<std::int64_t> sizes) {
+  std::int64_t n = 1;
+  for (auto s : sizes) n *= s;
+  return n;
+}
+
+struct ConvRun {
+  std::vector<float> y, dx, dw, dbias;
+};
+
+// Forward, data and weight gradients on a device, NCDHW, outputs guarded.
+ConvRun run_conv(Device device, ConvCase c, const std::vector<float>& x, const std::vector<float>& w,
+                 const std::vector<float>& bias, const std::vector<float>& dy, const char* implementation = nullptr) {
+  Context ctx(device);
+  c.o.implementation = implementation;
+  const Conv3dShape s = shape_of(c);
+  const auto put = [&](const std::vector<float>& host, std::initializer_list<std::int64_t> sizes) {
+    GuardedBuffer<float> b(ctx, host.size());
+    copy_bytes(ctx, b.data(), ctx.device(), host.data(), Device::cpu(), host.size() * sizeof(float));
+    ctx.synchronize();
+    (void)sizes;
+    return b;
+  };
+  GuardedBuffer<float> xb = put(x, {}), wb = put(w, {}), bb = put(bias, {}), dyb = put(dy, {});
+  GuardedBuffer<float> y(ctx, static_cast<std::size_t>(numel({s.n, s.k, s.z, s.p, s.q}))),
+      dx(ctx, x.size()), dw(ctx, w.size()), db(ctx, bias.size());
+  const TensorView xv = xb.view({s.n, s.c, s.d, s.h, s.w}), wv = wb.view({s.k, s.c / s.groups, s.t, s.r, s.s});
+  const TensorView dyv = dyb.view({s.n, s.k, s.z, s.p, s.q});
+  conv3d_fwd(ctx, xv, wv, bb.view({s.k}), y.view({s.n, s.k, s.z, s.p, s.q}), c.o);
+  conv3d_bwd_data(ctx, dyv, wv, dx.view({s.n, s.c, s.d, s.h, s.w}), c.o);
+  conv3d_bwd_weights(ctx, xv, dyv, dw.view({s.k, s.c / s.groups, s.t, s.r, s.s}), db.view({s.k}), c.o);
+  return {y.download(), dx.download(), dw.download(), db.download()};
+}
+
+// The CPU implementations this build has.
+std::vector<const char*> cpu_implementations() {
+  std::vector<const char*> out{"cpu_direct"};
+  if (RECKON_WITH_ONEDNN) out.push_back("cpu_onednn");
+  return out;
+}
+
+void expect_the_definition(const char* implementation) {
+  SCOPED_TRACE(implementation);
+  std::uint64_t stream = 0;
+  for (const ConvCase& c : cases()) {
+    SCOPED_TRACE(c.name);
+    const Conv3dShape s = shape_of(c);
+    const auto x = integers(static_cast<std::size_t>(numel({s.n, s.c, s.d, s.h, s.w})), ++stream);
+    const auto w = integers(static_cast<std::size_t>(numel({s.k, s.c / s.groups, s.t, s.r, s.s})), ++stream);
+    const auto bias = integers(static_cast<std::size_t>(s.k), ++stream);
+    const auto dy = integers(static_cast<std::size_t>(numel({s.n, s.k, s.z, s.p, s.q})), ++stream);
+    const ConvRun got = run_conv(Device::cpu(), c, x, w, bias, dy, implementation);
+    EXPECT_TRUE(testing::all_close(got.y, reference_fwd(c, x, w, bias), testing::kExact));
+    std::vector<double> dx, dw;
+    reference_bwd(c, x, w, dy, dx, dw);
+    EXPECT_TRUE(testing::all_close(got.dx, dx, testing::kExact));
+    EXPECT_TRUE(testing::all_close(got.dw, dw, testing::kExact));
+    // The gradients are the forward's adjoints: <dy, conv(x, w)> = <dx(dy, w), x> = <dw(x, dy), w>.
+    const std::vector<double> y0 = reference_fwd(c, x, w, {});
+    double forward = 0, data = 0, weights = 0, bias_sum = 0, dbias_sum = 0;
+    for (std::size_t i = 0; i < dy.size(); ++i) forward += double{dy[i]} * y0[i];
+    for (std::size_t i = 0; i < x.size(); ++i) data += double{got.dx[i]} * x[i];
+    for (std::size_t i = 0; i < w.size(); ++i) weights += double{got.dw[i]} * w[i];
+    for (float v : dy) bias_sum += v;
+    for (float v : got.dbias) dbias_sum += v;
+    EXPECT_EQ(data, forward);
+    EXPECT_EQ(weights, forward);
+    EXPECT_EQ(dbias_sum, bias_sum);
+  }
+}
+
+TEST(Conv3dCpu, IntegerInputsMatchTheDefinitionExactly) {
+  RECKON_TRACE_SEED();
+  for (const char* implementation : cpu_implementations()) expect_the_definition(implementation);
+}
+
+// Each gradient element against a central difference of the double reference (the convolution is linear, so the
+// difference is exact up to rounding of the inputs): non-integer inputs, a sample of elements.
+TEST(Conv3dCpu, GradientsAreTheFiniteDifferences) {
+  const ConvCase c = cases()[2];  // strides and padding
+  const Conv3dShape s = shape_of(c);
+  auto x = testing::random_floats(static_cast<std::size_t>(numel({s.n, s.c, s.d, s.h, s.w})), -1, 1, 41);
+  auto w = testing::random_floats(static_cast<std::size_t>(numel({s.k, s.c, s.t, s.r, s.s})), -1, 1, 42);
+  const auto dy = testing::random_floats(static_cast<std::size_t>(numel({s.n, s.k, s.z, s.p, s.q})), -1, 1, 43);
+  const ConvRun got = run_conv(Device::cpu(), c, x, w, std::vector<float>(static_cast<std::size_t>(s.k), 0.0f), dy);
+  const auto objective = [&](const std::vector<float>& xs, const std::vector<float>& ws) {
+    const std::vector<double> y = reference_fwd(c, xs, ws, {});
+    double sum = 0;
+    for (std::size_t i = 0; i < y.size(); ++i) sum += dy[i] * y[i];
+    return sum;
+  };
+  const auto check = [&](std::vector<float>& v, const std::vector<float>& grad, bool is_x, const char* what) {
+    for (std::size_t i = 0; i < v.size(); i += 7) {
+      const float keep = v[i];
+      v[i] = keep + 0.25f;
+      const double plus = is_x ? objective(v, w) : objective(x, v);
+      v[i] = keep - 0.25f;
+      const double minus = is_x ? objective(v, w) : objective(x, v);
+      v[i] = keep;
+      EXPECT_NEAR(grad[i], (plus - minus) / 0.5, 1e-4 * (1 + std::abs(grad[i]))) << what << " " << i;
+    }
+  };
+  check(x, got.dx, true, "dx");
+  check(w, got.dw, false, "dw");
+}
+
+// NDHWC (and its [K, T, R, S, Cg] filters) gives NCDHW's results, transposed.
+TEST(Conv3dCpu, ChannelsLastIsTheSameConvolution) {
+  for (const ConvCase& c : cases()) {
+    SCOPED_TRACE(c.name);
+    const Conv3dShape s = shape_of(c);
+    const std::int64_t cg = s.c / s.groups;
+    const auto x = integers(static_cast<std::size_t>(numel({s.n, s.c, s.d, s.h, s.w})), 51);
+    const auto w = integers(static_cast<std::size_t>(numel({s.k, cg, s.t, s.r, s.s})), 52);
+    const auto dy = integers(static_cast<std::size_t>(numel({s.n, s.k, s.z, s.p, s.q})), 53);
+    const ConvRun want = run_conv(Device::cpu(), c, x, w, std::vector<float>(static_cast<std::size_t>(s.k), 1.0f), dy);
+    // [A, C, B...] -> [A, B..., C] for volumes; [K, Cg, T, R, S] -> [K, T, R, S, Cg] for filters.
+    const auto last = [](const std::vector<float>& v, std::int64_t a, std::int64_t ch, std::int64_t inner) {
+      std::vector<float> out(v.size());
+      for (std::int64_t i = 0; i < a; ++i)
+        for (std::int64_t j = 0; j < ch; ++j)
+          for (std::int64_t e = 0; e < inner; ++e)
+            out[static_cast<std::size_t>((i * inner + e) * ch + j)] = v[static_cast<std::size_t>((i * ch + j) * inner + e)];
+      return out;
+    };
+    Context ctx(Device::cpu());
+    Conv3dOptions o = c.o;
+    o.layout = ConvLayout::kNdhwc;
+    std::vector<float> xl = last(x, s.n, s.c, s.d * s.h * s.w), wl = last(w, s.k, cg, s.t * s.r * s.s);
+    std::vector<float> dyl = last(dy, s.n, s.k, s.z * s.p * s.q), bias(static_cast<std::size_t>(s.k), 1.0f);
+    std::vector<float> y(dy.size()), dx(x.size()), dw(w.size());
+    const auto v = [](std::vector<float>& data, std::initializer_list<std::int64_t> sizes) {
+      return TensorView::contiguous(data.data(), DType::kF32, Device::cpu(), sizes);
+    };
+    conv3d_fwd(ctx, v(xl, {s.n, s.d, s.h, s.w, s.c}), v(wl, {s.k, s.t, s.r, s.s, cg}), v(bias, {s.k}),
+               v(y, {s.n, s.z, s.p, s.q, s.k}), o);
+    conv3d_bwd_data(ctx, v(dyl, {s.n, s.z, s.p, s.q, s.k}), v(wl, {s.k, s.t, s.r, s.s, cg}),
+                    v(dx, {s.n, s.d, s.h, s.w, s.c}), o);
+    conv3d_bwd_weights(ctx, v(xl, {s.n, s.d, s.h, s.w, s.c}), v(dyl, {s.n, s.z, s.p, s.q, s.k}),
+                       v(dw, {s.k, s.t, s.r, s.s, cg}), {}, o);
+    EXPECT_EQ(y, last(want.y, s.n, s.k, s.z * s.p * s.q));
+    EXPECT_EQ(dx, last(want.dx, s.n, s.c, s.d * s.h * s.w));
+    EXPECT_EQ(dw, last(want.dw, s.k, cg, s.t * s.r * s.s));
+  }
+}
+
+TEST(Conv3dCpu, BiasAndReluAreFused) {
+  const ConvCase c = cases()[0];
+  const Conv3dShape s = shape_of(c);
+  const auto x = integers(static_cast<std::size_t>(numel({s.n, s.c, s.d, s.h, s.w})), 61);
+  const auto w = integers(static_cast<std::size_t>(numel({s.k, s.c, s.t, s.r, s.s})), 62);
+  std::vector<float> bias = integers(static_cast<std::size_t>(s.k), 63), y(static_cast<std::size_t>(numel({s.n, s.k, s.z, s.p, s.q})));
+  Context ctx(Device::cpu());
+  Conv3dOptions o = c.o;
+  o.activation = Activation::kRelu;
+  std::vector<float> xs = x, ws = w;
+  conv3d_fwd(ctx, TensorView::contiguous(xs.data(), DType::kF32, Device::cpu(), {s.n, s.c, s.d, s.h, s.w}),
+             TensorView::contiguous(ws.data(), DType::kF32, Device::cpu(), {s.k, s.c, s.t, s.r, s.s}),
+             TensorView::contiguous(bias.data(), DType::kF32, Device::cpu(), {s.k}),
+             TensorView::contiguous(y.data(), DType::kF32, Device::cpu(), {s.n, s.k, s.z, s.p, s.q}), o);
+  std::vector<double> want = reference_fwd(c, x, w, bias);
+  for (double& v : want) v = std::max(v, 0.0);
+  EXPECT_TRUE(testing::all_close(y, want, testing::kExact));
+}
+
+TEST(Conv3dCpu, BadShapesAreRefusedBeforeAnyWork) {
+  Context ctx(Device::cpu());
+  std::vector<float> buf(4096, 0.0f);
+  const auto v = [&](std::initializer_list<std::int64_t> sizes) {
+    return TensorView::contiguous(buf.data(), DType::kF32, Device::cpu(), sizes);
+  };
+  const auto refused = [&](const TensorView& x, const TensorView& w, const TensorView& y, const Conv3dOptions& o,
+                           const std::string& needle) {
+    try {
+      conv3d_fwd(ctx, x, w, {}, y, o);
+      ADD_FAILURE() << "accepted: " << needle;
+    } catch (const Error& e) {
+      EXPECT_EQ(e.code(), StatusCode::kInvalidArgument);
+      EXPECT_NE(e.message().find(needle), std::string::npos) << e.message();
+    }
+  };
+  const Conv3dOptions plain;
+  refused(v({1, 2, 3, 3, 3}), v({4, 2, 5, 3, 3}), v({1, 4, 1, 1, 1}), plain, "no output");
+  refused(v({1, 2, 3, 3, 3}), v({4, 3, 3, 3, 3}), v({1, 4, 1, 1, 1}), plain, "input channels");
+  refused(v({1, 3, 3, 3, 3}), v({4, 1, 3, 3, 3}), v({1, 4, 1, 1, 1}), opts({1, 1, 1}, {0, 0, 0}, {1, 1, 1}, 2),
+          "groups must divide");
+  refused(v({1, 2, 3, 3}), v({4, 2, 3, 3, 3}), v({1, 4, 1, 1, 1}), plain, "5 dimensions");
+  refused(v({1, 2, 3, 3, 3}), v({4, 2, 3, 3, 3}), v({1, 4, 2, 1, 1}), plain, "conv3d y must be [1, 4, 1, 1, 1]");
+  refused(v({1, 2, 3, 3, 3}), v({4, 2, 3, 3, 3}), v({1, 4, 1, 1, 1}), opts({0, 1, 1}, {0, 0, 0}), "stride");
+  refused(v({1, 2, 3, 3, 3}), v({4, 2, 3, 3, 3}), v({1, 4, 1, 1, 1}), opts({1, 1, 1}, {-1, 0, 0}), "padding");
+}
+
+// Pooling against a plain reference: max (with argmax) and both averages, with stride and padding.
+struct PoolRef {
+  std::vector<double> y;
+  std::vector<std::int32_t> argmax;
+};
+
+PoolRef reference_pool(const std::vector<float>& x, std::array<std::int64_t, 5> in, std::array<std::int64_t, 5> out,
+                       const Pool3dOptions& o) {
+  PoolRef ref;
+  for (std::int64_t nc = 0; nc < in[0] * in[1]; ++nc)
+    for (std::int64_t z = 0; z < out[2]; ++z)
+      for (std::int64_t p = 0; p < out[3]; ++p)
+        for (std::int64_t q = 0; q < out[4]; ++q) {
+          double best = -INFINITY, sum = 0;
+          std::int32_t arg = -1;
+          std::int64_t inside = 0;
+          const std::int64_t at[3] = {z, p, q};
+          for (std::int64_t t = 0; t < o.kernel[0]; ++t)
+            for (std::int64_t r = 0; r < o.kernel[1]; ++r)
+              for (std::int64_t s = 0; s < o.kernel[2]; ++s) {
+                const std::int64_t tap[3] = {t, r, s};
+                std::int64_t pos[3];
+                bool ok = true;
+                for (int i = 0; i < 3; ++i) {
+                  const std::int64_t stride = o.stride[i] > 0 ? o.stride[i] : o.kernel[i];
+                  pos[i] = at[i] * stride - o.pad[i] + tap[i];
+                  ok = ok && pos[i] >= 0 && pos[i] < in[2 + i];
+                }
+                if (!ok) continue;
+                const auto flat = static_cast<std::int32_t>((pos[0] * in[3] + pos[1]) * in[4] + pos[2]);
+                const double v = x[static_cast<std::size_t>(nc * in[2] * in[3] * in[4] + flat)];
+                ++inside;
+                sum += v;
+                if (arg < 0 || v > best) best = v, arg = flat;
+              }
+          const double divisor = o.count_include_pad ? static_cast<double>(o.kernel[0] * o.kernel[1] * o.kernel[2])
+                                                     : static_cast<double>(inside);
+          ref.y.push_back(o.mode == PoolMode::kMax ? best : sum / divisor);
+          ref.argmax.push_back(arg);
+        }
+  return ref;
+}
+
+std::vector<Pool3dOptions> pool_cases() {
+  std::vector<Pool3dOptions> out;
+  for (const PoolMode mode : {PoolMode::kMax, PoolMode::kAverage}) {
+    for (const bool include : {true, false}) {
+      Pool3dOptions o;
+      o.mode = mode;
+      o.count_include_pad = include;
+      o.kernel = {3, 2, 3};
+      o.stride = {2, 1, 2};
+      o.pad = {1, 1, 1};
+      out.push_back(o);
+      o.kernel = {2, 2, 2};
+      o.stride = {0, 0, 0};
+      o.pad = {0, 0, 0};
+      out.push_back(o);
+    }
+  }
+  return out;
+}
+
+struct PoolRun {
+  std::vector<float> y, dx;
+  std::vector<std::int32_t> argmax;
+};
+
+PoolRun run_pool(Device device, const std::vector<float>& x, std::array<std::int64_t, 5> in,
+                 const std::vector<float>& dy, const Pool3dOptions& o) {
+  Context ctx(device);
+  GuardedBuffer<float> xb(ctx, x.size()), dyb(ctx, dy.size()), y(ctx, dy.size()), dx(ctx, x.size());
+  GuardedBuffer<std::int32_t> arg(ctx, dy.size());
+  copy_bytes(ctx, xb.data(), ctx.device(), x.data(), Device::cpu(), x.size() * 4);
+  copy_bytes(ctx, dyb.data(), ctx.device(), dy.data(), Device::cpu(), dy.size() * 4);
+  const TensorView xv = xb.view({in[0], in[1], in[2], in[3], in[4]});
+  const auto out = pool3d_output_sizes(xv, o);
+  const auto ov = [&](auto& b) { return b.view({out[0], out[1], out[2], out[3], out[4]}); };
+  pool3d_fwd(ctx, xv, ov(y), ov(arg), o);
+  pool3d_bwd(ctx, ov(dyb), ov(arg), dx.view({in[0], in[1], in[2], in[3], in[4]}), o);
+  return {y.download(), dx.download(), arg.download()};
+}
+
+TEST(Pool3dCpu, MaxAndAverageMatchTheDefinition) {
+  const std::array<std::int64_t, 5> in{2, 3, 5, 4, 6};
+  const auto x = testing::random_floats(static_cast<std::size_t>(2 * 3 * 5 * 4 * 6), -1, 1, 71);
+  for (const Pool3dOptions& o : pool_cases()) {
+    SCOPED_TRACE(std::to_string(static_cast<int>(o.mode)) + (o.count_include_pad ? " include pad" : " exclude pad") +
+                 " kernel " + std::to_string(o.kernel[0]));
+    Context ctx(Device::cpu());
+    std::vector<float> xs = x;
+    const auto out = pool3d_output_sizes(TensorView::contiguous(xs.data(), DType::kF32, Device::cpu(),
+                                                                {in[0], in[1], in[2], in[3], in[4]}), o);
+    const PoolRef ref = reference_pool(x, in, out, o);
+    const auto dy = testing::random_floats(ref.y.size(), -1, 1, 72);
+    const PoolRun got = run_pool(Device::cpu(), x, in, dy, o);
+    EXPECT_TRUE(testing::all_close(got.y, ref.y, {1e-6, 1e-7}));
+    if (o.mode == PoolMode::kMax) {
+      EXPECT_EQ(got.argmax, ref.argmax);
+    }
+    // The backward is the forward's adjoint: <dy, pool(x)> is linear in x for the average, and for max at fixed
+    // argmax; check <dx, x> against <dy, y>.
+    double lhs = 0, rhs = 0;
+    for (std::size_t i = 0; i < x.size(); ++i) lhs += double{got.dx[i]} * x[i];
+    for (std::size_t i = 0; i < dy.size(); ++i) rhs += double{dy[i]} * got.y[i];
+    EXPECT_NEAR(lhs, rhs, 1e-4);
+  }
+}
+
+TEST(Pool3dCpu, BadWindowsAreRefused) {
+  std::vector<float> x(60);
+  const TensorView v = TensorView::contiguous(x.data(), DType::kF32, Device::cpu(), {1, 1, 3, 4, 5});
+  Pool3dOptions o;
+  o.kernel = {4, 2, 2};
+  EXPECT_THROW((void)pool3d_output_sizes(v, o), Error);  // the window is larger than D
+  o.kernel = {2, 2, 2};
+  o.pad = {2, 0, 0};
+  EXPECT_THROW((void)pool3d_output_sizes(v, o), Error);  // padding beyond half the window
+  o.pad = {0, 0, 0};
+  Context ctx(Device::cpu());
+  std::vector<float> y(4), dx(60);
+  EXPECT_THROW(pool3d_bwd(ctx, TensorView::contiguous(y.data(), DType::kF32, Device::cpu(), {1, 1, 1, 2, 2}), {},
+                          TensorView::contiguous(dx.data(), DType::kF32, Device::cpu(), {1, 1, 3, 4, 5}), o),
+               Error);  // max without the forward's argmax
+}
+
+// Masked global pooling: only the first lengths[n] positions along D count; 0 gives 0 and no gradient; lengths past
+// D count as D.
+TEST(GlobalPool3dCpu, MaskedByLengths) {
+  const std::int64_t N = 4, C = 3, D = 5, H = 2, W = 3;
+  auto x = testing::random_floats(static_cast<std::size_t>(N * C * D * H * W), -1, 1, 81);
+  std::vector<std::int32_t> lengths = {5, 2, 0, 9};
+  const auto dy = testing::random_floats(static_cast<std::size_t>(N * C), -1, 1, 82);
+  for (const PoolMode mode : {PoolMode::kMax, PoolMode::kAverage}) {
+    Context ctx(Device::cpu());
+    std::vector<float> y(static_cast<std::size_t>(N * C)), dx(x.size());
+    std::vector<std::int32_t> argmax(y.size());
+    std::vector<float> dys = dy;
+    const TensorView lv = TensorView::contiguous(lengths.data(), DType::kI32, Device::cpu(), {N});
+    global_pool3d_fwd(ctx, TensorView::contiguous(x.data(), DType::kF32, Device::cpu(), {N, C, D, H, W}), lv,
+                      TensorView::contiguous(y.data(), DType::kF32, Device::cpu(), {N, C}),
+                      TensorView::contiguous(argmax.data(), DType::kI32, Device::cpu(), {N, C}), mode);
+    global_pool3d_bwd(ctx, TensorView::contiguous(dys.data(), DType::kF32, Device::cpu(), {N, C}), lv,
+                      TensorView::contiguous(argmax.data(), DType::kI32, Device::cpu(), {N, C}),
+                      TensorView::contiguous(dx.data(), DType::kF32, Device::cpu(), {N, C, D, H, W}), mode);
+    for (std::int64_t n = 0; n < N; ++n) {
+      const std::int64_t len = std::min<std::int64_t>(lengths[static_cast<std::size_t>(n)], D);
+      for (std::int64_t c = 0; c < C; ++c) {
+        double best = -INFINITY, sum = 0, grad = 0;
+        for (std::int64_t i = 0; i < D * H * W; ++i) {
+          const std::size_t at = static_cast<std::size_t>((n * C + c) * D * H * W + i);
+          grad += dx[at];
+          if (i / (H * W) >= len) {
+            EXPECT_EQ(dx[at], 0.0f);  // padded positions get no gradient
+            continue;
+          }
+          best = std::max(best, double{x[at]});
+          sum += x[at];
+        }
+        const double want = len == 0 ? 0.0 : mode == PoolMode::kMax ? best : sum / static_cast<double>(len * H * W);
+        EXPECT_NEAR(y[static_cast<std::size_t>(n * C + c)], want, 1e-6) << n << " " << c;
+        EXPECT_NEAR(grad, len == 0 ? 0.0 : dy[static_cast<std::size_t>(n * C + c)], 1e-5) << n << " " << c;
+      }
+    }
+  }
+}
+
+TEST(Conv3dCuda, BitwiseEqualToCpu) {
+  RECKON_SKIP_WITHOUT_CUDA();
+  std::uint64_t stream = 100;
+  for (const ConvCase& c : cases()) {
+    SCOPED_TRACE(c.name);
+    const Conv3dShape s = shape_of(c);
+    const auto x = testing::random_floats(static_cast<std::size_t>(numel({s.n, s.c, s.d, s.h, s.w})), -1, 1, ++stream);
+    const auto w = testing::random_floats(static_cast<std::size_t>(numel({s.k, s.c / s.groups, s.t, s.r, s.s})), -1,
+                                          1, ++stream);
+    const auto bias = testing::random_floats(static_cast<std::size_t>(s.k), -1, 1, ++stream);
+    const auto dy = testing::random_floats(static_cast<std::size_t>(numel({s.n, s.k, s.z, s.p, s.q})), -1, 1, ++stream);
+    const ConvRun cpu = run_conv(Device::cpu(), c, x, w, bias, dy, "cpu_direct");
+    const ConvRun gpu = run_conv(Device::cuda(0), c, x, w, bias, dy, "cuda_direct");
+    EXPECT_EQ(gpu.y, cpu.y);
+    EXPECT_EQ(gpu.dx, cpu.dx);
+    EXPECT_EQ(gpu.dw, cpu.dw);
+    EXPECT_EQ(gpu.dbias, cpu.dbias);
+  }
+}
+
+TEST(Pool3dCuda, BitwiseEqualToCpu) {
+  RECKON_SKIP_WITHOUT_CUDA();
+  const std::array<std::int64_t, 5> in{2, 3, 5, 4, 6};
+  const auto x = testing::random_floats(static_cast<std::size_t>(2 * 3 * 5 * 4 * 6), -1, 1, 91);
+  for (const Pool3dOptions& o : pool_cases()) {
+    std::vector<float> xs = x;
+    const auto out = pool3d_output_sizes(TensorView::contiguous(xs.data(), DType::kF32, Device::cpu(),
+                                                                {in[0], in[1], in[2], in[3], in[4]}), o);
+    const auto dy = testing::random_floats(static_cast<std::size_t>(out[0] * out[1] * out[2] * out[3] * out[4]), -1,
+                                           1, 92);
+    const PoolRun cpu = run_pool(Device::cpu(), x, in, dy, o), gpu = run_pool(Device::cuda(0), x, in, dy, o);
+    EXPECT_EQ(gpu.y, cpu.y);
+    EXPECT_EQ(gpu.dx, cpu.dx);
+    if (o.mode == PoolMode::kMax) {
+      EXPECT_EQ(gpu.argmax, cpu.argmax);
+    }
+  }
+}
+
+}  // namespace
+}  // namespace reckon
