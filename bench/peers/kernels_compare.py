@@ -138,10 +138,11 @@ def conv3d(torch, args):
         reckon_fwd = flops / (ms["fwd"] * 1e-3) / 1e9
         reckon_train = 3 * flops / (sum(ms.values()) * 1e-3) / 1e9
         shape = f"N{n} C{c} {d}x{h}x{w} K{k}"
+        chosen = {op: bench[f"BM_Conv3d/cpu/{op}/{name}/real_time"].get("label", "") for op in ms}
         rows.append({"kernel": f"conv3d forward ({name})", "shape": shape, "unit": "GFLOP/s", "reckon": reckon_fwd,
-                     "pytorch": torch_fwd, "ratio": reckon_fwd / torch_fwd})
+                     "pytorch": torch_fwd, "ratio": reckon_fwd / torch_fwd, "implementations": chosen})
         rows.append({"kernel": f"conv3d fwd+bwd ({name})", "shape": shape, "unit": "GFLOP/s", "reckon": reckon_train,
-                     "pytorch": torch_train, "ratio": reckon_train / torch_train})
+                     "pytorch": torch_train, "ratio": reckon_train / torch_train, "implementations": chosen})
     return rows
 
 

@@ -2,7 +2,13 @@
 
 #include <omp.h>
 
+#include <chrono>
+#include <cstdlib>
+#include <fstream>
 #include <initializer_list>
+#include <map>
+#include <mutex>
+#include <string>
 #include <limits>
 #include <string_view>
 
@@ -160,11 +166,12 @@ void conv_cpu_run(Context& ctx, const ConvCall& call) {
   }
 }
 
+template <bool kBlocked>
 Status conv_onednn_supported(const Context& ctx, const ConvCall& call) {
-  if (Status asked = asked_for(call, "cpu_onednn"); !asked) return asked;
+  if (Status asked = asked_for(call, kBlocked ? "cpu_onednn" : "cpu_onednn_plain"); !asked) return asked;
   if (Status cpu = requires_cpu_context(ctx); !cpu) return cpu;
 #if RECKON_WITH_ONEDNN
-  if (detail::conv3d_onednn_supports(call.problem, call.op)) return Status::ok();
+  if (detail::conv3d_onednn_supports(call.problem, call.op, kBlocked)) return Status::ok();
   return {StatusCode::kUnsupported, "oneDNN has no convolution primitive for this problem"};
 #else
   (void)call;
@@ -172,16 +179,17 @@ Status conv_onednn_supported(const Context& ctx, const ConvCall& call) {
 #endif
 }
 
+template <bool kBlocked>
 void conv_onednn_run(Context& ctx, const ConvCall& call) {
   (void)ctx;
 #if RECKON_WITH_ONEDNN
-  detail::conv3d_onednn(call.problem, call.op);
+  detail::conv3d_onednn(call.problem, call.op, kBlocked);
 #else
   (void)call;
 #endif
 }
 
-const ImplementationList<ConvCall, 3> kConv{
+const ImplementationList<ConvCall, 4> kConv{
     "conv3d",
     {{{"cuda_direct", "a CUDA context (one thread per output element: any shape)",
        [](const Context& c, const ConvCall& call) {
@@ -189,14 +197,107 @@ const ImplementationList<ConvCall, 3> kConv{
          return asked ? requires_cuda_context(c) : asked;
        },
        conv_cuda_run},
-      {"cpu_onednn", "a CPU context and a build with oneDNN (its convolution primitives, PyTorch's CPU path)",
-       conv_onednn_supported, conv_onednn_run},
+      {"cpu_onednn", "a CPU context and a build with oneDNN (its convolution primitives on the layouts they choose, "
+       "operands reordered: PyTorch's CPU path)",
+       conv_onednn_supported<true>, conv_onednn_run<true>},
+      {"cpu_onednn_plain", "a CPU context and a build with oneDNN (its convolution primitives on the tensors' layouts)",
+       conv_onednn_supported<false>, conv_onednn_run<false>},
       {"cpu_direct", "a CPU context (the reference: one output element per call, in a fixed order)",
        [](const Context& c, const ConvCall& call) {
          Status asked = asked_for(call, "cpu_direct");
          return asked ? requires_cpu_context(c) : asked;
        },
        conv_cpu_run}}}};
+
+// The autotuner's choices: problem key -> implementation name (a string of kConv's list).
+struct Tuning {
+  std::mutex mutex;
+  std::map<std::string, const char*> chosen;
+  bool loaded = false;
+};
+
+Tuning& tuning() {
+  static Tuning t;
+  return t;
+}
+
+std::string tuning_key(const Context& ctx, const ConvCall& call) {
+  const ConvProblem& P = call.problem;
+  return detail::concat(ctx.device().str(), " op", static_cast<int>(call.op), " n", P.n, " c", P.c, " d", P.d, " h", P.h,
+                        " w", P.w, " k", P.k, " t", P.t, " r", P.r, " s", P.s, " g", P.groups, " st", P.stride[0], ",",
+                        P.stride[1], ",", P.stride[2], " pad", P.pad[0], ",", P.pad[1], ",", P.pad[2], " dil",
+                        P.dilation[0], ",", P.dilation[1], ",", P.dilation[2], P.channels_last ? " ndhwc" : " ncdhw",
+                        P.bias != nullptr || P.dbias != nullptr ? " bias" : "", P.relu ? " relu" : "");
+}
+
+const char* implementation_named(const std::string& name) {
+  for (const auto& impl : kConv.implementations) {
+    if (name == impl.name) return impl.name;
+  }
+  return nullptr;
+}
+
+// RECKON_CONV_TUNING=FILE: earlier choices, "key<TAB>implementation" a line.
+void load_tuning_file(Tuning& t) {
+  t.loaded = true;
+  const char* path = std::getenv("RECKON_CONV_TUNING");
+  if (path == nullptr) return;
+  std::ifstream in(path);
+  std::string line;
+  while (std::getline(in, line)) {
+    const auto tab = line.find('\t');
+    if (tab == std::string::npos) continue;
+    if (const char* name = implementation_named(line.substr(tab + 1))) t.chosen[line.substr(0, tab)] = name;
+  }
+}
+
+void save_tuning(const std::string& key, const char* name) {
+  const char* path = std::getenv("RECKON_CONV_TUNING");
+  if (path == nullptr) return;
+  std::ofstream(path, std::ios::app) << key << '\t' << name << '\n';
+}
+
+// Runs every accepting implementation (once to warm up, then twice timed) and returns the fastest's name. The CPU
+// reference loop is timed only when nothing else accepts (it is the slowest by far, seconds on a large problem).
+const char* tune(Context& ctx, ConvCall call) {
+  const char* best = nullptr;
+  double best_seconds = 0;
+  for (const auto& impl : kConv.implementations) {
+    call.implementation = impl.name;
+    if (!impl.supported(ctx, call).is_ok()) continue;
+    if (best != nullptr && std::string_view(impl.name) == "cpu_direct") continue;
+    impl.run(ctx, call);
+    ctx.synchronize();
+    const auto start = std::chrono::steady_clock::now();
+    impl.run(ctx, call);
+    impl.run(ctx, call);
+    ctx.synchronize();
+    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    if (best == nullptr || seconds < best_seconds) best = impl.name, best_seconds = seconds;
+  }
+  return best;
+}
+
+// The call through the dispatcher, with the autotuner's choice when asked for.
+void run_conv(Context& ctx, ConvCall call, bool autotune) {
+  if (autotune && call.implementation == nullptr) {
+    Tuning& t = tuning();
+    const std::string key = tuning_key(ctx, call);
+    std::unique_lock<std::mutex> lock(t.mutex);
+    if (!t.loaded) load_tuning_file(t);
+    const auto found = t.chosen.find(key);
+    if (found != t.chosen.end()) {
+      call.implementation = found->second;
+    } else if (!ctx.capturing()) {
+      lock.unlock();
+      const char* best = tune(ctx, call);
+      lock.lock();
+      if (best != nullptr && t.chosen.emplace(key, best).second) save_tuning(key, best);
+      call.implementation = best;
+    }
+  }
+  dispatch(ctx, kConv, call);
+}
 
 }  // namespace
 
@@ -216,7 +317,7 @@ void conv3d_fwd(Context& ctx, const TensorView& x, const TensorView& w, const Te
   P.bias = static_cast<const float*>(bias.data);
   P.out = static_cast<float*>(y.data);
   if (y.numel() == 0) return;
-  dispatch(ctx, kConv, ConvCall{P, ConvOp::kForward, options.implementation});
+  run_conv(ctx, ConvCall{P, ConvOp::kForward, options.implementation}, options.autotune);
 }
 
 void conv3d_bwd_data(Context& ctx, const TensorView& dy, const TensorView& w, const TensorView& dx,
@@ -231,7 +332,7 @@ void conv3d_bwd_data(Context& ctx, const TensorView& dy, const TensorView& w, co
   P.dy = static_cast<const float*>(dy.data);
   P.out = static_cast<float*>(dx.data);
   if (dx.numel() == 0) return;
-  dispatch(ctx, kConv, ConvCall{P, ConvOp::kBackwardData, options.implementation});
+  run_conv(ctx, ConvCall{P, ConvOp::kBackwardData, options.implementation}, options.autotune);
 }
 
 void conv3d_bwd_weights(Context& ctx, const TensorView& x, const TensorView& dy, const TensorView& dw,
@@ -250,7 +351,7 @@ void conv3d_bwd_weights(Context& ctx, const TensorView& x, const TensorView& dy,
   P.dy = static_cast<const float*>(dy.data);
   P.out = static_cast<float*>(dw.data);
   P.dbias = static_cast<float*>(dbias.data);
-  dispatch(ctx, kConv, ConvCall{P, ConvOp::kBackwardWeights, options.implementation});
+  run_conv(ctx, ConvCall{P, ConvOp::kBackwardWeights, options.implementation}, options.autotune);
 }
 
 namespace {

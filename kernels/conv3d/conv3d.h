@@ -45,6 +45,11 @@ struct Conv3dOptions {
   // One implementation by name (`reckon info --kernels` lists them: tests and benchmarks compare them), or null for
   // the first in dispatch order that accepts the problem.
   const char* implementation = nullptr;
+  // Time every implementation that accepts the problem the first time it is seen, and use the fastest from then on
+  // (kept per problem - sizes, operation, layout, bias, ReLU, device - for the process; with RECKON_CONV_TUNING=FILE
+  // also in that file, read at the first tuning). A tuning call synchronises the context; inside a CUDA graph
+  // capture an unseen problem is not tuned but dispatched in order. last_dispatch("conv3d") names the choice.
+  bool autotune = false;
 };
 
 // Every size of one convolution, checked: input N, C, D, H, W; filters K, T, R, S; output Z, P, Q.

@@ -54,8 +54,9 @@ enum class PoolOp : std::uint8_t { kForward, kBackward, kGlobalForward, kGlobalB
 
 void conv3d_direct_cuda(Context& ctx, const ConvProblem& problem, ConvOp op);
 // oneDNN's convolution (conv3d_onednn.cpp; builds with oneDNN only).
-bool conv3d_onednn_supports(const ConvProblem& problem, ConvOp op);
-void conv3d_onednn(const ConvProblem& problem, ConvOp op);
+// blocked: oneDNN's chosen layouts with reorders; otherwise the tensors' own.
+bool conv3d_onednn_supports(const ConvProblem& problem, ConvOp op, bool blocked);
+void conv3d_onednn(const ConvProblem& problem, ConvOp op, bool blocked);
 void pool3d_cuda(Context& ctx, const PoolProblem* pool, const GlobalPoolProblem* global, PoolOp op);
 
 }  // namespace reckon::detail

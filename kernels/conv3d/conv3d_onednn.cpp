@@ -1,6 +1,9 @@
 // The CPU convolution through oneDNN's convolution primitives (the library PyTorch's CPU nn.Conv3d runs on):
-// forward with bias and ReLU as a post-op, data and weight gradients, on the tensors' own plain layouts (NCDHW with
-// [K, Cg, T, R, S] filters, or NDHWC with [K, T, R, S, Cg]). Primitives are built once per problem and kept.
+// forward with bias and ReLU as a post-op, data and weight gradients. Two variants: "blocked", where oneDNN picks
+// the memory layouts its fastest kernels want (blocked channels, nCdhw16c, on AVX-512) and operands are reordered
+// to them and the result back, as PyTorch does - on the wider shapes 2x faster than the plain variant - and "plain",
+// on the tensors' own layouts, which measured faster for the gradients of a one-channel input (docs/PERF.md).
+// Primitives are built once per problem and kept.
 #include "reckon/config.h"
 
 #if RECKON_WITH_ONEDNN
@@ -26,12 +29,16 @@ const dnnl::engine& cpu_engine() {
   return engine;
 }
 
+// The operands as the tensors hold them (user), and as the primitive may choose them (any).
 struct Descs {
   dnnl::memory::desc src, weights, bias, dst;
+  dnnl::memory::desc any_src, any_weights, any_dst;
   dims strides, dilates, pad_l, pad_r;
 };
 
-Descs descs(const ConvProblem& P) {
+// blocked: the primitive picks its layouts (tag any) and operands are reordered; otherwise it runs on the
+// tensors' own layouts.
+Descs descs(const ConvProblem& P, bool blocked) {
   Descs d;
   const tag volume = P.channels_last ? tag::ndhwc : tag::ncdhw;
   d.src = dnnl::memory::desc(dims{P.n, P.c, P.d, P.h, P.w}, dt::f32, volume);
@@ -43,6 +50,9 @@ Descs descs(const ConvProblem& P) {
                                    P.channels_last ? tag::godhwi : tag::goidhw);
   }
   d.bias = dnnl::memory::desc(dims{P.k}, dt::f32, tag::x);
+  d.any_src = blocked ? dnnl::memory::desc(d.src.dims(), dt::f32, tag::any) : d.src;
+  d.any_dst = blocked ? dnnl::memory::desc(d.dst.dims(), dt::f32, tag::any) : d.dst;
+  d.any_weights = blocked ? dnnl::memory::desc(d.weights.dims(), dt::f32, tag::any) : d.weights;
   const std::int64_t in[3] = {P.d, P.h, P.w}, out[3] = {P.z, P.p, P.q}, taps[3] = {P.t, P.r, P.s};
   for (int i = 0; i < 3; ++i) {
     d.strides.push_back(P.stride[i]);
@@ -56,9 +66,10 @@ Descs descs(const ConvProblem& P) {
 dnnl::convolution_forward::primitive_desc forward_pd(const ConvProblem& P, const Descs& d, bool with_bias) {
   using fwd = dnnl::convolution_forward;
   const auto desc = with_bias ? fwd::desc(dnnl::prop_kind::forward_training, dnnl::algorithm::convolution_direct,
-                                          d.src, d.weights, d.bias, d.dst, d.strides, d.dilates, d.pad_l, d.pad_r)
+                                          d.any_src, d.any_weights, d.bias, d.any_dst, d.strides, d.dilates, d.pad_l,
+                                          d.pad_r)
                               : fwd::desc(dnnl::prop_kind::forward_training, dnnl::algorithm::convolution_direct,
-                                          d.src, d.weights, d.dst, d.strides, d.dilates, d.pad_l, d.pad_r);
+                                          d.any_src, d.any_weights, d.any_dst, d.strides, d.dilates, d.pad_l, d.pad_r);
   dnnl::post_ops ops;
   if (P.relu) ops.append_eltwise(1.0f, dnnl::algorithm::eltwise_relu, 0.0f, 0.0f);
   dnnl::primitive_attr attr;
@@ -66,30 +77,44 @@ dnnl::convolution_forward::primitive_desc forward_pd(const ConvProblem& P, const
   return fwd::primitive_desc(desc, attr, cpu_engine());
 }
 
-dnnl::primitive make_primitive(const ConvProblem& P, ConvOp op) {
-  const Descs d = descs(P);
+// The primitive's three layouts (source, weights, destination), as it chose them.
+struct Wanted {
+  dnnl::memory::desc src, weights, dst;
+};
+
+struct Made {
+  dnnl::primitive primitive;
+  Wanted wanted;
+};
+
+Made make_primitive(const ConvProblem& P, ConvOp op, bool blocked) {
+  const Descs d = descs(P, blocked);
   switch (op) {
-    case ConvOp::kForward: return dnnl::convolution_forward(forward_pd(P, d, P.bias != nullptr));
+    case ConvOp::kForward: {
+      const auto pd = forward_pd(P, d, P.bias != nullptr);
+      return {dnnl::convolution_forward(pd), {pd.src_desc(), pd.weights_desc(), pd.dst_desc()}};
+    }
     case ConvOp::kBackwardData: {
-      const dnnl::convolution_backward_data::desc desc(dnnl::algorithm::convolution_direct, d.src, d.weights, d.dst,
-                                                       d.strides, d.dilates, d.pad_l, d.pad_r);
-      return dnnl::convolution_backward_data(
-          dnnl::convolution_backward_data::primitive_desc(desc, cpu_engine(), forward_pd(P, d, false)));
+      const dnnl::convolution_backward_data::desc desc(dnnl::algorithm::convolution_direct, d.any_src, d.any_weights,
+                                                       d.any_dst, d.strides, d.dilates, d.pad_l, d.pad_r);
+      const dnnl::convolution_backward_data::primitive_desc pd(desc, cpu_engine(), forward_pd(P, d, false));
+      return {dnnl::convolution_backward_data(pd), {pd.diff_src_desc(), pd.weights_desc(), pd.diff_dst_desc()}};
     }
     case ConvOp::kBackwardWeights: break;
   }
   using bwd = dnnl::convolution_backward_weights;
   const bool bias = P.dbias != nullptr;
-  const auto desc = bias ? bwd::desc(dnnl::algorithm::convolution_direct, d.src, d.weights, d.bias, d.dst, d.strides,
-                                     d.dilates, d.pad_l, d.pad_r)
-                         : bwd::desc(dnnl::algorithm::convolution_direct, d.src, d.weights, d.dst, d.strides,
-                                     d.dilates, d.pad_l, d.pad_r);
-  return bwd(bwd::primitive_desc(desc, cpu_engine(), forward_pd(P, d, bias)));
+  const auto desc = bias ? bwd::desc(dnnl::algorithm::convolution_direct, d.any_src, d.any_weights, d.bias,
+                                     d.any_dst, d.strides, d.dilates, d.pad_l, d.pad_r)
+                         : bwd::desc(dnnl::algorithm::convolution_direct, d.any_src, d.any_weights, d.any_dst,
+                                     d.strides, d.dilates, d.pad_l, d.pad_r);
+  const bwd::primitive_desc pd(desc, cpu_engine(), forward_pd(P, d, bias));
+  return {bwd(pd), {pd.src_desc(), pd.diff_weights_desc(), pd.diff_dst_desc()}};
 }
 
-using Key = std::tuple<std::vector<std::int64_t>, int, bool, bool>;
+using Key = std::tuple<std::vector<std::int64_t>, int, bool, bool, bool>;
 
-Key key_of(const ConvProblem& P, ConvOp op) {
+Key key_of(const ConvProblem& P, ConvOp op, bool blocked) {
   std::vector<std::int64_t> sizes{P.n, P.c, P.d, P.h, P.w, P.k, P.t, P.r, P.s, P.groups};
   for (int i = 0; i < 3; ++i) {
     sizes.push_back(P.stride[i]);
@@ -97,70 +122,95 @@ Key key_of(const ConvProblem& P, ConvOp op) {
     sizes.push_back(P.dilation[i]);
   }
   const bool bias = op == ConvOp::kForward ? P.bias != nullptr : P.dbias != nullptr;
-  return {sizes, static_cast<int>(op) * 2 + (P.channels_last ? 1 : 0), bias, P.relu && op == ConvOp::kForward};
+  return {sizes, static_cast<int>(op) * 2 + (P.channels_last ? 1 : 0), bias, P.relu && op == ConvOp::kForward, blocked};
 }
 
 // The cached primitive for the problem, or none when oneDNN has no implementation for it.
-bool cached_primitive(const ConvProblem& P, ConvOp op, dnnl::primitive& out) {
+bool cached_primitive(const ConvProblem& P, ConvOp op, bool blocked, Made& out) {
   struct Cached {
-    dnnl::primitive primitive;
+    Made made;
     bool ok = false;
   };
   static std::mutex mutex;
   static std::map<Key, Cached> cache;
   std::lock_guard<std::mutex> lock(mutex);
-  const Key key = key_of(P, op);
+  const Key key = key_of(P, op, blocked);
   auto found = cache.find(key);
   if (found == cache.end()) {
     if (cache.size() >= 256) cache.clear();
     Cached made;
     try {
-      made.primitive = make_primitive(P, op);
+      made.made = make_primitive(P, op, blocked);
       made.ok = true;
     } catch (const dnnl::error&) {
       made.ok = false;
     }
     found = cache.emplace(key, std::move(made)).first;
   }
-  out = found->second.primitive;
+  out = found->second.made;
   return found->second.ok;
 }
 
 }  // namespace
 
-bool conv3d_onednn_supports(const ConvProblem& P, ConvOp op) {
-  dnnl::primitive unused;
-  return cached_primitive(P, op, unused);
+bool conv3d_onednn_supports(const ConvProblem& P, ConvOp op, bool blocked) {
+  Made unused;
+  return cached_primitive(P, op, blocked, unused);
 }
 
-void conv3d_onednn(const ConvProblem& P, ConvOp op) {
-  dnnl::primitive primitive;
-  RECKON_CHECK_ARG(cached_primitive(P, op, primitive), "oneDNN has no convolution for this problem");
-  const Descs d = descs(P);
+namespace {
+
+// An operand in the layout the primitive wants: the tensor itself when the layouts agree, else a reordered copy.
+struct Operand {
+  dnnl::memory user, used;
+  bool reordered() const { return user.get_desc() != used.get_desc(); }
+};
+
+Operand operand(const dnnl::memory::desc& user, const void* data, const dnnl::memory::desc& wanted,
+                const dnnl::stream& stream, bool input) {
   const dnnl::engine& engine = cpu_engine();
-  const auto memory = [&engine](const dnnl::memory::desc& desc, const void* data) {
-    return dnnl::memory(desc, engine, const_cast<void*>(data));
-  };
-  std::unordered_map<int, dnnl::memory> args;
-  switch (op) {
-    case ConvOp::kForward:
-      args = {{DNNL_ARG_SRC, memory(d.src, P.x)}, {DNNL_ARG_WEIGHTS, memory(d.weights, P.wt)},
-              {DNNL_ARG_DST, memory(d.dst, P.out)}};
-      if (P.bias != nullptr) args.emplace(DNNL_ARG_BIAS, memory(d.bias, P.bias));
-      break;
-    case ConvOp::kBackwardData:
-      args = {{DNNL_ARG_DIFF_DST, memory(d.dst, P.dy)}, {DNNL_ARG_WEIGHTS, memory(d.weights, P.wt)},
-              {DNNL_ARG_DIFF_SRC, memory(d.src, P.out)}};
-      break;
-    case ConvOp::kBackwardWeights:
-      args = {{DNNL_ARG_SRC, memory(d.src, P.x)}, {DNNL_ARG_DIFF_DST, memory(d.dst, P.dy)},
-              {DNNL_ARG_DIFF_WEIGHTS, memory(d.weights, P.out)}};
-      if (P.dbias != nullptr) args.emplace(DNNL_ARG_DIFF_BIAS, memory(d.bias, P.dbias));
-      break;
-  }
-  dnnl::stream stream(engine);
+  Operand o{dnnl::memory(user, engine, const_cast<void*>(data)), {}};
+  o.used = user == wanted ? o.user : dnnl::memory(wanted, engine);
+  if (input && o.reordered()) dnnl::reorder(o.user, o.used).execute(stream, o.user, o.used);
+  return o;
+}
+
+void copy_back(Operand& o, const dnnl::stream& stream) {
+  if (o.reordered()) dnnl::reorder(o.used, o.user).execute(stream, o.used, o.user);
+}
+
+}  // namespace
+
+void conv3d_onednn(const ConvProblem& P, ConvOp op, bool blocked) {
+  Made made;
+  RECKON_CHECK_ARG(cached_primitive(P, op, blocked, made), "oneDNN has no convolution for this problem");
+  const Descs d = descs(P, blocked);
+  const Wanted& want = made.wanted;
+  dnnl::primitive& primitive = made.primitive;
+  dnnl::stream stream(cpu_engine());
   try {
-    primitive.execute(stream, args);
+    std::unordered_map<int, dnnl::memory> args;
+    if (op == ConvOp::kForward) {
+      const Operand x = operand(d.src, P.x, want.src, stream, true), w = operand(d.weights, P.wt, want.weights, stream, true);
+      Operand y = operand(d.dst, P.out, want.dst, stream, false);
+      args = {{DNNL_ARG_SRC, x.used}, {DNNL_ARG_WEIGHTS, w.used}, {DNNL_ARG_DST, y.used}};
+      if (P.bias != nullptr) args.emplace(DNNL_ARG_BIAS, dnnl::memory(d.bias, cpu_engine(), const_cast<float*>(P.bias)));
+      primitive.execute(stream, args);
+      copy_back(y, stream);
+    } else if (op == ConvOp::kBackwardData) {
+      const Operand dy = operand(d.dst, P.dy, want.dst, stream, true), w = operand(d.weights, P.wt, want.weights, stream, true);
+      Operand dx = operand(d.src, P.out, want.src, stream, false);
+      args = {{DNNL_ARG_DIFF_DST, dy.used}, {DNNL_ARG_WEIGHTS, w.used}, {DNNL_ARG_DIFF_SRC, dx.used}};
+      primitive.execute(stream, args);
+      copy_back(dx, stream);
+    } else {
+      const Operand x = operand(d.src, P.x, want.src, stream, true), dy = operand(d.dst, P.dy, want.dst, stream, true);
+      Operand dw = operand(d.weights, P.out, want.weights, stream, false);
+      args = {{DNNL_ARG_SRC, x.used}, {DNNL_ARG_DIFF_DST, dy.used}, {DNNL_ARG_DIFF_WEIGHTS, dw.used}};
+      if (P.dbias != nullptr) args.emplace(DNNL_ARG_DIFF_BIAS, dnnl::memory(d.bias, cpu_engine(), P.dbias));
+      primitive.execute(stream, args);
+      copy_back(dw, stream);
+    }
     stream.wait();
   } catch (const dnnl::error& e) {
     RECKON_THROW(StatusCode::kUnsupported, "oneDNN convolution failed: ", e.what());

@@ -7,10 +7,13 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdlib>
+#include <fstream>
 #include <string>
 #include <vector>
 
 #include "reckon/config.h"
+#include "reckon/runtime/dispatch.h"
 #include "testing.h"
 
 namespace reckon {
@@ -163,7 +166,10 @@ ConvRun run_conv(Device device, ConvCase c, const std::vector<float>& x, const s
 // The CPU implementations this build has.
 std::vector<const char*> cpu_implementations() {
   std::vector<const char*> out{"cpu_direct"};
-  if (RECKON_WITH_ONEDNN) out.push_back("cpu_onednn");
+  if (RECKON_WITH_ONEDNN) {
+    out.push_back("cpu_onednn");
+    out.push_back("cpu_onednn_plain");
+  }
   return out;
 }
 
@@ -270,6 +276,37 @@ TEST(Conv3dCpu, ChannelsLastIsTheSameConvolution) {
     EXPECT_EQ(dx, last(want.dx, s.n, s.c, s.d * s.h * s.w));
     EXPECT_EQ(dw, last(want.dw, s.k, cg, s.t * s.r * s.s));
   }
+}
+
+// The autotuner picks one of the implementations that accept the problem, remembers it (also in the file named by
+// RECKON_CONV_TUNING), and the result is the definition's.
+TEST(Conv3dCpu, AutotunedCallsUseTheFastestAndRememberIt) {
+  const std::string file = testing::temp_dir("conv3d_tuning") + "/tuning.tsv";
+  ::setenv("RECKON_CONV_TUNING", file.c_str(), 1);
+  ConvCase c = cases()[3];  // dilation: a shape no other test tunes
+  c.o.autotune = true;
+  const Conv3dShape s = shape_of(c);
+  const auto x = integers(static_cast<std::size_t>(numel({s.n, s.c, s.d, s.h, s.w})), 65);
+  const auto w = integers(static_cast<std::size_t>(numel({s.k, s.c, s.t, s.r, s.s})), 66);
+  const auto bias = integers(static_cast<std::size_t>(s.k), 67);
+  const auto dy = integers(static_cast<std::size_t>(numel({s.n, s.k, s.z, s.p, s.q})), 68);
+  for (int round = 0; round < 2; ++round) {
+    const ConvRun got = run_conv(Device::cpu(), c, x, w, bias, dy);
+    EXPECT_TRUE(testing::all_close(got.y, reference_fwd(c, x, w, bias), testing::kExact));
+    const std::string chosen = last_dispatch("conv3d").implementation;
+    bool known = false;
+    for (const char* name : cpu_implementations()) known = known || chosen == name;
+    EXPECT_TRUE(known) << chosen;
+  }
+  std::ifstream in(file);
+  std::string line;
+  int lines = 0;
+  while (std::getline(in, line)) {
+    ++lines;
+    EXPECT_NE(line.find("cpu op"), std::string::npos) << line;
+  }
+  EXPECT_EQ(lines, 3);  // forward, data and weight gradients, each tuned once
+  ::unsetenv("RECKON_CONV_TUNING");
 }
 
 TEST(Conv3dCpu, BiasAndReluAreFused) {
