@@ -166,6 +166,43 @@ void conv_cpu_run(Context& ctx, const ConvCall& call) {
   }
 }
 
+Status conv_igemm_supported(const Context& ctx, const ConvCall& call) {
+  if (Status asked = asked_for(call, "cuda_implicit_gemm"); !asked) return asked;
+  if (Status cuda = requires_cuda_context(ctx); !cuda) return cuda;
+  if (call.op != ConvOp::kForward) {
+    return {StatusCode::kUnsupported, "the data and weight gradients have no implicit-GEMM kernel yet"};
+  }
+  return Status::ok();
+}
+
+void conv_igemm_run(Context& ctx, const ConvCall& call) {
+#if RECKON_WITH_CUDA
+  detail::conv3d_igemm_fwd_cuda(ctx, call.problem);
+#else
+  (void)ctx, (void)call;
+#endif
+}
+
+Status conv_cudnn_supported(const Context& ctx, const ConvCall& call) {
+  if (Status asked = asked_for(call, "cuda_cudnn"); !asked) return asked;
+  if (Status cuda = requires_cuda_context(ctx); !cuda) return cuda;
+#if RECKON_WITH_CUDA && RECKON_WITH_CUDNN
+  // The heuristics need the context's cuDNN handle, lazy state the query may create.
+  return detail::conv3d_cudnn_supports(const_cast<Context&>(ctx), call.problem, call.op);
+#else
+  (void)call;
+  return {StatusCode::kNotCompiled, "this build has no cuDNN"};
+#endif
+}
+
+void conv_cudnn_run(Context& ctx, const ConvCall& call) {
+#if RECKON_WITH_CUDA && RECKON_WITH_CUDNN
+  detail::conv3d_cudnn(ctx, call.problem, call.op);
+#else
+  (void)ctx, (void)call;
+#endif
+}
+
 template <bool kBlocked>
 Status conv_onednn_supported(const Context& ctx, const ConvCall& call) {
   if (Status asked = asked_for(call, kBlocked ? "cpu_onednn" : "cpu_onednn_plain"); !asked) return asked;
@@ -189,9 +226,13 @@ void conv_onednn_run(Context& ctx, const ConvCall& call) {
 #endif
 }
 
-const ImplementationList<ConvCall, 4> kConv{
+const ImplementationList<ConvCall, 6> kConv{
     "conv3d",
-    {{{"cuda_direct", "a CUDA context (one thread per output element: any shape)",
+    {{{"cuda_implicit_gemm", "a CUDA context; the forward (64 x 64 output tiles, cp.async double buffering, FMA)",
+       conv_igemm_supported, conv_igemm_run},
+      {"cuda_cudnn", "a CUDA context and a build with cuDNN (deterministic algorithms, FMA math)",
+       conv_cudnn_supported, conv_cudnn_run},
+      {"cuda_direct", "a CUDA context (one thread per output element: any shape)",
        [](const Context& c, const ConvCall& call) {
          Status asked = asked_for(call, "cuda_direct");
          return asked ? requires_cuda_context(c) : asked;

@@ -53,6 +53,11 @@ enum class ConvOp : std::uint8_t { kForward, kBackwardData, kBackwardWeights };
 enum class PoolOp : std::uint8_t { kForward, kBackward, kGlobalForward, kGlobalBackward };
 
 void conv3d_direct_cuda(Context& ctx, const ConvProblem& problem, ConvOp op);
+// The implicit-GEMM forward (conv3d_igemm.cu).
+void conv3d_igemm_fwd_cuda(Context& ctx, const ConvProblem& problem);
+// cuDNN's convolution (conv3d_cudnn.cpp; builds with CUDA and cuDNN only).
+Status conv3d_cudnn_supports(Context& ctx, const ConvProblem& problem, ConvOp op);
+void conv3d_cudnn(Context& ctx, const ConvProblem& problem, ConvOp op);
 // oneDNN's convolution (conv3d_onednn.cpp; builds with oneDNN only).
 // blocked: oneDNN's chosen layouts with reorders; otherwise the tensors' own.
 bool conv3d_onednn_supports(const ConvProblem& problem, ConvOp op, bool blocked);

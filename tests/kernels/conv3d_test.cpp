@@ -542,6 +542,58 @@ TEST(Conv3dCuda, BitwiseEqualToCpu) {
   }
 }
 
+// cuDNN in FMA math with deterministic algorithms: exact on integer inputs, like every implementation. A problem it
+// refuses is reported, not failed (the dispatcher then falls back to the direct kernel).
+TEST(Conv3dCuda, CudnnMatchesTheDefinition) {
+  RECKON_SKIP_WITHOUT_CUDA();
+  if (!RECKON_WITH_CUDNN) GTEST_SKIP() << "this build has no cuDNN";
+  std::uint64_t stream = 200;
+  for (const ConvCase& c : cases()) {
+    SCOPED_TRACE(c.name);
+    const Conv3dShape s = shape_of(c);
+    const auto x = integers(static_cast<std::size_t>(numel({s.n, s.c, s.d, s.h, s.w})), ++stream);
+    const auto w = integers(static_cast<std::size_t>(numel({s.k, s.c / s.groups, s.t, s.r, s.s})), ++stream);
+    const auto bias = integers(static_cast<std::size_t>(s.k), ++stream);
+    const auto dy = integers(static_cast<std::size_t>(numel({s.n, s.k, s.z, s.p, s.q})), ++stream);
+    try {
+      const ConvRun got = run_conv(Device::cuda(0), c, x, w, bias, dy, "cuda_cudnn");
+      EXPECT_TRUE(testing::all_close(got.y, reference_fwd(c, x, w, bias), testing::kExact));
+      std::vector<double> dx, dw;
+      reference_bwd(c, x, w, dy, dx, dw);
+      EXPECT_TRUE(testing::all_close(got.dx, dx, testing::kExact));
+      EXPECT_TRUE(testing::all_close(got.dw, dw, testing::kExact));
+    } catch (const Error& e) {
+      EXPECT_EQ(e.code(), StatusCode::kUnsupported) << e.what();
+      std::printf("cuDNN refused %s: %s\n", c.name.c_str(), e.message().c_str());
+    }
+  }
+}
+
+// The implicit-GEMM forward sums in another order than the direct kernels: exact on integer inputs, and within the
+// f32 bound of its reduction length on random ones; NDHWC too.
+TEST(Conv3dCuda, ImplicitGemmForwardMatchesTheDefinition) {
+  RECKON_SKIP_WITHOUT_CUDA();
+  std::uint64_t stream = 300;
+  for (const ConvCase& c : cases()) {
+    SCOPED_TRACE(c.name);
+    const Conv3dShape s = shape_of(c);
+    const auto x = integers(static_cast<std::size_t>(numel({s.n, s.c, s.d, s.h, s.w})), ++stream);
+    const auto w = integers(static_cast<std::size_t>(numel({s.k, s.c / s.groups, s.t, s.r, s.s})), ++stream);
+    const auto bias = integers(static_cast<std::size_t>(s.k), ++stream);
+    Context ctx(Device::cuda(0));
+    GuardedBuffer<float> xb(ctx, x.size()), wb(ctx, w.size()), bb(ctx, bias.size());
+    GuardedBuffer<float> y(ctx, static_cast<std::size_t>(numel({s.n, s.k, s.z, s.p, s.q})));
+    copy_bytes(ctx, xb.data(), ctx.device(), x.data(), Device::cpu(), x.size() * 4);
+    copy_bytes(ctx, wb.data(), ctx.device(), w.data(), Device::cpu(), w.size() * 4);
+    copy_bytes(ctx, bb.data(), ctx.device(), bias.data(), Device::cpu(), bias.size() * 4);
+    Conv3dOptions o = c.o;
+    o.implementation = "cuda_implicit_gemm";
+    conv3d_fwd(ctx, xb.view({s.n, s.c, s.d, s.h, s.w}), wb.view({s.k, s.c / s.groups, s.t, s.r, s.s}),
+               bb.view({s.k}), y.view({s.n, s.k, s.z, s.p, s.q}), o);
+    EXPECT_TRUE(testing::all_close(y.download(), reference_fwd(c, x, w, bias), testing::kExact));
+  }
+}
+
 TEST(Pool3dCuda, BitwiseEqualToCpu) {
   RECKON_SKIP_WITHOUT_CUDA();
   const std::array<std::int64_t, 5> in{2, 3, 5, 4, 6};
