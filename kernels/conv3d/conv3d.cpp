@@ -226,12 +226,21 @@ void conv_onednn_run(Context& ctx, const ConvCall& call) {
 #endif
 }
 
-const ImplementationList<ConvCall, 6> kConv{
+Status conv_im2col_supported(const Context& ctx, const ConvCall& call) {
+  if (Status asked = asked_for(call, "cpu_im2col"); !asked) return asked;
+  if (Status cpu = requires_cpu_context(ctx); !cpu) return cpu;
+  return detail::conv3d_im2col_supports(call.problem);
+}
+
+void conv_im2col_run(Context& ctx, const ConvCall& call) { detail::conv3d_im2col(ctx, call.problem, call.op); }
+
+const ImplementationList<ConvCall, 7> kConv{
     "conv3d",
-    {{{"cuda_implicit_gemm", "a CUDA context; the forward (64 x 64 output tiles, cp.async double buffering, FMA)",
-       conv_igemm_supported, conv_igemm_run},
-      {"cuda_cudnn", "a CUDA context and a build with cuDNN (deterministic algorithms, FMA math)",
+    // cuDNN ahead of the implicit GEMM until a device run has verified the hand-written kernel.
+    {{{"cuda_cudnn", "a CUDA context and a build with cuDNN (deterministic algorithms, FMA math)",
        conv_cudnn_supported, conv_cudnn_run},
+      {"cuda_implicit_gemm", "a CUDA context; the forward (64 x 64 output tiles, cp.async double buffering, FMA)",
+       conv_igemm_supported, conv_igemm_run},
       {"cuda_direct", "a CUDA context (one thread per output element: any shape)",
        [](const Context& c, const ConvCall& call) {
          Status asked = asked_for(call, "cuda_direct");
@@ -243,6 +252,8 @@ const ImplementationList<ConvCall, 6> kConv{
        conv_onednn_supported<true>, conv_onednn_run<true>},
       {"cpu_onednn_plain", "a CPU context and a build with oneDNN (its convolution primitives on the tensors' layouts)",
        conv_onednn_supported<false>, conv_onednn_run<false>},
+      {"cpu_im2col", "a CPU context (the input unrolled into columns, then the BLAS: builds without oneDNN)",
+       conv_im2col_supported, conv_im2col_run},
       {"cpu_direct", "a CPU context (the reference: one output element per call, in a fixed order)",
        [](const Context& c, const ConvCall& call) {
          Status asked = asked_for(call, "cpu_direct");

@@ -38,26 +38,6 @@ __device__ __forceinline__ void wait_loads() {
 #endif
 }
 
-// The filter tap j of the group as (c, t, r, s), in the filters' memory order.
-__device__ __forceinline__ void decode_tap(const ConvProblem& P, std::int64_t j, std::int64_t& c, std::int64_t& t,
-                                           std::int64_t& r, std::int64_t& s) {
-  if (P.channels_last) {
-    c = j % P.cg;
-    j /= P.cg;
-    s = j % P.s;
-    j /= P.s;
-    r = j % P.r;
-    t = j / P.r;
-  } else {
-    s = j % P.s;
-    j /= P.s;
-    r = j % P.r;
-    j /= P.r;
-    t = j % P.t;
-    c = j / P.t;
-  }
-}
-
 struct OutputPosition {
   std::int64_t n, z, p, q;
   bool valid;

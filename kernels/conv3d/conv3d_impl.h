@@ -58,6 +58,9 @@ void conv3d_igemm_fwd_cuda(Context& ctx, const ConvProblem& problem);
 // cuDNN's convolution (conv3d_cudnn.cpp; builds with CUDA and cuDNN only).
 Status conv3d_cudnn_supports(Context& ctx, const ConvProblem& problem, ConvOp op);
 void conv3d_cudnn(Context& ctx, const ConvProblem& problem, ConvOp op);
+// im2col + BLAS (conv3d_im2col.cpp), the CPU path of builds without oneDNN.
+Status conv3d_im2col_supports(const ConvProblem& problem);
+void conv3d_im2col(Context& ctx, const ConvProblem& problem, ConvOp op);
 // oneDNN's convolution (conv3d_onednn.cpp; builds with oneDNN only).
 // blocked: oneDNN's chosen layouts with reorders; otherwise the tensors' own.
 bool conv3d_onednn_supports(const ConvProblem& problem, ConvOp op, bool blocked);

@@ -33,6 +33,27 @@ RECKON_HOST_DEVICE std::int64_t w_index(const ConvProblem& P, std::int64_t k, st
   return P.channels_last ? (((k * P.t + t) * P.r + r) * P.s + s) * P.cg + c : (((k * P.cg + c) * P.t + t) * P.r + r) * P.s + s;
 }
 
+// Filter tap j of a group as (c, t, r, s), numbered in the filters' memory order: (c, t, r, s) for NCDHW filters,
+// (t, r, s, c) for NDHWC ones, so that the filters are a [K, Cg·T·R·S] row-major matrix either way.
+RECKON_HOST_DEVICE void decode_tap(const ConvProblem& P, std::int64_t j, std::int64_t& c, std::int64_t& t,
+                                   std::int64_t& r, std::int64_t& s) {
+  if (P.channels_last) {
+    c = j % P.cg;
+    j /= P.cg;
+    s = j % P.s;
+    j /= P.s;
+    r = j % P.r;
+    t = j / P.r;
+  } else {
+    s = j % P.s;
+    j /= P.s;
+    r = j % P.r;
+    j /= P.r;
+    t = j % P.t;
+    c = j / P.t;
+  }
+}
+
 // The input coordinate tap `i` of output position `o` reads along dimension `dim`.
 RECKON_HOST_DEVICE std::int64_t input_at(const ConvProblem& P, int dim, std::int64_t o, std::int64_t i) {
   return o * P.stride[dim] - P.pad[dim] + i * P.dilation[dim];

@@ -165,7 +165,7 @@ ConvRun run_conv(Device device, ConvCase c, const std::vector<float>& x, const s
 
 // The CPU implementations this build has.
 std::vector<const char*> cpu_implementations() {
-  std::vector<const char*> out{"cpu_direct"};
+  std::vector<const char*> out{"cpu_direct", "cpu_im2col"};
   if (RECKON_WITH_ONEDNN) {
     out.push_back("cpu_onednn");
     out.push_back("cpu_onednn_plain");
@@ -238,8 +238,17 @@ TEST(Conv3dCpu, GradientsAreTheFiniteDifferences) {
   check(w, got.dw, false, "dw");
 }
 
+void expect_channels_last_agrees(const char* implementation);
+
 // NDHWC (and its [K, T, R, S, Cg] filters) gives NCDHW's results, transposed.
 TEST(Conv3dCpu, ChannelsLastIsTheSameConvolution) {
+  for (const char* implementation : cpu_implementations()) {
+    SCOPED_TRACE(implementation);
+    expect_channels_last_agrees(implementation);
+  }
+}
+
+void expect_channels_last_agrees(const char* implementation) {
   for (const ConvCase& c : cases()) {
     SCOPED_TRACE(c.name);
     const Conv3dShape s = shape_of(c);
@@ -260,6 +269,7 @@ TEST(Conv3dCpu, ChannelsLastIsTheSameConvolution) {
     Context ctx(Device::cpu());
     Conv3dOptions o = c.o;
     o.layout = ConvLayout::kNdhwc;
+    o.implementation = implementation;
     std::vector<float> xl = last(x, s.n, s.c, s.d * s.h * s.w), wl = last(w, s.k, cg, s.t * s.r * s.s);
     std::vector<float> dyl = last(dy, s.n, s.k, s.z * s.p * s.q), bias(static_cast<std::size_t>(s.k), 1.0f);
     std::vector<float> y(dy.size()), dx(x.size()), dw(w.size());
