@@ -100,6 +100,8 @@ ConvProblem make_problem(const Conv3dShape& s, const Conv3dOptions& o) {
   }
   P.channels_last = o.layout == ConvLayout::kNdhwc;
   P.relu = o.activation == Activation::kRelu;
+  P.bf16 = o.math == ConvMath::kBf16;
+  P.allow_tf32 = o.math == ConvMath::kAllowTf32;
   return P;
 }
 
@@ -172,6 +174,7 @@ Status conv_igemm_supported(const Context& ctx, const ConvCall& call) {
   if (call.op != ConvOp::kForward) {
     return {StatusCode::kUnsupported, "the data and weight gradients have no implicit-GEMM kernel yet"};
   }
+  if (call.problem.bf16) return {StatusCode::kUnsupported, "no bf16 variant of the implicit GEMM yet"};
   return Status::ok();
 }
 
@@ -186,6 +189,7 @@ void conv_igemm_run(Context& ctx, const ConvCall& call) {
 Status conv_cudnn_supported(const Context& ctx, const ConvCall& call) {
   if (Status asked = asked_for(call, "cuda_cudnn"); !asked) return asked;
   if (Status cuda = requires_cuda_context(ctx); !cuda) return cuda;
+  if (call.problem.bf16) return {StatusCode::kUnsupported, "cuDNN's bf16 convolutions take bf16 tensors; these are f32"};
 #if RECKON_WITH_CUDA && RECKON_WITH_CUDNN
   // The heuristics need the context's cuDNN handle, lazy state the query may create.
   return detail::conv3d_cudnn_supports(const_cast<Context&>(ctx), call.problem, call.op);
@@ -229,6 +233,7 @@ void conv_onednn_run(Context& ctx, const ConvCall& call) {
 Status conv_im2col_supported(const Context& ctx, const ConvCall& call) {
   if (Status asked = asked_for(call, "cpu_im2col"); !asked) return asked;
   if (Status cpu = requires_cpu_context(ctx); !cpu) return cpu;
+  if (call.problem.bf16) return {StatusCode::kUnsupported, "bf16 math is oneDNN's and the direct loop's"};
   return detail::conv3d_im2col_supports(call.problem);
 }
 
@@ -277,7 +282,7 @@ std::string tuning_key(const Context& ctx, const ConvCall& call) {
   const ConvProblem& P = call.problem;
   return detail::concat(ctx.device().str(), " op", static_cast<int>(call.op), " n", P.n, " c", P.c, " d", P.d, " h", P.h,
                         " w", P.w, " k", P.k, " t", P.t, " r", P.r, " s", P.s, " g", P.groups, " st", P.stride[0], ",",
-                        P.stride[1], ",", P.stride[2], " pad", P.pad[0], ",", P.pad[1], ",", P.pad[2], " dil",
+                        P.stride[1], ",", P.stride[2], " pad", P.pad[0], ",", P.pad[1], ",", P.pad[2], P.bf16 ? " bf16" : "", P.allow_tf32 ? " tf32" : "", " dil",
                         P.dilation[0], ",", P.dilation[1], ",", P.dilation[2], P.channels_last ? " ndhwc" : " ncdhw",
                         P.bias != nullptr || P.dbias != nullptr ? " bias" : "", P.relu ? " relu" : "");
 }

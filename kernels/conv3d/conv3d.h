@@ -35,6 +35,12 @@ namespace reckon {
 
 enum class ConvLayout : std::uint8_t { kNcdhw, kNdhwc };
 
+// The products' precision, f32 accumulation always: kF32 (FMA); kAllowTf32 (a GPU implementation may use TF32
+// tensor cores, inputs rounded to a 10-bit mantissa; the CPU computes f32); kBf16 (the two factors of every product
+// rounded to bf16, to nearest even, as a bf16 network computes; on the CPU oneDNN runs it on AVX-512 BF16 / AMX
+// where the CPU has them).
+enum class ConvMath : std::uint8_t { kF32, kAllowTf32, kBf16 };
+
 struct Conv3dOptions {
   std::array<std::int64_t, 3> stride{1, 1, 1};
   std::array<std::int64_t, 3> pad{0, 0, 0};
@@ -42,6 +48,7 @@ struct Conv3dOptions {
   std::int64_t groups = 1;
   ConvLayout layout = ConvLayout::kNcdhw;
   Activation activation = Activation::kNone;  // forward only: ReLU after the bias
+  ConvMath math = ConvMath::kF32;
   // One implementation by name (`reckon info --kernels` lists them: tests and benchmarks compare them), or null for
   // the first in dispatch order that accepts the problem.
   const char* implementation = nullptr;

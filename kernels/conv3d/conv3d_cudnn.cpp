@@ -1,6 +1,6 @@
 // The CUDA convolution through cuDNN's convolution API, beside the hand-written kernels as the reference and an
-// alternative: FMA math pinned (no TF32 unless asked for in a later option), deterministic algorithms only (the
-// heuristics' list filtered), workspace from the context. Bias and ReLU as separate cuDNN ops after the product.
+// alternative: FMA math pinned unless ConvMath::kAllowTf32 allows TF32 tensor cores, deterministic algorithms only
+// (the heuristics' list filtered), workspace from the context. Bias and ReLU as separate cuDNN ops after the product.
 #include "reckon/config.h"
 
 #if RECKON_WITH_CUDA && RECKON_WITH_CUDNN
@@ -58,7 +58,9 @@ class Descriptors {
     RECKON_CUDA_CHECK(cudnnSetConvolutionNdDescriptor(conv, 3, pad.data(), stride.data(), dilation.data(),
                                                       CUDNN_CROSS_CORRELATION, CUDNN_DATA_FLOAT));
     RECKON_CUDA_CHECK(cudnnSetConvolutionGroupCount(conv, static_cast<int>(P.groups)));
-    RECKON_CUDA_CHECK(cudnnSetConvolutionMathType(conv, CUDNN_FMA_MATH));
+    // FMA unless TF32 is allowed (ConvMath::kAllowTf32): then tensor-core algorithms may be chosen too.
+    math = P.allow_tf32 ? CUDNN_TENSOR_OP_MATH : CUDNN_FMA_MATH;
+    RECKON_CUDA_CHECK(cudnnSetConvolutionMathType(conv, math));
   }
   ~Descriptors() {
     cudnnDestroyConvolutionDescriptor(conv);
@@ -71,16 +73,18 @@ class Descriptors {
   Descriptors& operator=(const Descriptors&) = delete;
 
   cudnnTensorDescriptor_t x = nullptr, y = nullptr, bias = nullptr;
+  cudnnMathType_t math = CUDNN_FMA_MATH;
   cudnnFilterDescriptor_t w = nullptr;
   cudnnConvolutionDescriptor_t conv = nullptr;
 };
 
-// The heuristics' first deterministic algorithm that runs in FMA math, from their ranked list.
+// The heuristics' first deterministic algorithm in the allowed math (FMA, or tensor ops when TF32 is allowed), from
+// their ranked list.
 template <typename Perf>
-bool first_deterministic(const Perf* perf, int count, Perf& out) {
+bool first_deterministic(const Perf* perf, int count, cudnnMathType_t allowed, Perf& out) {
   for (int i = 0; i < count; ++i) {
     if (perf[i].status == CUDNN_STATUS_SUCCESS && perf[i].determinism == CUDNN_DETERMINISTIC &&
-        perf[i].mathType == CUDNN_FMA_MATH) {
+        (perf[i].mathType == CUDNN_FMA_MATH || perf[i].mathType == allowed)) {
       out = perf[i];
       return true;
     }
@@ -94,7 +98,7 @@ bool forward_algorithm(cudnnHandle_t handle, const Descriptors& d, cudnnConvolut
   cudnnConvolutionFwdAlgoPerf_t perf[kMaxAlgorithms];
   int count = 0;
   RECKON_CUDA_CHECK(cudnnGetConvolutionForwardAlgorithm_v7(handle, d.x, d.w, d.conv, d.y, kMaxAlgorithms, &count, perf));
-  return first_deterministic(perf, count, chosen);
+  return first_deterministic(perf, count, d.math, chosen);
 }
 
 bool data_algorithm(cudnnHandle_t handle, const Descriptors& d, cudnnConvolutionBwdDataAlgoPerf_t& chosen) {
@@ -102,7 +106,7 @@ bool data_algorithm(cudnnHandle_t handle, const Descriptors& d, cudnnConvolution
   int count = 0;
   RECKON_CUDA_CHECK(
       cudnnGetConvolutionBackwardDataAlgorithm_v7(handle, d.w, d.y, d.conv, d.x, kMaxAlgorithms, &count, perf));
-  return first_deterministic(perf, count, chosen);
+  return first_deterministic(perf, count, d.math, chosen);
 }
 
 bool filter_algorithm(cudnnHandle_t handle, const Descriptors& d, cudnnConvolutionBwdFilterAlgoPerf_t& chosen) {
@@ -110,12 +114,13 @@ bool filter_algorithm(cudnnHandle_t handle, const Descriptors& d, cudnnConvoluti
   int count = 0;
   RECKON_CUDA_CHECK(
       cudnnGetConvolutionBackwardFilterAlgorithm_v7(handle, d.x, d.y, d.conv, d.w, kMaxAlgorithms, &count, perf));
-  return first_deterministic(perf, count, chosen);
+  return first_deterministic(perf, count, d.math, chosen);
 }
 
 void forward(Context& ctx, cudnnHandle_t handle, const Descriptors& d, const ConvProblem& P) {
   cudnnConvolutionFwdAlgoPerf_t algo{};
   RECKON_CHECK_ARG(forward_algorithm(handle, d, algo), "cuDNN offers no deterministic FMA forward algorithm");
+  RECKON_CUDA_CHECK(cudnnSetConvolutionMathType(d.conv, algo.mathType));
   const float one = 1.0f, zero = 0.0f;
   RECKON_CUDA_CHECK(cudnnConvolutionForward(handle, &one, d.x, P.x, d.w, P.wt, d.conv, algo.algo,
                                             ctx.workspace(algo.memory), algo.memory, &zero, d.y, P.out));
@@ -133,6 +138,7 @@ void forward(Context& ctx, cudnnHandle_t handle, const Descriptors& d, const Con
 void backward_data(Context& ctx, cudnnHandle_t handle, const Descriptors& d, const ConvProblem& P) {
   cudnnConvolutionBwdDataAlgoPerf_t algo{};
   RECKON_CHECK_ARG(data_algorithm(handle, d, algo), "cuDNN offers no deterministic FMA data-gradient algorithm");
+  RECKON_CUDA_CHECK(cudnnSetConvolutionMathType(d.conv, algo.mathType));
   const float one = 1.0f, zero = 0.0f;
   RECKON_CUDA_CHECK(cudnnConvolutionBackwardData(handle, &one, d.w, P.wt, d.y, P.dy, d.conv, algo.algo,
                                                  ctx.workspace(algo.memory), algo.memory, &zero, d.x, P.out));
@@ -141,6 +147,7 @@ void backward_data(Context& ctx, cudnnHandle_t handle, const Descriptors& d, con
 void backward_weights(Context& ctx, cudnnHandle_t handle, const Descriptors& d, const ConvProblem& P) {
   cudnnConvolutionBwdFilterAlgoPerf_t algo{};
   RECKON_CHECK_ARG(filter_algorithm(handle, d, algo), "cuDNN offers no deterministic FMA weight-gradient algorithm");
+  RECKON_CUDA_CHECK(cudnnSetConvolutionMathType(d.conv, algo.mathType));
   const float one = 1.0f, zero = 0.0f;
   RECKON_CUDA_CHECK(cudnnConvolutionBackwardFilter(handle, &one, d.x, P.x, d.y, P.dy, d.conv, algo.algo,
                                                    ctx.workspace(algo.memory), algo.memory, &zero, d.w, P.out));

@@ -17,6 +17,7 @@ struct ConvProblem {
   std::int64_t groups, cg, kg;  // channels per group: input cg = C / groups, output kg = K / groups
   std::int64_t stride[3], pad[3], dilation[3];
   bool channels_last, relu;
+  bool bf16, allow_tf32;  // ConvMath
   const float* x;
   const float* wt;
   const float* bias;

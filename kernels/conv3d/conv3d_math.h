@@ -7,10 +7,14 @@
 #include <cstdint>
 
 #include "reckon/kernels/conv3d/conv3d_impl.h"
+#include "reckon/runtime/dtype.h"
 #include "reckon/runtime/fp.h"
 #include "reckon/runtime/philox.h"  // RECKON_HOST_DEVICE
 
 namespace reckon::detail {
+
+// A factor of a product as the math asks: itself, or rounded to bf16 (ConvMath::kBf16).
+RECKON_HOST_DEVICE float factor(const ConvProblem& P, float v) { return P.bf16 ? to_float(to_bf16(v)) : v; }
 
 // Flat index of element (n, c, d, h, w) of a [N, C, D, H, W] tensor stored NCDHW or NDHWC.
 RECKON_HOST_DEVICE std::int64_t volume_index(bool channels_last, std::int64_t C, std::int64_t D, std::int64_t H,
@@ -82,7 +86,8 @@ RECKON_HOST_DEVICE float conv_fwd_element(const ConvProblem& P, std::int64_t n, 
         for (std::int64_t s = 0; s < P.s; ++s) {
           const std::int64_t w = input_at(P, 2, q, s);
           if (w < 0 || w >= P.w) continue;
-          acc = fmaf(P.wt[w_index(P, k, c, t, r, s)], P.x[x_index(P, n, first_channel + c, d, h, w)], acc);
+          acc = fmaf(factor(P, P.wt[w_index(P, k, c, t, r, s)]),
+                     factor(P, P.x[x_index(P, n, first_channel + c, d, h, w)]), acc);
         }
       }
     }
@@ -107,7 +112,7 @@ RECKON_HOST_DEVICE float conv_bwd_data_element(const ConvProblem& P, std::int64_
         for (std::int64_t s = 0; s < P.s; ++s) {
           const std::int64_t q = output_reading(P, 2, w, s, P.q);
           if (q < 0) continue;
-          acc = fmaf(P.wt[w_index(P, k, c, t, r, s)], P.dy[y_index(P, n, k, z, p, q)], acc);
+          acc = fmaf(factor(P, P.wt[w_index(P, k, c, t, r, s)]), factor(P, P.dy[y_index(P, n, k, z, p, q)]), acc);
         }
       }
     }
@@ -130,7 +135,7 @@ RECKON_HOST_DEVICE float conv_bwd_weights_element(const ConvProblem& P, std::int
         for (std::int64_t q = 0; q < P.q; ++q) {
           const std::int64_t w = input_at(P, 2, q, s);
           if (w < 0 || w >= P.w) continue;
-          acc = fmaf(P.dy[y_index(P, n, k, z, p, q)], P.x[x_index(P, n, channel, d, h, w)], acc);
+          acc = fmaf(factor(P, P.dy[y_index(P, n, k, z, p, q)]), factor(P, P.x[x_index(P, n, channel, d, h, w)]), acc);
         }
       }
     }

@@ -38,7 +38,9 @@ struct Descs {
 
 // blocked: the primitive picks its layouts (tag any) and operands are reordered; otherwise it runs on the
 // tensors' own layouts.
-Descs descs(const ConvProblem& P, bool blocked) {
+// bf16 math: the factors of the operation (forward: source and weights; data gradient: weights and output
+// gradient; weight gradient: source and output gradient) in bf16, its result in f32.
+Descs descs(const ConvProblem& P, bool blocked, ConvOp op) {
   Descs d;
   const tag volume = P.channels_last ? tag::ndhwc : tag::ncdhw;
   d.src = dnnl::memory::desc(dims{P.n, P.c, P.d, P.h, P.w}, dt::f32, volume);
@@ -50,9 +52,15 @@ Descs descs(const ConvProblem& P, bool blocked) {
                                    P.channels_last ? tag::godhwi : tag::goidhw);
   }
   d.bias = dnnl::memory::desc(dims{P.k}, dt::f32, tag::x);
-  d.any_src = blocked ? dnnl::memory::desc(d.src.dims(), dt::f32, tag::any) : d.src;
-  d.any_dst = blocked ? dnnl::memory::desc(d.dst.dims(), dt::f32, tag::any) : d.dst;
-  d.any_weights = blocked ? dnnl::memory::desc(d.weights.dims(), dt::f32, tag::any) : d.weights;
+  const tag weights_tag = P.groups == 1 ? (P.channels_last ? tag::odhwi : tag::oidhw)
+                                        : (P.channels_last ? tag::godhwi : tag::goidhw);
+  const auto chosen = [&](const dnnl::memory::desc& user, bool factor, tag plain) {
+    const dt type = P.bf16 && factor ? dt::bf16 : dt::f32;
+    return dnnl::memory::desc(user.dims(), type, blocked ? tag::any : plain);
+  };
+  d.any_src = chosen(d.src, op != ConvOp::kBackwardData, volume);
+  d.any_weights = chosen(d.weights, op != ConvOp::kBackwardWeights, weights_tag);
+  d.any_dst = chosen(d.dst, op != ConvOp::kForward, volume);
   const std::int64_t in[3] = {P.d, P.h, P.w}, out[3] = {P.z, P.p, P.q}, taps[3] = {P.t, P.r, P.s};
   for (int i = 0; i < 3; ++i) {
     d.strides.push_back(P.stride[i]);
@@ -88,7 +96,8 @@ struct Made {
 };
 
 Made make_primitive(const ConvProblem& P, ConvOp op, bool blocked) {
-  const Descs d = descs(P, blocked);
+  const Descs d = descs(P, blocked, op);
+  const Descs hint = descs(P, blocked, ConvOp::kForward);
   switch (op) {
     case ConvOp::kForward: {
       const auto pd = forward_pd(P, d, P.bias != nullptr);
@@ -97,7 +106,7 @@ Made make_primitive(const ConvProblem& P, ConvOp op, bool blocked) {
     case ConvOp::kBackwardData: {
       const dnnl::convolution_backward_data::desc desc(dnnl::algorithm::convolution_direct, d.any_src, d.any_weights,
                                                        d.any_dst, d.strides, d.dilates, d.pad_l, d.pad_r);
-      const dnnl::convolution_backward_data::primitive_desc pd(desc, cpu_engine(), forward_pd(P, d, false));
+      const dnnl::convolution_backward_data::primitive_desc pd(desc, cpu_engine(), forward_pd(P, hint, false));
       return {dnnl::convolution_backward_data(pd), {pd.diff_src_desc(), pd.weights_desc(), pd.diff_dst_desc()}};
     }
     case ConvOp::kBackwardWeights: break;
@@ -108,14 +117,14 @@ Made make_primitive(const ConvProblem& P, ConvOp op, bool blocked) {
                                      d.any_dst, d.strides, d.dilates, d.pad_l, d.pad_r)
                          : bwd::desc(dnnl::algorithm::convolution_direct, d.any_src, d.any_weights, d.any_dst,
                                      d.strides, d.dilates, d.pad_l, d.pad_r);
-  const bwd::primitive_desc pd(desc, cpu_engine(), forward_pd(P, d, bias));
+  const bwd::primitive_desc pd(desc, cpu_engine(), forward_pd(P, hint, bias));
   return {bwd(pd), {pd.src_desc(), pd.diff_weights_desc(), pd.diff_dst_desc()}};
 }
 
 using Key = std::tuple<std::vector<std::int64_t>, int, bool, bool, bool>;
 
 Key key_of(const ConvProblem& P, ConvOp op, bool blocked) {
-  std::vector<std::int64_t> sizes{P.n, P.c, P.d, P.h, P.w, P.k, P.t, P.r, P.s, P.groups};
+  std::vector<std::int64_t> sizes{P.n, P.c, P.d, P.h, P.w, P.k, P.t, P.r, P.s, P.groups, P.bf16 ? 1 : 0};
   for (int i = 0; i < 3; ++i) {
     sizes.push_back(P.stride[i]);
     sizes.push_back(P.pad[i]);
@@ -184,7 +193,7 @@ void copy_back(Operand& o, const dnnl::stream& stream) {
 void conv3d_onednn(const ConvProblem& P, ConvOp op, bool blocked) {
   Made made;
   RECKON_CHECK_ARG(cached_primitive(P, op, blocked, made), "oneDNN has no convolution for this problem");
-  const Descs d = descs(P, blocked);
+  const Descs d = descs(P, blocked, op);
   const Wanted& want = made.wanted;
   dnnl::primitive& primitive = made.primitive;
   dnnl::stream stream(cpu_engine());

@@ -625,3 +625,43 @@ TEST(Pool3dCuda, BitwiseEqualToCpu) {
 
 }  // namespace
 }  // namespace reckon
+
+namespace reckon {
+namespace {
+
+// ConvMath::kBf16: every product's factors rounded to bf16, accumulated in f32. Against the definition on the
+// rounded inputs (double), and visibly not the f32 result.
+TEST(Conv3dCpu, Bf16RoundsTheFactors) {
+  const ConvCase base = cases()[0];
+  const Conv3dShape s = shape_of(base);
+  const auto x = testing::random_floats(static_cast<std::size_t>(numel({s.n, s.c, s.d, s.h, s.w})), -1, 1, 301);
+  const auto w = testing::random_floats(static_cast<std::size_t>(numel({s.k, s.c, s.t, s.r, s.s})), -1, 1, 302);
+  const auto dy = testing::random_floats(static_cast<std::size_t>(numel({s.n, s.k, s.z, s.p, s.q})), -1, 1, 303);
+  const std::vector<float> bias(static_cast<std::size_t>(s.k), 0.0f);
+  const auto rounded = [](std::vector<float> v) {
+    for (float& f : v) f = to_float(to_bf16(f));
+    return v;
+  };
+  const std::vector<double> want = reference_fwd(base, rounded(x), rounded(w), {});
+  std::vector<double> want_dx, want_dw;
+  reference_bwd(base, rounded(x), rounded(w), rounded(dy), want_dx, want_dw);
+  const std::vector<double> f32 = reference_fwd(base, x, w, {});
+  const testing::Tolerance tol = testing::fp32_tolerance(s.c * 27, 1.0);
+  for (const char* implementation : {"cpu_direct", "cpu_onednn", "cpu_onednn_plain"}) {
+    if (!RECKON_WITH_ONEDNN && std::string(implementation) != "cpu_direct") continue;
+    SCOPED_TRACE(implementation);
+    ConvCase c = base;
+    c.o.math = ConvMath::kBf16;
+    const ConvRun got = run_conv(Device::cpu(), c, x, w, bias, dy, implementation);
+    EXPECT_TRUE(testing::all_close(got.y, want, tol));
+    EXPECT_TRUE(testing::all_close(got.dx, want_dx, tol));
+    EXPECT_TRUE(testing::all_close(got.dw, want_dw, testing::fp32_tolerance(s.n * s.z * s.p * s.q, 1.0)));
+    EXPECT_FALSE(testing::all_close(got.y, f32, tol)) << "the factors were not rounded";
+  }
+  ConvCase c = base;
+  c.o.math = ConvMath::kBf16;
+  EXPECT_THROW((void)run_conv(Device::cpu(), c, x, w, bias, dy, "cpu_im2col"), Error);  // no bf16 there
+}
+
+}  // namespace
+}  // namespace reckon
