@@ -130,12 +130,7 @@ std::vector<CheckpointEntry> read_entries(const nlohmann::json& list, std::uint6
 CheckpointReader::CheckpointReader(const std::string& path) : path_(path), file_(read_file(path)) {
   if (!recognises(file_)) RECKON_THROW(StatusCode::kDataError, path, ": not a reckon checkpoint");
   if (file_.size() < sizeof(kCheckpointMagic) + 24) RECKON_THROW(StatusCode::kDataError, path, ": truncated checkpoint");
-  std::uint64_t stored = 0;
-  std::memcpy(&stored, file_.data() + file_.size() - 8, 8);
-  const std::string_view body(file_.data(), file_.size() - 8);
-  if (fnv1a(body) != stored) {
-    RECKON_THROW(StatusCode::kDataError, path, ": checksum mismatch (truncated or corrupted checkpoint)");
-  }
+  const std::string_view body = checksummed_body(file_, path);
   ByteReader r(body, path, "checkpoint");
   (void)r.bytes(sizeof(kCheckpointMagic));
   version_ = r.get<std::uint64_t>();

@@ -50,6 +50,16 @@ std::uint64_t fnv1a(std::string_view bytes) {
   return h;
 }
 
+std::string_view checksummed_body(std::string_view file, const std::string& path) {
+  std::uint64_t stored = 0;
+  if (file.size() >= 8) std::memcpy(&stored, file.data() + file.size() - 8, 8);
+  const std::string_view body = file.substr(0, file.size() >= 8 ? file.size() - 8 : 0);
+  if (file.size() < 8 || fnv1a(body) != stored) {
+    RECKON_THROW(StatusCode::kDataError, path, ": checksum mismatch (truncated or corrupted checkpoint)");
+  }
+  return body;
+}
+
 void ByteReader::check(std::size_t n) const {
   if (n > bytes_.size() - at_) RECKON_THROW(StatusCode::kDataError, origin_, ": truncated ", what_);
 }

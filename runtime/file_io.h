@@ -23,6 +23,9 @@ void write_file_atomically(const std::string& path, std::string_view bytes);
 void write_file_atomically(const std::string& path, const std::function<void(std::ostream&)>& write);
 // 64-bit FNV-1a.
 std::uint64_t fnv1a(std::string_view bytes);
+// A checksummed file's body: the bytes before its trailing 8-byte FNV-1a of them. Throws kDataError naming `path`
+// when the sum does not match (a truncated or corrupted file).
+std::string_view checksummed_body(std::string_view file, const std::string& path);
 // The fields of `line` between `delimiter`s (an empty line is one empty field); views into `line`.
 void split_fields(std::string_view line, char delimiter, std::vector<std::string_view>& out);
 // A whole field read as a number (std::from_chars: no sign '+', no spaces); false when anything is left over.

@@ -148,13 +148,7 @@ std::unique_ptr<CtrModel> build_model(Context& ctx, const std::string& config_te
 // a length or count then its bytes, and an FNV-1a checksum.
 LoadedModel load_legacy(const std::string& path, const std::string& bytes, Context& ctx) {
   if (bytes.size() < sizeof(kMagic) + 16) RECKON_THROW(StatusCode::kDataError, path, ": truncated checkpoint");
-  std::uint64_t stored = 0;
-  std::memcpy(&stored, bytes.data() + bytes.size() - 8, 8);
-  const std::string_view body(bytes.data(), bytes.size() - 8);
-  if (fnv1a(body) != stored) {
-    RECKON_THROW(StatusCode::kDataError, path, ": checksum mismatch (truncated or corrupted checkpoint)");
-  }
-  ByteReader r(body, path, "checkpoint");
+  ByteReader r(checksummed_body(bytes, path), path, "checkpoint");
   (void)r.bytes(sizeof(kMagic));
   const std::uint64_t version = r.get<std::uint64_t>();
   if (version < 1 || version > kLegacyCheckpointVersion) {

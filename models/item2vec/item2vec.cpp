@@ -351,8 +351,6 @@ Item2Vec Item2Vec::load_legacy(Context& ctx, const std::string& path, const std:
     RECKON_THROW(StatusCode::kDataError, path, ": not a reckon item2vec checkpoint");
   if (bytes.size() < magic.size() + 4 + 8)
     RECKON_THROW(StatusCode::kDataError, path, ": truncated item2vec checkpoint");
-  std::uint64_t stored = 0;
-  std::memcpy(&stored, bytes.data() + bytes.size() - 8, 8);
   const std::string_view body(bytes.data(), bytes.size() - 8);
   ByteReader r(body, path, "item2vec checkpoint");
   (void)r.bytes(magic.size());
@@ -361,8 +359,7 @@ Item2Vec Item2Vec::load_legacy(Context& ctx, const std::string& path, const std:
     RECKON_THROW(StatusCode::kDataError, path, ": item2vec checkpoint version ", version, ", this build reads ",
                  kVersion, " and the shared format");
   }
-  if (fnv1a(body) != stored)
-    RECKON_THROW(StatusCode::kDataError, path, ": checksum mismatch (truncated or corrupted checkpoint)");
+  (void)checksummed_body(bytes, path);
   const Header h = parse_header(r.bytes(r.get<std::uint64_t>()), path);
   Item2Vec model(ctx, h.config, read_vocabulary(r, h, 8 * static_cast<std::uint64_t>(h.config.dim), bytes.size(), path));
   const auto n = static_cast<std::size_t>(h.vocab * h.config.dim);

@@ -71,43 +71,11 @@ Conv3dShape shape_of(const ConvCase& c) {
   return s;
 }
 
-// The definition in conv3d.h, NCDHW, in double.
-std::vector<double> reference_fwd(const ConvCase& c, const std::vector<float>& x, const std::vector<float>& w,
-                                  const std::vector<float>& bias) {
+// Every product of the definition in conv3d.h (NCDHW): visit(output index, weight index, input index).
+template <typename Visit>
+void for_each_product(const ConvCase& c, Visit visit) {
   const Conv3dShape s = shape_of(c);
   const std::int64_t cg = s.c / s.groups, kg = s.k / s.groups;
-  std::vector<double> y(static_cast<std::size_t>(s.n * s.k * s.z * s.p * s.q));
-  std::size_t o = 0;
-  for (std::int64_t n = 0; n < s.n; ++n)
-    for (std::int64_t k = 0; k < s.k; ++k)
-      for (std::int64_t z = 0; z < s.z; ++z)
-        for (std::int64_t p = 0; p < s.p; ++p)
-          for (std::int64_t q = 0; q < s.q; ++q, ++o) {
-            double acc = bias.empty() ? 0.0 : bias[static_cast<std::size_t>(k)];
-            for (std::int64_t ci = 0; ci < cg; ++ci)
-              for (std::int64_t t = 0; t < s.t; ++t)
-                for (std::int64_t r = 0; r < s.r; ++r)
-                  for (std::int64_t ss = 0; ss < s.s; ++ss) {
-                    const std::int64_t d = z * c.o.stride[0] - c.o.pad[0] + t * c.o.dilation[0];
-                    const std::int64_t h = p * c.o.stride[1] - c.o.pad[1] + r * c.o.dilation[1];
-                    const std::int64_t ww = q * c.o.stride[2] - c.o.pad[2] + ss * c.o.dilation[2];
-                    if (d < 0 || d >= s.d || h < 0 || h >= s.h || ww < 0 || ww >= s.w) continue;
-                    const std::int64_t channel = (k / kg) * cg + ci;
-                    acc += double{w[static_cast<std::size_t>((((k * cg + ci) * s.t + t) * s.r + r) * s.s + ss)]} *
-                           x[static_cast<std::size_t>((((n * s.c + channel) * s.d + d) * s.h + h) * s.w + ww)];
-                  }
-            y[o] = acc;
-          }
-  return y;
-}
-
-// dx and dw of the definition, by scattering every product of the forward (NCDHW, double).
-void reference_bwd(const ConvCase& c, const std::vector<float>& x, const std::vector<float>& w,
-                   const std::vector<float>& dy, std::vector<double>& dx, std::vector<double>& dw) {
-  const Conv3dShape s = shape_of(c);
-  const std::int64_t cg = s.c / s.groups, kg = s.k / s.groups;
-  dx.assign(x.size(), 0.0);
-  dw.assign(w.size(), 0.0);
   std::size_t o = 0;
   for (std::int64_t n = 0; n < s.n; ++n)
     for (std::int64_t k = 0; k < s.k; ++k)
@@ -123,10 +91,33 @@ void reference_bwd(const ConvCase& c, const std::vector<float>& x, const std::ve
                     const std::int64_t ww = q * c.o.stride[2] - c.o.pad[2] + ss * c.o.dilation[2];
                     if (d < 0 || d >= s.d || h < 0 || h >= s.h || ww < 0 || ww >= s.w) continue;
                     const auto wi = static_cast<std::size_t>((((k * cg + ci) * s.t + t) * s.r + r) * s.s + ss);
-                    const auto xi = static_cast<std::size_t>(((((n * s.c + (k / kg) * cg + ci) * s.d + d) * s.h + h) * s.w) + ww);
-                    dx[xi] += double{w[wi]} * dy[o];
-                    dw[wi] += double{x[xi]} * dy[o];
+                    const auto xi =
+                        static_cast<std::size_t>((((n * s.c + (k / kg) * cg + ci) * s.d + d) * s.h + h) * s.w + ww);
+                    visit(o, wi, xi);
                   }
+}
+
+// The definition, in double.
+std::vector<double> reference_fwd(const ConvCase& c, const std::vector<float>& x, const std::vector<float>& w,
+                                  const std::vector<float>& bias) {
+  const Conv3dShape s = shape_of(c);
+  std::vector<double> y(static_cast<std::size_t>(s.n * s.k * s.z * s.p * s.q));
+  if (!bias.empty()) {
+    for (std::size_t i = 0; i < y.size(); ++i) y[i] = bias[(i / static_cast<std::size_t>(s.z * s.p * s.q)) % static_cast<std::size_t>(s.k)];
+  }
+  for_each_product(c, [&](std::size_t o, std::size_t wi, std::size_t xi) { y[o] += double{w[wi]} * x[xi]; });
+  return y;
+}
+
+// dx and dw of the definition, by scattering every product of the forward (double).
+void reference_bwd(const ConvCase& c, const std::vector<float>& x, const std::vector<float>& w,
+                   const std::vector<float>& dy, std::vector<double>& dx, std::vector<double>& dw) {
+  dx.assign(x.size(), 0.0);
+  dw.assign(w.size(), 0.0);
+  for_each_product(c, [&](std::size_t o, std::size_t wi, std::size_t xi) {
+    dx[xi] += double{w[wi]} * dy[o];
+    dw[wi] += double{x[xi]} * dy[o];
+  });
 }
 
 std::int64_t numel(std::initializer_list<std::int64_t> sizes) {
