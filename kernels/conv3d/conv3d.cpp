@@ -171,8 +171,8 @@ void conv_cpu_run(Context& ctx, const ConvCall& call) {
 Status conv_igemm_supported(const Context& ctx, const ConvCall& call) {
   if (Status asked = asked_for(call, "cuda_implicit_gemm"); !asked) return asked;
   if (Status cuda = requires_cuda_context(ctx); !cuda) return cuda;
-  if (call.op != ConvOp::kForward) {
-    return {StatusCode::kUnsupported, "the data and weight gradients have no implicit-GEMM kernel yet"};
+  if (call.op == ConvOp::kBackwardWeights) {
+    return {StatusCode::kUnsupported, "the weight gradient has no implicit-GEMM kernel yet"};
   }
   if (call.problem.bf16) return {StatusCode::kUnsupported, "no bf16 variant of the implicit GEMM yet"};
   return Status::ok();
@@ -180,7 +180,7 @@ Status conv_igemm_supported(const Context& ctx, const ConvCall& call) {
 
 void conv_igemm_run(Context& ctx, const ConvCall& call) {
 #if RECKON_WITH_CUDA
-  detail::conv3d_igemm_fwd_cuda(ctx, call.problem);
+  detail::conv3d_igemm_cuda(ctx, call.problem, call.op);
 #else
   (void)ctx, (void)call;
 #endif
@@ -244,7 +244,8 @@ const ImplementationList<ConvCall, 7> kConv{
     // cuDNN ahead of the implicit GEMM until a device run has verified the hand-written kernel.
     {{{"cuda_cudnn", "a CUDA context and a build with cuDNN (deterministic algorithms, FMA math)",
        conv_cudnn_supported, conv_cudnn_run},
-      {"cuda_implicit_gemm", "a CUDA context; the forward (64 x 64 output tiles, cp.async double buffering, FMA)",
+      {"cuda_implicit_gemm",
+       "a CUDA context; the forward and data gradient (64 x 64 tiles, cp.async double buffering, FMA)",
        conv_igemm_supported, conv_igemm_run},
       {"cuda_direct", "a CUDA context (one thread per output element: any shape)",
        [](const Context& c, const ConvCall& call) {

@@ -1,10 +1,12 @@
-// CUDA implicit-GEMM forward convolution, f32 with FMA: the convolution as the product
+// CUDA implicit-GEMM convolution, f32 with FMA. The forward is the product
 //   Y[m, k] = Σ_j A[m, j] · B[j, k],   m = (n, z, p, q), k an output channel of the group, j = a filter tap (c, t, r, s)
 // with A never materialised: each tile of A is gathered from x as it is loaded (zero outside the input), and B is
-// the filters, [K, J] row-major in the filters' own order (c, t, r, s for NCDHW, t, r, s, c for NDHWC). Tiles of
-// 64 x 64 outputs, 8 taps deep, staged in shared memory with cp.async (sm_80 and later; plain loads before) in two
-// buffers, so the next tile loads while this one is multiplied; 256 threads, 4 x 4 outputs each. Groups are the
-// grid's z. Bias and ReLU are applied in the epilogue.
+// the filters, [K, J] row-major in the filters' own order (c, t, r, s for NCDHW, t, r, s, c for NDHWC). The data
+// gradient is its own GEMM view (rows the input positions, the reduction over output channel and tap, A gathered
+// from dy). One kernel for both, over a gather policy: tiles of 64 x 64 outputs, 8 deep, staged in shared memory
+// with cp.async (sm_80 and later; plain loads before) in two buffers, so the next tile loads while this one is
+// multiplied; 256 threads, 4 x 4 outputs each; groups on the grid's z; the forward's bias and ReLU in the epilogue.
+// The weight gradient (a reduction over N·Z·P·Q, wanting split-K) is not here yet.
 #include "reckon/kernels/conv3d/conv3d_impl.h"
 #include "reckon/kernels/conv3d/conv3d_math.h"
 #include "reckon/runtime/detail/launch.cuh"
@@ -38,63 +40,120 @@ __device__ __forceinline__ void wait_loads() {
 #endif
 }
 
-struct OutputPosition {
-  std::int64_t n, z, p, q;
+// A position of a volume: (n, a, b, c) of [N, A, B, C] - the output's (n, z, p, q) or the input's (n, d, h, w).
+struct Position {
+  std::int64_t n, a, b, c;
   bool valid;
 };
 
-__device__ OutputPosition decode_output(const ConvProblem& P, std::int64_t m) {
-  OutputPosition o;
-  o.valid = m < P.n * P.z * P.p * P.q;
-  o.q = m % P.q;
-  m /= P.q;
-  o.p = m % P.p;
-  m /= P.p;
-  o.z = m % P.z;
-  o.n = m / P.z;
+__device__ Position decode_position(std::int64_t m, std::int64_t A, std::int64_t B, std::int64_t C,
+                                    std::int64_t total) {
+  Position o;
+  o.valid = m < total;
+  o.c = m % C;
+  m /= C;
+  o.b = m % B;
+  m /= B;
+  o.a = m % A;
+  o.n = m / A;
   return o;
 }
 
-// A[m, j]: the input element output m's tap j reads, or null in the padding.
-__device__ const float* a_element(const ConvProblem& P, const OutputPosition& o, std::int64_t group, std::int64_t j,
-                                  std::int64_t taps) {
-  if (!o.valid || j >= taps) return nullptr;
-  std::int64_t c, t, r, s;
-  decode_tap(P, j, c, t, r, s);
-  const std::int64_t d = input_at(P, 0, o.z, t), h = input_at(P, 1, o.p, r), w = input_at(P, 2, o.q, s);
-  if (d < 0 || d >= P.d || h < 0 || h >= P.h || w < 0 || w >= P.w) return nullptr;
-  return P.x + x_index(P, o.n, group * P.cg + c, d, h, w);
-}
+// The forward as a GEMM: rows are output positions, columns the group's output channels, the reduction its filter
+// taps (c, t, r, s) in the filters' order; A gathers the input, B reads the filters as [K, J].
+struct ForwardGemm {
+  __device__ static std::int64_t rows(const ConvProblem& P) { return P.n * P.z * P.p * P.q; }
+  __device__ static std::int64_t cols(const ConvProblem& P) { return P.kg; }
+  __device__ static std::int64_t depth(const ConvProblem& P) { return P.cg * P.t * P.r * P.s; }
+  __device__ static Position row(const ConvProblem& P, std::int64_t m) {
+    return decode_position(m, P.z, P.p, P.q, rows(P));
+  }
+  __device__ static const float* a(const ConvProblem& P, const Position& o, std::int64_t group, std::int64_t j) {
+    std::int64_t c, t, r, s;
+    decode_tap(P, j, c, t, r, s);
+    const std::int64_t d = input_at(P, 0, o.a, t), h = input_at(P, 1, o.b, r), w = input_at(P, 2, o.c, s);
+    if (d < 0 || d >= P.d || h < 0 || h >= P.h || w < 0 || w >= P.w) return nullptr;
+    return P.x + x_index(P, o.n, group * P.cg + c, d, h, w);
+  }
+  __device__ static const float* b(const ConvProblem& P, std::int64_t group, std::int64_t j, std::int64_t col) {
+    return P.wt + (group * P.kg + col) * depth(P) + j;
+  }
+  __device__ static void store(const ConvProblem& P, const Position& o, std::int64_t group, std::int64_t col, float v) {
+    const std::int64_t channel = group * P.kg + col;
+    if (P.bias != nullptr) v = add_rn(v, P.bias[channel]);
+    if (P.relu) v = v <= 0.0f ? 0.0f : v;
+    P.out[y_index(P, o.n, channel, o.a, o.b, o.c)] = v;
+  }
+};
+
+// The data gradient as a GEMM: rows are input positions, columns the group's input channels, the reduction the
+// group's (output channel, t, r, s); A gathers the output gradient at the position each tap reads from (zero where
+// none does: stride and padding), B reads the filters.
+struct DataGemm {
+  __device__ static std::int64_t rows(const ConvProblem& P) { return P.n * P.d * P.h * P.w; }
+  __device__ static std::int64_t cols(const ConvProblem& P) { return P.cg; }
+  __device__ static std::int64_t depth(const ConvProblem& P) { return P.kg * P.t * P.r * P.s; }
+  __device__ static Position row(const ConvProblem& P, std::int64_t m) {
+    return decode_position(m, P.d, P.h, P.w, rows(P));
+  }
+  __device__ static void decode(const ConvProblem& P, std::int64_t j, std::int64_t& k, std::int64_t& t,
+                                std::int64_t& r, std::int64_t& s) {
+    s = j % P.s;
+    j /= P.s;
+    r = j % P.r;
+    j /= P.r;
+    t = j % P.t;
+    k = j / P.t;
+  }
+  __device__ static const float* a(const ConvProblem& P, const Position& o, std::int64_t group, std::int64_t j) {
+    std::int64_t k, t, r, s;
+    decode(P, j, k, t, r, s);
+    const std::int64_t z = output_reading(P, 0, o.a, t, P.z), p = output_reading(P, 1, o.b, r, P.p);
+    const std::int64_t q = output_reading(P, 2, o.c, s, P.q);
+    if (z < 0 || p < 0 || q < 0) return nullptr;
+    return P.dy + y_index(P, o.n, group * P.kg + k, z, p, q);
+  }
+  __device__ static const float* b(const ConvProblem& P, std::int64_t group, std::int64_t j, std::int64_t col) {
+    std::int64_t k, t, r, s;
+    decode(P, j, k, t, r, s);
+    return P.wt + w_index(P, group * P.kg + k, col, t, r, s);
+  }
+  __device__ static void store(const ConvProblem& P, const Position& o, std::int64_t group, std::int64_t col, float v) {
+    P.out[x_index(P, o.n, group * P.cg + col, o.a, o.b, o.c)] = v;
+  }
+};
 
 struct Tiles {
   float a[2][kTileK][kTileM];
   float b[2][kTileK][kTileN];
 };
 
-__global__ void __launch_bounds__(kThreads) conv_fwd_igemm_kernel(ConvProblem P) {
+// C[rows, cols] = A · B for one group (the grid's z), 64 x 64 tiles per block.
+template <typename Gemm>
+__global__ void __launch_bounds__(kThreads) conv_igemm_kernel(ConvProblem P) {
   __shared__ Tiles tiles;
   const int tid = threadIdx.x;
   const std::int64_t group = blockIdx.z, m0 = static_cast<std::int64_t>(blockIdx.x) * kTileM;
-  const std::int64_t k0 = static_cast<std::int64_t>(blockIdx.y) * kTileN;
-  const std::int64_t taps = P.cg * P.t * P.r * P.s;
-  // This thread loads A's row m0 + tid % 64 and B's column k0 + tid % 64, taps tid / 64 and tid / 64 + 4.
+  const std::int64_t n0 = static_cast<std::int64_t>(blockIdx.y) * kTileN;
+  const std::int64_t depth = Gemm::depth(P), cols = Gemm::cols(P);
+  // This thread loads A's row m0 + tid % 64 and B's column n0 + tid % 64, reduction steps tid / 64 and + 4.
   const int row = tid % kTileM, lane_k = tid / kTileM;
-  const OutputPosition mine = decode_output(P, m0 + row);
-  const std::int64_t filter = group * P.kg + k0 + row;
-  const bool filter_valid = k0 + row < P.kg;
+  const Position mine = Gemm::row(P, m0 + row);
+  const bool col_valid = n0 + row < cols;
   const auto load_tile = [&](int stage, std::int64_t j0) {
     for (int half = 0; half < 2; ++half) {
       const int kk = lane_k + half * 4;
-      const float* a = a_element(P, mine, group, j0 + kk, taps);
-      load_element(&tiles.a[stage][kk][row], a != nullptr ? a : P.x, a != nullptr);
-      const bool b_valid = filter_valid && j0 + kk < taps;
-      load_element(&tiles.b[stage][kk][row], b_valid ? P.wt + filter * taps + j0 + kk : P.wt, b_valid);
+      const bool in_depth = j0 + kk < depth;
+      const float* a = mine.valid && in_depth ? Gemm::a(P, mine, group, j0 + kk) : nullptr;
+      load_element(&tiles.a[stage][kk][row], a != nullptr ? a : P.wt, a != nullptr);
+      const float* b = col_valid && in_depth ? Gemm::b(P, group, j0 + kk, n0 + row) : nullptr;
+      load_element(&tiles.b[stage][kk][row], b != nullptr ? b : P.wt, b != nullptr);
     }
     commit_loads();
   };
   float acc[4][4] = {};
   const int tx = tid % 16, ty = tid / 16;
-  const std::int64_t steps = (taps + kTileK - 1) / kTileK;
+  const std::int64_t steps = (depth + kTileK - 1) / kTileK;
   load_tile(0, 0);
   for (std::int64_t step = 0; step < steps; ++step) {
     const int stage = static_cast<int>(step & 1);
@@ -122,28 +181,31 @@ __global__ void __launch_bounds__(kThreads) conv_fwd_igemm_kernel(ConvProblem P)
     __syncthreads();  // the stage is refilled by the next step's load
   }
   for (int i = 0; i < 4; ++i) {
-    const OutputPosition o = decode_output(P, m0 + ty * 4 + i);
+    const Position o = Gemm::row(P, m0 + ty * 4 + i);
     if (!o.valid) continue;
     for (int jn = 0; jn < 4; ++jn) {
-      const std::int64_t k = k0 + tx * 4 + jn;
-      if (k >= P.kg) continue;
-      const std::int64_t channel = group * P.kg + k;
-      float v = acc[i][jn];
-      if (P.bias != nullptr) v = add_rn(v, P.bias[channel]);
-      if (P.relu) v = v <= 0.0f ? 0.0f : v;
-      P.out[y_index(P, o.n, channel, o.z, o.p, o.q)] = v;
+      const std::int64_t col = n0 + tx * 4 + jn;
+      if (col < cols) Gemm::store(P, o, group, col, acc[i][jn]);
     }
   }
 }
 
+template <typename Gemm>
+void launch(Context& ctx, const ConvProblem& P, std::int64_t rows, std::int64_t cols) {
+  DeviceGuard guard(ctx.device().index);
+  const dim3 grid(static_cast<unsigned>((rows + kTileM - 1) / kTileM), static_cast<unsigned>((cols + kTileN - 1) / kTileN),
+                  static_cast<unsigned>(P.groups));
+  RECKON_LAUNCH(conv_igemm_kernel<Gemm>, grid, kThreads, 0, cuda_stream(ctx), P);
+}
+
 }  // namespace
 
-void conv3d_igemm_fwd_cuda(Context& ctx, const ConvProblem& P) {
-  DeviceGuard guard(ctx.device().index);
-  const std::int64_t m = P.n * P.z * P.p * P.q;
-  const dim3 grid(static_cast<unsigned>((m + kTileM - 1) / kTileM), static_cast<unsigned>((P.kg + kTileN - 1) / kTileN),
-                  static_cast<unsigned>(P.groups));
-  RECKON_LAUNCH(conv_fwd_igemm_kernel, grid, kThreads, 0, cuda_stream(ctx), P);
+void conv3d_igemm_cuda(Context& ctx, const ConvProblem& P, ConvOp op) {
+  if (op == ConvOp::kForward) {
+    launch<ForwardGemm>(ctx, P, P.n * P.z * P.p * P.q, P.kg);
+  } else {
+    launch<DataGemm>(ctx, P, P.n * P.d * P.h * P.w, P.cg);
+  }
 }
 
 }  // namespace reckon::detail

@@ -54,8 +54,8 @@ enum class ConvOp : std::uint8_t { kForward, kBackwardData, kBackwardWeights };
 enum class PoolOp : std::uint8_t { kForward, kBackward, kGlobalForward, kGlobalBackward };
 
 void conv3d_direct_cuda(Context& ctx, const ConvProblem& problem, ConvOp op);
-// The implicit-GEMM forward (conv3d_igemm.cu).
-void conv3d_igemm_fwd_cuda(Context& ctx, const ConvProblem& problem);
+// The implicit-GEMM forward and data gradient (conv3d_igemm.cu).
+void conv3d_igemm_cuda(Context& ctx, const ConvProblem& problem, ConvOp op);
 // cuDNN's convolution (conv3d_cudnn.cpp; builds with CUDA and cuDNN only).
 Status conv3d_cudnn_supports(Context& ctx, const ConvProblem& problem, ConvOp op);
 void conv3d_cudnn(Context& ctx, const ConvProblem& problem, ConvOp op);
