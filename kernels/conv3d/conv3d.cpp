@@ -171,9 +171,6 @@ void conv_cpu_run(Context& ctx, const ConvCall& call) {
 Status conv_igemm_supported(const Context& ctx, const ConvCall& call) {
   if (Status asked = asked_for(call, "cuda_implicit_gemm"); !asked) return asked;
   if (Status cuda = requires_cuda_context(ctx); !cuda) return cuda;
-  if (call.op == ConvOp::kBackwardWeights) {
-    return {StatusCode::kUnsupported, "the weight gradient has no implicit-GEMM kernel yet"};
-  }
   if (call.problem.bf16) return {StatusCode::kUnsupported, "no bf16 variant of the implicit GEMM yet"};
   return Status::ok();
 }
@@ -245,7 +242,7 @@ const ImplementationList<ConvCall, 7> kConv{
     {{{"cuda_cudnn", "a CUDA context and a build with cuDNN (deterministic algorithms, FMA math)",
        conv_cudnn_supported, conv_cudnn_run},
       {"cuda_implicit_gemm",
-       "a CUDA context; the forward and data gradient (64 x 64 tiles, cp.async double buffering, FMA)",
+       "a CUDA context (64 x 64 tiles, cp.async double buffering, FMA; split-K for the weight gradient)",
        conv_igemm_supported, conv_igemm_run},
       {"cuda_direct", "a CUDA context (one thread per output element: any shape)",
        [](const Context& c, const ConvCall& call) {

@@ -6,7 +6,8 @@
 // from dy). One kernel for both, over a gather policy: tiles of 64 x 64 outputs, 8 deep, staged in shared memory
 // with cp.async (sm_80 and later; plain loads before) in two buffers, so the next tile loads while this one is
 // multiplied; 256 threads, 4 x 4 outputs each; groups on the grid's z; the forward's bias and ReLU in the epilogue.
-// The weight gradient (a reduction over N·Z·P·Q, wanting split-K) is not here yet.
+// The weight gradient splits its long reduction (N·Z·P·Q) across blocks and adds the partial sums in split order,
+// so it stays deterministic.
 #include "reckon/kernels/conv3d/conv3d_impl.h"
 #include "reckon/kernels/conv3d/conv3d_math.h"
 #include "reckon/runtime/detail/launch.cuh"
@@ -123,19 +124,44 @@ struct DataGemm {
   }
 };
 
+// The weight gradient as a GEMM: rows are the group's output channels, columns its filter taps (the filters' order),
+// the reduction over every sample and output position; A gathers dy, B the input each tap reads. The reduction is
+// split across blocks (split-K); each split writes its partial sums, and a second kernel adds them in split order.
+struct WeightGemm {
+  __device__ static std::int64_t rows(const ConvProblem& P) { return P.kg; }
+  __device__ static std::int64_t cols(const ConvProblem& P) { return P.cg * P.t * P.r * P.s; }
+  __device__ static std::int64_t depth(const ConvProblem& P) { return P.n * P.z * P.p * P.q; }
+  __device__ static Position row(const ConvProblem& P, std::int64_t m) { return {m, 0, 0, 0, m < P.kg}; }
+  __device__ static const float* a(const ConvProblem& P, const Position& o, std::int64_t group, std::int64_t j) {
+    const Position out = decode_position(j, P.z, P.p, P.q, depth(P));
+    return P.dy + y_index(P, out.n, group * P.kg + o.n, out.a, out.b, out.c);
+  }
+  __device__ static const float* b(const ConvProblem& P, std::int64_t group, std::int64_t j, std::int64_t col) {
+    return ForwardGemm::a(P, decode_position(j, P.z, P.p, P.q, depth(P)), group, col);
+  }
+  __device__ static void store(const ConvProblem& P, const Position& o, std::int64_t group, std::int64_t col, float v) {
+    P.out[(group * P.kg + o.n) * cols(P) + col] = v;
+  }
+};
+
 struct Tiles {
   float a[2][kTileK][kTileM];
   float b[2][kTileK][kTileN];
 };
 
-// C[rows, cols] = A · B for one group (the grid's z), 64 x 64 tiles per block.
+// C[rows, cols] = A · B for one group and one split of the reduction (the grid's z is split · groups + group), 64 x
+// 64 tiles per block. With `partial`, the split's sums go to partial[split][group · rows + row][col] instead of the
+// policy's store.
 template <typename Gemm>
-__global__ void __launch_bounds__(kThreads) conv_igemm_kernel(ConvProblem P) {
+__global__ void __launch_bounds__(kThreads) conv_igemm_kernel(ConvProblem P, std::int64_t split_depth, float* partial) {
   __shared__ Tiles tiles;
   const int tid = threadIdx.x;
-  const std::int64_t group = blockIdx.z, m0 = static_cast<std::int64_t>(blockIdx.x) * kTileM;
+  const std::int64_t group = blockIdx.z % P.groups, split = blockIdx.z / P.groups;
+  const std::int64_t m0 = static_cast<std::int64_t>(blockIdx.x) * kTileM;
   const std::int64_t n0 = static_cast<std::int64_t>(blockIdx.y) * kTileN;
-  const std::int64_t depth = Gemm::depth(P), cols = Gemm::cols(P);
+  const std::int64_t first = split * split_depth;
+  const std::int64_t total = Gemm::depth(P), cols = Gemm::cols(P);
+  const std::int64_t depth = total < first + split_depth ? total : first + split_depth;
   // This thread loads A's row m0 + tid % 64 and B's column n0 + tid % 64, reduction steps tid / 64 and + 4.
   const int row = tid % kTileM, lane_k = tid / kTileM;
   const Position mine = Gemm::row(P, m0 + row);
@@ -153,12 +179,12 @@ __global__ void __launch_bounds__(kThreads) conv_igemm_kernel(ConvProblem P) {
   };
   float acc[4][4] = {};
   const int tx = tid % 16, ty = tid / 16;
-  const std::int64_t steps = (depth + kTileK - 1) / kTileK;
-  load_tile(0, 0);
+  const std::int64_t steps = (depth - first + kTileK - 1) / kTileK;
+  load_tile(0, first);
   for (std::int64_t step = 0; step < steps; ++step) {
     const int stage = static_cast<int>(step & 1);
     if (step + 1 < steps) {
-      load_tile(stage ^ 1, (step + 1) * kTileK);
+      load_tile(stage ^ 1, first + (step + 1) * kTileK);
       wait_loads<1>();
     } else {
       wait_loads<0>();
@@ -180,31 +206,81 @@ __global__ void __launch_bounds__(kThreads) conv_igemm_kernel(ConvProblem P) {
     }
     __syncthreads();  // the stage is refilled by the next step's load
   }
+  const std::int64_t rows = Gemm::rows(P);
   for (int i = 0; i < 4; ++i) {
-    const Position o = Gemm::row(P, m0 + ty * 4 + i);
+    const std::int64_t r = m0 + ty * 4 + i;
+    const Position o = Gemm::row(P, r);
     if (!o.valid) continue;
     for (int jn = 0; jn < 4; ++jn) {
       const std::int64_t col = n0 + tx * 4 + jn;
-      if (col < cols) Gemm::store(P, o, group, col, acc[i][jn]);
+      if (col >= cols) continue;
+      if (partial != nullptr) {
+        partial[((split * P.groups + group) * rows + r) * cols + col] = acc[i][jn];
+      } else {
+        Gemm::store(P, o, group, col, acc[i][jn]);
+      }
     }
   }
 }
 
+// dw[k, j] (the filters' [K, J] order) = the splits' partial sums, added in split order.
+__global__ void add_splits_kernel(ConvProblem P, std::int64_t splits, const float* partial) {
+  const std::int64_t per_split = P.k * P.cg * P.t * P.r * P.s;
+  for (std::int64_t i = blockIdx.x * static_cast<std::int64_t>(blockDim.x) + threadIdx.x; i < per_split;
+       i += static_cast<std::int64_t>(gridDim.x) * blockDim.x) {
+    float sum = 0.0f;
+    for (std::int64_t split = 0; split < splits; ++split) sum = add_rn(sum, partial[split * per_split + i]);
+    P.out[i] = sum;
+  }
+}
+
+__global__ void bias_gradient_kernel(ConvProblem P) {
+  for (std::int64_t k = blockIdx.x * static_cast<std::int64_t>(blockDim.x) + threadIdx.x; k < P.k;
+       k += static_cast<std::int64_t>(gridDim.x) * blockDim.x) {
+    P.dbias[k] = conv_bwd_bias_element(P, k);
+  }
+}
+
 template <typename Gemm>
-void launch(Context& ctx, const ConvProblem& P, std::int64_t rows, std::int64_t cols) {
-  DeviceGuard guard(ctx.device().index);
+void launch(Context& ctx, const ConvProblem& P, std::int64_t rows, std::int64_t cols, std::int64_t depth,
+            std::int64_t splits, float* partial) {
+  const std::int64_t split_depth = ((depth + splits - 1) / splits + kTileK - 1) / kTileK * kTileK;
   const dim3 grid(static_cast<unsigned>((rows + kTileM - 1) / kTileM), static_cast<unsigned>((cols + kTileN - 1) / kTileN),
-                  static_cast<unsigned>(P.groups));
-  RECKON_LAUNCH(conv_igemm_kernel<Gemm>, grid, kThreads, 0, cuda_stream(ctx), P);
+                  static_cast<unsigned>(P.groups * splits));
+  RECKON_LAUNCH(conv_igemm_kernel<Gemm>, grid, kThreads, 0, cuda_stream(ctx), P, split_depth, partial);
+}
+
+// Splits of the weight gradient's reduction: enough blocks to fill the device (its tiles alone are few: K x J is
+// small), each split at least 4,096 deep so the partial sums stay a small part of the work.
+std::int64_t weight_splits(Context& ctx, const ConvProblem& P) {
+  const std::int64_t tiles = ((P.kg + kTileM - 1) / kTileM) * ((P.cg * P.t * P.r * P.s + kTileN - 1) / kTileN) * P.groups;
+  const std::int64_t wanted = 4LL * device_properties(ctx.device().index).multiProcessorCount / std::max<std::int64_t>(tiles, 1);
+  const std::int64_t most = std::max<std::int64_t>(1, P.n * P.z * P.p * P.q / 4096);
+  return std::max<std::int64_t>(1, std::min(wanted, most));
 }
 
 }  // namespace
 
 void conv3d_igemm_cuda(Context& ctx, const ConvProblem& P, ConvOp op) {
-  if (op == ConvOp::kForward) {
-    launch<ForwardGemm>(ctx, P, P.n * P.z * P.p * P.q, P.kg);
-  } else {
-    launch<DataGemm>(ctx, P, P.n * P.d * P.h * P.w, P.cg);
+  DeviceGuard guard(ctx.device().index);
+  switch (op) {
+    case ConvOp::kForward:
+      launch<ForwardGemm>(ctx, P, P.n * P.z * P.p * P.q, P.kg, P.cg * P.t * P.r * P.s, 1, nullptr);
+      break;
+    case ConvOp::kBackwardData:
+      launch<DataGemm>(ctx, P, P.n * P.d * P.h * P.w, P.cg, P.kg * P.t * P.r * P.s, 1, nullptr);
+      break;
+    case ConvOp::kBackwardWeights: {
+      const std::int64_t splits = weight_splits(ctx, P), weights = P.k * P.cg * P.t * P.r * P.s;
+      auto* partial = static_cast<float*>(ctx.workspace(static_cast<std::size_t>(splits * weights) * sizeof(float)));
+      launch<WeightGemm>(ctx, P, P.kg, P.cg * P.t * P.r * P.s, P.n * P.z * P.p * P.q, splits, partial);
+      const auto blocks = static_cast<unsigned>(std::min<std::int64_t>((weights + 255) / 256, 4096));
+      RECKON_LAUNCH(add_splits_kernel, blocks, 256, 0, cuda_stream(ctx), P, splits, partial);
+      if (P.dbias != nullptr) {
+        RECKON_LAUNCH(bias_gradient_kernel, static_cast<unsigned>((P.k + 255) / 256), 256, 0, cuda_stream(ctx), P);
+      }
+      break;
+    }
   }
 }
 

@@ -570,7 +570,8 @@ TEST(Conv3dCuda, CudnnMatchesTheDefinition) {
   }
 }
 
-// The implicit-GEMM forward and data gradient sum in another order than the direct kernels: exact on integer inputs.
+// The implicit-GEMM forward, data and weight gradients (split-K) sum in another order than the direct kernels:
+// exact on integer inputs.
 TEST(Conv3dCuda, ImplicitGemmMatchesTheDefinition) {
   RECKON_SKIP_WITHOUT_CUDA();
   std::uint64_t stream = 300;
@@ -599,6 +600,13 @@ TEST(Conv3dCuda, ImplicitGemmMatchesTheDefinition) {
     std::vector<double> want_dx, want_dw;
     reference_bwd(c, x, w, dy, want_dx, want_dw);
     EXPECT_TRUE(testing::all_close(dx.download(), want_dx, testing::kExact));
+    GuardedBuffer<float> dw(ctx, w.size()), db(ctx, bias.size());
+    conv3d_bwd_weights(ctx, xb.view({s.n, s.c, s.d, s.h, s.w}), dyb.view({s.n, s.k, s.z, s.p, s.q}),
+                       dw.view({s.k, s.c / s.groups, s.t, s.r, s.s}), db.view({s.k}), o);
+    EXPECT_TRUE(testing::all_close(dw.download(), want_dw, testing::kExact));
+    std::vector<double> want_db(bias.size(), 0.0);
+    for (std::size_t i = 0; i < dy.size(); ++i) want_db[(i / static_cast<std::size_t>(s.z * s.p * s.q)) % bias.size()] += dy[i];
+    EXPECT_TRUE(testing::all_close(db.download(), want_db, testing::kExact));
   }
 }
 
