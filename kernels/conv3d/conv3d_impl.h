@@ -59,6 +59,9 @@ void conv3d_igemm_cuda(Context& ctx, const ConvProblem& problem, ConvOp op);
 // cuDNN's convolution (conv3d_cudnn.cpp; builds with CUDA and cuDNN only).
 Status conv3d_cudnn_supports(Context& ctx, const ConvProblem& problem, ConvOp op);
 void conv3d_cudnn(Context& ctx, const ConvProblem& problem, ConvOp op);
+// The CPU forward for few input channels (conv3d_small_c.cpp).
+Status conv3d_small_c_supports(const ConvProblem& problem, ConvOp op);
+void conv3d_small_c(Context& ctx, const ConvProblem& problem);
 // im2col + BLAS (conv3d_im2col.cpp), the CPU path of builds without oneDNN.
 Status conv3d_im2col_supports(const ConvProblem& problem);
 void conv3d_im2col(Context& ctx, const ConvProblem& problem, ConvOp op);

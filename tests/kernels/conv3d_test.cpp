@@ -310,6 +310,34 @@ TEST(Conv3dCpu, AutotunedCallsUseTheFastestAndRememberIt) {
   ::unsetenv("RECKON_CONV_TUNING");
 }
 
+// The small-channel forward takes the direct loop's taps in its order with the same fused multiply-adds.
+TEST(Conv3dCpu, SmallChannelForwardIsTheDirectLoopBitForBit) {
+  std::uint64_t stream = 400;
+  for (ConvCase c : cases()) {
+    if (c.c / c.o.groups > 4 || c.o.stride[2] != 1) continue;
+    SCOPED_TRACE(c.name);
+    c.o.activation = Activation::kRelu;
+    const Conv3dShape s = shape_of(c);
+    auto x = testing::random_floats(static_cast<std::size_t>(numel({s.n, s.c, s.d, s.h, s.w})), -1, 1, ++stream);
+    auto w = testing::random_floats(static_cast<std::size_t>(numel({s.k, s.c / s.groups, s.t, s.r, s.s})), -1, 1,
+                                    ++stream);
+    auto bias = testing::random_floats(static_cast<std::size_t>(s.k), -1, 1, ++stream);
+    const auto v = [](std::vector<float>& data, std::initializer_list<std::int64_t> sizes) {
+      return TensorView::contiguous(data.data(), DType::kF32, Device::cpu(), sizes);
+    };
+    Context ctx(Device::cpu());
+    std::vector<float> want(static_cast<std::size_t>(numel({s.n, s.k, s.z, s.p, s.q}))), got(want.size());
+    Conv3dOptions o = c.o;
+    o.implementation = "cpu_direct";
+    conv3d_fwd(ctx, v(x, {s.n, s.c, s.d, s.h, s.w}), v(w, {s.k, s.c / s.groups, s.t, s.r, s.s}), v(bias, {s.k}),
+               v(want, {s.n, s.k, s.z, s.p, s.q}), o);
+    o.implementation = "cpu_small_channels";
+    conv3d_fwd(ctx, v(x, {s.n, s.c, s.d, s.h, s.w}), v(w, {s.k, s.c / s.groups, s.t, s.r, s.s}), v(bias, {s.k}),
+               v(got, {s.n, s.k, s.z, s.p, s.q}), o);
+    EXPECT_EQ(got, want);
+  }
+}
+
 TEST(Conv3dCpu, BiasAndReluAreFused) {
   const ConvCase c = cases()[0];
   const Conv3dShape s = shape_of(c);
