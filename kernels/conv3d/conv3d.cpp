@@ -132,14 +132,8 @@ void for_each_5d(Context& ctx, std::int64_t A, std::int64_t B, std::int64_t C, s
   const std::int64_t total = A * B * C * D * E;
 #pragma omp parallel for num_threads(ctx.cpu_threads()) schedule(static)
   for (std::int64_t i = 0; i < total; ++i) {
-    std::int64_t rest = i;
-    const std::int64_t e = rest % E;
-    rest /= E;
-    const std::int64_t d = rest % D;
-    rest /= D;
-    const std::int64_t c = rest % C;
-    rest /= C;
-    f(rest / B, rest % B, c, d, e);
+    const detail::Index5 x = detail::split_index(i, B, C, D, E);
+    f(x.a, x.b, x.c, x.d, x.e);
   }
 }
 

@@ -15,37 +15,20 @@ unsigned grid_for(Context& ctx, std::int64_t n) {
       1, std::min<std::int64_t>((n + kThreads - 1) / kThreads, 32LL * prop.multiProcessorCount)));
 }
 
-// Splits a flat index of an [A, B, C, D, E] space (A implied).
-struct Index5 {
-  std::int64_t a, b, c, d, e;
-};
-__device__ Index5 split5(std::int64_t i, std::int64_t B, std::int64_t C, std::int64_t D, std::int64_t E) {
-  Index5 x;
-  x.e = i % E;
-  i /= E;
-  x.d = i % D;
-  i /= D;
-  x.c = i % C;
-  i /= C;
-  x.b = i % B;
-  x.a = i / B;
-  return x;
-}
-
 #define RECKON_GRID_STRIDE(i, total)                                                                    \
   for (std::int64_t i = blockIdx.x * static_cast<std::int64_t>(blockDim.x) + threadIdx.x; i < (total); \
        i += static_cast<std::int64_t>(gridDim.x) * blockDim.x)
 
 __global__ void conv_fwd_kernel(ConvProblem P) {
   RECKON_GRID_STRIDE(i, P.n * P.k * P.z * P.p * P.q) {
-    const Index5 o = split5(i, P.k, P.z, P.p, P.q);
+    const Index5 o = split_index(i, P.k, P.z, P.p, P.q);
     P.out[y_index(P, o.a, o.b, o.c, o.d, o.e)] = conv_fwd_element(P, o.a, o.b, o.c, o.d, o.e);
   }
 }
 
 __global__ void conv_bwd_data_kernel(ConvProblem P) {
   RECKON_GRID_STRIDE(i, P.n * P.c * P.d * P.h * P.w) {
-    const Index5 o = split5(i, P.c, P.d, P.h, P.w);
+    const Index5 o = split_index(i, P.c, P.d, P.h, P.w);
     P.out[x_index(P, o.a, o.b, o.c, o.d, o.e)] = conv_bwd_data_element(P, o.a, o.b, o.c, o.d, o.e);
   }
 }
@@ -57,14 +40,14 @@ __global__ void conv_bwd_weights_kernel(ConvProblem P) {
       P.dbias[i - weights] = conv_bwd_bias_element(P, i - weights);
       continue;
     }
-    const Index5 o = split5(i, P.cg, P.t, P.r, P.s);
+    const Index5 o = split_index(i, P.cg, P.t, P.r, P.s);
     P.out[w_index(P, o.a, o.b, o.c, o.d, o.e)] = conv_bwd_weights_element(P, o.a, o.b, o.c, o.d, o.e);
   }
 }
 
 __global__ void pool_fwd_kernel(PoolProblem P) {
   RECKON_GRID_STRIDE(i, P.n * P.c * P.z * P.p * P.q) {
-    const Index5 o = split5(i, P.c, P.z, P.p, P.q);
+    const Index5 o = split_index(i, P.c, P.z, P.p, P.q);
     std::int32_t argmax = -1;
     const std::int64_t at = pool_y_index(P, o.a, o.b, o.c, o.d, o.e);
     P.out[at] = pool_fwd_element(P, o.a, o.b, o.c, o.d, o.e, argmax);
@@ -74,7 +57,7 @@ __global__ void pool_fwd_kernel(PoolProblem P) {
 
 __global__ void pool_bwd_kernel(PoolProblem P) {
   RECKON_GRID_STRIDE(i, P.n * P.c * P.d * P.h * P.w) {
-    const Index5 o = split5(i, P.c, P.d, P.h, P.w);
+    const Index5 o = split_index(i, P.c, P.d, P.h, P.w);
     P.out[pool_x_index(P, o.a, o.b, o.c, o.d, o.e)] = pool_bwd_element(P, o.a, o.b, o.c, o.d, o.e);
   }
 }
@@ -89,7 +72,7 @@ __global__ void global_pool_fwd_kernel(GlobalPoolProblem P) {
 
 __global__ void global_pool_bwd_kernel(GlobalPoolProblem P) {
   RECKON_GRID_STRIDE(i, P.n * P.c * P.d * P.h * P.w) {
-    const Index5 o = split5(i, P.c, P.d, P.h, P.w);
+    const Index5 o = split_index(i, P.c, P.d, P.h, P.w);
     P.out[volume_index(P.channels_last, P.c, P.d, P.h, P.w, o.a, o.b, o.c, o.d, o.e)] =
         global_pool_bwd_element(P, o.a, o.b, o.c, o.d, o.e);
   }

@@ -49,15 +49,8 @@ struct Position {
 
 __device__ Position decode_position(std::int64_t m, std::int64_t A, std::int64_t B, std::int64_t C,
                                     std::int64_t total) {
-  Position o;
-  o.valid = m < total;
-  o.c = m % C;
-  m /= C;
-  o.b = m % B;
-  m /= B;
-  o.a = m % A;
-  o.n = m / A;
-  return o;
+  const Index5 x = split_index(m, 1, A, B, C);
+  return {x.a, x.c, x.d, x.e, m < total};
 }
 
 // The forward as a GEMM: rows are output positions, columns the group's output channels, the reduction its filter

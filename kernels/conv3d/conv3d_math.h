@@ -13,6 +13,24 @@
 
 namespace reckon::detail {
 
+// A flat index of an [A, B, C, D, E] space split into its coordinates (A implied).
+struct Index5 {
+  std::int64_t a, b, c, d, e;
+};
+RECKON_HOST_DEVICE Index5 split_index(std::int64_t i, std::int64_t B, std::int64_t C, std::int64_t D,
+                                      std::int64_t E) {
+  Index5 x{};
+  x.e = i % E;
+  i /= E;
+  x.d = i % D;
+  i /= D;
+  x.c = i % C;
+  i /= C;
+  x.b = i % B;
+  x.a = i / B;
+  return x;
+}
+
 // A factor of a product as the math asks: itself, or rounded to bf16 (ConvMath::kBf16).
 RECKON_HOST_DEVICE float factor(const ConvProblem& P, float v) { return P.bf16 ? to_float(to_bf16(v)) : v; }
 

@@ -567,6 +567,51 @@ void update_row_cpu(const detail::OptimizerScalars& u, const detail::EmbeddingBw
   }
 }
 
+// The first out-of-range id in (table, position) order, as a device-error key (kNoDeviceError when none).
+template <typename IndexT>
+std::uint64_t first_bad_id(Context& ctx, const detail::EmbeddingBwdProblem& p) {
+  std::uint64_t bad_index = detail::kNoDeviceError;
+#pragma omp parallel for num_threads(ctx.cpu_threads()) schedule(dynamic, 1) reduction(min : bad_index)
+  for (int t = 0; t < p.num_tables; ++t) {
+    const auto& bt = p.tables[t];
+    const auto* off = static_cast<const IndexT*>(bt.offsets);
+    const auto* idx = static_cast<const IndexT*>(bt.indices);
+    const auto rows = static_cast<std::uint64_t>(bt.rows);
+    for (std::int64_t j = off[0]; j < off[p.batch]; ++j) {
+      if (static_cast<std::uint64_t>(static_cast<std::int64_t>(idx[j])) >= rows) {  // negative ids wrap to huge
+        bad_index = std::min(bad_index, detail::device_error_key(detail::DeviceErrorKind::kIndexOutOfRange, t, j));
+        break;
+      }
+    }
+  }
+  return bad_index;
+}
+
+// One table's accumulated gradient: its touched rows and their rows of values.
+struct TableGradient {
+  std::vector<std::int64_t> rows;
+  std::vector<float> values;  // rows.size() x D
+};
+
+// The tables' gradients as one row-sparse gradient, tables in order.
+void write_sparse_gradient(Context& ctx, const std::vector<TableGradient>& results, int D, SparseGradient& gradient) {
+  std::int64_t total = 0;
+  for (const TableGradient& r : results) total += static_cast<std::int64_t>(r.rows.size());
+  gradient.table = Tensor::empty(ctx, DType::kI32, {total});
+  gradient.row = Tensor::empty(ctx, DType::kI64, {total});
+  gradient.values = Tensor::empty(ctx, DType::kF32, {total, D});
+  gradient.count = Tensor::empty(ctx, DType::kI64, {1});
+  *gradient.count.data<std::int64_t>() = total;
+  std::int64_t at = 0;
+  for (std::size_t t = 0; t < results.size(); ++t) {
+    const TableGradient& r = results[t];
+    std::fill_n(gradient.table.data<std::int32_t>() + at, r.rows.size(), static_cast<std::int32_t>(t));
+    std::copy(r.rows.begin(), r.rows.end(), gradient.row.data<std::int64_t>() + at);
+    std::copy(r.values.begin(), r.values.end(), gradient.values.data<float>() + at * D);
+    at += static_cast<std::int64_t>(r.rows.size());
+  }
+}
+
 template <typename IndexT>
 void bwd_cpu(Context& ctx, const BwdSetup& setup, const detail::OptimizerScalars* update,
              EmbeddingBackwardAlgorithm algorithm, SparseGradient* gradient, EmbeddingErrors& errors) {
@@ -580,24 +625,8 @@ void bwd_cpu(Context& ctx, const BwdSetup& setup, const detail::OptimizerScalars
 
   // Every id is checked before anything is written, so a bad one leaves tables and state untouched.
   const bool use_oov = p.policy == IndexPolicy::kOovRow;
-  std::uint64_t bad_index = ~std::uint64_t{0};
-  if (!use_oov) {
-#pragma omp parallel for num_threads(ctx.cpu_threads()) schedule(dynamic, 1) reduction(min : bad_index)
-    for (int t = 0; t < p.num_tables; ++t) {
-      const auto& bt = p.tables[t];
-      const auto* off = static_cast<const IndexT*>(bt.offsets);
-      const auto* idx = static_cast<const IndexT*>(bt.indices);
-      const auto rows = static_cast<std::uint64_t>(bt.rows);
-      for (std::int64_t j = off[0]; j < off[p.batch]; ++j) {
-        if (static_cast<std::uint64_t>(static_cast<std::int64_t>(idx[j])) >= rows) {  // negative ids wrap to huge
-          bad_index = std::min(bad_index, detail::device_error_key(detail::DeviceErrorKind::kIndexOutOfRange, t, j));
-          break;
-        }
-      }
-    }
-  }
-  errors.first = bad_index;
-  if (bad_index != detail::kNoDeviceError) return;
+  if (!use_oov) errors.first = first_bad_id<IndexT>(ctx, p);
+  if (errors.first != detail::kNoDeviceError) return;
 
   // Visit a table's entries bag by bag (entry order): fn(row, diff_dst row, coefficient). With prefetch, the
   // gradient rows of the bag kGradientPrefetchBags ahead are fetched: pooled, a table's rows of diff_dst are
@@ -639,10 +668,6 @@ void bwd_cpu(Context& ctx, const BwdSetup& setup, const detail::OptimizerScalars
   // O(entries), not O(table rows): the per-row counters live in a per-thread array kept zeroed between tables
   // (only touched rows are reset). The returned gradient lists rows in order; the fused update visits them in
   // first-touch order, which gives the same result (rows are independent).
-  struct TableGradient {
-    std::vector<std::int64_t> rows;
-    std::vector<float> values;  // rows.size() x D
-  };
   std::vector<TableGradient> results(gradient != nullptr ? static_cast<std::size_t>(p.num_tables) : 0);
 #pragma omp parallel num_threads(ctx.cpu_threads())
   {
@@ -702,23 +727,7 @@ void bwd_cpu(Context& ctx, const BwdSetup& setup, const detail::OptimizerScalars
       }
     }
   }
-  if (gradient == nullptr) return;
-
-  std::int64_t total = 0;
-  for (const TableGradient& r : results) total += static_cast<std::int64_t>(r.rows.size());
-  gradient->table = Tensor::empty(ctx, DType::kI32, {total});
-  gradient->row = Tensor::empty(ctx, DType::kI64, {total});
-  gradient->values = Tensor::empty(ctx, DType::kF32, {total, D});
-  gradient->count = Tensor::empty(ctx, DType::kI64, {1});
-  *gradient->count.data<std::int64_t>() = total;
-  std::int64_t at = 0;
-  for (int t = 0; t < p.num_tables; ++t) {
-    const TableGradient& r = results[static_cast<std::size_t>(t)];
-    std::fill_n(gradient->table.data<std::int32_t>() + at, r.rows.size(), t);
-    std::copy(r.rows.begin(), r.rows.end(), gradient->row.data<std::int64_t>() + at);
-    std::copy(r.values.begin(), r.values.end(), gradient->values.data<float>() + at * D);
-    at += static_cast<std::int64_t>(r.rows.size());
-  }
+  if (gradient != nullptr) write_sparse_gradient(ctx, results, D, *gradient);
 }
 
 struct BwdProblem {
