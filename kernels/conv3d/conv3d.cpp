@@ -170,9 +170,20 @@ Status conv_igemm_supported(const Context& ctx, const ConvCall& call) {
   return Status::ok();
 }
 
+Status conv_igemm_tf32_supported(const Context& ctx, const ConvCall& call) {
+  if (Status asked = asked_for(call, "cuda_implicit_gemm_tf32"); !asked) return asked;
+  if (Status cuda = requires_cuda_context(ctx); !cuda) return cuda;
+  if (!call.problem.allow_tf32) return {StatusCode::kUnsupported, "the math does not allow TF32 (ConvMath::kAllowTf32)"};
+#if RECKON_WITH_CUDA
+  if (!detail::cuda_has_tf32_mma(ctx)) return {StatusCode::kUnsupported, "TF32 mma.sync needs sm_80 or later"};
+#endif
+  return Status::ok();
+}
+
+template <bool kTensorCores>
 void conv_igemm_run(Context& ctx, const ConvCall& call) {
 #if RECKON_WITH_CUDA
-  detail::conv3d_igemm_cuda(ctx, call.problem, call.op);
+  detail::conv3d_igemm_cuda(ctx, call.problem, call.op, kTensorCores);
 #else
   (void)ctx, (void)call;
 #endif
@@ -230,6 +241,28 @@ Status conv_small_c_supported(const Context& ctx, const ConvCall& call) {
 
 void conv_small_c_run(Context& ctx, const ConvCall& call) { detail::conv3d_small_c(ctx, call.problem); }
 
+Status conv_small_c_cuda_supported(const Context& ctx, const ConvCall& call) {
+  if (Status asked = asked_for(call, "cuda_small_channels"); !asked) return asked;
+  if (Status cuda = requires_cuda_context(ctx); !cuda) return cuda;
+  const ConvProblem& P = call.problem;
+  if (call.op != ConvOp::kForward) return {StatusCode::kUnsupported, "the forward only"};
+  if (P.cg > 4) return {StatusCode::kUnsupported, "more than 4 input channels per group: the GEMM paths' problem"};
+  if (P.cg * P.t * P.r * P.s > detail::kSmallChannelMaxTaps) {
+    return {StatusCode::kUnsupported, "a filter of more taps than fit in shared memory"};
+  }
+  const std::int64_t chunks = (P.kg + detail::kSmallChannelFilters - 1) / detail::kSmallChannelFilters;
+  if (P.groups * chunks > 65535) return {StatusCode::kUnsupported, "more filter chunks than a grid's y extent"};
+  return Status::ok();
+}
+
+void conv_small_c_cuda_run(Context& ctx, const ConvCall& call) {
+#if RECKON_WITH_CUDA
+  detail::conv3d_small_c_cuda(ctx, call.problem);
+#else
+  (void)ctx, (void)call;
+#endif
+}
+
 Status conv_im2col_supported(const Context& ctx, const ConvCall& call) {
   if (Status asked = asked_for(call, "cpu_im2col"); !asked) return asked;
   if (Status cpu = requires_cpu_context(ctx); !cpu) return cpu;
@@ -239,14 +272,20 @@ Status conv_im2col_supported(const Context& ctx, const ConvCall& call) {
 
 void conv_im2col_run(Context& ctx, const ConvCall& call) { detail::conv3d_im2col(ctx, call.problem, call.op); }
 
-const ImplementationList<ConvCall, 8> kConv{
+const ImplementationList<ConvCall, 10> kConv{
     "conv3d",
-    // cuDNN ahead of the implicit GEMM until a device run has verified the hand-written kernel.
+    // cuDNN ahead of the hand-written kernels until a device run has verified them.
     {{{"cuda_cudnn", "a CUDA context and a build with cuDNN (deterministic algorithms, FMA math)",
        conv_cudnn_supported, conv_cudnn_run},
+      {"cuda_small_channels", "a CUDA context; the forward with <= 4 input channels per group (8 filters per thread "
+       "from shared memory)",
+       conv_small_c_cuda_supported, conv_small_c_cuda_run},
+      {"cuda_implicit_gemm_tf32", "a CUDA device of sm_80 or later and TF32 allowed (the implicit GEMM on tensor "
+       "cores: m16n8k8 mma.sync)",
+       conv_igemm_tf32_supported, conv_igemm_run<true>},
       {"cuda_implicit_gemm",
        "a CUDA context (64 x 64 tiles, cp.async double buffering, FMA; split-K for the weight gradient)",
-       conv_igemm_supported, conv_igemm_run},
+       conv_igemm_supported, conv_igemm_run<false>},
       {"cuda_direct", "a CUDA context (one thread per output element: any shape)",
        [](const Context& c, const ConvCall& call) {
          Status asked = asked_for(call, "cuda_direct");

@@ -1,11 +1,12 @@
-// CUDA implicit-GEMM convolution, f32 with FMA. The forward is the product
+// CUDA implicit-GEMM convolution, f32 with FMA or TF32 tensor cores. The forward is the product
 //   Y[m, k] = Σ_j A[m, j] · B[j, k],   m = (n, z, p, q), k an output channel of the group, j = a filter tap (c, t, r, s)
 // with A never materialised: each tile of A is gathered from x as it is loaded (zero outside the input), and B is
 // the filters, [K, J] row-major in the filters' own order (c, t, r, s for NCDHW, t, r, s, c for NDHWC). The data
 // gradient is its own GEMM view (rows the input positions, the reduction over output channel and tap, A gathered
 // from dy). One kernel for both, over a gather policy: tiles of 64 x 64 outputs, 8 deep, staged in shared memory
 // with cp.async (sm_80 and later; plain loads before) in two buffers, so the next tile loads while this one is
-// multiplied; 256 threads, 4 x 4 outputs each; groups on the grid's z; the forward's bias and ReLU in the epilogue.
+// multiplied; 256 threads, each 4 x 4 outputs (FMA) or a share of a warp's m16n8k8 fragments (TF32); groups on the
+// grid's z; the forward's bias and ReLU in the epilogue.
 // The weight gradient splits its long reduction (N·Z·P·Q) across blocks and adds the partial sums in split order,
 // so it stays deterministic.
 #include "reckon/kernels/conv3d/conv3d_impl.h"
@@ -137,15 +138,91 @@ struct WeightGemm {
   }
 };
 
+// Rows padded by 8 so that a warp's tensor-core fragment reads (8 rows x 4 reduction steps) hit 32 banks.
+constexpr int kTilePad = 8;
 struct Tiles {
-  float a[2][kTileK][kTileM];
-  float b[2][kTileK][kTileN];
+  float a[2][kTileK][kTileM + kTilePad];
+  float b[2][kTileK][kTileN + kTilePad];
+};
+
+// f32 with FMA: 16 x 16 threads, each 4 x 4 outputs of the block's tile.
+struct FmaMath {
+  float acc[4][4] = {};
+  __device__ void multiply(const Tiles& tiles, int stage) {
+    const int tx = threadIdx.x % 16, ty = threadIdx.x / 16;
+#pragma unroll
+    for (int kk = 0; kk < kTileK; ++kk) {
+      float a[4], b[4];
+#pragma unroll
+      for (int i = 0; i < 4; ++i) {
+        a[i] = tiles.a[stage][kk][ty * 4 + i];
+        b[i] = tiles.b[stage][kk][tx * 4 + i];
+      }
+#pragma unroll
+      for (int i = 0; i < 4; ++i) {
+#pragma unroll
+        for (int jn = 0; jn < 4; ++jn) acc[i][jn] = fmaf(a[i], b[jn], acc[i][jn]);
+      }
+    }
+  }
+  // Accumulator e (0-15) is the tile's output (row(e), col(e)).
+  __device__ static int row(int e) { return static_cast<int>(threadIdx.x / 16) * 4 + e / 4; }
+  __device__ static int col(int e) { return static_cast<int>(threadIdx.x % 16) * 4 + e % 4; }
+  __device__ float value(int e) const { return acc[e / 4][e % 4]; }
+};
+
+// TF32 tensor cores (sm_80 and later): 8 warps as 4 x 2, each a 16 x 32 slice of the tile as four m16n8k8
+// mma.sync per 8-deep step; factors rounded to TF32 (cvt.rna), f32 accumulation.
+struct Tf32Math {
+  float acc[4][4] = {};  // [8-column slice][the m16n8 fragment's c0-c3]
+  __device__ static unsigned tf32(float v) {
+    unsigned out = 0;
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
+    asm("cvt.rna.tf32.f32 %0, %1;\n" : "=r"(out) : "f"(v));
+#else
+    out = __float_as_uint(v);
+#endif
+    return out;
+  }
+  __device__ static void mma(float (&c)[4], const unsigned (&a)[4], const unsigned (&b)[2]) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
+    asm volatile("mma.sync.aligned.m16n8k8.row.col.f32.tf32.tf32.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, "
+                 "{%0,%1,%2,%3};\n"
+                 : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
+                 : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]));
+#else
+    (void)c, (void)a, (void)b;
+    __trap();  // the dispatcher refuses devices before sm_80
+#endif
+  }
+  __device__ void multiply(const Tiles& tiles, int stage) {
+    const int lane = static_cast<int>(threadIdx.x % 32), warp = static_cast<int>(threadIdx.x / 32);
+    const int g = lane / 4, t = lane % 4, wm = (warp % 4) * 16, wn = (warp / 4) * 32;
+    const unsigned a[4] = {tf32(tiles.a[stage][t][wm + g]), tf32(tiles.a[stage][t][wm + g + 8]),
+                           tf32(tiles.a[stage][t + 4][wm + g]), tf32(tiles.a[stage][t + 4][wm + g + 8])};
+#pragma unroll
+    for (int slice = 0; slice < 4; ++slice) {
+      const int col = wn + slice * 8 + g;
+      const unsigned b[2] = {tf32(tiles.b[stage][t][col]), tf32(tiles.b[stage][t + 4][col])};
+      mma(acc[slice], a, b);
+    }
+  }
+  // Fragment element q of slice s: row g (+8 for q >= 2), column 2t (+1 for odd q).
+  __device__ static int row(int e) {
+    const int warp = static_cast<int>(threadIdx.x / 32), lane = static_cast<int>(threadIdx.x % 32);
+    return (warp % 4) * 16 + lane / 4 + (e % 4) / 2 * 8;
+  }
+  __device__ static int col(int e) {
+    const int warp = static_cast<int>(threadIdx.x / 32), lane = static_cast<int>(threadIdx.x % 32);
+    return (warp / 4) * 32 + (e / 4) * 8 + (lane % 4) * 2 + e % 2;
+  }
+  __device__ float value(int e) const { return acc[e / 4][e % 4]; }
 };
 
 // C[rows, cols] = A · B for one group and one split of the reduction (the grid's z is split · groups + group), 64 x
-// 64 tiles per block. With `partial`, the split's sums go to partial[split][group · rows + row][col] instead of the
-// policy's store.
-template <typename Gemm>
+// 64 tiles per block, multiplied by Math. With `partial`, the split's sums go to
+// partial[split][group · rows + row][col] instead of the policy's store.
+template <typename Gemm, typename Math>
 __global__ void __launch_bounds__(kThreads) conv_igemm_kernel(ConvProblem P, std::int64_t split_depth, float* partial) {
   __shared__ Tiles tiles;
   const int tid = threadIdx.x;
@@ -170,8 +247,7 @@ __global__ void __launch_bounds__(kThreads) conv_igemm_kernel(ConvProblem P, std
     }
     commit_loads();
   };
-  float acc[4][4] = {};
-  const int tx = tid % 16, ty = tid / 16;
+  Math math;
   const std::int64_t steps = (depth - first + kTileK - 1) / kTileK;
   load_tile(0, first);
   for (std::int64_t step = 0; step < steps; ++step) {
@@ -183,35 +259,19 @@ __global__ void __launch_bounds__(kThreads) conv_igemm_kernel(ConvProblem P, std
       wait_loads<0>();
     }
     __syncthreads();
-#pragma unroll
-    for (int kk = 0; kk < kTileK; ++kk) {
-      float a[4], b[4];
-#pragma unroll
-      for (int i = 0; i < 4; ++i) {
-        a[i] = tiles.a[stage][kk][ty * 4 + i];
-        b[i] = tiles.b[stage][kk][tx * 4 + i];
-      }
-#pragma unroll
-      for (int i = 0; i < 4; ++i) {
-#pragma unroll
-        for (int jn = 0; jn < 4; ++jn) acc[i][jn] = fmaf(a[i], b[jn], acc[i][jn]);
-      }
-    }
+    math.multiply(tiles, stage);
     __syncthreads();  // the stage is refilled by the next step's load
   }
   const std::int64_t rows = Gemm::rows(P);
-  for (int i = 0; i < 4; ++i) {
-    const std::int64_t r = m0 + ty * 4 + i;
+#pragma unroll
+  for (int e = 0; e < 16; ++e) {
+    const std::int64_t r = m0 + Math::row(e), col = n0 + Math::col(e);
     const Position o = Gemm::row(P, r);
-    if (!o.valid) continue;
-    for (int jn = 0; jn < 4; ++jn) {
-      const std::int64_t col = n0 + tx * 4 + jn;
-      if (col >= cols) continue;
-      if (partial != nullptr) {
-        partial[((split * P.groups + group) * rows + r) * cols + col] = acc[i][jn];
-      } else {
-        Gemm::store(P, o, group, col, acc[i][jn]);
-      }
+    if (!o.valid || col >= cols) continue;
+    if (partial != nullptr) {
+      partial[((split * P.groups + group) * rows + r) * cols + col] = math.value(e);
+    } else {
+      Gemm::store(P, o, group, col, math.value(e));
     }
   }
 }
@@ -234,13 +294,13 @@ __global__ void bias_gradient_kernel(ConvProblem P) {
   }
 }
 
-template <typename Gemm>
+template <typename Gemm, typename Math>
 void launch(Context& ctx, const ConvProblem& P, std::int64_t rows, std::int64_t cols, std::int64_t depth,
             std::int64_t splits, float* partial) {
   const std::int64_t split_depth = ((depth + splits - 1) / splits + kTileK - 1) / kTileK * kTileK;
   const dim3 grid(static_cast<unsigned>((rows + kTileM - 1) / kTileM), static_cast<unsigned>((cols + kTileN - 1) / kTileN),
                   static_cast<unsigned>(P.groups * splits));
-  RECKON_LAUNCH(conv_igemm_kernel<Gemm>, grid, kThreads, 0, cuda_stream(ctx), P, split_depth, partial);
+  RECKON_LAUNCH((conv_igemm_kernel<Gemm, Math>), grid, kThreads, 0, cuda_stream(ctx), P, split_depth, partial);
 }
 
 // Splits of the weight gradient's reduction: enough blocks to fill the device (its tiles alone are few: K x J is
@@ -252,21 +312,19 @@ std::int64_t weight_splits(Context& ctx, const ConvProblem& P) {
   return std::max<std::int64_t>(1, std::min(wanted, most));
 }
 
-}  // namespace
-
-void conv3d_igemm_cuda(Context& ctx, const ConvProblem& P, ConvOp op) {
-  DeviceGuard guard(ctx.device().index);
+template <typename Math>
+void igemm(Context& ctx, const ConvProblem& P, ConvOp op) {
   switch (op) {
     case ConvOp::kForward:
-      launch<ForwardGemm>(ctx, P, P.n * P.z * P.p * P.q, P.kg, P.cg * P.t * P.r * P.s, 1, nullptr);
+      launch<ForwardGemm, Math>(ctx, P, P.n * P.z * P.p * P.q, P.kg, P.cg * P.t * P.r * P.s, 1, nullptr);
       break;
     case ConvOp::kBackwardData:
-      launch<DataGemm>(ctx, P, P.n * P.d * P.h * P.w, P.cg, P.kg * P.t * P.r * P.s, 1, nullptr);
+      launch<DataGemm, Math>(ctx, P, P.n * P.d * P.h * P.w, P.cg, P.kg * P.t * P.r * P.s, 1, nullptr);
       break;
     case ConvOp::kBackwardWeights: {
       const std::int64_t splits = weight_splits(ctx, P), weights = P.k * P.cg * P.t * P.r * P.s;
       auto* partial = static_cast<float*>(ctx.workspace(static_cast<std::size_t>(splits * weights) * sizeof(float)));
-      launch<WeightGemm>(ctx, P, P.kg, P.cg * P.t * P.r * P.s, P.n * P.z * P.p * P.q, splits, partial);
+      launch<WeightGemm, Math>(ctx, P, P.kg, P.cg * P.t * P.r * P.s, P.n * P.z * P.p * P.q, splits, partial);
       const auto blocks = static_cast<unsigned>(std::min<std::int64_t>((weights + 255) / 256, 4096));
       RECKON_LAUNCH(add_splits_kernel, blocks, 256, 0, cuda_stream(ctx), P, splits, partial);
       if (P.dbias != nullptr) {
@@ -274,6 +332,19 @@ void conv3d_igemm_cuda(Context& ctx, const ConvProblem& P, ConvOp op) {
       }
       break;
     }
+  }
+}
+
+}  // namespace
+
+bool cuda_has_tf32_mma(const Context& ctx) { return device_properties(ctx.device().index).major >= 8; }
+
+void conv3d_igemm_cuda(Context& ctx, const ConvProblem& P, ConvOp op, bool tensor_cores) {
+  DeviceGuard guard(ctx.device().index);
+  if (tensor_cores) {
+    igemm<Tf32Math>(ctx, P, op);
+  } else {
+    igemm<FmaMath>(ctx, P, op);
   }
 }
 

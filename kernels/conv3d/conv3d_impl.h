@@ -54,8 +54,14 @@ enum class ConvOp : std::uint8_t { kForward, kBackwardData, kBackwardWeights };
 enum class PoolOp : std::uint8_t { kForward, kBackward, kGlobalForward, kGlobalBackward };
 
 void conv3d_direct_cuda(Context& ctx, const ConvProblem& problem, ConvOp op);
-// The implicit-GEMM forward and data gradient (conv3d_igemm.cu).
-void conv3d_igemm_cuda(Context& ctx, const ConvProblem& problem, ConvOp op);
+// The CUDA forward for few input channels (conv3d_small_c.cu): kSmallChannelFilters filters per thread, the block's
+// filters in shared memory (at most kSmallChannelMaxTaps taps of C / groups · T · R · S).
+inline constexpr int kSmallChannelFilters = 8;
+inline constexpr std::int64_t kSmallChannelMaxTaps = 1536;  // 48 KiB of filters
+void conv3d_small_c_cuda(Context& ctx, const ConvProblem& problem);
+// The implicit GEMM (conv3d_igemm.cu): f32 FMA, or TF32 tensor cores (mma.sync) on devices that have them.
+void conv3d_igemm_cuda(Context& ctx, const ConvProblem& problem, ConvOp op, bool tensor_cores);
+bool cuda_has_tf32_mma(const Context& ctx);  // sm_80 and later
 // cuDNN's convolution (conv3d_cudnn.cpp; builds with CUDA and cuDNN only).
 Status conv3d_cudnn_supports(Context& ctx, const ConvProblem& problem, ConvOp op);
 void conv3d_cudnn(Context& ctx, const ConvProblem& problem, ConvOp op);

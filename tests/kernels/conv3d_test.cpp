@@ -599,9 +599,8 @@ TEST(Conv3dCuda, CudnnMatchesTheDefinition) {
 }
 
 // The implicit-GEMM forward, data and weight gradients (split-K) sum in another order than the direct kernels:
-// exact on integer inputs.
-TEST(Conv3dCuda, ImplicitGemmMatchesTheDefinition) {
-  RECKON_SKIP_WITHOUT_CUDA();
+// exact on integer inputs, which TF32 holds exactly too.
+void expect_implicit_gemm_exact(const char* implementation, ConvMath math) {
   std::uint64_t stream = 300;
   for (const ConvCase& c : cases()) {
     SCOPED_TRACE(c.name);
@@ -616,7 +615,8 @@ TEST(Conv3dCuda, ImplicitGemmMatchesTheDefinition) {
     copy_bytes(ctx, wb.data(), ctx.device(), w.data(), Device::cpu(), w.size() * 4);
     copy_bytes(ctx, bb.data(), ctx.device(), bias.data(), Device::cpu(), bias.size() * 4);
     Conv3dOptions o = c.o;
-    o.implementation = "cuda_implicit_gemm";
+    o.implementation = implementation;
+    o.math = math;
     conv3d_fwd(ctx, xb.view({s.n, s.c, s.d, s.h, s.w}), wb.view({s.k, s.c / s.groups, s.t, s.r, s.s}),
                bb.view({s.k}), y.view({s.n, s.k, s.z, s.p, s.q}), o);
     EXPECT_TRUE(testing::all_close(y.download(), reference_fwd(c, x, w, bias), testing::kExact));
@@ -635,6 +635,57 @@ TEST(Conv3dCuda, ImplicitGemmMatchesTheDefinition) {
     std::vector<double> want_db(bias.size(), 0.0);
     for (std::size_t i = 0; i < dy.size(); ++i) want_db[(i / static_cast<std::size_t>(s.z * s.p * s.q)) % bias.size()] += dy[i];
     EXPECT_TRUE(testing::all_close(db.download(), want_db, testing::kExact));
+  }
+}
+
+TEST(Conv3dCuda, ImplicitGemmMatchesTheDefinition) {
+  RECKON_SKIP_WITHOUT_CUDA();
+  expect_implicit_gemm_exact("cuda_implicit_gemm", ConvMath::kF32);
+}
+
+TEST(Conv3dCuda, TensorCoreImplicitGemmMatchesTheDefinition) {
+  RECKON_SKIP_WITHOUT_CUDA();
+  if (cuda_devices().front().compute_major < 8) GTEST_SKIP() << "TF32 mma.sync needs sm_80 or later";
+  expect_implicit_gemm_exact("cuda_implicit_gemm_tf32", ConvMath::kAllowTf32);
+}
+
+// The CUDA small-channel forward takes the direct loop's taps in its order: cpu_direct's bits, in both layouts and
+// with a filter count that leaves a partial chunk of 8.
+TEST(Conv3dCuda, SmallChannelForwardIsTheDirectLoopBitForBit) {
+  RECKON_SKIP_WITHOUT_CUDA();
+  std::vector<ConvCase> all = cases();
+  all.push_back({2, 2, 4, 6, 9, 19, 3, 3, 3, opts({1, 1, 1}, {1, 1, 1}), "19 filters"});
+  std::uint64_t stream = 500;
+  for (ConvCase c : all) {
+    if (c.c / c.o.groups > 4) continue;
+    for (const ConvLayout layout : {ConvLayout::kNcdhw, ConvLayout::kNdhwc}) {
+      SCOPED_TRACE(c.name + (layout == ConvLayout::kNdhwc ? " NDHWC" : " NCDHW"));
+      c.o.activation = Activation::kRelu;
+      c.o.layout = layout;
+      const Conv3dShape s = shape_of(c);
+      const auto x = testing::random_floats(static_cast<std::size_t>(numel({s.n, s.c, s.d, s.h, s.w})), -1, 1, ++stream);
+      const auto w = testing::random_floats(static_cast<std::size_t>(numel({s.k, s.c / s.groups, s.t, s.r, s.s})), -1,
+                                            1, ++stream);
+      const auto bias = testing::random_floats(static_cast<std::size_t>(s.k), -1, 1, ++stream);
+      std::vector<float> want, got;
+      for (const Device device : {Device::cpu(), Device::cuda(0)}) {
+        Context ctx(device);
+        GuardedBuffer<float> xb(ctx, x.size()), wb(ctx, w.size()), bb(ctx, bias.size());
+        GuardedBuffer<float> y(ctx, static_cast<std::size_t>(numel({s.n, s.k, s.z, s.p, s.q})));
+        copy_bytes(ctx, xb.data(), ctx.device(), x.data(), Device::cpu(), x.size() * 4);
+        copy_bytes(ctx, wb.data(), ctx.device(), w.data(), Device::cpu(), w.size() * 4);
+        copy_bytes(ctx, bb.data(), ctx.device(), bias.data(), Device::cpu(), bias.size() * 4);
+        Conv3dOptions o = c.o;
+        o.implementation = device.is_cuda() ? "cuda_small_channels" : "cpu_direct";
+        const bool last = layout == ConvLayout::kNdhwc;
+        const std::int64_t cg = s.c / s.groups;
+        conv3d_fwd(ctx, last ? xb.view({s.n, s.d, s.h, s.w, s.c}) : xb.view({s.n, s.c, s.d, s.h, s.w}),
+                   last ? wb.view({s.k, s.t, s.r, s.s, cg}) : wb.view({s.k, cg, s.t, s.r, s.s}), bb.view({s.k}),
+                   last ? y.view({s.n, s.z, s.p, s.q, s.k}) : y.view({s.n, s.k, s.z, s.p, s.q}), o);
+        (device.is_cuda() ? got : want) = y.download();
+      }
+      EXPECT_EQ(got, want);
+    }
   }
 }
 
