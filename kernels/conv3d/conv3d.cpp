@@ -227,7 +227,7 @@ template <bool kBlocked>
 void conv_onednn_run(Context& ctx, const ConvCall& call) {
   (void)ctx;
 #if RECKON_WITH_ONEDNN
-  detail::conv3d_onednn(call.problem, call.op, kBlocked);
+  detail::conv3d_onednn(ctx, call.problem, call.op, kBlocked);
 #else
   (void)call;
 #endif

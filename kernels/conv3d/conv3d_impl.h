@@ -74,7 +74,7 @@ void conv3d_im2col(Context& ctx, const ConvProblem& problem, ConvOp op);
 // oneDNN's convolution (conv3d_onednn.cpp; builds with oneDNN only).
 // blocked: oneDNN's chosen layouts with reorders; otherwise the tensors' own.
 bool conv3d_onednn_supports(const ConvProblem& problem, ConvOp op, bool blocked);
-void conv3d_onednn(const ConvProblem& problem, ConvOp op, bool blocked);
+void conv3d_onednn(Context& ctx, const ConvProblem& problem, ConvOp op, bool blocked);
 void pool3d_cuda(Context& ctx, const PoolProblem* pool, const GlobalPoolProblem* global, PoolOp op);
 
 }  // namespace reckon::detail

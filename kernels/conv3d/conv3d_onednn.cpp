@@ -169,57 +169,87 @@ bool conv3d_onednn_supports(const ConvProblem& P, ConvOp op, bool blocked) {
 
 namespace {
 
-// An operand in the layout the primitive wants: the tensor itself when the layouts agree, else a reordered copy.
+// An operand in the layout the primitive wants: the tensor itself when the layouts agree, else a copy in the
+// context's workspace (no allocation, and no fresh pages to fault in, per call).
 struct Operand {
   dnnl::memory user, used;
   bool reordered() const { return user.get_desc() != used.get_desc(); }
 };
 
-Operand operand(const dnnl::memory::desc& user, const void* data, const dnnl::memory::desc& wanted,
-                const dnnl::stream& stream, bool input) {
-  const dnnl::engine& engine = cpu_engine();
-  Operand o{dnnl::memory(user, engine, const_cast<void*>(data)), {}};
-  o.used = user == wanted ? o.user : dnnl::memory(wanted, engine);
-  if (input && o.reordered()) dnnl::reorder(o.user, o.used).execute(stream, o.user, o.used);
-  return o;
-}
+// Carves the reordered copies out of one workspace block, 64-byte aligned.
+class Scratch {
+ public:
+  Scratch(Context& ctx, std::initializer_list<std::pair<const dnnl::memory::desc*, const dnnl::memory::desc*>> pairs) {
+    std::size_t bytes = 0;
+    for (const auto& [user, wanted] : pairs) {
+      if (*user != *wanted) bytes += round_up(wanted->get_size());
+    }
+    next_ = static_cast<char*>(bytes == 0 ? nullptr : ctx.workspace(bytes));
+  }
+  Operand operand(const dnnl::memory::desc& user, const void* data, const dnnl::memory::desc& wanted,
+                  const dnnl::stream& stream, bool input) {
+    const dnnl::engine& engine = cpu_engine();
+    Operand o{dnnl::memory(user, engine, const_cast<void*>(data)), {}};
+    if (user == wanted) {
+      o.used = o.user;
+      return o;
+    }
+    o.used = dnnl::memory(wanted, engine, next_);
+    next_ += round_up(wanted.get_size());
+    if (input) dnnl::reorder(o.user, o.used).execute(stream, o.user, o.used);
+    return o;
+  }
+
+ private:
+  static std::size_t round_up(std::size_t bytes) { return (bytes + 63) / 64 * 64; }
+  char* next_ = nullptr;
+};
 
 void copy_back(Operand& o, const dnnl::stream& stream) {
   if (o.reordered()) dnnl::reorder(o.used, o.user).execute(stream, o.used, o.user);
 }
 
+void execute(Context& ctx, const ConvProblem& P, ConvOp op, const Descs& d, const Wanted& want,
+             dnnl::primitive& primitive, const dnnl::stream& stream) {
+  std::unordered_map<int, dnnl::memory> args;
+  if (op == ConvOp::kForward) {
+    Scratch scratch(ctx, {{&d.src, &want.src}, {&d.weights, &want.weights}, {&d.dst, &want.dst}});
+    const Operand x = scratch.operand(d.src, P.x, want.src, stream, true);
+    const Operand w = scratch.operand(d.weights, P.wt, want.weights, stream, true);
+    Operand y = scratch.operand(d.dst, P.out, want.dst, stream, false);
+    args = {{DNNL_ARG_SRC, x.used}, {DNNL_ARG_WEIGHTS, w.used}, {DNNL_ARG_DST, y.used}};
+    if (P.bias != nullptr) args.emplace(DNNL_ARG_BIAS, dnnl::memory(d.bias, cpu_engine(), const_cast<float*>(P.bias)));
+    primitive.execute(stream, args);
+    copy_back(y, stream);
+  } else if (op == ConvOp::kBackwardData) {
+    Scratch scratch(ctx, {{&d.dst, &want.dst}, {&d.weights, &want.weights}, {&d.src, &want.src}});
+    const Operand dy = scratch.operand(d.dst, P.dy, want.dst, stream, true);
+    const Operand w = scratch.operand(d.weights, P.wt, want.weights, stream, true);
+    Operand dx = scratch.operand(d.src, P.out, want.src, stream, false);
+    args = {{DNNL_ARG_DIFF_DST, dy.used}, {DNNL_ARG_WEIGHTS, w.used}, {DNNL_ARG_DIFF_SRC, dx.used}};
+    primitive.execute(stream, args);
+    copy_back(dx, stream);
+  } else {
+    Scratch scratch(ctx, {{&d.src, &want.src}, {&d.dst, &want.dst}, {&d.weights, &want.weights}});
+    const Operand x = scratch.operand(d.src, P.x, want.src, stream, true);
+    const Operand dy = scratch.operand(d.dst, P.dy, want.dst, stream, true);
+    Operand dw = scratch.operand(d.weights, P.out, want.weights, stream, false);
+    args = {{DNNL_ARG_SRC, x.used}, {DNNL_ARG_DIFF_DST, dy.used}, {DNNL_ARG_DIFF_WEIGHTS, dw.used}};
+    if (P.dbias != nullptr) args.emplace(DNNL_ARG_DIFF_BIAS, dnnl::memory(d.bias, cpu_engine(), P.dbias));
+    primitive.execute(stream, args);
+    copy_back(dw, stream);
+  }
+}
+
 }  // namespace
 
-void conv3d_onednn(const ConvProblem& P, ConvOp op, bool blocked) {
+void conv3d_onednn(Context& ctx, const ConvProblem& P, ConvOp op, bool blocked) {
   Made made;
   RECKON_CHECK_ARG(cached_primitive(P, op, blocked, made), "oneDNN has no convolution for this problem");
   const Descs d = descs(P, blocked, op);
-  const Wanted& want = made.wanted;
-  dnnl::primitive& primitive = made.primitive;
   dnnl::stream stream(cpu_engine());
   try {
-    std::unordered_map<int, dnnl::memory> args;
-    if (op == ConvOp::kForward) {
-      const Operand x = operand(d.src, P.x, want.src, stream, true), w = operand(d.weights, P.wt, want.weights, stream, true);
-      Operand y = operand(d.dst, P.out, want.dst, stream, false);
-      args = {{DNNL_ARG_SRC, x.used}, {DNNL_ARG_WEIGHTS, w.used}, {DNNL_ARG_DST, y.used}};
-      if (P.bias != nullptr) args.emplace(DNNL_ARG_BIAS, dnnl::memory(d.bias, cpu_engine(), const_cast<float*>(P.bias)));
-      primitive.execute(stream, args);
-      copy_back(y, stream);
-    } else if (op == ConvOp::kBackwardData) {
-      const Operand dy = operand(d.dst, P.dy, want.dst, stream, true), w = operand(d.weights, P.wt, want.weights, stream, true);
-      Operand dx = operand(d.src, P.out, want.src, stream, false);
-      args = {{DNNL_ARG_DIFF_DST, dy.used}, {DNNL_ARG_WEIGHTS, w.used}, {DNNL_ARG_DIFF_SRC, dx.used}};
-      primitive.execute(stream, args);
-      copy_back(dx, stream);
-    } else {
-      const Operand x = operand(d.src, P.x, want.src, stream, true), dy = operand(d.dst, P.dy, want.dst, stream, true);
-      Operand dw = operand(d.weights, P.out, want.weights, stream, false);
-      args = {{DNNL_ARG_SRC, x.used}, {DNNL_ARG_DIFF_DST, dy.used}, {DNNL_ARG_DIFF_WEIGHTS, dw.used}};
-      if (P.dbias != nullptr) args.emplace(DNNL_ARG_DIFF_BIAS, dnnl::memory(d.bias, cpu_engine(), P.dbias));
-      primitive.execute(stream, args);
-      copy_back(dw, stream);
-    }
+    execute(ctx, P, op, d, made.wanted, made.primitive, stream);
     stream.wait();
   } catch (const dnnl::error& e) {
     RECKON_THROW(StatusCode::kUnsupported, "oneDNN convolution failed: ", e.what());
