@@ -1,5 +1,6 @@
 // 3D convolution: GFLOP/s of the forward, data gradient and weight gradient on the issue's shapes (the session
-// model's first layer, C = 1; its deeper layer; C3D-wide), on the CPU and on a GPU. The peers (PyTorch's
+// model's first layer, C = 1; its deeper layer; C3D-wide; VNet's strided layer; on the GPU also TensorFlow issue
+// 39985's tensor-core check, in f32 and with TF32 allowed), on the CPU and on a GPU. The peers (PyTorch's
 // nn.Conv3d, cuDNN) are measured beside them by `make compare` and the device check.
 #include "reckon/kernels/conv3d/conv3d.h"
 
@@ -15,12 +16,15 @@ namespace {
 
 struct Shape {
   const char* name;
-  std::int64_t n, c, d, h, w, k, t, r, s, pad;
+  std::int64_t n, c, d, h, w, k, t, r, s, pad, stride;
+  bool cpu;  // small enough for the CPU (the tensor-core check is 28 TFLOP a pass)
 };
 const Shape kShapes[] = {
-    {"session_first", 64, 1, 8, 32, 64, 16, 3, 3, 3, 1},
-    {"session_deeper", 64, 16, 8, 16, 32, 32, 3, 3, 3, 1},
-    {"c3d_wide", 2, 64, 8, 28, 28, 64, 3, 3, 3, 1},
+    {"session_first", 64, 1, 8, 32, 64, 16, 3, 3, 3, 1, 1, true},
+    {"session_deeper", 64, 16, 8, 16, 32, 32, 3, 3, 3, 1, 1, true},
+    {"c3d_wide", 2, 64, 8, 28, 28, 64, 3, 3, 3, 1, 1, true},
+    {"vnet_down", 2, 32, 64, 64, 64, 64, 2, 2, 2, 0, 2, true},  // benchdnn's VNet: 32 -> 64, kernel 2, stride 2
+    {"tf39985", 16, 256, 50, 50, 50, 256, 3, 3, 3, 1, 1, false},  // TensorFlow issue 39985's tensor-core check
 };
 
 struct Operands {
@@ -29,9 +33,11 @@ struct Operands {
   Conv3dShape shape;
 };
 
-Operands make(Context& ctx, const Shape& s) {
+Operands make(Context& ctx, const Shape& s, ConvMath math = ConvMath::kF32) {
   Operands a;
   a.o.pad = {s.pad, s.pad, s.pad};
+  a.o.stride = {s.stride, s.stride, s.stride};
+  a.o.math = math;
   a.o.autotune = true;  // each operation on the fastest implementation for its shape
   a.x = Tensor::empty(ctx, DType::kF32, {s.n, s.c, s.d, s.h, s.w});
   a.w = Tensor::empty(ctx, DType::kF32, {s.k, s.c, s.t, s.r, s.s});
@@ -75,10 +81,10 @@ void BM_Conv3d_cpu(benchmark::State& state, const Shape& s, int op) {
   report(state, a);
 }
 
-void BM_Conv3d_cuda(benchmark::State& state, const Shape& s, int op) {
+void BM_Conv3d_cuda(benchmark::State& state, const Shape& s, int op, ConvMath math) {
   if (!has_cuda(state)) return;
   Context& ctx = cuda_context();
-  Operands a = make(ctx, s);
+  Operands a = make(ctx, s, math);
   run(ctx, a, op);  // tunes outside the timing
   time_iterations(state, ctx, [&] { run(ctx, a, op); });
   report(state, a);
@@ -90,12 +96,17 @@ const char* kOps[] = {"fwd", "bwd_data", "bwd_weights"};
   for (const Shape& s : kShapes) {
     for (int op = 0; op < 3; ++op) {
       const std::string tail = std::string(kOps[op]) + "/" + s.name;
-      benchmark::RegisterBenchmark(("BM_Conv3d/cpu/" + tail).c_str(), BM_Conv3d_cpu, s, op)
-          ->Unit(benchmark::kMillisecond)
-          ->UseRealTime();
-      benchmark::RegisterBenchmark(("BM_Conv3d/cuda/" + tail).c_str(), BM_Conv3d_cuda, s, op)
-          ->Unit(benchmark::kMillisecond)
-          ->UseManualTime();
+      if (s.cpu) {
+        benchmark::RegisterBenchmark(("BM_Conv3d/cpu/" + tail).c_str(), BM_Conv3d_cpu, s, op)
+            ->Unit(benchmark::kMillisecond)
+            ->UseRealTime();
+      }
+      for (const ConvMath math : {ConvMath::kF32, ConvMath::kAllowTf32}) {
+        const std::string name = "BM_Conv3d/cuda/" + tail + (math == ConvMath::kAllowTf32 ? "/tf32" : "");
+        benchmark::RegisterBenchmark(name.c_str(), BM_Conv3d_cuda, s, op, math)
+            ->Unit(benchmark::kMillisecond)
+            ->UseManualTime();
+      }
     }
   }
   return true;

@@ -358,15 +358,16 @@ void save_tuning(const std::string& key, const char* name) {
 }
 
 // Runs every accepting implementation (once to warm up, then the best of three timed runs) and returns the
-// fastest's name. The CPU
-// reference loop is timed only when nothing else accepts (it is the slowest by far, seconds on a large problem).
+// fastest's name. The direct reference kernels are timed only when nothing else accepts (they are the slowest by
+// far, seconds on a large problem).
 const char* tune(Context& ctx, ConvCall call) {
   const char* best = nullptr;
   double best_seconds = 0;
   for (const auto& impl : kConv.implementations) {
     call.implementation = impl.name;
     if (!impl.supported(ctx, call).is_ok()) continue;
-    if (best != nullptr && std::string_view(impl.name) == "cpu_direct") continue;
+    const std::string_view name = impl.name;
+    if (best != nullptr && (name == "cpu_direct" || name == "cuda_direct")) continue;
     impl.run(ctx, call);
     ctx.synchronize();
     double seconds = 0;
