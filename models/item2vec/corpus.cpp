@@ -7,6 +7,7 @@
 #include <string_view>
 #include <unordered_map>
 
+#include "reckon/models/session/clicks.h"
 #include "reckon/runtime/error.h"
 #include "reckon/runtime/file_io.h"
 
@@ -80,84 +81,24 @@ Sequences read_sequences(const std::string& path, CorpusFormat format, std::int6
   return s;
 }
 
-namespace {
-
-// Days from 1970-01-01 to a proleptic Gregorian date (H. Hinnant's days_from_civil); false unless "YYYY-MM-DD".
-bool parse_date(std::string_view text, double& days) {
-  int y = 0;
-  unsigned m = 0, d = 0;
-  if (text.size() != 10 || text[4] != '-' || text[7] != '-') return false;
-  if (!parse_field(text.substr(0, 4), y) || !parse_field(text.substr(5, 2), m) || !parse_field(text.substr(8, 2), d) ||
-      m < 1 || m > 12 || d < 1 || d > 31) {
-    return false;
-  }
-  y -= m <= 2 ? 1 : 0;
-  const int era = (y >= 0 ? y : y - 399) / 400;
-  const auto yoe = static_cast<unsigned>(y - era * 400);
-  const unsigned doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
-  const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-  days = static_cast<double>(era) * 146097.0 + static_cast<double>(doe) - 719468.0;
-  return true;
-}
-
-bool parse_number(std::string_view text, double& value) { return parse_field(text, value) && std::isfinite(value); }
-
-}  // namespace
-
 SessionLog read_session_log(const std::string& path, CorpusFormat format) {
   RECKON_CHECK_ARG(format == CorpusFormat::kSessionsTsv || format == CorpusFormat::kDiginetica,
                    "a session log is sessions-tsv or diginetica, not ", to_string(format));
-  std::ifstream in(path);
-  if (!in) RECKON_THROW(StatusCode::kIoError, "cannot open ", path);
-  // Rows (session, item, time) grouped by session in order of first appearance, then time order (stable, so equal
-  // times keep file order).
-  const bool tsv = format == CorpusFormat::kSessionsTsv;
-  const char delimiter = tsv ? '\t' : ';';
-  const std::size_t session_col = 0, item_col = tsv ? 1 : 2, time_col = tsv ? 2 : 3, columns = tsv ? 3 : 5;
-  const std::size_t date_col = 4;  // diginetica
+  session::ClickReadOptions options;
+  options.format = format == CorpusFormat::kSessionsTsv ? session::ClickFormat::kSessionsTsv
+                                                        : session::ClickFormat::kDiginetica;
+  const session::ClickLog clicks = session::read_clicks(path, options);
   SessionLog log;
-  const auto report = [&log](const std::string& where) {
-    ++log.skipped_rows;
-    if (log.first_errors.size() < 10) log.first_errors.push_back(where);
-  };
-  std::unordered_map<std::string, std::size_t> session_index;
-  std::vector<std::string_view> cols;
-  std::string line;
-  std::int64_t line_no = 0;
-  while (std::getline(in, line)) {
-    ++line_no;
-    if (!line.empty() && line.back() == '\r') line.pop_back();
-    if (line.empty()) continue;
-    split_fields(line, delimiter, cols);
-    double time = 0, days = 0;
-    if (line_no == 1 && !(cols.size() > time_col && parse_number(cols[time_col], time))) continue;  // header
-    const std::string where = path + ":" + std::to_string(line_no) + ": ";
-    if (cols.size() != columns) {
-      report(where + "expected " + std::to_string(columns) + " columns, got " + std::to_string(cols.size()));
-      continue;
+  log.ids = clicks.session_names;
+  log.skipped_rows = clicks.skipped_rows;
+  log.first_errors = clicks.first_errors;
+  log.events.resize(log.ids.size());
+  for (std::int64_t s = 0; s < clicks.sessions(); ++s) {
+    for (std::int64_t i = clicks.begin(s); i < clicks.end(s); ++i) {
+      const auto at = static_cast<std::size_t>(i);
+      log.events[static_cast<std::size_t>(s)].push_back(
+          {clicks.times[at], clicks.item_names[static_cast<std::size_t>(clicks.items[at])]});
     }
-    if (!parse_number(cols[time_col], time) || cols[session_col].empty() || cols[item_col].empty()) {
-      report(where + "needs a session, an item and a numeric time");
-      continue;
-    }
-    if (!tsv) {
-      if (!parse_date(cols[date_col], days)) {
-        report(where + "eventdate '" + std::string(cols[date_col]) + "' is not YYYY-MM-DD");
-        continue;
-      }
-      time = days * 86400.0 + time / 1000.0;
-    }
-    const auto [it, added] = session_index.emplace(std::string(cols[session_col]), log.ids.size());
-    if (added) {
-      log.ids.emplace_back(cols[session_col]);
-      log.events.emplace_back();
-    }
-    log.events[it->second].push_back({time, std::string(cols[item_col])});
-  }
-  if (in.bad()) RECKON_THROW(StatusCode::kIoError, "error while reading ", path);
-  for (auto& session : log.events) {
-    std::stable_sort(session.begin(), session.end(),
-                     [](const SessionEvent& a, const SessionEvent& b) { return a.time < b.time; });
   }
   return log;
 }

@@ -30,8 +30,8 @@ inline constexpr std::int64_t kDefaultMaxSentence = 10000;
 Sequences read_sequences(const std::string& path, CorpusFormat format, std::int64_t max_length = kDefaultMaxSentence);
 
 // A session log (sessions-tsv or diginetica) kept with session ids and event times, for splitting it into training
-// and held-out sessions. Times are unix seconds: sessions-tsv's Time; diginetica's eventdate (YYYY-MM-DD) plus
-// timeframe (milliseconds since the session's start). read_sequences reads these formats through it.
+// and held-out sessions, read by the session module's reader (session/clicks.h: times in unix seconds, malformed
+// rows as "file:line: reason"). read_sequences reads these formats through it.
 struct SessionEvent {
   double time;
   std::string item;

@@ -245,4 +245,15 @@ fails("no items" item2vec train --input empty.txt --json)
 # The wrong format: every row malformed, and the message shows the first.
 fails("no items in the corpus (diginetica format; 2400 malformed rows, the first: sessions.tsv:2: expected 5 columns, got 1)" item2vec train
       --input sessions.tsv --format diginetica --output w.txt --json)
+
+# session prepare: 400 hourly sessions; the last 2 days (48 sessions) are test, the 2 days before validation.
+run(prepared session prepare --input sessions.tsv --out prepared --min-item-support 1 --test-days 2
+    --validation-days 2 --json)
+expect("${prepared}" splits test sessions EQUAL 48)
+expect("${prepared}" splits train_full sessions EQUAL 352)
+expect("${prepared}" splits validation sessions EQUAL 48)
+expect("${prepared}" splits train sessions EQUAL 304)
+fails("--train-fraction must be a fraction" session prepare --input sessions.tsv --out p2 --train-fraction 2/1)
+fails("sessions.tsv:2: expected 5 columns, got 1" session prepare --input sessions.tsv --format diginetica
+      --bad-rows fail --out p3)
 message(STATUS "reckon CLI: every command printed one JSON object")
