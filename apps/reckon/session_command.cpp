@@ -1,11 +1,18 @@
 // `reckon session ...`: session-based recommendation. `prepare` reads a click log in one of the field's formats and
-// writes the literature's preprocessing and time split (train_full, train, valid, test and a JSON summary).
+// writes the literature's preprocessing and time split (train_full, train, valid, test and a JSON summary); `train`
+// fits a baseline and saves it; `eval` ranks every item for every test click (one or several models side by side);
+// `recommend` answers one session.
 #include <fmt/format.h>
+#include <fmt/ranges.h>
+#include <unistd.h>
 
 #include <nlohmann/json.hpp>
+#include <sstream>
 
 #include "commands.h"
 #include "reckon/models/session/clicks.h"
+#include "reckon/models/session/evaluate.h"
+#include "reckon/models/session/recommender.h"
 #include "reckon/models/session/prepare.h"
 #include "reckon/runtime/file_io.h"
 #include "reckon/runtime/error.h"
@@ -117,12 +124,222 @@ void add_prepare(CLI::App* cmd) {
   set_run(p, &a->common, [a] { return run_prepare(*a); }, print_prepare);
 }
 
+// The options every command that builds a model shares.
+struct ModelArgs {
+  std::string model = "vsknn", train, format = "sessions-tsv", bad_rows = "skip";
+  RecommenderOptions options;
+};
+
+void add_model_options(CLI::App* cmd, ModelArgs& a, bool list) {
+  cmd->add_option("--model", a.model, list ? "pop | spop | iknn | sknn | vsknn, or several separated by commas"
+                                           : "pop | spop | iknn | sknn | vsknn")
+      ->capture_default_str();
+  cmd->add_option("--train", a.train, "training sessions (a click log)");
+  cmd->add_option("--format", a.format, "the click logs' format (as session prepare)")->capture_default_str();
+  cmd->add_option("--bad-rows", a.bad_rows, "skip | fail")->check(CLI::IsMember({"skip", "fail"}))->capture_default_str();
+  cmd->add_option("--neighbors", a.options.neighbors, "SKNN / V-SKNN: neighbour sessions that vote")->capture_default_str();
+  cmd->add_option("--sample", a.options.sample, "SKNN / V-SKNN: the most recent sessions sharing an item considered")
+      ->capture_default_str();
+  cmd->add_option("--knn-alpha", a.options.knn_alpha, "item-kNN: support exponent (0.5: cosine)")->capture_default_str();
+  cmd->add_option("--knn-lambda", a.options.knn_lambda, "item-kNN: shrinkage of the similarity (GRU4Rec's baseline: 20)")
+      ->capture_default_str();
+  cmd->add_flag("--self-similarity", a.options.self_similarity, "item-kNN: an item's similarity to itself is 1, not 0");
+}
+
+ClickLog read_log(const std::string& path, const ModelArgs& a) {
+  ClickReadOptions r;
+  r.format = parse_click_format(a.format);
+  r.bad_rows = a.bad_rows == "fail" ? BadRows::kFail : BadRows::kSkip;
+  return read_clicks(path, r);
+}
+
+std::vector<std::string> split_list(const std::string& text) {
+  std::vector<std::string> out;
+  std::stringstream in(text);
+  for (std::string item; std::getline(in, item, ',');) {
+    if (!item.empty()) out.push_back(item);
+  }
+  return out;
+}
+
+struct TrainArgs {
+  CommonOptions common;
+  ModelArgs model;
+  std::string save;
+};
+
+nlohmann::json run_train(const TrainArgs& a) {
+  RECKON_CHECK_ARG(!a.model.train.empty(), "--train is required");
+  RecommenderOptions o = a.model.options;
+  o.kind = parse_model_kind(a.model.model);
+  const ClickLog train = read_log(a.model.train, a.model);
+  const auto model = make_recommender(o, TrainingSessions::build(train));
+  save_recommender(*model, a.save);
+  return {{"model", a.model.model}, {"saved", a.save}, {"sessions", model->training().size()},
+          {"items", model->training().catalog.size()}, {"clicks", static_cast<std::int64_t>(model->training().items.size())},
+          {"skipped_rows", train.skipped_rows}};
+}
+
+struct EvalArgs {
+  CommonOptions common;
+  ModelArgs model;
+  std::string model_file, test, ks = "1,5,10,20";
+  EvalOptions options;
+};
+
+nlohmann::json metrics_json(const MetricSet& m, const std::vector<int>& ks) {
+  nlohmann::json j = {{"queries", m.queries}};
+  for (std::size_t i = 0; i < ks.size() && i < m.at.size(); ++i) {
+    const std::string k = std::to_string(ks[i]);
+    j["hr@" + k] = m.at[i].hit_rate;
+    j["mrr@" + k] = m.at[i].mrr;
+    j["ndcg@" + k] = m.at[i].ndcg;
+    j["pessimistic_hr@" + k] = m.pessimistic[i].hit_rate;
+    j["pessimistic_mrr@" + k] = m.pessimistic[i].mrr;
+  }
+  return j;
+}
+
+nlohmann::json result_json(const EvalResult& r) {
+  nlohmann::json by_length;
+  for (std::size_t b = 0; b < r.length_buckets.size(); ++b) by_length[r.length_buckets[b]] = metrics_json(r.by_length[b], r.ks);
+  return {{"metrics", metrics_json(r.all, r.ks)}, {"unseen_targets", r.unseen_targets},
+          {"rare_targets", metrics_json(r.rare, r.ks)}, {"by_session_length", by_length},
+          {"coverage", r.coverage}, {"mean_popularity", r.mean_popularity}, {"seconds", r.seconds},
+          {"queries_per_second", r.queries_per_second}};
+}
+
+std::vector<std::unique_ptr<SessionRecommender>> models_to_evaluate(const EvalArgs& a) {
+  std::vector<std::unique_ptr<SessionRecommender>> models;
+  if (!a.model_file.empty()) {
+    models.push_back(load_recommender(a.model_file));
+    return models;
+  }
+  RECKON_CHECK_ARG(!a.model.train.empty(), "give --model-file, or --model with --train");
+  const TrainingSessions training = TrainingSessions::build(read_log(a.model.train, a.model));
+  for (const std::string& name : split_list(a.model.model)) {
+    RecommenderOptions o = a.model.options;
+    o.kind = parse_model_kind(name);
+    models.push_back(make_recommender(o, training));
+  }
+  return models;
+}
+
+nlohmann::json run_eval(const EvalArgs& a) {
+  EvalOptions o = a.options;
+  o.ks.clear();
+  for (const std::string& k : split_list(a.ks)) {
+    int value = 0;
+    RECKON_CHECK_ARG(parse_field(k, value), "--k takes numbers separated by commas, got '", a.ks, "'");
+    o.ks.push_back(value);
+  }
+  o.threads = a.common.threads;
+  o.progress = !a.common.json && isatty(STDERR_FILENO);
+  const ClickLog test = read_log(a.test, a.model);
+  nlohmann::json results = nlohmann::json::array();
+  for (const auto& model : models_to_evaluate(a)) {
+    nlohmann::json j = result_json(evaluate(*model, test, o));
+    j["model"] = to_string(model->options().kind);
+    results.push_back(j);
+  }
+  return {{"test", a.test}, {"ks", o.ks}, {"exclude_seen", o.exclude_seen}, {"last_click_only", o.last_click_only},
+          {"test_sessions", test.sessions()}, {"results", results}};
+}
+
+void print_eval(const nlohmann::json& j) {
+  fmt::print("{} ({} sessions; {}{})\n", j["test"].get<std::string>(), j["test_sessions"].get<std::int64_t>(),
+             j["last_click_only"].get<bool>() ? "last click" : "every click",
+             j["exclude_seen"].get<bool>() ? ", the session's own items excluded" : ", all items ranked");
+  std::string header = fmt::format("{:<7}", "model");
+  for (const int k : j["ks"]) header += fmt::format(" {:>8} {:>8}", fmt::format("HR@{}", k), fmt::format("MRR@{}", k));
+  fmt::print("{} {:>9} {:>8} {:>10}\n", header, "coverage", "pop.", "queries/s");
+  for (const auto& r : j["results"]) {
+    std::string line = fmt::format("{:<7}", r["model"].get<std::string>());
+    for (const int k : j["ks"]) {
+      line += fmt::format(" {:>8.4f} {:>8.4f}", r["metrics"]["hr@" + std::to_string(k)].get<double>(),
+                          r["metrics"]["mrr@" + std::to_string(k)].get<double>());
+    }
+    fmt::print("{} {:>9.3f} {:>8.4f} {:>10.0f}\n", line, r["coverage"].get<double>(), r["mean_popularity"].get<double>(),
+               r["queries_per_second"].get<double>());
+  }
+}
+
+struct RecommendArgs {
+  CommonOptions common;
+  std::string model_file, session;
+  int k = 20;
+};
+
+nlohmann::json run_recommend(const RecommendArgs& a) {
+  const auto model = load_recommender(a.model_file);
+  const Catalog& catalog = model->training().catalog;
+  std::vector<std::int32_t> prefix;
+  std::vector<std::string> unknown;
+  for (const std::string& name : split_list(a.session)) {
+    prefix.push_back(catalog.lookup(name));
+    if (prefix.back() < 0) unknown.push_back(name);
+  }
+  RECKON_CHECK_ARG(!prefix.empty(), "--session needs at least one item");
+  RECKON_CHECK_ARG(a.k >= 1 && a.k <= 256, "--k must be in [1, 256], got ", a.k);
+  std::vector<float> scores(static_cast<std::size_t>(catalog.size()));
+  model->score(prefix, scores);
+  std::vector<std::int32_t> order(scores.size());
+  for (std::size_t i = 0; i < order.size(); ++i) order[i] = static_cast<std::int32_t>(i);
+  const auto k = std::min<std::size_t>(static_cast<std::size_t>(a.k), order.size());
+  std::partial_sort(order.begin(), order.begin() + static_cast<std::ptrdiff_t>(k), order.end(), [&](std::int32_t x, std::int32_t y) {
+    return scores[static_cast<std::size_t>(x)] != scores[static_cast<std::size_t>(y)] ? scores[static_cast<std::size_t>(x)] > scores[static_cast<std::size_t>(y)] : x < y;
+  });
+  nlohmann::json items = nlohmann::json::array();
+  for (std::size_t i = 0; i < k; ++i) {
+    items.push_back({{"item", catalog.names[static_cast<std::size_t>(order[i])]}, {"score", scores[static_cast<std::size_t>(order[i])]}});
+  }
+  return {{"model", to_string(model->options().kind)}, {"recommended", items}, {"unknown", unknown}};
+}
+
+void add_train_eval_recommend(CLI::App* cmd) {
+  auto t = std::make_shared<TrainArgs>();
+  auto* tr = cmd->add_subcommand("train", "Fit a session baseline on training sessions and save it");
+  add_model_options(tr, t->model, false);
+  tr->add_option("--save", t->save, "checkpoint to write")->required();
+  add_common_options(tr, t->common, kJson);
+  set_run(tr, &t->common, [t] { return run_train(*t); }, [](const nlohmann::json& j) {
+    fmt::print("{}: {} sessions, {} items; saved to {}\n", j["model"].get<std::string>(), j["sessions"].get<std::int64_t>(),
+               j["items"].get<std::int64_t>(), j["saved"].get<std::string>());
+  });
+
+  auto e = std::make_shared<EvalArgs>();
+  auto* ev = cmd->add_subcommand("eval", "Next-click HR / MRR / NDCG@K with every item ranked (the field's protocol)");
+  add_model_options(ev, e->model, true);
+  ev->add_option("--model-file", e->model_file, "a saved model (instead of --model and --train)");
+  ev->add_option("--test", e->test, "test sessions")->required();
+  ev->add_option("--k", e->ks, "cut-offs, separated by commas")->capture_default_str();
+  ev->add_flag("--exclude-seen", e->options.exclude_seen, "leave the session's own items out of the ranking");
+  ev->add_flag("--last-click", e->options.last_click_only, "only each session's last click is a target");
+  ev->add_option("--rare-below", e->options.rare_below, "targets with fewer training clicks are reported as rare")
+      ->capture_default_str();
+  ev->add_flag("--allow-leak", e->options.allow_leak, "accept test sessions that begin before training ends");
+  add_common_options(ev, e->common, kJson | kThreads);
+  set_run(ev, &e->common, [e] { return run_eval(*e); }, print_eval);
+
+  auto r = std::make_shared<RecommendArgs>();
+  auto* re = cmd->add_subcommand("recommend", "The top K items for a session so far");
+  re->add_option("--model-file", r->model_file, "a saved model")->required();
+  re->add_option("--session", r->session, "the session's items so far, oldest first, separated by commas")->required();
+  re->add_option("--k", r->k)->capture_default_str();
+  add_common_options(re, r->common, kJson);
+  set_run(re, &r->common, [r] { return run_recommend(*r); }, [](const nlohmann::json& j) {
+    if (!j["unknown"].empty()) fmt::print("not in the training items (ignored): {}\n", fmt::join(j["unknown"].get<std::vector<std::string>>(), ", "));
+    for (const auto& item : j["recommended"]) fmt::print("{:<24} {:.6g}\n", item["item"].get<std::string>(), item["score"].get<float>());
+  });
+}
+
 }  // namespace
 
 void add_session_command(CLI::App& app) {
-  auto* cmd = app.add_subcommand("session", "Session-based recommendation: prepare click logs");
+  auto* cmd = app.add_subcommand("session", "Session-based recommendation: prepare click logs, train, evaluate, recommend");
   cmd->require_subcommand(1);
   add_prepare(cmd);
+  add_train_eval_recommend(cmd);
 }
 
 }  // namespace reckon::cli
