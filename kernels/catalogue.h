@@ -15,9 +15,11 @@ std::vector<OpDescription> conv3d_ops();
 std::vector<OpDescription> dense_ops();
 std::vector<OpDescription> embedding_ops();
 std::vector<OpDescription> fm_ops();
+std::vector<OpDescription> gru_ops();
 std::vector<OpDescription> optim_ops();
 std::vector<OpDescription> random_ops();
 std::vector<OpDescription> skipgram_ops();
+std::vector<OpDescription> softmax_ops();
 std::vector<OpDescription> topk_ops();
 }  // namespace detail
 

@@ -12,6 +12,7 @@
 #include "commands.h"
 #include "reckon/models/session/clicks.h"
 #include "reckon/models/session/evaluate.h"
+#include "reckon/models/session/gru4rec.h"
 #include "reckon/models/session/recommender.h"
 #include "reckon/models/session/prepare.h"
 #include "reckon/runtime/file_io.h"
@@ -126,13 +127,14 @@ void add_prepare(CLI::App* cmd) {
 
 // The options every command that builds a model shares.
 struct ModelArgs {
-  std::string model = "vsknn", train, format = "sessions-tsv", bad_rows = "skip";
+  std::string model = "vsknn", train, format = "sessions-tsv", bad_rows = "skip", optimizer = "adam";
   RecommenderOptions options;
+  Gru4RecOptions gru;
 };
 
 void add_model_options(CLI::App* cmd, ModelArgs& a, bool list) {
-  cmd->add_option("--model", a.model, list ? "pop | spop | iknn | sknn | vsknn, or several separated by commas"
-                                           : "pop | spop | iknn | sknn | vsknn")
+  cmd->add_option("--model", a.model, list ? "pop | spop | iknn | sknn | vsknn | gru4rec, or several separated by commas"
+                                           : "pop | spop | iknn | sknn | vsknn | gru4rec")
       ->capture_default_str();
   cmd->add_option("--train", a.train, "training sessions (a click log)");
   cmd->add_option("--format", a.format, "the click logs' format (as session prepare)")->capture_default_str();
@@ -144,6 +146,36 @@ void add_model_options(CLI::App* cmd, ModelArgs& a, bool list) {
   cmd->add_option("--knn-lambda", a.options.knn_lambda, "item-kNN: shrinkage of the similarity (GRU4Rec's baseline: 20)")
       ->capture_default_str();
   cmd->add_flag("--self-similarity", a.options.self_similarity, "item-kNN: an item's similarity to itself is 1, not 0");
+  cmd->add_option("--hidden", a.gru.hidden, "GRU4Rec: hidden units")->capture_default_str();
+  cmd->add_option("--embedding", a.gru.embedding, "GRU4Rec: input embedding width (0: one-hot input)")->capture_default_str();
+  cmd->add_option("--batch", a.gru.batch, "GRU4Rec: parallel sessions per mini-batch")->capture_default_str();
+  cmd->add_option("--epochs", a.gru.epochs, "GRU4Rec: passes over the training sessions")->capture_default_str();
+  cmd->add_option("--lr", a.gru.learning_rate, "GRU4Rec: learning rate")->capture_default_str();
+  cmd->add_option("--optimizer", a.optimizer, "GRU4Rec: adam | adagrad | sgd")
+      ->check(CLI::IsMember({"adam", "adagrad", "sgd"}))
+      ->capture_default_str();
+  cmd->add_option("--dropout", a.gru.dropout, "GRU4Rec: dropout on the hidden state")->capture_default_str();
+}
+
+// Trains GRU4Rec on ctx, one progress line per epoch on a terminal; the epochs' summaries in `epochs`.
+std::unique_ptr<Gru4Rec> train_gru4rec(Context& ctx, const ModelArgs& a, const CommonOptions& common,
+                                       TrainingSessions training, nlohmann::json& epochs) {
+  Gru4RecOptions o = a.gru;
+  o.optimizer = parse_optimizer_kind(a.optimizer);
+  o.seed = common.seed;
+  auto model = std::make_unique<Gru4Rec>(ctx, o, std::move(training));
+  const bool show = !common.json && isatty(STDERR_FILENO);
+  epochs = nlohmann::json::array();
+  for (int e = 1; e <= o.epochs; ++e) {
+    const Gru4RecEpoch r = model->train_epoch(e, [&](double fraction, double rate) {
+      if (show) print_progress_line(e, o.epochs, fraction, rate, "clicks", 0);
+    });
+    if (!common.json) {
+      print_status_line(fmt::format("epoch {}/{}: loss {:.4f}, {:.0f} clicks/s", e, o.epochs, r.loss, r.clicks_per_second));
+    }
+    epochs.push_back({{"epoch", e}, {"loss", r.loss}, {"seconds", r.seconds}, {"clicks_per_second", r.clicks_per_second}});
+  }
+  return model;
 }
 
 ClickLog read_log(const std::string& path, const ModelArgs& a) {
@@ -170,14 +202,24 @@ struct TrainArgs {
 
 nlohmann::json run_train(const TrainArgs& a) {
   RECKON_CHECK_ARG(!a.model.train.empty(), "--train is required");
+  const ClickLog train = read_log(a.model.train, a.model);
+  TrainingSessions training = TrainingSessions::build(train);
+  nlohmann::json j = {{"model", a.model.model}, {"saved", a.save}, {"sessions", training.size()},
+                      {"items", training.catalog.size()}, {"clicks", static_cast<std::int64_t>(training.items.size())},
+                      {"skipped_rows", train.skipped_rows}};
+  if (a.model.model == "gru4rec") {
+    Context ctx = make_context(a.common);
+    nlohmann::json epochs;
+    const auto model = train_gru4rec(ctx, a.model, a.common, std::move(training), epochs);
+    model->save(a.save);
+    j["epochs"] = epochs;
+    j["device"] = ctx.device().str();
+    return j;
+  }
   RecommenderOptions o = a.model.options;
   o.kind = parse_model_kind(a.model.model);
-  const ClickLog train = read_log(a.model.train, a.model);
-  const auto model = make_recommender(o, TrainingSessions::build(train));
-  save_recommender(*model, a.save);
-  return {{"model", a.model.model}, {"saved", a.save}, {"sessions", model->training().size()},
-          {"items", model->training().catalog.size()}, {"clicks", static_cast<std::int64_t>(model->training().items.size())},
-          {"skipped_rows", train.skipped_rows}};
+  save_recommender(*make_recommender(o, std::move(training)), a.save);
+  return j;
 }
 
 struct EvalArgs {
@@ -209,15 +251,20 @@ nlohmann::json result_json(const EvalResult& r) {
           {"queries_per_second", r.queries_per_second}};
 }
 
-std::vector<std::unique_ptr<SessionRecommender>> models_to_evaluate(const EvalArgs& a) {
+std::vector<std::unique_ptr<SessionRecommender>> models_to_evaluate(Context& ctx, const EvalArgs& a,
+                                                                     nlohmann::json& training_log) {
   std::vector<std::unique_ptr<SessionRecommender>> models;
   if (!a.model_file.empty()) {
-    models.push_back(load_recommender(a.model_file));
+    models.push_back(load_any_recommender(ctx, a.model_file));
     return models;
   }
   RECKON_CHECK_ARG(!a.model.train.empty(), "give --model-file, or --model with --train");
   const TrainingSessions training = TrainingSessions::build(read_log(a.model.train, a.model));
   for (const std::string& name : split_list(a.model.model)) {
+    if (name == "gru4rec") {
+      models.push_back(train_gru4rec(ctx, a.model, a.common, training, training_log));
+      continue;
+    }
     RecommenderOptions o = a.model.options;
     o.kind = parse_model_kind(name);
     models.push_back(make_recommender(o, training));
@@ -236,10 +283,12 @@ nlohmann::json run_eval(const EvalArgs& a) {
   o.threads = a.common.threads;
   o.progress = !a.common.json && isatty(STDERR_FILENO);
   const ClickLog test = read_log(a.test, a.model);
-  nlohmann::json results = nlohmann::json::array();
-  for (const auto& model : models_to_evaluate(a)) {
+  Context ctx = make_context(a.common);
+  nlohmann::json results = nlohmann::json::array(), training_log;
+  for (const auto& model : models_to_evaluate(ctx, a, training_log)) {
     nlohmann::json j = result_json(evaluate(*model, test, o));
-    j["model"] = to_string(model->options().kind);
+    j["model"] = model->name();
+    if (model->name() == "gru4rec" && !training_log.is_null()) j["epochs"] = training_log;
     results.push_back(j);
   }
   return {{"test", a.test}, {"ks", o.ks}, {"exclude_seen", o.exclude_seen}, {"last_click_only", o.last_click_only},
@@ -271,7 +320,8 @@ struct RecommendArgs {
 };
 
 nlohmann::json run_recommend(const RecommendArgs& a) {
-  const auto model = load_recommender(a.model_file);
+  Context ctx = make_context(a.common);
+  const auto model = load_any_recommender(ctx, a.model_file);
   const Catalog& catalog = model->training().catalog;
   std::vector<std::int32_t> prefix;
   std::vector<std::string> unknown;
@@ -293,7 +343,7 @@ nlohmann::json run_recommend(const RecommendArgs& a) {
   for (std::size_t i = 0; i < k; ++i) {
     items.push_back({{"item", catalog.names[static_cast<std::size_t>(order[i])]}, {"score", scores[static_cast<std::size_t>(order[i])]}});
   }
-  return {{"model", to_string(model->options().kind)}, {"recommended", items}, {"unknown", unknown}};
+  return {{"model", model->name()}, {"recommended", items}, {"unknown", unknown}};
 }
 
 void add_train_eval_recommend(CLI::App* cmd) {
@@ -301,7 +351,7 @@ void add_train_eval_recommend(CLI::App* cmd) {
   auto* tr = cmd->add_subcommand("train", "Fit a session baseline on training sessions and save it");
   add_model_options(tr, t->model, false);
   tr->add_option("--save", t->save, "checkpoint to write")->required();
-  add_common_options(tr, t->common, kJson);
+  add_common_options(tr, t->common, kJson | kDevice | kThreads | kSeed);
   set_run(tr, &t->common, [t] { return run_train(*t); }, [](const nlohmann::json& j) {
     fmt::print("{}: {} sessions, {} items; saved to {}\n", j["model"].get<std::string>(), j["sessions"].get<std::int64_t>(),
                j["items"].get<std::int64_t>(), j["saved"].get<std::string>());
@@ -318,7 +368,7 @@ void add_train_eval_recommend(CLI::App* cmd) {
   ev->add_option("--rare-below", e->options.rare_below, "targets with fewer training clicks are reported as rare")
       ->capture_default_str();
   ev->add_flag("--allow-leak", e->options.allow_leak, "accept test sessions that begin before training ends");
-  add_common_options(ev, e->common, kJson | kThreads);
+  add_common_options(ev, e->common, kJson | kDevice | kThreads | kSeed);
   set_run(ev, &e->common, [e] { return run_eval(*e); }, print_eval);
 
   auto r = std::make_shared<RecommendArgs>();
@@ -326,7 +376,7 @@ void add_train_eval_recommend(CLI::App* cmd) {
   re->add_option("--model-file", r->model_file, "a saved model")->required();
   re->add_option("--session", r->session, "the session's items so far, oldest first, separated by commas")->required();
   re->add_option("--k", r->k)->capture_default_str();
-  add_common_options(re, r->common, kJson);
+  add_common_options(re, r->common, kJson | kDevice);
   set_run(re, &r->common, [r] { return run_recommend(*r); }, [](const nlohmann::json& j) {
     if (!j["unknown"].empty()) fmt::print("not in the training items (ignored): {}\n", fmt::join(j["unknown"].get<std::vector<std::string>>(), ", "));
     for (const auto& item : j["recommended"]) fmt::print("{:<24} {:.6g}\n", item["item"].get<std::string>(), item["score"].get<float>());

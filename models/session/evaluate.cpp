@@ -82,18 +82,20 @@ void run_batch(Context& ctx, const SessionRecommender& model, const IndexedSessi
   const std::int64_t n = model.training().catalog.size();
   out.scores.resize(static_cast<std::size_t>(count * n));
   out.ranks.assign(static_cast<std::size_t>(count), Rank{});
-#pragma omp parallel for num_threads(ctx.cpu_threads()) schedule(dynamic, 4)
+  std::vector<std::span<const std::int32_t>> prefixes;
   for (std::int64_t q = 0; q < count; ++q) {
-    const Query& query = queries[q];
+    prefixes.emplace_back(test.items.data() + queries[q].first, static_cast<std::size_t>(queries[q].length));
+  }
+  model.score_batch(prefixes, out.scores.data(), ctx.cpu_threads());
+#pragma omp parallel for num_threads(ctx.cpu_threads()) schedule(static)
+  for (std::int64_t q = 0; q < count; ++q) {
     float* row = out.scores.data() + q * n;
-    const std::span<const std::int32_t> prefix(test.items.data() + query.first, static_cast<std::size_t>(query.length));
-    model.score(prefix, {row, static_cast<std::size_t>(n)});
     if (exclude_seen) {
-      for (const std::int32_t item : prefix) {
+      for (const std::int32_t item : prefixes[static_cast<std::size_t>(q)]) {
         if (item >= 0) row[item] = -std::numeric_limits<float>::infinity();
       }
     }
-    if (query.target >= 0) out.ranks[static_cast<std::size_t>(q)] = rank_of(row, n, query.target);
+    if (queries[q].target >= 0) out.ranks[static_cast<std::size_t>(q)] = rank_of(row, n, queries[q].target);
   }
   out.top.resize(static_cast<std::size_t>(count * k));
   out.top_scores.resize(out.top.size());

@@ -128,6 +128,7 @@ ClickLog filter_log(const ClickLog& log, const PrepareOptions& o, PrepareCounts&
 PrepareOptions default_prepare_options(ClickFormat format) {
   PrepareOptions o;
   if (format == ClickFormat::kDiginetica) o.test_days = o.validation_days = 7;
+  if (format == ClickFormat::kMovieLens) o.test_days = o.validation_days = 365;  // 22 years of sparse ratings
   return o;
 }
 

@@ -23,7 +23,8 @@ struct PrepareOptions {
   Straddling straddling = Straddling::kDrop;
   bool allow_leak = false;               // accept test sessions that begin before training ends
 };
-// The field's defaults for a format: DIGINETICA's test and validation spans are 7 days, the others' 1 day.
+// The field's defaults for a format: DIGINETICA's test and validation spans are 7 days, MovieLens's 365 (its
+// ratings span 22 years), the others' 1 day.
 PrepareOptions default_prepare_options(ClickFormat format);
 
 struct SplitSummary {

@@ -77,6 +77,16 @@ TrainingSessions TrainingSessions::build(const ClickLog& train) {
   return t;
 }
 
+void SessionRecommender::score_batch(std::span<const std::span<const std::int32_t>> prefixes, float* scores,
+                                     int threads) const {
+  const auto n = static_cast<std::size_t>(training_.catalog.size());
+  const auto count = static_cast<std::int64_t>(prefixes.size());
+#pragma omp parallel for num_threads(threads > 0 ? threads : 1) schedule(dynamic, 4)
+  for (std::int64_t q = 0; q < count; ++q) {
+    score(prefixes[static_cast<std::size_t>(q)], {scores + static_cast<std::size_t>(q) * n, n});
+  }
+}
+
 namespace {
 
 struct KindName {

@@ -73,6 +73,10 @@ class SessionRecommender {
   // scores[i] for every catalogue item i given the session's clicks so far (catalogue indices, oldest first, never
   // empty; -1 for an unknown item, which models ignore). Safe to call from several threads at once.
   virtual void score(std::span<const std::int32_t> prefix, std::span<float> scores) const = 0;
+  // scores[q · N + i] for each prefix q (row-major [Q, N], on the host); by default each prefix on its own, in
+  // parallel on `threads` threads. Recurrent models run the batch together.
+  virtual void score_batch(std::span<const std::span<const std::int32_t>> prefixes, float* scores, int threads) const;
+  virtual std::string name() const { return to_string(options_.kind); }
   const RecommenderOptions& options() const { return options_; }
   const TrainingSessions& training() const { return training_; }
 
@@ -91,7 +95,7 @@ std::unique_ptr<SessionRecommender> make_recommender(const RecommenderOptions& o
 std::unique_ptr<SessionRecommender> make_knn_recommender(const RecommenderOptions& options, TrainingSessions training);
 
 // Checkpoint (the runtime's envelope, kind "session"): the options and the training sessions, from which a
-// memory-based model is rebuilt exactly.
+// memory-based model is rebuilt exactly. load_recommender also reads GRU4Rec's checkpoints (kind "gru4rec").
 void save_recommender(const SessionRecommender& model, const std::string& path);
 std::unique_ptr<SessionRecommender> load_recommender(const std::string& path);
 

@@ -1,0 +1,21 @@
+// Internal (not installed): what softmax.cpp and softmax.cu share. The contract is softmax.h.
+#pragma once
+
+#include <cstdint>
+
+#include "reckon/kernels/softmax/softmax.h"
+
+namespace reckon::detail {
+
+struct SoftmaxArgs {
+  std::int64_t rows, cols;
+  const float* logits;
+  const std::int32_t* targets;
+  float* losses;
+  float* diff;
+  float scale;
+};
+
+void softmax_cross_entropy_cuda(Context& ctx, const SoftmaxArgs& a);
+
+}  // namespace reckon::detail

@@ -1,0 +1,67 @@
+// GRU4Rec (Hidasi et al. 2016; Hidasi & Karatzoglou 2018): a GRU over the session's clicks, trained with
+// session-parallel mini-batches (each of B slots runs through one session after another; a slot's hidden state
+// starts at zero with each new session) and a cross-entropy loss over the whole catalogue. Built from layers and
+// the gru and softmax kernel families, on the CPU or a GPU.
+//
+// The input is one-hot by default (embedding 0): the item's row of W_x, a [N, 3H] table updated sparsely, as
+// GRU4Rec's default; with embedding E > 0 an [N, E] table and a linear layer E -> 3H. The output layer scores every
+// item from the (dropped-out) hidden state: [H, N] weights and a bias. The hidden state is carried from click to
+// click but gradients do not flow back through time (as in GRU4Rec's training).
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "reckon/kernels/optim/optimizer.h"
+#include "reckon/models/session/recommender.h"
+#include "reckon/runtime/context.h"
+
+namespace reckon::session {
+
+struct Gru4RecOptions {
+  std::int64_t hidden = 100;
+  std::int64_t embedding = 0;  // 0: one-hot input
+  std::int64_t batch = 32;
+  // Adam, learning rate 0.01, dropout 0.5, 10 epochs: chosen on the validation splits of the YooChoose and
+  // DIGINETICA samples (docs/SESSIONS.md).
+  int epochs = 10;
+  OptimizerKind optimizer = OptimizerKind::kAdam;
+  float learning_rate = 0.01f;
+  float dropout = 0.5f;       // on the hidden state fed to the output layer
+  std::int64_t max_prefix = 50;  // scoring: a query's state is built from its last max_prefix clicks
+  std::uint64_t seed = 1;
+};
+
+struct Gru4RecEpoch {
+  int epoch = 0;
+  double loss = 0;  // mean cross-entropy per click
+  double seconds = 0, clicks_per_second = 0;
+};
+
+class Gru4Rec final : public SessionRecommender {
+ public:
+  Gru4Rec(Context& ctx, const Gru4RecOptions& options, TrainingSessions training);
+  ~Gru4Rec() override;
+  // One epoch over the training sessions; throws kNumericalError when the loss stops being finite.
+  Gru4RecEpoch train_epoch(int epoch, const std::function<void(double fraction, double clicks_per_second)>& progress = {});
+  void score(std::span<const std::int32_t> prefix, std::span<float> scores) const override;
+  void score_batch(std::span<const std::span<const std::int32_t>> prefixes, float* scores, int threads) const override;
+  std::string name() const override { return "gru4rec"; }
+  const Gru4RecOptions& gru_options() const { return gru_options_; }
+
+  // Checkpoint kind "gru4rec": the options, the catalogue and every parameter and optimizer state.
+  void save(const std::string& path) const;
+  static std::unique_ptr<Gru4Rec> load(Context& ctx, const std::string& path);
+
+ private:
+  struct Impl;
+  Gru4RecOptions gru_options_;
+  std::unique_ptr<Impl> impl_;
+};
+
+// A saved session model of any kind: GRU4Rec's on ctx's device, the memory-based ones on the host.
+std::unique_ptr<SessionRecommender> load_any_recommender(Context& ctx, const std::string& path);
+
+}  // namespace reckon::session
