@@ -263,6 +263,11 @@ run(session_saved session eval --model-file vsknn.ckpt --test prepared/test.tsv 
 expect("${session_saved}" results 0 metrics queries EQUAL 48)
 run(session_rec session recommend --model-file vsknn.ckpt --session 3,4 --k 5 --json)
 expect("${session_rec}" recommended 4 score GREATER 0)
+run(gru_trained session train --model gru4rec --train prepared/train_full.tsv --epochs 2 --hidden 16 --device cpu
+    --save gru.ckpt --json)
+expect("${gru_trained}" epochs 1 loss GREATER 0)
+run(gru_eval session eval --model-file gru.ckpt --test prepared/test.tsv --device cpu --json)
+expect("${gru_eval}" results 0 metrics queries EQUAL 240)
 fails("test sessions begin before the training data ends" session eval --model pop --train sessions.tsv
       --test prepared/test.tsv)
 fails("give --model-file, or --model with --train" session eval --test prepared/test.tsv)
