@@ -414,12 +414,12 @@ nlohmann::json run_eval(const EvalArgs& a) {
 
 void print_next_item(const nlohmann::json& j) {
   if (j["hr"].is_null()) {
-    fmt::print("no test position has a known next item and context ({} skipped): HR and MRR undefined\n",
+    fmt::print("no test position ({} targets unknown to the vectors): HR and MRR undefined\n",
                j["skipped"].get<std::int64_t>());
     return;
   }
   const int k = j["k"].get<int>();
-  fmt::print("next item over {} positions ({} skipped: unknown item or context); query: {}\n",
+  fmt::print("next item over {} positions ({} targets unknown to the vectors, counted as misses); query: {}\n",
              j["queries"].get<std::int64_t>(), j["skipped"].get<std::int64_t>(),
              j["protocol"]["query"].get<std::string>());
   fmt::print("  item2vec    HR@{} {:.4f}  MRR@{} {:.4f}\n", k, j["hr"].get<double>(), k, j["mrr"].get<double>());

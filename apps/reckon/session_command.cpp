@@ -10,6 +10,8 @@
 #include <sstream>
 
 #include "commands.h"
+#include "reckon/models/item2vec/evaluate.h"
+#include "reckon/models/item2vec/vectors.h"
 #include "reckon/models/session/clicks.h"
 #include "reckon/models/session/evaluate.h"
 #include "reckon/models/session/gru4rec.h"
@@ -127,13 +129,14 @@ void add_prepare(CLI::App* cmd) {
 
 // The options every command that builds a model shares.
 struct ModelArgs {
-  std::string model = "vsknn", train, format = "sessions-tsv", bad_rows = "skip", optimizer = "adam";
+  std::string model = "vsknn", train, format = "sessions-tsv", bad_rows = "skip", optimizer = "adam", vectors;
+  int context_window = 1;
   RecommenderOptions options;
   Gru4RecOptions gru;
 };
 
 void add_model_options(CLI::App* cmd, ModelArgs& a, bool list) {
-  cmd->add_option("--model", a.model, list ? "pop | spop | iknn | sknn | vsknn | gru4rec, or several separated by commas"
+  cmd->add_option("--model", a.model, list ? "pop | spop | iknn | sknn | vsknn | gru4rec | item2vec, or several separated by commas"
                                            : "pop | spop | iknn | sknn | vsknn | gru4rec")
       ->capture_default_str();
   cmd->add_option("--train", a.train, "training sessions (a click log)");
@@ -146,6 +149,10 @@ void add_model_options(CLI::App* cmd, ModelArgs& a, bool list) {
   cmd->add_option("--knn-lambda", a.options.knn_lambda, "item-kNN: shrinkage of the similarity (GRU4Rec's baseline: 20)")
       ->capture_default_str();
   cmd->add_flag("--self-similarity", a.options.self_similarity, "item-kNN: an item's similarity to itself is 1, not 0");
+  cmd->add_option("--vectors", a.vectors, "item2vec: item vectors (reckon item2vec train's output); the catalogue "
+                  "is their rows");
+  cmd->add_option("--context-window", a.context_window, "item2vec: the last items whose mean vector is the query "
+                  "(0: all)")->capture_default_str();
   cmd->add_option("--hidden", a.gru.hidden, "GRU4Rec: hidden units")->capture_default_str();
   cmd->add_option("--embedding", a.gru.embedding, "GRU4Rec: input embedding width (0: one-hot input)")->capture_default_str();
   cmd->add_option("--batch", a.gru.batch, "GRU4Rec: parallel sessions per mini-batch")->capture_default_str();
@@ -251,6 +258,12 @@ nlohmann::json result_json(const EvalResult& r) {
           {"queries_per_second", r.queries_per_second}};
 }
 
+std::unique_ptr<SessionRecommender> vector_model(Context& ctx, const ModelArgs& a) {
+  RECKON_CHECK_ARG(!a.vectors.empty(), "--model item2vec needs --vectors");
+  const item2vec::KeyedVectors kv = item2vec::load_word2vec(a.vectors);
+  return item2vec::make_vector_recommender(item2vec::SimilarityIndex(ctx, kv), kv, a.context_window);
+}
+
 std::vector<std::unique_ptr<SessionRecommender>> models_to_evaluate(Context& ctx, const EvalArgs& a,
                                                                      nlohmann::json& training_log) {
   std::vector<std::unique_ptr<SessionRecommender>> models;
@@ -258,9 +271,18 @@ std::vector<std::unique_ptr<SessionRecommender>> models_to_evaluate(Context& ctx
     models.push_back(load_any_recommender(ctx, a.model_file));
     return models;
   }
+  const std::vector<std::string> names = split_list(a.model.model);
+  if (names == std::vector<std::string>{"item2vec"} && a.model.train.empty()) {
+    models.push_back(vector_model(ctx, a.model));  // vectors alone: no training sessions needed
+    return models;
+  }
   RECKON_CHECK_ARG(!a.model.train.empty(), "give --model-file, or --model with --train");
   const TrainingSessions training = TrainingSessions::build(read_log(a.model.train, a.model));
-  for (const std::string& name : split_list(a.model.model)) {
+  for (const std::string& name : names) {
+    if (name == "item2vec") {
+      models.push_back(vector_model(ctx, a.model));
+      continue;
+    }
     if (name == "gru4rec") {
       models.push_back(train_gru4rec(ctx, a.model, a.common, training, training_log));
       continue;

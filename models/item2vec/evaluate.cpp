@@ -4,9 +4,12 @@
 #include <cctype>
 #include <cmath>
 #include <fstream>
+#include <limits>
 #include <numeric>
 #include <sstream>
 
+#include "reckon/kernels/dense/dense.h"
+#include "reckon/models/session/evaluate.h"
 #include "reckon/runtime/error.h"
 #include "reckon/runtime/file_io.h"
 
@@ -59,87 +62,102 @@ std::string describe(const NextItemOptions& o) {
 
 namespace {
 
-// One batch of next-item queries: contexts, what each leaves out of the ranking, and the item that came next.
-struct NextItemBatch {
-  std::vector<std::vector<std::int32_t>> contexts, excluded;
-  std::vector<std::int32_t> targets;
+// Item vectors as a session model: an item's score is the cosine between its vector and the mean of the context's
+// normalised vectors (the last `window` known items, 0: all). The catalogue is the vectors' rows in order, which is
+// popularity order for files reckon, word2vec.c or gensim write, so ties fall to the more frequent item.
+class VectorRecommender final : public session::SessionRecommender {
+ public:
+  VectorRecommender(const SimilarityIndex& index, session::TrainingSessions catalog, int window)
+      : SessionRecommender(session::RecommenderOptions{}, std::move(catalog)), table_(index.normalized()),
+        rows_(index.rows()), dim_(index.dim()), window_(window) {}
+
+  void score(std::span<const std::int32_t> prefix, std::span<float> scores) const override {
+    const std::span<const std::int32_t> one[] = {prefix};
+    score_batch(one, scores.data(), 1);
+  }
+
+  void score_batch(std::span<const std::span<const std::int32_t>> prefixes, float* scores, int threads) const override {
+    const std::int64_t D = dim_, N = rows_, Q = static_cast<std::int64_t>(prefixes.size());
+    std::vector<float> queries(static_cast<std::size_t>(Q * D), 0.0f);
+    const std::vector<float>& table = table_;
+    for (std::int64_t q = 0; q < Q; ++q) {
+      const auto& prefix = prefixes[static_cast<std::size_t>(q)];
+      const std::size_t first = window_ > 0 && prefix.size() > static_cast<std::size_t>(window_) ? prefix.size() - static_cast<std::size_t>(window_) : 0;
+      for (std::size_t t = first; t < prefix.size(); ++t) {
+        if (prefix[t] < 0) continue;
+        for (std::int64_t d = 0; d < D; ++d) queries[static_cast<std::size_t>(q * D + d)] += table[static_cast<std::size_t>(prefix[t] * D + d)];
+      }
+    }
+    Context cpu(Device::cpu());
+    if (threads > 0) cpu.set_cpu_threads(threads);
+    // scores[Q, N] = queries[Q, D] · tableᵀ (the mean's scale does not change a ranking).
+    linear_bwd_data(cpu, TensorView::contiguous(queries.data(), DType::kF32, Device::cpu(), {Q, D}),
+                    TensorView::contiguous(const_cast<float*>(table.data()), DType::kF32, Device::cpu(), {N, D}),
+                    TensorView::contiguous(scores, DType::kF32, Device::cpu(), {Q, N}));
+  }
+
+  std::string name() const override { return "item2vec"; }
+
+ private:
+  std::vector<float> table_;  // [rows, dim], normalised
+  std::int64_t rows_, dim_;
+  int window_;
 };
 
-void score_batch(const SimilarityIndex& index, const NextItemBatch& b, int k, NextItemResult& r) {
-  const auto found = index.recommend(b.contexts, k, b.excluded);
-  for (std::size_t q = 0; q < b.contexts.size(); ++q) {
-    for (std::size_t j = 0; j < found[q].size(); ++j) {
-      if (found[q][j].id == b.targets[q]) {
-        r.hit_rate += 1;
-        r.mrr += 1.0 / static_cast<double>(j + 1);
-        break;
-      }
-    }
-    // Popularity: the first k rows not left out.
-    const auto& left_out = b.excluded[q];
-    int rank = 0;
-    for (std::int64_t id = 0; id < index.rows() && rank < k; ++id) {
-      if (std::find(left_out.begin(), left_out.end(), static_cast<std::int32_t>(id)) != left_out.end()) continue;
-      ++rank;
-      if (id == b.targets[q]) {
-        r.popularity_hit_rate += 1;
-        r.popularity_mrr += 1.0 / rank;
-        break;
-      }
-    }
-  }
-  r.queries += static_cast<std::int64_t>(b.contexts.size());
+// The index's rows as a catalogue (counts decreasing with the row, so that row order is the tie-break).
+session::TrainingSessions catalog_of(const SimilarityIndex& index, const KeyedVectors& vectors) {
+  std::vector<std::string> names(vectors.tokens.begin(), vectors.tokens.begin() + index.rows());
+  std::vector<std::int64_t> counts(names.size());
+  for (std::size_t i = 0; i < counts.size(); ++i) counts[i] = static_cast<std::int64_t>(counts.size() - i);
+  session::TrainingSessions t;
+  t.catalog = session::Catalog::from_names(std::move(names), std::move(counts));
+  t.end_time = -std::numeric_limits<double>::infinity();  // no training times: nothing to leak
+  return t;
 }
 
-// The known items of ids[from, t) (unknown ones are -1).
-std::vector<std::int32_t> known_items(const std::vector<std::int32_t>& ids, std::size_t from, std::size_t t) {
-  std::vector<std::int32_t> out;
-  for (std::size_t j = from; j < t; ++j) {
-    if (ids[j] >= 0) out.push_back(ids[j]);
+// Sequences as a click log, clicks one second apart.
+session::ClickLog click_log_of(const Sequences& sessions) {
+  session::ClickLog log;
+  session::ClickLogBuilder builder(log);
+  for (std::int64_t s = 0; s < sessions.size(); ++s) {
+    for (std::int64_t i = sessions.offsets[static_cast<std::size_t>(s)]; i < sessions.offsets[static_cast<std::size_t>(s) + 1]; ++i) {
+      builder.add(builder.item(sessions.tokens[static_cast<std::size_t>(i)]), static_cast<double>(i));
+    }
+    builder.end_session(std::to_string(s));
   }
-  return out;
+  return log;
 }
 
 }  // namespace
+
+std::unique_ptr<session::SessionRecommender> make_vector_recommender(const SimilarityIndex& index,
+                                                                     const KeyedVectors& vectors, int context_window) {
+  RECKON_CHECK_ARG(context_window >= 0, "context window must be >= 0 (0: all previous items)");
+  return std::make_unique<VectorRecommender>(index, catalog_of(index, vectors), context_window);
+}
 
 NextItemResult evaluate_next_item(const SimilarityIndex& index, const KeyedVectors& vectors, const Sequences& sessions,
                                   const NextItemOptions& o) {
   RECKON_CHECK_ARG(o.k >= 1, "k must be >= 1");
   RECKON_CHECK_ARG(o.context_window >= 0, "context window must be >= 0 (0: all previous items)");
+  const session::TrainingSessions catalog = catalog_of(index, vectors);
+  const VectorRecommender model(index, catalog, o.context_window);
+  session::RecommenderOptions pop_options;
+  pop_options.kind = session::ModelKind::kPop;
+  const auto pop = session::make_recommender(pop_options, catalog);
+  session::EvalOptions e;
+  e.ks = {std::min(o.k, 256)};
+  e.exclude_seen = o.exclude_seen;
+  const session::ClickLog log = click_log_of(sessions);
+  const session::EvalResult m = session::evaluate(model, log, e), p = session::evaluate(*pop, log, e);
   NextItemResult r;
   r.k = o.k;
-  NextItemBatch batch;
-  std::vector<std::int32_t> ids;
-  for (std::int64_t s = 0; s < sessions.size(); ++s) {
-    ids.clear();
-    for (std::int64_t i = sessions.offsets[static_cast<std::size_t>(s)]; i < sessions.offsets[static_cast<std::size_t>(s) + 1]; ++i) {
-      const std::int32_t id = vectors.lookup(sessions.tokens[static_cast<std::size_t>(i)]);
-      ids.push_back(id < index.rows() ? id : -1);
-    }
-    const auto window = static_cast<std::size_t>(o.context_window);
-    for (std::size_t t = 1; t < ids.size(); ++t) {
-      std::vector<std::int32_t> context = known_items(ids, window > 0 && t > window ? t - window : 0, t);
-      if (ids[t] < 0 || context.empty()) {
-        ++r.skipped;
-        continue;
-      }
-      batch.excluded.push_back(o.exclude_seen ? known_items(ids, 0, t) : std::vector<std::int32_t>{});
-      batch.contexts.push_back(std::move(context));
-      batch.targets.push_back(ids[t]);
-      if (batch.contexts.size() == 1024) {
-        score_batch(index, batch, o.k, r);
-        batch = {};
-      }
-    }
-  }
-  if (!batch.contexts.empty()) score_batch(index, batch, o.k, r);
-  if (r.queries > 0) {
-    const auto n = static_cast<double>(r.queries);
-    r.hit_rate /= n;
-    r.mrr /= n;
-    r.popularity_hit_rate /= n;
-    r.popularity_mrr /= n;
-  }
+  r.queries = m.all.queries;
+  r.skipped = m.unseen_targets;
+  r.hit_rate = m.all.at[0].hit_rate;
+  r.mrr = m.all.at[0].mrr;
+  r.popularity_hit_rate = p.all.at[0].hit_rate;
+  r.popularity_mrr = p.all.at[0].mrr;
   return r;
 }
 

@@ -7,7 +7,10 @@
 #include <string>
 #include <vector>
 
+#include <memory>
+
 #include "reckon/models/item2vec/corpus.h"
+#include "reckon/models/session/recommender.h"
 #include "reckon/models/item2vec/vectors.h"
 
 namespace reckon::item2vec {
@@ -23,16 +26,24 @@ std::string describe(const NextItemOptions& options);  // e.g. "last item; all i
 
 struct NextItemResult {
   int k = 0;
-  std::int64_t queries = 0;   // positions with a known next item and a known context
-  std::int64_t skipped = 0;   // positions whose next item or whole context is out of vocabulary
+  std::int64_t queries = 0;   // every position t >= 1 (the session evaluator's protocol)
+  std::int64_t skipped = 0;   // of those, targets the vectors lack: counted as misses
   double hit_rate = 0, mrr = 0;                        // the model
   double popularity_hit_rate = 0, popularity_mrr = 0;  // the k most frequent items (row order)
 };
-// For every session and every position t >= 1: the items before t (the last `context_window`) query the model, and
-// the item at t is looked up in the top k. Popularity is the vectors' row order, which is frequency order for files
-// written by reckon, word2vec.c or gensim.
+// The session evaluator (session/evaluate.h) over the vectors as a session model: for every session and every
+// position t >= 1 the items before t (the last `context_window` known ones) query the model, every row is ranked
+// (ties by row order, never in the target's favour), and the item at t is looked up in the top k; a target the
+// vectors lack is a miss, a context with no known item scores every row alike. Popularity is the vectors' row order,
+// which is frequency order for files written by reckon, word2vec.c or gensim. k is capped at 256.
 NextItemResult evaluate_next_item(const SimilarityIndex& index, const KeyedVectors& vectors, const Sequences& sessions,
                                   const NextItemOptions& options = {});
+
+// The vectors as a session model (session/recommender.h): the catalogue is the index's rows in order (popularity
+// order for frequency-ordered files), an item's score the cosine with the mean of the last `context_window` known
+// items' normalised vectors (0: all). It keeps its own copy of the normalised table.
+std::unique_ptr<session::SessionRecommender> make_vector_recommender(const SimilarityIndex& index,
+                                                                     const KeyedVectors& vectors, int context_window);
 
 struct AnalogySection {
   std::string name;

@@ -268,6 +268,8 @@ run(gru_trained session train --model gru4rec --train prepared/train_full.tsv --
 expect("${gru_trained}" epochs 1 loss GREATER 0)
 run(gru_eval session eval --model-file gru.ckpt --test prepared/test.tsv --device cpu --json)
 expect("${gru_eval}" results 0 metrics queries EQUAL 240)
+run(i2v_session session eval --model item2vec --vectors v.txt --test prepared/test.tsv --k 20 --json)
+expect("${i2v_session}" results 0 metrics queries EQUAL 240)
 fails("test sessions begin before the training data ends" session eval --model pop --train sessions.tsv
       --test prepared/test.tsv)
 fails("give --model-file, or --model with --train" session eval --test prepared/test.tsv)

@@ -197,23 +197,25 @@ TEST(Item2vecEvaluate, NextItemRanksTheSessionsOwnItemsByDefault) {
   const SimilarityIndex index(ctx, kv);
   NextItemOptions field;
   field.k = 2;
-  // a -> a: rank 1 (the query itself); a -> b: rank 2 behind a. Popularity p, a: a at 2, b missed.
+  // The session evaluator's protocol: every position is a query. a -> a: rank 1 (the query itself); a -> b: rank 2
+  // behind a; zz -> b: no known context, every row scores alike, so b ranks behind p and a (3: a miss).
+  // Popularity (rows p, a, b, c): a at 2, b at 3 twice.
   const NextItemResult f = evaluate_next_item(index, kv, sessions, field);
-  EXPECT_EQ(f.queries, 2);
-  EXPECT_EQ(f.skipped, 1);  // the unknown "zz" leaves no context
-  EXPECT_DOUBLE_EQ(f.hit_rate, 1.0);
-  EXPECT_DOUBLE_EQ(f.mrr, 0.75);
-  EXPECT_DOUBLE_EQ(f.popularity_hit_rate, 0.5);
-  EXPECT_DOUBLE_EQ(f.popularity_mrr, 0.25);
+  EXPECT_EQ(f.queries, 3);
+  EXPECT_EQ(f.skipped, 0);  // every target is a known row
+  EXPECT_DOUBLE_EQ(f.hit_rate, 2.0 / 3.0);
+  EXPECT_DOUBLE_EQ(f.mrr, 1.5 / 3.0);
+  EXPECT_DOUBLE_EQ(f.popularity_hit_rate, 1.0 / 3.0);
+  EXPECT_DOUBLE_EQ(f.popularity_mrr, 0.5 / 3.0);
   EXPECT_EQ(describe(field), "last item; all items ranked");
   // Excluding the session's items: a -> a cannot be hit; a -> b is rank 1 for the model, 2 for popularity (p, b).
   NextItemOptions seen = field;
   seen.exclude_seen = true;
   const NextItemResult e = evaluate_next_item(index, kv, sessions, seen);
-  EXPECT_DOUBLE_EQ(e.hit_rate, 0.5);
-  EXPECT_DOUBLE_EQ(e.mrr, 0.5);
-  EXPECT_DOUBLE_EQ(e.popularity_hit_rate, 0.5);
-  EXPECT_DOUBLE_EQ(e.popularity_mrr, 0.25);
+  EXPECT_DOUBLE_EQ(e.hit_rate, 1.0 / 3.0);
+  EXPECT_DOUBLE_EQ(e.mrr, 1.0 / 3.0);
+  EXPECT_DOUBLE_EQ(e.popularity_hit_rate, 1.0 / 3.0);
+  EXPECT_DOUBLE_EQ(e.popularity_mrr, 0.5 / 3.0);
   EXPECT_EQ(describe(seen), "last item; the session's items excluded");
   NextItemOptions all = field;
   all.context_window = 0;

@@ -28,7 +28,12 @@ std::vector<std::string> items_of(const ClickLog& log, std::int64_t s) {
 ClickLog read(const std::string& text, ClickFormat format, std::string* path = nullptr) {
   ClickReadOptions o;
   o.format = format;
-  const std::string file = testing::write_file(testing::temp_dir("session_data"), "log.txt", text);
+  // A directory per test: ctest runs the tests of this file in parallel processes.
+  static int calls = 0;
+  const std::string dir = testing::temp_dir(std::string("session_data_") +
+                                            ::testing::UnitTest::GetInstance()->current_test_info()->name() + "_" +
+                                            std::to_string(++calls));
+  const std::string file = testing::write_file(dir, "log.txt", text);
   if (path != nullptr) *path = file;
   return read_clicks(file, o);
 }
