@@ -28,6 +28,8 @@ std::uint64_t fnv1a(std::string_view bytes);
 std::string_view checksummed_body(std::string_view file, const std::string& path);
 // The fields of `line` between `delimiter`s (an empty line is one empty field); views into `line`.
 void split_fields(std::string_view line, char delimiter, std::vector<std::string_view>& out);
+// RFC 4180 fields: delimiters inside double quotes, "" for a quote, a trailing '\r' dropped (MovieLens' titles).
+std::vector<std::string> split_quoted_fields(std::string_view line, char delimiter);
 // A whole field read as a number (std::from_chars: no sign '+', no spaces); false when anything is left over.
 template <typename T>
 bool parse_field(std::string_view field, T& value) {

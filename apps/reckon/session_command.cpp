@@ -13,6 +13,7 @@
 #include "reckon/models/item2vec/evaluate.h"
 #include "reckon/models/item2vec/vectors.h"
 #include "reckon/models/session/clicks.h"
+#include "reckon/models/session/content.h"
 #include "reckon/models/session/evaluate.h"
 #include "reckon/models/session/gru4rec.h"
 #include "reckon/models/session/recommender.h"
@@ -28,6 +29,7 @@ using namespace reckon::session;
 struct PrepareArgs {
   CommonOptions common;
   std::string input, format = "sessions-tsv", out, bad_rows = "skip", straddling = "drop", fraction = "1";
+  std::vector<std::string> items;  // FILE:FORMAT, item content side files
   double session_gap = 0, test_days = 0, validation_days = -1;
   std::int64_t min_session_length = 2, min_item_support = 5;
   bool all_events = false, allow_leak = false;
@@ -64,10 +66,21 @@ nlohmann::json run_prepare(const PrepareArgs& a) {
   r.format = parse_click_format(a.format);
   r.bad_rows = a.bad_rows == "fail" ? BadRows::kFail : BadRows::kSkip;
   r.session_gap = a.session_gap;
-  const ClickLog log = read_clicks(a.input, r);
+  ClickLog log = read_clicks(a.input, r);
+  ItemContent content;
+  for (const std::string& spec : a.items) {
+    const auto colon = spec.rfind(':');
+    RECKON_CHECK_ARG(colon != std::string::npos, "--items takes FILE:FORMAT, got '", spec, "'");
+    read_item_content(spec.substr(0, colon), parse_content_format(spec.substr(colon + 1)), r.bad_rows, content);
+  }
+  const ContentCoverage coverage = attach_content(log, content);
   const PrepareOptions o = prepare_options(a, r.format);
   const PreparedSessions prepared = prepare_sessions(log, o);
   nlohmann::json j = nlohmann::json::parse(write_prepared(prepared, o, a.out));
+  write_items_tsv(prepared.train_full, a.out + "/items.tsv");
+  j["item_content"] = {{"items", coverage.items}, {"with_category", coverage.with_category},
+                       {"with_text", coverage.with_text}, {"skipped_rows", content.skipped_rows},
+                       {"first_errors", content.first_errors}};
   j["input"] = {{"path", a.input}, {"format", a.format}, {"sessions", log.sessions()}, {"clicks", log.clicks()},
                 {"items", static_cast<std::int64_t>(log.item_names.size())}, {"skipped_rows", log.skipped_rows},
                 {"first_errors", log.first_errors}};
@@ -90,6 +103,9 @@ void print_prepare(const nlohmann::json& j) {
     fmt::print("{:<11} {:>9} {:>10} {:>8} {:>11.2f}\n", split, s["sessions"].get<std::int64_t>(),
                s["clicks"].get<std::int64_t>(), s["items"].get<std::int64_t>(), s["average_length"].get<double>());
   }
+  const auto& c = j["item_content"];
+  fmt::print("items with a category: {} of {}, with a text: {}\n", c["with_category"].get<std::int64_t>(),
+             c["items"].get<std::int64_t>(), c["with_text"].get<std::int64_t>());
   fmt::print("dropped: {}\nwritten to {} (summary.json beside the splits)\n", j["dropped"].dump(),
              j["out"].get<std::string>());
 }
@@ -122,6 +138,9 @@ void add_prepare(CLI::App* cmd) {
       ->check(CLI::IsMember({"drop", "test"}))
       ->capture_default_str();
   p->add_flag("--allow-leak", a->allow_leak, "accept test sessions that begin before the training data ends");
+  p->add_option("--items", a->items,
+                "item content FILE:FORMAT (diginetica-categories, diginetica-products, retailrocket-properties, "
+                "movielens-movies), repeatable; written with the log's own categories to items.tsv");
   p->add_flag("--all-events", a->all_events, "keep cart and purchase events as clicks");
   add_common_options(p, a->common, kJson);
   set_run(p, &a->common, [a] { return run_prepare(*a); }, print_prepare);

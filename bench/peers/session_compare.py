@@ -199,12 +199,42 @@ def reckon_eval(args, train_path, test_path):
     return {r["model"]: r for r in json.loads(out)["results"]}
 
 
-def prepare(args, work):
-    """The YooChoose sample's prepare split (the last day as test)."""
-    src = os.path.join(args.data, "sessions", "yoochoose-clicks-100k_train_full.txt")
-    subprocess.run([args.reckon, "session", "prepare", "--input", src, "--out", work, "--json"], check=True,
-                   capture_output=True)
-    return os.path.join(work, "train_full.tsv"), os.path.join(work, "test.tsv")
+DATASETS = {
+    "yoochoose": ("YooChoose 100k sample, prepare defaults (the last day as test)",
+                  "yoochoose-clicks-100k_train_full.txt", ["--format", "sessions-tsv"]),
+    "diginetica": ("DIGINETICA sample, prepare --min-item-support 2 (the last 7 days as test)",
+                   "diginetica_sample_train-item-views.csv", ["--format", "diginetica", "--min-item-support", "2"]),
+}
+
+
+def prepare(args, name, work):
+    """A shared sample's prepare split."""
+    _, file, options = DATASETS[name]
+    out = os.path.join(work, name)
+    subprocess.run([args.reckon, "session", "prepare", "--input", os.path.join(args.data, "sessions", file), "--out",
+                    out, *options, "--json"], check=True, capture_output=True)
+    return os.path.join(out, "train_full.tsv"), os.path.join(out, "test.tsv")
+
+
+def compare(args, name, work):
+    train_path, test_path = prepare(args, name, work)
+    train, test = read_sessions(train_path), read_sessions(test_path)
+    catalog = Catalog(train)
+    ours = reckon_eval(args, train_path, test_path)
+    gru, gru_rate = gru4rec_model(train, catalog, args)
+    references = {"pop": pop_model(catalog), "iknn": iknn_model(train, catalog),
+                  "sknn": sknn_model(train, catalog, decay=False), "vsknn": sknn_model(train, catalog, decay=True),
+                  "gru4rec": gru}
+    rows = []
+    for model, score in references.items():
+        ref = evaluate(score, test, catalog)
+        mine = ours[model]["metrics"]
+        rows.append({"model": model, "reckon_hr@20": mine["hr@20"], "reference_hr@20": ref["hr@20"],
+                     "reckon_mrr@20": mine["mrr@20"], "reference_mrr@20": ref["mrr@20"], "queries": ref["queries"]})
+    reckon_rate = ours["gru4rec"]["epochs"][-1]["clicks_per_second"]
+    return {"data": DATASETS[name][0], "models": rows,
+            "gru4rec_train_clicks_per_second": {"reckon": reckon_rate, "pytorch": gru_rate,
+                                                "ratio": reckon_rate / gru_rate}}
 
 
 def main():
@@ -215,35 +245,18 @@ def main():
     add_output_options(ap)
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as work:
-        train_path, test_path = prepare(args, work)
-        train, test = read_sessions(train_path), read_sessions(test_path)
-        catalog = Catalog(train)
-        ours = reckon_eval(args, train_path, test_path)
-        gru, gru_rate = gru4rec_model(train, catalog, args)
-        references = {"pop": pop_model(catalog), "iknn": iknn_model(train, catalog),
-                      "sknn": sknn_model(train, catalog, decay=False), "vsknn": sknn_model(train, catalog, decay=True),
-                      "gru4rec": gru}
-        rows = []
-        for name, score in references.items():
-            ref = evaluate(score, test, catalog)
-            mine = ours[name]["metrics"]
-            rows.append({"model": name, "reckon_hr@20": mine["hr@20"], "reference_hr@20": ref["hr@20"],
-                         "reckon_mrr@20": mine["mrr@20"], "reference_mrr@20": ref["mrr@20"],
-                         "queries": ref["queries"]})
-        reckon_rate = ours["gru4rec"]["epochs"][-1]["clicks_per_second"]
-    report = {"data": "YooChoose 100k sample, reckon session prepare defaults (last day as test)", "models": rows,
-              "gru4rec_train_clicks_per_second": {"reckon": reckon_rate, "pytorch": gru_rate,
-                                                  "ratio": reckon_rate / gru_rate}}
+        report = {"datasets": [compare(args, name, work) for name in DATASETS], "threads": args.threads}
     if not emit(report, args):
         return
-    print(f"\nSession models, {report['data']}, every click a target, all items ranked, {args.threads} threads")
-    print(f"{'model':<8} {'HR@20 reckon':>13} {'reference':>10} {'MRR@20 reckon':>14} {'reference':>10}")
-    for r in rows:
-        print(f"{r['model']:<8} {r['reckon_hr@20']:>13.4f} {r['reference_hr@20']:>10.4f} "
-              f"{r['reckon_mrr@20']:>14.4f} {r['reference_mrr@20']:>10.4f}")
-    t = report["gru4rec_train_clicks_per_second"]
-    print(f"GRU4Rec training: reckon {t['reckon']:.0f} clicks/s, PyTorch {t['pytorch']:.0f} clicks/s "
-          f"({t['ratio']:.2f}x)")
+    for d in report["datasets"]:
+        print(f"\nSession models, {d['data']}, every click a target, all items ranked, {args.threads} threads")
+        print(f"{'model':<8} {'HR@20 reckon':>13} {'reference':>10} {'MRR@20 reckon':>14} {'reference':>10}")
+        for r in d["models"]:
+            print(f"{r['model']:<8} {r['reckon_hr@20']:>13.4f} {r['reference_hr@20']:>10.4f} "
+                  f"{r['reckon_mrr@20']:>14.4f} {r['reference_mrr@20']:>10.4f}")
+        t = d["gru4rec_train_clicks_per_second"]
+        print(f"GRU4Rec training: reckon {t['reckon']:.0f} clicks/s, PyTorch {t['pytorch']:.0f} clicks/s "
+              f"({t['ratio']:.2f}x)")
 
 
 if __name__ == "__main__":

@@ -6,36 +6,11 @@
 #include <vector>
 
 #include "reckon/runtime/error.h"
+#include "reckon/runtime/file_io.h"
 #include "reckon/runtime/philox.h"
 
 namespace reckon::ctr {
 namespace {
-
-// RFC 4180 fields: commas inside double quotes, "" for a quote.
-std::vector<std::string> csv_fields(const std::string& line) {
-  std::vector<std::string> out(1);
-  bool quoted = false;
-  for (std::size_t i = 0; i < line.size(); ++i) {
-    const char c = line[i];
-    if (quoted) {
-      if (c == '"' && i + 1 < line.size() && line[i + 1] == '"') {
-        out.back() += '"';
-        ++i;
-      } else if (c == '"') {
-        quoted = false;
-      } else {
-        out.back() += c;
-      }
-    } else if (c == '"') {
-      quoted = true;
-    } else if (c == ',') {
-      out.emplace_back();
-    } else if (c != '\r') {
-      out.back() += c;
-    }
-  }
-  return out;
-}
 
 std::string year_of(const std::string& title) {
   // The year is the last "(yyyy)" of the title.
@@ -64,7 +39,7 @@ MovielensClickLog write_movielens_click_log(const std::string& ratings_csv, cons
   std::int64_t line_no = 0;
   while (std::getline(min, line)) {
     if (++line_no == 1 || line.empty()) continue;
-    const std::vector<std::string> f = csv_fields(line);
+    const std::vector<std::string> f = split_quoted_fields(line, ',');
     if (f.size() != 3) {
       RECKON_THROW(StatusCode::kDataError, movies_csv, ":", line_no, ": expected 3 columns (movieId,title,genres), got ",
                    f.size());
@@ -91,7 +66,7 @@ MovielensClickLog write_movielens_click_log(const std::string& ratings_csv, cons
   line_no = 0;
   while (std::getline(rin, line)) {
     if (++line_no == 1 || line.empty()) continue;
-    const std::vector<std::string> f = csv_fields(line);
+    const std::vector<std::string> f = split_quoted_fields(line, ',');
     char* end = nullptr;
     const double rating = f.size() == 4 ? std::strtod(f[2].c_str(), &end) : -1;
     if (f.size() != 4 || end == f[2].c_str()) {

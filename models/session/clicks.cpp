@@ -233,6 +233,7 @@ std::int32_t ClickLogBuilder::item(const std::string& name) {
   if (added) {
     log_.item_names.push_back(name);
     log_.item_categories.emplace_back();
+    log_.item_texts.emplace_back();
   }
   return it->second;
 }

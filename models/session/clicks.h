@@ -54,6 +54,7 @@ struct ClickLog {
   std::vector<EventKind> kinds;
   std::vector<std::string> item_names;
   std::vector<std::string> item_categories;  // per item; empty where the data has none
+  std::vector<std::string> item_texts;       // per item (a name, a title: session/content.h); may be empty
   std::int64_t skipped_rows = 0;
   std::vector<std::string> first_errors;  // up to 10 "file:line: reason"
 

@@ -22,6 +22,7 @@ ClickLog select(const ClickLog& log, KeepSession keep_session, KeepClick keep_cl
   ClickLog out;
   out.item_names = log.item_names;
   out.item_categories = log.item_categories;
+  out.item_texts = log.item_texts;
   for (std::int64_t s = 0; s < log.sessions(); ++s) {
     if (!keep_session(s)) continue;
     const std::int64_t before = out.clicks();

@@ -8,8 +8,10 @@
 #include <sstream>
 
 #include "reckon/models/session/clicks.h"
+#include "reckon/models/session/content.h"
 #include "reckon/models/session/prepare.h"
 #include "reckon/runtime/error.h"
+#include "reckon/runtime/file_io.h"
 #include "testing.h"
 
 namespace reckon::session {
@@ -108,6 +110,40 @@ TEST(SessionClicks, MalformedRowsAreSkippedWithFileAndLineOrFatal) {
   }
   EXPECT_THROW((void)read_clicks("/nonexistent/clicks.tsv", strict), Error);
   EXPECT_THROW((void)parse_click_format("csv"), Error);
+}
+
+TEST(SessionContent, SideFilesGiveItemsCategoriesAndTexts) {
+  std::string path;
+  ClickLog log = read("sessionId;userId;itemId;timeframe;eventdate\n1;NA;81766;0;2016-05-09\n1;NA;31331;5;2016-05-09\n",
+                      ClickFormat::kDiginetica, &path);
+  const std::string dir = std::filesystem::path(path).parent_path().string();
+  ItemContent content;
+  read_item_content(testing::write_file(dir, "cats.csv", "itemId;categoryId\n81766;1098\n31331;\nbroken\n"),
+                    ContentFormat::kDigineticaCategories, BadRows::kSkip, content);
+  read_item_content(testing::write_file(dir, "products.csv", "itemId;pricelog2;product.name.tokens\n81766;8;4,5,6\n"),
+                    ContentFormat::kDigineticaProducts, BadRows::kSkip, content);
+  EXPECT_EQ(content.skipped_rows, 1);
+  EXPECT_NE(content.first_errors[0].find("cats.csv:4: expected 2 columns, got 1"), std::string::npos);
+  const ContentCoverage c = attach_content(log, content);
+  EXPECT_EQ(c.items, 2);
+  EXPECT_EQ(c.with_category, 1);  // 31331's category is empty
+  EXPECT_EQ(c.with_text, 1);
+  EXPECT_EQ(log.item_categories[0], "1098");
+  EXPECT_EQ(log.item_texts[0], "4,5,6");
+  ItemContent movies;
+  read_item_content(testing::write_file(dir, "movies.csv", "movieId,title,genres\n11,\"American President, The (1995)\",Comedy|Drama\n"),
+                    ContentFormat::kMovieLensMovies, BadRows::kFail, movies);
+  EXPECT_EQ(movies.text.at("11"), "American President, The (1995)");
+  EXPECT_EQ(movies.category.at("11"), "Comedy|Drama");
+  ItemContent rr;
+  read_item_content(testing::write_file(dir, "props.csv", "timestamp,itemid,property,value\n20,7,categoryid,300\n"
+                                                          "10,7,categoryid,100\n5,7,888,n552.000\n"),
+                    ContentFormat::kRetailRocketProperties, BadRows::kFail, rr);
+  EXPECT_EQ(rr.category.at("7"), "300");  // the latest value, whatever the file order
+  EXPECT_THROW(read_item_content(dir + "/cats.csv", ContentFormat::kDigineticaCategories, BadRows::kFail, content), Error);
+  EXPECT_THROW((void)parse_content_format("csv"), Error);
+  write_items_tsv(log, dir + "/items.tsv");
+  EXPECT_EQ(reckon::read_file(dir + "/items.tsv"), "ItemId\tCategory\tText\n81766\t1098\t4,5,6\n31331\t\t\n");
 }
 
 // A log with a known answer: days 0-2.4 training, the last day (after day 2.6) test. Item "rare" is seen 3 times;
