@@ -25,11 +25,17 @@ void softmax_cpu(Context& ctx, const detail::SoftmaxArgs& a) {
     }
     float top = -std::numeric_limits<float>::infinity();
     for (std::int64_t j = 0; j < N; ++j) top = std::max(top, z[j]);
+    const float zt = z[t];  // before d, which may be z, is written
+    // One exponential per logit: kept in d, then scaled by 1 / sum (the CUDA kernel takes exp(z − lse) instead).
     float sum = 0.0f;
-    for (std::int64_t j = 0; j < N; ++j) sum = add_rn(sum, expf(sub_rn(z[j], top)));
-    const float lse = add_rn(top, logf(sum));
-    a.losses[b] = sub_rn(lse, z[t]);
-    for (std::int64_t j = 0; j < N; ++j) d[j] = mul_rn(expf(sub_rn(z[j], lse)), a.scale);
+    for (std::int64_t j = 0; j < N; ++j) {
+      const float e = expf(sub_rn(z[j], top));
+      d[j] = e;
+      sum = add_rn(sum, e);
+    }
+    a.losses[b] = sub_rn(add_rn(top, logf(sum)), zt);
+    const float factor = a.scale / sum;
+    for (std::int64_t j = 0; j < N; ++j) d[j] = mul_rn(d[j], factor);
     d[t] = sub_rn(d[t], a.scale);
   }
 }

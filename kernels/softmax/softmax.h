@@ -5,8 +5,8 @@
 // logits f32 [B, N]; targets i32 [B], each in [0, N) or −1 for a row that takes no part (loss 0, gradient 0: a
 // padded or finished session); losses f32 [B]; diff_logits f32 [B, N], which may be logits itself (in place, so no
 // second [B, N] buffer). A target outside [−1, N) gives that row a NaN loss (the CPU path refuses it outright).
-// CPU rows are summed in column order; the CUDA kernel reduces a row in one block (tree order), so the two agree to a
-// few ulps of the log-sum-exp, and each is deterministic run to run.
+// CPU rows are summed in column order and the gradient is exp(z − max) / Σ; the CUDA kernel reduces a row in one
+// block (tree order) and takes exp(z − lse): the two agree to a few ulps, and each is deterministic run to run.
 #pragma once
 
 #include "reckon/runtime/context.h"
