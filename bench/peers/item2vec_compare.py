@@ -15,7 +15,7 @@ import os
 import subprocess
 import time
 
-from peer_report import add_output_options, emit
+from peer_report import add_output_options, emit, read_session_clicks
 
 
 def reckon(args, *cmd):
@@ -27,15 +27,7 @@ def reckon(args, *cmd):
 
 def session_sentences(path):
     """Sessions of a SessionId/ItemId/Time TSV, items in time order (ties in file order)."""
-    sessions = {}
-    with open(path, encoding="utf-8") as f:
-        header = f.readline().rstrip("\n").split("\t")
-        s, i, t = header.index("SessionId"), header.index("ItemId"), header.index("Time")
-        for n, line in enumerate(f):
-            cols = line.rstrip("\n").split("\t")
-            if len(cols) == len(header):
-                sessions.setdefault(cols[s], []).append((float(cols[t]), n, cols[i]))
-    return [[item for _, _, item in sorted(v)] for v in sessions.values()]
+    return [[item for _, _, item in clicks] for clicks in read_session_clicks(path).values()]
 
 
 def gensim_train(sentences, settings, threads, out_path):

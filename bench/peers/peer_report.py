@@ -1,4 +1,4 @@
-"""What the comparison scripts share: their output options and how a report leaves them."""
+"""What the comparison scripts share: their output options, how a report leaves them, and the session TSV reader."""
 import json
 
 
@@ -16,3 +16,17 @@ def emit(report, args):
         print(json.dumps(report, indent=2))
         return False
     return True
+
+
+def read_session_clicks(path):
+    """{session id: [(time, line, item), ...] in time order (ties in file order)} from a SessionId/ItemId/Time TSV,
+    sessions in order of their first row."""
+    sessions = {}
+    with open(path, encoding="utf-8") as f:
+        header = f.readline().rstrip("\n").split("\t")
+        s, i, t = header.index("SessionId"), header.index("ItemId"), header.index("Time")
+        for n, line in enumerate(f):
+            cols = line.rstrip("\n").split("\t")
+            if len(cols) == len(header):
+                sessions.setdefault(cols[s], []).append((float(cols[t]), n, cols[i]))
+    return {sid: sorted(v) for sid, v in sessions.items()}

@@ -21,19 +21,12 @@ import time
 
 import numpy as np
 
-from peer_report import add_output_options, emit
+from peer_report import add_output_options, emit, read_session_clicks
 
 
 def read_sessions(path):
-    """(session id, [items in time order]) in order of their first click, from a SessionId/ItemId/Time TSV."""
-    sessions = {}
-    with open(path, encoding="utf-8") as f:
-        header = f.readline().rstrip("\n").split("\t")
-        s, i, t = header.index("SessionId"), header.index("ItemId"), header.index("Time")
-        for n, line in enumerate(f):
-            cols = line.rstrip("\n").split("\t")
-            sessions.setdefault(cols[s], []).append((float(cols[t]), n, cols[i]))
-    return [(sid, [item for _, _, item in sorted(v)], max(c[0] for c in v)) for sid, v in sessions.items()]
+    """(session id, [items in time order], last click time) in order of their first click."""
+    return [(sid, [item for _, _, item in clicks], clicks[-1][0]) for sid, clicks in read_session_clicks(path).items()]
 
 
 class Catalog:

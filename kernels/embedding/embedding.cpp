@@ -612,6 +612,94 @@ void write_sparse_gradient(Context& ctx, const std::vector<TableGradient>& resul
   }
 }
 
+// Visits table t's entries bag by bag (entry order): fn(row, diff_dst row, coefficient). With prefetch, the
+// gradient rows of the bag kGradientPrefetchBags ahead are fetched: pooled, a table's rows of diff_dst are num_tables
+// rows apart (2.5 KB for DeepFM's 39 fields), a stride the hardware prefetchers do not follow.
+template <typename IndexT, typename Fn>
+void for_each_entry(const detail::EmbeddingBwdProblem& p, int t, Fn&& fn, bool prefetch = false) {
+  const auto& bt = p.tables[t];
+  const bool use_oov = p.policy == IndexPolicy::kOovRow;
+  const auto* off = static_cast<const IndexT*>(bt.offsets);
+  const auto* idx = static_cast<const IndexT*>(bt.indices);
+  for (std::int64_t b = 0; b < p.batch; ++b) {
+    if (prefetch && p.pooling != PoolingMode::kNone && b + kGradientPrefetchBags < p.batch) {
+      detail::prefetch_span(p.diff_dst + ((b + kGradientPrefetchBags) * p.num_tables + t) * p.dim,
+                            static_cast<std::int64_t>(p.dim) * 4);
+    }
+    const std::int64_t start = off[b], end = off[b + 1];
+    for (std::int64_t j = start; j < end; ++j) {
+      const std::int64_t r = detail::resolve_row(idx[j], bt.rows, use_oov, p.oov_row);
+      const std::int64_t diff_row = p.pooling == PoolingMode::kNone ? bt.out_row_base + j : b * p.num_tables + t;
+      fn(r, diff_row, detail::entry_coefficient(p.pooling, bt.per_sample_weights, j, end - start));
+    }
+  }
+}
+
+// Per-thread scratch of the sorted backward, reused across a thread's tables.
+struct BwdScratch {
+  TableGradient local;
+  std::vector<std::int32_t> long_index, seen;
+  std::vector<float> partials;
+};
+
+// One table of the sorted backward: count each row's occurrences, give touched rows compact slots, then accumulate
+// in entry order - the k-th occurrence of a row is its k-th entry, so this is exactly the order the sort-based CUDA
+// path uses (sequential for runs of at most kEmbeddingLongRun, partial k mod P beyond). `slot` holds the per-row
+// counters, all zero on entry and on return (only touched rows are reset), so the work is O(entries). With an
+// update the rows step in first-touch order; otherwise `out` lists them sorted with their gradients.
+template <typename IndexT>
+void bwd_sorted_table(const detail::EmbeddingBwdProblem& p, int t, const detail::OptimizerScalars* update,
+                      std::vector<std::int32_t>& slot, BwdScratch& s, TableGradient& out) {
+  const auto& bt = p.tables[t];
+  const int D = p.dim;
+  const bool listed = update == nullptr;
+  if (slot.size() < static_cast<std::size_t>(bt.rows)) slot.resize(static_cast<std::size_t>(bt.rows), 0);
+  out.rows.clear();
+  for_each_entry<IndexT>(p, t, [&](std::int64_t r, std::int64_t, float) {
+    if (slot[static_cast<std::size_t>(r)]++ == 0) out.rows.push_back(r);
+  });
+  if (listed) std::sort(out.rows.begin(), out.rows.end());
+  s.long_index.clear();
+  std::int32_t long_rows = 0;
+  for (std::size_t sl = 0; sl < out.rows.size(); ++sl) {
+    std::int32_t& count = slot[static_cast<std::size_t>(out.rows[sl])];
+    s.long_index.push_back(count > kEmbeddingLongRun ? long_rows++ : -1);
+    count = static_cast<std::int32_t>(sl + 1);
+  }
+  out.values.assign(out.rows.size() * static_cast<std::size_t>(D), 0.0f);
+  s.partials.assign(static_cast<std::size_t>(long_rows) * kEmbeddingRunPartials * static_cast<std::size_t>(D), 0.0f);
+  s.seen.assign(out.rows.size(), 0);
+  for_each_entry<IndexT>(p, t, [&](std::int64_t r, std::int64_t diff_row, float c) {
+    const auto sl = static_cast<std::size_t>(slot[static_cast<std::size_t>(r)] - 1);
+    const std::int32_t k = s.seen[sl]++;
+    const float* src = p.diff_dst + diff_row * D;
+    float* acc = s.long_index[sl] < 0
+                     ? out.values.data() + sl * static_cast<std::size_t>(D)
+                     : s.partials.data() + (static_cast<std::size_t>(s.long_index[sl]) * kEmbeddingRunPartials +
+                                            static_cast<std::size_t>(k % kEmbeddingRunPartials)) *
+                                               static_cast<std::size_t>(D);
+    for (int d = 0; d < D; ++d) acc[d] = detail::madd(c, src[d], acc[d]);
+  }, /*prefetch=*/true);
+  for (const std::int64_t r : out.rows) slot[static_cast<std::size_t>(r)] = 0;
+  for (std::size_t sl = 0; sl < out.rows.size(); ++sl) {
+    // The update reads and writes the row and its optimizer state at scattered rows: fetch a few rows ahead.
+    if (!listed && sl + kBwdPrefetchDistance < out.rows.size()) {
+      prefetch_update_row(bt, out.rows[sl + kBwdPrefetchDistance], D, update->kind);
+    }
+    float* g = out.values.data() + sl * static_cast<std::size_t>(D);
+    if (s.long_index[sl] >= 0) {
+      const float* part = s.partials.data() + static_cast<std::size_t>(s.long_index[sl]) * kEmbeddingRunPartials *
+                                                  static_cast<std::size_t>(D);
+      for (int d = 0; d < D; ++d) {
+        float sum = part[d];
+        for (int q = 1; q < kEmbeddingRunPartials; ++q) sum = detail::add_rn(sum, part[q * D + d]);
+        g[d] = sum;
+      }
+    }
+    if (!listed) update_row_cpu(*update, bt, out.rows[sl], D, g);
+  }
+}
+
 template <typename IndexT>
 void bwd_cpu(Context& ctx, const BwdSetup& setup, const detail::OptimizerScalars* update,
              EmbeddingBackwardAlgorithm algorithm, SparseGradient* gradient, EmbeddingErrors& errors) {
@@ -622,38 +710,15 @@ void bwd_cpu(Context& ctx, const BwdSetup& setup, const detail::OptimizerScalars
     errors.first = std::min(errors.first, first_bad_offsets<IndexT>(bt.offsets, bt.nnz, p.batch, static_cast<std::uint64_t>(t)));
   }
   if (errors.first != detail::kNoDeviceError) return;
-
   // Every id is checked before anything is written, so a bad one leaves tables and state untouched.
-  const bool use_oov = p.policy == IndexPolicy::kOovRow;
-  if (!use_oov) errors.first = first_bad_id<IndexT>(ctx, p);
+  if (p.policy != IndexPolicy::kOovRow) errors.first = first_bad_id<IndexT>(ctx, p);
   if (errors.first != detail::kNoDeviceError) return;
-
-  // Visit a table's entries bag by bag (entry order): fn(row, diff_dst row, coefficient). With prefetch, the
-  // gradient rows of the bag kGradientPrefetchBags ahead are fetched: pooled, a table's rows of diff_dst are
-  // num_tables rows apart (2.5 KB for DeepFM's 39 fields), a stride the hardware prefetchers do not follow.
-  const auto for_each_entry = [&](int t, auto&& fn, bool prefetch = false) {
-    const auto& bt = p.tables[t];
-    const auto* off = static_cast<const IndexT*>(bt.offsets);
-    const auto* idx = static_cast<const IndexT*>(bt.indices);
-    for (std::int64_t b = 0; b < p.batch; ++b) {
-      if (prefetch && p.pooling != PoolingMode::kNone && b + kGradientPrefetchBags < p.batch) {
-        detail::prefetch_span(p.diff_dst + ((b + kGradientPrefetchBags) * p.num_tables + t) * D,
-                              static_cast<std::int64_t>(D) * 4);
-      }
-      const std::int64_t start = off[b], end = off[b + 1];
-      for (std::int64_t j = start; j < end; ++j) {
-        const std::int64_t r = detail::resolve_row(idx[j], bt.rows, use_oov, p.oov_row);
-        const std::int64_t diff_row = p.pooling == PoolingMode::kNone ? bt.out_row_base + j : b * p.num_tables + t;
-        fn(r, diff_row, detail::entry_coefficient(p.pooling, bt.per_sample_weights, j, end - start));
-      }
-    }
-  };
 
   if (algorithm == EmbeddingBackwardAlgorithm::kAtomic) {
     // Entry order on the CPU (the CUDA version's order is whatever the atomics make it).
     for (int t = 0; t < p.num_tables; ++t) {
       const auto& bt = p.tables[t];
-      for_each_entry(t, [&](std::int64_t r, std::int64_t diff_row, float c) {
+      for_each_entry<IndexT>(p, t, [&](std::int64_t r, std::int64_t diff_row, float c) {
         float* w = bt.weights + r * bt.weight_stride;
         const float* src = p.diff_dst + diff_row * D;
         for (int d = 0; d < D; ++d) w[d] = detail::add_rn(w[d], detail::mul_rn(update->neg_lr, detail::mul_rn(c, src[d])));
@@ -661,70 +726,16 @@ void bwd_cpu(Context& ctx, const BwdSetup& setup, const detail::OptimizerScalars
     }
     return;
   }
-
-  // Per table (tables in parallel): count each row's occurrences, give touched rows compact slots, then accumulate
-  // in entry order - the k-th occurrence of a row is its k-th entry, so this is exactly the order the sort-based
-  // CUDA path uses (sequential for runs of at most kEmbeddingLongRun, partial k mod P beyond). The work is
-  // O(entries), not O(table rows): the per-row counters live in a per-thread array kept zeroed between tables
-  // (only touched rows are reset). The returned gradient lists rows in order; the fused update visits them in
-  // first-touch order, which gives the same result (rows are independent).
+  // Tables in parallel; the per-row counters live in a per-thread array kept zeroed between tables.
   std::vector<TableGradient> results(gradient != nullptr ? static_cast<std::size_t>(p.num_tables) : 0);
 #pragma omp parallel num_threads(ctx.cpu_threads())
   {
-    // Per-thread scratch, reused across this thread's tables.
-    thread_local std::vector<std::int32_t> slot;  // occurrence count, then slot + 1; all zero between tables
-    TableGradient local;
-    std::vector<std::int32_t> long_index, seen;
-    std::vector<float> partials;
+    thread_local std::vector<std::int32_t> slot;
+    BwdScratch scratch;
 #pragma omp for schedule(dynamic, 1)
     for (int t = 0; t < p.num_tables; ++t) {
-      const auto& bt = p.tables[t];
-      if (slot.size() < static_cast<std::size_t>(bt.rows)) slot.resize(static_cast<std::size_t>(bt.rows), 0);
-      TableGradient& out = gradient != nullptr ? results[static_cast<std::size_t>(t)] : local;
-      out.rows.clear();
-      for_each_entry(t, [&](std::int64_t r, std::int64_t, float) {
-        if (slot[static_cast<std::size_t>(r)]++ == 0) out.rows.push_back(r);
-      });
-      if (gradient != nullptr) std::sort(out.rows.begin(), out.rows.end());
-      long_index.clear();
-      std::int32_t long_rows = 0;
-      for (std::size_t sl = 0; sl < out.rows.size(); ++sl) {
-        std::int32_t& s = slot[static_cast<std::size_t>(out.rows[sl])];
-        long_index.push_back(s > kEmbeddingLongRun ? long_rows++ : -1);
-        s = static_cast<std::int32_t>(sl + 1);
-      }
-      out.values.assign(out.rows.size() * static_cast<std::size_t>(D), 0.0f);
-      partials.assign(static_cast<std::size_t>(long_rows) * kEmbeddingRunPartials * static_cast<std::size_t>(D), 0.0f);
-      seen.assign(out.rows.size(), 0);
-      for_each_entry(t, [&](std::int64_t r, std::int64_t diff_row, float c) {
-        const auto sl = static_cast<std::size_t>(slot[static_cast<std::size_t>(r)] - 1);
-        const std::int32_t k = seen[sl]++;
-        const float* src = p.diff_dst + diff_row * D;
-        float* acc = long_index[sl] < 0
-                         ? out.values.data() + sl * static_cast<std::size_t>(D)
-                         : partials.data() + (static_cast<std::size_t>(long_index[sl]) * kEmbeddingRunPartials +
-                                              static_cast<std::size_t>(k % kEmbeddingRunPartials)) *
-                                                 static_cast<std::size_t>(D);
-        for (int d = 0; d < D; ++d) acc[d] = detail::madd(c, src[d], acc[d]);
-      }, /*prefetch=*/true);
-      for (const std::int64_t r : out.rows) slot[static_cast<std::size_t>(r)] = 0;
-      for (std::size_t sl = 0; sl < out.rows.size(); ++sl) {
-        // The update reads and writes the row and its optimizer state at scattered rows: fetch a few rows ahead.
-        if (gradient == nullptr && sl + kBwdPrefetchDistance < out.rows.size()) {
-          prefetch_update_row(bt, out.rows[sl + kBwdPrefetchDistance], D, update->kind);
-        }
-        float* g = out.values.data() + sl * static_cast<std::size_t>(D);
-        if (long_index[sl] >= 0) {
-          const float* part = partials.data() + static_cast<std::size_t>(long_index[sl]) * kEmbeddingRunPartials *
-                                                    static_cast<std::size_t>(D);
-          for (int d = 0; d < D; ++d) {
-            float sum = part[d];
-            for (int q = 1; q < kEmbeddingRunPartials; ++q) sum = detail::add_rn(sum, part[q * D + d]);
-            g[d] = sum;
-          }
-        }
-        if (gradient == nullptr) update_row_cpu(*update, bt, out.rows[sl], D, g);
-      }
+      TableGradient& out = gradient != nullptr ? results[static_cast<std::size_t>(t)] : scratch.local;
+      bwd_sorted_table<IndexT>(p, t, gradient != nullptr ? nullptr : update, slot, scratch, out);
     }
   }
   if (gradient != nullptr) write_sparse_gradient(ctx, results, D, *gradient);
