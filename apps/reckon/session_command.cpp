@@ -149,6 +149,7 @@ void add_prepare(CLI::App* cmd) {
 // The options every command that builds a model shares.
 struct ModelArgs {
   std::string model = "vsknn", train, format = "sessions-tsv", bad_rows = "skip", optimizer = "adam", vectors;
+  std::string loss = "bpr-max";
   int context_window = 1;
   RecommenderOptions options;
   Gru4RecOptions gru;
@@ -181,6 +182,15 @@ void add_model_options(CLI::App* cmd, ModelArgs& a, bool list) {
       ->check(CLI::IsMember({"adam", "adagrad", "sgd"}))
       ->capture_default_str();
   cmd->add_option("--dropout", a.gru.dropout, "GRU4Rec: dropout on the hidden state")->capture_default_str();
+  cmd->add_option("--loss", a.loss, "GRU4Rec: cross-entropy (over the catalogue) | bpr-max (over sampled negatives)")
+      ->check(CLI::IsMember({"cross-entropy", "bpr-max"}))
+      ->capture_default_str();
+  cmd->add_option("--samples", a.gru.samples, "GRU4Rec BPR-max: negatives drawn per step beside the batch's targets")
+      ->capture_default_str();
+  cmd->add_option("--sample-alpha", a.gru.sample_alpha, "GRU4Rec BPR-max: negatives drawn with probability "
+                  "proportional to count^alpha")->capture_default_str();
+  cmd->add_option("--bpr-regularization", a.gru.bpr_regularization, "GRU4Rec BPR-max: weight of the score "
+                  "regulariser")->capture_default_str();
 }
 
 // Trains GRU4Rec on ctx, one progress line per epoch on a terminal; the epochs' summaries in `epochs`.
@@ -188,6 +198,7 @@ std::unique_ptr<Gru4Rec> train_gru4rec(Context& ctx, const ModelArgs& a, const C
                                        TrainingSessions training, nlohmann::json& epochs) {
   Gru4RecOptions o = a.gru;
   o.optimizer = parse_optimizer_kind(a.optimizer);
+  o.loss = parse_gru4rec_loss(a.loss);
   o.seed = common.seed;
   auto model = std::make_unique<Gru4Rec>(ctx, o, std::move(training));
   const bool show = !common.json && isatty(STDERR_FILENO);

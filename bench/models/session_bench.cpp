@@ -1,7 +1,8 @@
 // Session recommendation on synthetic sessions over a 40,000-item catalogue (400 genres of 100 items): the
 // evaluator's queries per second (score every item, rank the target with ties against it, top-k lists for
 // coverage) for each baseline, goal on the CPU here >= 10,000 queries/s; and GRU4Rec's training clicks per second
-// (one epoch over 20,000 sessions; 100 hidden units, batch 32 as GRU4Rec's defaults, the full-catalogue softmax).
+// (one epoch over 20,000 sessions; 100 hidden units, batch 32 as GRU4Rec's defaults; the full-catalogue softmax, and
+// BPR-max over the batch's targets and 2,048 sampled negatives).
 #include <filesystem>
 
 #include "bench_util.h"
@@ -45,14 +46,16 @@ void BM_SessionEval(benchmark::State& state, session::ModelKind kind) {
   state.counters["items"] = static_cast<double>(model->training().catalog.size());
 }
 
-void BM_Gru4RecTrain(benchmark::State& state, bool cuda) {
+void BM_Gru4RecTrain(benchmark::State& state, bool cuda, session::Gru4RecLoss loss) {
   if (cuda && !has_cuda(state)) return;
   Context& ctx = cuda ? cuda_context() : cpu_context();
   session::TrainingSessions all = session::TrainingSessions::build(data().train);
   session::TrainingSessions some = all;
   some.offsets.resize(20'001);
   some.items.resize(static_cast<std::size_t>(some.offsets.back()));
-  session::Gru4Rec model(ctx, session::Gru4RecOptions{}, std::move(some));
+  session::Gru4RecOptions o;
+  o.loss = loss;
+  session::Gru4Rec model(ctx, o, std::move(some));
   double clicks = 0;
   for (auto _ : state) {
     const session::Gru4RecEpoch e = model.train_epoch(1);
@@ -62,8 +65,13 @@ void BM_Gru4RecTrain(benchmark::State& state, bool cuda) {
 }
 
 [[maybe_unused]] const bool kRegistered = [] {
-  benchmark::RegisterBenchmark("BM_Gru4RecTrain/cpu", BM_Gru4RecTrain, false)->Unit(benchmark::kMillisecond)->UseRealTime()->Iterations(1);
-  benchmark::RegisterBenchmark("BM_Gru4RecTrain/cuda", BM_Gru4RecTrain, true)->Unit(benchmark::kMillisecond)->UseRealTime()->Iterations(3);
+  for (const auto loss : {session::Gru4RecLoss::kCrossEntropy, session::Gru4RecLoss::kBprMax}) {
+    const std::string suffix = std::string("/") + session::to_string(loss);
+    benchmark::RegisterBenchmark(("BM_Gru4RecTrain/cpu" + suffix).c_str(), BM_Gru4RecTrain, false, loss)
+        ->Unit(benchmark::kMillisecond)->UseRealTime()->Iterations(1);
+    benchmark::RegisterBenchmark(("BM_Gru4RecTrain/cuda" + suffix).c_str(), BM_Gru4RecTrain, true, loss)
+        ->Unit(benchmark::kMillisecond)->UseRealTime()->Iterations(3);
+  }
   for (const auto kind : {session::ModelKind::kPop, session::ModelKind::kSPop, session::ModelKind::kItemKnn,
                           session::ModelKind::kSknn, session::ModelKind::kVsknn}) {
     benchmark::RegisterBenchmark((std::string("BM_SessionEval/cpu/") + session::to_string(kind)).c_str(), BM_SessionEval, kind)

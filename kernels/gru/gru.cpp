@@ -93,7 +93,8 @@ void gru_cell_bwd(Context& ctx, const TensorView& h, const TensorView& saved, co
 }
 
 namespace detail {
-std::vector<OpDescription> gru_ops() { return {describe(kGruFwd), describe(kGruBwd)}; }
+OpDescription gru_layer_op();  // gru_layer.cpp
+std::vector<OpDescription> gru_ops() { return {describe(kGruFwd), describe(kGruBwd), gru_layer_op()}; }
 }  // namespace detail
 
 }  // namespace reckon

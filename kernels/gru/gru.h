@@ -24,4 +24,25 @@ void gru_cell_fwd(Context& ctx, const TensorView& gates_x, const TensorView& gat
 void gru_cell_bwd(Context& ctx, const TensorView& h, const TensorView& saved, const TensorView& diff_h_out,
                   const TensorView& diff_gates_x, const TensorView& diff_gates_h, const TensorView& diff_h);
 
+// A GRU layer's parameters: w_x f32 [I, 3H], w_h f32 [H, 3H], b_x and b_h f32 [3H] (gate blocks r, z, n).
+struct GruWeights {
+  TensorView w_x, w_h, b_x, b_h;
+};
+
+struct GruLayerOptions {
+  // One implementation by name (`reckon info --kernels` lists them: tests and benchmarks compare them), or null for
+  // the first that accepts the problem.
+  const char* implementation = nullptr;
+};
+
+// One GRU layer over sequences, inference: for t in [0, T), h_{t+1} = cell(x_t·W_x + b_x, h_t·W_h + b_h) as above,
+// y_t = h_{t+1}. x f32 [T, B, I] (time-major), h0 f32 [B, H] or empty for zeros, y f32 [T, B, H]; all contiguous on
+// the context's device. Implementations, in order: cuDNN's RNN (cudnnRNNForward, FMA math: the reference and an
+// alternative on a GPU; it packs the weights into cuDNN's layout on each call), the cell path on CUDA (one product
+// for every step's input gates, then per step a product and the fused cell), and the same cell path on the CPU. The
+// cell paths are this family's cell between the dense family's products, so they agree with the cell to the bit;
+// cuDNN sums its products in its own order (a few ulps apart).
+void gru_layer_fwd(Context& ctx, const TensorView& x, const TensorView& h0, const GruWeights& weights,
+                   const TensorView& y, const GruLayerOptions& options = {});
+
 }  // namespace reckon

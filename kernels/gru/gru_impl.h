@@ -20,7 +20,16 @@ struct GruArgs {
   float* diff_h;  // may be null
 };
 
+// A validated gru_layer_fwd call.
+struct GruLayerProblem {
+  std::int64_t steps, batch, input, hidden;
+  TensorView x, h0, y;  // h0.data null: zeros
+  GruWeights w;
+  const char* implementation;
+};
+
 void gru_cell_fwd_cuda(Context& ctx, const GruArgs& a);
+void gru_layer_fwd_cudnn(Context& ctx, const GruLayerProblem& p);
 void gru_cell_bwd_cuda(Context& ctx, const GruArgs& a);
 
 }  // namespace reckon::detail

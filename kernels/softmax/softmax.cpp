@@ -4,6 +4,7 @@
 #include <limits>
 
 #include "reckon/config.h"
+#include "reckon/kernels/softmax/bpr_max_math.h"
 #include "reckon/kernels/softmax/softmax_impl.h"
 #include "reckon/runtime/dispatch.h"
 #include "reckon/runtime/fp.h"
@@ -51,6 +52,50 @@ void softmax_cuda(Context& ctx, const detail::SoftmaxArgs& a) {
 const auto kSoftmax = cuda_then_cpu<detail::SoftmaxArgs>(
     "softmax_cross_entropy", "cuda_block_per_row", "a CUDA context (one block reduces a row)", softmax_cuda, softmax_cpu);
 
+void bpr_max_row_cpu(const detail::BprMaxArgs& a, std::int64_t b) {
+  const std::int64_t M = a.cols;
+  float* d = a.diff + b * M;
+  const std::int32_t t = a.targets[b];
+  const std::int32_t target_item = t >= 0 ? a.column_items[t] : 0;
+  float top = -std::numeric_limits<float>::infinity();
+  for (std::int64_t j = 0; t >= 0 && j < M; ++j) {
+    if (a.column_items[j] != target_item) top = std::max(top, detail::bpr_score(a, b, j));
+  }
+  if (t < 0 || top == -std::numeric_limits<float>::infinity()) {  // no part in the loss, or nothing to rank against
+    for (std::int64_t j = 0; j < M; ++j) d[j] = 0.0f;
+    a.losses[b] = 0.0f;
+    return;
+  }
+  const float target_score = detail::bpr_score(a, b, t);
+  detail::BprMaxSums sums{};
+  for (std::int64_t j = 0; j < M; ++j) {
+    if (a.column_items[j] != target_item) sums = sums + detail::bpr_max_terms(detail::bpr_score(a, b, j), target_score, top);
+  }
+  const detail::BprMaxRow row = detail::bpr_max_row(a, sums);
+  for (std::int64_t j = 0; j < M; ++j) {
+    const bool negative = a.column_items[j] != target_item;
+    d[j] = negative ? detail::bpr_max_negative_grad(a, row, detail::bpr_score(a, b, j), target_score, top, sums.e) : 0.0f;
+  }
+  d[t] = row.target_grad;
+  a.losses[b] = row.loss;
+}
+
+void bpr_max_cpu(Context& ctx, const detail::BprMaxArgs& a) {
+#pragma omp parallel for num_threads(ctx.cpu_threads()) schedule(static)
+  for (std::int64_t b = 0; b < a.rows; ++b) bpr_max_row_cpu(a, b);
+}
+
+void bpr_max_cuda(Context& ctx, const detail::BprMaxArgs& a) {
+#if RECKON_WITH_CUDA
+  detail::bpr_max_loss_cuda(ctx, a);
+#else
+  (void)ctx, (void)a;
+#endif
+}
+
+const auto kBprMax = cuda_then_cpu<detail::BprMaxArgs>("bpr_max_loss", "cuda_block_per_row",
+                                                       "a CUDA context (one block reduces a row)", bpr_max_cuda, bpr_max_cpu);
+
 }  // namespace
 
 void softmax_cross_entropy(Context& ctx, const TensorView& logits, const TensorView& targets, const TensorView& losses,
@@ -80,8 +125,47 @@ void softmax_cross_entropy(Context& ctx, const TensorView& logits, const TensorV
   dispatch(ctx, kSoftmax, a);
 }
 
+void bpr_max_loss(Context& ctx, const TensorView& scores, const TensorView& bias, const TensorView& target_columns,
+                  const TensorView& column_items, const TensorView& losses, const TensorView& diff_scores,
+                  float regularization, float scale) {
+  RECKON_CHECK_ARG(scores.ndim == 2 && scores.dtype == DType::kF32 && scores.is_contiguous(),
+                   "BPR-max scores must be contiguous f32 [B, M], got ", scores.shape_str());
+  const std::int64_t B = scores.size(0), M = scores.size(1);
+  RECKON_CHECK_ARG(M > 0 && M < (std::int64_t{1} << 31), "BPR-max needs 1 <= M < 2^31 columns, got ", M);
+  const bool has_bias = bias.data != nullptr;
+  if (has_bias) check_shape(bias, "BPR-max bias", {M}), check_dtype(bias, "BPR-max bias", DType::kF32);
+  check_shape(target_columns, "BPR-max target columns", {B});
+  check_dtype(target_columns, "BPR-max target columns", DType::kI32);
+  check_shape(column_items, "BPR-max column items", {M});
+  check_dtype(column_items, "BPR-max column items", DType::kI32);
+  check_shape(losses, "BPR-max losses", {B});
+  check_dtype(losses, "BPR-max losses", DType::kF32);
+  check_shape(diff_scores, "BPR-max diff_scores", {B, M});
+  check_dtype(diff_scores, "BPR-max diff_scores", DType::kF32);
+  RECKON_CHECK_ARG(std::isfinite(regularization) && regularization >= 0, "BPR-max regularization must be >= 0, got ",
+                   regularization);
+  for (const TensorView* t : {&bias, &target_columns, &column_items, &losses, &diff_scores}) {
+    if (t->data == nullptr) continue;
+    RECKON_CHECK_ARG(t->is_contiguous(), "BPR-max operands must be contiguous");
+    check_device(*t, "BPR-max operand", ctx.device());
+  }
+  check_device(scores, "BPR-max scores", ctx.device());
+  const detail::BprMaxArgs a{B, M, static_cast<const float*>(scores.data), static_cast<const float*>(bias.data),
+                             static_cast<const std::int32_t*>(target_columns.data),
+                             static_cast<const std::int32_t*>(column_items.data), static_cast<float*>(losses.data),
+                             static_cast<float*>(diff_scores.data), regularization, scale};
+  if (ctx.device().is_cpu()) {
+    for (std::int64_t b = 0; b < B; ++b) {
+      RECKON_CHECK_ARG(a.targets[b] >= -1 && a.targets[b] < M, "BPR-max target column ", a.targets[b], " of row ", b,
+                       " is outside [-1, ", M, ")");
+    }
+  }
+  if (B == 0) return;
+  dispatch(ctx, kBprMax, a);
+}
+
 namespace detail {
-std::vector<OpDescription> softmax_ops() { return {describe(kSoftmax)}; }
+std::vector<OpDescription> softmax_ops() { return {describe(kSoftmax), describe(kBprMax)}; }
 }  // namespace detail
 
 }  // namespace reckon

@@ -268,6 +268,11 @@ run(gru_trained session train --model gru4rec --train prepared/train_full.tsv --
 expect("${gru_trained}" epochs 1 loss GREATER 0)
 run(gru_eval session eval --model-file gru.ckpt --test prepared/test.tsv --device cpu --json)
 expect("${gru_eval}" results 0 metrics queries EQUAL 240)
+run(gru_ce session eval --model gru4rec --loss cross-entropy --train prepared/train_full.tsv --test prepared/test.tsv
+    --epochs 1 --hidden 16 --device cpu --json)
+expect("${gru_ce}" results 0 metrics queries EQUAL 240)
+fails("--loss: hinge not in" session eval --model gru4rec --loss hinge --train prepared/train_full.tsv
+      --test prepared/test.tsv)
 run(i2v_session session eval --model item2vec --vectors v.txt --test prepared/test.tsv --k 20 --json)
 expect("${i2v_session}" results 0 metrics queries EQUAL 240)
 fails("test sessions begin before the training data ends" session eval --model pop --train sessions.tsv

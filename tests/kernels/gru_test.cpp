@@ -1,11 +1,14 @@
-// GRU cell: the forward against the definition in double, the backward against finite differences of a scalar
-// loss, bad shapes refused, and CUDA against the CPU (a few ulps: σ and tanh are each platform's).
+// GRU cell and layer. The cell: the forward against the definition in double, the backward against finite differences of a scalar
+// loss, bad shapes refused, and CUDA against the CPU (a few ulps: σ and tanh are each platform's). The layer: a
+// sequence against the definition in double, the cell path on CUDA and cuDNN's RNN against the CPU.
 #include <gtest/gtest.h>
 
 #include <cmath>
 #include <vector>
 
+#include "reckon/config.h"
 #include "reckon/kernels/gru/gru.h"
+#include "reckon/runtime/memory.h"
 #include "reckon/runtime/error.h"
 #include "testing.h"
 
@@ -125,6 +128,99 @@ TEST(GruCuda, MatchesTheCpu) {
   EXPECT_TRUE(testing::all_close(ggx.download(), dgx, ulps));
   EXPECT_TRUE(testing::all_close(ggh.download(), dgh, ulps));
   EXPECT_TRUE(testing::all_close(gdh.download(), dh, ulps));
+}
+
+// A layer's operands: x [T, B, I], h0 [B, H] and the weights, small values.
+struct Layer {
+  std::int64_t T, B, I, H;
+  std::vector<float> x, h0, w_x, w_h, b_x, b_h;
+};
+
+Layer make_layer(std::int64_t T, std::int64_t B, std::int64_t I, std::int64_t H) {
+  const auto n = [](std::int64_t v) { return static_cast<std::size_t>(v); };
+  return {T, B, I, H, testing::random_floats(n(T * B * I), -1, 1, 20), testing::random_floats(n(B * H), -1, 1, 21),
+          testing::random_floats(n(I * 3 * H), -0.5, 0.5, 22), testing::random_floats(n(H * 3 * H), -0.5, 0.5, 23),
+          testing::random_floats(n(3 * H), -0.5, 0.5, 24), testing::random_floats(n(3 * H), -0.5, 0.5, 25)};
+}
+
+// y [T, B, H] in double: the products and the cell straight from the definition.
+std::vector<double> layer_reference(const Layer& l, bool zero_h0) {
+  const auto sig = [](double v) { return 1.0 / (1.0 + std::exp(-v)); };
+  const auto at = [](const std::vector<float>& v, std::int64_t i) { return double{v[static_cast<std::size_t>(i)]}; };
+  std::vector<double> h(static_cast<std::size_t>(l.B * l.H)), y;
+  for (std::size_t i = 0; i < h.size(); ++i) h[i] = zero_h0 ? 0.0 : l.h0[i];
+  for (std::int64_t t = 0; t < l.T; ++t) {
+    std::vector<double> next(h.size());
+    for (std::int64_t b = 0; b < l.B; ++b) {
+      for (std::int64_t j = 0; j < l.H; ++j) {
+        double gx[3], gh[3];
+        for (int g = 0; g < 3; ++g) {
+          const std::int64_t col = g * l.H + j;
+          gx[g] = at(l.b_x, col);
+          gh[g] = at(l.b_h, col);
+          for (std::int64_t i = 0; i < l.I; ++i) gx[g] += at(l.x, (t * l.B + b) * l.I + i) * at(l.w_x, i * 3 * l.H + col);
+          for (std::int64_t k = 0; k < l.H; ++k) gh[g] += h[static_cast<std::size_t>(b * l.H + k)] * at(l.w_h, k * 3 * l.H + col);
+        }
+        const double r = sig(gx[0] + gh[0]), z = sig(gx[1] + gh[1]), cand = std::tanh(gx[2] + r * gh[2]);
+        next[static_cast<std::size_t>(b * l.H + j)] = (1 - z) * cand + z * h[static_cast<std::size_t>(b * l.H + j)];
+      }
+    }
+    h = next;
+    y.insert(y.end(), h.begin(), h.end());
+  }
+  return y;
+}
+
+std::vector<float> run_layer(Context& ctx, Layer& l, bool zero_h0, const char* implementation = nullptr) {
+  std::vector<float> y(static_cast<std::size_t>(l.T * l.B * l.H));
+  if (ctx.device().is_cpu()) {
+    const GruWeights w{view(l.w_x, {l.I, 3 * l.H}), view(l.w_h, {l.H, 3 * l.H}), view(l.b_x, {3 * l.H}), view(l.b_h, {3 * l.H})};
+    gru_layer_fwd(ctx, view(l.x, {l.T, l.B, l.I}), zero_h0 ? TensorView{} : view(l.h0, {l.B, l.H}), w,
+                  view(y, {l.T, l.B, l.H}), {implementation});
+    return y;
+  }
+  const auto upload = [&](std::vector<float>& v, std::initializer_list<std::int64_t> sizes) {
+    Tensor t = Tensor::empty(ctx, DType::kF32, sizes);
+    copy_bytes(ctx, t.view().data, ctx.device(), v.data(), Device::cpu(), v.size() * 4);
+    return t;
+  };
+  const Tensor x = upload(l.x, {l.T, l.B, l.I}), h0 = upload(l.h0, {l.B, l.H}), w_x = upload(l.w_x, {l.I, 3 * l.H}),
+               w_h = upload(l.w_h, {l.H, 3 * l.H}), b_x = upload(l.b_x, {3 * l.H}), b_h = upload(l.b_h, {3 * l.H});
+  testing::GuardedBuffer<float> out(ctx, y.size());
+  gru_layer_fwd(ctx, x, zero_h0 ? TensorView{} : h0.view(), GruWeights{w_x, w_h, b_x, b_h}, out.view({l.T, l.B, l.H}),
+                {implementation});
+  return out.download();
+}
+
+TEST(GruLayerCpu, SequenceIsTheDefinition) {
+  Context ctx(Device::cpu());
+  Layer l = make_layer(6, 3, 5, 4);
+  for (const bool zero_h0 : {false, true}) {
+    EXPECT_TRUE(testing::all_close(run_layer(ctx, l, zero_h0), layer_reference(l, zero_h0), {1e-5, 1e-6})) << zero_h0;
+  }
+}
+
+TEST(GruLayerCpu, BadShapesAndImplementationsAreRefused) {
+  Context ctx(Device::cpu());
+  Layer l = make_layer(2, 3, 5, 4);
+  std::vector<float> y(static_cast<std::size_t>(2 * 3 * 4));
+  const GruWeights w{view(l.w_x, {5, 12}), view(l.w_h, {4, 12}), view(l.b_x, {12}), view(l.b_h, {12})};
+  EXPECT_THROW(gru_layer_fwd(ctx, view(l.x, {2, 3, 5}), TensorView{}, w, view(y, {2, 4, 3})), Error);
+  const GruWeights wrong{view(l.w_x, {4, 12}), view(l.w_h, {4, 12}), view(l.b_x, {12}), view(l.b_h, {12})};
+  EXPECT_THROW(gru_layer_fwd(ctx, view(l.x, {2, 3, 5}), TensorView{}, wrong, view(y, {2, 3, 4})), Error);
+  EXPECT_THROW(gru_layer_fwd(ctx, view(l.x, {2, 3, 5}), TensorView{}, w, view(y, {2, 3, 4}), {"cuda_cudnn"}), Error);
+}
+
+TEST(GruLayerCuda, CellPathAndCudnnMatchTheCpu) {
+  RECKON_SKIP_WITHOUT_CUDA();
+  Context cpu(Device::cpu()), gpu(Device::cuda(0));
+  Layer l = make_layer(12, 70, 48, 100);
+  for (const bool zero_h0 : {false, true}) {
+    const std::vector<float> want = run_layer(cpu, l, zero_h0);
+    EXPECT_TRUE(testing::all_close(run_layer(gpu, l, zero_h0, "cuda_cell"), want, {1e-4, 1e-6})) << zero_h0;
+    if (!RECKON_WITH_CUDNN) continue;
+    EXPECT_TRUE(testing::all_close(run_layer(gpu, l, zero_h0, "cuda_cudnn"), want, {1e-4, 1e-6})) << zero_h0;
+  }
 }
 
 }  // namespace

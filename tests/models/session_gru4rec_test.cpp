@@ -1,4 +1,4 @@
-// GRU4Rec: learns a planted next-click rule, its loss falls, batched scoring is per-prefix scoring, checkpoints
+// GRU4Rec, with either loss: learns a planted next-click rule, its loss falls, batched scoring is per-prefix scoring, checkpoints
 // restore it exactly, bad settings are refused; on a GPU it learns the same rule.
 #include <gtest/gtest.h>
 
@@ -25,12 +25,14 @@ ClickLog chain_sessions(int count, int seed, double start) {
   return log;
 }
 
-Gru4RecOptions small() {
+Gru4RecOptions small(Gru4RecLoss loss = Gru4RecLoss::kCrossEntropy) {
   Gru4RecOptions o;
   o.hidden = 32;
   o.batch = 16;
   o.learning_rate = 0.01f;
   o.dropout = 0.0f;
+  o.loss = loss;
+  o.samples = 8;  // with the 16 in-batch targets, about half the 30-item catalogue per step
   return o;
 }
 
@@ -40,10 +42,10 @@ double hit_rate_at_1(const SessionRecommender& model, const ClickLog& test) {
   return evaluate(model, test, e).all.at[0].hit_rate;
 }
 
-void expect_learns(Device device) {
+void expect_learns(Device device, Gru4RecLoss loss) {
   Context ctx(device);
   const ClickLog train = chain_sessions(600, 0, 0), test = chain_sessions(60, 3, 1e7);
-  Gru4Rec model(ctx, small(), TrainingSessions::build(train));
+  Gru4Rec model(ctx, small(loss), TrainingSessions::build(train));
   double first_loss = 0, last_loss = 0;
   for (int e = 1; e <= 6; ++e) {
     const Gru4RecEpoch r = model.train_epoch(e);
@@ -54,7 +56,8 @@ void expect_learns(Device device) {
   EXPECT_GT(hit_rate_at_1(model, test), 0.9);  // POP gets 1 in 30
 }
 
-TEST(Gru4Rec, LearnsAPlantedChain) { expect_learns(Device::cpu()); }
+TEST(Gru4Rec, LearnsAPlantedChain) { expect_learns(Device::cpu(), Gru4RecLoss::kCrossEntropy); }
+TEST(Gru4Rec, LearnsAPlantedChainWithBprMax) { expect_learns(Device::cpu(), Gru4RecLoss::kBprMax); }
 
 TEST(Gru4Rec, BatchedScoringIsPerPrefixScoring) {
   Context ctx(Device::cpu());
@@ -75,13 +78,13 @@ TEST(Gru4Rec, BatchedScoringIsPerPrefixScoring) {
   }
 }
 
-TEST(Gru4Rec, CheckpointsRestoreTheModel) {
+void expect_checkpoint_restores(Gru4RecLoss loss, const std::string& dir_name) {
   Context ctx(Device::cpu());
-  Gru4RecOptions o = small();
+  Gru4RecOptions o = small(loss);
   o.embedding = 8;  // the embedding variant's extra layer is saved too
   Gru4Rec model(ctx, o, TrainingSessions::build(chain_sessions(100, 0, 0)));
   model.train_epoch(1);
-  const std::string dir = testing::temp_dir("gru4rec");
+  const std::string dir = testing::temp_dir(dir_name);
   model.save(dir + "/g.ckpt");
   const auto loaded = load_any_recommender(ctx, dir + "/g.ckpt");
   EXPECT_EQ(loaded->name(), "gru4rec");
@@ -95,6 +98,20 @@ TEST(Gru4Rec, CheckpointsRestoreTheModel) {
   EXPECT_THROW((void)load_any_recommender(ctx, dir + "/cut.ckpt"), Error);
 }
 
+TEST(Gru4Rec, CheckpointsRestoreTheModel) { expect_checkpoint_restores(Gru4RecLoss::kCrossEntropy, "gru4rec_ce"); }
+TEST(Gru4Rec, CheckpointsRestoreTheBprMaxModel) { expect_checkpoint_restores(Gru4RecLoss::kBprMax, "gru4rec_bpr"); }
+
+TEST(Gru4Rec, BprMaxScoringAfterTrainingSeesTheNewWeights) {
+  Context ctx(Device::cpu());
+  Gru4Rec model(ctx, small(Gru4RecLoss::kBprMax), TrainingSessions::build(chain_sessions(100, 0, 0)));
+  const std::vector<std::int32_t> prefix{2, 5};
+  std::vector<float> before(static_cast<std::size_t>(model.training().catalog.size())), after(before.size());
+  model.score(prefix, before);
+  model.train_epoch(1);
+  model.score(prefix, after);
+  EXPECT_NE(before, after);
+}
+
 TEST(Gru4Rec, BadSettingsAreRefused) {
   Context ctx(Device::cpu());
   const TrainingSessions t = TrainingSessions::build(chain_sessions(10, 0, 0));
@@ -104,11 +121,16 @@ TEST(Gru4Rec, BadSettingsAreRefused) {
   o = small();
   o.dropout = 1.0f;
   EXPECT_THROW(Gru4Rec(ctx, o, t), Error);
+  o = small(Gru4RecLoss::kBprMax);
+  o.samples = -1;
+  EXPECT_THROW(Gru4Rec(ctx, o, t), Error);
+  EXPECT_THROW((void)parse_gru4rec_loss("bpr"), Error);
 }
 
 TEST(Gru4RecCuda, LearnsAPlantedChain) {
   RECKON_SKIP_WITHOUT_CUDA();
-  expect_learns(Device::cuda(0));
+  expect_learns(Device::cuda(0), Gru4RecLoss::kCrossEntropy);
+  expect_learns(Device::cuda(0), Gru4RecLoss::kBprMax);
 }
 
 }  // namespace
