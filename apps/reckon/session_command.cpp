@@ -13,6 +13,7 @@
 #include "reckon/models/item2vec/evaluate.h"
 #include "reckon/models/item2vec/vectors.h"
 #include "reckon/models/session/clicks.h"
+#include "reckon/models/session/cnn3d.h"
 #include "reckon/models/session/content.h"
 #include "reckon/models/session/evaluate.h"
 #include "reckon/models/session/gru4rec.h"
@@ -149,15 +150,32 @@ void add_prepare(CLI::App* cmd) {
 // The options every command that builds a model shares.
 struct ModelArgs {
   std::string model = "vsknn", train, format = "sessions-tsv", bad_rows = "skip", optimizer = "adam", vectors;
-  std::string loss = "bpr-max";
+  std::string loss = "bpr-max", items;
   int context_window = 1;
   RecommenderOptions options;
-  Gru4RecOptions gru;
+  Gru4RecOptions gru;  // the neural models' shared options land here; the 3D CNN takes those given (given())
+  Cnn3dOptions cnn;
+  const CLI::App* command = nullptr;
+  bool given(const char* flag) const { return command != nullptr && command->count(flag) > 0; }
 };
 
+void add_cnn3d_options(CLI::App* cmd, ModelArgs& a) {
+  cmd->add_option("--items", a.items, "3D CNN: item content, FILE or FILE:FORMAT (default items-tsv, as prepare "
+                  "writes items.tsv; or a content format of prepare --items)");
+  cmd->add_option("--clicks", a.cnn.clicks, "3D CNN: the session's last clicks in the volume")->capture_default_str();
+  cmd->add_option("--id-chars", a.cnn.id_chars, "3D CNN: characters of the item id")->capture_default_str();
+  cmd->add_option("--category-chars", a.cnn.category_chars, "3D CNN: characters of the category")->capture_default_str();
+  cmd->add_option("--text-chars", a.cnn.text_chars, "3D CNN: characters of the item's text")->capture_default_str();
+  cmd->add_option("--char-embedding", a.cnn.char_embedding, "3D CNN: a character's embedding width")->capture_default_str();
+  cmd->add_option("--filters", a.cnn.filters, "3D CNN: the first convolution's filters (the second has twice)")
+      ->capture_default_str();
+}
+
 void add_model_options(CLI::App* cmd, ModelArgs& a, bool list) {
-  cmd->add_option("--model", a.model, list ? "pop | spop | iknn | sknn | vsknn | gru4rec | item2vec, or several separated by commas"
-                                           : "pop | spop | iknn | sknn | vsknn | gru4rec")
+  a.command = cmd;
+  cmd->add_option("--model", a.model, list ? "pop | spop | iknn | sknn | vsknn | gru4rec | cnn3d | item2vec, or several "
+                                             "separated by commas"
+                                           : "pop | spop | iknn | sknn | vsknn | gru4rec | cnn3d")
       ->capture_default_str();
   cmd->add_option("--train", a.train, "training sessions (a click log)");
   cmd->add_option("--format", a.format, "the click logs' format (as session prepare)")->capture_default_str();
@@ -173,45 +191,93 @@ void add_model_options(CLI::App* cmd, ModelArgs& a, bool list) {
                   "is their rows");
   cmd->add_option("--context-window", a.context_window, "item2vec: the last items whose mean vector is the query "
                   "(0: all)")->capture_default_str();
-  cmd->add_option("--hidden", a.gru.hidden, "GRU4Rec: hidden units")->capture_default_str();
+  cmd->add_option("--hidden", a.gru.hidden, "GRU4Rec, 3D CNN: hidden units (3D CNN default 100)")->capture_default_str();
   cmd->add_option("--embedding", a.gru.embedding, "GRU4Rec: input embedding width (0: one-hot input)")->capture_default_str();
-  cmd->add_option("--batch", a.gru.batch, "GRU4Rec: parallel sessions per mini-batch")->capture_default_str();
-  cmd->add_option("--epochs", a.gru.epochs, "GRU4Rec: passes over the training sessions")->capture_default_str();
-  cmd->add_option("--lr", a.gru.learning_rate, "GRU4Rec: learning rate")->capture_default_str();
-  cmd->add_option("--optimizer", a.optimizer, "GRU4Rec: adam | adagrad | sgd")
+  cmd->add_option("--batch", a.gru.batch, "GRU4Rec: parallel sessions per mini-batch; 3D CNN: samples per step "
+                  "(default 128)")->capture_default_str();
+  cmd->add_option("--epochs", a.gru.epochs, "GRU4Rec, 3D CNN: passes over the training sessions (3D CNN default 5)")
+      ->capture_default_str();
+  cmd->add_option("--lr", a.gru.learning_rate, "GRU4Rec, 3D CNN: learning rate (3D CNN default 0.002)")->capture_default_str();
+  cmd->add_option("--optimizer", a.optimizer, "GRU4Rec, 3D CNN: adam | adagrad | sgd")
       ->check(CLI::IsMember({"adam", "adagrad", "sgd"}))
       ->capture_default_str();
-  cmd->add_option("--dropout", a.gru.dropout, "GRU4Rec: dropout on the hidden state")->capture_default_str();
-  cmd->add_option("--loss", a.loss, "GRU4Rec: cross-entropy (over the catalogue) | bpr-max (over sampled negatives)")
+  cmd->add_option("--dropout", a.gru.dropout, "GRU4Rec, 3D CNN: dropout on the hidden state (3D CNN default 0.3)")
+      ->capture_default_str();
+  cmd->add_option("--loss", a.loss, "GRU4Rec, 3D CNN: cross-entropy (over the catalogue) | bpr-max (over sampled "
+                  "negatives)")
       ->check(CLI::IsMember({"cross-entropy", "bpr-max"}))
       ->capture_default_str();
-  cmd->add_option("--samples", a.gru.samples, "GRU4Rec BPR-max: negatives drawn per step beside the batch's targets")
+  cmd->add_option("--samples", a.gru.output.samples, "BPR-max: negatives drawn per step beside the batch's targets")
       ->capture_default_str();
-  cmd->add_option("--sample-alpha", a.gru.sample_alpha, "GRU4Rec BPR-max: negatives drawn with probability "
+  cmd->add_option("--sample-alpha", a.gru.output.sample_alpha, "BPR-max: negatives drawn with probability "
                   "proportional to count^alpha")->capture_default_str();
-  cmd->add_option("--bpr-regularization", a.gru.bpr_regularization, "GRU4Rec BPR-max: weight of the score "
+  cmd->add_option("--bpr-regularization", a.gru.output.bpr_regularization, "BPR-max: weight of the score "
                   "regulariser")->capture_default_str();
+  add_cnn3d_options(cmd, a);
 }
 
-// Trains GRU4Rec on ctx, one progress line per epoch on a terminal; the epochs' summaries in `epochs`.
+// The model's epochs, one progress line per epoch on a terminal; their summaries in `epochs`.
+template <typename Model>
+void train_epochs(Model& model, int count, const CommonOptions& common, nlohmann::json& epochs) {
+  const bool show = !common.json && isatty(STDERR_FILENO);
+  epochs = nlohmann::json::array();
+  for (int e = 1; e <= count; ++e) {
+    const auto r = model.train_epoch(e, [&](double fraction, double rate) {
+      if (show) print_progress_line(e, count, fraction, rate, "clicks", 0);
+    });
+    if (!common.json) {
+      print_status_line(fmt::format("epoch {}/{}: loss {:.4f}, {:.0f} clicks/s", e, count, r.loss, r.clicks_per_second));
+    }
+    epochs.push_back({{"epoch", e}, {"loss", r.loss}, {"seconds", r.seconds}, {"clicks_per_second", r.clicks_per_second}});
+  }
+}
+
 std::unique_ptr<Gru4Rec> train_gru4rec(Context& ctx, const ModelArgs& a, const CommonOptions& common,
                                        TrainingSessions training, nlohmann::json& epochs) {
   Gru4RecOptions o = a.gru;
   o.optimizer = parse_optimizer_kind(a.optimizer);
-  o.loss = parse_gru4rec_loss(a.loss);
+  o.output.loss = parse_item_loss(a.loss);
   o.seed = common.seed;
   auto model = std::make_unique<Gru4Rec>(ctx, o, std::move(training));
-  const bool show = !common.json && isatty(STDERR_FILENO);
-  epochs = nlohmann::json::array();
-  for (int e = 1; e <= o.epochs; ++e) {
-    const Gru4RecEpoch r = model->train_epoch(e, [&](double fraction, double rate) {
-      if (show) print_progress_line(e, o.epochs, fraction, rate, "clicks", 0);
-    });
-    if (!common.json) {
-      print_status_line(fmt::format("epoch {}/{}: loss {:.4f}, {:.0f} clicks/s", e, o.epochs, r.loss, r.clicks_per_second));
-    }
-    epochs.push_back({{"epoch", e}, {"loss", r.loss}, {"seconds", r.seconds}, {"clicks_per_second", r.clicks_per_second}});
+  train_epochs(*model, o.epochs, common, epochs);
+  return model;
+}
+
+// The 3D CNN's options: its own defaults, with the shared neural options the command line gave.
+Cnn3dOptions cnn3d_options(const ModelArgs& a, const CommonOptions& common) {
+  Cnn3dOptions o = a.cnn;
+  if (a.given("--hidden")) o.hidden = a.gru.hidden;
+  if (a.given("--batch")) o.batch = a.gru.batch;
+  if (a.given("--epochs")) o.epochs = a.gru.epochs;
+  if (a.given("--lr")) o.learning_rate = a.gru.learning_rate;
+  if (a.given("--dropout")) o.dropout = a.gru.dropout;
+  o.optimizer = parse_optimizer_kind(a.optimizer);
+  o.output = a.gru.output;
+  o.output.loss = parse_item_loss(a.loss);
+  o.seed = common.seed;
+  return o;
+}
+
+// The catalogue items' content from --items (none: the ids alone are the characters).
+CatalogContent read_catalog_content(const ModelArgs& a, ClickLog log, const Catalog& catalog) {
+  if (!a.items.empty()) {
+    const std::size_t colon = a.items.rfind(':');
+    const bool has_format = colon != std::string::npos && colon > 0 && a.items.find('/', colon) == std::string::npos;
+    ItemContent content;
+    read_item_content(has_format ? a.items.substr(0, colon) : a.items,
+                      parse_content_format(has_format ? a.items.substr(colon + 1) : "items-tsv"),
+                      a.bad_rows == "fail" ? BadRows::kFail : BadRows::kSkip, content);
+    attach_content(log, content);
   }
+  return catalog_content(log, catalog);
+}
+
+std::unique_ptr<Cnn3dRecommender> train_cnn3d(Context& ctx, const ModelArgs& a, const CommonOptions& common,
+                                              TrainingSessions training, const ClickLog& log, nlohmann::json& epochs) {
+  const Cnn3dOptions o = cnn3d_options(a, common);
+  const CatalogContent content = read_catalog_content(a, log, training.catalog);
+  auto model = std::make_unique<Cnn3dRecommender>(ctx, o, std::move(training), content);
+  train_epochs(*model, o.epochs, common, epochs);
   return model;
 }
 
@@ -244,11 +310,14 @@ nlohmann::json run_train(const TrainArgs& a) {
   nlohmann::json j = {{"model", a.model.model}, {"saved", a.save}, {"sessions", training.size()},
                       {"items", training.catalog.size()}, {"clicks", static_cast<std::int64_t>(training.items.size())},
                       {"skipped_rows", train.skipped_rows}};
-  if (a.model.model == "gru4rec") {
+  if (a.model.model == "gru4rec" || a.model.model == "cnn3d") {
     Context ctx = make_context(a.common);
     nlohmann::json epochs;
-    const auto model = train_gru4rec(ctx, a.model, a.common, std::move(training), epochs);
-    model->save(a.save);
+    if (a.model.model == "gru4rec") {
+      train_gru4rec(ctx, a.model, a.common, std::move(training), epochs)->save(a.save);
+    } else {
+      train_cnn3d(ctx, a.model, a.common, std::move(training), train, epochs)->save(a.save);
+    }
     j["epochs"] = epochs;
     j["device"] = ctx.device().str();
     return j;
@@ -294,6 +363,7 @@ std::unique_ptr<SessionRecommender> vector_model(Context& ctx, const ModelArgs& 
   return item2vec::make_vector_recommender(item2vec::SimilarityIndex(ctx, kv), kv, a.context_window);
 }
 
+// The models to evaluate, and the neural ones' training epochs by model name.
 std::vector<std::unique_ptr<SessionRecommender>> models_to_evaluate(Context& ctx, const EvalArgs& a,
                                                                      nlohmann::json& training_log) {
   std::vector<std::unique_ptr<SessionRecommender>> models;
@@ -307,14 +377,19 @@ std::vector<std::unique_ptr<SessionRecommender>> models_to_evaluate(Context& ctx
     return models;
   }
   RECKON_CHECK_ARG(!a.model.train.empty(), "give --model-file, or --model with --train");
-  const TrainingSessions training = TrainingSessions::build(read_log(a.model.train, a.model));
+  const ClickLog log = read_log(a.model.train, a.model);
+  const TrainingSessions training = TrainingSessions::build(log);
   for (const std::string& name : names) {
     if (name == "item2vec") {
       models.push_back(vector_model(ctx, a.model));
       continue;
     }
     if (name == "gru4rec") {
-      models.push_back(train_gru4rec(ctx, a.model, a.common, training, training_log));
+      models.push_back(train_gru4rec(ctx, a.model, a.common, training, training_log[name]));
+      continue;
+    }
+    if (name == "cnn3d") {
+      models.push_back(train_cnn3d(ctx, a.model, a.common, training, log, training_log[name]));
       continue;
     }
     RecommenderOptions o = a.model.options;
@@ -336,11 +411,11 @@ nlohmann::json run_eval(const EvalArgs& a) {
   o.progress = !a.common.json && isatty(STDERR_FILENO);
   const ClickLog test = read_log(a.test, a.model);
   Context ctx = make_context(a.common);
-  nlohmann::json results = nlohmann::json::array(), training_log;
+  nlohmann::json results = nlohmann::json::array(), training_log = nlohmann::json::object();
   for (const auto& model : models_to_evaluate(ctx, a, training_log)) {
     nlohmann::json j = result_json(evaluate(*model, test, o));
     j["model"] = model->name();
-    if (model->name() == "gru4rec" && !training_log.is_null()) j["epochs"] = training_log;
+    if (training_log.contains(model->name())) j["epochs"] = training_log[model->name()];
     results.push_back(j);
   }
   return {{"test", a.test}, {"ks", o.ks}, {"exclude_seen", o.exclude_seen}, {"last_click_only", o.last_click_only},

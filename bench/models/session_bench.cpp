@@ -46,7 +46,7 @@ void BM_SessionEval(benchmark::State& state, session::ModelKind kind) {
   state.counters["items"] = static_cast<double>(model->training().catalog.size());
 }
 
-void BM_Gru4RecTrain(benchmark::State& state, bool cuda, session::Gru4RecLoss loss) {
+void BM_Gru4RecTrain(benchmark::State& state, bool cuda, session::ItemLoss loss) {
   if (cuda && !has_cuda(state)) return;
   Context& ctx = cuda ? cuda_context() : cpu_context();
   session::TrainingSessions all = session::TrainingSessions::build(data().train);
@@ -54,7 +54,7 @@ void BM_Gru4RecTrain(benchmark::State& state, bool cuda, session::Gru4RecLoss lo
   some.offsets.resize(20'001);
   some.items.resize(static_cast<std::size_t>(some.offsets.back()));
   session::Gru4RecOptions o;
-  o.loss = loss;
+  o.output.loss = loss;
   session::Gru4Rec model(ctx, o, std::move(some));
   double clicks = 0;
   for (auto _ : state) {
@@ -65,7 +65,7 @@ void BM_Gru4RecTrain(benchmark::State& state, bool cuda, session::Gru4RecLoss lo
 }
 
 [[maybe_unused]] const bool kRegistered = [] {
-  for (const auto loss : {session::Gru4RecLoss::kCrossEntropy, session::Gru4RecLoss::kBprMax}) {
+  for (const auto loss : {session::ItemLoss::kCrossEntropy, session::ItemLoss::kBprMax}) {
     const std::string suffix = std::string("/") + session::to_string(loss);
     benchmark::RegisterBenchmark(("BM_Gru4RecTrain/cpu" + suffix).c_str(), BM_Gru4RecTrain, false, loss)
         ->Unit(benchmark::kMillisecond)->UseRealTime()->Iterations(1);

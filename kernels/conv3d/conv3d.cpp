@@ -475,18 +475,100 @@ void pool_cuda_run(Context& ctx, const PoolCall& call) {
 #endif
 }
 
+// Max pooling on the CPU, one sample per iteration and every channel of an output position together (contiguous
+// channels last): the taps in pool_fwd_element's order with its comparison, so the same values and argmax.
+void max_pool_fwd_cpu(Context& ctx, const PoolProblem& P) {
+  const std::int64_t x_channel = P.channels_last ? 1 : P.d * P.h * P.w, y_channel = P.channels_last ? 1 : P.z * P.p * P.q;
+#pragma omp parallel num_threads(ctx.cpu_threads())
+  {
+    std::vector<float> best(static_cast<std::size_t>(P.c));
+    std::vector<std::int32_t> arg(static_cast<std::size_t>(P.c));
+#pragma omp for schedule(static)
+    for (std::int64_t n = 0; n < P.n; ++n) {
+      for (std::int64_t o = 0; o < P.z * P.p * P.q; ++o) {
+        const std::int64_t z = o / (P.p * P.q), p = o / P.q % P.p, q = o % P.q;
+        std::int64_t f0, l0, f1, l1, f2, l2;
+        detail::window_taps(P, 0, z, P.d, f0, l0);
+        detail::window_taps(P, 1, p, P.h, f1, l1);
+        detail::window_taps(P, 2, q, P.w, f2, l2);
+        std::fill(best.begin(), best.end(), -INFINITY);
+        std::fill(arg.begin(), arg.end(), -1);
+        for (std::int64_t t = f0; t < l0; ++t) {
+          for (std::int64_t r = f1; r < l1; ++r) {
+            for (std::int64_t s = f2; s < l2; ++s) {
+              const std::int64_t d = z * P.stride[0] - P.pad[0] + t, h = p * P.stride[1] - P.pad[1] + r,
+                                 w = q * P.stride[2] - P.pad[2] + s;
+              const float* x = P.x + detail::pool_x_index(P, n, 0, d, h, w);
+              const auto index = static_cast<std::int32_t>((d * P.h + h) * P.w + w);
+              for (std::int64_t c = 0; c < P.c; ++c) {
+                const float v = x[c * x_channel];
+                const auto i = static_cast<std::size_t>(c);
+                if (arg[i] < 0 || v > best[i] || (v != v && best[i] == best[i])) best[i] = v, arg[i] = index;
+              }
+            }
+          }
+        }
+        const std::int64_t y = detail::pool_y_index(P, n, 0, z, p, q);
+        for (std::int64_t c = 0; c < P.c; ++c) {
+          const auto i = static_cast<std::size_t>(c);
+          P.out[y + c * y_channel] = arg[i] < 0 ? 0.0f : best[i];
+          if (P.argmax_out != nullptr) P.argmax_out[y + c * y_channel] = arg[i];
+        }
+      }
+    }
+  }
+}
+
+// Max pooling's backward on the CPU, one sample per iteration: its gradient zeroed, then each output's gradient
+// added at its argmax in output order, the order in which pool_bwd_element's gather sums them: the same bits,
+// without searching every input's windows.
+void max_pool_bwd_cpu(Context& ctx, const PoolProblem& P) {
+  const std::int64_t volume = P.c * P.d * P.h * P.w, hw = P.h * P.w;
+#pragma omp parallel for num_threads(ctx.cpu_threads()) schedule(static)
+  for (std::int64_t n = 0; n < P.n; ++n) {
+    std::fill(P.out + n * volume, P.out + (n + 1) * volume, 0.0f);
+    for (std::int64_t o = 0; o < P.z * P.p * P.q; ++o) {
+      for (std::int64_t c = 0; c < P.c; ++c) {
+        const std::int64_t y = detail::pool_y_index(P, n, c, o / (P.p * P.q), o / P.q % P.p, o % P.q);
+        const std::int32_t at = P.argmax_in[y];
+        if (at < 0) continue;
+        float& dx = P.out[detail::pool_x_index(P, n, c, at / hw, at % hw / P.w, at % P.w)];
+        dx = add_rn(dx, P.dy[y]);
+      }
+    }
+  }
+}
+
 void pool_cpu_window(Context& ctx, const PoolProblem& P, PoolOp op) {
-  if (op == PoolOp::kForward) {
+  if (op == PoolOp::kForward && P.max) {
+    max_pool_fwd_cpu(ctx, P);
+  } else if (op == PoolOp::kForward) {
     for_each_5d(ctx, P.n, P.c, P.z, P.p, P.q, [&P](auto n, auto c, auto z, auto p, auto q) {
       std::int32_t argmax = -1;
-      const std::int64_t o = detail::pool_y_index(P, n, c, z, p, q);
-      P.out[o] = detail::pool_fwd_element(P, n, c, z, p, q, argmax);
-      if (P.argmax_out != nullptr) P.argmax_out[o] = argmax;
+      P.out[detail::pool_y_index(P, n, c, z, p, q)] = detail::pool_fwd_element(P, n, c, z, p, q, argmax);
     });
+  } else if (P.max) {
+    max_pool_bwd_cpu(ctx, P);
   } else {
     for_each_5d(ctx, P.n, P.c, P.d, P.h, P.w, [&P](auto n, auto c, auto d, auto h, auto w) {
       P.out[detail::pool_x_index(P, n, c, d, h, w)] = detail::pool_bwd_element(P, n, c, d, h, w);
     });
+  }
+}
+
+// Global max pooling's backward on the CPU: each sample's gradient zeroed, then one value per channel written at
+// its argmax (when it lies in the counted depth, as global_pool_bwd_element decides).
+void global_max_pool_bwd_cpu(Context& ctx, const GlobalPoolProblem& P) {
+  const std::int64_t hw = P.h * P.w, volume = P.c * P.d * hw;
+#pragma omp parallel for num_threads(ctx.cpu_threads()) schedule(static)
+  for (std::int64_t n = 0; n < P.n; ++n) {
+    std::fill(P.out + n * volume, P.out + (n + 1) * volume, 0.0f);
+    for (std::int64_t c = 0; c < P.c; ++c) {
+      const std::int32_t at = P.argmax_in[n * P.c + c];
+      if (at < 0 || at / hw >= detail::counted_depth(P, n)) continue;
+      P.out[detail::volume_index(P.channels_last, P.c, P.d, P.h, P.w, n, c, at / hw, at % hw / P.w, at % P.w)] =
+          P.dy[n * P.c + c];
+    }
   }
 }
 
@@ -497,6 +579,8 @@ void pool_cpu_global(Context& ctx, const GlobalPoolProblem& P, PoolOp op) {
       P.out[n * P.c + c] = detail::global_pool_fwd_element(P, n, c, argmax);
       if (P.argmax_out != nullptr) P.argmax_out[n * P.c + c] = argmax;
     });
+  } else if (P.max) {
+    global_max_pool_bwd_cpu(ctx, P);
   } else {
     for_each_5d(ctx, P.n, P.c, P.d, P.h, P.w, [&P](auto n, auto c, auto d, auto h, auto w) {
       P.out[detail::volume_index(P.channels_last, P.c, P.d, P.h, P.w, n, c, d, h, w)] =

@@ -16,8 +16,8 @@ float glorot_bound(std::int64_t in_channels, std::int64_t out_channels, std::int
 
 Conv3d::Conv3d(Context& ctx, const std::string& name, std::int64_t in_channels, std::int64_t out_channels,
                std::array<std::int64_t, 3> kernel, const Conv3dOptions& options, std::uint64_t weight_stream,
-               std::uint64_t bias_stream)
-    : options_(options) {
+               std::uint64_t bias_stream, bool bias)
+    : options_(options), has_bias_(bias) {
   RECKON_CHECK_ARG(options.groups >= 1 && in_channels % options.groups == 0 && out_channels % options.groups == 0,
                    name, ": ", options.groups, " groups must divide ", in_channels, " and ", out_channels, " channels");
   const std::int64_t cg = in_channels / options.groups;
@@ -29,7 +29,7 @@ Conv3d::Conv3d(Context& ctx, const std::string& name, std::int64_t in_channels, 
     weight_ = DenseParameter(ctx, name + ".weight", {out_channels, kernel[0], kernel[1], kernel[2], cg}, bound,
                              weight_stream);
   }
-  bias_ = DenseParameter(ctx, name + ".bias", {out_channels}, 0.0f, bias_stream);
+  if (bias) bias_ = DenseParameter(ctx, name + ".bias", {out_channels}, 0.0f, bias_stream);
 }
 
 void Conv3d::forward(Context& ctx, const TensorView& x, const TensorView& y) const {
@@ -43,16 +43,17 @@ void Conv3d::backward(Context& ctx, const TensorView& x, const TensorView& dy, c
 
 void Conv3d::update(Context& ctx, const ParameterGroup& group, float weight_decay) const {
   weight_.update(ctx, group, weight_decay);
-  bias_.update(ctx, group);
+  if (has_bias_) bias_.update(ctx, group);
 }
 
 void Conv3d::append_parameters(std::vector<NamedTensor>& out) const {
   out.push_back({weight_.name, weight_.value});
-  out.push_back({bias_.name, bias_.value});
+  if (has_bias_) out.push_back({bias_.name, bias_.value});
 }
 
 void Conv3d::append_optimizer_state(std::vector<NamedTensor>& out) const {
   for (const DenseParameter* p : {&weight_, &bias_}) {
+    if (p == &bias_ && !has_bias_) break;
     out.push_back({p->name + ".m", p->m});
     out.push_back({p->name + ".v", p->v});
   }

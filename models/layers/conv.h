@@ -16,10 +16,11 @@ namespace reckon::layers {
 class Conv3d {
  public:
   // Filters [K, C/groups, T, R, S] (or [K, T, R, S, C/groups] channels-last), Glorot-uniform over the fans
-  // (C/groups and K/groups times the kernel volume); bias zero.
+  // (C/groups and K/groups times the kernel volume); bias zero, or none (bias false: an all-zero input window then
+  // gives exactly zero, so zero padding stays zero through the layer).
   Conv3d(Context& ctx, const std::string& name, std::int64_t in_channels, std::int64_t out_channels,
          std::array<std::int64_t, 3> kernel, const Conv3dOptions& options, std::uint64_t weight_stream,
-         std::uint64_t bias_stream);
+         std::uint64_t bias_stream, bool bias = true);
   // The output's shape for input x.
   Conv3dShape shape(const TensorView& x) const { return conv3d_shape(x, weight_.value, options_); }
   void forward(Context& ctx, const TensorView& x, const TensorView& y) const;
@@ -33,6 +34,7 @@ class Conv3d {
 
  private:
   Conv3dOptions options_;
+  bool has_bias_;
   DenseParameter weight_, bias_;
 };
 

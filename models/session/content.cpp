@@ -17,7 +17,8 @@ struct FormatName {
 constexpr FormatName kFormats[] = {{ContentFormat::kDigineticaCategories, "diginetica-categories"},
                                    {ContentFormat::kDigineticaProducts, "diginetica-products"},
                                    {ContentFormat::kRetailRocketProperties, "retailrocket-properties"},
-                                   {ContentFormat::kMovieLensMovies, "movielens-movies"}};
+                                   {ContentFormat::kMovieLensMovies, "movielens-movies"},
+                                   {ContentFormat::kItemsTsv, "items-tsv"}};
 
 struct Layout {
   char delimiter;
@@ -30,6 +31,7 @@ Layout layout_of(ContentFormat f) {
     case ContentFormat::kDigineticaProducts: return {';', 3};
     case ContentFormat::kRetailRocketProperties: return {',', 4};
     case ContentFormat::kMovieLensMovies: return {',', 3};
+    case ContentFormat::kItemsTsv: return {'\t', 3};
   }
   return {',', 0};
 }
@@ -48,6 +50,10 @@ std::string add_row(ContentFormat f, const std::vector<std::string>& c, ItemCont
     case ContentFormat::kMovieLensMovies:
       into.category[c[0]] = c[2];
       into.text[c[0]] = c[1];
+      return "";
+    case ContentFormat::kItemsTsv:
+      if (!c[1].empty()) into.category[c[0]] = c[1];
+      if (!c[2].empty()) into.text[c[0]] = c[2];
       return "";
     case ContentFormat::kRetailRocketProperties: {
       if (c[2] != "categoryid") return "";
@@ -78,7 +84,7 @@ ContentFormat parse_content_format(const std::string& name) {
     if (name == f.name) return f.format;
   }
   RECKON_THROW(StatusCode::kInvalidArgument, "unknown item-content format '", name,
-               "' (diginetica-categories, diginetica-products, retailrocket-properties, movielens-movies)");
+               "' (diginetica-categories, diginetica-products, retailrocket-properties, movielens-movies, items-tsv)");
 }
 
 const char* to_string(ContentFormat format) noexcept {
@@ -94,9 +100,18 @@ void read_item_content(const std::string& path, ContentFormat format, BadRows ba
   const Layout layout = layout_of(format);
   Latest latest;
   std::string line;
+  std::vector<std::string_view> views;
   for (std::int64_t line_no = 1; std::getline(in, line); ++line_no) {
     if (line_no == 1 || line.empty() || line == "\r") continue;  // every format has a header
-    const std::vector<std::string> cols = split_quoted_fields(line, layout.delimiter);
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    // items.tsv (written by write_items_tsv) has no quoting: its values may hold quote marks.
+    std::vector<std::string> cols;
+    if (format == ContentFormat::kItemsTsv) {
+      split_fields(line, '\t', views);
+      cols.assign(views.begin(), views.end());
+    } else {
+      cols = split_quoted_fields(line, layout.delimiter);
+    }
     const std::string error = cols.size() != layout.columns
                                   ? detail::concat("expected ", layout.columns, " columns, got ", cols.size())
                                   : add_row(format, cols, into, latest);

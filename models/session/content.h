@@ -17,11 +17,13 @@ namespace reckon::session {
 // retailrocket-properties: item_properties_part*.csv, timestamp,itemid,property,value; the latest "categoryid"
 //                        value is the category (other properties are hashed and left out).
 // movielens-movies:      movies.csv, movieId,title,genres (RFC 4180 quoting); genres the category, title the text.
+// items-tsv:             ItemId<TAB>Category<TAB>Text with a header, as `session prepare` writes items.tsv.
 enum class ContentFormat : std::uint8_t {
   kDigineticaCategories,
   kDigineticaProducts,
   kRetailRocketProperties,
-  kMovieLensMovies
+  kMovieLensMovies,
+  kItemsTsv
 };
 ContentFormat parse_content_format(const std::string& name);
 const char* to_string(ContentFormat format) noexcept;

@@ -1,5 +1,7 @@
 #include "reckon/models/session/gru4rec.h"
 
+#include "reckon/models/session/cnn3d.h"
+
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -10,12 +12,10 @@
 
 #include "reckon/kernels/dense/dense.h"
 #include "reckon/kernels/gru/gru.h"
-#include "reckon/kernels/softmax/softmax.h"
 #include "reckon/models/layers/layers.h"
 #include "reckon/runtime/checkpoint.h"
 #include "reckon/runtime/error.h"
 #include "reckon/runtime/memory.h"
-#include "reckon/runtime/philox.h"
 
 namespace reckon::session {
 
@@ -31,10 +31,6 @@ TensorView first(const Tensor& t, std::int64_t n) {
 
 std::uint64_t next_stream(Context& ctx) { return ctx.next_rng_stream(); }
 
-TensorView as3(const Tensor& t, std::int64_t rows, std::int64_t cols) {
-  return TensorView::contiguous(t.view().data, t.dtype(), t.device(), {rows, 1, cols});
-}
-
 Tensor arange(Context& ctx, std::int64_t n) {
   Tensor t = Tensor::empty(ctx, DType::kI32, {n});
   std::vector<std::int32_t> values(static_cast<std::size_t>(n));
@@ -44,15 +40,13 @@ Tensor arange(Context& ctx, std::int64_t n) {
   return t;
 }
 
-// The activations of a batch of up to `capacity` rows; `columns` scores per row (the catalogue, or BPR-max's
-// sampled columns when training with it).
+// The activations of a batch of up to `capacity` rows (logits: scoring's, [capacity, N]; training's are the output
+// layer's).
 struct Buffers {
   std::int64_t capacity = 0;
-  Tensor ids, offsets, targets, losses, h, h_next, y, dy, saved, gx, gh, dgx, dgh, emb, demb, logits;
-  Tensor columns, column_offsets, column_weights, column_bias, d_column_weights, d_column_bias;  // BPR-max
+  Tensor ids, offsets, losses, h, h_next, y, dy, saved, gx, gh, dgx, dgh, emb, demb, logits;
 
-  Buffers(Context& ctx, std::int64_t B, std::int64_t H, std::int64_t E, std::int64_t columns_per_row, bool training)
-      : capacity(B) {
+  Buffers(Context& ctx, std::int64_t B, std::int64_t H, std::int64_t E, std::int64_t N, bool training) : capacity(B) {
     ids = Tensor::empty(ctx, DType::kI32, {B});
     offsets = arange(ctx, B + 1);
     h = Tensor::empty(ctx, DType::kF32, {B, H});
@@ -61,10 +55,11 @@ struct Buffers {
     gx = Tensor::empty(ctx, DType::kF32, {B, 3 * H});
     gh = Tensor::empty(ctx, DType::kF32, {B, 3 * H});
     if (E > 0) emb = Tensor::empty(ctx, DType::kF32, {B, E});
-    logits = Tensor::empty(ctx, DType::kF32, {B, columns_per_row});
     fill(ctx, h, 0.0f);
-    if (!training) return;
-    targets = Tensor::empty(ctx, DType::kI32, {B});
+    if (!training) {
+      logits = Tensor::empty(ctx, DType::kF32, {B, N});
+      return;
+    }
     losses = Tensor::empty(ctx, DType::kF32, {B});
     y = Tensor::empty(ctx, DType::kF32, {B, H});
     dy = Tensor::empty(ctx, DType::kF32, {B, H});
@@ -72,44 +67,6 @@ struct Buffers {
     dgh = Tensor::empty(ctx, DType::kF32, {B, 3 * H});
     if (E > 0) demb = Tensor::empty(ctx, DType::kF32, {B, E});
   }
-
-  void add_sampled_columns(Context& ctx, std::int64_t M, std::int64_t H) {
-    columns = Tensor::empty(ctx, DType::kI32, {M});
-    column_offsets = arange(ctx, M + 1);
-    column_weights = Tensor::empty(ctx, DType::kF32, {M, H});
-    column_bias = Tensor::empty(ctx, DType::kF32, {M});
-    d_column_weights = Tensor::empty(ctx, DType::kF32, {M, H});
-    d_column_bias = Tensor::empty(ctx, DType::kF32, {M});
-    targets = arange(ctx, capacity);  // row b's target is column b
-  }
-};
-
-// BPR-max's extra negatives: item ids drawn with probability ∝ count^alpha from one Philox stream, by binary search
-// on the cumulative weights (a step's few thousand draws are cheap beside its products).
-class PopularitySampler {
- public:
-  PopularitySampler(const Catalog& catalog, float alpha, std::uint64_t seed, std::uint64_t stream)
-      : seed_(seed), stream_(stream) {
-    double total = 0;
-    cumulative_.reserve(static_cast<std::size_t>(catalog.size()));
-    for (const std::int64_t count : catalog.counts) {
-      total += std::pow(static_cast<double>(std::max<std::int64_t>(count, 1)), static_cast<double>(alpha));
-      cumulative_.push_back(total);
-    }
-  }
-  void draw(std::span<std::int32_t> out) {
-    PhiloxStream rng(seed_, stream_, drawn_);
-    for (std::int32_t& id : out) {
-      const double u = static_cast<double>(rng.next_uniform()) * cumulative_.back();
-      const auto at = std::upper_bound(cumulative_.begin(), cumulative_.end(), u) - cumulative_.begin();
-      id = static_cast<std::int32_t>(std::min<std::ptrdiff_t>(at, static_cast<std::ptrdiff_t>(cumulative_.size()) - 1));
-    }
-    drawn_ += out.size();
-  }
-
- private:
-  std::uint64_t seed_, stream_, drawn_ = 0;
-  std::vector<double> cumulative_;
 };
 
 }  // namespace
@@ -120,17 +77,14 @@ struct Gru4Rec::Impl {
   std::int64_t N, H, E, W;  // items, hidden units, embedding width (0: one-hot), the input table's width
   layers::ParameterGroup group;
   std::unique_ptr<layers::FieldEmbedding> input;
-  std::unique_ptr<layers::Linear> input_linear, hidden_linear, output;  // output: cross-entropy's
-  std::unique_ptr<layers::FieldEmbedding> output_items, output_bias;       // BPR-max's output layer
-  std::unique_ptr<PopularitySampler> sampler;                              // BPR-max's negatives
-  Tensor full_items, full_bias, ones;  // BPR-max's output layer gathered for scoring the whole catalogue
-  bool full_stale = true;
+  std::unique_ptr<layers::Linear> input_linear, hidden_linear;
+  std::unique_ptr<ItemOutput> output;
   layers::Dropout dropout;
   std::unique_ptr<Buffers> train, eval;
   std::mutex eval_mutex;
 
-  Impl(Context& c, const Gru4RecOptions& options, std::int64_t items)
-      : ctx(c), o(options), N(items), H(options.hidden), E(options.embedding), W(E > 0 ? E : 3 * H),
+  Impl(Context& c, const Gru4RecOptions& options, const Catalog& catalog)
+      : ctx(c), o(options), N(catalog.size()), H(options.hidden), E(options.embedding), W(E > 0 ? E : 3 * H),
         dropout(options.dropout, 0) {
     Optimizer opt;
     opt.kind = o.optimizer;
@@ -143,20 +97,8 @@ struct Gru4Rec::Impl {
                                                      std::span<const std::uint64_t>(&input_stream, 1));
     if (E > 0) input_linear = make_linear("input_linear", E, 3 * H);
     hidden_linear = make_linear("hidden", H, 3 * H);
-    if (!sampled()) {
-      output = make_linear("output", H, N);
-      return;
-    }
-    const std::uint64_t item_stream = next_stream(ctx);
-    output_items = std::make_unique<layers::FieldEmbedding>(
-        ctx, "output_items", std::vector<std::int64_t>{N}, H, sparse,
-        static_cast<float>(std::sqrt(2.0 / static_cast<double>(N + H))), std::span<const std::uint64_t>(&item_stream, 1));
-    output_bias = std::make_unique<layers::FieldEmbedding>(ctx, "output_bias", std::vector<std::int64_t>{N}, 1, sparse,
-                                                           0.0f, std::span<const std::uint64_t>{});
+    output = std::make_unique<ItemOutput>(ctx, catalog, H, o.batch, o.output, sparse, o.seed);
   }
-
-  bool sampled() const { return o.loss == Gru4RecLoss::kBprMax; }
-  std::int64_t sampled_columns() const { return o.batch + o.samples; }
 
   std::unique_ptr<layers::Linear> make_linear(const std::string& name, std::int64_t in, std::int64_t out) {
     const std::uint64_t w = next_stream(ctx), b = next_stream(ctx);
@@ -166,12 +108,11 @@ struct Gru4Rec::Impl {
   std::vector<layers::NamedTensor> tensors(bool with_state) const {
     std::vector<layers::NamedTensor> out;
     const auto append = [&](bool state) {
-      for (const auto* e : {input.get(), output_items.get(), output_bias.get()}) {
-        if (e != nullptr) state ? e->append_optimizer_state(out) : e->append_parameters(out);
-      }
-      for (const auto* l : {input_linear.get(), hidden_linear.get(), output.get()}) {
+      state ? input->append_optimizer_state(out) : input->append_parameters(out);
+      for (const auto* l : {input_linear.get(), hidden_linear.get()}) {
         if (l != nullptr) state ? l->append_optimizer_state(out) : l->append_parameters(out);
       }
+      state ? output->append_optimizer_state(out) : output->append_parameters(out);
     };
     append(false);
     if (with_state) append(true);
@@ -197,69 +138,17 @@ struct Gru4Rec::Impl {
                  rows_of(b.h_next, rows, H), rows_of(b.saved, rows, 4 * H));
   }
 
-  void train_step(Buffers& b, const TensorView& losses);
-  void output_sampled(Buffers& b, const TensorView& losses);
-  void output_full(Buffers& b, std::int64_t rows);
+  void train_step(Buffers& b, std::span<const std::int32_t> targets, const TensorView& losses);
 };
 
-// BPR-max's output and its update, over the step's columns (already in b.columns): the scores of the batch's hidden
-// states against the gathered columns, the loss, then the gradients of y, of the columns and of their biases.
-void Gru4Rec::Impl::output_sampled(Buffers& b, const TensorView& losses) {
-  const std::int64_t B = b.capacity, M = sampled_columns();
-  const EmbeddingBags bags{b.column_offsets, b.columns};
-  output_items->forward(ctx, {&bags, 1}, as3(b.column_weights, M, H));
-  output_bias->forward(ctx, {&bags, 1}, as3(b.column_bias, M, 1));
-  linear_bwd_data(ctx, b.y, b.column_weights, b.logits);  // y · Wᵀ
-  bpr_max_loss(ctx, b.logits, b.column_bias, b.targets, b.columns, losses, b.logits, o.bpr_regularization,
-               1.0f / static_cast<float>(B));
-  linear_fwd(ctx, b.logits, b.column_weights, TensorView{}, b.dy);
-  linear_bwd_weights(ctx, b.logits, b.y, b.d_column_weights, TensorView{});
-  column_sum(ctx, b.logits, b.d_column_bias);
-  output_items->backward_update(ctx, {&bags, 1}, as3(b.d_column_weights, M, H), group, 0.0f);
-  output_bias->backward_update(ctx, {&bags, 1}, as3(b.d_column_bias, M, 1), group, 0.0f);
-  full_stale = true;
-}
-
-// Every item's score for the first `rows` hidden states of b, into b.logits.
-void Gru4Rec::Impl::output_full(Buffers& b, std::int64_t rows) {
-  if (!sampled()) {
-    output->forward(ctx, rows_of(b.h, rows, H), rows_of(b.logits, rows, N));
-    return;
-  }
-  if (full_stale) {  // the item table and bias as contiguous [N, H] and [N, 1], read through the layers' lookup
-    if (full_items.view().data == nullptr) {
-      full_items = Tensor::empty(ctx, DType::kF32, {N, H});
-      full_bias = Tensor::empty(ctx, DType::kF32, {N, 1});
-    }
-    const Tensor all = arange(ctx, N), offsets = arange(ctx, N + 1);
-    const EmbeddingBags bags{offsets.view(), all.view()};
-    output_items->forward(ctx, {&bags, 1}, as3(full_items, N, H));
-    output_bias->forward(ctx, {&bags, 1}, as3(full_bias, N, 1));
-    full_stale = false;
-  }
-  if (ones.view().data == nullptr || ones.view().size(0) < rows) {
-    ones = Tensor::empty(ctx, DType::kF32, {rows, 1});
-    fill(ctx, ones, 1.0f);
-  }
-  const TensorView scores = rows_of(b.logits, rows, N);
-  linear_bwd_data(ctx, rows_of(b.h, rows, H), full_items, scores);            // h · Wᵀ
-  linear_bwd_data_accumulate(ctx, rows_of(ones, rows, 1), full_bias, scores);  // + 1 · biasᵀ
-}
-
 // Forward, loss, backward and update of one session-parallel step over all B rows.
-void Gru4Rec::Impl::train_step(Buffers& b, const TensorView& losses) {
+void Gru4Rec::Impl::train_step(Buffers& b, std::span<const std::int32_t> targets, const TensorView& losses) {
   const std::int64_t B = b.capacity;
   group.advance(ctx);
   recur(b, B);
   copy_bytes(ctx, b.y.view().data, ctx.device(), b.h_next.view().data, ctx.device(), b.y.nbytes());
   if (o.dropout > 0) dropout.forward(ctx, b.y, group.clock());
-  if (sampled()) {
-    output_sampled(b, losses);
-  } else {
-    output->forward(ctx, b.y, b.logits);
-    softmax_cross_entropy(ctx, b.logits, b.targets, losses, b.logits, 1.0f / static_cast<float>(B));
-    output->backward(ctx, b.y, b.logits, b.dy, false);
-  }
+  output->train_step(group, b.y, targets, losses, b.dy);
   if (o.dropout > 0) dropout.backward(ctx, b.dy, group.clock());
   gru_cell_bwd(ctx, b.h, b.saved, b.dy, b.dgx, b.dgh, TensorView{});
   hidden_linear->backward(ctx, b.h, b.dgh, TensorView{}, false);
@@ -274,18 +163,7 @@ void Gru4Rec::Impl::train_step(Buffers& b, const TensorView& losses) {
     input_linear->update(ctx, group, 0.0f);
   }
   hidden_linear->update(ctx, group, 0.0f);
-  if (output) output->update(ctx, group, 0.0f);
   std::swap(b.h, b.h_next);
-}
-
-const char* to_string(Gru4RecLoss loss) noexcept {
-  return loss == Gru4RecLoss::kBprMax ? "bpr-max" : "cross-entropy";
-}
-
-Gru4RecLoss parse_gru4rec_loss(std::string_view name) {
-  if (name == "cross-entropy") return Gru4RecLoss::kCrossEntropy;
-  if (name == "bpr-max") return Gru4RecLoss::kBprMax;
-  RECKON_THROW(StatusCode::kInvalidArgument, "unknown GRU4Rec loss '", name, "' (cross-entropy | bpr-max)");
 }
 
 Gru4Rec::Gru4Rec(Context& ctx, const Gru4RecOptions& options, TrainingSessions training)
@@ -295,14 +173,8 @@ Gru4Rec::Gru4Rec(Context& ctx, const Gru4RecOptions& options, TrainingSessions t
                    "GRU4Rec needs hidden >= 1, embedding >= 0, batch >= 1, epochs >= 0 and max_prefix >= 1");
   RECKON_CHECK_ARG(options.dropout >= 0 && options.dropout < 1, "dropout must be in [0, 1), got ", options.dropout);
   RECKON_CHECK_ARG(options.learning_rate > 0, "the learning rate must be positive, got ", options.learning_rate);
-  RECKON_CHECK_ARG(options.samples >= 0 && options.sample_alpha >= 0 && options.bpr_regularization >= 0,
-                   "BPR-max needs samples >= 0, sample_alpha >= 0 and bpr_regularization >= 0");
   ctx.set_seed(options.seed);
-  impl_ = std::make_unique<Impl>(ctx, options, this->training().catalog.size());
-  if (impl_->sampled()) {
-    impl_->sampler = std::make_unique<PopularitySampler>(this->training().catalog, options.sample_alpha, options.seed,
-                                                         ctx.next_rng_stream());
-  }
+  impl_ = std::make_unique<Impl>(ctx, options, this->training().catalog);
 }
 
 Gru4Rec::~Gru4Rec() = default;
@@ -348,17 +220,13 @@ Gru4RecEpoch Gru4Rec::train_epoch(int epoch, const std::function<void(double, do
   Impl& m = *impl_;
   Context& ctx = m.ctx;
   const std::int64_t B = gru_options_.batch;
-  if (!m.train) {
-    m.train = std::make_unique<Buffers>(ctx, B, m.H, m.E, m.sampled() ? m.sampled_columns() : m.N, true);
-    if (m.sampled()) m.train->add_sampled_columns(ctx, m.sampled_columns(), m.H);
-  }
+  if (!m.train) m.train = std::make_unique<Buffers>(ctx, B, m.H, m.E, m.N, true);
   Buffers& b = *m.train;
   fill(ctx, b.h, 0.0f);
   Slots slots(training(), B);
   Tensor losses = Tensor::empty(ctx, DType::kF32, {kLossChunk, B});
   std::vector<float> host_losses(static_cast<std::size_t>(kLossChunk * B));
-  std::vector<std::int32_t> ids(static_cast<std::size_t>(B));
-  std::vector<std::int32_t> targets(static_cast<std::size_t>(m.sampled() ? m.sampled_columns() : B));
+  std::vector<std::int32_t> ids(static_cast<std::size_t>(B)), targets(ids.size());
   std::vector<std::int64_t> reset;
   double loss_sum = 0;
   std::int64_t steps = 0, pending = 0;
@@ -375,13 +243,7 @@ Gru4RecEpoch Gru4Rec::train_epoch(int epoch, const std::function<void(double, do
   while (slots.full()) {
     for (std::size_t s = 0; s < ids.size(); ++s) ids[s] = slots.item(s, 0), targets[s] = slots.item(s, 1);
     copy_bytes(ctx, b.ids.view().data, ctx.device(), ids.data(), Device::cpu(), ids.size() * 4);
-    if (m.sampled()) {  // the columns: the batch's targets, then the step's sampled negatives
-      m.sampler->draw(std::span<std::int32_t>(targets).subspan(static_cast<std::size_t>(B)));
-      copy_bytes(ctx, b.columns.view().data, ctx.device(), targets.data(), Device::cpu(), targets.size() * 4);
-    } else {
-      copy_bytes(ctx, b.targets.view().data, ctx.device(), targets.data(), Device::cpu(), targets.size() * 4);
-    }
-    m.train_step(b, TensorView::contiguous(static_cast<float*>(losses.view().data) + pending * B, DType::kF32, ctx.device(), {B}));
+    m.train_step(b, targets, TensorView::contiguous(static_cast<float*>(losses.view().data) + pending * B, DType::kF32, ctx.device(), {B}));
     ++steps;
     if (++pending == kLossChunk) drain();
     slots.advance(reset);
@@ -443,7 +305,7 @@ void Gru4Rec::score_batch(std::span<const std::span<const std::int32_t>> prefixe
     m.recur(b, rows);
     copy_bytes(m.ctx, b.h.view().data, m.ctx.device(), b.h_next.view().data, m.ctx.device(), static_cast<std::size_t>(rows * m.H) * 4);
   }
-  m.output_full(b, Q);
+  m.output->score(rows_of(b.h, Q, m.H), rows_of(b.logits, Q, m.N));
   std::vector<float> sorted(static_cast<std::size_t>(Q * m.N));
   copy_bytes(m.ctx, sorted.data(), Device::cpu(), b.logits.view().data, m.ctx.device(), sorted.size() * 4);
   m.ctx.synchronize();
@@ -457,8 +319,9 @@ namespace {
 nlohmann::json options_json(const Gru4RecOptions& o) {
   return {{"model", "gru4rec"}, {"hidden", o.hidden}, {"embedding", o.embedding}, {"batch", o.batch},
           {"epochs", o.epochs}, {"optimizer", to_string(o.optimizer)}, {"learning_rate", o.learning_rate},
-          {"dropout", o.dropout}, {"max_prefix", o.max_prefix}, {"seed", o.seed}, {"loss", to_string(o.loss)},
-          {"samples", o.samples}, {"sample_alpha", o.sample_alpha}, {"bpr_regularization", o.bpr_regularization}};
+          {"dropout", o.dropout}, {"max_prefix", o.max_prefix}, {"seed", o.seed}, {"loss", to_string(o.output.loss)},
+          {"samples", o.output.samples}, {"sample_alpha", o.output.sample_alpha},
+          {"bpr_regularization", o.output.bpr_regularization}};
 }
 
 Gru4RecOptions options_from(const nlohmann::json& j) {
@@ -472,28 +335,18 @@ Gru4RecOptions options_from(const nlohmann::json& j) {
   o.dropout = j.at("dropout").get<float>();
   o.max_prefix = j.at("max_prefix").get<std::int64_t>();
   o.seed = j.at("seed").get<std::uint64_t>();
-  o.loss = parse_gru4rec_loss(j.value("loss", std::string("cross-entropy")));  // absent before BPR-max existed
-  o.samples = j.value("samples", o.samples);
-  o.sample_alpha = j.value("sample_alpha", o.sample_alpha);
-  o.bpr_regularization = j.value("bpr_regularization", o.bpr_regularization);
+  o.output.loss = parse_item_loss(j.value("loss", std::string("cross-entropy")));  // absent before BPR-max existed
+  o.output.samples = j.value("samples", o.output.samples);
+  o.output.sample_alpha = j.value("sample_alpha", o.output.sample_alpha);
+  o.output.bpr_regularization = j.value("bpr_regularization", o.output.bpr_regularization);
   return o;
 }
 
 }  // namespace
 
 void Gru4Rec::save(const std::string& path) const {
-  const Catalog& c = training().catalog;
-  std::string names;
-  for (const std::string& name : c.names) {
-    RECKON_CHECK_ARG(name.find('\n') == std::string::npos, "item '", name, "' has a line break: it cannot be saved");
-    names.append(name).push_back('\n');
-  }
-  const nlohmann::json vocabulary = {{"items", c.size()}, {"end_time", training().end_time}};
-  CheckpointWriter writer("gru4rec", options_json(gru_options_).dump(), vocabulary.dump());
-  writer.add_bytes("items", names);
-  Context host(Device::cpu());
-  writer.add(host, "item_counts",
-             TensorView::contiguous(const_cast<std::int64_t*>(c.counts.data()), DType::kI64, Device::cpu(), {c.size()}));
+  CheckpointWriter writer("gru4rec", options_json(gru_options_).dump(), catalog_vocabulary(training()));
+  add_catalog(writer, training());
   for (const layers::NamedTensor& t : impl_->tensors(true)) writer.add(impl_->ctx, t.name, t.view);
   writer.write(path);
 }
@@ -502,26 +355,12 @@ std::unique_ptr<Gru4Rec> Gru4Rec::load(Context& ctx, const std::string& path) {
   const CheckpointReader reader(path);
   reader.expect_kind("gru4rec");
   Gru4RecOptions o;
-  TrainingSessions t;
   try {
     o = options_from(nlohmann::json::parse(reader.config_json()));
-    t.end_time = nlohmann::json::parse(reader.vocabulary_json()).at("end_time").get<double>();
   } catch (const nlohmann::json::exception& e) {
     RECKON_THROW(StatusCode::kDataError, path, ": a GRU4Rec checkpoint's settings are unreadable: ", e.what());
   }
-  std::vector<std::string> names;
-  const std::string_view bytes = reader.bytes("items");
-  for (std::size_t at = 0; at < bytes.size();) {
-    const std::size_t end = bytes.find('\n', at);
-    if (end == std::string_view::npos) RECKON_THROW(StatusCode::kDataError, path, ": the item list is cut short");
-    names.emplace_back(bytes.substr(at, end - at));
-    at = end + 1;
-  }
-  std::vector<std::int64_t> counts(names.size());
-  Context host(Device::cpu());
-  reader.read(host, "item_counts", TensorView::contiguous(counts.data(), DType::kI64, Device::cpu(), {static_cast<std::int64_t>(counts.size())}));
-  t.catalog = Catalog::from_names(std::move(names), std::move(counts));
-  auto model = std::make_unique<Gru4Rec>(ctx, o, std::move(t));
+  auto model = std::make_unique<Gru4Rec>(ctx, o, read_catalog(reader, path));
   for (const layers::NamedTensor& tensor : model->impl_->tensors(true)) reader.read(ctx, tensor.name, tensor.view);
   return model;
 }
@@ -532,6 +371,7 @@ std::unique_ptr<SessionRecommender> load_any_recommender(Context& ctx, const std
   if (CheckpointReader::recognises(std::string_view(magic, sizeof(magic)))) {
     const CheckpointReader reader(path);
     if (reader.kind() == "gru4rec") return Gru4Rec::load(ctx, path);
+    if (reader.kind() == "cnn3d") return Cnn3dRecommender::load(ctx, path);
   }
   return load_recommender(path);
 }

@@ -1,32 +1,25 @@
 // GRU4Rec (Hidasi et al. 2016; Hidasi & Karatzoglou 2018): a GRU over the session's clicks, trained with
 // session-parallel mini-batches (each of B slots runs through one session after another; a slot's hidden state
-// starts at zero with each new session) and a cross-entropy loss over the whole catalogue. Built from layers and
-// the gru and softmax kernel families, on the CPU or a GPU.
+// starts at zero with each new session) and BPR-max over sampled negatives or cross-entropy over the whole catalogue
+// (item_output.h). Built from layers and the gru and softmax kernel families, on the CPU or a GPU.
 //
 // The input is one-hot by default (embedding 0): the item's row of W_x, a [N, 3H] table updated sparsely, as
 // GRU4Rec's default; with embedding E > 0 an [N, E] table and a linear layer E -> 3H. The output layer scores every
-// item from the (dropped-out) hidden state: [H, N] weights and a bias. With the BPR-max loss the output layer is an
-// [N, H] item table and an [N] bias instead, of which a step reads and updates only the sampled columns: the batch's
-// targets (each row's negatives include the other rows' targets) and `samples` items drawn by popularity^alpha, as
-// in GRU4Rec. The hidden state is carried from click to
-// click but gradients do not flow back through time (as in GRU4Rec's training).
+// item from the (dropped-out) hidden state. The hidden state is carried from click to click but gradients do not
+// flow back through time (as in GRU4Rec's training).
 #pragma once
 
 #include <cstdint>
 #include <functional>
 #include <memory>
 #include <string>
-#include <string_view>
 
 #include "reckon/kernels/optim/optimizer.h"
+#include "reckon/models/session/item_output.h"
 #include "reckon/models/session/recommender.h"
 #include "reckon/runtime/context.h"
 
 namespace reckon::session {
-
-enum class Gru4RecLoss : std::uint8_t { kCrossEntropy, kBprMax };
-const char* to_string(Gru4RecLoss loss) noexcept;
-Gru4RecLoss parse_gru4rec_loss(std::string_view name);  // "cross-entropy" | "bpr-max"
 
 struct Gru4RecOptions {
   std::int64_t hidden = 100;
@@ -38,12 +31,9 @@ struct Gru4RecOptions {
   OptimizerKind optimizer = OptimizerKind::kAdam;
   float learning_rate = 0.01f;
   float dropout = 0.5f;       // on the hidden state fed to the output layer
-  // BPR-max: ahead of cross-entropy on the validation splits of both session samples (docs/SESSIONS.md), and a
-  // step's cost does not grow with the catalogue.
-  Gru4RecLoss loss = Gru4RecLoss::kBprMax;
-  std::int64_t samples = 2048;        // BPR-max: negatives drawn per step beside the batch's targets
-  float sample_alpha = 0.5f;          // BPR-max: negatives drawn with probability ∝ count^alpha
-  float bpr_regularization = 1.0f;    // BPR-max: λ of the score regulariser
+  // The loss, BPR-max by default: ahead of cross-entropy on the validation splits of both session samples
+  // (docs/SESSIONS.md), and a step's cost does not grow with the catalogue.
+  ItemOutputOptions output;
   std::int64_t max_prefix = 50;  // scoring: a query's state is built from its last max_prefix clicks
   std::uint64_t seed = 1;
 };
@@ -75,7 +65,7 @@ class Gru4Rec final : public SessionRecommender {
   std::unique_ptr<Impl> impl_;
 };
 
-// A saved session model of any kind: GRU4Rec's on ctx's device, the memory-based ones on the host.
+// A saved session model of any kind: GRU4Rec's and the 3D CNN's on ctx's device, the memory-based ones on the host.
 std::unique_ptr<SessionRecommender> load_any_recommender(Context& ctx, const std::string& path);
 
 }  // namespace reckon::session

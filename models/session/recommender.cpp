@@ -238,4 +238,44 @@ std::unique_ptr<SessionRecommender> load_recommender(const std::string& path) {
   return make_recommender(options, std::move(t));
 }
 
+std::string catalog_vocabulary(const TrainingSessions& training) {
+  return nlohmann::json{{"items", training.catalog.size()}, {"end_time", training.end_time}}.dump();
+}
+
+void add_catalog(CheckpointWriter& writer, const TrainingSessions& training) {
+  const Catalog& c = training.catalog;
+  std::string names;
+  for (const std::string& name : c.names) {
+    RECKON_CHECK_ARG(name.find('\n') == std::string::npos, "item '", name, "' has a line break: it cannot be saved");
+    names.append(name).push_back('\n');
+  }
+  writer.add_bytes("items", names);
+  Context host(Device::cpu());
+  writer.add(host, "item_counts",
+             TensorView::contiguous(const_cast<std::int64_t*>(c.counts.data()), DType::kI64, Device::cpu(), {c.size()}));
+}
+
+TrainingSessions read_catalog(const CheckpointReader& reader, const std::string& path) {
+  TrainingSessions t;
+  try {
+    t.end_time = nlohmann::json::parse(reader.vocabulary_json()).at("end_time").get<double>();
+  } catch (const nlohmann::json::exception& e) {
+    RECKON_THROW(StatusCode::kDataError, path, ": the checkpoint's catalogue is unreadable: ", e.what());
+  }
+  std::vector<std::string> names;
+  const std::string_view bytes = reader.bytes("items");
+  for (std::size_t at = 0; at < bytes.size();) {
+    const std::size_t end = bytes.find('\n', at);
+    if (end == std::string_view::npos) RECKON_THROW(StatusCode::kDataError, path, ": the item list is cut short");
+    names.emplace_back(bytes.substr(at, end - at));
+    at = end + 1;
+  }
+  std::vector<std::int64_t> counts(names.size());
+  Context host(Device::cpu());
+  reader.read(host, "item_counts",
+              TensorView::contiguous(counts.data(), DType::kI64, Device::cpu(), {static_cast<std::int64_t>(counts.size())}));
+  t.catalog = Catalog::from_names(std::move(names), std::move(counts));
+  return t;
+}
+
 }  // namespace reckon::session

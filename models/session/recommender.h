@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "reckon/models/session/clicks.h"
+#include "reckon/runtime/checkpoint.h"
 
 namespace reckon::session {
 
@@ -98,5 +99,12 @@ std::unique_ptr<SessionRecommender> make_knn_recommender(const RecommenderOption
 // memory-based model is rebuilt exactly. load_recommender also reads GRU4Rec's checkpoints (kind "gru4rec").
 void save_recommender(const SessionRecommender& model, const std::string& path);
 std::unique_ptr<SessionRecommender> load_recommender(const std::string& path);
+
+// The catalogue of a neural model's checkpoint: catalog_vocabulary() is the envelope's vocabulary JSON (items and
+// the training end time), add_catalog() the item names and counts; read_catalog() gives them back as training
+// sessions without sessions (kDataError naming `path` when they are unreadable).
+std::string catalog_vocabulary(const TrainingSessions& training);
+void add_catalog(CheckpointWriter& writer, const TrainingSessions& training);
+TrainingSessions read_catalog(const CheckpointReader& reader, const std::string& path);
 
 }  // namespace reckon::session

@@ -273,6 +273,14 @@ run(gru_ce session eval --model gru4rec --loss cross-entropy --train prepared/tr
 expect("${gru_ce}" results 0 metrics queries EQUAL 240)
 fails("--loss: hinge not in" session eval --model gru4rec --loss hinge --train prepared/train_full.tsv
       --test prepared/test.tsv)
+run(cnn_trained session train --model cnn3d --train prepared/train_full.tsv --items prepared/items.tsv --epochs 1
+    --hidden 16 --filters 8 --samples 64 --device cpu --save cnn.ckpt --json)
+expect("${cnn_trained}" epochs 0 loss GREATER 0)
+run(cnn_eval session eval --model-file cnn.ckpt --test prepared/test.tsv --device cpu --json)
+expect("${cnn_eval}" results 0 metrics queries EQUAL 240)
+run(cnn_rec session recommend --model-file cnn.ckpt --session 3,4 --k 5 --json)
+expect("${cnn_rec}" model STREQUAL cnn3d)
+fails("cannot open" session train --model cnn3d --train prepared/train_full.tsv --items missing.tsv --save x.ckpt)
 run(i2v_session session eval --model item2vec --vectors v.txt --test prepared/test.tsv --k 20 --json)
 expect("${i2v_session}" results 0 metrics queries EQUAL 240)
 fails("test sessions begin before the training data ends" session eval --model pop --train sessions.tsv

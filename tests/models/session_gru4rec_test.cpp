@@ -25,14 +25,14 @@ ClickLog chain_sessions(int count, int seed, double start) {
   return log;
 }
 
-Gru4RecOptions small(Gru4RecLoss loss = Gru4RecLoss::kCrossEntropy) {
+Gru4RecOptions small(ItemLoss loss = ItemLoss::kCrossEntropy) {
   Gru4RecOptions o;
   o.hidden = 32;
   o.batch = 16;
   o.learning_rate = 0.01f;
   o.dropout = 0.0f;
-  o.loss = loss;
-  o.samples = 8;  // with the 16 in-batch targets, about half the 30-item catalogue per step
+  o.output.loss = loss;
+  o.output.samples = 8;  // with the 16 in-batch targets, about half the 30-item catalogue per step
   return o;
 }
 
@@ -42,7 +42,7 @@ double hit_rate_at_1(const SessionRecommender& model, const ClickLog& test) {
   return evaluate(model, test, e).all.at[0].hit_rate;
 }
 
-void expect_learns(Device device, Gru4RecLoss loss) {
+void expect_learns(Device device, ItemLoss loss) {
   Context ctx(device);
   const ClickLog train = chain_sessions(600, 0, 0), test = chain_sessions(60, 3, 1e7);
   Gru4Rec model(ctx, small(loss), TrainingSessions::build(train));
@@ -56,8 +56,8 @@ void expect_learns(Device device, Gru4RecLoss loss) {
   EXPECT_GT(hit_rate_at_1(model, test), 0.9);  // POP gets 1 in 30
 }
 
-TEST(Gru4Rec, LearnsAPlantedChain) { expect_learns(Device::cpu(), Gru4RecLoss::kCrossEntropy); }
-TEST(Gru4Rec, LearnsAPlantedChainWithBprMax) { expect_learns(Device::cpu(), Gru4RecLoss::kBprMax); }
+TEST(Gru4Rec, LearnsAPlantedChain) { expect_learns(Device::cpu(), ItemLoss::kCrossEntropy); }
+TEST(Gru4Rec, LearnsAPlantedChainWithBprMax) { expect_learns(Device::cpu(), ItemLoss::kBprMax); }
 
 TEST(Gru4Rec, BatchedScoringIsPerPrefixScoring) {
   Context ctx(Device::cpu());
@@ -78,7 +78,7 @@ TEST(Gru4Rec, BatchedScoringIsPerPrefixScoring) {
   }
 }
 
-void expect_checkpoint_restores(Gru4RecLoss loss, const std::string& dir_name) {
+void expect_checkpoint_restores(ItemLoss loss, const std::string& dir_name) {
   Context ctx(Device::cpu());
   Gru4RecOptions o = small(loss);
   o.embedding = 8;  // the embedding variant's extra layer is saved too
@@ -98,12 +98,12 @@ void expect_checkpoint_restores(Gru4RecLoss loss, const std::string& dir_name) {
   EXPECT_THROW((void)load_any_recommender(ctx, dir + "/cut.ckpt"), Error);
 }
 
-TEST(Gru4Rec, CheckpointsRestoreTheModel) { expect_checkpoint_restores(Gru4RecLoss::kCrossEntropy, "gru4rec_ce"); }
-TEST(Gru4Rec, CheckpointsRestoreTheBprMaxModel) { expect_checkpoint_restores(Gru4RecLoss::kBprMax, "gru4rec_bpr"); }
+TEST(Gru4Rec, CheckpointsRestoreTheModel) { expect_checkpoint_restores(ItemLoss::kCrossEntropy, "gru4rec_ce"); }
+TEST(Gru4Rec, CheckpointsRestoreTheBprMaxModel) { expect_checkpoint_restores(ItemLoss::kBprMax, "gru4rec_bpr"); }
 
 TEST(Gru4Rec, BprMaxScoringAfterTrainingSeesTheNewWeights) {
   Context ctx(Device::cpu());
-  Gru4Rec model(ctx, small(Gru4RecLoss::kBprMax), TrainingSessions::build(chain_sessions(100, 0, 0)));
+  Gru4Rec model(ctx, small(ItemLoss::kBprMax), TrainingSessions::build(chain_sessions(100, 0, 0)));
   const std::vector<std::int32_t> prefix{2, 5};
   std::vector<float> before(static_cast<std::size_t>(model.training().catalog.size())), after(before.size());
   model.score(prefix, before);
@@ -121,16 +121,16 @@ TEST(Gru4Rec, BadSettingsAreRefused) {
   o = small();
   o.dropout = 1.0f;
   EXPECT_THROW(Gru4Rec(ctx, o, t), Error);
-  o = small(Gru4RecLoss::kBprMax);
-  o.samples = -1;
+  o = small(ItemLoss::kBprMax);
+  o.output.samples = -1;
   EXPECT_THROW(Gru4Rec(ctx, o, t), Error);
-  EXPECT_THROW((void)parse_gru4rec_loss("bpr"), Error);
+  EXPECT_THROW((void)parse_item_loss("bpr"), Error);
 }
 
 TEST(Gru4RecCuda, LearnsAPlantedChain) {
   RECKON_SKIP_WITHOUT_CUDA();
-  expect_learns(Device::cuda(0), Gru4RecLoss::kCrossEntropy);
-  expect_learns(Device::cuda(0), Gru4RecLoss::kBprMax);
+  expect_learns(Device::cuda(0), ItemLoss::kCrossEntropy);
+  expect_learns(Device::cuda(0), ItemLoss::kBprMax);
 }
 
 }  // namespace

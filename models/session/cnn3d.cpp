@@ -1,0 +1,495 @@
+#include "reckon/models/session/cnn3d.h"
+
+#include <algorithm>
+#include <array>
+#include <chrono>
+#include <cmath>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <numeric>
+
+#include "reckon/kernels/dense/dense.h"
+#include "reckon/models/layers/conv.h"
+#include "reckon/models/layers/layers.h"
+#include "reckon/runtime/checkpoint.h"
+#include "reckon/runtime/error.h"
+#include "reckon/runtime/memory.h"
+#include "reckon/runtime/philox.h"
+
+namespace reckon::session {
+
+CatalogContent catalog_content(const ClickLog& log, const Catalog& catalog) {
+  CatalogContent c;
+  c.categories.resize(static_cast<std::size_t>(catalog.size()));
+  c.texts.resize(c.categories.size());
+  for (std::size_t i = 0; i < log.item_names.size(); ++i) {
+    const std::int32_t at = catalog.lookup(log.item_names[i]);
+    if (at < 0) continue;
+    if (i < log.item_categories.size()) c.categories[static_cast<std::size_t>(at)] = log.item_categories[i];
+    if (i < log.item_texts.size()) c.texts[static_cast<std::size_t>(at)] = log.item_texts[i];
+  }
+  return c;
+}
+
+namespace {
+
+TensorView shaped(const Tensor& t, std::initializer_list<std::int64_t> sizes) {
+  return TensorView::contiguous(t.view().data, t.dtype(), t.device(), sizes);
+}
+
+// Every catalogue item's L characters as alphabet symbols (-1: padding). Symbol 0 is a byte the catalogue never
+// used; the others are the bytes it used, in byte order.
+struct Encoded {
+  std::vector<std::int32_t> codes;
+  std::int32_t alphabet = 1;
+};
+
+Encoded encode_items(const Catalog& catalog, const CatalogContent& content, const Cnn3dOptions& o) {
+  const std::array<std::int64_t, 3> widths{o.id_chars, o.category_chars, o.text_chars};
+  const auto field = [&](std::size_t item, int f) -> const std::string& {
+    return f == 0 ? catalog.names[item] : f == 1 ? content.categories[item] : content.texts[item];
+  };
+  std::array<std::int32_t, 256> symbol{};
+  for (std::size_t i = 0; i < catalog.names.size(); ++i) {
+    for (int f = 0; f < 3; ++f) {
+      const std::string& s = field(i, f);
+      for (std::size_t c = 0; c < s.size() && static_cast<std::int64_t>(c) < widths[static_cast<std::size_t>(f)]; ++c) {
+        symbol[static_cast<unsigned char>(s[c])] = 1;
+      }
+    }
+  }
+  Encoded e;
+  for (std::int32_t& s : symbol) s = s != 0 ? e.alphabet++ : 0;
+  const std::int64_t L = o.characters();
+  e.codes.assign(catalog.names.size() * static_cast<std::size_t>(L), -1);
+  for (std::size_t i = 0; i < catalog.names.size(); ++i) {
+    std::int32_t* row = e.codes.data() + i * static_cast<std::size_t>(L);
+    for (int f = 0; f < 3; ++f) {
+      const std::string& s = field(i, f);
+      const std::int64_t width = widths[static_cast<std::size_t>(f)];
+      for (std::size_t c = 0; c < s.size() && static_cast<std::int64_t>(c) < width; ++c) {
+        row[c] = symbol[static_cast<unsigned char>(s[c])];
+      }
+      row += width;
+    }
+  }
+  return e;
+}
+
+// A batch's inputs on the host: each row's prefix (at most S catalogue ids, oldest first) as character bags.
+struct BatchInput {
+  std::int64_t rows = 0, depth = 0;
+  std::vector<std::int32_t> offsets, ids, lengths;
+};
+
+void build_input(std::span<const std::span<const std::int32_t>> prefixes, const std::vector<std::int32_t>& codes,
+                 std::int64_t L, BatchInput& in) {
+  in.rows = static_cast<std::int64_t>(prefixes.size());
+  in.depth = 1;
+  for (const auto& p : prefixes) in.depth = std::max<std::int64_t>(in.depth, static_cast<std::int64_t>(p.size()));
+  in.offsets.assign(1, 0);
+  in.ids.clear();
+  in.lengths.clear();
+  for (const auto& p : prefixes) {
+    for (std::int64_t d = 0; d < in.depth; ++d) {
+      const std::int32_t* row = d < static_cast<std::int64_t>(p.size())
+                                    ? codes.data() + static_cast<std::size_t>(p[static_cast<std::size_t>(d)]) * static_cast<std::size_t>(L)
+                                    : nullptr;
+      for (std::int64_t l = 0; l < L; ++l) {
+        if (row != nullptr && row[l] >= 0) in.ids.push_back(row[l]);
+        in.offsets.push_back(static_cast<std::int32_t>(in.ids.size()));
+      }
+    }
+    in.lengths.push_back(static_cast<std::int32_t>(p.size()) + 2);  // the second layer's positions that see a click
+  }
+}
+
+// The activations of up to `capacity` rows at depth S, and with training their gradients; a batch of depth D uses
+// the first elements of each.
+struct Activations {
+  std::int64_t capacity = 0;
+  Tensor offsets, ids, lengths, volume, y1, p1, arg1, y2, pooled, arg2, h;
+  Tensor dvolume, dy1, dp1, dy2, dpooled, dh, losses;
+
+  Activations(Context& ctx, std::int64_t B, const Cnn3dOptions& o, std::int64_t L1, std::int64_t ids_capacity,
+              bool training)
+      : capacity(B) {
+    const std::int64_t S = o.clicks, L = o.characters(), E = o.char_embedding, F = o.filters;
+    offsets = Tensor::empty(ctx, DType::kI32, {B * S * L + 1});
+    ids = Tensor::empty(ctx, DType::kI32, {std::max<std::int64_t>(1, ids_capacity)});
+    lengths = Tensor::empty(ctx, DType::kI32, {B});
+    volume = Tensor::empty(ctx, DType::kF32, {B * S * L * E});
+    y1 = Tensor::empty(ctx, DType::kF32, {B * F * (S + 1) * L});
+    p1 = Tensor::empty(ctx, DType::kF32, {B * F * (S + 1) * L1});
+    arg1 = Tensor::empty(ctx, DType::kI32, {B * F * (S + 1) * L1});
+    y2 = Tensor::empty(ctx, DType::kF32, {B * 2 * F * (S + 2) * L1});
+    pooled = Tensor::empty(ctx, DType::kF32, {B, 2 * F});
+    arg2 = Tensor::empty(ctx, DType::kI32, {B, 2 * F});
+    h = Tensor::empty(ctx, DType::kF32, {B, o.hidden});
+    if (!training) return;
+    dvolume = Tensor::empty(ctx, DType::kF32, {B * S * L * E});
+    dy1 = Tensor::empty(ctx, DType::kF32, {B * F * (S + 1) * L});
+    dp1 = Tensor::empty(ctx, DType::kF32, {B * F * (S + 1) * L1});
+    dy2 = Tensor::empty(ctx, DType::kF32, {B * 2 * F * (S + 2) * L1});
+    dpooled = Tensor::empty(ctx, DType::kF32, {B, 2 * F});
+    dh = Tensor::empty(ctx, DType::kF32, {B, o.hidden});
+    losses = Tensor::empty(ctx, DType::kF32, {B});
+  }
+};
+
+}  // namespace
+
+struct Cnn3dRecommender::Impl {
+  Context& ctx;
+  Cnn3dOptions o;
+  std::int64_t N, L, L1, F;
+  std::vector<std::int32_t> codes;
+  std::int32_t alphabet;
+  layers::ParameterGroup group;
+  std::unique_ptr<layers::FieldEmbedding> chars;
+  std::unique_ptr<layers::Conv3d> conv1, conv2;
+  layers::Pool3d pool1;
+  layers::GlobalPool global{PoolMode::kMax, ConvLayout::kNdhwc};
+  std::unique_ptr<layers::Linear> dense;
+  layers::Dropout dropout;
+  std::unique_ptr<ItemOutput> output;
+  std::unique_ptr<Activations> train, eval;
+  BatchInput input;
+  std::mutex eval_mutex;
+
+  Impl(Context& c, const Cnn3dOptions& options, const Catalog& catalog, std::vector<std::int32_t> item_codes,
+       std::int32_t alphabet_size);
+
+  // The batch's volumes through the network into a.h (rows of `input`); dropout when training.
+  void forward(Activations& a, bool training);
+  void backward(Activations& a, std::span<const std::int32_t> targets, const TensorView& losses);
+  void upload(Activations& a);
+  // A channels-last volume [rows, depth, length, 1, channels] of the batch.
+  TensorView volume(const Tensor& t, std::int64_t depth, std::int64_t length, std::int64_t channels) const {
+    return shaped(t, {input.rows, depth, length, 1, channels});
+  }
+  std::vector<layers::NamedTensor> tensors(bool with_state) const;
+};
+
+Cnn3dRecommender::Impl::Impl(Context& c, const Cnn3dOptions& options, const Catalog& catalog,
+                             std::vector<std::int32_t> item_codes, std::int32_t alphabet_size)
+    : ctx(c), o(options), N(catalog.size()), L(options.characters()), L1(options.characters() / 4),
+      F(options.filters), codes(std::move(item_codes)), alphabet(alphabet_size),
+      pool1(Pool3dOptions{PoolMode::kMax, {1, 4, 1}, {1, 4, 1}, {0, 0, 0}, true, ConvLayout::kNdhwc}),
+      dropout(options.dropout, 0) {
+  Optimizer opt;
+  opt.kind = o.optimizer;
+  opt.learning_rate = o.learning_rate;
+  group = layers::ParameterGroup(ctx, opt, 1);
+  const OptimizerKind sparse = o.optimizer == OptimizerKind::kAdagrad ? OptimizerKind::kRowwiseAdagrad : o.optimizer;
+  const std::uint64_t char_stream = ctx.next_rng_stream();
+  chars = std::make_unique<layers::FieldEmbedding>(ctx, "chars", std::vector<std::int64_t>{alphabet}, o.char_embedding,
+                                                   sparse, 0.1f, std::span<const std::uint64_t>(&char_stream, 1));
+  Conv3dOptions conv;
+  conv.pad = {1, 1, 0};
+  conv.activation = Activation::kRelu;
+  conv.layout = ConvLayout::kNdhwc;
+  const auto streams = [&] { return std::array<std::uint64_t, 2>{ctx.next_rng_stream(), ctx.next_rng_stream()}; };
+  auto s1 = streams();
+  // No bias in the first layer: a window of padding (a prefix shorter than the batch's depth) then gives zero, as
+  // the convolution's own zero padding does, so a query's scores do not depend on the batch it is scored in.
+  conv1 = std::make_unique<layers::Conv3d>(ctx, "conv1", o.char_embedding, F, std::array<std::int64_t, 3>{2, 3, 1}, conv,
+                                           s1[0], s1[1], false);
+  auto s2 = streams();
+  conv2 = std::make_unique<layers::Conv3d>(ctx, "conv2", F, 2 * F, std::array<std::int64_t, 3>{2, 3, 1}, conv, s2[0], s2[1]);
+  auto s3 = streams();
+  dense = std::make_unique<layers::Linear>(ctx, "dense", 2 * F, o.hidden, Activation::kRelu, s3[0], s3[1]);
+  output = std::make_unique<ItemOutput>(ctx, catalog, o.hidden, o.batch, o.output, sparse, o.seed);
+}
+
+std::vector<layers::NamedTensor> Cnn3dRecommender::Impl::tensors(bool with_state) const {
+  std::vector<layers::NamedTensor> out;
+  for (const bool state : {false, true}) {
+    if (state && !with_state) break;
+    state ? chars->append_optimizer_state(out) : chars->append_parameters(out);
+    for (const auto* c : {conv1.get(), conv2.get()}) state ? c->append_optimizer_state(out) : c->append_parameters(out);
+    state ? dense->append_optimizer_state(out) : dense->append_parameters(out);
+    state ? output->append_optimizer_state(out) : output->append_parameters(out);
+  }
+  return out;
+}
+
+void Cnn3dRecommender::Impl::upload(Activations& a) {
+  RECKON_CHECK_ARG(input.rows <= a.capacity, "batch of ", input.rows, " rows over capacity ", a.capacity);
+  if (static_cast<std::int64_t>(input.ids.size()) > a.ids.numel()) {
+    a.ids = Tensor::empty(ctx, DType::kI32, {static_cast<std::int64_t>(input.ids.size())});
+  }
+  copy_bytes(ctx, a.offsets.view().data, ctx.device(), input.offsets.data(), Device::cpu(), input.offsets.size() * 4);
+  copy_bytes(ctx, a.ids.view().data, ctx.device(), input.ids.data(), Device::cpu(), input.ids.size() * 4);
+  copy_bytes(ctx, a.lengths.view().data, ctx.device(), input.lengths.data(), Device::cpu(), input.lengths.size() * 4);
+}
+
+void Cnn3dRecommender::Impl::forward(Activations& a, bool training) {
+  upload(a);
+  const std::int64_t R = input.rows, D = input.depth, E = o.char_embedding;
+  const std::int64_t bags_count = R * D * L;
+  const EmbeddingBags bags{shaped(a.offsets, {bags_count + 1}), shaped(a.ids, {static_cast<std::int64_t>(input.ids.size())})};
+  chars->forward(ctx, {&bags, 1}, shaped(a.volume, {bags_count, 1, E}));
+  conv1->forward(ctx, volume(a.volume, D, L, E), volume(a.y1, D + 1, L, F));
+  pool1.forward(ctx, volume(a.y1, D + 1, L, F), volume(a.p1, D + 1, L1, F), volume(a.arg1, D + 1, L1, F));
+  conv2->forward(ctx, volume(a.p1, D + 1, L1, F), volume(a.y2, D + 2, L1, 2 * F));
+  global.forward(ctx, volume(a.y2, D + 2, L1, 2 * F), shaped(a.lengths, {R}), shaped(a.pooled, {R, 2 * F}),
+                 shaped(a.arg2, {R, 2 * F}));
+  dense->forward(ctx, shaped(a.pooled, {R, 2 * F}), shaped(a.h, {R, o.hidden}));
+  if (training && o.dropout > 0) dropout.forward(ctx, a.h, group.clock());
+}
+
+// The output layer's step, then the gradients back through the network to the character embeddings; every layer
+// steps in the group.
+void Cnn3dRecommender::Impl::backward(Activations& a, std::span<const std::int32_t> targets, const TensorView& losses) {
+  const std::int64_t R = input.rows, D = input.depth, E = o.char_embedding;
+  output->train_step(group, a.h, targets, losses, a.dh);
+  if (o.dropout > 0) dropout.backward(ctx, a.dh, group.clock());
+  relu_bwd(ctx, a.h, a.dh);
+  dense->backward(ctx, a.pooled, a.dh, a.dpooled, false);
+  global.backward(ctx, a.dpooled, shaped(a.lengths, {R}), a.arg2, volume(a.dy2, D + 2, L1, 2 * F));
+  relu_bwd(ctx, shaped(a.y2, {R * (D + 2) * L1, 2 * F}), shaped(a.dy2, {R * (D + 2) * L1, 2 * F}));
+  conv2->backward(ctx, volume(a.p1, D + 1, L1, F), volume(a.dy2, D + 2, L1, 2 * F), volume(a.dp1, D + 1, L1, F));
+  pool1.backward(ctx, volume(a.dp1, D + 1, L1, F), volume(a.arg1, D + 1, L1, F), volume(a.dy1, D + 1, L, F));
+  relu_bwd(ctx, shaped(a.y1, {R * (D + 1) * L, F}), shaped(a.dy1, {R * (D + 1) * L, F}));
+  conv1->backward(ctx, volume(a.volume, D, L, E), volume(a.dy1, D + 1, L, F), volume(a.dvolume, D, L, E));
+  const std::int64_t bags_count = R * D * L;
+  const EmbeddingBags bags{shaped(a.offsets, {bags_count + 1}), shaped(a.ids, {static_cast<std::int64_t>(input.ids.size())})};
+  chars->backward_update(ctx, {&bags, 1}, shaped(a.dvolume, {bags_count, 1, E}), group, 0.0f);
+  conv1->update(ctx, group, 0.0f);
+  conv2->update(ctx, group, 0.0f);
+  dense->update(ctx, group, 0.0f);
+}
+
+namespace {
+
+void check_options(const Cnn3dOptions& o) {
+  RECKON_CHECK_ARG(o.clicks >= 1 && o.id_chars >= 0 && o.category_chars >= 0 && o.text_chars >= 0 &&
+                       o.characters() >= 4 && o.char_embedding >= 1 && o.filters >= 1 && o.hidden >= 1 &&
+                       o.batch >= 1 && o.epochs >= 0,
+                   "the 3D CNN needs clicks >= 1, at least 4 characters in all, char_embedding, filters, hidden and "
+                   "batch >= 1, epochs >= 0");
+  RECKON_CHECK_ARG(o.dropout >= 0 && o.dropout < 1, "dropout must be in [0, 1), got ", o.dropout);
+  RECKON_CHECK_ARG(o.learning_rate > 0, "the learning rate must be positive, got ", o.learning_rate);
+}
+
+}  // namespace
+
+Cnn3dRecommender::Cnn3dRecommender(Context& ctx, const Cnn3dOptions& options, TrainingSessions training,
+                                   const CatalogContent& content)
+    : SessionRecommender(RecommenderOptions{}, std::move(training)), cnn_options_(options) {
+  check_options(options);
+  RECKON_CHECK_ARG(static_cast<std::int32_t>(content.categories.size()) == this->training().catalog.size() &&
+                       content.texts.size() == content.categories.size(),
+                   "the content must have a category and a text (maybe empty) per catalogue item");
+  Encoded e = encode_items(this->training().catalog, content, options);
+  ctx.set_seed(options.seed);
+  impl_ = std::make_unique<Impl>(ctx, options, this->training().catalog, std::move(e.codes), e.alphabet);
+}
+
+Cnn3dRecommender::Cnn3dRecommender(Context& ctx, const Cnn3dOptions& options, TrainingSessions training,
+                                   std::vector<std::int32_t> codes, std::int32_t alphabet)
+    : SessionRecommender(RecommenderOptions{}, std::move(training)), cnn_options_(options) {
+  check_options(options);
+  ctx.set_seed(options.seed);
+  impl_ = std::make_unique<Impl>(ctx, options, this->training().catalog, std::move(codes), alphabet);
+}
+
+Cnn3dRecommender::~Cnn3dRecommender() = default;
+
+std::int32_t Cnn3dRecommender::alphabet_size() const { return impl_->alphabet; }
+
+namespace {
+
+// A training sample: the click at `position` of `session` is the target of the clicks before it.
+struct Sample {
+  std::int32_t session, position;
+};
+
+// Every sample, shuffled by the epoch's Philox stream, then cut into runs of 32 batches each sorted by prefix length
+// (so a batch's volume is barely padded); the batches keep the shuffled order of their runs.
+std::vector<Sample> epoch_order(const TrainingSessions& t, std::int64_t S, std::int64_t batch, std::uint64_t seed,
+                                std::uint64_t stream) {
+  std::vector<Sample> samples;
+  for (std::int64_t s = 0; s < t.size(); ++s) {
+    for (std::size_t p = 1; p < t.session(s).size(); ++p) {
+      samples.push_back({static_cast<std::int32_t>(s), static_cast<std::int32_t>(p)});
+    }
+  }
+  PhiloxStream rng(seed, stream);
+  for (std::size_t i = samples.size(); i > 1; --i) {
+    std::swap(samples[i - 1], samples[uniform_below(rng.next_u32(), static_cast<std::uint32_t>(i))]);
+  }
+  const auto run = static_cast<std::size_t>(32 * batch);
+  for (std::size_t at = 0; at < samples.size(); at += run) {
+    const auto end = samples.begin() + static_cast<std::ptrdiff_t>(std::min(samples.size(), at + run));
+    std::stable_sort(samples.begin() + static_cast<std::ptrdiff_t>(at), end, [&](const Sample& a, const Sample& b) {
+      return std::min<std::int64_t>(a.position, S) < std::min<std::int64_t>(b.position, S);
+    });
+  }
+  return samples;
+}
+
+constexpr std::int64_t kLossChunk = 64;  // steps whose losses are read back at once
+
+}  // namespace
+
+Cnn3dEpoch Cnn3dRecommender::train_epoch(int epoch, const std::function<void(double, double)>& progress) {
+  Impl& m = *impl_;
+  Context& ctx = m.ctx;
+  const std::int64_t B = cnn_options_.batch, S = cnn_options_.clicks;
+  if (!m.train) m.train = std::make_unique<Activations>(ctx, B, cnn_options_, m.L1, B * S * m.L, true);
+  Activations& a = *m.train;
+  const std::vector<Sample> order = epoch_order(training(), S, B, cnn_options_.seed, ctx.next_rng_stream());
+  const std::int64_t steps = static_cast<std::int64_t>(order.size()) / B;  // the last partial batch waits a shuffle
+  Tensor losses = Tensor::empty(ctx, DType::kF32, {kLossChunk, B});
+  std::vector<float> host_losses(static_cast<std::size_t>(kLossChunk * B));
+  std::vector<std::span<const std::int32_t>> prefixes(static_cast<std::size_t>(B));
+  std::vector<std::int32_t> targets(static_cast<std::size_t>(B));
+  double loss_sum = 0;
+  std::int64_t pending = 0;
+  const auto start = std::chrono::steady_clock::now();
+  const auto drain = [&] {
+    if (pending == 0) return;
+    copy_bytes(ctx, host_losses.data(), Device::cpu(), losses.view().data, ctx.device(), static_cast<std::size_t>(pending * B) * 4);
+    ctx.synchronize();
+    for (std::int64_t i = 0; i < pending * B; ++i) loss_sum += host_losses[static_cast<std::size_t>(i)];
+    pending = 0;
+    if (!std::isfinite(loss_sum)) RECKON_THROW(StatusCode::kNumericError, "the 3D CNN's loss is not finite in epoch ", epoch, ": lower the learning rate");
+  };
+  for (std::int64_t step = 0; step < steps; ++step) {
+    for (std::int64_t r = 0; r < B; ++r) {
+      const Sample& s = order[static_cast<std::size_t>(step * B + r)];
+      const std::span<const std::int32_t> session = training().session(s.session);
+      const std::int64_t from = std::max<std::int64_t>(0, s.position - S);
+      prefixes[static_cast<std::size_t>(r)] = session.subspan(static_cast<std::size_t>(from), static_cast<std::size_t>(s.position - from));
+      targets[static_cast<std::size_t>(r)] = session[static_cast<std::size_t>(s.position)];
+    }
+    build_input(prefixes, m.codes, m.L, m.input);
+    m.group.advance(ctx);
+    m.forward(a, true);
+    m.backward(a, targets, TensorView::contiguous(static_cast<float*>(losses.view().data) + pending * B, DType::kF32, ctx.device(), {B}));
+    if (++pending == kLossChunk) drain();
+    if (progress && (step + 1) % 64 == 0) {
+      const double took = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+      progress(static_cast<double>(step + 1) / static_cast<double>(steps), static_cast<double>((step + 1) * B) / std::max(took, 1e-9));
+    }
+  }
+  drain();
+  Cnn3dEpoch e;
+  e.epoch = epoch;
+  e.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  e.loss = steps == 0 ? 0.0 : loss_sum / static_cast<double>(steps * B);
+  e.clicks_per_second = e.seconds > 0 ? static_cast<double>(steps * B) / e.seconds : 0.0;
+  return e;
+}
+
+void Cnn3dRecommender::score(std::span<const std::int32_t> prefix, std::span<float> scores) const {
+  const std::span<const std::int32_t> one[] = {prefix};
+  score_batch(one, scores.data(), 1);
+}
+
+// Chunks of up to 256 queries, each its last S known clicks (unknown items, -1, are left out; a query with none
+// scores from an empty volume).
+void Cnn3dRecommender::score_batch(std::span<const std::span<const std::int32_t>> prefixes, float* scores, int) const {
+  Impl& m = *impl_;
+  std::lock_guard<std::mutex> lock(m.eval_mutex);
+  constexpr std::int64_t kChunk = 256;
+  const std::int64_t S = cnn_options_.clicks, N = m.N;
+  if (!m.eval) m.eval = std::make_unique<Activations>(m.ctx, kChunk, cnn_options_, m.L1, kChunk * S * m.L, false);
+  Tensor logits = Tensor::empty(m.ctx, DType::kF32, {std::min<std::int64_t>(kChunk, static_cast<std::int64_t>(prefixes.size())), N});
+  std::vector<std::vector<std::int32_t>> known;
+  std::vector<std::span<const std::int32_t>> rows;
+  for (std::size_t at = 0; at < prefixes.size(); at += kChunk) {
+    const std::size_t count = std::min<std::size_t>(kChunk, prefixes.size() - at);
+    known.assign(count, {});
+    rows.assign(count, {});
+    for (std::size_t q = 0; q < count; ++q) {
+      for (const std::int32_t item : prefixes[at + q]) {
+        if (item >= 0) known[q].push_back(item);
+      }
+      const std::size_t keep = std::min<std::size_t>(known[q].size(), static_cast<std::size_t>(S));
+      rows[q] = std::span<const std::int32_t>(known[q]).last(keep);
+    }
+    build_input(rows, m.codes, m.L, m.input);
+    m.forward(*m.eval, false);
+    const auto R = static_cast<std::int64_t>(count);
+    m.output->score(shaped(m.eval->h, {R, m.o.hidden}), shaped(logits, {R, N}));
+    copy_bytes(m.ctx, scores + static_cast<std::int64_t>(at) * N, Device::cpu(), logits.view().data, m.ctx.device(),
+               static_cast<std::size_t>(R * N) * sizeof(float));
+  }
+  m.ctx.synchronize();
+}
+
+namespace {
+
+nlohmann::json options_json(const Cnn3dOptions& o) {
+  return {{"model", "cnn3d"}, {"clicks", o.clicks}, {"id_chars", o.id_chars}, {"category_chars", o.category_chars},
+          {"text_chars", o.text_chars}, {"char_embedding", o.char_embedding}, {"filters", o.filters},
+          {"hidden", o.hidden}, {"batch", o.batch}, {"epochs", o.epochs}, {"optimizer", to_string(o.optimizer)},
+          {"learning_rate", o.learning_rate}, {"dropout", o.dropout}, {"loss", to_string(o.output.loss)},
+          {"samples", o.output.samples}, {"sample_alpha", o.output.sample_alpha},
+          {"bpr_regularization", o.output.bpr_regularization}, {"seed", o.seed}};
+}
+
+Cnn3dOptions options_from(const nlohmann::json& j) {
+  Cnn3dOptions o;
+  o.clicks = j.at("clicks").get<std::int64_t>();
+  o.id_chars = j.at("id_chars").get<std::int64_t>();
+  o.category_chars = j.at("category_chars").get<std::int64_t>();
+  o.text_chars = j.at("text_chars").get<std::int64_t>();
+  o.char_embedding = j.at("char_embedding").get<std::int64_t>();
+  o.filters = j.at("filters").get<std::int64_t>();
+  o.hidden = j.at("hidden").get<std::int64_t>();
+  o.batch = j.at("batch").get<std::int64_t>();
+  o.epochs = j.at("epochs").get<int>();
+  o.optimizer = parse_optimizer_kind(j.at("optimizer").get<std::string>());
+  o.learning_rate = j.at("learning_rate").get<float>();
+  o.dropout = j.at("dropout").get<float>();
+  o.output.loss = parse_item_loss(j.at("loss").get<std::string>());
+  o.output.samples = j.at("samples").get<std::int64_t>();
+  o.output.sample_alpha = j.at("sample_alpha").get<float>();
+  o.output.bpr_regularization = j.at("bpr_regularization").get<float>();
+  o.seed = j.at("seed").get<std::uint64_t>();
+  return o;
+}
+
+}  // namespace
+
+void Cnn3dRecommender::save(const std::string& path) const {
+  nlohmann::json vocabulary = nlohmann::json::parse(catalog_vocabulary(training()));
+  vocabulary["alphabet"] = impl_->alphabet;
+  CheckpointWriter writer("cnn3d", options_json(cnn_options_).dump(), vocabulary.dump());
+  add_catalog(writer, training());
+  Context host(Device::cpu());
+  writer.add(host, "item_characters",
+             TensorView::contiguous(impl_->codes.data(), DType::kI32, Device::cpu(), {impl_->N, impl_->L}));
+  for (const layers::NamedTensor& t : impl_->tensors(true)) writer.add(impl_->ctx, t.name, t.view);
+  writer.write(path);
+}
+
+std::unique_ptr<Cnn3dRecommender> Cnn3dRecommender::load(Context& ctx, const std::string& path) {
+  const CheckpointReader reader(path);
+  reader.expect_kind("cnn3d");
+  Cnn3dOptions o;
+  std::int32_t alphabet = 0;
+  try {
+    o = options_from(nlohmann::json::parse(reader.config_json()));
+    alphabet = nlohmann::json::parse(reader.vocabulary_json()).at("alphabet").get<std::int32_t>();
+  } catch (const nlohmann::json::exception& e) {
+    RECKON_THROW(StatusCode::kDataError, path, ": a 3D-CNN checkpoint's settings are unreadable: ", e.what());
+  }
+  TrainingSessions t = read_catalog(reader, path);
+  std::vector<std::int32_t> codes(static_cast<std::size_t>(t.catalog.size()) * static_cast<std::size_t>(o.characters()));
+  Context host(Device::cpu());
+  reader.read(host, "item_characters",
+              TensorView::contiguous(codes.data(), DType::kI32, Device::cpu(), {t.catalog.size(), o.characters()}));
+  for (const std::int32_t c : codes) {
+    if (c < -1 || c >= alphabet) RECKON_THROW(StatusCode::kDataError, path, ": an item character is outside the alphabet");
+  }
+  std::unique_ptr<Cnn3dRecommender> model(new Cnn3dRecommender(ctx, o, std::move(t), std::move(codes), alphabet));
+  for (const layers::NamedTensor& tensor : model->impl_->tensors(true)) reader.read(ctx, tensor.name, tensor.view);
+  return model;
+}
+
+}  // namespace reckon::session

@@ -1,0 +1,89 @@
+// The 3D-CNN session recommender (Tuan & Phuong, RecSys 2017): the clicks of a session and the content of the
+// clicked items, every feature character-encoded, form a volume that a 3D CNN reads. No public implementation
+// exists; the layer sizes below are ours (docs/SESSIONS.md says which choices are).
+//
+// Encoding: each catalogue item's features - its id (the item name), its category and its text - are cut or padded
+// to id_chars, category_chars and text_chars characters (bytes; L in all); each character is a symbol of an
+// alphabet built from the catalogue's features (a byte it never saw is the "unknown" symbol) and becomes a learned
+// embedding of char_embedding (E) values. Padding characters are zero vectors.
+// Volume: a query's last `clicks` (S) known clicks, oldest first, × L characters × E, channels last: [B, D, L, 1, E]
+// with D the batch's longest prefix (batches are cut from length-sorted runs, so padding stays small); a shorter
+// prefix's missing clicks are zero. The paper's one-channel volume with a first filter spanning the whole embedding
+// is the same as E channels and a filter one wide; channels last, the products run over E.
+// Network: Conv3d E -> F over 2 clicks × 3 characters (padding 1 click, 1 character; no bias, so that padding stays
+// zero and a query scores the same in any batch) + ReLU; max pooling over 4
+// characters; Conv3d F -> 2F over 2 clicks × 3 characters (padding as before) + ReLU; max pooling over every
+// position that sees a real click (masked: a prefix of n clicks has n + 2 of them); Linear 2F -> hidden + ReLU;
+// dropout; the item output layer (item_output.h: BPR-max or cross-entropy over the catalogue).
+// Training: every position t >= 1 of every training session is a sample (its last S clicks before t, the click at
+// t the target), shuffled each epoch; Adam.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "reckon/kernels/optim/optimizer.h"
+#include "reckon/models/session/item_output.h"
+#include "reckon/models/session/recommender.h"
+#include "reckon/runtime/context.h"
+
+namespace reckon::session {
+
+struct Cnn3dOptions {
+  std::int64_t clicks = 10;  // S
+  std::int64_t id_chars = 8, category_chars = 16, text_chars = 24;
+  std::int64_t char_embedding = 16;  // E
+  std::int64_t filters = 64;         // the first layer's; the second has twice as many
+  std::int64_t hidden = 100;
+  std::int64_t batch = 128;
+  int epochs = 5;
+  OptimizerKind optimizer = OptimizerKind::kAdam;
+  float learning_rate = 0.002f;
+  float dropout = 0.3f;
+  ItemOutputOptions output;
+  std::uint64_t seed = 1;
+  std::int64_t characters() const { return id_chars + category_chars + text_chars; }
+};
+
+// Each catalogue item's category and text from the log that has them (empty where it has none).
+struct CatalogContent {
+  std::vector<std::string> categories, texts;
+};
+CatalogContent catalog_content(const ClickLog& log, const Catalog& catalog);
+
+struct Cnn3dEpoch {
+  int epoch = 0;
+  double loss = 0;  // mean loss per sample
+  double seconds = 0, clicks_per_second = 0;
+};
+
+class Cnn3dRecommender final : public SessionRecommender {
+ public:
+  Cnn3dRecommender(Context& ctx, const Cnn3dOptions& options, TrainingSessions training, const CatalogContent& content);
+  ~Cnn3dRecommender() override;
+  // One epoch over the training samples; throws kNumericError when the loss stops being finite.
+  Cnn3dEpoch train_epoch(int epoch, const std::function<void(double fraction, double clicks_per_second)>& progress = {});
+  void score(std::span<const std::int32_t> prefix, std::span<float> scores) const override;
+  void score_batch(std::span<const std::span<const std::int32_t>> prefixes, float* scores, int threads) const override;
+  std::string name() const override { return "cnn3d"; }
+  const Cnn3dOptions& cnn_options() const { return cnn_options_; }
+  std::int32_t alphabet_size() const;
+
+  // Checkpoint kind "cnn3d": the options, the catalogue, the items' encoded characters, every parameter and
+  // optimizer state.
+  void save(const std::string& path) const;
+  static std::unique_ptr<Cnn3dRecommender> load(Context& ctx, const std::string& path);
+
+ private:
+  struct Impl;
+  Cnn3dRecommender(Context& ctx, const Cnn3dOptions& options, TrainingSessions training, std::vector<std::int32_t> codes,
+                   std::int32_t alphabet);
+  Cnn3dOptions cnn_options_;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace reckon::session
