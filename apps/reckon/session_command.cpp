@@ -167,6 +167,8 @@ void add_cnn3d_options(CLI::App* cmd, ModelArgs& a) {
   cmd->add_option("--category-chars", a.cnn.category_chars, "3D CNN: characters of the category")->capture_default_str();
   cmd->add_option("--text-chars", a.cnn.text_chars, "3D CNN: characters of the item's text")->capture_default_str();
   cmd->add_option("--char-embedding", a.cnn.char_embedding, "3D CNN: a character's embedding width")->capture_default_str();
+  cmd->add_flag("!--no-id-token", a.cnn.id_token, "3D CNN: no learned per-item vector beside the characters (content "
+               "alone)");
   cmd->add_option("--filters", a.cnn.filters, "3D CNN: the first convolution's filters (the second has twice)")
       ->capture_default_str();
 }
@@ -195,7 +197,7 @@ void add_model_options(CLI::App* cmd, ModelArgs& a, bool list) {
   cmd->add_option("--embedding", a.gru.embedding, "GRU4Rec: input embedding width (0: one-hot input)")->capture_default_str();
   cmd->add_option("--batch", a.gru.batch, "GRU4Rec: parallel sessions per mini-batch; 3D CNN: samples per step "
                   "(default 128)")->capture_default_str();
-  cmd->add_option("--epochs", a.gru.epochs, "GRU4Rec, 3D CNN: passes over the training sessions (3D CNN default 5)")
+  cmd->add_option("--epochs", a.gru.epochs, "GRU4Rec, 3D CNN: passes over the training sessions (3D CNN default 10)")
       ->capture_default_str();
   cmd->add_option("--lr", a.gru.learning_rate, "GRU4Rec, 3D CNN: learning rate (3D CNN default 0.002)")->capture_default_str();
   cmd->add_option("--optimizer", a.optimizer, "GRU4Rec, 3D CNN: adam | adagrad | sgd")

@@ -37,11 +37,18 @@ TensorView shaped(const Tensor& t, std::initializer_list<std::int64_t> sizes) {
   return TensorView::contiguous(t.view().data, t.dtype(), t.device(), sizes);
 }
 
-// Every catalogue item's L characters as alphabet symbols (-1: padding). Symbol 0 is a byte the catalogue never
-// used; the others are the bytes it used, in byte order.
+// Every catalogue item's L positions as symbols (-1: padding): its id token (symbol alphabet + item) when asked
+// for, then the characters of its id (the last id_chars: the distinctive end of a numeric id), category and text
+// (the first ones). Character symbol 0 is a byte the catalogue never used; the others are the bytes it used, in
+// byte order.
 struct Encoded {
   std::vector<std::int32_t> codes;
   std::int32_t alphabet = 1;
+};
+
+// Field f's characters of item i that the encoding keeps: [first, first + count).
+struct Window {
+  std::size_t first, count;
 };
 
 Encoded encode_items(const Catalog& catalog, const CatalogContent& content, const Cnn3dOptions& o) {
@@ -49,28 +56,31 @@ Encoded encode_items(const Catalog& catalog, const CatalogContent& content, cons
   const auto field = [&](std::size_t item, int f) -> const std::string& {
     return f == 0 ? catalog.names[item] : f == 1 ? content.categories[item] : content.texts[item];
   };
+  const auto window = [&](const std::string& s, int f) {
+    const auto width = static_cast<std::size_t>(widths[static_cast<std::size_t>(f)]);
+    const std::size_t count = std::min(width, s.size());
+    return Window{f == 0 ? s.size() - count : 0, count};
+  };
   std::array<std::int32_t, 256> symbol{};
   for (std::size_t i = 0; i < catalog.names.size(); ++i) {
     for (int f = 0; f < 3; ++f) {
       const std::string& s = field(i, f);
-      for (std::size_t c = 0; c < s.size() && static_cast<std::int64_t>(c) < widths[static_cast<std::size_t>(f)]; ++c) {
-        symbol[static_cast<unsigned char>(s[c])] = 1;
-      }
+      const Window w = window(s, f);
+      for (std::size_t c = 0; c < w.count; ++c) symbol[static_cast<unsigned char>(s[w.first + c])] = 1;
     }
   }
   Encoded e;
   for (std::int32_t& s : symbol) s = s != 0 ? e.alphabet++ : 0;
-  const std::int64_t L = o.characters();
+  const std::int64_t L = o.positions();
   e.codes.assign(catalog.names.size() * static_cast<std::size_t>(L), -1);
   for (std::size_t i = 0; i < catalog.names.size(); ++i) {
     std::int32_t* row = e.codes.data() + i * static_cast<std::size_t>(L);
+    if (o.id_token) *row++ = e.alphabet + static_cast<std::int32_t>(i);
     for (int f = 0; f < 3; ++f) {
       const std::string& s = field(i, f);
-      const std::int64_t width = widths[static_cast<std::size_t>(f)];
-      for (std::size_t c = 0; c < s.size() && static_cast<std::int64_t>(c) < width; ++c) {
-        row[c] = symbol[static_cast<unsigned char>(s[c])];
-      }
-      row += width;
+      const Window w = window(s, f);
+      for (std::size_t c = 0; c < w.count; ++c) row[c] = symbol[static_cast<unsigned char>(s[w.first + c])];
+      row += widths[static_cast<std::size_t>(f)];
     }
   }
   return e;
@@ -114,7 +124,7 @@ struct Activations {
   Activations(Context& ctx, std::int64_t B, const Cnn3dOptions& o, std::int64_t L1, std::int64_t ids_capacity,
               bool training)
       : capacity(B) {
-    const std::int64_t S = o.clicks, L = o.characters(), E = o.char_embedding, F = o.filters;
+    const std::int64_t S = o.clicks, L = o.positions(), E = o.char_embedding, F = o.filters;
     offsets = Tensor::empty(ctx, DType::kI32, {B * S * L + 1});
     ids = Tensor::empty(ctx, DType::kI32, {std::max<std::int64_t>(1, ids_capacity)});
     lengths = Tensor::empty(ctx, DType::kI32, {B});
@@ -173,7 +183,7 @@ struct Cnn3dRecommender::Impl {
 
 Cnn3dRecommender::Impl::Impl(Context& c, const Cnn3dOptions& options, const Catalog& catalog,
                              std::vector<std::int32_t> item_codes, std::int32_t alphabet_size)
-    : ctx(c), o(options), N(catalog.size()), L(options.characters()), L1(options.characters() / 4),
+    : ctx(c), o(options), N(catalog.size()), L(options.positions()), L1(options.positions() / 4),
       F(options.filters), codes(std::move(item_codes)), alphabet(alphabet_size),
       pool1(Pool3dOptions{PoolMode::kMax, {1, 4, 1}, {1, 4, 1}, {0, 0, 0}, true, ConvLayout::kNdhwc}),
       dropout(options.dropout, 0) {
@@ -183,7 +193,8 @@ Cnn3dRecommender::Impl::Impl(Context& c, const Cnn3dOptions& options, const Cata
   group = layers::ParameterGroup(ctx, opt, 1);
   const OptimizerKind sparse = o.optimizer == OptimizerKind::kAdagrad ? OptimizerKind::kRowwiseAdagrad : o.optimizer;
   const std::uint64_t char_stream = ctx.next_rng_stream();
-  chars = std::make_unique<layers::FieldEmbedding>(ctx, "chars", std::vector<std::int64_t>{alphabet}, o.char_embedding,
+  const std::int64_t symbols = alphabet + (o.id_token ? N : 0);  // the characters, then one id token per item
+  chars = std::make_unique<layers::FieldEmbedding>(ctx, "chars", std::vector<std::int64_t>{symbols}, o.char_embedding,
                                                    sparse, 0.1f, std::span<const std::uint64_t>(&char_stream, 1));
   Conv3dOptions conv;
   conv.pad = {1, 1, 0};
@@ -198,7 +209,8 @@ Cnn3dRecommender::Impl::Impl(Context& c, const Cnn3dOptions& options, const Cata
   auto s2 = streams();
   conv2 = std::make_unique<layers::Conv3d>(ctx, "conv2", F, 2 * F, std::array<std::int64_t, 3>{2, 3, 1}, conv, s2[0], s2[1]);
   auto s3 = streams();
-  dense = std::make_unique<layers::Linear>(ctx, "dense", 2 * F, o.hidden, Activation::kRelu, s3[0], s3[1]);
+  // Linear: a ReLU here lets the state die whole (every score equal, BPR-max stuck at log 2) at higher rates.
+  dense = std::make_unique<layers::Linear>(ctx, "dense", 2 * F, o.hidden, Activation::kNone, s3[0], s3[1]);
   output = std::make_unique<ItemOutput>(ctx, catalog, o.hidden, o.batch, o.output, sparse, o.seed);
 }
 
@@ -245,7 +257,6 @@ void Cnn3dRecommender::Impl::backward(Activations& a, std::span<const std::int32
   const std::int64_t R = input.rows, D = input.depth, E = o.char_embedding;
   output->train_step(group, a.h, targets, losses, a.dh);
   if (o.dropout > 0) dropout.backward(ctx, a.dh, group.clock());
-  relu_bwd(ctx, a.h, a.dh);
   dense->backward(ctx, a.pooled, a.dh, a.dpooled, false);
   global.backward(ctx, a.dpooled, shaped(a.lengths, {R}), a.arg2, volume(a.dy2, D + 2, L1, 2 * F));
   relu_bwd(ctx, shaped(a.y2, {R * (D + 2) * L1, 2 * F}), shaped(a.dy2, {R * (D + 2) * L1, 2 * F}));
@@ -265,7 +276,7 @@ namespace {
 
 void check_options(const Cnn3dOptions& o) {
   RECKON_CHECK_ARG(o.clicks >= 1 && o.id_chars >= 0 && o.category_chars >= 0 && o.text_chars >= 0 &&
-                       o.characters() >= 4 && o.char_embedding >= 1 && o.filters >= 1 && o.hidden >= 1 &&
+                       o.positions() >= 4 && o.char_embedding >= 1 && o.filters >= 1 && o.hidden >= 1 &&
                        o.batch >= 1 && o.epochs >= 0,
                    "the 3D CNN needs clicks >= 1, at least 4 characters in all, char_embedding, filters, hidden and "
                    "batch >= 1, epochs >= 0");
@@ -424,7 +435,7 @@ void Cnn3dRecommender::score_batch(std::span<const std::span<const std::int32_t>
 namespace {
 
 nlohmann::json options_json(const Cnn3dOptions& o) {
-  return {{"model", "cnn3d"}, {"clicks", o.clicks}, {"id_chars", o.id_chars}, {"category_chars", o.category_chars},
+  return {{"model", "cnn3d"}, {"clicks", o.clicks}, {"id_token", o.id_token}, {"id_chars", o.id_chars}, {"category_chars", o.category_chars},
           {"text_chars", o.text_chars}, {"char_embedding", o.char_embedding}, {"filters", o.filters},
           {"hidden", o.hidden}, {"batch", o.batch}, {"epochs", o.epochs}, {"optimizer", to_string(o.optimizer)},
           {"learning_rate", o.learning_rate}, {"dropout", o.dropout}, {"loss", to_string(o.output.loss)},
@@ -435,6 +446,7 @@ nlohmann::json options_json(const Cnn3dOptions& o) {
 Cnn3dOptions options_from(const nlohmann::json& j) {
   Cnn3dOptions o;
   o.clicks = j.at("clicks").get<std::int64_t>();
+  o.id_token = j.at("id_token").get<bool>();
   o.id_chars = j.at("id_chars").get<std::int64_t>();
   o.category_chars = j.at("category_chars").get<std::int64_t>();
   o.text_chars = j.at("text_chars").get<std::int64_t>();
@@ -480,12 +492,13 @@ std::unique_ptr<Cnn3dRecommender> Cnn3dRecommender::load(Context& ctx, const std
     RECKON_THROW(StatusCode::kDataError, path, ": a 3D-CNN checkpoint's settings are unreadable: ", e.what());
   }
   TrainingSessions t = read_catalog(reader, path);
-  std::vector<std::int32_t> codes(static_cast<std::size_t>(t.catalog.size()) * static_cast<std::size_t>(o.characters()));
+  std::vector<std::int32_t> codes(static_cast<std::size_t>(t.catalog.size()) * static_cast<std::size_t>(o.positions()));
   Context host(Device::cpu());
   reader.read(host, "item_characters",
-              TensorView::contiguous(codes.data(), DType::kI32, Device::cpu(), {t.catalog.size(), o.characters()}));
+              TensorView::contiguous(codes.data(), DType::kI32, Device::cpu(), {t.catalog.size(), o.positions()}));
+  const std::int64_t symbols = alphabet + (o.id_token ? t.catalog.size() : 0);
   for (const std::int32_t c : codes) {
-    if (c < -1 || c >= alphabet) RECKON_THROW(StatusCode::kDataError, path, ": an item character is outside the alphabet");
+    if (c < -1 || c >= symbols) RECKON_THROW(StatusCode::kDataError, path, ": an item character is outside the alphabet");
   }
   std::unique_ptr<Cnn3dRecommender> model(new Cnn3dRecommender(ctx, o, std::move(t), std::move(codes), alphabet));
   for (const layers::NamedTensor& tensor : model->impl_->tensors(true)) reader.read(ctx, tensor.name, tensor.view);

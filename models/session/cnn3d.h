@@ -3,9 +3,10 @@
 // exists; the layer sizes below are ours (docs/SESSIONS.md says which choices are).
 //
 // Encoding: each catalogue item's features - its id (the item name), its category and its text - are cut or padded
-// to id_chars, category_chars and text_chars characters (bytes; L in all); each character is a symbol of an
-// alphabet built from the catalogue's features (a byte it never saw is the "unknown" symbol) and becomes a learned
-// embedding of char_embedding (E) values. Padding characters are zero vectors.
+// to id_chars (the id's last characters), category_chars and text_chars characters (bytes); each character is a
+// symbol of an alphabet built from the catalogue's features (a byte it never saw is the "unknown" symbol) and
+// becomes a learned embedding of char_embedding (E) values; with id_token, a click's first position is the item's
+// own learned embedding. L positions per click in all; padding characters are zero vectors.
 // Volume: a query's last `clicks` (S) known clicks, oldest first, × L characters × E, channels last: [B, D, L, 1, E]
 // with D the batch's longest prefix (batches are cut from length-sorted runs, so padding stays small); a shorter
 // prefix's missing clicks are zero. The paper's one-channel volume with a first filter spanning the whole embedding
@@ -13,8 +14,8 @@
 // Network: Conv3d E -> F over 2 clicks × 3 characters (padding 1 click, 1 character; no bias, so that padding stays
 // zero and a query scores the same in any batch) + ReLU; max pooling over 4
 // characters; Conv3d F -> 2F over 2 clicks × 3 characters (padding as before) + ReLU; max pooling over every
-// position that sees a real click (masked: a prefix of n clicks has n + 2 of them); Linear 2F -> hidden + ReLU;
-// dropout; the item output layer (item_output.h: BPR-max or cross-entropy over the catalogue).
+// position that sees a real click (masked: a prefix of n clicks has n + 2 of them); Linear 2F -> hidden; dropout;
+// the item output layer (item_output.h: BPR-max or cross-entropy over the catalogue).
 // Training: every position t >= 1 of every training session is a sample (its last S clicks before t, the click at
 // t the target), shuffled each epoch; Adam.
 #pragma once
@@ -39,14 +40,19 @@ struct Cnn3dOptions {
   std::int64_t char_embedding = 16;  // E
   std::int64_t filters = 64;         // the first layer's; the second has twice as many
   std::int64_t hidden = 100;
+  // Batch 128, Adam at 0.002, 10 epochs, dropout 0.3: from the YooChoose and DIGINETICA validation splits
+  // (docs/SESSIONS.md); rates from 0.005 up stalled training on DIGINETICA's sample.
   std::int64_t batch = 128;
-  int epochs = 5;
+  int epochs = 10;
   OptimizerKind optimizer = OptimizerKind::kAdam;
   float learning_rate = 0.002f;
   float dropout = 0.3f;
   ItemOutputOptions output;
   std::uint64_t seed = 1;
-  std::int64_t characters() const { return id_chars + category_chars + text_chars; }
+  // One learned embedding per item as the first position of its click (the item's own vector beside its content's
+  // characters, as GRU4Rec's input has); off, the model reads content alone.
+  bool id_token = true;
+  std::int64_t positions() const { return (id_token ? 1 : 0) + id_chars + category_chars + text_chars; }
 };
 
 // Each catalogue item's category and text from the log that has them (empty where it has none).

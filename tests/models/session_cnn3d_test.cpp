@@ -112,6 +112,7 @@ TEST(Cnn3d, ContentCarriesTheRuleToItemsNeverSeenFollowed) {
   const TrainingSessions t = TrainingSessions::build(w.train);
   Cnn3dOptions o = small();
   o.id_chars = 0;  // the category alone: ids would let it memorise the members it saw
+  o.id_token = false;
   o.epochs = 8;
   Cnn3dRecommender model(ctx, o, t, catalog_content(w.train, t.catalog));
   for (int e = 1; e <= o.epochs; ++e) model.train_epoch(e);
