@@ -169,6 +169,8 @@ void add_cnn3d_options(CLI::App* cmd, ModelArgs& a) {
   cmd->add_option("--char-embedding", a.cnn.char_embedding, "3D CNN: a character's embedding width")->capture_default_str();
   cmd->add_flag("!--no-id-token", a.cnn.id_token, "3D CNN: no learned per-item vector beside the characters (content "
                "alone)");
+  cmd->add_flag("!--no-last-click", a.cnn.last_click, "3D CNN: no learned vector of the last click added to the state "
+               "(the convolutions alone)");
   cmd->add_option("--filters", a.cnn.filters, "3D CNN: the first convolution's filters (the second has twice)")
       ->capture_default_str();
 }

@@ -90,6 +90,7 @@ Encoded encode_items(const Catalog& catalog, const CatalogContent& content, cons
 struct BatchInput {
   std::int64_t rows = 0, depth = 0;
   std::vector<std::int32_t> offsets, ids, lengths;
+  std::vector<std::int32_t> last_offsets, last_ids;  // each row's last click as a bag (empty for an empty prefix)
 };
 
 void build_input(std::span<const std::span<const std::int32_t>> prefixes, const std::vector<std::int32_t>& codes,
@@ -100,7 +101,11 @@ void build_input(std::span<const std::span<const std::int32_t>> prefixes, const 
   in.offsets.assign(1, 0);
   in.ids.clear();
   in.lengths.clear();
+  in.last_offsets.assign(1, 0);
+  in.last_ids.clear();
   for (const auto& p : prefixes) {
+    if (!p.empty()) in.last_ids.push_back(p.back());
+    in.last_offsets.push_back(static_cast<std::int32_t>(in.last_ids.size()));
     for (std::int64_t d = 0; d < in.depth; ++d) {
       const std::int32_t* row = d < static_cast<std::int64_t>(p.size())
                                     ? codes.data() + static_cast<std::size_t>(p[static_cast<std::size_t>(d)]) * static_cast<std::size_t>(L)
@@ -119,6 +124,7 @@ void build_input(std::span<const std::span<const std::int32_t>> prefixes, const 
 struct Activations {
   std::int64_t capacity = 0;
   Tensor offsets, ids, lengths, volume, y1, p1, arg1, y2, pooled, arg2, h;
+  Tensor last_offsets, last_ids, last;
   Tensor dvolume, dy1, dp1, dy2, dpooled, dh, losses;
 
   Activations(Context& ctx, std::int64_t B, const Cnn3dOptions& o, std::int64_t L1, std::int64_t ids_capacity,
@@ -128,6 +134,9 @@ struct Activations {
     offsets = Tensor::empty(ctx, DType::kI32, {B * S * L + 1});
     ids = Tensor::empty(ctx, DType::kI32, {std::max<std::int64_t>(1, ids_capacity)});
     lengths = Tensor::empty(ctx, DType::kI32, {B});
+    last_offsets = Tensor::empty(ctx, DType::kI32, {B + 1});
+    last_ids = Tensor::empty(ctx, DType::kI32, {B});
+    last = Tensor::empty(ctx, DType::kF32, {B, o.hidden});
     volume = Tensor::empty(ctx, DType::kF32, {B * S * L * E});
     y1 = Tensor::empty(ctx, DType::kF32, {B * F * (S + 1) * L});
     p1 = Tensor::empty(ctx, DType::kF32, {B * F * (S + 1) * L1});
@@ -161,6 +170,7 @@ struct Cnn3dRecommender::Impl {
   layers::Pool3d pool1;
   layers::GlobalPool global{PoolMode::kMax, ConvLayout::kNdhwc};
   std::unique_ptr<layers::Linear> dense;
+  std::unique_ptr<layers::FieldEmbedding> last_items;  // the last click's own vector, added to the state
   layers::Dropout dropout;
   std::unique_ptr<ItemOutput> output;
   std::unique_ptr<Activations> train, eval;
@@ -211,6 +221,12 @@ Cnn3dRecommender::Impl::Impl(Context& c, const Cnn3dOptions& options, const Cata
   auto s3 = streams();
   // Linear: a ReLU here lets the state die whole (every score equal, BPR-max stuck at log 2) at higher rates.
   dense = std::make_unique<layers::Linear>(ctx, "dense", 2 * F, o.hidden, Activation::kNone, s3[0], s3[1]);
+  if (o.last_click) {
+    const std::uint64_t last_stream = ctx.next_rng_stream();
+    last_items = std::make_unique<layers::FieldEmbedding>(
+        ctx, "last_items", std::vector<std::int64_t>{N}, o.hidden, sparse,
+        static_cast<float>(std::sqrt(2.0 / static_cast<double>(N + o.hidden))), std::span<const std::uint64_t>(&last_stream, 1));
+  }
   output = std::make_unique<ItemOutput>(ctx, catalog, o.hidden, o.batch, o.output, sparse, o.seed);
 }
 
@@ -221,6 +237,7 @@ std::vector<layers::NamedTensor> Cnn3dRecommender::Impl::tensors(bool with_state
     state ? chars->append_optimizer_state(out) : chars->append_parameters(out);
     for (const auto* c : {conv1.get(), conv2.get()}) state ? c->append_optimizer_state(out) : c->append_parameters(out);
     state ? dense->append_optimizer_state(out) : dense->append_parameters(out);
+    if (last_items) state ? last_items->append_optimizer_state(out) : last_items->append_parameters(out);
     state ? output->append_optimizer_state(out) : output->append_parameters(out);
   }
   return out;
@@ -234,6 +251,10 @@ void Cnn3dRecommender::Impl::upload(Activations& a) {
   copy_bytes(ctx, a.offsets.view().data, ctx.device(), input.offsets.data(), Device::cpu(), input.offsets.size() * 4);
   copy_bytes(ctx, a.ids.view().data, ctx.device(), input.ids.data(), Device::cpu(), input.ids.size() * 4);
   copy_bytes(ctx, a.lengths.view().data, ctx.device(), input.lengths.data(), Device::cpu(), input.lengths.size() * 4);
+  if (!last_items) return;
+  copy_bytes(ctx, a.last_offsets.view().data, ctx.device(), input.last_offsets.data(), Device::cpu(),
+             input.last_offsets.size() * 4);
+  copy_bytes(ctx, a.last_ids.view().data, ctx.device(), input.last_ids.data(), Device::cpu(), input.last_ids.size() * 4);
 }
 
 void Cnn3dRecommender::Impl::forward(Activations& a, bool training) {
@@ -248,6 +269,11 @@ void Cnn3dRecommender::Impl::forward(Activations& a, bool training) {
   global.forward(ctx, volume(a.y2, D + 2, L1, 2 * F), shaped(a.lengths, {R}), shaped(a.pooled, {R, 2 * F}),
                  shaped(a.arg2, {R, 2 * F}));
   dense->forward(ctx, shaped(a.pooled, {R, 2 * F}), shaped(a.h, {R, o.hidden}));
+  if (last_items) {
+    const EmbeddingBags last{shaped(a.last_offsets, {R + 1}), shaped(a.last_ids, {static_cast<std::int64_t>(input.last_ids.size())})};
+    last_items->forward(ctx, {&last, 1}, shaped(a.last, {R, 1, o.hidden}));
+    add_inplace(ctx, shaped(a.h, {R, o.hidden}), shaped(a.last, {R, o.hidden}));
+  }
   if (training && o.dropout > 0) dropout.forward(ctx, a.h, group.clock());
 }
 
@@ -257,6 +283,10 @@ void Cnn3dRecommender::Impl::backward(Activations& a, std::span<const std::int32
   const std::int64_t R = input.rows, D = input.depth, E = o.char_embedding;
   output->train_step(group, a.h, targets, losses, a.dh);
   if (o.dropout > 0) dropout.backward(ctx, a.dh, group.clock());
+  if (last_items) {
+    const EmbeddingBags last{shaped(a.last_offsets, {R + 1}), shaped(a.last_ids, {static_cast<std::int64_t>(input.last_ids.size())})};
+    last_items->backward_update(ctx, {&last, 1}, shaped(a.dh, {R, 1, o.hidden}), group, 0.0f);
+  }
   dense->backward(ctx, a.pooled, a.dh, a.dpooled, false);
   global.backward(ctx, a.dpooled, shaped(a.lengths, {R}), a.arg2, volume(a.dy2, D + 2, L1, 2 * F));
   relu_bwd(ctx, shaped(a.y2, {R * (D + 2) * L1, 2 * F}), shaped(a.dy2, {R * (D + 2) * L1, 2 * F}));
@@ -435,7 +465,7 @@ void Cnn3dRecommender::score_batch(std::span<const std::span<const std::int32_t>
 namespace {
 
 nlohmann::json options_json(const Cnn3dOptions& o) {
-  return {{"model", "cnn3d"}, {"clicks", o.clicks}, {"id_token", o.id_token}, {"id_chars", o.id_chars}, {"category_chars", o.category_chars},
+  return {{"model", "cnn3d"}, {"clicks", o.clicks}, {"id_token", o.id_token}, {"last_click", o.last_click}, {"id_chars", o.id_chars}, {"category_chars", o.category_chars},
           {"text_chars", o.text_chars}, {"char_embedding", o.char_embedding}, {"filters", o.filters},
           {"hidden", o.hidden}, {"batch", o.batch}, {"epochs", o.epochs}, {"optimizer", to_string(o.optimizer)},
           {"learning_rate", o.learning_rate}, {"dropout", o.dropout}, {"loss", to_string(o.output.loss)},
@@ -447,6 +477,7 @@ Cnn3dOptions options_from(const nlohmann::json& j) {
   Cnn3dOptions o;
   o.clicks = j.at("clicks").get<std::int64_t>();
   o.id_token = j.at("id_token").get<bool>();
+  o.last_click = j.at("last_click").get<bool>();
   o.id_chars = j.at("id_chars").get<std::int64_t>();
   o.category_chars = j.at("category_chars").get<std::int64_t>();
   o.text_chars = j.at("text_chars").get<std::int64_t>();

@@ -14,7 +14,8 @@
 // Network: Conv3d E -> F over 2 clicks × 3 characters (padding 1 click, 1 character; no bias, so that padding stays
 // zero and a query scores the same in any batch) + ReLU; max pooling over 4
 // characters; Conv3d F -> 2F over 2 clicks × 3 characters (padding as before) + ReLU; max pooling over every
-// position that sees a real click (masked: a prefix of n clicks has n + 2 of them); Linear 2F -> hidden; dropout;
+// position that sees a real click (masked: a prefix of n clicks has n + 2 of them); Linear 2F -> hidden, plus the
+// last click's own learned vector (last_click); dropout;
 // the item output layer (item_output.h: BPR-max or cross-entropy over the catalogue).
 // Training: every position t >= 1 of every training session is a sample (its last S clicks before t, the click at
 // t the target), shuffled each epoch; Adam.
@@ -52,6 +53,9 @@ struct Cnn3dOptions {
   // One learned embedding per item as the first position of its click (the item's own vector beside its content's
   // characters, as GRU4Rec's input has); off, the model reads content alone.
   bool id_token = true;
+  // The last click's own learned vector added to the state: the pooled volume reads the session as a bag, and the
+  // last click is the strongest sign of the next (our addition to the paper's design; off: the CNN alone).
+  bool last_click = true;
   std::int64_t positions() const { return (id_token ? 1 : 0) + id_chars + category_chars + text_chars; }
 };
 

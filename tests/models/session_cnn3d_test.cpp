@@ -113,6 +113,7 @@ TEST(Cnn3d, ContentCarriesTheRuleToItemsNeverSeenFollowed) {
   Cnn3dOptions o = small();
   o.id_chars = 0;  // the category alone: ids would let it memorise the members it saw
   o.id_token = false;
+  o.last_click = false;
   o.epochs = 8;
   Cnn3dRecommender model(ctx, o, t, catalog_content(w.train, t.catalog));
   for (int e = 1; e <= o.epochs; ++e) model.train_epoch(e);
