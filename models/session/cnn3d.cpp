@@ -125,7 +125,7 @@ struct Activations {
   std::int64_t capacity = 0;
   Tensor offsets, ids, lengths, volume, y1, p1, arg1, y2, pooled, arg2, h;
   Tensor last_offsets, last_ids, last;
-  Tensor dvolume, dy1, dp1, dy2, dpooled, dh, losses;
+  Tensor dvolume, dy1, dp1, dy2, dpooled, dh;
 
   Activations(Context& ctx, std::int64_t B, const Cnn3dOptions& o, std::int64_t L1, std::int64_t ids_capacity,
               bool training)
@@ -152,7 +152,6 @@ struct Activations {
     dy2 = Tensor::empty(ctx, DType::kF32, {B * 2 * F * (S + 2) * L1});
     dpooled = Tensor::empty(ctx, DType::kF32, {B, 2 * F});
     dh = Tensor::empty(ctx, DType::kF32, {B, o.hidden});
-    losses = Tensor::empty(ctx, DType::kF32, {B});
   }
 };
 
@@ -371,8 +370,6 @@ std::vector<Sample> epoch_order(const TrainingSessions& t, std::int64_t S, std::
   return samples;
 }
 
-constexpr std::int64_t kLossChunk = 64;  // steps whose losses are read back at once
-
 }  // namespace
 
 Cnn3dEpoch Cnn3dRecommender::train_epoch(int epoch, const std::function<void(double, double)>& progress) {
@@ -383,21 +380,10 @@ Cnn3dEpoch Cnn3dRecommender::train_epoch(int epoch, const std::function<void(dou
   Activations& a = *m.train;
   const std::vector<Sample> order = epoch_order(training(), S, B, cnn_options_.seed, ctx.next_rng_stream());
   const std::int64_t steps = static_cast<std::int64_t>(order.size()) / B;  // the last partial batch waits a shuffle
-  Tensor losses = Tensor::empty(ctx, DType::kF32, {kLossChunk, B});
-  std::vector<float> host_losses(static_cast<std::size_t>(kLossChunk * B));
+  EpochLosses losses(ctx, B, "the 3D CNN", epoch);
   std::vector<std::span<const std::int32_t>> prefixes(static_cast<std::size_t>(B));
   std::vector<std::int32_t> targets(static_cast<std::size_t>(B));
-  double loss_sum = 0;
-  std::int64_t pending = 0;
   const auto start = std::chrono::steady_clock::now();
-  const auto drain = [&] {
-    if (pending == 0) return;
-    copy_bytes(ctx, host_losses.data(), Device::cpu(), losses.view().data, ctx.device(), static_cast<std::size_t>(pending * B) * 4);
-    ctx.synchronize();
-    for (std::int64_t i = 0; i < pending * B; ++i) loss_sum += host_losses[static_cast<std::size_t>(i)];
-    pending = 0;
-    if (!std::isfinite(loss_sum)) RECKON_THROW(StatusCode::kNumericError, "the 3D CNN's loss is not finite in epoch ", epoch, ": lower the learning rate");
-  };
   for (std::int64_t step = 0; step < steps; ++step) {
     for (std::int64_t r = 0; r < B; ++r) {
       const Sample& s = order[static_cast<std::size_t>(step * B + r)];
@@ -409,14 +395,13 @@ Cnn3dEpoch Cnn3dRecommender::train_epoch(int epoch, const std::function<void(dou
     build_input(prefixes, m.codes, m.L, m.input);
     m.group.advance(ctx);
     m.forward(a, true);
-    m.backward(a, targets, TensorView::contiguous(static_cast<float*>(losses.view().data) + pending * B, DType::kF32, ctx.device(), {B}));
-    if (++pending == kLossChunk) drain();
+    m.backward(a, targets, losses.next());
     if (progress && (step + 1) % 64 == 0) {
       const double took = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
       progress(static_cast<double>(step + 1) / static_cast<double>(steps), static_cast<double>((step + 1) * B) / std::max(took, 1e-9));
     }
   }
-  drain();
+  const double loss_sum = losses.sum();
   Cnn3dEpoch e;
   e.epoch = epoch;
   e.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();

@@ -31,24 +31,15 @@ TensorView first(const Tensor& t, std::int64_t n) {
 
 std::uint64_t next_stream(Context& ctx) { return ctx.next_rng_stream(); }
 
-Tensor arange(Context& ctx, std::int64_t n) {
-  Tensor t = Tensor::empty(ctx, DType::kI32, {n});
-  std::vector<std::int32_t> values(static_cast<std::size_t>(n));
-  std::iota(values.begin(), values.end(), 0);
-  copy_bytes(ctx, t.view().data, ctx.device(), values.data(), Device::cpu(), values.size() * 4);
-  ctx.synchronize();
-  return t;
-}
-
 // The activations of a batch of up to `capacity` rows (logits: scoring's, [capacity, N]; training's are the output
 // layer's).
 struct Buffers {
   std::int64_t capacity = 0;
-  Tensor ids, offsets, losses, h, h_next, y, dy, saved, gx, gh, dgx, dgh, emb, demb, logits;
+  Tensor ids, offsets, h, h_next, y, dy, saved, gx, gh, dgx, dgh, emb, demb, logits;
 
   Buffers(Context& ctx, std::int64_t B, std::int64_t H, std::int64_t E, std::int64_t N, bool training) : capacity(B) {
     ids = Tensor::empty(ctx, DType::kI32, {B});
-    offsets = arange(ctx, B + 1);
+    offsets = index_tensor(ctx, B + 1);
     h = Tensor::empty(ctx, DType::kF32, {B, H});
     h_next = Tensor::empty(ctx, DType::kF32, {B, H});
     saved = Tensor::empty(ctx, DType::kF32, {B, 4 * H});
@@ -60,7 +51,6 @@ struct Buffers {
       logits = Tensor::empty(ctx, DType::kF32, {B, N});
       return;
     }
-    losses = Tensor::empty(ctx, DType::kF32, {B});
     y = Tensor::empty(ctx, DType::kF32, {B, H});
     dy = Tensor::empty(ctx, DType::kF32, {B, H});
     dgx = Tensor::empty(ctx, DType::kF32, {B, 3 * H});
@@ -212,8 +202,6 @@ struct Slots {
   }
 };
 
-constexpr std::int64_t kLossChunk = 64;  // steps whose losses are read back at once
-
 }  // namespace
 
 Gru4RecEpoch Gru4Rec::train_epoch(int epoch, const std::function<void(double, double)>& progress) {
@@ -224,28 +212,17 @@ Gru4RecEpoch Gru4Rec::train_epoch(int epoch, const std::function<void(double, do
   Buffers& b = *m.train;
   fill(ctx, b.h, 0.0f);
   Slots slots(training(), B);
-  Tensor losses = Tensor::empty(ctx, DType::kF32, {kLossChunk, B});
-  std::vector<float> host_losses(static_cast<std::size_t>(kLossChunk * B));
+  EpochLosses losses(ctx, B, "GRU4Rec", epoch);
   std::vector<std::int32_t> ids(static_cast<std::size_t>(B)), targets(ids.size());
   std::vector<std::int64_t> reset;
-  double loss_sum = 0;
-  std::int64_t steps = 0, pending = 0;
+  std::int64_t steps = 0;
   const std::int64_t total_clicks = static_cast<std::int64_t>(training().items.size());
   const auto start = std::chrono::steady_clock::now();
-  const auto drain = [&] {  // the pending steps' losses, summed in step order
-    if (pending == 0) return;
-    copy_bytes(ctx, host_losses.data(), Device::cpu(), losses.view().data, ctx.device(), static_cast<std::size_t>(pending * B) * 4);
-    ctx.synchronize();
-    for (std::int64_t i = 0; i < pending * B; ++i) loss_sum += host_losses[static_cast<std::size_t>(i)];
-    pending = 0;
-    if (!std::isfinite(loss_sum)) RECKON_THROW(StatusCode::kNumericError, "GRU4Rec's loss is not finite in epoch ", epoch, ": lower the learning rate");
-  };
   while (slots.full()) {
     for (std::size_t s = 0; s < ids.size(); ++s) ids[s] = slots.item(s, 0), targets[s] = slots.item(s, 1);
     copy_bytes(ctx, b.ids.view().data, ctx.device(), ids.data(), Device::cpu(), ids.size() * 4);
-    m.train_step(b, targets, TensorView::contiguous(static_cast<float*>(losses.view().data) + pending * B, DType::kF32, ctx.device(), {B}));
+    m.train_step(b, targets, losses.next());
     ++steps;
-    if (++pending == kLossChunk) drain();
     slots.advance(reset);
     for (const std::int64_t row : reset) {
       fill(ctx, TensorView::contiguous(static_cast<float*>(b.h.view().data) + row * m.H, DType::kF32, ctx.device(), {m.H}), 0.0f);
@@ -256,7 +233,7 @@ Gru4RecEpoch Gru4Rec::train_epoch(int epoch, const std::function<void(double, do
       progress(std::min(1.0, done / static_cast<double>(total_clicks)), done / std::max(took, 1e-9));
     }
   }
-  drain();
+  const double loss_sum = losses.sum();
   Gru4RecEpoch e;
   e.epoch = epoch;
   e.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();

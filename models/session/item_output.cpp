@@ -26,15 +26,6 @@ TensorView as3(const Tensor& t, std::int64_t rows, std::int64_t cols) {
   return TensorView::contiguous(t.view().data, t.dtype(), t.device(), {rows, 1, cols});
 }
 
-Tensor arange(Context& ctx, std::int64_t n) {
-  Tensor t = Tensor::empty(ctx, DType::kI32, {n});
-  std::vector<std::int32_t> values(static_cast<std::size_t>(n));
-  std::iota(values.begin(), values.end(), 0);
-  copy_bytes(ctx, t.view().data, ctx.device(), values.data(), Device::cpu(), values.size() * 4);
-  ctx.synchronize();
-  return t;
-}
-
 // BPR-max's extra negatives: item ids drawn with probability ∝ count^alpha from one Philox stream, by binary search
 // on the cumulative weights (a step's few thousand draws are cheap beside its products).
 class PopularitySampler {
@@ -64,6 +55,42 @@ class PopularitySampler {
 };
 
 }  // namespace
+
+Tensor index_tensor(Context& ctx, std::int64_t n) {
+  Tensor t = Tensor::empty(ctx, DType::kI32, {n});
+  std::vector<std::int32_t> values(static_cast<std::size_t>(n));
+  std::iota(values.begin(), values.end(), 0);
+  copy_bytes(ctx, t.view().data, ctx.device(), values.data(), Device::cpu(), values.size() * 4);
+  ctx.synchronize();
+  return t;
+}
+
+EpochLosses::EpochLosses(Context& ctx, std::int64_t rows, std::string model, int epoch)
+    : ctx_(ctx), rows_(rows), model_(std::move(model)), epoch_(epoch),
+      device_(Tensor::empty(ctx, DType::kF32, {kChunk, rows})), host_(static_cast<std::size_t>(kChunk * rows)) {}
+
+TensorView EpochLosses::next() {
+  if (pending_ == kChunk) drain();
+  return TensorView::contiguous(static_cast<float*>(device_.view().data) + pending_++ * rows_, DType::kF32,
+                                ctx_.device(), {rows_});
+}
+
+double EpochLosses::sum() {
+  drain();
+  return sum_;
+}
+
+void EpochLosses::drain() {
+  if (pending_ == 0) return;
+  copy_bytes(ctx_, host_.data(), Device::cpu(), device_.view().data, ctx_.device(),
+             static_cast<std::size_t>(pending_ * rows_) * sizeof(float));
+  ctx_.synchronize();
+  for (std::int64_t i = 0; i < pending_ * rows_; ++i) sum_ += host_[static_cast<std::size_t>(i)];
+  pending_ = 0;
+  if (!std::isfinite(sum_)) {
+    RECKON_THROW(StatusCode::kNumericError, model_, "'s loss is not finite in epoch ", epoch_, ": lower the learning rate");
+  }
+}
 
 struct ItemOutput::Impl {
   Context& ctx;
@@ -111,12 +138,12 @@ ItemOutput::ItemOutput(Context& ctx, const Catalog& catalog, std::int64_t hidden
   const std::int64_t M = batch + options.samples;
   m.host_columns.resize(static_cast<std::size_t>(M));
   m.columns = Tensor::empty(ctx, DType::kI32, {M});
-  m.column_offsets = arange(ctx, M + 1);
+  m.column_offsets = index_tensor(ctx, M + 1);
   m.column_weights = Tensor::empty(ctx, DType::kF32, {M, H});
   m.column_bias = Tensor::empty(ctx, DType::kF32, {M});
   m.d_column_weights = Tensor::empty(ctx, DType::kF32, {M, H});
   m.d_column_bias = Tensor::empty(ctx, DType::kF32, {M});
-  m.targets = arange(ctx, batch);  // row b's target is column b
+  m.targets = index_tensor(ctx, batch);  // row b's target is column b
   m.logits = Tensor::empty(ctx, DType::kF32, {batch, M});
 }
 
@@ -174,7 +201,7 @@ void ItemOutput::Impl::gather_full() {
     full_items = Tensor::empty(ctx, DType::kF32, {N, H});
     full_bias = Tensor::empty(ctx, DType::kF32, {N, 1});
   }
-  const Tensor all = arange(ctx, N), offsets = arange(ctx, N + 1);
+  const Tensor all = index_tensor(ctx, N), offsets = index_tensor(ctx, N + 1);
   const EmbeddingBags bags{offsets.view(), all.view()};
   items->forward(ctx, {&bags, 1}, as3(full_items, N, H));
   bias->forward(ctx, {&bags, 1}, as3(full_bias, N, 1));

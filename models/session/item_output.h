@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <memory>
 #include <span>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -18,6 +19,29 @@
 #include "reckon/models/session/recommender.h"
 
 namespace reckon::session {
+
+// i32 [n] holding 0, 1, ..., n - 1 on ctx's device: the offsets of one-item bags, the columns of a step.
+Tensor index_tensor(Context& ctx, std::int64_t n);
+
+// The per-row losses of a training epoch's steps, kept on the device and read back 64 steps at a time (so the host
+// seldom waits), summed in step order; throws kNumericError naming `model` and the epoch when the sum stops being
+// finite.
+class EpochLosses {
+ public:
+  EpochLosses(Context& ctx, std::int64_t rows, std::string model, int epoch);
+  TensorView next();  // the next step's [rows] losses
+  double sum();       // everything so far, read back
+ private:
+  static constexpr std::int64_t kChunk = 64;
+  void drain();
+  Context& ctx_;
+  std::int64_t rows_, pending_ = 0;
+  std::string model_;
+  int epoch_;
+  Tensor device_;
+  std::vector<float> host_;
+  double sum_ = 0;
+};
 
 enum class ItemLoss : std::uint8_t { kCrossEntropy, kBprMax };
 const char* to_string(ItemLoss loss) noexcept;
