@@ -31,6 +31,8 @@ demo: build
 	@$(BUILD_DIR)/bin/reckon ctr demo --out $(BUILD_DIR)/ctr_demo
 	@echo
 	@$(BUILD_DIR)/bin/reckon item2vec demo --out $(BUILD_DIR)/item2vec_demo
+	@echo
+	@$(BUILD_DIR)/bin/reckon session demo --out $(BUILD_DIR)/session_demo
 
 bench: build
 	@for b in $(BUILD_DIR)/bench/*_bench; do echo "== $$b"; $$b --benchmark_min_time=0.2; done

@@ -49,15 +49,6 @@ nlohmann::json stats_json(const TrainStats& s) {
           {"effective_words_per_s", s.effective_words_per_s}};
 }
 
-KeyedVectors keyed(const Item2Vec& model) {
-  KeyedVectors kv;
-  kv.tokens = model.vocabulary().tokens;
-  kv.dim = model.config().dim;
-  kv.vectors = model.input_vectors();
-  kv.build_index();
-  return kv;
-}
-
 // Every option is checked before the (possibly large) corpus is read.
 Item2VecConfig train_config(const TrainArgs& a) {
   Item2VecConfig config;
@@ -113,7 +104,7 @@ nlohmann::json run_train(const TrainArgs& a) {
   const Corpus corpus = encode(sequences, model.vocabulary());
   if (corpus.words() == 0) RECKON_THROW(StatusCode::kDataError, a.input, ": no in-vocabulary items to train on");
   const TrainStats stats = model.train(corpus, a.progress && !a.common.json);
-  if (!a.output.empty()) save_word2vec(keyed(model), a.output, a.binary);
+  if (!a.output.empty()) save_word2vec(model.keyed_vectors(), a.output, a.binary);
   if (!a.save.empty()) model.save(a.save);
   nlohmann::json j = stats_json(stats);
   j["device"] = ctx.device().str();

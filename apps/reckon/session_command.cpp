@@ -7,6 +7,8 @@
 #include <unistd.h>
 
 #include <nlohmann/json.hpp>
+#include <chrono>
+#include <optional>
 #include <sstream>
 
 #include "commands.h"
@@ -19,6 +21,8 @@
 #include "reckon/models/session/gru4rec.h"
 #include "reckon/models/session/recommender.h"
 #include "reckon/models/session/prepare.h"
+#include "reckon/models/session/synthetic.h"
+#include "reckon/models/item2vec/item2vec.h"
 #include "reckon/runtime/file_io.h"
 #include "reckon/runtime/error.h"
 
@@ -151,7 +155,10 @@ void add_prepare(CLI::App* cmd) {
 struct ModelArgs {
   std::string model = "vsknn", train, format = "sessions-tsv", bad_rows = "skip", optimizer = "adam", vectors;
   std::string loss = "bpr-max", items;
+  std::string valid;  // GRU4Rec, 3D CNN: validation sessions for early stopping
   int context_window = 1;
+  int patience = 2;
+  bool new_items = true;  // 3D CNN: --items' items without training clicks join the catalogue
   RecommenderOptions options;
   Gru4RecOptions gru;  // the neural models' shared options land here; the 3D CNN takes those given (given())
   Cnn3dOptions cnn;
@@ -171,6 +178,10 @@ void add_cnn3d_options(CLI::App* cmd, ModelArgs& a) {
                "alone)");
   cmd->add_flag("!--no-last-click", a.cnn.last_click, "3D CNN: no learned vector of the last click added to the state "
                "(the convolutions alone)");
+  cmd->add_flag("!--no-content-output", a.cnn.content_output, "3D CNN: the output layer scores items by their own "
+               "vectors alone (not also by their content's words)");
+  cmd->add_flag("!--no-new-items", a.new_items, "3D CNN: items of --items without training clicks stay out of the "
+               "catalogue (by default they join it, scored by their content)");
   cmd->add_option("--filters", a.cnn.filters, "3D CNN: the first convolution's filters (the second has twice)")
       ->capture_default_str();
 }
@@ -195,6 +206,11 @@ void add_model_options(CLI::App* cmd, ModelArgs& a, bool list) {
                   "is their rows");
   cmd->add_option("--context-window", a.context_window, "item2vec: the last items whose mean vector is the query "
                   "(0: all)")->capture_default_str();
+  cmd->add_option("--valid", a.valid, "GRU4Rec, 3D CNN: validation sessions (same format as --train); each epoch is "
+                  "scored on them, the best epoch's model kept, training stopped after --patience epochs without a "
+                  "better HR@20");
+  cmd->add_option("--patience", a.patience, "GRU4Rec, 3D CNN: epochs without a better validation HR@20 before "
+                  "stopping")->capture_default_str();
   cmd->add_option("--hidden", a.gru.hidden, "GRU4Rec, 3D CNN: hidden units (3D CNN default 100)")->capture_default_str();
   cmd->add_option("--embedding", a.gru.embedding, "GRU4Rec: input embedding width (0: one-hot input)")->capture_default_str();
   cmd->add_option("--batch", a.gru.batch, "GRU4Rec: parallel sessions per mini-batch; 3D CNN: samples per step "
@@ -220,19 +236,43 @@ void add_model_options(CLI::App* cmd, ModelArgs& a, bool list) {
   add_cnn3d_options(cmd, a);
 }
 
-// The model's epochs, one progress line per epoch on a terminal; their summaries in `epochs`.
-template <typename Model>
-void train_epochs(Model& model, int count, const CommonOptions& common, nlohmann::json& epochs) {
+ClickLog read_log(const std::string& path, const ModelArgs& a) {
+  ClickReadOptions r;
+  r.format = parse_click_format(a.format);
+  r.bad_rows = a.bad_rows == "fail" ? BadRows::kFail : BadRows::kSkip;
+  return read_clicks(path, r);
+}
+
+// The model's epochs through fit() (early stopping on --valid when given), one progress line per epoch on a
+// terminal; their summaries in `epochs`.
+void train_epochs(NeuralRecommender& model, int count, const ModelArgs& a, const CommonOptions& common,
+                  nlohmann::json& epochs) {
   const bool show = !common.json && isatty(STDERR_FILENO);
+  std::optional<ClickLog> validation;
+  FitOptions o;
+  o.epochs = count;
+  o.patience = a.patience;
+  if (!a.valid.empty()) o.validation = &validation.emplace(read_log(a.valid, a));
   epochs = nlohmann::json::array();
-  for (int e = 1; e <= count; ++e) {
-    const auto r = model.train_epoch(e, [&](double fraction, double rate) {
-      if (show) print_progress_line(e, count, fraction, rate, "clicks", 0);
-    });
-    if (!common.json) {
-      print_status_line(fmt::format("epoch {}/{}: loss {:.4f}, {:.0f} clicks/s", e, count, r.loss, r.clicks_per_second));
-    }
-    epochs.push_back({{"epoch", e}, {"loss", r.loss}, {"seconds", r.seconds}, {"clicks_per_second", r.clicks_per_second}});
+  int e = 0;
+  const FitResult r = fit(
+      model, o,
+      [&](double fraction, double rate) {
+        if (show) print_progress_line(e + 1, count, fraction, rate, "clicks", 0);
+      },
+      [&](const FitEpoch& f) {
+        ++e;
+        std::string line = fmt::format("epoch {}/{}: loss {:.4f}, {:.0f} clicks/s", e, count, f.train.loss,
+                                       f.train.clicks_per_second);
+        if (f.validation_hr >= 0) line += fmt::format("; validation HR@20 {:.4f}, MRR@20 {:.4f}", f.validation_hr, f.validation_mrr);
+        if (!common.json) print_status_line(line);
+        nlohmann::json j = {{"epoch", e}, {"loss", f.train.loss}, {"seconds", f.train.seconds},
+                            {"clicks_per_second", f.train.clicks_per_second}};
+        if (f.validation_hr >= 0) j["validation"] = {{"hr@20", f.validation_hr}, {"mrr@20", f.validation_mrr}};
+        epochs.push_back(j);
+      });
+  if (o.validation != nullptr && !common.json) {
+    print_status_line(fmt::format("kept epoch {} (the best validation HR@20)", r.best_epoch));
   }
 }
 
@@ -243,7 +283,7 @@ std::unique_ptr<Gru4Rec> train_gru4rec(Context& ctx, const ModelArgs& a, const C
   o.output.loss = parse_item_loss(a.loss);
   o.seed = common.seed;
   auto model = std::make_unique<Gru4Rec>(ctx, o, std::move(training));
-  train_epochs(*model, o.epochs, common, epochs);
+  train_epochs(*model, o.epochs, a, common, epochs);
   return model;
 }
 
@@ -262,34 +302,28 @@ Cnn3dOptions cnn3d_options(const ModelArgs& a, const CommonOptions& common) {
   return o;
 }
 
-// The catalogue items' content from --items (none: the ids alone are the characters).
-CatalogContent read_catalog_content(const ModelArgs& a, ClickLog log, const Catalog& catalog) {
-  if (!a.items.empty()) {
-    const std::size_t colon = a.items.rfind(':');
-    const bool has_format = colon != std::string::npos && colon > 0 && a.items.find('/', colon) == std::string::npos;
-    ItemContent content;
-    read_item_content(has_format ? a.items.substr(0, colon) : a.items,
-                      parse_content_format(has_format ? a.items.substr(colon + 1) : "items-tsv"),
-                      a.bad_rows == "fail" ? BadRows::kFail : BadRows::kSkip, content);
-    attach_content(log, content);
-  }
-  return catalog_content(log, catalog);
+// The catalogue items' content: the log's, and --items' where given; with a content output layer (and
+// --new-items), --items' items without training clicks join the catalogue.
+CatalogContent read_catalog_content(const ModelArgs& a, const Cnn3dOptions& o, const ClickLog& log,
+                                    TrainingSessions& training) {
+  if (a.items.empty()) return catalog_content(log, training.catalog);
+  const std::size_t colon = a.items.rfind(':');
+  const bool has_format = colon != std::string::npos && colon > 0 && a.items.find('/', colon) == std::string::npos;
+  ItemContent content;
+  read_item_content(has_format ? a.items.substr(0, colon) : a.items,
+                    parse_content_format(has_format ? a.items.substr(colon + 1) : "items-tsv"),
+                    a.bad_rows == "fail" ? BadRows::kFail : BadRows::kSkip, content);
+  if (o.content_output && a.new_items) add_content_items(training, content);
+  return catalog_content(log, training.catalog, &content);
 }
 
 std::unique_ptr<Cnn3dRecommender> train_cnn3d(Context& ctx, const ModelArgs& a, const CommonOptions& common,
                                               TrainingSessions training, const ClickLog& log, nlohmann::json& epochs) {
   const Cnn3dOptions o = cnn3d_options(a, common);
-  const CatalogContent content = read_catalog_content(a, log, training.catalog);
+  const CatalogContent content = read_catalog_content(a, o, log, training);
   auto model = std::make_unique<Cnn3dRecommender>(ctx, o, std::move(training), content);
-  train_epochs(*model, o.epochs, common, epochs);
+  train_epochs(*model, o.epochs, a, common, epochs);
   return model;
-}
-
-ClickLog read_log(const std::string& path, const ModelArgs& a) {
-  ClickReadOptions r;
-  r.format = parse_click_format(a.format);
-  r.bad_rows = a.bad_rows == "fail" ? BadRows::kFail : BadRows::kSkip;
-  return read_clicks(path, r);
 }
 
 std::vector<std::string> split_list(const std::string& text) {
@@ -356,7 +390,7 @@ nlohmann::json result_json(const EvalResult& r) {
   nlohmann::json by_length;
   for (std::size_t b = 0; b < r.length_buckets.size(); ++b) by_length[r.length_buckets[b]] = metrics_json(r.by_length[b], r.ks);
   return {{"metrics", metrics_json(r.all, r.ks)}, {"unseen_targets", r.unseen_targets},
-          {"rare_targets", metrics_json(r.rare, r.ks)}, {"by_session_length", by_length},
+          {"rare_targets", metrics_json(r.rare, r.ks)}, {"cold_targets", metrics_json(r.cold, r.ks)}, {"by_session_length", by_length},
           {"coverage", r.coverage}, {"mean_popularity", r.mean_popularity}, {"seconds", r.seconds},
           {"queries_per_second", r.queries_per_second}};
 }
@@ -496,7 +530,8 @@ void add_train_eval_recommend(CLI::App* cmd) {
   ev->add_option("--k", e->ks, "cut-offs, separated by commas")->capture_default_str();
   ev->add_flag("--exclude-seen", e->options.exclude_seen, "leave the session's own items out of the ranking");
   ev->add_flag("--last-click", e->options.last_click_only, "only each session's last click is a target");
-  ev->add_option("--rare-below", e->options.rare_below, "targets with fewer training clicks are reported as rare")
+  ev->add_option("--rare-below", e->options.rare_below, "targets with fewer training clicks (but some) are reported "
+                 "as rare")
       ->capture_default_str();
   ev->add_flag("--allow-leak", e->options.allow_leak, "accept test sessions that begin before training ends");
   add_common_options(ev, e->common, kJson | kDevice | kThreads | kSeed);
@@ -514,6 +549,113 @@ void add_train_eval_recommend(CLI::App* cmd) {
   });
 }
 
+struct DemoArgs {
+  CommonOptions common;
+  std::string out = "build/session_demo";
+  int epochs = 0;  // 0: each neural model's default
+  std::int64_t train_sessions = ContentSessionsOptions{}.train_sessions;
+  bool write_only = false;
+};
+
+// item2vec's vectors from the training sessions (the item2vec demo's settings: a small catalogue, no subsampling).
+std::unique_ptr<SessionRecommender> demo_item2vec(Context& ctx, const std::string& train_path) {
+  const item2vec::Sequences sequences = item2vec::read_sequences(train_path, item2vec::CorpusFormat::kSessionsTsv);
+  item2vec::Item2VecConfig config;
+  config.dim = 32;
+  config.window = 3;
+  config.sample = 0;
+  item2vec::Item2Vec model(ctx, config, item2vec::ItemVocabulary::build(sequences, 1));
+  model.train(item2vec::encode(sequences, model.vocabulary()));
+  const item2vec::KeyedVectors kv = model.keyed_vectors();
+  return item2vec::make_vector_recommender(item2vec::SimilarityIndex(ctx, kv), kv, 1);
+}
+
+nlohmann::json run_demo(const DemoArgs& d) {
+  ContentSessionsOptions o;
+  o.train_sessions = d.train_sessions;
+  o.seed = d.common.seed;
+  const ContentSessions data = make_content_sessions(o);
+  const ContentSessionFiles files = write_content_sessions(data, d.out);
+  const nlohmann::json written = {
+      {"train", files.train}, {"validation", files.validation}, {"test", files.test}, {"items", files.items}};
+  if (d.write_only) return {{"out", d.out}, {"files", written}, {"results", nlohmann::json::array()}};
+  Context ctx = make_context(d.common);
+  const TrainingSessions training = TrainingSessions::build(data.train);
+  ModelArgs a;
+  a.items = files.items;
+  a.valid = files.validation;
+  if (d.epochs > 0) a.gru.epochs = a.cnn.epochs = d.epochs;
+  EvalOptions e;
+  e.ks = {20};
+  e.threads = d.common.threads;
+  nlohmann::json results = nlohmann::json::array();
+  for (const char* name : {"pop", "iknn", "vsknn", "item2vec", "gru4rec", "cnn3d"}) {
+    if (!d.common.json) print_status_line(fmt::format("training {}", name));
+    const auto start = std::chrono::steady_clock::now();
+    nlohmann::json epochs;
+    std::unique_ptr<SessionRecommender> model;
+    if (std::string_view(name) == "item2vec") {
+      model = demo_item2vec(ctx, files.train);
+    } else if (std::string_view(name) == "gru4rec") {
+      model = train_gru4rec(ctx, a, d.common, training, epochs);
+    } else if (std::string_view(name) == "cnn3d") {
+      model = train_cnn3d(ctx, a, d.common, training, data.train, epochs);
+    } else {
+      RecommenderOptions r;
+      r.kind = parse_model_kind(name);
+      model = make_recommender(r, training);
+    }
+    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    nlohmann::json j = result_json(evaluate(*model, data.test, e));
+    j["model"] = name;
+    j["train_seconds"] = seconds;
+    results.push_back(j);
+  }
+  std::int64_t new_items = 0;
+  for (const bool n : data.item_new) new_items += n;
+  return {{"out", d.out}, {"files", written},
+          {"train_sessions", data.train.sessions()}, {"test_sessions", data.test.sessions()},
+          {"items", data.item_names.size()}, {"new_items", new_items}, {"device", ctx.device().str()},
+          {"results", results}};
+}
+
+void print_demo(const nlohmann::json& j) {
+  if (j["results"].empty()) {
+    fmt::print("written to {}: {}\n", j["out"].get<std::string>(), j["files"].dump());
+    return;
+  }
+  const auto& first = j["results"][0];
+  fmt::print("\nsession demo: synthetic shop sessions whose next click follows the items' content ({} items, {} of "
+             "them new in the test period; {} training and {} test sessions, written to {})\n"
+             "next-click HR@20 and MRR@20, every item ranked, over {} test clicks; {} of them on rare items (1-9 "
+             "training clicks), {} on new ones\n",
+             j["items"].get<std::int64_t>(), j["new_items"].get<std::int64_t>(), j["train_sessions"].get<std::int64_t>(),
+             j["test_sessions"].get<std::int64_t>(), j["out"].get<std::string>(),
+             first["metrics"]["queries"].get<std::int64_t>(), first["rare_targets"]["queries"].get<std::int64_t>(),
+             first["cold_targets"]["queries"].get<std::int64_t>());
+  fmt::print("{:<9} {:>8} {:>8} {:>8} {:>8} {:>8} {:>8} {:>8}\n", "model", "HR@20", "MRR@20", "rare HR", "rare MRR",
+             "new HR", "new MRR", "train s");
+  for (const auto& r : j["results"]) {
+    fmt::print("{:<9} {:>8.4f} {:>8.4f} {:>8.4f} {:>8.4f} {:>8.4f} {:>8.4f} {:>8.1f}\n", r["model"].get<std::string>(),
+               r["metrics"]["hr@20"].get<double>(), r["metrics"]["mrr@20"].get<double>(),
+               r["rare_targets"]["hr@20"].get<double>(), r["rare_targets"]["mrr@20"].get<double>(),
+               r["cold_targets"]["hr@20"].get<double>(), r["cold_targets"]["mrr@20"].get<double>(),
+               r["train_seconds"].get<double>());
+  }
+}
+
+void add_demo(CLI::App* cmd) {
+  auto d = std::make_shared<DemoArgs>();
+  auto* p = cmd->add_subcommand("demo", "Every session model on synthetic content-driven sessions, side by side");
+  p->add_option("--out", d->out, "directory for the generated sessions and items")->capture_default_str();
+  p->add_option("--epochs", d->epochs, "GRU4Rec's and the 3D CNN's epochs (0: their defaults)")->capture_default_str();
+  p->add_option("--train-sessions", d->train_sessions, "training sessions to generate")->capture_default_str();
+  p->add_flag("--write-only", d->write_only, "write the sessions and items (train.tsv, valid.tsv, test.tsv, items.tsv) "
+              "and train nothing");
+  add_common_options(p, d->common, kJson | kDevice | kThreads | kSeed);
+  set_run(p, &d->common, [d] { return run_demo(*d); }, print_demo);
+}
+
 }  // namespace
 
 void add_session_command(CLI::App& app) {
@@ -521,6 +663,7 @@ void add_session_command(CLI::App& app) {
   cmd->require_subcommand(1);
   add_prepare(cmd);
   add_train_eval_recommend(cmd);
+  add_demo(cmd);
 }
 
 }  // namespace reckon::cli

@@ -58,7 +58,7 @@ void BM_Gru4RecTrain(benchmark::State& state, bool cuda, session::ItemLoss loss)
   session::Gru4Rec model(ctx, o, std::move(some));
   double clicks = 0;
   for (auto _ : state) {
-    const session::Gru4RecEpoch e = model.train_epoch(1);
+    const session::EpochStats e = model.train_epoch(1);
     clicks = e.clicks_per_second * e.seconds;
   }
   state.counters["clicks_per_s"] = benchmark::Counter(clicks, benchmark::Counter::kIsIterationInvariantRate);

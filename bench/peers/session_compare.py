@@ -4,8 +4,9 @@
 The references are written here from the papers, independently of reckon's code: POP, item-kNN (cosine of
 co-occurrence over the binary session x item matrix, self-similarity 0), SKNN and V-SKNN (Ludewig & Jannach 2018:
 the 500 most recent training sessions sharing an item, the 100 most similar by cosine, V-SKNN's current session
-weighted by linear decay p / n) in numpy, and a plain PyTorch GRU4Rec (one-hot input as the item's row of W_x, one
-GRU layer, dropout, a full-catalogue softmax, Adam, session-parallel mini-batches with the state reset per session).
+weighted by linear decay p / n) in numpy, a plain PyTorch GRU4Rec (one-hot input as the item's row of W_x, one
+GRU layer, dropout, a full-catalogue softmax, Adam, session-parallel mini-batches with the state reset per session),
+and the 3D CNN in PyTorch layer for layer (on the session demo's synthetic shop sessions with item content).
 Every model is scored by one evaluator in this file: every position of every test session, every training item
 ranked, ties broken by training popularity then item id and never in the target's favour (reckon's rule).
 
@@ -192,6 +193,160 @@ def gru4rec_model(train, catalog, args, epochs=10, sparse_input=False):
     return score, clicks / seconds
 
 
+
+def read_items(path):
+    """{item: (category, text)} from items.tsv (ItemId, Category, Text)."""
+    out = {}
+    with open(path, encoding="utf-8") as f:
+        f.readline()
+        for line in f:
+            cols = line.rstrip("\n").split("\t")
+            if len(cols) == 3:
+                out[cols[0]] = (cols[1], cols[2])
+    return out
+
+
+def encode_items(catalog, items, id_chars=8, category_chars=16, text_chars=24):
+    """Each item's positions as symbols (reckon's encoding, written from its documentation): the item's id token,
+    then the last id_chars bytes of its id, the first category_chars of its category and text_chars of its text,
+    -1 padding; bytes the catalogue uses are symbols 1.. in byte order, id tokens follow the alphabet."""
+    fields = []
+    for name in catalog.names:
+        category, text = items.get(name, ("", ""))
+        fields.append((name.encode()[-id_chars:] if id_chars else b"", category.encode()[:category_chars],
+                       text.encode()[:text_chars]))
+    used = sorted({b for f in fields for part in f for b in part})
+    symbol = {b: i + 1 for i, b in enumerate(used)}
+    alphabet = len(used) + 1
+    width = 1 + id_chars + category_chars + text_chars
+    codes = np.full((len(fields), width), -1, dtype=np.int64)
+    for i, (ident, category, text) in enumerate(fields):
+        codes[i, 0] = alphabet + i
+        at = 1
+        for part, w in ((ident, id_chars), (category, category_chars), (text, text_chars)):
+            codes[i, at:at + len(part)] = [symbol[b] for b in part]
+            at += w
+    return codes, alphabet
+
+
+def content_words(catalog, items, min_items=2):
+    """Each item's output features: the lower-cased words of its category and text shared by min_items items."""
+    import re
+    words = []
+    for name in catalog.names:
+        category, text = items.get(name, ("", ""))
+        w = {"c:" + x for x in re.findall(r"[a-z0-9\x80-\uffff]+", category.lower())}
+        w |= {"t:" + x for x in re.findall(r"[a-z0-9\x80-\uffff]+", text.lower())}
+        words.append(w)
+    count = {}
+    for w in words:
+        for x in w:
+            count[x] = count.get(x, 0) + 1
+    vocab = {x: i for i, x in enumerate(sorted(x for x, c in count.items() if c >= min_items))}
+    return [[vocab[x] for x in sorted(w) if x in vocab] for w in words], len(vocab)
+
+
+def cnn3d_model(train, catalog, items, args, epochs, batch=128, clicks=10, e=16, f=64, h=100, samples=2048):
+    """The 3D CNN in PyTorch, layer for layer as reckon's (docs/SESSIONS.md): character embeddings, Conv3d E -> F
+    (2 clicks x 3 characters, no bias) + ReLU, max pooling over 4 characters, Conv3d F -> 2F + ReLU, max pooling over
+    the positions that see a real click, Linear 2F -> H plus the last click's vector, dropout 0.3, BPR-max over the
+    batch's targets and 2048 items drawn by count^0.5 with content words in the output; Adam at 0.002, samples
+    shuffled and batched from length-sorted runs. Returns the scorer and the training clicks/s."""
+    import torch
+    import torch.nn.functional as F
+    torch.manual_seed(1)
+    torch.set_num_threads(args.threads)
+    codes, alphabet = encode_items(catalog, items)
+    n, length = codes.shape
+    pad = alphabet + n
+    table = torch.from_numpy(np.where(codes < 0, pad, codes))
+    words, vocab = content_words(catalog, items)
+    word_ids = torch.tensor([x for w in words for x in w] or [0], dtype=torch.long)
+    word_offsets = torch.tensor(np.cumsum([0] + [len(w) for w in words])[:-1], dtype=torch.long)
+    has_words = torch.tensor([len(w) > 0 for w in words])
+
+    class Net(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.chars = torch.nn.Embedding(pad + 1, e, padding_idx=pad)
+            torch.nn.init.normal_(self.chars.weight, std=0.1)
+            with torch.no_grad():
+                self.chars.weight[pad] = 0
+            self.conv1 = torch.nn.Conv3d(e, f, (2, 3, 1), padding=(1, 1, 0), bias=False)
+            self.conv2 = torch.nn.Conv3d(f, 2 * f, (2, 3, 1), padding=(1, 1, 0))
+            self.dense = torch.nn.Linear(2 * f, h)
+            self.last = torch.nn.Embedding(n, h)
+            self.items = torch.nn.Embedding(n, h)
+            self.words = torch.nn.EmbeddingBag(max(vocab, 1), h, mode="mean")
+            self.item_bias = torch.nn.Embedding(n, 1)
+            self.word_bias = torch.nn.EmbeddingBag(max(vocab, 1), 1, mode="mean")
+            for t in (self.last, self.items, self.words):
+                torch.nn.init.normal_(t.weight, std=math.sqrt(2.0 / (n + h)))
+            torch.nn.init.zeros_(self.item_bias.weight)
+            torch.nn.init.zeros_(self.word_bias.weight)
+
+        def state(self, prefixes, training):
+            depth = max(1, max(len(p) for p in prefixes))  # an empty prefix (no known item) reads padding
+            ids = torch.full((len(prefixes), depth), -1, dtype=torch.long)
+            for b, p in enumerate(prefixes):
+                ids[b, :len(p)] = torch.tensor(p)
+            volume = self.chars(torch.where(ids[..., None] >= 0, table[ids.clamp(min=0)], pad))  # [B, D, L, E]
+            x = volume.permute(0, 3, 1, 2).unsqueeze(-1)  # [B, E, D, L, 1]
+            x = F.max_pool3d(F.relu(self.conv1(x)), (1, 4, 1))
+            x = F.relu(self.conv2(x))  # [B, 2F, D + 2, L / 4, 1]
+            lengths = torch.tensor([len(p) + 2 for p in prefixes])
+            mask = torch.arange(x.shape[2])[None, :] < lengths[:, None]
+            x = x.masked_fill(~mask[:, None, :, None, None], float("-inf")).amax(dim=(2, 3, 4))
+            last = torch.tensor([p[-1] if p else 0 for p in prefixes])
+            state = self.dense(x) + self.last(last) * torch.tensor([[1.0 if p else 0.0] for p in prefixes])
+            return F.dropout(state, 0.3, training)
+
+        def columns(self, cols):
+            w = self.items(cols) + self.words(word_ids, word_offsets)[cols] * has_words[cols, None]
+            b = self.item_bias(cols)[:, 0] + self.word_bias(word_ids, word_offsets)[cols, 0] * has_words[cols]
+            return w, b
+
+    net = Net()
+    opt = torch.optim.Adam(net.parameters(), lr=0.002)
+    weights = catalog.counts ** 0.5
+    weights /= weights.sum()
+    rng = np.random.default_rng(1)
+    sessions = [[catalog.index[x] for x in items_] for _, items_, _ in train]
+    examples = [(s, p) for s, sess in enumerate(sessions) for p in range(1, len(sess))]
+    clicks_done = 0
+    start = time.perf_counter()
+    for _ in range(epochs):
+        net.train()
+        order = [examples[i] for i in rng.permutation(len(examples))]
+        run = 32 * batch
+        for at in range(0, len(order), run):
+            order[at:at + run] = sorted(order[at:at + run], key=lambda x: min(x[1], clicks))
+        for at in range(0, len(order) - batch + 1, batch):
+            chunk = order[at:at + batch]
+            prefixes = [sessions[s][max(0, p - clicks):p] for s, p in chunk]
+            targets = torch.tensor([sessions[s][p] for s, p in chunk])
+            cols = torch.cat([targets, torch.from_numpy(rng.choice(n, samples, p=weights))])
+            w, bias = net.columns(cols)
+            scores = net.state(prefixes, True) @ w.T + bias  # [B, B + samples]
+            positive = scores[torch.arange(batch), torch.arange(batch)]
+            negative = cols[None, :] != targets[:, None]  # a column holding the row's own item is no negative
+            s = torch.softmax(scores.masked_fill(~negative, float("-inf")), dim=1)
+            loss = -torch.log((s * torch.sigmoid(positive[:, None] - scores)).sum(1) + 1e-24) + (s * scores ** 2).sum(1)
+            opt.zero_grad()
+            loss.mean().backward()
+            opt.step()
+            clicks_done += batch
+    seconds = time.perf_counter() - start
+    net.eval()
+    all_cols = torch.arange(n)
+
+    def score(prefix):
+        known = [x for x in prefix if x >= 0][-clicks:]
+        with torch.no_grad():
+            w, bias = net.columns(all_cols)
+            return (net.state([known], False) @ w.T + bias)[0].numpy().astype(np.float32)
+    return score, clicks_done / seconds
+
 def reckon_eval(args, train_path, test_path):
     env = dict(os.environ, OMP_NUM_THREADS=str(args.threads))
     out = subprocess.run([args.reckon, "session", "eval", "--model", "pop,iknn,sknn,vsknn,gru4rec", "--train",
@@ -275,6 +430,33 @@ def speed_at_40k(args, work):
             "ratio_cross_entropy": rates["reckon_cross-entropy"] / best, "ratio_bpr_max": rates["reckon_bpr-max"] / best}
 
 
+def compare_cnn3d(args, work, epochs=3):
+    """The 3D CNN beside its PyTorch reference on the session demo's synthetic shop sessions (item content in
+    items.tsv): the same settings and epochs, training clicks/s and HR@20 / MRR@20 on the test sessions with the
+    training items ranked (reckon with --no-new-items, as the reference's catalogue has no unclicked items)."""
+    out = os.path.join(work, "shop")
+    subprocess.run([args.reckon, "session", "demo", "--write-only", "--out", out, "--json"], check=True,
+                   capture_output=True)
+    train_path, test_path, items_path = (os.path.join(out, f) for f in ("train.tsv", "test.tsv", "items.tsv"))
+    env = dict(os.environ, OMP_NUM_THREADS=str(args.threads))
+    result = subprocess.run([args.reckon, "session", "eval", "--model", "cnn3d", "--train", train_path, "--items",
+                             items_path, "--no-new-items", "--epochs", str(epochs), "--test", test_path, "--k", "20",
+                             "--device", "cpu", "--threads", str(args.threads), "--json"],
+                            check=True, capture_output=True, text=True, env=env).stdout
+    ours = json.loads(result)["results"][0]
+    seconds = sum(e["seconds"] for e in ours["epochs"])
+    reckon_rate = sum(e["clicks_per_second"] * e["seconds"] for e in ours["epochs"]) / seconds
+    train, test = read_sessions(train_path), read_sessions(test_path)
+    catalog = Catalog(train)
+    score, torch_rate = cnn3d_model(train, catalog, read_items(items_path), args, epochs)
+    ref = evaluate(score, test, catalog)
+    return {"data": "the session demo's synthetic shop sessions", "epochs": epochs,
+            "reckon": {"hr@20": ours["metrics"]["hr@20"], "mrr@20": ours["metrics"]["mrr@20"],
+                       "train_clicks_per_second": reckon_rate},
+            "pytorch": {"hr@20": ref["hr@20"], "mrr@20": ref["mrr@20"], "train_clicks_per_second": torch_rate},
+            "ratio": reckon_rate / torch_rate}
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--reckon", default="build/bin/reckon")
@@ -284,7 +466,7 @@ def main():
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as work:
         report = {"datasets": [compare(args, name, work) for name in DATASETS], "threads": args.threads,
-                  "speed_40k": speed_at_40k(args, work)}
+                  "speed_40k": speed_at_40k(args, work), "cnn3d": compare_cnn3d(args, work)}
     if not emit(report, args):
         return
     for d in report["datasets"]:
@@ -301,6 +483,12 @@ def main():
           ", ".join(f"{k} {v:.0f}" for k, v in s["clicks_per_second"].items()))
     print(f"reckon / the faster PyTorch: cross-entropy {s['ratio_cross_entropy']:.2f}x, "
           f"BPR-max {s['ratio_bpr_max']:.2f}x")
+    c = report["cnn3d"]
+    print(f"\n3D CNN, {c['data']}, {c['epochs']} epochs, HR@20 / MRR@20 and training clicks/s:")
+    for who in ("reckon", "pytorch"):
+        r = c[who]
+        print(f"{who:<8} {r['hr@20']:.4f} / {r['mrr@20']:.4f}  {r['train_clicks_per_second']:.0f} clicks/s")
+    print(f"reckon / PyTorch training speed: {c['ratio']:.2f}x")
 
 
 if __name__ == "__main__":

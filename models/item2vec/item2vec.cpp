@@ -225,6 +225,15 @@ TrainStats Item2Vec::summarise(TrainStats stats, double seconds) {
 std::vector<float> Item2Vec::input_vectors() const {
   return download(*ctx_, input_);
 }
+KeyedVectors Item2Vec::keyed_vectors() const {
+  KeyedVectors kv;
+  kv.tokens = vocabulary_.tokens;
+  kv.dim = config_.dim;
+  kv.vectors = input_vectors();
+  kv.build_index();
+  return kv;
+}
+
 std::vector<float> Item2Vec::output_vectors() const {
   return download(*ctx_, output_);
 }

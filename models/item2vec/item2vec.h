@@ -11,6 +11,7 @@
 
 #include "reckon/kernels/skipgram/skipgram.h"
 #include "reckon/models/item2vec/corpus.h"
+#include "reckon/models/item2vec/vectors.h"
 #include "reckon/runtime/context.h"
 #include "reckon/runtime/memory.h"
 
@@ -69,6 +70,7 @@ class Item2Vec {
   Context& context() const { return *ctx_; }
   std::vector<float> input_vectors() const;   // host copy, [V, D]
   std::vector<float> output_vectors() const;  // host copy, [V, D]
+  KeyedVectors keyed_vectors() const;         // the input vectors by item, on the host
   std::int64_t trained_words() const { return trained_words_; }
 
   // The checkpoint for continued training, in the shared envelope (runtime/checkpoint.h), kind "item2vec": the

@@ -2,6 +2,9 @@
 
 #include <algorithm>
 #include <array>
+#include <cctype>
+#include <map>
+#include <set>
 #include <chrono>
 #include <cmath>
 #include <mutex>
@@ -18,7 +21,7 @@
 
 namespace reckon::session {
 
-CatalogContent catalog_content(const ClickLog& log, const Catalog& catalog) {
+CatalogContent catalog_content(const ClickLog& log, const Catalog& catalog, const ItemContent* extra) {
   CatalogContent c;
   c.categories.resize(static_cast<std::size_t>(catalog.size()));
   c.texts.resize(c.categories.size());
@@ -28,7 +31,74 @@ CatalogContent catalog_content(const ClickLog& log, const Catalog& catalog) {
     if (i < log.item_categories.size()) c.categories[static_cast<std::size_t>(at)] = log.item_categories[i];
     if (i < log.item_texts.size()) c.texts[static_cast<std::size_t>(at)] = log.item_texts[i];
   }
+  for (std::size_t i = 0; extra != nullptr && i < catalog.names.size(); ++i) {
+    if (const auto it = extra->category.find(catalog.names[i]); it != extra->category.end()) c.categories[i] = it->second;
+    if (const auto it = extra->text.find(catalog.names[i]); it != extra->text.end()) c.texts[i] = it->second;
+  }
   return c;
+}
+
+std::int64_t add_content_items(TrainingSessions& training, const ItemContent& content) {
+  std::set<std::string> joining;
+  for (const auto* field : {&content.category, &content.text}) {
+    for (const auto& [name, value] : *field) {
+      if (training.catalog.lookup(name) < 0) joining.insert(name);
+    }
+  }
+  if (joining.empty()) return 0;
+  std::vector<std::string> names = training.catalog.names;
+  std::vector<std::int64_t> counts = training.catalog.counts;
+  names.insert(names.end(), joining.begin(), joining.end());
+  counts.resize(names.size(), 0);
+  training.catalog = Catalog::from_names(std::move(names), std::move(counts));
+  return static_cast<std::int64_t>(joining.size());
+}
+
+namespace {
+
+// The lower-cased words of `text`: runs of ASCII letters and digits and of non-ASCII bytes.
+void words_of(const std::string& text, std::set<std::string>& out) {
+  std::string word;
+  for (const char c : text) {
+    const auto u = static_cast<unsigned char>(c);
+    if (std::isalnum(u) != 0 || u >= 0x80) {
+      word.push_back(static_cast<char>(std::tolower(u)));
+    } else if (!word.empty()) {
+      out.insert(word);
+      word.clear();
+    }
+  }
+  if (!word.empty()) out.insert(word);
+}
+
+}  // namespace
+
+ItemFeatures content_features(const CatalogContent& content, std::int64_t min_items) {
+  const std::size_t n = content.categories.size();
+  std::vector<std::set<std::string>> words(n);
+  std::map<std::string, std::int64_t> items_with;
+  for (std::size_t i = 0; i < n; ++i) {
+    std::set<std::string> category, text;
+    words_of(content.categories[i], category);
+    words_of(content.texts[i], text);
+    for (const std::string& w : category) words[i].insert("c:" + w);
+    for (const std::string& w : text) words[i].insert("t:" + w);
+    for (const std::string& w : words[i]) ++items_with[w];
+  }
+  std::map<std::string, std::int32_t> id;
+  for (const auto& [word, count] : items_with) {
+    if (count >= min_items) id.emplace(word, static_cast<std::int32_t>(id.size()));
+  }
+  ItemFeatures f;
+  if (id.empty()) return f;
+  f.vocabulary = static_cast<std::int64_t>(id.size());
+  for (std::size_t i = 0; i < n; ++i) {
+    for (const std::string& w : words[i]) {
+      if (const auto it = id.find(w); it != id.end()) f.features.push_back(it->second);
+    }
+    f.offsets.push_back(static_cast<std::int32_t>(f.features.size()));
+  }
+  return f;
 }
 
 namespace {
@@ -163,6 +233,7 @@ struct Cnn3dRecommender::Impl {
   std::int64_t N, L, L1, F;
   std::vector<std::int32_t> codes;
   std::int32_t alphabet;
+  ItemFeatures features;  // the output layer's content features
   layers::ParameterGroup group;
   std::unique_ptr<layers::FieldEmbedding> chars;
   std::unique_ptr<layers::Conv3d> conv1, conv2;
@@ -176,8 +247,9 @@ struct Cnn3dRecommender::Impl {
   BatchInput input;
   std::mutex eval_mutex;
 
+
   Impl(Context& c, const Cnn3dOptions& options, const Catalog& catalog, std::vector<std::int32_t> item_codes,
-       std::int32_t alphabet_size);
+       std::int32_t alphabet_size, ItemFeatures item_features);
 
   // The batch's volumes through the network into a.h (rows of `input`); dropout when training.
   void forward(Activations& a, bool training);
@@ -191,9 +263,10 @@ struct Cnn3dRecommender::Impl {
 };
 
 Cnn3dRecommender::Impl::Impl(Context& c, const Cnn3dOptions& options, const Catalog& catalog,
-                             std::vector<std::int32_t> item_codes, std::int32_t alphabet_size)
+                             std::vector<std::int32_t> item_codes, std::int32_t alphabet_size,
+                             ItemFeatures item_features)
     : ctx(c), o(options), N(catalog.size()), L(options.positions()), L1(options.positions() / 4),
-      F(options.filters), codes(std::move(item_codes)), alphabet(alphabet_size),
+      F(options.filters), codes(std::move(item_codes)), alphabet(alphabet_size), features(std::move(item_features)),
       pool1(Pool3dOptions{PoolMode::kMax, {1, 4, 1}, {1, 4, 1}, {0, 0, 0}, true, ConvLayout::kNdhwc}),
       dropout(options.dropout, 0) {
   Optimizer opt;
@@ -226,7 +299,7 @@ Cnn3dRecommender::Impl::Impl(Context& c, const Cnn3dOptions& options, const Cata
         ctx, "last_items", std::vector<std::int64_t>{N}, o.hidden, sparse,
         static_cast<float>(std::sqrt(2.0 / static_cast<double>(N + o.hidden))), std::span<const std::uint64_t>(&last_stream, 1));
   }
-  output = std::make_unique<ItemOutput>(ctx, catalog, o.hidden, o.batch, o.output, sparse, o.seed);
+  output = std::make_unique<ItemOutput>(ctx, catalog, o.hidden, o.batch, o.output, sparse, o.seed, features);
 }
 
 std::vector<layers::NamedTensor> Cnn3dRecommender::Impl::tensors(bool with_state) const {
@@ -317,22 +390,26 @@ void check_options(const Cnn3dOptions& o) {
 
 Cnn3dRecommender::Cnn3dRecommender(Context& ctx, const Cnn3dOptions& options, TrainingSessions training,
                                    const CatalogContent& content)
-    : SessionRecommender(RecommenderOptions{}, std::move(training)), cnn_options_(options) {
+    : NeuralRecommender(RecommenderOptions{}, std::move(training)), cnn_options_(options) {
   check_options(options);
   RECKON_CHECK_ARG(static_cast<std::int32_t>(content.categories.size()) == this->training().catalog.size() &&
                        content.texts.size() == content.categories.size(),
                    "the content must have a category and a text (maybe empty) per catalogue item");
   Encoded e = encode_items(this->training().catalog, content, options);
   ctx.set_seed(options.seed);
-  impl_ = std::make_unique<Impl>(ctx, options, this->training().catalog, std::move(e.codes), e.alphabet);
+  impl_ = std::make_unique<Impl>(ctx, options, this->training().catalog, std::move(e.codes), e.alphabet,
+                                 options.content_output && options.output.loss == ItemLoss::kBprMax
+                                     ? content_features(content)
+                                     : ItemFeatures{});
 }
 
 Cnn3dRecommender::Cnn3dRecommender(Context& ctx, const Cnn3dOptions& options, TrainingSessions training,
-                                   std::vector<std::int32_t> codes, std::int32_t alphabet)
-    : SessionRecommender(RecommenderOptions{}, std::move(training)), cnn_options_(options) {
+                                   std::vector<std::int32_t> codes, std::int32_t alphabet, ItemFeatures features)
+    : NeuralRecommender(RecommenderOptions{}, std::move(training)), cnn_options_(options) {
   check_options(options);
   ctx.set_seed(options.seed);
-  impl_ = std::make_unique<Impl>(ctx, options, this->training().catalog, std::move(codes), alphabet);
+  impl_ = std::make_unique<Impl>(ctx, options, this->training().catalog, std::move(codes), alphabet,
+                                 std::move(features));
 }
 
 Cnn3dRecommender::~Cnn3dRecommender() = default;
@@ -372,7 +449,11 @@ std::vector<Sample> epoch_order(const TrainingSessions& t, std::int64_t S, std::
 
 }  // namespace
 
-Cnn3dEpoch Cnn3dRecommender::train_epoch(int epoch, const std::function<void(double, double)>& progress) {
+std::vector<layers::NamedTensor> Cnn3dRecommender::state() const { return impl_->tensors(true); }
+
+Context& Cnn3dRecommender::context() const { return impl_->ctx; }
+
+EpochStats Cnn3dRecommender::train_epoch(int epoch, const EpochProgress& progress) {
   Impl& m = *impl_;
   Context& ctx = m.ctx;
   const std::int64_t B = cnn_options_.batch, S = cnn_options_.clicks;
@@ -402,7 +483,7 @@ Cnn3dEpoch Cnn3dRecommender::train_epoch(int epoch, const std::function<void(dou
     }
   }
   const double loss_sum = losses.sum();
-  Cnn3dEpoch e;
+  EpochStats e;
   e.epoch = epoch;
   e.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   e.loss = steps == 0 ? 0.0 : loss_sum / static_cast<double>(steps * B);
@@ -450,7 +531,7 @@ void Cnn3dRecommender::score_batch(std::span<const std::span<const std::int32_t>
 namespace {
 
 nlohmann::json options_json(const Cnn3dOptions& o) {
-  return {{"model", "cnn3d"}, {"clicks", o.clicks}, {"id_token", o.id_token}, {"last_click", o.last_click}, {"id_chars", o.id_chars}, {"category_chars", o.category_chars},
+  return {{"model", "cnn3d"}, {"clicks", o.clicks}, {"id_token", o.id_token}, {"last_click", o.last_click}, {"content_output", o.content_output}, {"id_chars", o.id_chars}, {"category_chars", o.category_chars},
           {"text_chars", o.text_chars}, {"char_embedding", o.char_embedding}, {"filters", o.filters},
           {"hidden", o.hidden}, {"batch", o.batch}, {"epochs", o.epochs}, {"optimizer", to_string(o.optimizer)},
           {"learning_rate", o.learning_rate}, {"dropout", o.dropout}, {"loss", to_string(o.output.loss)},
@@ -463,6 +544,7 @@ Cnn3dOptions options_from(const nlohmann::json& j) {
   o.clicks = j.at("clicks").get<std::int64_t>();
   o.id_token = j.at("id_token").get<bool>();
   o.last_click = j.at("last_click").get<bool>();
+  o.content_output = j.value("content_output", false);
   o.id_chars = j.at("id_chars").get<std::int64_t>();
   o.category_chars = j.at("category_chars").get<std::int64_t>();
   o.text_chars = j.at("text_chars").get<std::int64_t>();
@@ -487,11 +569,19 @@ Cnn3dOptions options_from(const nlohmann::json& j) {
 void Cnn3dRecommender::save(const std::string& path) const {
   nlohmann::json vocabulary = nlohmann::json::parse(catalog_vocabulary(training()));
   vocabulary["alphabet"] = impl_->alphabet;
+  vocabulary["content_features"] = impl_->features.vocabulary;
+  vocabulary["item_features"] = impl_->features.features.size();
   CheckpointWriter writer("cnn3d", options_json(cnn_options_).dump(), vocabulary.dump());
   add_catalog(writer, training());
   Context host(Device::cpu());
   writer.add(host, "item_characters",
              TensorView::contiguous(impl_->codes.data(), DType::kI32, Device::cpu(), {impl_->N, impl_->L}));
+  ItemFeatures& f = impl_->features;
+  if (f.vocabulary > 0) {
+    writer.add(host, "item_feature_offsets", TensorView::contiguous(f.offsets.data(), DType::kI32, Device::cpu(), {impl_->N + 1}));
+    writer.add(host, "item_features", TensorView::contiguous(f.features.data(), DType::kI32, Device::cpu(),
+                                                             {static_cast<std::int64_t>(f.features.size())}));
+  }
   for (const layers::NamedTensor& t : impl_->tensors(true)) writer.add(impl_->ctx, t.name, t.view);
   writer.write(path);
 }
@@ -501,9 +591,14 @@ std::unique_ptr<Cnn3dRecommender> Cnn3dRecommender::load(Context& ctx, const std
   reader.expect_kind("cnn3d");
   Cnn3dOptions o;
   std::int32_t alphabet = 0;
+  ItemFeatures features;
+  std::int64_t feature_count = 0;
   try {
     o = options_from(nlohmann::json::parse(reader.config_json()));
-    alphabet = nlohmann::json::parse(reader.vocabulary_json()).at("alphabet").get<std::int32_t>();
+    const nlohmann::json vocabulary = nlohmann::json::parse(reader.vocabulary_json());
+    alphabet = vocabulary.at("alphabet").get<std::int32_t>();
+    features.vocabulary = vocabulary.value("content_features", std::int64_t{0});
+    feature_count = vocabulary.value("item_features", std::int64_t{0});
   } catch (const nlohmann::json::exception& e) {
     RECKON_THROW(StatusCode::kDataError, path, ": a 3D-CNN checkpoint's settings are unreadable: ", e.what());
   }
@@ -516,7 +611,21 @@ std::unique_ptr<Cnn3dRecommender> Cnn3dRecommender::load(Context& ctx, const std
   for (const std::int32_t c : codes) {
     if (c < -1 || c >= symbols) RECKON_THROW(StatusCode::kDataError, path, ": an item character is outside the alphabet");
   }
-  std::unique_ptr<Cnn3dRecommender> model(new Cnn3dRecommender(ctx, o, std::move(t), std::move(codes), alphabet));
+  if (features.vocabulary > 0) {
+    if (feature_count < 0 || feature_count >= (std::int64_t{1} << 31)) {
+      RECKON_THROW(StatusCode::kDataError, path, ": a bad item feature count");
+    }
+    features.offsets.resize(static_cast<std::size_t>(t.catalog.size()) + 1);
+    features.features.resize(static_cast<std::size_t>(feature_count));
+    reader.read(host, "item_feature_offsets", TensorView::contiguous(features.offsets.data(), DType::kI32, Device::cpu(), {t.catalog.size() + 1}));
+    reader.read(host, "item_features", TensorView::contiguous(features.features.data(), DType::kI32, Device::cpu(), {feature_count}));
+  }
+  std::unique_ptr<Cnn3dRecommender> model;
+  try {
+    model.reset(new Cnn3dRecommender(ctx, o, std::move(t), std::move(codes), alphabet, std::move(features)));
+  } catch (const Error& e) {
+    RECKON_THROW(StatusCode::kDataError, path, ": ", e.what());
+  }
   for (const layers::NamedTensor& tensor : model->impl_->tensors(true)) reader.read(ctx, tensor.name, tensor.view);
   return model;
 }

@@ -29,7 +29,9 @@
 #include <vector>
 
 #include "reckon/kernels/optim/optimizer.h"
+#include "reckon/models/session/content.h"
 #include "reckon/models/session/item_output.h"
+#include "reckon/models/session/neural.h"
 #include "reckon/models/session/recommender.h"
 #include "reckon/runtime/context.h"
 
@@ -56,42 +58,50 @@ struct Cnn3dOptions {
   // The last click's own learned vector added to the state: the pooled volume reads the session as a bag, and the
   // last click is the strongest sign of the next (our addition to the paper's design; off: the CNN alone).
   bool last_click = true;
+  // The output layer scores items by their own vectors plus their content's (item_output.h), so that rare items and
+  // items without training clicks are recommendable; the content features are the words of each item's category and
+  // text that at least two catalogue items share (our choice: words, where the input reads characters). BPR-max
+  // only: with cross-entropy the option does nothing.
+  bool content_output = true;
   std::int64_t positions() const { return (id_token ? 1 : 0) + id_chars + category_chars + text_chars; }
 };
 
-// Each catalogue item's category and text from the log that has them (empty where it has none).
+// Each catalogue item's category and text from `extra` where it has them, else from the log (else empty).
 struct CatalogContent {
   std::vector<std::string> categories, texts;
 };
-CatalogContent catalog_content(const ClickLog& log, const Catalog& catalog);
+CatalogContent catalog_content(const ClickLog& log, const Catalog& catalog, const ItemContent* extra = nullptr);
 
-struct Cnn3dEpoch {
-  int epoch = 0;
-  double loss = 0;  // mean loss per sample
-  double seconds = 0, clicks_per_second = 0;
-};
+// Items of `content` that the catalogue lacks join it after every clicked item (no training clicks, in name order),
+// so that a content output layer can recommend them; returns how many joined.
+std::int64_t add_content_items(TrainingSessions& training, const ItemContent& content);
 
-class Cnn3dRecommender final : public SessionRecommender {
+// The output layer's content features: the lower-cased words (runs of letters, digits and non-ASCII bytes) of each
+// item's category and of its text, as separate vocabularies, that at least `min_items` items have.
+ItemFeatures content_features(const CatalogContent& content, std::int64_t min_items = 2);
+
+class Cnn3dRecommender final : public NeuralRecommender {
  public:
   Cnn3dRecommender(Context& ctx, const Cnn3dOptions& options, TrainingSessions training, const CatalogContent& content);
   ~Cnn3dRecommender() override;
-  // One epoch over the training samples; throws kNumericError when the loss stops being finite.
-  Cnn3dEpoch train_epoch(int epoch, const std::function<void(double fraction, double clicks_per_second)>& progress = {});
+  EpochStats train_epoch(int epoch, const EpochProgress& progress = {}) override;
+  std::vector<layers::NamedTensor> state() const override;
+  Context& context() const override;
   void score(std::span<const std::int32_t> prefix, std::span<float> scores) const override;
   void score_batch(std::span<const std::span<const std::int32_t>> prefixes, float* scores, int threads) const override;
   std::string name() const override { return "cnn3d"; }
   const Cnn3dOptions& cnn_options() const { return cnn_options_; }
   std::int32_t alphabet_size() const;
 
-  // Checkpoint kind "cnn3d": the options, the catalogue, the items' encoded characters, every parameter and
-  // optimizer state.
+  // Checkpoint kind "cnn3d": the options, the catalogue, the items' encoded characters and content features, every
+  // parameter and optimizer state.
   void save(const std::string& path) const;
   static std::unique_ptr<Cnn3dRecommender> load(Context& ctx, const std::string& path);
 
  private:
   struct Impl;
   Cnn3dRecommender(Context& ctx, const Cnn3dOptions& options, TrainingSessions training, std::vector<std::int32_t> codes,
-                   std::int32_t alphabet);
+                   std::int32_t alphabet, ItemFeatures features);
   Cnn3dOptions cnn_options_;
   std::unique_ptr<Impl> impl_;
 };

@@ -149,7 +149,9 @@ EvalResult evaluate(const SessionRecommender& model, const ClickLog& test, const
       add(r.all, o.ks, rank);
       add(r.by_length[bucket_of(query.length)], o.ks, rank);
       if (query.target < 0) ++r.unseen_targets;
-      if (query.target < 0 || training.catalog.counts[static_cast<std::size_t>(query.target)] < o.rare_below) add(r.rare, o.ks, rank);
+      const std::int64_t clicks = query.target < 0 ? 0 : training.catalog.counts[static_cast<std::size_t>(query.target)];
+      if (clicks == 0) add(r.cold, o.ks, rank);
+      if (clicks > 0 && clicks < o.rare_below) add(r.rare, o.ks, rank);
     }
     for (const std::int32_t item : out.top) {
       if (item < 0) continue;
@@ -169,6 +171,7 @@ EvalResult evaluate(const SessionRecommender& model, const ClickLog& test, const
   r.queries_per_second = r.seconds > 0 ? static_cast<double>(queries.size()) / r.seconds : 0;
   normalise(r.all);
   normalise(r.rare);
+  normalise(r.cold);
   for (MetricSet& m : r.by_length) normalise(m);
   r.coverage = static_cast<double>(std::count(recommended.begin(), recommended.end(), 1)) / static_cast<double>(n);
   r.mean_popularity = listed == 0 ? 0 : popularity / static_cast<double>(listed);

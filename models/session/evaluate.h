@@ -17,7 +17,7 @@ struct EvalOptions {
   bool exclude_seen = false;          // leave the session's own items out of the ranking
   bool last_click_only = false;       // only the last click of each session is a target (SR-GNN's published figures
                                       // are every position: its preprocessing expands sessions into prefixes)
-  std::int64_t rare_below = 10;       // a "rare" target has fewer training clicks
+  std::int64_t rare_below = 10;       // a "rare" target has fewer training clicks (and at least one)
   int batch = 256;                    // queries scored at once
   int threads = 0;                    // 0: OpenMP's default
   bool allow_leak = false;            // accept test sessions that begin before training ends
@@ -38,7 +38,9 @@ struct EvalResult {
   std::vector<int> ks;
   MetricSet all;
   std::int64_t unseen_targets = 0;          // targets the catalogue lacks: counted, as misses
-  MetricSet rare;                           // targets with fewer than rare_below training clicks
+  MetricSet rare;                           // targets with at least one and fewer than rare_below training clicks
+  MetricSet cold;                           // targets without training clicks (the catalogue lacks them, or a
+                                            // content model's catalogue has them without clicks)
   std::vector<std::string> length_buckets;  // the session's length so far: 1, 2, 3, 4, 5-9, 10+
   std::vector<MetricSet> by_length;
   double coverage = 0;         // distinct items in the top-K lists (K the largest) / catalogue size

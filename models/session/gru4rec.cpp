@@ -157,7 +157,7 @@ void Gru4Rec::Impl::train_step(Buffers& b, std::span<const std::int32_t> targets
 }
 
 Gru4Rec::Gru4Rec(Context& ctx, const Gru4RecOptions& options, TrainingSessions training)
-    : SessionRecommender(RecommenderOptions{}, std::move(training)), gru_options_(options) {
+    : NeuralRecommender(RecommenderOptions{}, std::move(training)), gru_options_(options) {
   RECKON_CHECK_ARG(options.hidden >= 1 && options.embedding >= 0 && options.batch >= 1 && options.epochs >= 0 &&
                        options.max_prefix >= 1,
                    "GRU4Rec needs hidden >= 1, embedding >= 0, batch >= 1, epochs >= 0 and max_prefix >= 1");
@@ -204,7 +204,11 @@ struct Slots {
 
 }  // namespace
 
-Gru4RecEpoch Gru4Rec::train_epoch(int epoch, const std::function<void(double, double)>& progress) {
+std::vector<layers::NamedTensor> Gru4Rec::state() const { return impl_->tensors(true); }
+
+Context& Gru4Rec::context() const { return impl_->ctx; }
+
+EpochStats Gru4Rec::train_epoch(int epoch, const EpochProgress& progress) {
   Impl& m = *impl_;
   Context& ctx = m.ctx;
   const std::int64_t B = gru_options_.batch;
@@ -234,7 +238,7 @@ Gru4RecEpoch Gru4Rec::train_epoch(int epoch, const std::function<void(double, do
     }
   }
   const double loss_sum = losses.sum();
-  Gru4RecEpoch e;
+  EpochStats e;
   e.epoch = epoch;
   e.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   e.loss = steps == 0 ? 0.0 : loss_sum / static_cast<double>(steps * B);

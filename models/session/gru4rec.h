@@ -16,6 +16,7 @@
 
 #include "reckon/kernels/optim/optimizer.h"
 #include "reckon/models/session/item_output.h"
+#include "reckon/models/session/neural.h"
 #include "reckon/models/session/recommender.h"
 #include "reckon/runtime/context.h"
 
@@ -38,18 +39,13 @@ struct Gru4RecOptions {
   std::uint64_t seed = 1;
 };
 
-struct Gru4RecEpoch {
-  int epoch = 0;
-  double loss = 0;  // mean cross-entropy per click
-  double seconds = 0, clicks_per_second = 0;
-};
-
-class Gru4Rec final : public SessionRecommender {
+class Gru4Rec final : public NeuralRecommender {
  public:
   Gru4Rec(Context& ctx, const Gru4RecOptions& options, TrainingSessions training);
   ~Gru4Rec() override;
-  // One epoch over the training sessions; throws kNumericalError when the loss stops being finite.
-  Gru4RecEpoch train_epoch(int epoch, const std::function<void(double fraction, double clicks_per_second)>& progress = {});
+  EpochStats train_epoch(int epoch, const EpochProgress& progress = {}) override;
+  std::vector<layers::NamedTensor> state() const override;
+  Context& context() const override;
   void score(std::span<const std::int32_t> prefix, std::span<float> scores) const override;
   void score_batch(std::span<const std::span<const std::int32_t>> prefixes, float* scores, int threads) const override;
   std::string name() const override { return "gru4rec"; }

@@ -35,7 +35,8 @@ class PopularitySampler {
     double total = 0;
     cumulative_.reserve(static_cast<std::size_t>(catalog.size()));
     for (const std::int64_t count : catalog.counts) {
-      total += std::pow(static_cast<double>(std::max<std::int64_t>(count, 1)), static_cast<double>(alpha));
+      // An item without training clicks (a content item) is never drawn: nothing would push it up as a target.
+      total += count > 0 ? std::pow(static_cast<double>(count), static_cast<double>(alpha)) : 0.0;
       cumulative_.push_back(total);
     }
   }
@@ -103,6 +104,10 @@ struct ItemOutput::Impl {
   std::vector<std::int32_t> host_columns;
   Tensor full_items, full_bias, ones;  // BPR-max's output layer gathered for scoring the whole catalogue
   bool full_stale = true;
+  ItemFeatures features;                           // content features (vocabulary 0: none)
+  Tensor bag_offsets, bag_rows, bag_weights;       // a step's column bags with features
+  std::vector<std::int32_t> host_offsets, host_rows;
+  std::vector<float> host_weights;
 
   Impl(Context& c, std::int64_t items_count, std::int64_t hidden, std::int64_t batch)
       : ctx(c), N(items_count), H(hidden), B(batch) {}
@@ -112,15 +117,74 @@ struct ItemOutput::Impl {
   void step_bpr_max(const layers::ParameterGroup& group, const ItemOutputOptions& o, const TensorView& y,
                     std::span<const std::int32_t> t, const TensorView& losses, const TensorView& dy);
   void gather_full();
+  // The bags of items `ids` in the tables: each item's own row, with features also theirs (rows N + f, weight
+  // 1 / count); on the device in `offsets`, `rows`, `weights` (grown when short).
+  EmbeddingBags item_bags(std::span<const std::int32_t> ids, Tensor& offsets, Tensor& rows, Tensor& weights);
 };
 
+namespace {
+
+void check_features(const ItemFeatures& f, std::int64_t items) {
+  RECKON_CHECK_ARG(f.vocabulary >= 0 && static_cast<std::int64_t>(f.offsets.size()) == (f.vocabulary > 0 ? items + 1 : 1) &&
+                       f.offsets.front() == 0 && f.offsets.back() == static_cast<std::int32_t>(f.features.size()),
+                   "item features need offsets for every catalogue item");
+  for (std::size_t i = 1; i < f.offsets.size(); ++i) {
+    RECKON_CHECK_ARG(f.offsets[i] >= f.offsets[i - 1], "item feature offsets must not decrease");
+  }
+  for (const std::int32_t x : f.features) {
+    RECKON_CHECK_ARG(x >= 0 && x < f.vocabulary, "item feature ", x, " outside [0, ", f.vocabulary, ")");
+  }
+}
+
+template <typename T>
+void upload(Context& ctx, Tensor& t, DType dtype, const std::vector<T>& values) {
+  if (t.view().data == nullptr || t.view().numel() < static_cast<std::int64_t>(values.size())) {
+    t = Tensor::empty(ctx, dtype, {std::max<std::int64_t>(1, static_cast<std::int64_t>(values.size()))});
+  }
+  copy_bytes(ctx, t.view().data, ctx.device(), values.data(), Device::cpu(), values.size() * sizeof(T));
+}
+
+}  // namespace
+
+EmbeddingBags ItemOutput::Impl::item_bags(std::span<const std::int32_t> ids, Tensor& offsets, Tensor& rows,
+                                         Tensor& weights) {
+  host_offsets.assign(1, 0);
+  host_rows.clear();
+  host_weights.clear();
+  for (const std::int32_t id : ids) {
+    host_rows.push_back(id);
+    host_weights.push_back(1.0f);
+    const auto first = static_cast<std::size_t>(features.offsets[static_cast<std::size_t>(id)]);
+    const auto last = static_cast<std::size_t>(features.offsets[static_cast<std::size_t>(id) + 1]);
+    for (std::size_t f = first; f < last; ++f) {
+      host_rows.push_back(static_cast<std::int32_t>(N) + features.features[f]);
+      host_weights.push_back(1.0f / static_cast<float>(last - first));
+    }
+    host_offsets.push_back(static_cast<std::int32_t>(host_rows.size()));
+  }
+  upload(ctx, offsets, DType::kI32, host_offsets);
+  upload(ctx, rows, DType::kI32, host_rows);
+  upload(ctx, weights, DType::kF32, host_weights);
+  const auto n = static_cast<std::int64_t>(host_rows.size());
+  const auto view = [&](const Tensor& t, DType d, std::int64_t size) {
+    return TensorView::contiguous(t.view().data, d, ctx.device(), {size});
+  };
+  return {view(offsets, DType::kI32, static_cast<std::int64_t>(ids.size()) + 1), view(rows, DType::kI32, n),
+          view(weights, DType::kF32, n)};
+}
+
 ItemOutput::ItemOutput(Context& ctx, const Catalog& catalog, std::int64_t hidden, std::int64_t batch,
-                       const ItemOutputOptions& options, OptimizerKind sparse, std::uint64_t seed)
+                       const ItemOutputOptions& options, OptimizerKind sparse, std::uint64_t seed,
+                       const ItemFeatures& features)
     : options_(options), impl_(std::make_unique<Impl>(ctx, catalog.size(), hidden, batch)) {
   RECKON_CHECK_ARG(options.samples >= 0 && options.sample_alpha >= 0 && options.bpr_regularization >= 0,
                    "BPR-max needs samples >= 0, sample_alpha >= 0 and bpr_regularization >= 0");
+  check_features(features, catalog.size());
+  RECKON_CHECK_ARG(features.vocabulary == 0 || options.loss == ItemLoss::kBprMax,
+                   "an output layer with content features needs the bpr-max loss");
   Impl& m = *impl_;
-  const std::int64_t N = m.N, H = hidden;
+  m.features = features;
+  const std::int64_t N = m.N, H = hidden, rows = N + features.vocabulary;
   if (options.loss == ItemLoss::kCrossEntropy) {
     const std::uint64_t w = ctx.next_rng_stream(), b = ctx.next_rng_stream();
     m.linear = std::make_unique<layers::Linear>(ctx, "output", H, N, Activation::kNone, w, b);
@@ -130,9 +194,9 @@ ItemOutput::ItemOutput(Context& ctx, const Catalog& catalog, std::int64_t hidden
   }
   const std::uint64_t item_stream = ctx.next_rng_stream();
   m.items = std::make_unique<layers::FieldEmbedding>(
-      ctx, "output_items", std::vector<std::int64_t>{N}, H, sparse,
+      ctx, "output_items", std::vector<std::int64_t>{rows}, H, sparse,
       static_cast<float>(std::sqrt(2.0 / static_cast<double>(N + H))), std::span<const std::uint64_t>(&item_stream, 1));
-  m.bias = std::make_unique<layers::FieldEmbedding>(ctx, "output_bias", std::vector<std::int64_t>{N}, 1, sparse, 0.0f,
+  m.bias = std::make_unique<layers::FieldEmbedding>(ctx, "output_bias", std::vector<std::int64_t>{rows}, 1, sparse, 0.0f,
                                                     std::span<const std::uint64_t>{});
   m.sampler = std::make_unique<PopularitySampler>(catalog, options.sample_alpha, seed, ctx.next_rng_stream());
   const std::int64_t M = batch + options.samples;
@@ -180,7 +244,8 @@ void ItemOutput::Impl::step_bpr_max(const layers::ParameterGroup& group, const I
   std::copy(t.begin(), t.end(), host_columns.begin());
   sampler->draw(std::span<std::int32_t>(host_columns).subspan(t.size()));
   copy_bytes(ctx, columns.view().data, ctx.device(), host_columns.data(), Device::cpu(), host_columns.size() * 4);
-  const EmbeddingBags bags{column_offsets, columns};
+  const EmbeddingBags bags = features.vocabulary > 0 ? item_bags(host_columns, bag_offsets, bag_rows, bag_weights)
+                                                     : EmbeddingBags{column_offsets, columns};
   items->forward(ctx, {&bags, 1}, as3(column_weights, M, H));
   bias->forward(ctx, {&bags, 1}, as3(column_bias, M, 1));
   linear_bwd_data(ctx, y, column_weights, logits);  // y · Wᵀ
@@ -201,8 +266,11 @@ void ItemOutput::Impl::gather_full() {
     full_items = Tensor::empty(ctx, DType::kF32, {N, H});
     full_bias = Tensor::empty(ctx, DType::kF32, {N, 1});
   }
-  const Tensor all = index_tensor(ctx, N), offsets = index_tensor(ctx, N + 1);
-  const EmbeddingBags bags{offsets.view(), all.view()};
+  Tensor all = index_tensor(ctx, N), offsets = index_tensor(ctx, N + 1), weights;
+  std::vector<std::int32_t> ids(static_cast<std::size_t>(N));
+  std::iota(ids.begin(), ids.end(), 0);
+  const EmbeddingBags bags = features.vocabulary > 0 ? item_bags(ids, offsets, all, weights)
+                                                     : EmbeddingBags{offsets.view(), all.view()};
   items->forward(ctx, {&bags, 1}, as3(full_items, N, H));
   bias->forward(ctx, {&bags, 1}, as3(full_bias, N, 1));
   full_stale = false;

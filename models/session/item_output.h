@@ -4,6 +4,10 @@
 // - BPR-max (Hidasi & Karatzoglou 2018) over sampled columns: an [N, H] item table and an [N] bias, of which a step
 //   reads and updates only its columns, the batch's targets (each row's negatives include the other rows' targets)
 //   and `samples` items drawn with probability ∝ count^sample_alpha; the loss is the softmax family's bpr_max_loss.
+// With content features (BPR-max only), an item's column is its own vector plus the mean of its features' vectors
+// (and its bias its own plus their mean), so items that share features share what they learn: a rarely clicked item
+// scores by what its features learned from the others, and an item without training clicks (never a target, never
+// sampled) by its features alone.
 // Scoring always ranks every item.
 #pragma once
 
@@ -54,12 +58,20 @@ struct ItemOutputOptions {
   float bpr_regularization = 1.0f;  // BPR-max: λ of the score regulariser
 };
 
+// Content features of the catalogue items: item i's are ids features[offsets[i], offsets[i + 1]) in
+// [0, vocabulary). Empty (vocabulary 0): none.
+struct ItemFeatures {
+  std::int64_t vocabulary = 0;
+  std::vector<std::int32_t> offsets{0}, features;
+};
+
 class ItemOutput {
  public:
   // Draws its initial values' streams from ctx (the Linear's weight and bias; or the item table's, then the
   // sampler's); `sparse` is the optimizer of BPR-max's sparse rows; batch: the rows of a training step.
   ItemOutput(Context& ctx, const Catalog& catalog, std::int64_t hidden, std::int64_t batch,
-             const ItemOutputOptions& options, OptimizerKind sparse, std::uint64_t seed);
+             const ItemOutputOptions& options, OptimizerKind sparse, std::uint64_t seed,
+             const ItemFeatures& features = {});
   ~ItemOutput();
   ItemOutput(const ItemOutput&) = delete;
   ItemOutput& operator=(const ItemOutput&) = delete;

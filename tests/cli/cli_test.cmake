@@ -281,6 +281,19 @@ expect("${cnn_eval}" results 0 metrics queries EQUAL 240)
 run(cnn_rec session recommend --model-file cnn.ckpt --session 3,4 --k 5 --json)
 expect("${cnn_rec}" model STREQUAL cnn3d)
 fails("cannot open" session train --model cnn3d --train prepared/train_full.tsv --items missing.tsv --save x.ckpt)
+run(shop session demo --write-only --out shop --train-sessions 300 --json)
+expect("${shop}" files items STREQUAL shop/items.tsv)
+run(shop_cnn session train --model cnn3d --train shop/train.tsv --valid shop/valid.tsv --items shop/items.tsv
+    --epochs 3 --patience 1 --hidden 16 --filters 8 --samples 64 --device cpu --save shop.ckpt --json)
+expect("${shop_cnn}" epochs 0 validation hr@20 GREATER 0)
+run(shop_eval session eval --model-file shop.ckpt --test shop/test.tsv --device cpu --json)
+expect("${shop_eval}" results 0 unseen_targets EQUAL 0)  # the items new in the test period joined the catalogue
+expect("${shop_eval}" results 0 cold_targets queries GREATER 0)
+run(shop_gru session train --model gru4rec --train shop/train.tsv --valid shop/valid.tsv --epochs 2 --hidden 16
+    --device cpu --save shop_gru.ckpt --json)
+expect("${shop_gru}" epochs 1 validation mrr@20 GREATER 0)
+fails("test sessions begin before the training data ends" session train --model gru4rec --train shop/valid.tsv
+      --valid shop/train.tsv --device cpu --save x.ckpt)
 run(i2v_session session eval --model item2vec --vectors v.txt --test prepared/test.tsv --k 20 --json)
 expect("${i2v_session}" results 0 metrics queries EQUAL 240)
 fails("test sessions begin before the training data ends" session eval --model pop --train sessions.tsv

@@ -6,6 +6,7 @@
 #include "reckon/models/session/cnn3d.h"
 #include "reckon/models/session/evaluate.h"
 #include "reckon/models/session/gru4rec.h"
+#include "reckon/models/session/synthetic.h"
 #include "reckon/runtime/error.h"
 #include "reckon/runtime/file_io.h"
 #include "testing.h"
@@ -57,7 +58,7 @@ void expect_learns_chain(Device device) {
   Cnn3dRecommender model(ctx, small(), t, catalog_content(train, t.catalog));
   double first = 0, last = 0;
   for (int e = 1; e <= small().epochs; ++e) {
-    const Cnn3dEpoch r = model.train_epoch(e);
+    const EpochStats r = model.train_epoch(e);
     (e == 1 ? first : last) = r.loss;
     EXPECT_GT(r.clicks_per_second, 0.0);
   }
@@ -126,8 +127,11 @@ TEST(Cnn3d, ContentCarriesTheRuleToItemsNeverSeenFollowed) {
 
 TEST(Cnn3d, BatchedScoringIsPerPrefixScoringAndCheckpointsRestoreIt) {
   Context ctx(Device::cpu());
-  const ClickLog train = chain_sessions(100, 0, 0);
+  ClickLog train = chain_sessions(100, 0, 0);
+  train.item_categories.resize(train.item_names.size());
+  for (std::size_t i = 0; i < train.item_names.size(); ++i) train.item_categories[i] = name_of('c', static_cast<int>(i % 3));
   const TrainingSessions t = TrainingSessions::build(train);
+  ASSERT_GT(content_features(catalog_content(train, t.catalog)).vocabulary, 0);  // the output layer reads content
   Cnn3dRecommender model(ctx, small(), t, catalog_content(train, t.catalog));
   model.train_epoch(1);
   const Catalog& c = model.training().catalog;
@@ -152,6 +156,76 @@ TEST(Cnn3d, BatchedScoringIsPerPrefixScoringAndCheckpointsRestoreIt) {
   const std::string bytes = reckon::read_file(dir + "/m.ckpt");
   testing::write_file(dir, "cut.ckpt", bytes.substr(0, bytes.size() - 100));
   EXPECT_THROW((void)load_any_recommender(ctx, dir + "/cut.ckpt"), Error);
+}
+
+TEST(Cnn3d, ContentFeaturesAreTheWordsItemsShare) {
+  CatalogContent c;
+  c.categories = {"Shoes", "shoes", "Toys|Games", "games"};
+  c.texts = {"Acme Runner-2", "acme walker", "Zed Blocks", "shoes"};
+  const ItemFeatures f = content_features(c);
+  // c:shoes (items 0, 1), c:games (2, 3), t:acme (0, 1); "shoes" in a text is another word than in a category.
+  ASSERT_EQ(f.vocabulary, 3);
+  EXPECT_EQ(f.offsets, (std::vector<std::int32_t>{0, 2, 4, 5, 6}));
+  EXPECT_EQ(f.features[0], f.features[2]);
+  EXPECT_NE(f.features[4], f.features[0]);
+  EXPECT_EQ(f.features[4], f.features[5]);
+  EXPECT_EQ(content_features(c, 3).vocabulary, 0);
+}
+
+TEST(Cnn3d, ContentItemsJoinTheCatalogueWithoutClicks) {
+  const ClickLog train = chain_sessions(20, 0, 0);
+  TrainingSessions t = TrainingSessions::build(train);
+  const std::int32_t before = t.catalog.size();
+  ItemContent content;
+  content.category = {{"i3", "x"}, {"zz", "y"}, {"new", "y"}};
+  content.text = {{"new", "a text"}};
+  EXPECT_EQ(add_content_items(t, content), 2);
+  ASSERT_EQ(t.catalog.size(), before + 2);
+  EXPECT_EQ(t.catalog.lookup("new"), before);
+  EXPECT_EQ(t.catalog.lookup("zz"), before + 1);
+  EXPECT_EQ(t.catalog.counts.back(), 0);
+  const CatalogContent c = catalog_content(train, t.catalog, &content);
+  EXPECT_EQ(c.texts[static_cast<std::size_t>(before)], "a text");
+  EXPECT_EQ(c.categories[static_cast<std::size_t>(t.catalog.lookup("i3"))], "x");
+}
+
+// Synthetic shop sessions: items new in the test period were never clicked in training, and only their content
+// (category, brand) says which sessions they belong to; the content output layer ranks them, the id vectors alone
+// cannot.
+TEST(Cnn3d, ContentOutputRecommendsItemsWithoutTrainingClicks) {
+  ContentSessionsOptions s;
+  s.categories = 4;
+  s.brands = 4;
+  s.items_per_group = 8;
+  s.train_sessions = 1500;
+  s.test_sessions = 300;
+  s.new_items = 0.2;
+  const ContentSessions data = make_content_sessions(s);
+  ItemContent content;
+  for (std::size_t i = 0; i < data.item_names.size(); ++i) {
+    content.category[data.item_names[i]] = data.item_categories[i];
+    content.text[data.item_names[i]] = data.item_texts[i];
+  }
+  TrainingSessions t = TrainingSessions::build(data.train);
+  ASSERT_GT(add_content_items(t, content), 0);
+  EvalOptions e;
+  e.ks = {20};
+  double cold[2] = {0, 0};
+  for (const bool with_content : {false, true}) {
+    Context ctx(Device::cpu());
+    Cnn3dOptions o = small();
+    o.text_chars = 12;
+    o.epochs = 3;
+    o.content_output = with_content;
+    Cnn3dRecommender model(ctx, o, t, catalog_content(data.train, t.catalog, &content));
+    for (int epoch = 1; epoch <= o.epochs; ++epoch) model.train_epoch(epoch);
+    const EvalResult r = evaluate(model, data.test, e);
+    ASSERT_GT(r.cold.queries, 50);
+    EXPECT_EQ(r.unseen_targets, 0);
+    cold[with_content ? 1 : 0] = r.cold.at[0].hit_rate;
+  }
+  EXPECT_GT(cold[1], 0.5);  // 20 of 128 items at random: 0.16
+  EXPECT_GT(cold[1], cold[0] + 0.2);
 }
 
 TEST(Cnn3d, BadSettingsAreRefused) {

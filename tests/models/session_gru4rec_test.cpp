@@ -48,12 +48,46 @@ void expect_learns(Device device, ItemLoss loss) {
   Gru4Rec model(ctx, small(loss), TrainingSessions::build(train));
   double first_loss = 0, last_loss = 0;
   for (int e = 1; e <= 6; ++e) {
-    const Gru4RecEpoch r = model.train_epoch(e);
+    const EpochStats r = model.train_epoch(e);
     (e == 1 ? first_loss : last_loss) = r.loss;
     EXPECT_GT(r.clicks_per_second, 0.0);
   }
   EXPECT_LT(last_loss, first_loss * 0.5);
   EXPECT_GT(hit_rate_at_1(model, test), 0.9);  // POP gets 1 in 30
+}
+
+// fit(): without validation every epoch trains; with it, the kept state is the best epoch's (its validation HR
+// reproduced exactly afterwards) and training stops `patience` epochs after it.
+TEST(Gru4Rec, FitKeepsTheBestValidationEpoch) {
+  Context ctx(Device::cpu());
+  const ClickLog train = chain_sessions(300, 0, 0), valid = chain_sessions(40, 3, 1e7);
+  Gru4RecOptions o = small();
+  o.learning_rate = 0.05f;  // a rate high enough that later epochs may do worse
+  FitOptions f;
+  f.epochs = 3;
+  Gru4Rec plain(ctx, o, TrainingSessions::build(train));
+  const FitResult all = fit(plain, f);
+  EXPECT_EQ(all.epochs.size(), 3u);
+  EXPECT_EQ(all.best_epoch, 3);
+  EXPECT_EQ(all.epochs[0].validation_hr, -1);
+  Gru4Rec model(ctx, o, TrainingSessions::build(train));
+  f.epochs = 8;
+  f.patience = 1;
+  f.k = 1;
+  f.validation = &valid;
+  int seen = 0;
+  const FitResult r = fit(model, f, {}, [&](const FitEpoch&) { ++seen; });
+  ASSERT_GE(r.best_epoch, 1);
+  EXPECT_EQ(seen, static_cast<int>(r.epochs.size()));
+  double best = -1;
+  for (const FitEpoch& e : r.epochs) best = std::max(best, e.validation_hr);
+  EXPECT_EQ(r.epochs[static_cast<std::size_t>(r.best_epoch - 1)].validation_hr, best);
+  if (static_cast<int>(r.epochs.size()) < f.epochs) {
+    EXPECT_EQ(static_cast<int>(r.epochs.size()), r.best_epoch + f.patience);
+  }
+  EXPECT_EQ(hit_rate_at_1(model, valid), best);
+  f.patience = 0;
+  EXPECT_THROW(fit(model, f), Error);
 }
 
 TEST(Gru4Rec, LearnsAPlantedChain) { expect_learns(Device::cpu(), ItemLoss::kCrossEntropy); }

@@ -1,0 +1,70 @@
+#include "reckon/models/session/neural.h"
+
+#include <cstddef>
+
+#include "reckon/models/session/evaluate.h"
+#include "reckon/runtime/error.h"
+#include "reckon/runtime/memory.h"
+
+namespace reckon::session {
+namespace {
+
+using Snapshot = std::vector<std::vector<std::byte>>;
+
+Snapshot take_snapshot(Context& ctx, const std::vector<layers::NamedTensor>& state) {
+  Snapshot out;
+  for (const layers::NamedTensor& t : state) {
+    out.emplace_back(t.view.nbytes());
+    copy_bytes(ctx, out.back().data(), Device::cpu(), t.view.data, ctx.device(), t.view.nbytes());
+  }
+  ctx.synchronize();
+  return out;
+}
+
+void restore(Context& ctx, const std::vector<layers::NamedTensor>& state, const Snapshot& snapshot) {
+  for (std::size_t i = 0; i < state.size(); ++i) {
+    copy_bytes(ctx, state[i].view.data, ctx.device(), snapshot[i].data(), Device::cpu(), snapshot[i].size());
+  }
+  ctx.synchronize();
+}
+
+}  // namespace
+
+FitResult fit(NeuralRecommender& model, const FitOptions& o, const EpochProgress& progress,
+              const std::function<void(const FitEpoch&)>& on_epoch) {
+  RECKON_CHECK_ARG(o.epochs >= 0 && o.patience >= 1 && o.k >= 1, "fit needs epochs >= 0, patience >= 1 and k >= 1");
+  FitResult r;
+  Snapshot best;
+  double best_hr = -1;
+  int since_best = 0;
+  for (int e = 1; e <= o.epochs; ++e) {
+    FitEpoch epoch{model.train_epoch(e, progress)};
+    if (o.validation != nullptr) {
+      EvalOptions eval;
+      eval.ks = {o.k};
+      const EvalResult v = evaluate(model, *o.validation, eval);
+      epoch.validation_hr = v.all.at[0].hit_rate;
+      epoch.validation_mrr = v.all.at[0].mrr;
+    }
+    r.epochs.push_back(epoch);
+    if (on_epoch) on_epoch(epoch);
+    if (o.validation == nullptr) {
+      r.best_epoch = e;
+      continue;
+    }
+    if (epoch.validation_hr > best_hr) {
+      best_hr = epoch.validation_hr;
+      best = take_snapshot(model.context(), model.state());
+      r.best_epoch = e;
+      since_best = 0;
+    } else if (++since_best >= o.patience) {
+      break;
+    }
+  }
+  if (o.validation != nullptr && r.best_epoch > 0 && r.best_epoch < static_cast<int>(r.epochs.size())) {
+    restore(model.context(), model.state(), best);
+  }
+  return r;
+}
+
+}  // namespace reckon::session
