@@ -158,7 +158,7 @@ struct ModelArgs {
   std::string valid;  // GRU4Rec, 3D CNN: validation sessions for early stopping
   int context_window = 1;
   int patience = 2;
-  bool new_items = true;  // 3D CNN: --items' items without training clicks join the catalogue
+  bool new_items = false;  // 3D CNN: --items' items without training clicks join the catalogue
   RecommenderOptions options;
   Gru4RecOptions gru;  // the neural models' shared options land here; the 3D CNN takes those given (given())
   Cnn3dOptions cnn;
@@ -180,8 +180,13 @@ void add_cnn3d_options(CLI::App* cmd, ModelArgs& a) {
                "(the convolutions alone)");
   cmd->add_flag("!--no-content-output", a.cnn.content_output, "3D CNN: the output layer scores items by their own "
                "vectors alone (not also by their content's words)");
-  cmd->add_flag("!--no-new-items", a.new_items, "3D CNN: items of --items without training clicks stay out of the "
-               "catalogue (by default they join it, scored by their content)");
+  cmd->add_flag("!--no-mask", a.cnn.masked_pooling, "3D CNN (ablation): the global pooling also reads the padding of "
+               "shorter prefixes");
+  cmd->add_flag("--one-hot-chars", a.cnn.one_hot_chars, "3D CNN (ablation): characters as fixed one-hot vectors, not "
+               "learned embeddings");
+  cmd->add_flag("--new-items", a.new_items, "3D CNN: items of --items without training clicks join the catalogue, "
+               "scored by their content (for catalogues whose new items are on sale: every extra item competes for "
+               "the top K)");
   cmd->add_option("--filters", a.cnn.filters, "3D CNN: the first convolution's filters (the second has twice)")
       ->capture_default_str();
 }
@@ -302,8 +307,8 @@ Cnn3dOptions cnn3d_options(const ModelArgs& a, const CommonOptions& common) {
   return o;
 }
 
-// The catalogue items' content: the log's, and --items' where given; with a content output layer (and
-// --new-items), --items' items without training clicks join the catalogue.
+// The catalogue items' content: the log's, and --items' where given; with a content output layer and
+// --new-items, --items' items without training clicks join the catalogue.
 CatalogContent read_catalog_content(const ModelArgs& a, const Cnn3dOptions& o, const ClickLog& log,
                                     TrainingSessions& training) {
   if (a.items.empty()) return catalog_content(log, training.catalog);
@@ -584,6 +589,7 @@ nlohmann::json run_demo(const DemoArgs& d) {
   ModelArgs a;
   a.items = files.items;
   a.valid = files.validation;
+  a.new_items = true;  // the shop's new items are on sale in the test period
   if (d.epochs > 0) a.gru.epochs = a.cnn.epochs = d.epochs;
   EvalOptions e;
   e.ks = {20};

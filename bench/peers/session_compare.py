@@ -433,14 +433,14 @@ def speed_at_40k(args, work):
 def compare_cnn3d(args, work, epochs=3):
     """The 3D CNN beside its PyTorch reference on the session demo's synthetic shop sessions (item content in
     items.tsv): the same settings and epochs, training clicks/s and HR@20 / MRR@20 on the test sessions with the
-    training items ranked (reckon with --no-new-items, as the reference's catalogue has no unclicked items)."""
+    training items ranked (reckon without --new-items, as the reference's catalogue has no unclicked items)."""
     out = os.path.join(work, "shop")
     subprocess.run([args.reckon, "session", "demo", "--write-only", "--out", out, "--json"], check=True,
                    capture_output=True)
     train_path, test_path, items_path = (os.path.join(out, f) for f in ("train.tsv", "test.tsv", "items.tsv"))
     env = dict(os.environ, OMP_NUM_THREADS=str(args.threads))
     result = subprocess.run([args.reckon, "session", "eval", "--model", "cnn3d", "--train", train_path, "--items",
-                             items_path, "--no-new-items", "--epochs", str(epochs), "--test", test_path, "--k", "20",
+                             items_path, "--epochs", str(epochs), "--test", test_path, "--k", "20",
                              "--device", "cpu", "--threads", str(args.threads), "--json"],
                             check=True, capture_output=True, text=True, env=env).stdout
     ours = json.loads(result)["results"][0]

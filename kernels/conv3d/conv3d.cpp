@@ -477,6 +477,18 @@ void pool_cuda_run(Context& ctx, const PoolCall& call) {
 
 // Max pooling on the CPU, one sample per iteration and every channel of an output position together (contiguous
 // channels last): the taps in pool_fwd_element's order with its comparison, so the same values and argmax.
+// best[c], arg[c] = x[c · stride], index where that value wins: the first value, a greater one, or a NaN over a number
+// (pool_fwd_element's rule). Without branches, so that the channels-last loop (stride 1) vectorises.
+inline void take_max(const float* x, std::int64_t stride, std::int64_t channels, std::int32_t index, float* best,
+                     std::int32_t* arg) {
+  for (std::int64_t c = 0; c < channels; ++c) {
+    const float v = x[c * stride], b = best[c];
+    const bool take = (arg[c] < 0) | (v > b) | ((v != v) & (b == b));
+    best[c] = take ? v : b;
+    arg[c] = take ? index : arg[c];
+  }
+}
+
 void max_pool_fwd_cpu(Context& ctx, const PoolProblem& P) {
   const std::int64_t x_channel = P.channels_last ? 1 : P.d * P.h * P.w, y_channel = P.channels_last ? 1 : P.z * P.p * P.q;
 #pragma omp parallel num_threads(ctx.cpu_threads())
@@ -500,11 +512,7 @@ void max_pool_fwd_cpu(Context& ctx, const PoolProblem& P) {
                                  w = q * P.stride[2] - P.pad[2] + s;
               const float* x = P.x + detail::pool_x_index(P, n, 0, d, h, w);
               const auto index = static_cast<std::int32_t>((d * P.h + h) * P.w + w);
-              for (std::int64_t c = 0; c < P.c; ++c) {
-                const float v = x[c * x_channel];
-                const auto i = static_cast<std::size_t>(c);
-                if (arg[i] < 0 || v > best[i] || (v != v && best[i] == best[i])) best[i] = v, arg[i] = index;
-              }
+              take_max(x, x_channel, P.c, index, best.data(), arg.data());
             }
           }
         }
@@ -572,8 +580,29 @@ void global_max_pool_bwd_cpu(Context& ctx, const GlobalPoolProblem& P) {
   }
 }
 
+// Global max pooling's forward on channels-last tensors: each sample's counted positions in order, every channel at
+// once (global_pool_fwd_element's values and argmax, read contiguously).
+void global_max_pool_fwd_cpu(Context& ctx, const GlobalPoolProblem& P) {
+  const std::int64_t hw = P.h * P.w;
+#pragma omp parallel for num_threads(ctx.cpu_threads()) schedule(static)
+  for (std::int64_t n = 0; n < P.n; ++n) {
+    float* best = P.out + n * P.c;
+    thread_local std::vector<std::int32_t> arg;
+    arg.assign(static_cast<std::size_t>(P.c), -1);
+    std::fill(best, best + P.c, -INFINITY);
+    const std::int64_t positions = detail::counted_depth(P, n) * hw;
+    for (std::int64_t at = 0; at < positions; ++at) {
+      take_max(P.x + (n * P.d * hw + at) * P.c, 1, P.c, static_cast<std::int32_t>(at), best, arg.data());
+    }
+    if (positions == 0) std::fill(best, best + P.c, 0.0f);
+    if (P.argmax_out != nullptr) std::copy(arg.begin(), arg.end(), P.argmax_out + n * P.c);
+  }
+}
+
 void pool_cpu_global(Context& ctx, const GlobalPoolProblem& P, PoolOp op) {
-  if (op == PoolOp::kGlobalForward) {
+  if (op == PoolOp::kGlobalForward && P.max && P.channels_last) {
+    global_max_pool_fwd_cpu(ctx, P);
+  } else if (op == PoolOp::kGlobalForward) {
     for_each_5d(ctx, P.n, P.c, 1, 1, 1, [&P](auto n, auto c, auto, auto, auto) {
       std::int32_t argmax = -1;
       P.out[n * P.c + c] = detail::global_pool_fwd_element(P, n, c, argmax);

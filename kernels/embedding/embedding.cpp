@@ -730,8 +730,9 @@ void bwd_cpu(Context& ctx, const BwdSetup& setup, const detail::OptimizerScalars
   std::vector<TableGradient> results(gradient != nullptr ? static_cast<std::size_t>(p.num_tables) : 0);
 #pragma omp parallel num_threads(ctx.cpu_threads())
   {
+    // Per thread and kept between calls: fresh buffers of this size would fault in zeroed pages on every step.
     thread_local std::vector<std::int32_t> slot;
-    BwdScratch scratch;
+    thread_local BwdScratch scratch;
 #pragma omp for schedule(dynamic, 1)
     for (int t = 0; t < p.num_tables; ++t) {
       TableGradient& out = gradient != nullptr ? results[static_cast<std::size_t>(t)] : scratch.local;

@@ -164,7 +164,7 @@ struct BatchInput {
 };
 
 void build_input(std::span<const std::span<const std::int32_t>> prefixes, const std::vector<std::int32_t>& codes,
-                 std::int64_t L, BatchInput& in) {
+                 std::int64_t L, bool masked, BatchInput& in) {
   in.rows = static_cast<std::int64_t>(prefixes.size());
   in.depth = 1;
   for (const auto& p : prefixes) in.depth = std::max<std::int64_t>(in.depth, static_cast<std::int64_t>(p.size()));
@@ -185,7 +185,8 @@ void build_input(std::span<const std::span<const std::int32_t>> prefixes, const 
         in.offsets.push_back(static_cast<std::int32_t>(in.ids.size()));
       }
     }
-    in.lengths.push_back(static_cast<std::int32_t>(p.size()) + 2);  // the second layer's positions that see a click
+    // The second layer's positions that see a click (unmasked: every position of the batch's volume).
+    in.lengths.push_back(static_cast<std::int32_t>(masked ? static_cast<std::int64_t>(p.size()) : in.depth) + 2);
   }
 }
 
@@ -236,6 +237,7 @@ struct Cnn3dRecommender::Impl {
   ItemFeatures features;  // the output layer's content features
   layers::ParameterGroup group;
   std::unique_ptr<layers::FieldEmbedding> chars;
+  std::vector<float> one_hot_rows;  // with one_hot_chars: the character rows' span, the identity (state zero)
   std::unique_ptr<layers::Conv3d> conv1, conv2;
   layers::Pool3d pool1;
   layers::GlobalPool global{PoolMode::kMax, ConvLayout::kNdhwc};
@@ -255,6 +257,7 @@ struct Cnn3dRecommender::Impl {
   void forward(Activations& a, bool training);
   void backward(Activations& a, std::span<const std::int32_t> targets, const TensorView& losses);
   void upload(Activations& a);
+  void reset_one_hot_rows();
   // A channels-last volume [rows, depth, length, 1, channels] of the batch.
   TensorView volume(const Tensor& t, std::int64_t depth, std::int64_t length, std::int64_t channels) const {
     return shaped(t, {input.rows, depth, length, 1, channels});
@@ -300,6 +303,7 @@ Cnn3dRecommender::Impl::Impl(Context& c, const Cnn3dOptions& options, const Cata
         static_cast<float>(std::sqrt(2.0 / static_cast<double>(N + o.hidden))), std::span<const std::uint64_t>(&last_stream, 1));
   }
   output = std::make_unique<ItemOutput>(ctx, catalog, o.hidden, o.batch, o.output, sparse, o.seed, features);
+  if (o.one_hot_chars) reset_one_hot_rows();
 }
 
 std::vector<layers::NamedTensor> Cnn3dRecommender::Impl::tensors(bool with_state) const {
@@ -313,6 +317,20 @@ std::vector<layers::NamedTensor> Cnn3dRecommender::Impl::tensors(bool with_state
     state ? output->append_optimizer_state(out) : output->append_parameters(out);
   }
   return out;
+}
+
+// One-hot characters are the character rows fixed at the identity: rewritten after each step (the id tokens' rows
+// after them still learn).
+void Cnn3dRecommender::Impl::reset_one_hot_rows() {
+  std::vector<layers::NamedTensor> table;
+  chars->append_parameters(table);
+  const std::int64_t stride = table.front().view.row_stride();
+  if (one_hot_rows.empty()) {
+    one_hot_rows.assign(static_cast<std::size_t>((alphabet - 1) * stride + o.char_embedding), 0.0f);
+    for (std::int64_t r = 0; r < alphabet; ++r) one_hot_rows[static_cast<std::size_t>(r * stride + r)] = 1.0f;
+  }
+  copy_bytes(ctx, table.front().view.data, ctx.device(), one_hot_rows.data(), Device::cpu(),
+             one_hot_rows.size() * sizeof(float));
 }
 
 void Cnn3dRecommender::Impl::upload(Activations& a) {
@@ -369,6 +387,7 @@ void Cnn3dRecommender::Impl::backward(Activations& a, std::span<const std::int32
   const std::int64_t bags_count = R * D * L;
   const EmbeddingBags bags{shaped(a.offsets, {bags_count + 1}), shaped(a.ids, {static_cast<std::int64_t>(input.ids.size())})};
   chars->backward_update(ctx, {&bags, 1}, shaped(a.dvolume, {bags_count, 1, E}), group, 0.0f);
+  if (o.one_hot_chars) reset_one_hot_rows();
   conv1->update(ctx, group, 0.0f);
   conv2->update(ctx, group, 0.0f);
   dense->update(ctx, group, 0.0f);
@@ -396,8 +415,9 @@ Cnn3dRecommender::Cnn3dRecommender(Context& ctx, const Cnn3dOptions& options, Tr
                        content.texts.size() == content.categories.size(),
                    "the content must have a category and a text (maybe empty) per catalogue item");
   Encoded e = encode_items(this->training().catalog, content, options);
+  if (options.one_hot_chars) cnn_options_.char_embedding = e.alphabet;  // one column per symbol
   ctx.set_seed(options.seed);
-  impl_ = std::make_unique<Impl>(ctx, options, this->training().catalog, std::move(e.codes), e.alphabet,
+  impl_ = std::make_unique<Impl>(ctx, cnn_options_, this->training().catalog, std::move(e.codes), e.alphabet,
                                  options.content_output && options.output.loss == ItemLoss::kBprMax
                                      ? content_features(content)
                                      : ItemFeatures{});
@@ -473,7 +493,7 @@ EpochStats Cnn3dRecommender::train_epoch(int epoch, const EpochProgress& progres
       prefixes[static_cast<std::size_t>(r)] = session.subspan(static_cast<std::size_t>(from), static_cast<std::size_t>(s.position - from));
       targets[static_cast<std::size_t>(r)] = session[static_cast<std::size_t>(s.position)];
     }
-    build_input(prefixes, m.codes, m.L, m.input);
+    build_input(prefixes, m.codes, m.L, cnn_options_.masked_pooling, m.input);
     m.group.advance(ctx);
     m.forward(a, true);
     m.backward(a, targets, losses.next());
@@ -518,7 +538,7 @@ void Cnn3dRecommender::score_batch(std::span<const std::span<const std::int32_t>
       const std::size_t keep = std::min<std::size_t>(known[q].size(), static_cast<std::size_t>(S));
       rows[q] = std::span<const std::int32_t>(known[q]).last(keep);
     }
-    build_input(rows, m.codes, m.L, m.input);
+    build_input(rows, m.codes, m.L, cnn_options_.masked_pooling, m.input);
     m.forward(*m.eval, false);
     const auto R = static_cast<std::int64_t>(count);
     m.output->score(shaped(m.eval->h, {R, m.o.hidden}), shaped(logits, {R, N}));
@@ -531,7 +551,8 @@ void Cnn3dRecommender::score_batch(std::span<const std::span<const std::int32_t>
 namespace {
 
 nlohmann::json options_json(const Cnn3dOptions& o) {
-  return {{"model", "cnn3d"}, {"clicks", o.clicks}, {"id_token", o.id_token}, {"last_click", o.last_click}, {"content_output", o.content_output}, {"id_chars", o.id_chars}, {"category_chars", o.category_chars},
+  return {{"model", "cnn3d"}, {"clicks", o.clicks}, {"id_token", o.id_token}, {"last_click", o.last_click}, {"content_output", o.content_output},
+          {"masked_pooling", o.masked_pooling}, {"one_hot_chars", o.one_hot_chars}, {"id_chars", o.id_chars}, {"category_chars", o.category_chars},
           {"text_chars", o.text_chars}, {"char_embedding", o.char_embedding}, {"filters", o.filters},
           {"hidden", o.hidden}, {"batch", o.batch}, {"epochs", o.epochs}, {"optimizer", to_string(o.optimizer)},
           {"learning_rate", o.learning_rate}, {"dropout", o.dropout}, {"loss", to_string(o.output.loss)},
@@ -545,6 +566,8 @@ Cnn3dOptions options_from(const nlohmann::json& j) {
   o.id_token = j.at("id_token").get<bool>();
   o.last_click = j.at("last_click").get<bool>();
   o.content_output = j.value("content_output", false);
+  o.masked_pooling = j.value("masked_pooling", true);
+  o.one_hot_chars = j.value("one_hot_chars", false);
   o.id_chars = j.at("id_chars").get<std::int64_t>();
   o.category_chars = j.at("category_chars").get<std::int64_t>();
   o.text_chars = j.at("text_chars").get<std::int64_t>();

@@ -63,6 +63,11 @@ struct Cnn3dOptions {
   // text that at least two catalogue items share (our choice: words, where the input reads characters). BPR-max
   // only: with cross-entropy the option does nothing.
   bool content_output = true;
+  // Ablations. masked_pooling off: the global pooling also reads the padding of prefixes shorter than the batch's
+  // longest (a query's scores then depend on its batch). one_hot_chars: each character a fixed one-hot vector
+  // (char_embedding becomes the alphabet's size; id tokens still learn) instead of a learned embedding.
+  bool masked_pooling = true;
+  bool one_hot_chars = false;
   std::int64_t positions() const { return (id_token ? 1 : 0) + id_chars + category_chars + text_chars; }
 };
 

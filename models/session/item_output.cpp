@@ -105,6 +105,7 @@ struct ItemOutput::Impl {
   Tensor full_items, full_bias, ones;  // BPR-max's output layer gathered for scoring the whole catalogue
   bool full_stale = true;
   ItemFeatures features;                           // content features (vocabulary 0: none)
+  std::size_t most_features = 0;                   // of any one item
   Tensor bag_offsets, bag_rows, bag_weights;       // a step's column bags with features
   std::vector<std::int32_t> host_offsets, host_rows;
   std::vector<float> host_weights;
@@ -136,10 +137,12 @@ void check_features(const ItemFeatures& f, std::int64_t items) {
   }
 }
 
+// Copies `values` into t, first sized to `capacity` elements (at least the values'): a step's tensors are sized once
+// for the most a step can hold, never freed while the stream may still read them.
 template <typename T>
-void upload(Context& ctx, Tensor& t, DType dtype, const std::vector<T>& values) {
+void upload(Context& ctx, Tensor& t, DType dtype, const std::vector<T>& values, std::size_t capacity) {
   if (t.view().data == nullptr || t.view().numel() < static_cast<std::int64_t>(values.size())) {
-    t = Tensor::empty(ctx, dtype, {std::max<std::int64_t>(1, static_cast<std::int64_t>(values.size()))});
+    t = Tensor::empty(ctx, dtype, {static_cast<std::int64_t>(std::max<std::size_t>({1, values.size(), capacity}))});
   }
   copy_bytes(ctx, t.view().data, ctx.device(), values.data(), Device::cpu(), values.size() * sizeof(T));
 }
@@ -162,9 +165,10 @@ EmbeddingBags ItemOutput::Impl::item_bags(std::span<const std::int32_t> ids, Ten
     }
     host_offsets.push_back(static_cast<std::int32_t>(host_rows.size()));
   }
-  upload(ctx, offsets, DType::kI32, host_offsets);
-  upload(ctx, rows, DType::kI32, host_rows);
-  upload(ctx, weights, DType::kF32, host_weights);
+  const std::size_t capacity = ids.size() * (1 + most_features);
+  upload(ctx, offsets, DType::kI32, host_offsets, ids.size() + 1);
+  upload(ctx, rows, DType::kI32, host_rows, capacity);
+  upload(ctx, weights, DType::kF32, host_weights, capacity);
   const auto n = static_cast<std::int64_t>(host_rows.size());
   const auto view = [&](const Tensor& t, DType d, std::int64_t size) {
     return TensorView::contiguous(t.view().data, d, ctx.device(), {size});
@@ -184,6 +188,9 @@ ItemOutput::ItemOutput(Context& ctx, const Catalog& catalog, std::int64_t hidden
                    "an output layer with content features needs the bpr-max loss");
   Impl& m = *impl_;
   m.features = features;
+  for (std::size_t i = 1; i < features.offsets.size(); ++i) {
+    m.most_features = std::max(m.most_features, static_cast<std::size_t>(features.offsets[i] - features.offsets[i - 1]));
+  }
   const std::int64_t N = m.N, H = hidden, rows = N + features.vocabulary;
   if (options.loss == ItemLoss::kCrossEntropy) {
     const std::uint64_t w = ctx.next_rng_stream(), b = ctx.next_rng_stream();

@@ -11,11 +11,20 @@ namespace {
 
 using Snapshot = std::vector<std::vector<std::byte>>;
 
+// The bytes a view spans, from its first element to its last: an embedding table's rows interleave their optimizer
+// state (layers.h), so a parameter view is strided and its span holds that state too.
+std::size_t span_bytes(const TensorView& v) {
+  if (v.numel() == 0) return 0;
+  std::int64_t last = 0;
+  for (int d = 0; d < v.ndim; ++d) last += (v.size(d) - 1) * v.stride(d);
+  return static_cast<std::size_t>(last + 1) * dtype_size(v.dtype);
+}
+
 Snapshot take_snapshot(Context& ctx, const std::vector<layers::NamedTensor>& state) {
   Snapshot out;
   for (const layers::NamedTensor& t : state) {
-    out.emplace_back(t.view.nbytes());
-    copy_bytes(ctx, out.back().data(), Device::cpu(), t.view.data, ctx.device(), t.view.nbytes());
+    out.emplace_back(span_bytes(t.view));
+    copy_bytes(ctx, out.back().data(), Device::cpu(), t.view.data, ctx.device(), out.back().size());
   }
   ctx.synchronize();
   return out;

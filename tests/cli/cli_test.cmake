@@ -284,7 +284,7 @@ fails("cannot open" session train --model cnn3d --train prepared/train_full.tsv 
 run(shop session demo --write-only --out shop --train-sessions 300 --json)
 expect("${shop}" files items STREQUAL shop/items.tsv)
 run(shop_cnn session train --model cnn3d --train shop/train.tsv --valid shop/valid.tsv --items shop/items.tsv
-    --epochs 3 --patience 1 --hidden 16 --filters 8 --samples 64 --device cpu --save shop.ckpt --json)
+    --new-items --epochs 3 --patience 1 --hidden 16 --filters 8 --samples 64 --device cpu --save shop.ckpt --json)
 expect("${shop_cnn}" epochs 0 validation hr@20 GREATER 0)
 run(shop_eval session eval --model-file shop.ckpt --test shop/test.tsv --device cpu --json)
 expect("${shop_eval}" results 0 unseen_targets EQUAL 0)  # the items new in the test period joined the catalogue

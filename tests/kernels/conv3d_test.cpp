@@ -559,6 +559,42 @@ TEST(GlobalPool3dCpu, MaskedByLengths) {
   }
 }
 
+// The channels-last global max (its own CPU loop) gives the channels-first one's values and argmax, ties (the first
+// wins) and NaN (it wins over numbers) included.
+TEST(GlobalPool3dCpu, ChannelsLastMaxIsTheChannelsFirstMax) {
+  const std::int64_t N = 3, C = 5, D = 4, H = 3, W = 1;
+  auto x = testing::random_floats(static_cast<std::size_t>(N * C * D * H * W), -1, 1, 83);
+  x[7] = x[8] = 5.0f;                // a tie in sample 0, channel 0
+  x[D * H * W + 4] = NAN;            // a NaN in sample 0, channel 1
+  std::vector<std::int32_t> lengths = {4, 1, 0};
+  std::vector<float> last(x.size());  // NCDHW -> NDHWC
+  for (std::int64_t n = 0; n < N; ++n) {
+    for (std::int64_t c = 0; c < C; ++c) {
+      for (std::int64_t i = 0; i < D * H * W; ++i) last[static_cast<std::size_t>((n * D * H * W + i) * C + c)] = x[static_cast<std::size_t>((n * C + c) * D * H * W + i)];
+    }
+  }
+  Context ctx(Device::cpu());
+  const TensorView lv = TensorView::contiguous(lengths.data(), DType::kI32, Device::cpu(), {N});
+  std::vector<float> y_first(static_cast<std::size_t>(N * C)), y_last(y_first.size());
+  std::vector<std::int32_t> a_first(y_first.size()), a_last(y_first.size());
+  global_pool3d_fwd(ctx, TensorView::contiguous(x.data(), DType::kF32, Device::cpu(), {N, C, D, H, W}), lv,
+                    TensorView::contiguous(y_first.data(), DType::kF32, Device::cpu(), {N, C}),
+                    TensorView::contiguous(a_first.data(), DType::kI32, Device::cpu(), {N, C}), PoolMode::kMax);
+  global_pool3d_fwd(ctx, TensorView::contiguous(last.data(), DType::kF32, Device::cpu(), {N, D, H, W, C}), lv,
+                    TensorView::contiguous(y_last.data(), DType::kF32, Device::cpu(), {N, C}),
+                    TensorView::contiguous(a_last.data(), DType::kI32, Device::cpu(), {N, C}), PoolMode::kMax,
+                    ConvLayout::kNdhwc);
+  EXPECT_EQ(a_last, a_first);
+  EXPECT_EQ(a_first[0], 7);
+  EXPECT_TRUE(std::isnan(y_last[1]));
+  for (std::size_t i = 0; i < y_first.size(); ++i) {
+    if (!std::isnan(y_first[i])) {
+      EXPECT_EQ(y_last[i], y_first[i]) << i;
+    }
+  }
+  EXPECT_EQ(y_last[static_cast<std::size_t>(2 * C)], 0.0f);  // length 0
+}
+
 TEST(Conv3dCuda, BitwiseEqualToCpu) {
   RECKON_SKIP_WITHOUT_CUDA();
   std::uint64_t stream = 100;

@@ -228,6 +228,39 @@ TEST(Cnn3d, ContentOutputRecommendsItemsWithoutTrainingClicks) {
   EXPECT_GT(cold[1], cold[0] + 0.2);
 }
 
+// The ablations: one-hot characters keep their rows at the identity through training (the id tokens learn), and
+// both settings survive a checkpoint.
+TEST(Cnn3d, OneHotCharactersStayOneHotAndAblationsRestore) {
+  Context ctx(Device::cpu());
+  const ClickLog train = chain_sessions(100, 0, 0);
+  const TrainingSessions t = TrainingSessions::build(train);
+  Cnn3dOptions o = small();
+  o.one_hot_chars = true;
+  o.masked_pooling = false;
+  Cnn3dRecommender model(ctx, o, t, catalog_content(train, t.catalog));
+  model.train_epoch(1);
+  const std::int64_t E = model.cnn_options().char_embedding;
+  ASSERT_EQ(E, model.alphabet_size());
+  const layers::NamedTensor chars = model.state().front();
+  ASSERT_EQ(chars.name, "chars.0");
+  const auto* table = static_cast<const float*>(chars.view.data);
+  for (std::int64_t r = 0; r < E; ++r) {
+    for (std::int64_t c = 0; c < E; ++c) ASSERT_EQ(table[r * chars.view.row_stride() + c], r == c ? 1.0f : 0.0f);
+  }
+  const float* token = table + E * chars.view.row_stride();  // the first item's id token learned
+  EXPECT_NE(std::vector<float>(token, token + E), std::vector<float>(static_cast<std::size_t>(E), 0.0f));
+  const std::string dir = testing::temp_dir("cnn3d_ablations");
+  model.save(dir + "/m.ckpt");
+  const auto loaded = Cnn3dRecommender::load(ctx, dir + "/m.ckpt");
+  EXPECT_TRUE(loaded->cnn_options().one_hot_chars);
+  EXPECT_FALSE(loaded->cnn_options().masked_pooling);
+  const std::vector<std::int32_t> prefix{t.catalog.lookup("i3"), t.catalog.lookup("i4")};
+  std::vector<float> a(static_cast<std::size_t>(t.catalog.size())), b(a.size());
+  model.score(prefix, a);
+  loaded->score(prefix, b);
+  EXPECT_EQ(a, b);
+}
+
 TEST(Cnn3d, BadSettingsAreRefused) {
   Context ctx(Device::cpu());
   const ClickLog train = chain_sessions(10, 0, 0);
@@ -247,6 +280,29 @@ TEST(Cnn3d, BadSettingsAreRefused) {
 TEST(Cnn3dCuda, LearnsAPlantedChainFromTheIdsCharacters) {
   RECKON_SKIP_WITHOUT_CUDA();
   expect_learns_chain(Device::cuda(0));
+}
+
+// The same initial values, samples and negatives on both devices: after a few steps (with content words in the
+// output layer) the scores agree to float rounding carried through the steps.
+TEST(Cnn3dCuda, TrainingStepsMatchTheCpu) {
+  RECKON_SKIP_WITHOUT_CUDA();
+  ClickLog train = chain_sessions(40, 0, 0);
+  train.item_categories.resize(train.item_names.size());
+  for (std::size_t i = 0; i < train.item_names.size(); ++i) train.item_categories[i] = name_of('c', static_cast<int>(i % 3));
+  const TrainingSessions t = TrainingSessions::build(train);
+  const CatalogContent content = catalog_content(train, t.catalog);
+  std::vector<std::vector<float>> scores;
+  for (const Device device : {Device::cpu(), Device::cuda(0)}) {
+    Context ctx(device);
+    Cnn3dRecommender model(ctx, small(), t, content);
+    model.train_epoch(1);
+    const std::vector<std::int32_t> prefix{t.catalog.lookup("i3"), t.catalog.lookup("i4")};
+    scores.emplace_back(static_cast<std::size_t>(t.catalog.size()));
+    model.score(prefix, scores.back());
+  }
+  for (std::size_t i = 0; i < scores[0].size(); ++i) {
+    EXPECT_NEAR(scores[1][i], scores[0][i], 1e-3f + 1e-3f * std::abs(scores[0][i])) << i;
+  }
 }
 
 }  // namespace
