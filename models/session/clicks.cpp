@@ -80,6 +80,27 @@ Layout layout_of(ClickFormat f) {
   return {',', 0, false};
 }
 
+// sessions-tsv's optional Event column.
+constexpr std::pair<std::string_view, EventKind> kEventNames[] = {
+    {"click", EventKind::kClick}, {"cart", EventKind::kCart}, {"buy", EventKind::kBuy}};
+
+bool parse_event(std::string_view text, EventKind& kind) {
+  for (const auto& [name, k] : kEventNames) {
+    if (text == name) {
+      kind = k;
+      return true;
+    }
+  }
+  return false;
+}
+
+std::string_view event_name(EventKind kind) {
+  for (const auto& [name, k] : kEventNames) {
+    if (k == kind) return name;
+  }
+  return "click";
+}
+
 std::string not_a(std::string_view field, std::string_view value, const char* what) {
   return detail::concat(field, " '", value, "' is not ", what);
 }
@@ -89,6 +110,7 @@ std::string parse_row(ClickFormat f, const std::vector<std::string_view>& c, Row
   switch (f) {
     case ClickFormat::kSessionsTsv:
       row.group = c[0], row.item = c[1];
+      if (c.size() == 4 && !parse_event(c[3], row.kind)) return not_a("Event", c[3], "click, cart or buy");
       return parse_number(c[2], row.time) ? "" : not_a("Time", c[2], "a number");
     case ClickFormat::kYoochoose:
     case ClickFormat::kYoochooseBuys:
@@ -122,7 +144,8 @@ std::string parse_row(ClickFormat f, const std::vector<std::string_view>& c, Row
 
 // The row's problem, or "" for a good row.
 std::string check_row(const Layout& layout, ClickFormat format, const std::vector<std::string_view>& cols, Row& row) {
-  if (cols.size() != layout.columns) {
+  const bool event_column = format == ClickFormat::kSessionsTsv && cols.size() == layout.columns + 1;
+  if (cols.size() != layout.columns && !event_column) {
     return detail::concat("expected ", layout.columns, " columns, got ", cols.size());
   }
   std::string error = parse_row(format, cols, row);
@@ -274,14 +297,17 @@ ClickLog read_clicks(const std::string& path, const ClickReadOptions& options) {
 }
 
 void write_sessions_tsv(const ClickLog& log, const std::string& path) {
+  const bool events = std::any_of(log.kinds.begin(), log.kinds.end(), [](EventKind k) { return k != EventKind::kClick; });
   write_file_atomically(path, [&](std::ostream& out) {
-    out << "SessionId\tItemId\tTime\n";
+    out << (events ? "SessionId\tItemId\tTime\tEvent\n" : "SessionId\tItemId\tTime\n");
     out.precision(15);
     for (std::int64_t s = 0; s < log.sessions(); ++s) {
       for (std::int64_t i = log.begin(s); i < log.end(s); ++i) {
         out << log.session_names[static_cast<std::size_t>(s)] << '\t'
             << log.item_names[static_cast<std::size_t>(log.items[static_cast<std::size_t>(i)])] << '\t'
-            << log.times[static_cast<std::size_t>(i)] << '\n';
+            << log.times[static_cast<std::size_t>(i)];
+        if (events) out << '\t' << event_name(log.kinds[static_cast<std::size_t>(i)]);
+        out << '\n';
       }
     }
   });

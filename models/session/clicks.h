@@ -11,7 +11,8 @@
 namespace reckon::session {
 
 // sessions-tsv: SessionId<TAB>ItemId<TAB>Time (unix seconds), a header line (GRU4Rec's and session-rec's prepared
-//               files, what ../shared/data/sessions holds).
+//               files, what ../shared/data/sessions holds); optionally a fourth column, Event: click, cart or buy
+//               (as write_sessions_tsv writes a log that has cart or buy events).
 // yoochoose:    yoochoose-clicks.dat, session,timestamp,item,category with ISO timestamps
 //               (2014-04-07T10:51:09.277Z), no header.
 // yoochoose-buys: yoochoose-buys.dat, session,timestamp,item,price,quantity: purchase events.
@@ -82,7 +83,8 @@ class ClickLogBuilder {
   std::unordered_map<std::string, std::int32_t> item_index_;
 };
 
-// The log as sessions-tsv (SessionId, ItemId, Time), written atomically.
+// The log as sessions-tsv (SessionId, ItemId, Time, and Event when the log has cart or buy events), written
+// atomically.
 void write_sessions_tsv(const ClickLog& log, const std::string& path);
 
 }  // namespace reckon::session

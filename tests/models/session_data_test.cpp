@@ -90,6 +90,28 @@ TEST(SessionClicks, GapFormatsCutVisitorsIntoSessions) {
   EXPECT_EQ(read_clicks(path, wide).sessions(), 1);
 }
 
+// A RetailRocket log's cart and purchase events survive sessions-tsv (an Event column); a log of clicks alone is
+// written in three columns, as before; a bad Event value is a malformed row.
+TEST(SessionClicks, SessionsTsvKeepsEventKinds) {
+  const ClickLog rr = read("timestamp,visitorid,event,itemid,transactionid\n1433221332117,5,view,a,\n"
+                           "1433221932117,5,addtocart,b,\n1433221000000,6,transaction,d,9\n",
+                           ClickFormat::kRetailRocket);
+  const std::string dir = testing::temp_dir("session_data_events");
+  write_sessions_tsv(rr, dir + "/events.tsv");
+  EXPECT_EQ(reckon::read_file(dir + "/events.tsv").substr(0, 31), "SessionId\tItemId\tTime\tEvent\n5:0");
+  const ClickLog back = read_clicks(dir + "/events.tsv", {});
+  EXPECT_EQ(back.kinds, rr.kinds);
+  EXPECT_EQ(back.items.size(), rr.items.size());
+  const ClickLog clicks = read("SessionId\tItemId\tTime\n7\ta\t30\n", ClickFormat::kSessionsTsv);
+  write_sessions_tsv(clicks, dir + "/clicks.tsv");
+  EXPECT_EQ(reckon::read_file(dir + "/clicks.tsv"), "SessionId\tItemId\tTime\n7\ta\t30\n");
+  const ClickLog bad = read("SessionId\tItemId\tTime\tEvent\n7\ta\t30\tview\n7\tb\t31\tcart\n", ClickFormat::kSessionsTsv);
+  EXPECT_EQ(bad.skipped_rows, 1);
+  ASSERT_EQ(bad.first_errors.size(), 1u);
+  EXPECT_NE(bad.first_errors[0].find(":2: Event 'view' is not click, cart or buy"), std::string::npos);
+  EXPECT_EQ(bad.kinds, std::vector<EventKind>{EventKind::kCart});
+}
+
 TEST(SessionClicks, MalformedRowsAreSkippedWithFileAndLineOrFatal) {
   const std::string text = "SessionId\tItemId\tTime\n1\ta\t1\n1\tb\tlate\n2\tc\n\t d\t3\n2\te\t4\n";
   std::string path;
