@@ -1,6 +1,6 @@
 // BPR-max's per-column terms, shared by the CPU loop and the CUDA kernel (softmax.h has the maths). A row takes
-// three passes over its columns: the negatives' maximum score, the four sums below, then the gradient; nothing is
-// kept between passes, so the gradient may overwrite the scores.
+// three passes over its columns: the negatives' maximum score, the four sums below, then the gradient; only the
+// columns' exponentials (BprMaxColumn, on the CPU) are kept between passes, so the gradient may overwrite the scores.
 #pragma once
 
 #include <cmath>
@@ -33,11 +33,23 @@ struct BprMaxSums {
   }
 };
 
+// A negative column's e_j = exp(r_j − max) and σ_j = σ(r_target − r_j): the two exponentials of a column, which the
+// CPU keeps from the sums' pass for the gradient's (the CUDA kernel computes them again).
+struct BprMaxColumn {
+  float e, sigma;
+};
+
+RECKON_HOST_DEVICE BprMaxColumn bpr_max_column(float r, float target_score, float top) {
+  return {expf(sub_rn(r, top)), bpr_sigmoid(sub_rn(target_score, r))};
+}
+
+RECKON_HOST_DEVICE BprMaxSums bpr_max_terms(float r, const BprMaxColumn& c) {
+  const float e_sigma = mul_rn(c.e, c.sigma);
+  return {c.e, e_sigma, mul_rn(e_sigma, sub_rn(1.0f, c.sigma)), mul_rn(c.e, mul_rn(r, r))};
+}
+
 RECKON_HOST_DEVICE BprMaxSums bpr_max_terms(float r, float target_score, float top) {
-  const float e = expf(sub_rn(r, top));
-  const float sigma = bpr_sigmoid(sub_rn(target_score, r));
-  const float e_sigma = mul_rn(e, sigma);
-  return {e, e_sigma, mul_rn(e_sigma, sub_rn(1.0f, sigma)), mul_rn(e, mul_rn(r, r))};
+  return bpr_max_terms(r, bpr_max_column(r, target_score, top));
 }
 
 // The row's P, R, 1 / (P + ε) and loss from its sums.
@@ -56,13 +68,17 @@ RECKON_HOST_DEVICE BprMaxRow bpr_max_row(const BprMaxArgs& a, const BprMaxSums& 
 }
 
 // The gradient of a negative column with score r.
-RECKON_HOST_DEVICE float bpr_max_negative_grad(const BprMaxArgs& a, const BprMaxRow& row, float r, float target_score,
-                                               float top, float sum_e) {
-  const float s = expf(sub_rn(r, top)) / sum_e;
-  const float sigma = bpr_sigmoid(sub_rn(target_score, r));
-  const float rank = mul_rn(sub_rn(row.p, mul_rn(sigma, sigma)), row.inverse);
+RECKON_HOST_DEVICE float bpr_max_negative_grad(const BprMaxArgs& a, const BprMaxRow& row, float r,
+                                               const BprMaxColumn& c, float sum_e) {
+  const float s = c.e / sum_e;
+  const float rank = mul_rn(sub_rn(row.p, mul_rn(c.sigma, c.sigma)), row.inverse);
   const float reg = mul_rn(a.regularization, sub_rn(add_rn(mul_rn(r, r), mul_rn(2.0f, r)), row.r));
   return mul_rn(mul_rn(s, add_rn(rank, reg)), a.scale);
+}
+
+RECKON_HOST_DEVICE float bpr_max_negative_grad(const BprMaxArgs& a, const BprMaxRow& row, float r, float target_score,
+                                               float top, float sum_e) {
+  return bpr_max_negative_grad(a, row, r, bpr_max_column(r, target_score, top), sum_e);
 }
 
 }  // namespace reckon::detail

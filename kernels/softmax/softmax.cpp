@@ -2,6 +2,7 @@
 
 #include <cmath>
 #include <limits>
+#include <vector>
 
 #include "reckon/config.h"
 #include "reckon/kernels/softmax/bpr_max_math.h"
@@ -67,14 +68,21 @@ void bpr_max_row_cpu(const detail::BprMaxArgs& a, std::int64_t b) {
     return;
   }
   const float target_score = detail::bpr_score(a, b, t);
+  thread_local std::vector<detail::BprMaxColumn> columns;  // the sums' exponentials, again in the gradient's pass
+  columns.resize(static_cast<std::size_t>(M));
   detail::BprMaxSums sums{};
   for (std::int64_t j = 0; j < M; ++j) {
-    if (a.column_items[j] != target_item) sums = sums + detail::bpr_max_terms(detail::bpr_score(a, b, j), target_score, top);
+    if (a.column_items[j] == target_item) continue;
+    const float r = detail::bpr_score(a, b, j);
+    columns[static_cast<std::size_t>(j)] = detail::bpr_max_column(r, target_score, top);
+    sums = sums + detail::bpr_max_terms(r, columns[static_cast<std::size_t>(j)]);
   }
   const detail::BprMaxRow row = detail::bpr_max_row(a, sums);
   for (std::int64_t j = 0; j < M; ++j) {
     const bool negative = a.column_items[j] != target_item;
-    d[j] = negative ? detail::bpr_max_negative_grad(a, row, detail::bpr_score(a, b, j), target_score, top, sums.e) : 0.0f;
+    d[j] = negative ? detail::bpr_max_negative_grad(a, row, detail::bpr_score(a, b, j), columns[static_cast<std::size_t>(j)],
+                                                    sums.e)
+                    : 0.0f;
   }
   d[t] = row.target_grad;
   a.losses[b] = row.loss;
