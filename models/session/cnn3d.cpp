@@ -503,17 +503,7 @@ EpochStats Cnn3dRecommender::train_epoch(int epoch, const EpochProgress& progres
     }
   }
   const double loss_sum = losses.sum();
-  EpochStats e;
-  e.epoch = epoch;
-  e.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  e.loss = steps == 0 ? 0.0 : loss_sum / static_cast<double>(steps * B);
-  e.clicks_per_second = e.seconds > 0 ? static_cast<double>(steps * B) / e.seconds : 0.0;
-  return e;
-}
-
-void Cnn3dRecommender::score(std::span<const std::int32_t> prefix, std::span<float> scores) const {
-  const std::span<const std::int32_t> one[] = {prefix};
-  score_batch(one, scores.data(), 1);
+  return epoch_stats(epoch, loss_sum, steps * B, start);
 }
 
 // Chunks of up to 256 queries, each its last S known clicks (unknown items, -1, are left out; a query with none

@@ -92,7 +92,6 @@ class Cnn3dRecommender final : public NeuralRecommender {
   EpochStats train_epoch(int epoch, const EpochProgress& progress = {}) override;
   std::vector<layers::NamedTensor> state() const override;
   Context& context() const override;
-  void score(std::span<const std::int32_t> prefix, std::span<float> scores) const override;
   void score_batch(std::span<const std::span<const std::int32_t>> prefixes, float* scores, int threads) const override;
   std::string name() const override { return "cnn3d"; }
   const Cnn3dOptions& cnn_options() const { return cnn_options_; }

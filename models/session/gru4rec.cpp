@@ -238,17 +238,7 @@ EpochStats Gru4Rec::train_epoch(int epoch, const EpochProgress& progress) {
     }
   }
   const double loss_sum = losses.sum();
-  EpochStats e;
-  e.epoch = epoch;
-  e.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  e.loss = steps == 0 ? 0.0 : loss_sum / static_cast<double>(steps * B);
-  e.clicks_per_second = e.seconds > 0 ? static_cast<double>(steps * B) / e.seconds : 0.0;
-  return e;
-}
-
-void Gru4Rec::score(std::span<const std::int32_t> prefix, std::span<float> scores) const {
-  const std::span<const std::int32_t> one[] = {prefix};
-  score_batch(one, scores.data(), 1);
+  return epoch_stats(epoch, loss_sum, steps * B, start);
 }
 
 // The prefixes run together: sorted by length (longest first), step k advances the queries longer than k, which

@@ -39,6 +39,20 @@ void restore(Context& ctx, const std::vector<layers::NamedTensor>& state, const 
 
 }  // namespace
 
+EpochStats epoch_stats(int epoch, double loss_sum, std::int64_t samples, std::chrono::steady_clock::time_point start) {
+  EpochStats e;
+  e.epoch = epoch;
+  e.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  e.loss = samples == 0 ? 0.0 : loss_sum / static_cast<double>(samples);
+  e.clicks_per_second = e.seconds > 0 ? static_cast<double>(samples) / e.seconds : 0.0;
+  return e;
+}
+
+void NeuralRecommender::score(std::span<const std::int32_t> prefix, std::span<float> scores) const {
+  const std::span<const std::int32_t> one[] = {prefix};
+  score_batch(one, scores.data(), 1);
+}
+
 FitResult fit(NeuralRecommender& model, const FitOptions& o, const EpochProgress& progress,
               const std::function<void(const FitEpoch&)>& on_epoch) {
   RECKON_CHECK_ARG(o.epochs >= 0 && o.patience >= 1 && o.k >= 1, "fit needs epochs >= 0, patience >= 1 and k >= 1");

@@ -2,7 +2,10 @@
 // optimizer state) as named tensors, and fit(): the epochs with early stopping on validation sessions.
 #pragma once
 
+#include <chrono>
+#include <cstdint>
 #include <functional>
+#include <span>
 #include <vector>
 
 #include "reckon/models/layers/layers.h"
@@ -19,6 +22,9 @@ struct EpochStats {
 };
 using EpochProgress = std::function<void(double fraction, double clicks_per_second)>;
 
+// An epoch's summary: `samples` training clicks whose losses sum to loss_sum, trained since `start`.
+EpochStats epoch_stats(int epoch, double loss_sum, std::int64_t samples, std::chrono::steady_clock::time_point start);
+
 class NeuralRecommender : public SessionRecommender {
  public:
   // One epoch over the training sessions; throws kNumericError when the loss stops being finite.
@@ -26,6 +32,8 @@ class NeuralRecommender : public SessionRecommender {
   // Every parameter and optimizer state, on the context's device.
   virtual std::vector<layers::NamedTensor> state() const = 0;
   virtual Context& context() const = 0;
+  // One prefix is a batch of one: the neural models score batches.
+  void score(std::span<const std::int32_t> prefix, std::span<float> scores) const override;
 
  protected:
   using SessionRecommender::SessionRecommender;
