@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <nlohmann/json.hpp>
+#include <algorithm>
 #include <chrono>
 #include <optional>
 #include <sstream>
@@ -17,6 +18,7 @@
 #include "reckon/models/session/clicks.h"
 #include "reckon/models/session/cnn3d.h"
 #include "reckon/models/session/content.h"
+#include "reckon/models/session/conversion.h"
 #include "reckon/models/session/evaluate.h"
 #include "reckon/models/session/gru4rec.h"
 #include "reckon/models/session/recommender.h"
@@ -189,6 +191,9 @@ void add_cnn3d_options(CLI::App* cmd, ModelArgs& a) {
                "the top K)");
   cmd->add_option("--filters", a.cnn.filters, "3D CNN: the first convolution's filters (the second has twice)")
       ->capture_default_str();
+  cmd->add_option("--cart-weight", a.cnn.cart_weight, "3D CNN: the add-to-cart head's loss weight beside the "
+                  "next-click loss (the head exists when the training sessions have cart or buy events; 0: none)")
+      ->capture_default_str();
 }
 
 void add_model_options(CLI::App* cmd, ModelArgs& a, bool list) {
@@ -269,11 +274,13 @@ void train_epochs(NeuralRecommender& model, int count, const ModelArgs& a, const
         ++e;
         std::string line = fmt::format("epoch {}/{}: loss {:.4f}, {:.0f} clicks/s", e, count, f.train.loss,
                                        f.train.clicks_per_second);
+        if (f.train.cart_loss >= 0) line += fmt::format(", add-to-cart log loss {:.4f}", f.train.cart_loss);
         if (f.validation_hr >= 0) line += fmt::format("; validation HR@20 {:.4f}, MRR@20 {:.4f}", f.validation_hr, f.validation_mrr);
         if (!common.json) print_status_line(line);
         nlohmann::json j = {{"epoch", e}, {"loss", f.train.loss}, {"seconds", f.train.seconds},
                             {"clicks_per_second", f.train.clicks_per_second}};
         if (f.validation_hr >= 0) j["validation"] = {{"hr@20", f.validation_hr}, {"mrr@20", f.validation_mrr}};
+        if (f.train.cart_loss >= 0) j["cart_loss"] = f.train.cart_loss;
         epochs.push_back(j);
       });
   if (o.validation != nullptr && !common.json) {
@@ -400,6 +407,30 @@ nlohmann::json result_json(const EvalResult& r) {
           {"queries_per_second", r.queries_per_second}};
 }
 
+nlohmann::json conversion_json(const ConversionResult& r) {
+  return {{"queries", r.queries}, {"positives", r.positives}, {"auc", r.auc}, {"log_loss", r.log_loss}};
+}
+
+bool has_conversions(const ClickLog& log) { return std::any_of(log.kinds.begin(), log.kinds.end(), is_conversion); }
+
+// The add-to-cart task on `test` for a model with the head; null otherwise.
+nlohmann::json add_to_cart_json(const SessionRecommender& model, const ClickLog& test) {
+  const auto* cnn = dynamic_cast<const Cnn3dRecommender*>(&model);
+  if (cnn == nullptr || !cnn->has_cart_head() || !has_conversions(test)) return nullptr;
+  return conversion_json(evaluate_conversion(
+      [&](std::span<const std::span<const std::int32_t>> prefixes, float* out) { cnn->cart_probabilities(prefixes, out); },
+      model.training().catalog, test));
+}
+
+// The last click's training rate (conversion.h) on `test`; null when either side lacks cart or buy events.
+nlohmann::json add_to_cart_baseline_json(const TrainingSessions& training, const ClickLog& test) {
+  if (!training.has_conversions() || !has_conversions(test)) return nullptr;
+  const LastClickConversion baseline(training);
+  return conversion_json(evaluate_conversion(
+      [&](std::span<const std::span<const std::int32_t>> prefixes, float* out) { baseline.probabilities(prefixes, out); },
+      training.catalog, test));
+}
+
 std::unique_ptr<SessionRecommender> vector_model(Context& ctx, const ModelArgs& a) {
   RECKON_CHECK_ARG(!a.vectors.empty(), "--model item2vec needs --vectors");
   const item2vec::KeyedVectors kv = item2vec::load_word2vec(a.vectors);
@@ -455,14 +486,36 @@ nlohmann::json run_eval(const EvalArgs& a) {
   const ClickLog test = read_log(a.test, a.model);
   Context ctx = make_context(a.common);
   nlohmann::json results = nlohmann::json::array(), training_log = nlohmann::json::object();
+  nlohmann::json baseline;
   for (const auto& model : models_to_evaluate(ctx, a, training_log)) {
     nlohmann::json j = result_json(evaluate(*model, test, o));
     j["model"] = model->name();
     if (training_log.contains(model->name())) j["epochs"] = training_log[model->name()];
+    if (nlohmann::json cart = add_to_cart_json(*model, test); !cart.is_null()) j["add_to_cart"] = cart;
+    if (baseline.is_null()) baseline = add_to_cart_baseline_json(model->training(), test);
     results.push_back(j);
   }
-  return {{"test", a.test}, {"ks", o.ks}, {"exclude_seen", o.exclude_seen}, {"last_click_only", o.last_click_only},
-          {"test_sessions", test.sessions()}, {"results", results}};
+  nlohmann::json out = {{"test", a.test}, {"ks", o.ks}, {"exclude_seen", o.exclude_seen},
+                        {"last_click_only", o.last_click_only}, {"test_sessions", test.sessions()}, {"results", results}};
+  if (!baseline.is_null()) out["add_to_cart_baseline"] = baseline;
+  return out;
+}
+
+// The add-to-cart rows: each model with the head, and the last click's rate.
+void print_add_to_cart(const nlohmann::json& results, const nlohmann::json& baseline,
+                       const nlohmann::json& planted = nullptr) {
+  std::vector<std::pair<std::string, nlohmann::json>> rows;
+  for (const auto& r : results) {
+    if (r.contains("add_to_cart")) rows.emplace_back(r["model"].get<std::string>(), r["add_to_cart"]);
+  }
+  if (rows.empty()) return;
+  if (!baseline.is_null()) rows.emplace_back("last-click rate", baseline);
+  if (!planted.is_null()) rows.emplace_back("planted rate", planted);
+  const auto& first = rows.front().second;
+  fmt::print("\nadd-to-cart: does the session have a cart or buy event from the next click on ({} queries, {} "
+             "positive)\n{:<16} {:>8} {:>9}\n", first["queries"].get<std::int64_t>(), first["positives"].get<std::int64_t>(),
+             "model", "AUC", "log loss");
+  for (const auto& [name, c] : rows) fmt::print("{:<16} {:>8.4f} {:>9.4f}\n", name, c["auc"].get<double>(), c["log_loss"].get<double>());
 }
 
 void print_eval(const nlohmann::json& j) {
@@ -481,6 +534,7 @@ void print_eval(const nlohmann::json& j) {
     fmt::print("{} {:>9.3f} {:>8.4f} {:>10.0f}\n", line, r["coverage"].get<double>(), r["mean_popularity"].get<double>(),
                r["queries_per_second"].get<double>());
   }
+  print_add_to_cart(j["results"], j.value("add_to_cart_baseline", nlohmann::json()));
 }
 
 struct RecommendArgs {
@@ -513,7 +567,14 @@ nlohmann::json run_recommend(const RecommendArgs& a) {
   for (std::size_t i = 0; i < k; ++i) {
     items.push_back({{"item", catalog.names[static_cast<std::size_t>(order[i])]}, {"score", scores[static_cast<std::size_t>(order[i])]}});
   }
-  return {{"model", model->name()}, {"recommended", items}, {"unknown", unknown}};
+  nlohmann::json out = {{"model", model->name()}, {"recommended", items}, {"unknown", unknown}};
+  if (const auto* cnn = dynamic_cast<const Cnn3dRecommender*>(model.get()); cnn != nullptr && cnn->has_cart_head()) {
+    const std::span<const std::int32_t> query(prefix);
+    float p = 0;
+    cnn->cart_probabilities({&query, 1}, &p);
+    out["cart_probability"] = p;
+  }
+  return out;
 }
 
 void add_train_eval_recommend(CLI::App* cmd) {
@@ -551,6 +612,7 @@ void add_train_eval_recommend(CLI::App* cmd) {
   set_run(re, &r->common, [r] { return run_recommend(*r); }, [](const nlohmann::json& j) {
     if (!j["unknown"].empty()) fmt::print("not in the training items (ignored): {}\n", fmt::join(j["unknown"].get<std::vector<std::string>>(), ", "));
     for (const auto& item : j["recommended"]) fmt::print("{:<24} {:.6g}\n", item["item"].get<std::string>(), item["score"].get<float>());
+    if (j.contains("cart_probability")) fmt::print("add-to-cart probability from the next click on: {:.4f}\n", j["cart_probability"].get<float>());
   });
 }
 
@@ -573,6 +635,20 @@ std::unique_ptr<SessionRecommender> demo_item2vec(Context& ctx, const std::strin
   model.train(item2vec::encode(sequences, model.vocabulary()));
   const item2vec::KeyedVectors kv = model.keyed_vectors();
   return item2vec::make_vector_recommender(item2vec::SimilarityIndex(ctx, kv), kv, 1);
+}
+
+// The add-to-cart probability the generator planted: the conversion rate of the brand of the session's first click
+// (every item known, new ones included); the best any model can do.
+nlohmann::json planted_add_to_cart_json(const ContentSessions& data) {
+  const Catalog all = Catalog::from_names(data.item_names, std::vector<std::int64_t>(data.item_names.size(), 0));
+  return conversion_json(evaluate_conversion(
+      [&](std::span<const std::span<const std::int32_t>> prefixes, float* out) {
+        for (std::size_t q = 0; q < prefixes.size(); ++q) {
+          const auto group = data.item_group[static_cast<std::size_t>(prefixes[q].front())];
+          out[q] = static_cast<float>(data.group_cart[static_cast<std::size_t>(group)]);
+        }
+      },
+      all, data.test));
 }
 
 nlohmann::json run_demo(const DemoArgs& d) {
@@ -615,6 +691,7 @@ nlohmann::json run_demo(const DemoArgs& d) {
     nlohmann::json j = result_json(evaluate(*model, data.test, e));
     j["model"] = name;
     j["train_seconds"] = seconds;
+    if (nlohmann::json cart = add_to_cart_json(*model, data.test); !cart.is_null()) j["add_to_cart"] = cart;
     results.push_back(j);
   }
   std::int64_t new_items = 0;
@@ -622,7 +699,8 @@ nlohmann::json run_demo(const DemoArgs& d) {
   return {{"out", d.out}, {"files", written},
           {"train_sessions", data.train.sessions()}, {"test_sessions", data.test.sessions()},
           {"items", data.item_names.size()}, {"new_items", new_items}, {"device", ctx.device().str()},
-          {"results", results}};
+          {"results", results}, {"add_to_cart_baseline", add_to_cart_baseline_json(training, data.test)},
+          {"add_to_cart_planted", planted_add_to_cart_json(data)}};
 }
 
 void print_demo(const nlohmann::json& j) {
@@ -648,6 +726,7 @@ void print_demo(const nlohmann::json& j) {
                r["cold_targets"]["hr@20"].get<double>(), r["cold_targets"]["mrr@20"].get<double>(),
                r["train_seconds"].get<double>());
   }
+  print_add_to_cart(j["results"], j["add_to_cart_baseline"], j["add_to_cart_planted"]);
 }
 
 void add_demo(CLI::App* cmd) {

@@ -196,6 +196,7 @@ struct Activations {
   std::int64_t capacity = 0;
   Tensor offsets, ids, lengths, volume, y1, p1, arg1, y2, pooled, arg2, h;
   Tensor last_offsets, last_ids, last;
+  Tensor cart_logits, cart_labels, dcart;  // the add-to-cart head's [B, 1]
   Tensor dvolume, dy1, dp1, dy2, dpooled, dh;
 
   Activations(Context& ctx, std::int64_t B, const Cnn3dOptions& o, std::int64_t L1, std::int64_t ids_capacity,
@@ -216,7 +217,12 @@ struct Activations {
     pooled = Tensor::empty(ctx, DType::kF32, {B, 2 * F});
     arg2 = Tensor::empty(ctx, DType::kI32, {B, 2 * F});
     h = Tensor::empty(ctx, DType::kF32, {B, o.hidden});
+    if (o.cart_head) cart_logits = Tensor::empty(ctx, DType::kF32, {B, 1});
     if (!training) return;
+    if (o.cart_head) {
+      cart_labels = Tensor::empty(ctx, DType::kF32, {B, 1});
+      dcart = Tensor::empty(ctx, DType::kF32, {B, 1});
+    }
     dvolume = Tensor::empty(ctx, DType::kF32, {B * S * L * E});
     dy1 = Tensor::empty(ctx, DType::kF32, {B * F * (S + 1) * L});
     dp1 = Tensor::empty(ctx, DType::kF32, {B * F * (S + 1) * L1});
@@ -245,6 +251,7 @@ struct Cnn3dRecommender::Impl {
   std::unique_ptr<layers::FieldEmbedding> last_items;  // the last click's own vector, added to the state
   layers::Dropout dropout;
   std::unique_ptr<ItemOutput> output;
+  std::unique_ptr<layers::Linear> cart;  // the add-to-cart head
   std::unique_ptr<Activations> train, eval;
   BatchInput input;
   std::mutex eval_mutex;
@@ -255,7 +262,11 @@ struct Cnn3dRecommender::Impl {
 
   // The batch's volumes through the network into a.h (rows of `input`); dropout when training.
   void forward(Activations& a, bool training);
-  void backward(Activations& a, std::span<const std::int32_t> targets, const TensorView& losses);
+  // With the add-to-cart head, its labels and loss sum beside the item output's targets and losses.
+  void backward(Activations& a, std::span<const std::int32_t> targets, const TensorView& losses,
+                std::span<const float> cart_labels, const TensorView& cart_loss);
+  // The add-to-cart head's step on a.h: its loss sum into cart_loss, its gradient added to a.dh.
+  void cart_step(Activations& a, std::span<const float> labels, const TensorView& cart_loss);
   void upload(Activations& a);
   void reset_one_hot_rows();
   // A channels-last volume [rows, depth, length, 1, channels] of the batch.
@@ -303,6 +314,10 @@ Cnn3dRecommender::Impl::Impl(Context& c, const Cnn3dOptions& options, const Cata
         static_cast<float>(std::sqrt(2.0 / static_cast<double>(N + o.hidden))), std::span<const std::uint64_t>(&last_stream, 1));
   }
   output = std::make_unique<ItemOutput>(ctx, catalog, o.hidden, o.batch, o.output, sparse, o.seed, features);
+  if (o.cart_head) {
+    auto s4 = streams();
+    cart = std::make_unique<layers::Linear>(ctx, "cart", o.hidden, 1, Activation::kNone, s4[0], s4[1]);
+  }
   if (o.one_hot_chars) reset_one_hot_rows();
 }
 
@@ -315,6 +330,7 @@ std::vector<layers::NamedTensor> Cnn3dRecommender::Impl::tensors(bool with_state
     state ? dense->append_optimizer_state(out) : dense->append_parameters(out);
     if (last_items) state ? last_items->append_optimizer_state(out) : last_items->append_parameters(out);
     state ? output->append_optimizer_state(out) : output->append_parameters(out);
+    if (cart) state ? cart->append_optimizer_state(out) : cart->append_parameters(out);
   }
   return out;
 }
@@ -369,9 +385,22 @@ void Cnn3dRecommender::Impl::forward(Activations& a, bool training) {
 
 // The output layer's step, then the gradients back through the network to the character embeddings; every layer
 // steps in the group.
-void Cnn3dRecommender::Impl::backward(Activations& a, std::span<const std::int32_t> targets, const TensorView& losses) {
+void Cnn3dRecommender::Impl::cart_step(Activations& a, std::span<const float> labels, const TensorView& cart_loss) {
+  const std::int64_t R = input.rows;
+  copy_bytes(ctx, a.cart_labels.view().data, ctx.device(), labels.data(), Device::cpu(), labels.size() * sizeof(float));
+  const TensorView h = shaped(a.h, {R, o.hidden}), logits = shaped(a.cart_logits, {R, 1});
+  cart->forward(ctx, h, logits);
+  sigmoid_bce_with_logits(ctx, shaped(a.cart_logits, {R}), shaped(a.cart_labels, {R}), cart_loss,
+                          shaped(a.dcart, {R}), o.cart_weight / static_cast<float>(R));
+  cart->backward(ctx, h, shaped(a.dcart, {R, 1}), shaped(a.dh, {R, o.hidden}), true);
+  cart->update(ctx, group, 0.0f);
+}
+
+void Cnn3dRecommender::Impl::backward(Activations& a, std::span<const std::int32_t> targets, const TensorView& losses,
+                                      std::span<const float> cart_labels, const TensorView& cart_loss) {
   const std::int64_t R = input.rows, D = input.depth, E = o.char_embedding;
   output->train_step(group, a.h, targets, losses, a.dh);
+  if (cart) cart_step(a, cart_labels, cart_loss);
   if (o.dropout > 0) dropout.backward(ctx, a.dh, group.clock());
   if (last_items) {
     const EmbeddingBags last{shaped(a.last_offsets, {R + 1}), shaped(a.last_ids, {static_cast<std::int64_t>(input.last_ids.size())})};
@@ -403,6 +432,7 @@ void check_options(const Cnn3dOptions& o) {
                    "batch >= 1, epochs >= 0");
   RECKON_CHECK_ARG(o.dropout >= 0 && o.dropout < 1, "dropout must be in [0, 1), got ", o.dropout);
   RECKON_CHECK_ARG(o.learning_rate > 0, "the learning rate must be positive, got ", o.learning_rate);
+  RECKON_CHECK_ARG(o.cart_weight >= 0 && std::isfinite(o.cart_weight), "cart_weight must be >= 0, got ", o.cart_weight);
 }
 
 }  // namespace
@@ -416,6 +446,7 @@ Cnn3dRecommender::Cnn3dRecommender(Context& ctx, const Cnn3dOptions& options, Tr
                    "the content must have a category and a text (maybe empty) per catalogue item");
   Encoded e = encode_items(this->training().catalog, content, options);
   if (options.one_hot_chars) cnn_options_.char_embedding = e.alphabet;  // one column per symbol
+  cnn_options_.cart_head = options.cart_weight > 0 && this->training().has_conversions();
   ctx.set_seed(options.seed);
   impl_ = std::make_unique<Impl>(ctx, cnn_options_, this->training().catalog, std::move(e.codes), e.alphabet,
                                  options.content_output && options.output.loss == ItemLoss::kBprMax
@@ -481,9 +512,10 @@ EpochStats Cnn3dRecommender::train_epoch(int epoch, const EpochProgress& progres
   Activations& a = *m.train;
   const std::vector<Sample> order = epoch_order(training(), S, B, cnn_options_.seed, ctx.next_rng_stream());
   const std::int64_t steps = static_cast<std::int64_t>(order.size()) / B;  // the last partial batch waits a shuffle
-  EpochLosses losses(ctx, B, "the 3D CNN", epoch);
+  EpochLosses losses(ctx, B, "the 3D CNN", epoch), cart_losses(ctx, 1, "the 3D CNN's add-to-cart head", epoch);
   std::vector<std::span<const std::int32_t>> prefixes(static_cast<std::size_t>(B));
   std::vector<std::int32_t> targets(static_cast<std::size_t>(B));
+  std::vector<float> cart_labels(static_cast<std::size_t>(B));
   const auto start = std::chrono::steady_clock::now();
   for (std::int64_t step = 0; step < steps; ++step) {
     for (std::int64_t r = 0; r < B; ++r) {
@@ -492,29 +524,31 @@ EpochStats Cnn3dRecommender::train_epoch(int epoch, const EpochProgress& progres
       const std::int64_t from = std::max<std::int64_t>(0, s.position - S);
       prefixes[static_cast<std::size_t>(r)] = session.subspan(static_cast<std::size_t>(from), static_cast<std::size_t>(s.position - from));
       targets[static_cast<std::size_t>(r)] = session[static_cast<std::size_t>(s.position)];
+      cart_labels[static_cast<std::size_t>(r)] = training().converts_from(s.session, s.position) ? 1.0f : 0.0f;
     }
     build_input(prefixes, m.codes, m.L, cnn_options_.masked_pooling, m.input);
     m.group.advance(ctx);
     m.forward(a, true);
-    m.backward(a, targets, losses.next());
+    m.backward(a, targets, losses.next(), cart_labels, m.cart ? cart_losses.next() : TensorView{});
     if (progress && (step + 1) % 64 == 0) {
       const double took = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
       progress(static_cast<double>(step + 1) / static_cast<double>(steps), static_cast<double>((step + 1) * B) / std::max(took, 1e-9));
     }
   }
   const double loss_sum = losses.sum();
-  return epoch_stats(epoch, loss_sum, steps * B, start);
+  EpochStats stats = epoch_stats(epoch, loss_sum, steps * B, start);
+  if (m.cart) stats.cart_loss = cart_losses.sum() / static_cast<double>(std::max<std::int64_t>(1, steps * B));
+  return stats;
 }
 
 // Chunks of up to 256 queries, each its last S known clicks (unknown items, -1, are left out; a query with none
-// scores from an empty volume).
-void Cnn3dRecommender::score_batch(std::span<const std::span<const std::int32_t>> prefixes, float* scores, int) const {
+// reads an empty volume).
+void Cnn3dRecommender::run_chunks(std::span<const std::span<const std::int32_t>> prefixes,
+                                  const std::function<void(std::int64_t, std::size_t)>& use) const {
   Impl& m = *impl_;
-  std::lock_guard<std::mutex> lock(m.eval_mutex);
   constexpr std::int64_t kChunk = 256;
-  const std::int64_t S = cnn_options_.clicks, N = m.N;
+  const std::int64_t S = cnn_options_.clicks;
   if (!m.eval) m.eval = std::make_unique<Activations>(m.ctx, kChunk, cnn_options_, m.L1, kChunk * S * m.L, false);
-  Tensor logits = Tensor::empty(m.ctx, DType::kF32, {std::min<std::int64_t>(kChunk, static_cast<std::int64_t>(prefixes.size())), N});
   std::vector<std::vector<std::int32_t>> known;
   std::vector<std::span<const std::int32_t>> rows;
   for (std::size_t at = 0; at < prefixes.size(); at += kChunk) {
@@ -530,19 +564,43 @@ void Cnn3dRecommender::score_batch(std::span<const std::span<const std::int32_t>
     }
     build_input(rows, m.codes, m.L, cnn_options_.masked_pooling, m.input);
     m.forward(*m.eval, false);
-    const auto R = static_cast<std::int64_t>(count);
-    m.output->score(shaped(m.eval->h, {R, m.o.hidden}), shaped(logits, {R, N}));
-    copy_bytes(m.ctx, scores + static_cast<std::int64_t>(at) * N, Device::cpu(), logits.view().data, m.ctx.device(),
-               static_cast<std::size_t>(R * N) * sizeof(float));
+    use(static_cast<std::int64_t>(count), at);
   }
   m.ctx.synchronize();
+}
+
+void Cnn3dRecommender::score_batch(std::span<const std::span<const std::int32_t>> prefixes, float* scores, int) const {
+  Impl& m = *impl_;
+  std::lock_guard<std::mutex> lock(m.eval_mutex);
+  const std::int64_t N = m.N;
+  Tensor logits = Tensor::empty(m.ctx, DType::kF32, {std::min<std::int64_t>(256, static_cast<std::int64_t>(prefixes.size())), N});
+  run_chunks(prefixes, [&](std::int64_t R, std::size_t first) {
+    m.output->score(shaped(m.eval->h, {R, m.o.hidden}), shaped(logits, {R, N}));
+    copy_bytes(m.ctx, scores + static_cast<std::int64_t>(first) * N, Device::cpu(), logits.view().data, m.ctx.device(),
+               static_cast<std::size_t>(R * N) * sizeof(float));
+  });
+}
+
+void Cnn3dRecommender::cart_probabilities(std::span<const std::span<const std::int32_t>> prefixes,
+                                          float* probabilities) const {
+  Impl& m = *impl_;
+  RECKON_CHECK_ARG(m.cart != nullptr, "this 3D CNN has no add-to-cart head (its training sessions had no cart or "
+                   "buy events, or cart_weight was 0)");
+  std::lock_guard<std::mutex> lock(m.eval_mutex);
+  run_chunks(prefixes, [&](std::int64_t R, std::size_t first) {
+    m.cart->forward(m.ctx, shaped(m.eval->h, {R, m.o.hidden}), shaped(m.eval->cart_logits, {R, 1}));
+    copy_bytes(m.ctx, probabilities + first, Device::cpu(), m.eval->cart_logits.view().data, m.ctx.device(),
+               static_cast<std::size_t>(R) * sizeof(float));
+  });
+  // run_chunks synchronised: the logits are on the host.
+  for (std::size_t q = 0; q < prefixes.size(); ++q) probabilities[q] = 1.0f / (1.0f + std::exp(-probabilities[q]));
 }
 
 namespace {
 
 nlohmann::json options_json(const Cnn3dOptions& o) {
   return {{"model", "cnn3d"}, {"clicks", o.clicks}, {"id_token", o.id_token}, {"last_click", o.last_click}, {"content_output", o.content_output},
-          {"masked_pooling", o.masked_pooling}, {"one_hot_chars", o.one_hot_chars}, {"id_chars", o.id_chars}, {"category_chars", o.category_chars},
+          {"masked_pooling", o.masked_pooling}, {"one_hot_chars", o.one_hot_chars}, {"cart_weight", o.cart_weight}, {"cart_head", o.cart_head}, {"id_chars", o.id_chars}, {"category_chars", o.category_chars},
           {"text_chars", o.text_chars}, {"char_embedding", o.char_embedding}, {"filters", o.filters},
           {"hidden", o.hidden}, {"batch", o.batch}, {"epochs", o.epochs}, {"optimizer", to_string(o.optimizer)},
           {"learning_rate", o.learning_rate}, {"dropout", o.dropout}, {"loss", to_string(o.output.loss)},
@@ -558,6 +616,8 @@ Cnn3dOptions options_from(const nlohmann::json& j) {
   o.content_output = j.value("content_output", false);
   o.masked_pooling = j.value("masked_pooling", true);
   o.one_hot_chars = j.value("one_hot_chars", false);
+  o.cart_weight = j.value("cart_weight", 0.0f);
+  o.cart_head = j.value("cart_head", false);
   o.id_chars = j.at("id_chars").get<std::int64_t>();
   o.category_chars = j.at("category_chars").get<std::int64_t>();
   o.text_chars = j.at("text_chars").get<std::int64_t>();

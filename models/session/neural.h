@@ -18,6 +18,7 @@ namespace reckon::session {
 struct EpochStats {
   int epoch = 0;
   double loss = 0;  // mean loss per training click
+  double cart_loss = -1;  // the add-to-cart head's mean log loss; -1: no head
   double seconds = 0, clicks_per_second = 0;
 };
 using EpochProgress = std::function<void(double fraction, double clicks_per_second)>;

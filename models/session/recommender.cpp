@@ -65,6 +65,7 @@ TrainingSessions TrainingSessions::build(const ClickLog& train) {
   if (t.catalog.size() == 0) RECKON_THROW(StatusCode::kDataError, "the training log has no clicks");
   t.end_time = *std::max_element(train.times.begin(), train.times.end());
   const IndexedSessions indexed = index_sessions(train, t.catalog);
+  const bool conversions = std::any_of(train.kinds.begin(), train.kinds.end(), is_conversion);
   std::vector<std::int64_t> order(static_cast<std::size_t>(train.sessions()));
   std::iota(order.begin(), order.end(), 0);
   std::stable_sort(order.begin(), order.end(),
@@ -72,9 +73,36 @@ TrainingSessions TrainingSessions::build(const ClickLog& train) {
   for (const std::int64_t s : order) {
     const auto first = indexed.items.begin() + indexed.offsets[static_cast<std::size_t>(s)];
     t.items.insert(t.items.end(), first, first + train.length(s));
+    if (conversions) {
+      const auto kinds = train.kinds.begin() + train.begin(s);
+      t.kinds.insert(t.kinds.end(), kinds, kinds + train.length(s));
+    }
     t.offsets.push_back(static_cast<std::int64_t>(t.items.size()));
   }
   return t;
+}
+
+bool TrainingSessions::converts_from(std::int64_t s, std::int64_t position) const {
+  if (kinds.empty()) return false;
+  const auto end = offsets[static_cast<std::size_t>(s) + 1];
+  for (auto i = offsets[static_cast<std::size_t>(s)] + position; i < end; ++i) {
+    if (is_conversion(kinds[static_cast<std::size_t>(i)])) return true;
+  }
+  return false;
+}
+
+std::vector<std::int64_t> last_conversions(const ClickLog& log) {
+  std::vector<std::int64_t> last(static_cast<std::size_t>(log.sessions()), -1);
+  if (log.kinds.size() != log.items.size()) return last;
+  for (std::int64_t s = 0; s < log.sessions(); ++s) {
+    for (std::int64_t i = log.end(s) - 1; i >= log.begin(s); --i) {
+      if (is_conversion(log.kinds[static_cast<std::size_t>(i)])) {
+        last[static_cast<std::size_t>(s)] = i - log.begin(s);
+        break;
+      }
+    }
+  }
+  return last;
 }
 
 void SessionRecommender::score_batch(std::span<const std::span<const std::int32_t>> prefixes, float* scores,

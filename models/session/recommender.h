@@ -36,7 +36,12 @@ struct TrainingSessions {
   double end_time = 0;  // the last training click (unix seconds): test sessions must begin after it
   std::vector<std::int64_t> offsets{0};
   std::vector<std::int32_t> items;
+  std::vector<EventKind> kinds;  // per click, where the log has cart or buy events; else empty (every one a click)
   std::int64_t size() const { return static_cast<std::int64_t>(offsets.size()) - 1; }
+  bool has_conversions() const { return !kinds.empty(); }
+  // The add-to-cart label of the query made of session s's clicks before `position`: whether the session has a cart
+  // or buy event at `position` or later.
+  bool converts_from(std::int64_t s, std::int64_t position) const;
   std::span<const std::int32_t> session(std::int64_t s) const {
     return {items.data() + offsets[static_cast<std::size_t>(s)],
             static_cast<std::size_t>(offsets[static_cast<std::size_t>(s) + 1] - offsets[static_cast<std::size_t>(s)])};
@@ -51,6 +56,12 @@ struct IndexedSessions {
   std::int64_t size() const { return static_cast<std::int64_t>(offsets.size()) - 1; }
 };
 IndexedSessions index_sessions(const ClickLog& log, const Catalog& catalog);
+
+// A cart or buy event: what the add-to-cart task predicts.
+inline bool is_conversion(EventKind kind) { return kind != EventKind::kClick; }
+// Per session of `log`, the position of its last cart or buy event (-1: none), so that the query of the clicks
+// before position t converts when t <= last[s].
+std::vector<std::int64_t> last_conversions(const ClickLog& log);
 
 enum class ModelKind : std::uint8_t { kPop, kSPop, kItemKnn, kSknn, kVsknn };
 ModelKind parse_model_kind(const std::string& name);  // pop | spop | iknn | sknn | vsknn

@@ -65,11 +65,12 @@ struct Shop {
   std::vector<std::vector<double>> group_items;  // per group: running sums over its items' weights;
   std::vector<std::vector<double>> group_sold;   // the same with the new items at 0 (for training sessions)
   std::vector<double> groups;                    // running sums over groups
+  std::vector<double> cart;                      // per group: the probability that a click is a cart event
   std::int32_t item(std::int32_t group, std::int32_t rank) const { return group * o.items_per_group + rank; }
 };
 
-Shop make_shop(const ContentSessionsOptions& o, PhiloxStream& rng, ContentSessions& out) {
-  Shop shop{o, {}, {}, {}};
+Shop make_shop(const ContentSessionsOptions& o, PhiloxStream& rng, PhiloxStream& cart_rng, ContentSessions& out) {
+  Shop shop{o, {}, {}, {}, {}};
   const std::int32_t group_count = o.categories * o.brands;
   const std::int64_t n = static_cast<std::int64_t>(group_count) * o.items_per_group;
   std::vector<std::int64_t> ids(static_cast<std::size_t>(n));
@@ -92,6 +93,8 @@ Shop make_shop(const ContentSessionsOptions& o, PhiloxStream& rng, ContentSessio
                            std::to_string(100 + uniform_below(rng.next_u32(), 900)));
     }
     shop.group_items.push_back(running_sum(w));
+    const double u = static_cast<double>(cart_rng.next_uniform());
+    shop.cart.push_back(std::min(1.0, 3 * o.cart_rate * u * u));
     shop.group_sold.push_back(running_sum(sold));
   }
   return shop;
@@ -122,15 +125,19 @@ std::int32_t next_item(const Shop& shop, PhiloxStream& rng, std::int32_t last, b
   }
 }
 
-void add_sessions(const Shop& shop, PhiloxStream& rng, const ContentSessions& out, std::int64_t count, bool training,
-                  std::int64_t& session_id, ClickLog& log) {
+void add_sessions(const Shop& shop, PhiloxStream& rng, PhiloxStream& cart_rng, const ContentSessions& out,
+                  std::int64_t count, bool training, std::int64_t& session_id, ClickLog& log) {
   ClickLogBuilder builder(log);
   for (std::int64_t s = 0; s < count; ++s, ++session_id) {
     const int length = 2 + static_cast<int>(uniform_below(rng.next_u32(), static_cast<std::uint32_t>(2 * shop.o.mean_length - 3)));
     std::int32_t last = -1;
+    bool converts = false;
     for (int c = 0; c < length; ++c) {
       last = next_item(shop, rng, last, training);
-      builder.add(builder.item(out.item_names[static_cast<std::size_t>(last)]), 1.6e9 + 600.0 * static_cast<double>(session_id) + 30.0 * c);
+      if (c == 0) converts = static_cast<double>(cart_rng.next_uniform()) < shop.cart[static_cast<std::size_t>(last / shop.o.items_per_group)];
+      builder.add(builder.item(out.item_names[static_cast<std::size_t>(last)]),
+                  1.6e9 + 600.0 * static_cast<double>(session_id) + 30.0 * c,
+                  converts && c == length - 1 ? EventKind::kCart : EventKind::kClick);
     }
     builder.end_session(std::to_string(session_id + 1));
   }
@@ -159,15 +166,16 @@ ContentSessions make_content_sessions(const ContentSessionsOptions& o) {
   RECKON_CHECK_ARG(o.mean_length >= 2 && o.train_sessions >= 1 && o.test_sessions >= 1 && o.validation_sessions >= 0,
                    "mean length must be at least 2 and the training and test splits must have sessions");
   RECKON_CHECK_ARG(o.same_group >= 0 && o.same_category >= 0 && o.same_group + o.same_category <= 1 &&
-                       o.new_items >= 0 && o.new_items < 1,
-                   "same_group + same_category must be in [0, 1] and new_items in [0, 1)");
-  PhiloxStream rng(o.seed, 0x5409);
+                       o.new_items >= 0 && o.new_items < 1 && o.cart_rate >= 0 && o.cart_rate <= 1,
+                   "same_group + same_category must be in [0, 1], new_items in [0, 1) and cart_rate in [0, 1]");
+  PhiloxStream rng(o.seed, 0x5409), cart_rng(o.seed, 0xca27);
   ContentSessions out;
-  const Shop shop = make_shop(o, rng, out);
+  const Shop shop = make_shop(o, rng, cart_rng, out);
+  out.group_cart = shop.cart;
   std::int64_t session_id = 0;
-  add_sessions(shop, rng, out, o.train_sessions, true, session_id, out.train);
-  add_sessions(shop, rng, out, o.validation_sessions, true, session_id, out.validation);
-  add_sessions(shop, rng, out, o.test_sessions, false, session_id, out.test);
+  add_sessions(shop, rng, cart_rng, out, o.train_sessions, true, session_id, out.train);
+  add_sessions(shop, rng, cart_rng, out, o.validation_sessions, true, session_id, out.validation);
+  add_sessions(shop, rng, cart_rng, out, o.test_sessions, false, session_id, out.test);
   for (ClickLog* log : {&out.train, &out.validation, &out.test}) attach_catalog(out, *log);
   return out;
 }

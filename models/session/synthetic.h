@@ -10,6 +10,10 @@
 // A session starts at an item drawn by popularity; each next click is, with probability same_group, an item of the
 // last click's group, else with probability same_category one of another group of its category, else any item by
 // popularity (never the last click itself). Lengths are uniform in [2, 2 · mean_length - 2].
+// Add-to-cart: each brand (group) has a propensity 3 · cart_rate · u² (u uniform, so the mean is cart_rate, capped at
+// 1); a session converts with the propensity of its first click's brand (the shopper came for it), and then its last
+// click is a cart event. The carts are drawn from a stream of their own, so the clicks are the same whatever
+// cart_rate is (0: no cart events).
 #pragma once
 
 #include <cstdint>
@@ -27,6 +31,7 @@ struct ContentSessionsOptions {
   double same_group = 0.6, same_category = 0.25;
   double group_zipf = 0.5, item_zipf = 1.5;
   double new_items = 0.1;
+  double cart_rate = 0.25;
   std::uint64_t seed = 1;
 };
 
@@ -37,6 +42,7 @@ struct ContentSessions {
   std::vector<std::string> item_categories, item_texts;
   std::vector<std::int32_t> item_group;  // per item: category · brands + brand
   std::vector<bool> item_new;            // per item: never in a training session
+  std::vector<double> group_cart;        // per group: the probability that a session starting there converts
 };
 
 ContentSessions make_content_sessions(const ContentSessionsOptions& options);

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include "reckon/models/session/cnn3d.h"
+#include "reckon/models/session/conversion.h"
 #include "reckon/models/session/evaluate.h"
 #include "reckon/models/session/gru4rec.h"
 #include "reckon/models/session/synthetic.h"
@@ -261,6 +262,78 @@ TEST(Cnn3d, OneHotCharactersStayOneHotAndAblationsRestore) {
   EXPECT_EQ(a, b);
 }
 
+// Chain sessions as above; items i0-i9 are in category "hot", the rest "cold", and a session that starts at a hot
+// item ends with a cart event: its queries convert, the others do not.
+ClickLog cart_sessions(int count, int seed, double start) {
+  ClickLog log;
+  ClickLogBuilder builder(log);
+  for (int s = 0; s < count; ++s) {
+    const int first = (s * 7 + seed) % 30;
+    for (int p = 0; p < 4; ++p) {
+      const EventKind kind = p == 3 && first < 10 ? EventKind::kCart : EventKind::kClick;
+      builder.add(builder.item(name_of('i', (first + p) % 30)), start + 1000.0 * s + p, kind);
+    }
+    builder.end_session(std::to_string(s));
+  }
+  log.item_categories.resize(log.item_names.size());
+  for (std::size_t i = 0; i < log.item_names.size(); ++i) {
+    log.item_categories[i] = std::stoi(log.item_names[i].substr(1)) < 10 ? "hot" : "cold";
+  }
+  return log;
+}
+
+std::vector<float> cart_probabilities(const Cnn3dRecommender& model, const ClickLog& test) {
+  std::vector<float> out;
+  const ConversionResult r = evaluate_conversion(
+      [&](std::span<const std::span<const std::int32_t>> prefixes, float* p) {
+        model.cart_probabilities(prefixes, p);
+        out.insert(out.end(), p, p + prefixes.size());
+      },
+      model.training().catalog, test);
+  EXPECT_GT(r.auc, 0.9) << "log loss " << r.log_loss;
+  return out;
+}
+
+TEST(Cnn3d, CartHeadLearnsWhichSessionsConvertAndCheckpointsKeepIt) {
+  Context ctx(Device::cpu());
+  const ClickLog train = cart_sessions(600, 0, 0), test = cart_sessions(60, 3, 1e7);
+  const TrainingSessions t = TrainingSessions::build(train);
+  Cnn3dRecommender model(ctx, small(), t, catalog_content(train, t.catalog));
+  ASSERT_TRUE(model.has_cart_head());
+  double first = 0, last = 0;
+  for (int e = 1; e <= small().epochs; ++e) (e == 1 ? first : last) = model.train_epoch(e).cart_loss;
+  EXPECT_LT(last, first);
+  const std::vector<float> p = cart_probabilities(model, test);
+  const std::string dir = testing::temp_dir("cnn3d_cart");
+  model.save(dir + "/m.ckpt");
+  const auto loaded = Cnn3dRecommender::load(ctx, dir + "/m.ckpt");
+  ASSERT_TRUE(loaded->has_cart_head());
+  EXPECT_EQ(cart_probabilities(*loaded, test), p);
+  // One prefix alone scores as in its batch.
+  const std::vector<std::int32_t> prefix{t.catalog.lookup("i4"), t.catalog.lookup("i5")};
+  const std::span<const std::int32_t> one(prefix);
+  float alone = 0;
+  model.cart_probabilities({&one, 1}, &alone);
+  EXPECT_GT(alone, 0.5f);
+}
+
+TEST(Cnn3d, NoCartHeadWithoutCartsOrWithWeightZero) {
+  Context ctx(Device::cpu());
+  const ClickLog clicks = chain_sessions(20, 0, 0), carts = cart_sessions(20, 0, 0);
+  const TrainingSessions t = TrainingSessions::build(clicks), tc = TrainingSessions::build(carts);
+  const Cnn3dRecommender without(ctx, small(), t, catalog_content(clicks, t.catalog));
+  EXPECT_FALSE(without.has_cart_head());
+  const std::vector<std::int32_t> prefix{0};
+  const std::span<const std::int32_t> one(prefix);
+  float p = 0;
+  EXPECT_THROW(without.cart_probabilities({&one, 1}, &p), Error);
+  Cnn3dOptions o = small();
+  o.cart_weight = 0;
+  EXPECT_FALSE(Cnn3dRecommender(ctx, o, tc, catalog_content(carts, tc.catalog)).has_cart_head());
+  o.cart_weight = -1;
+  EXPECT_THROW(Cnn3dRecommender(ctx, o, tc, catalog_content(carts, tc.catalog)), Error);
+}
+
 TEST(Cnn3d, BadSettingsAreRefused) {
   Context ctx(Device::cpu());
   const ClickLog train = chain_sessions(10, 0, 0);
@@ -303,6 +376,26 @@ TEST(Cnn3dCuda, TrainingStepsMatchTheCpu) {
   for (std::size_t i = 0; i < scores[0].size(); ++i) {
     EXPECT_NEAR(scores[1][i], scores[0][i], 1e-3f + 1e-3f * std::abs(scores[0][i])) << i;
   }
+}
+
+// The add-to-cart head's probabilities after the same steps on both devices.
+TEST(Cnn3dCuda, CartHeadMatchesTheCpu) {
+  RECKON_SKIP_WITHOUT_CUDA();
+  const ClickLog train = cart_sessions(60, 0, 0);
+  const TrainingSessions t = TrainingSessions::build(train);
+  const CatalogContent content = catalog_content(train, t.catalog);
+  std::vector<float> p;
+  for (const Device device : {Device::cpu(), Device::cuda(0)}) {
+    Context ctx(device);
+    Cnn3dRecommender model(ctx, small(), t, content);
+    model.train_epoch(1);
+    const std::vector<std::int32_t> a{t.catalog.lookup("i3"), t.catalog.lookup("i4")}, b{t.catalog.lookup("i20")};
+    const std::span<const std::int32_t> prefixes[] = {a, b};
+    p.resize(p.size() + 2);
+    model.cart_probabilities(prefixes, p.data() + p.size() - 2);
+  }
+  EXPECT_NEAR(p[2], p[0], 1e-4f);
+  EXPECT_NEAR(p[3], p[1], 1e-4f);
 }
 
 }  // namespace

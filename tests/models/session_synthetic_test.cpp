@@ -2,6 +2,7 @@
 // next clicks that follow the items' content as the options say, and files the readers take back.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <map>
 #include <set>
 
@@ -12,6 +13,8 @@
 
 namespace reckon::session {
 namespace {
+
+bool is_conversion_kind(EventKind k) { return k != EventKind::kClick; }
 
 std::map<std::string, std::size_t> catalogue_index(const ContentSessions& s) {
   std::map<std::string, std::size_t> index;
@@ -42,6 +45,42 @@ TEST(ContentSessions, NewItemsOnlyInTheTestPeriod) {
   for (const std::int32_t item : s.test.items) new_clicks += s.item_new[index.at(s.test.item_names[static_cast<std::size_t>(item)])];
   EXPECT_GT(new_clicks, 0);
   EXPECT_GE(s.test.start_time(0), s.train.end_time(s.train.sessions() - 1));
+}
+
+// Carts come from a stream of their own: the clicks do not change with cart_rate; with cart_rate 0 there are none,
+// and otherwise a session converts (a cart on its last click) at its first click's brand's rate: some brands far
+// above the mean, some far below.
+TEST(ContentSessions, CartsFollowTheFirstClicksBrandAndLeaveTheClicksAlone) {
+  ContentSessionsOptions o;
+  o.train_sessions = 4000;
+  o.test_sessions = 100;
+  o.cart_rate = 0;
+  const ContentSessions none = make_content_sessions(o);
+  o.cart_rate = 0.25;
+  const ContentSessions s = make_content_sessions(o);
+  EXPECT_EQ(none.train.items, s.train.items);
+  EXPECT_EQ(none.test.items, s.test.items);
+  EXPECT_TRUE(std::none_of(none.train.kinds.begin(), none.train.kinds.end(), is_conversion_kind));
+  const auto index = catalogue_index(s);
+  std::map<std::int32_t, std::pair<double, double>> by_group;  // sessions, converting ones
+  for (std::int64_t k = 0; k < s.train.sessions(); ++k) {
+    for (std::int64_t i = s.train.begin(k); i + 1 < s.train.end(k); ++i) EXPECT_FALSE(is_conversion_kind(s.train.kinds[static_cast<std::size_t>(i)]));
+    const std::size_t first = index.at(s.train.item_names[static_cast<std::size_t>(s.train.items[static_cast<std::size_t>(s.train.begin(k))])]);
+    auto& [sessions, converting] = by_group[s.item_group[first]];
+    sessions += 1;
+    converting += is_conversion_kind(s.train.kinds[static_cast<std::size_t>(s.train.end(k) - 1)]) ? 1 : 0;
+  }
+  double total = 0, total_converting = 0, highest = 0, lowest = 1;
+  for (const auto& [group, counts] : by_group) {
+    total += counts.first;
+    total_converting += counts.second;
+    if (counts.first < 40) continue;
+    highest = std::max(highest, counts.second / counts.first);
+    lowest = std::min(lowest, counts.second / counts.first);
+  }
+  EXPECT_NEAR(total_converting / total, 0.25, 0.1);
+  EXPECT_GT(highest, 0.45);
+  EXPECT_LT(lowest, 0.08);
 }
 
 // Consecutive clicks share the group with probability same_group plus the chance of a popularity draw landing in
