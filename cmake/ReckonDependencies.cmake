@@ -58,6 +58,13 @@ else()
   message(FATAL_ERROR "RECKON_CPU_GEMM must be AUTO, ONEDNN or BLAS, got '${RECKON_CPU_GEMM}'")
 endif()
 
+# The audio front end: FFTW (single precision) for the CPU's log-mel, libsndfile to decode WAV / FLAC / OGG,
+# libsamplerate to resample. Debian ships pkg-config files for all three.
+find_package(PkgConfig REQUIRED)
+pkg_check_modules(FFTW3F REQUIRED IMPORTED_TARGET fftw3f)
+pkg_check_modules(SNDFILE REQUIRED IMPORTED_TARGET sndfile)
+pkg_check_modules(SAMPLERATE REQUIRED IMPORTED_TARGET samplerate)
+
 if(RECKON_BUILD_TESTS)
   find_package(GTest REQUIRED)
   include(GoogleTest)

@@ -80,13 +80,13 @@ target_include_directories(reckon PRIVATE ${RECKON_CBLAS_INCLUDE_DIR})
 # may be fused behind their back, whatever -march the user passes.
 # -fno-math-errno: sqrtf stays one instruction (IEEE sqrt is correctly rounded either way) and loops using it vectorise.
 target_compile_options(reckon PRIVATE $<$<COMPILE_LANGUAGE:CXX>:-ffp-contract=off -fno-math-errno>)
-target_link_libraries(reckon PUBLIC Threads::Threads PRIVATE OpenMP::OpenMP_CXX BLAS::BLAS
-                                    $<BUILD_INTERFACE:reckon_warnings>)
+target_link_libraries(reckon PUBLIC Threads::Threads PRIVATE OpenMP::OpenMP_CXX BLAS::BLAS PkgConfig::FFTW3F
+                                    PkgConfig::SNDFILE PkgConfig::SAMPLERATE $<BUILD_INTERFACE:reckon_warnings>)
 if(RECKON_WITH_ONEDNN)
   target_link_libraries(reckon PRIVATE DNNL::dnnl)
 endif()
 if(RECKON_WITH_CUDA)
-  target_link_libraries(reckon PRIVATE ${RECKON_CUDART} CUDA::cublas)
+  target_link_libraries(reckon PRIVATE ${RECKON_CUDART} CUDA::cublas CUDA::cufft)
   if(RECKON_WITH_CUDNN)
     target_link_libraries(reckon PRIVATE CUDNN::cudnn)
   endif()

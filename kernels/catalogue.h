@@ -21,6 +21,7 @@ std::vector<OpDescription> random_ops();
 std::vector<OpDescription> skipgram_ops();
 std::vector<OpDescription> softmax_ops();
 std::vector<OpDescription> topk_ops();
+std::vector<OpDescription> logmel_ops();
 }  // namespace detail
 
 }  // namespace reckon

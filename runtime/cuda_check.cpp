@@ -25,6 +25,23 @@ void throw_cublas_error(cublasStatus_t status, const char* expr, const char* fil
               concat(expr, " failed: ", cublasGetStatusName(status), ": ", cublasGetStatusString(status)), file, line);
 }
 
+void throw_cufft_error(cufftResult status, const char* expr, const char* file, int line) {
+  const char* name = "an unknown cuFFT status";
+  switch (status) {
+    case CUFFT_INVALID_PLAN: name = "CUFFT_INVALID_PLAN"; break;
+    case CUFFT_ALLOC_FAILED: name = "CUFFT_ALLOC_FAILED"; break;
+    case CUFFT_INVALID_VALUE: name = "CUFFT_INVALID_VALUE"; break;
+    case CUFFT_INTERNAL_ERROR: name = "CUFFT_INTERNAL_ERROR"; break;
+    case CUFFT_EXEC_FAILED: name = "CUFFT_EXEC_FAILED"; break;
+    case CUFFT_SETUP_FAILED: name = "CUFFT_SETUP_FAILED"; break;
+    case CUFFT_INVALID_SIZE: name = "CUFFT_INVALID_SIZE"; break;
+    case CUFFT_NOT_SUPPORTED: name = "CUFFT_NOT_SUPPORTED"; break;
+    default: break;
+  }
+  throw Error(status == CUFFT_ALLOC_FAILED ? StatusCode::kOutOfMemory : StatusCode::kCudaError,
+              concat(expr, " failed: ", name, " (", static_cast<int>(status), ")"), file, line);
+}
+
 #if RECKON_WITH_CUDNN
 void throw_cudnn_error(cudnnStatus_t status, const char* expr, const char* file, int line) {
   throw Error(StatusCode::kCudnnError, concat(expr, " failed: ", cudnnGetErrorString(status)), file, line);

@@ -29,7 +29,7 @@ cp "$build"/bin/reckon "$bundle/bin/"
 
 # Shared libraries the binaries load that the GPU machine's image may lack. The C library, the C++ runtime (the
 # GPU image's is newer) and the CUDA driver and libraries stay behind.
-skip='^(linux-vdso|ld-linux|libc\.so|libm\.so|libdl\.so|libpthread\.so|librt\.so|libstdc\+\+\.so|libgcc_s\.so|libcuda\.so|libcublas|libcublasLt|libcudnn|libcurand|libblas|libopenblas|libgfortran|libquadmath)'
+skip='^(linux-vdso|ld-linux|libc\.so|libm\.so|libdl\.so|libpthread\.so|librt\.so|libstdc\+\+\.so|libgcc_s\.so|libcuda\.so|libcublas|libcublasLt|libcudnn|libcurand|libcufft|libblas|libopenblas|libgfortran|libquadmath)'
 for f in "$bundle"/tests/* "$bundle"/bench/* "$bundle"/bin/*; do
   ldd "$f" | awk '/=> \//{print $1" "$3}'
 done | sort -u | while read -r name path; do

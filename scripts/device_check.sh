@@ -49,7 +49,7 @@ find_lib() {  # first folder holding $1
   return 1
 }
 extra=""
-for lib in 'libcublas.so.13*' 'libcublasLt.so.13*' 'libcurand.so.10*' 'libcudnn.so.9*'; do
+for lib in 'libcublas.so.13*' 'libcublasLt.so.13*' 'libcurand.so.10*' 'libcufft.so.12*' 'libcudnn.so.9*'; do
   if d=$(find_lib "$lib"); then
     say "found $lib in $d"
     case ":$extra:" in *":$d:"*) ;; *) extra="$extra:$d" ;; esac

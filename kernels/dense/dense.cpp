@@ -500,6 +500,61 @@ const auto kBce = cuda_then_cpu<BceProblem>("sigmoid_bce_with_logits", "cuda_gri
 
 }  // namespace
 
+namespace {
+
+struct SquaredErrorProblem {
+  const float* p;
+  const float* t;
+  std::int64_t n;
+  float* loss_sum;
+  float* diff;
+  float scale;
+};
+
+void squared_error_cuda_run(Context& ctx, const SquaredErrorProblem& q) {
+#if RECKON_WITH_CUDA
+  detail::squared_error_cuda(ctx, q.p, q.t, q.n, q.loss_sum, q.diff, q.scale);
+#else
+  (void)ctx, (void)q;
+#endif
+}
+
+void squared_error_cpu(Context& ctx, const SquaredErrorProblem& q) {
+  std::vector<float> losses(static_cast<std::size_t>(q.n));
+#pragma omp parallel for num_threads(ctx.cpu_threads()) schedule(static)
+  for (std::int64_t i = 0; i < q.n; ++i) {
+    const float e = sub_rn(q.p[i], q.t[i]);
+    losses[static_cast<std::size_t>(i)] = mul_rn(e, e);
+    if (q.diff != nullptr) q.diff[i] = mul_rn(mul_rn(2.0f, e), q.scale);
+  }
+  column_sum_cpu(ctx, losses.data(), q.n, 1, q.loss_sum);
+}
+
+const auto kSquaredError = cuda_then_cpu<SquaredErrorProblem>(
+    "squared_error", "cuda_grid_stride", "a CUDA context (losses summed as column_sum does)", squared_error_cuda_run,
+    squared_error_cpu);
+
+}  // namespace
+
+void squared_error(Context& ctx, const TensorView& predictions, const TensorView& targets, const TensorView& loss_sum,
+                   const TensorView& diff, float scale) {
+  RECKON_CHECK_ARG(predictions.is_contiguous() && predictions.dtype == DType::kF32,
+                   "predictions must be contiguous f32, got ", predictions.shape_str());
+  const std::int64_t n = predictions.numel();
+  RECKON_CHECK_ARG(targets.is_contiguous() && targets.dtype == DType::kF32 && targets.numel() == n,
+                   "targets must be contiguous f32 with ", n, " values, got ", targets.shape_str());
+  check_vector(ctx, loss_sum, "loss_sum", 1);
+  if (diff.data != nullptr) {
+    RECKON_CHECK_ARG(diff.is_contiguous() && diff.dtype == DType::kF32 && diff.numel() == n,
+                     "diff must be contiguous f32 with ", n, " values, got ", diff.shape_str());
+  }
+  for (const TensorView* t : {&predictions, &targets}) check_device(*t, "squared_error tensor", ctx.device());
+  if (diff.data != nullptr) check_device(diff, "squared_error diff", ctx.device());
+  dispatch(ctx, kSquaredError,
+           SquaredErrorProblem{static_cast<const float*>(predictions.data), static_cast<const float*>(targets.data), n,
+                               static_cast<float*>(loss_sum.data), static_cast<float*>(diff.data), scale});
+}
+
 void sigmoid_bce_with_logits(Context& ctx, const TensorView& logits, const TensorView& labels,
                              const TensorView& loss_sum, const TensorView& diff_logits, float scale,
                              const TensorView& probabilities) {
@@ -520,6 +575,6 @@ void sigmoid_bce_with_logits(Context& ctx, const TensorView& logits, const Tenso
 
 namespace reckon::detail {
 std::vector<OpDescription> dense_ops() {
-  return {describe(kGemm), describe(kElementwise), describe(kColumnSum), describe(kBce)};
+  return {describe(kGemm), describe(kElementwise), describe(kColumnSum), describe(kBce), describe(kSquaredError)};
 }
 }  // namespace reckon::detail

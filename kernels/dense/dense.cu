@@ -81,6 +81,16 @@ __global__ void bce_kernel(const float* logits, const float* labels, std::int64_
   }
 }
 
+__global__ void squared_error_kernel(const float* predictions, const float* targets, std::int64_t n, float* losses,
+                                     float* diff, float scale) {
+  for (std::int64_t i = blockIdx.x * static_cast<std::int64_t>(blockDim.x) + threadIdx.x; i < n;
+       i += static_cast<std::int64_t>(gridDim.x) * blockDim.x) {
+    const float e = sub_rn(predictions[i], targets[i]);
+    losses[i] = mul_rn(e, e);
+    if (diff != nullptr) diff[i] = mul_rn(mul_rn(2.0f, e), scale);
+  }
+}
+
 }  // namespace
 
 void gemm_cuda(Context& ctx, bool transpose_a, bool transpose_b, std::int64_t m, std::int64_t n, std::int64_t k,
@@ -129,6 +139,18 @@ void bce_cuda(Context& ctx, const float* logits, const float* labels, std::int64
   if (n > 0) {
     RECKON_LAUNCH(bce_kernel, grid_for(ctx, n), kThreads, 0, cuda_stream(ctx), logits, labels, n, losses, diff_logits,
                   scale, probabilities);
+  }
+  column_sum_with_scratch(ctx, losses, n, 1, loss_sum, losses + n);
+}
+
+void squared_error_cuda(Context& ctx, const float* predictions, const float* targets, std::int64_t n, float* loss_sum,
+                        float* diff, float scale) {
+  DeviceGuard guard(ctx.device().index);
+  const std::int64_t chunks = column_sum_grid(n, 1, kThreads).chunks;
+  auto* losses = static_cast<float*>(ctx.workspace(static_cast<std::size_t>(n + chunks) * sizeof(float)));
+  if (n > 0) {
+    RECKON_LAUNCH(squared_error_kernel, grid_for(ctx, n), kThreads, 0, cuda_stream(ctx), predictions, targets, n,
+                  losses, diff, scale);
   }
   column_sum_with_scratch(ctx, losses, n, 1, loss_sum, losses + n);
 }

@@ -68,6 +68,11 @@ void sigmoid_bce_with_logits(Context& ctx, const TensorView& logits, const Tenso
                              const TensorView& loss_sum, const TensorView& diff_logits, float scale,
                              const TensorView& probabilities = {});
 
+// Squared error, for regression heads: loss_i = (p_i − t_i)², ∂loss_i/∂p_i = 2·(p_i − t_i). loss_sum: f32 [1],
+// Σ_i loss_i (chunked order as column_sum); diff (optional) = 2·(p − t)·scale. predictions and targets: f32 [n].
+void squared_error(Context& ctx, const TensorView& predictions, const TensorView& targets, const TensorView& loss_sum,
+                   const TensorView& diff, float scale);
+
 // The dense optimizers (adam_update, sgd_update, adagrad_update, optimizer_update) are in kernels/optim.
 
 }  // namespace reckon

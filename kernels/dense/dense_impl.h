@@ -24,5 +24,7 @@ void elementwise_cuda(Context& ctx, ElementwiseOp op, float* data, const float* 
 void column_sum_cuda(Context& ctx, const float* src, std::int64_t rows, std::int64_t cols, float* out);
 void bce_cuda(Context& ctx, const float* logits, const float* labels, std::int64_t n, float* loss_sum,
               float* diff_logits, float scale, float* probabilities);
+void squared_error_cuda(Context& ctx, const float* predictions, const float* targets, std::int64_t n, float* loss_sum,
+                        float* diff, float scale);
 }  // namespace detail
 }  // namespace reckon

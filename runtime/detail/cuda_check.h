@@ -1,4 +1,4 @@
-// Internal (not installed): checking CUDA, cuBLAS and cuDNN statuses. One macro for all three:
+// Internal (not installed): checking CUDA, cuBLAS, cuFFT and cuDNN statuses. One macro for all three:
 //   RECKON_CUDA_CHECK(cudaMemsetAsync(...));
 //   RECKON_CUDA_CHECK(cublasSgemm(...));
 // A failure throws reckon::Error with the library's status name and text, the expression, file and line.
@@ -10,6 +10,7 @@
 #if RECKON_WITH_CUDA
 #include <cublas_v2.h>
 #include <cuda_runtime_api.h>
+#include <cufft.h>
 #if RECKON_WITH_CUDNN
 #include <cudnn.h>
 #endif
@@ -24,6 +25,10 @@ inline void check_status(cudaError_t status, const char* expr, const char* file,
 }
 inline void check_status(cublasStatus_t status, const char* expr, const char* file, int line) {
   if (status != CUBLAS_STATUS_SUCCESS) throw_cublas_error(status, expr, file, line);
+}
+[[noreturn]] void throw_cufft_error(cufftResult status, const char* expr, const char* file, int line);
+inline void check_status(cufftResult status, const char* expr, const char* file, int line) {
+  if (status != CUFFT_SUCCESS) throw_cufft_error(status, expr, file, line);
 }
 #if RECKON_WITH_CUDNN
 [[noreturn]] void throw_cudnn_error(cudnnStatus_t status, const char* expr, const char* file, int line);

@@ -177,6 +177,31 @@ TEST(DenseCpu, BceIsStableAndMatchesReference) {
   EXPECT_TRUE(testing::all_close(got.prob, prob, {1e-5, 1e-7}));
 }
 
+BceResult run_squared_error(Device device, const std::vector<float>& p, const std::vector<float>& t, float scale) {
+  Context ctx(device);
+  Uploads u{ctx, {}};
+  const auto n = static_cast<std::int64_t>(p.size());
+  GuardedBuffer<float> loss(ctx, 1), diff(ctx, p.size());
+  squared_error(ctx, u.put(p, {n}), u.put(t, {n}), loss.view({1}), diff.view({n}), scale);
+  return {loss.download()[0], diff.download(), {}};
+}
+
+TEST(DenseCpu, SquaredErrorMatchesReferenceAndRefusesShapes) {
+  const std::vector<float> p = testing::random_floats(1001, -3, 3, 62), t = testing::random_floats(1001, -3, 3, 63);
+  const BceResult got = run_squared_error(Device::cpu(), p, t, 0.5f);
+  double loss = 0;
+  std::vector<double> diff(p.size());
+  for (std::size_t i = 0; i < p.size(); ++i) {
+    loss += std::pow(static_cast<double>(p[i]) - t[i], 2);
+    diff[i] = (static_cast<double>(p[i]) - t[i]);  // 2 · e · 0.5
+  }
+  EXPECT_NEAR(got.loss, loss, 1e-5 * loss);
+  EXPECT_TRUE(testing::all_close(got.diff, diff, {1e-6, 1e-7}));
+  Context ctx(Device::cpu());
+  GuardedBuffer<float> a(ctx, 4), b(ctx, 3), l(ctx, 1);
+  EXPECT_THROW(squared_error(ctx, a.view({4}), b.view({3}), l.view({1}), {}, 1.0f), Error);
+}
+
 struct AdamRun {
   std::vector<float> p, m, v;
 };
@@ -393,6 +418,10 @@ TEST(DenseCuda, MatchesCpu) {
   // expf/log1pf differ by a few ulps between glibc and CUDA.
   EXPECT_NEAR(bg.loss, bc.loss, 1e-5 * bc.loss);
   EXPECT_TRUE(testing::all_close(bg.diff, bc.diff, {1e-5, 1e-7}));
+  const std::vector<float> sp = testing::random_floats(70001, -3, 3, 92), st = testing::random_floats(70001, -3, 3, 93);
+  const BceResult ec = run_squared_error(Device::cpu(), sp, st, 0.25f), eg = run_squared_error(Device::cuda(0), sp, st, 0.25f);
+  EXPECT_TRUE(testing::bitwise_equal(eg.diff.data(), ec.diff.data(), ec.diff.size() * 4));  // the same rounded steps
+  EXPECT_NEAR(eg.loss, ec.loss, 1e-5 * ec.loss);  // summation order
 }
 
 // Sizes past the grid's y limit in the column sum's chunks (16,777,217 rows), and the empty BCE.
