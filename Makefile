@@ -33,6 +33,8 @@ demo: build
 	@$(BUILD_DIR)/bin/reckon item2vec demo --out $(BUILD_DIR)/item2vec_demo
 	@echo
 	@$(BUILD_DIR)/bin/reckon session demo --out $(BUILD_DIR)/session_demo
+	@echo
+	@$(BUILD_DIR)/bin/reckon content demo
 
 bench: build
 	@for b in $(BUILD_DIR)/bench/*_bench; do echo "== $$b"; $$b --benchmark_min_time=0.2; done

@@ -302,4 +302,26 @@ fails("give --model-file, or --model with --train" session eval --test prepared/
 fails("--train-fraction must be a fraction" session prepare --input sessions.tsv --out p2 --train-fraction 2/1)
 fails("sessions.tsv:2: expected 5 columns, got 1" session prepare --input sessions.tsv --format diginetica
       --bad-rows fail --out p3)
+# The shop's carts give the 3D CNN its add-to-cart head: eval reports it beside the last click's rate.
+run(shop_cart session eval --model cnn3d --train shop/train.tsv --items shop/items.tsv --test shop/test.tsv --epochs 1
+    --hidden 16 --filters 8 --samples 64 --device cpu --json)
+expect("${shop_cart}" results 0 add_to_cart auc GREATER 0)
+expect("${shop_cart}" add_to_cart_baseline positives GREATER 0)
+run(shop_cart_rec session recommend --model-file shop.ckpt --session 3,4 --k 5 --json)
+expect("${shop_cart_rec}" cart_probability GREATER 0)
+
+# content: synthetic songs as files, a broken file among them, train -> eval -> predict.
+run(songs content synth --out songs --genres 3 --songs 5 --seconds 3 --json)
+file(WRITE "${WORK}/songs/broken.wav" "RIFF not really")
+file(APPEND "${WORK}/songs/clips.tsv" "broken.wav\tballad\ttrain\n")
+run(content_trained content train --data songs/clips.tsv --save songs.ckpt --epochs 2 --filters 4 --hidden 16
+    --device cpu --json)
+expect("${content_trained}" train skipped_files EQUAL 1)
+run(content_eval content eval --model songs.ckpt --data songs/clips.tsv --device cpu --json)
+expect("${content_eval}" clips EQUAL 3)
+run(content_predict content predict --model songs.ckpt --input songs --out songs.tsv --device cpu --json)
+expect("${content_predict}" files skipped_files EQUAL 1)
+fails("broken.wav" content train --data songs/clips.tsv --save x.ckpt --bad-files fail --epochs 1)
+file(WRITE "${WORK}/bad_clips.tsv" "only-one-field\n")
+fails("bad_clips.tsv:1: expected path" content train --data bad_clips.tsv --save x.ckpt)
 message(STATUS "reckon CLI: every command printed one JSON object")
