@@ -15,6 +15,7 @@
 #include "commands.h"
 #include "reckon/models/content/audio.h"
 #include "reckon/models/content/audio_cnn.h"
+#include "reckon/models/content/cold_start.h"
 #include "reckon/models/content/synthetic.h"
 #include "reckon/runtime/error.h"
 #include "reckon/runtime/file_io.h"
@@ -121,7 +122,10 @@ nlohmann::json epochs_json(const AudioFitResult& r) {
   for (std::size_t i = 0; i < r.epochs.size(); ++i) {
     nlohmann::json e = {{"epoch", r.epochs[i].epoch}, {"class_loss", r.epochs[i].class_loss},
                         {"seconds", r.epochs[i].seconds}, {"clips_per_second", r.epochs[i].clips_per_second}};
-    if (i < r.validation_accuracy.size()) e["validation_accuracy"] = r.validation_accuracy[i];
+    if (i < r.validation_accuracy.size()) {
+      e["validation_accuracy"] = r.validation_accuracy[i];
+      e["validation_loss"] = r.validation_loss[i];
+    }
     epochs.push_back(e);
   }
   return epochs;
@@ -337,7 +341,7 @@ nlohmann::json run_demo(const ContentArgs& a) {
 
 void print_demo(const nlohmann::json& j) {
   fmt::print("\ncontent demo: synthetic songs of {} genres ({} training clips, {} test clips of {} s), the CNN kept "
-             "from epoch {} (validation accuracy); {:.1f} s in all on {}\n",
+             "from epoch {} (validation log loss); {:.1f} s in all on {}\n",
              j["classes"].size(), j["train_clips"].get<std::size_t>(), j["clips"].get<std::size_t>(), 4,
              j["best_epoch"].get<int>(), j["seconds"].get<double>(), j["device"].get<std::string>());
   print_evaluation(j);
@@ -345,9 +349,45 @@ void print_demo(const nlohmann::json& j) {
              j["centroid_accuracy"].get<double>(), 1.0 / static_cast<double>(j["classes"].size()));
 }
 
+struct ColdStartArgs {
+  ContentArgs content;
+  ColdStartOptions cold;
+};
+
+nlohmann::json run_cold_start_command(const ColdStartArgs& a) {
+  Context ctx = make_context(a.content.common);
+  ColdStartOptions o = a.cold;
+  o.seed = o.songs.seed = a.content.common.seed;
+  AudioCnnOptions cnn = a.content.cnn;
+  cnn.seed = a.content.common.seed;
+  const auto start = std::chrono::steady_clock::now();
+  const ColdStartResult r = run_cold_start(ctx, o, cnn, [&](const std::string& stage) {
+    if (!a.content.common.json) print_status_line(stage);
+  });
+  nlohmann::json rows = nlohmann::json::array();
+  for (const ColdStartRow& row : r.rows) rows.push_back({{"method", row.method}, {"hr", row.hit_rate}, {"mrr", row.mrr}});
+  return {{"k", o.k}, {"warm_songs", r.warm_songs}, {"cold_songs", r.cold_songs}, {"test_plays", r.test_pairs},
+          {"users", o.users}, {"cold_genre_accuracy", r.cold_genre_accuracy}, {"rows", rows},
+          {"cnn_epochs", r.epochs.size()}, {"seconds", std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count()},
+          {"device", ctx.device().str()}};
+}
+
+void print_cold_start(const nlohmann::json& j) {
+  const int k = j["k"].get<int>();
+  fmt::print("\ncold start: {} users, {} warm songs (item2vec vectors from their plays), {} cold songs never played in "
+             "training; each test play of a cold song ranks every cold song for its user. The CNN names the cold songs' "
+             "genres with accuracy {:.4f}. {:.0f} s on {}\n{:<14} {:>8} {:>8}\n",
+             j["users"].get<int>(), j["warm_songs"].get<std::int64_t>(), j["cold_songs"].get<std::int64_t>(),
+             j["cold_genre_accuracy"].get<double>(), j["seconds"].get<double>(), j["device"].get<std::string>(), "method",
+             fmt::format("HR@{}", k), fmt::format("MRR@{}", k));
+  for (const auto& row : j["rows"]) {
+    fmt::print("{:<14} {:>8.4f} {:>8.4f}\n", row["method"].get<std::string>(), row["hr"].get<double>(), row["mrr"].get<double>());
+  }
+}
+
 void add_cnn_options(CLI::App* c, ContentArgs& a) {
   c->add_option("--epochs", a.cnn.epochs, "at most this many epochs")->capture_default_str();
-  c->add_option("--patience", a.patience, "epochs without a better validation accuracy before stopping")->capture_default_str();
+  c->add_option("--patience", a.patience, "epochs without a lower validation log loss before stopping")->capture_default_str();
   c->add_option("--batch", a.cnn.batch, "clips per step")->capture_default_str();
   c->add_option("--lr", a.cnn.learning_rate, "Adam's learning rate")->capture_default_str();
   c->add_option("--filters", a.cnn.filters, "the first convolution's filters (then 2x, 4x)")->capture_default_str();
@@ -411,6 +451,18 @@ void add_content_command(CLI::App& app) {
     }
     if (j["files"]["skipped_files"].get<std::int64_t>() > 0) fmt::print(stderr, "skipped {} files; the first: {}\n", j["files"]["skipped_files"].get<std::int64_t>(), j["files"]["first_errors"][0].get<std::string>());
   });
+  auto cs = std::make_shared<ColdStartArgs>();
+  cs->content.cnn.epochs = 30;
+  auto* cold = cmd->add_subcommand("cold-start", "Recommend songs nobody has played from their audio: the CNN's vectors "
+                                   "against random, popularity and the label oracle (synthetic listening log)");
+  cold->add_option("--genres", cs->cold.songs.genres, "synthetic genres (2-8)")->capture_default_str();
+  cold->add_option("--songs", cs->cold.songs.songs_per_genre, "songs per genre (a fifth of them cold)")->capture_default_str();
+  cold->add_option("--users", cs->cold.users, "listeners")->capture_default_str();
+  cold->add_option("--favourite", cs->cold.favourite, "share of a listener's plays in their favourite genre")->capture_default_str();
+  cold->add_option("--k", cs->cold.k, "cut-off of HR@K and MRR@K")->capture_default_str();
+  add_cnn_options(cold, cs->content);
+  add_common_options(cold, cs->content.common, kJson | kDevice | kThreads | kSeed);
+  set_run(cold, &cs->content.common, [cs] { return run_cold_start_command(*cs); }, print_cold_start);
   auto* demo = cmd->add_subcommand("demo", "Synthetic genre songs: the CNN's accuracy and confusion matrix (under a minute)");
   add_synthetic_options(demo, *a);
   add_cnn_options(demo, *a);

@@ -72,11 +72,21 @@ namespace {
 using detail::LogMelProblem;
 
 // One FFTW plan per size for the process: FFTW's planner is not thread-safe, executing a plan on new arrays is.
-// FFTW_ESTIMATE: the plan does not depend on timing, so results are the same bits run to run.
+// FFTW_ESTIMATE: the plan does not depend on timing, so results are the same bits run to run. At exit the plans and
+// FFTW's own tables are freed (leak checkers see FFTW's tables as lost otherwise).
+struct PlanCache {
+  std::mutex mutex;
+  std::map<std::int64_t, fftwf_plan> plans;
+  ~PlanCache() {
+    for (auto& [size, plan] : plans) fftwf_destroy_plan(plan);
+    fftwf_cleanup();
+  }
+};
+
 fftwf_plan r2c_plan(std::int64_t n) {
-  static std::mutex mutex;
-  static std::map<std::int64_t, fftwf_plan> plans;
-  const std::lock_guard<std::mutex> lock(mutex);
+  static PlanCache cache;
+  const std::lock_guard<std::mutex> lock(cache.mutex);
+  auto& plans = cache.plans;
   if (const auto it = plans.find(n); it != plans.end()) return it->second;
   float* in = fftwf_alloc_real(static_cast<std::size_t>(n));
   fftwf_complex* out = fftwf_alloc_complex(static_cast<std::size_t>(n / 2 + 1));

@@ -410,6 +410,18 @@ std::vector<std::int64_t> confusion_matrix(const std::vector<AudioPrediction>& p
   return m;
 }
 
+double log_loss(const std::vector<AudioPrediction>& predictions, const std::vector<std::int32_t>& labels) {
+  RECKON_CHECK_ARG(predictions.size() == labels.size() && !labels.empty(), "log loss: ", predictions.size(),
+                   " predictions for ", labels.size(), " labels");
+  double sum = 0;
+  for (std::size_t i = 0; i < labels.size(); ++i) {
+    const auto& p = predictions[i].probabilities;
+    RECKON_CHECK_ARG(labels[i] >= 0 && static_cast<std::size_t>(labels[i]) < p.size(), "log loss: a label outside the classes");
+    sum -= std::log(std::max(1e-7, static_cast<double>(p[static_cast<std::size_t>(labels[i])])));
+  }
+  return sum / static_cast<double>(labels.size());
+}
+
 AudioFitResult fit(AudioCnn& model, const AudioExamples& train, const AudioExamples* validation, int patience,
                    const std::function<void(const AudioEpoch&, double)>& on_epoch) {
   AudioFitResult r;
@@ -428,10 +440,13 @@ AudioFitResult fit(AudioCnn& model, const AudioExamples& train, const AudioExamp
     r.epochs.push_back(model.train_epoch(train, e));
     double acc = -1;
     if (validation != nullptr) {
-      acc = accuracy(model.predict(validation->spectrograms), validation->labels);
+      const std::vector<AudioPrediction> p = model.predict(validation->spectrograms);
+      acc = accuracy(p, validation->labels);
+      const double loss = log_loss(p, validation->labels);
       r.validation_accuracy.push_back(acc);
-      if (acc > best) {
-        best = acc;
+      r.validation_loss.push_back(loss);
+      if (best < 0 || loss < best) {
+        best = loss;
         r.best_epoch = e;
         snapshot();
       }

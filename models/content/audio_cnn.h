@@ -104,13 +104,17 @@ double accuracy(const std::vector<AudioPrediction>& predictions, const std::vect
 std::vector<std::int64_t> confusion_matrix(const std::vector<AudioPrediction>& predictions,
                                            const std::vector<std::int32_t>& labels, int classes);
 
+// Mean −log p(label) of the predictions (probabilities floored at 1e-7).
+double log_loss(const std::vector<AudioPrediction>& predictions, const std::vector<std::int32_t>& labels);
+
 struct AudioFitResult {
   std::vector<AudioEpoch> epochs;
-  std::vector<double> validation_accuracy;  // per epoch; empty without validation clips
+  std::vector<double> validation_accuracy, validation_loss;  // per epoch; empty without validation clips
   int best_epoch = 0;
 };
-// Up to options().epochs epochs; with validation clips (labelled) the state of the epoch with the best accuracy
-// (ties: the earlier) is kept and training stops after `patience` epochs without a better one.
+// Up to options().epochs epochs; with validation clips (labelled) the state of the epoch with the lowest
+// validation log loss is kept (accuracy over a few dozen clips moves in steps too coarse to choose by) and training
+// stops after `patience` epochs without a lower one.
 AudioFitResult fit(AudioCnn& model, const AudioExamples& train, const AudioExamples* validation, int patience = 5,
                    const std::function<void(const AudioEpoch&, double validation_accuracy)>& on_epoch = {});
 
