@@ -1,7 +1,13 @@
 #!/usr/bin/env bash
-# The real-sample clip set for the content CNN: labelled recordings from Debian packages (installed when missing,
-# as scripts/install_deps.sh does), one clip per file, written as a clip list for `reckon content train|eval`.
-#   scripts/make_clip_set.sh [OUT]      (default build/clips; writes OUT/clips.tsv)
+# The real-sample clip sets for the content CNN, from Debian packages (installed when missing, as
+# scripts/install_deps.sh does), written as clip lists for `reckon content train|eval`:
+#   scripts/make_clip_set.sh [OUT]      (default build/clips; writes OUT/clips.tsv and OUT/gm.tsv with OUT/gm/*.wav)
+# gm.tsv: the 128 General MIDI instruments of timgm6mb-soundfont (real sampled timbres; GPL-2) rendered by
+# fluidsynth playing an arpeggio (root, third, fifth, octave; a quarter note each at 120 bpm) from C3 and from C5:
+# two clips per instrument, labelled by the instrument's GM family (piano, chromatic percussion, organ, guitar,
+# bass, strings, ensemble, brass, reed, pipe, synth lead, synth pad, synth effects, ethnic, percussive, sound
+# effects). Split by instrument: the family's instruments 1-5 train, 6 valid, 7-8 test, so both clips of one
+# instrument are on the same side.
 # Sources: lmms-common (OGG samples in labelled folders; GPL-2+) and sonic-pi-samples (FLAC samples whose names
 # give the class; CC0 for most, see /usr/share/doc/sonic-pi-samples/copyright). Classes (ours, pooling the
 # packages' folders and name prefixes so that each has 25 or more clips):
@@ -20,7 +26,7 @@
 set -euo pipefail
 out="${1:-build/clips}"
 cd "$(dirname "$0")/.."
-scripts/install_deps.sh lmms-common sonic-pi-samples
+scripts/install_deps.sh lmms-common sonic-pi-samples fluidsynth timgm6mb-soundfont
 lmms=/usr/share/lmms/samples
 sonic=/usr/share/sonic-pi/samples
 mkdir -p "$out"
@@ -56,3 +62,34 @@ sort -t$'\t' -k1,1 -k2,2n "$rows" | awk -F'\t' '{
 }' >> "$list"
 echo "clips: $(grep -vc '^#' "$list") in $list"
 cut -f2,3 "$list" | grep -v '^#' | sort | uniq -c | awk '{printf "  %-11s %-6s %s\n", $2, $3, $1}'
+
+# General MIDI: a format-0 MIDI file per (instrument, register), rendered at 22,050 Hz.
+families=(piano chromatic organ guitar bass strings ensemble brass reed pipe synth-lead synth-pad synth-effects
+          ethnic percussive sound-effects)
+soundfont=/usr/share/sounds/sf2/TimGM6mb.sf2
+mkdir -p "$out/gm"
+gm="$out/gm.tsv"
+echo "# path<TAB>label<TAB>split: General MIDI instruments of timgm6mb-soundfont (scripts/make_clip_set.sh)" > "$gm"
+byte() { printf "\\x$(printf %02x "$1")"; }
+write_midi() {  # program root file
+  {
+    printf 'MThd\x00\x00\x00\x06\x00\x00\x00\x01\x00\x60MTrk\x00\x00\x00\x27'
+    printf '\x00\xc0'; byte "$1"
+    for step in 0 4 7 12; do
+      printf '\x00\x90'; byte $(($2 + step)); printf '\x64\x60\x80'; byte $(($2 + step)); printf '\x40'
+    done
+    printf '\x00\xff\x2f\x00'
+  } > "$3"
+}
+for program in $(seq 0 127); do
+  family=${families[$((program / 8))]}
+  case $((program % 8)) in 5) split=valid ;; 6|7) split=test ;; *) split=train ;; esac
+  for root in 48 72; do
+    name=$(printf 'gm%03d_%s_%d' "$program" "$family" "$root")
+    write_midi "$program" "$root" "$out/gm/$name.mid"
+    timeout 60 fluidsynth -ni -q -g 1.0 -r 22050 -F "$out/gm/$name.wav" "$soundfont" "$out/gm/$name.mid" >/dev/null 2>&1
+    rm -f "$out/gm/$name.mid"
+    printf 'gm/%s.wav\t%s\t%s\n' "$name" "$family" "$split" >> "$gm"
+  done
+done
+echo "General MIDI clips: $(grep -vc '^#' "$gm") in $gm"

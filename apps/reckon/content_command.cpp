@@ -88,7 +88,7 @@ struct ContentArgs {
   CommonOptions common;
   std::string data, save, model, input, out = "build/content_synth", bad_files = "skip", split = "test";
   double max_seconds = 30;
-  int patience = 5, genres = 6, songs = 40;
+  int patience = 10, genres = 6, songs = 40;
   double seconds = 4;
   AudioCnnOptions cnn;
 };

@@ -4,7 +4,7 @@
 # comparisons, printing each table and writing its JSON under build/compare/. Not part of make test or CI: it takes
 # minutes (the CTR comparison trains eight models on a 1M-row log).
 #   COMPARE_ROWS   training rows of the generated CTR log (1000000; 200000 held out per 1000000)
-#   COMPARE_ONLY   ctr, kernels, item2vec, sessions or a comma-separated subset (all four)
+#   COMPARE_ONLY   ctr, kernels, item2vec, sessions, content or a comma-separated subset (all five)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 build="${BUILD_DIR:-build}"
@@ -12,7 +12,7 @@ build="${BUILD_DIR:-build}"
 python="${PYTHON:-/usr/bin/python3}"
 scripts/install_deps.sh python3 python3-numpy python3-torch python3-gensim
 rows="${COMPARE_ROWS:-1000000}"
-only="${COMPARE_ONLY:-ctr,kernels,item2vec,sessions}"
+only="${COMPARE_ONLY:-ctr,kernels,item2vec,sessions,content}"
 out="$build/compare"
 mkdir -p "$out"
 echo "reckon side by side, $(date -u +%Y-%m-%d), $(nproc) CPUs:$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2)"
@@ -37,4 +37,7 @@ if [[ ",$only," == *",sessions,"* ]]; then
   else
     echo "sessions: ../shared/data is missing (the comparison uses its YooChoose sample): skipped"
   fi
+fi
+if [[ ",$only," == *",content,"* ]]; then
+  "$python" bench/peers/content_compare.py --reckon "$build/bin/reckon" --json-out "$out/content.json"
 fi
