@@ -165,18 +165,28 @@ void print_evaluation(const nlohmann::json& e) {
   }
 }
 
-// Synthetic songs as WAV files and a clip list: per genre, 60% train, 20% valid, 20% test.
-nlohmann::json run_synth(const ContentArgs& a) {
+SyntheticSongsOptions synthetic_options(const ContentArgs& a) {
   SyntheticSongsOptions o;
   o.genres = a.genres;
   o.songs_per_genre = a.songs;
   o.seconds = a.seconds;
   o.seed = a.common.seed;
+  return o;
+}
+
+// The split of synthetic song `name` ("<genre>_<index>"): per genre, 60% train, 20% valid, 20% test.
+int synthetic_split(const std::string& name) {
+  const int index = std::stoi(name.substr(name.rfind('_') + 1));
+  return index % 5 == 3 ? 1 : index % 5 == 4 ? 2 : 0;
+}
+
+// Synthetic songs as WAV files and a clip list.
+nlohmann::json run_synth(const ContentArgs& a) {
+  const SyntheticSongsOptions o = synthetic_options(a);
   std::filesystem::create_directories(a.out);
   std::ofstream list(std::filesystem::path(a.out) / "clips.tsv");
   for (const SyntheticSong& song : make_synthetic_songs(o)) {
-    const int index = std::stoi(song.name.substr(song.name.rfind('_') + 1));
-    const char* split = index % 5 == 3 ? "valid" : index % 5 == 4 ? "test" : "train";
+    const char* split = std::array{"train", "valid", "test"}[static_cast<std::size_t>(synthetic_split(song.name))];
     write_audio((std::filesystem::path(a.out) / (song.name + ".wav")).string(), song.samples, o.sample_rate);
     list << song.name << ".wav\t" << synthetic_genres(o)[static_cast<std::size_t>(song.genre)].name << "\t" << split << "\n";
   }
@@ -304,18 +314,13 @@ double centroid_accuracy(const AudioExamples& train, const AudioExamples& test, 
 }
 
 nlohmann::json run_demo(const ContentArgs& a) {
-  SyntheticSongsOptions o;
-  o.genres = a.genres;
-  o.songs_per_genre = a.songs;
-  o.seconds = a.seconds;
-  o.seed = a.common.seed;
+  const SyntheticSongsOptions o = synthetic_options(a);
   const auto start = std::chrono::steady_clock::now();
   std::vector<std::string> names;
   for (const auto& g : synthetic_genres(o)) names.push_back(g.name);
-  std::array<LoadedClips, 3> splits;  // train, valid, test: songs 0-2, 3, 4 of every 5
+  std::array<LoadedClips, 3> splits;  // train, valid, test
   for (const SyntheticSong& song : make_synthetic_songs(o)) {
-    const int index = std::stoi(song.name.substr(song.name.rfind('_') + 1));
-    LoadedClips& c = splits[index % 5 == 3 ? 1 : index % 5 == 4 ? 2 : 0];
+    LoadedClips& c = splits[static_cast<std::size_t>(synthetic_split(song.name))];
     c.audio.push_back(song.samples);
     c.paths.push_back(song.name);
     c.labels.push_back(names[static_cast<std::size_t>(song.genre)]);
