@@ -125,6 +125,31 @@ ColdStartRow rank_cold(const std::string& method, const ColdStartOptions& o, con
   return row;
 }
 
+// Each genre's unit mean of the training examples' vectors.
+std::vector<std::vector<float>> genre_centroids(const AudioExamples& train, int genres, std::size_t D) {
+  std::vector<std::vector<float>> centroid(static_cast<std::size_t>(genres), std::vector<float>(D, 0.0f));
+  for (std::size_t i = 0; i < train.labels.size(); ++i) {
+    for (std::size_t k = 0; k < D; ++k) centroid[static_cast<std::size_t>(train.labels[i])][k] += train.vectors[i * D + k];
+  }
+  for (auto& c : centroid) c = unit(c);
+  return centroid;
+}
+
+// Each user's unit mean of their training plays' vectors.
+std::vector<std::vector<float>> user_vectors(const ColdStartOptions& o, const ListeningLog& log,
+                                             const item2vec::KeyedVectors& kv) {
+  const auto D = static_cast<std::size_t>(kv.dim);
+  std::vector<std::vector<float>> user(static_cast<std::size_t>(o.users), std::vector<float>(D, 0.0f));
+  for (int u = 0; u < o.users; ++u) {
+    for (const int s : log.train[static_cast<std::size_t>(u)]) {
+      const std::int32_t row = kv.lookup(std::to_string(s));
+      for (std::size_t k = 0; k < D; ++k) user[static_cast<std::size_t>(u)][k] += kv.vectors[static_cast<std::size_t>(row) * D + k];
+    }
+    user[static_cast<std::size_t>(u)] = unit(user[static_cast<std::size_t>(u)]);
+  }
+  return user;
+}
+
 }  // namespace
 
 ColdStartResult run_cold_start(Context& ctx, const ColdStartOptions& o, AudioCnnOptions cnn,
@@ -170,20 +195,8 @@ ColdStartResult run_cold_start(Context& ctx, const ColdStartOptions& o, AudioCnn
   const std::vector<AudioPrediction> predicted = model.predict(compute_spectrograms(ctx, cold_audio, cnn.logmel));
 
   stage("ranking the cold songs");
-  // Genre centroids of the warm songs' vectors; user vectors from their training plays.
-  std::vector<std::vector<float>> centroid(static_cast<std::size_t>(o.songs.genres), std::vector<float>(D, 0.0f));
-  for (std::size_t i = 0; i < trained.size(); ++i) {
-    for (std::size_t k = 0; k < D; ++k) centroid[static_cast<std::size_t>(train.labels[i])][k] += train.vectors[i * D + k];
-  }
-  for (auto& c : centroid) c = unit(c);
-  std::vector<std::vector<float>> user(static_cast<std::size_t>(o.users), std::vector<float>(D, 0.0f));
-  for (int u = 0; u < o.users; ++u) {
-    for (const int s : log.train[static_cast<std::size_t>(u)]) {
-      const std::int32_t row = kv.lookup(std::to_string(s));
-      for (std::size_t k = 0; k < D; ++k) user[static_cast<std::size_t>(u)][k] += kv.vectors[static_cast<std::size_t>(row) * D + k];
-    }
-    user[static_cast<std::size_t>(u)] = unit(user[static_cast<std::size_t>(u)]);
-  }
+  const std::vector<std::vector<float>> centroid = genre_centroids(train, o.songs.genres, D);
+  const std::vector<std::vector<float>> user = user_vectors(o, log, kv);
   std::vector<std::vector<float>> cnn_vector(static_cast<std::size_t>(songs.size())), cnn_genre(songs.size()), oracle(songs.size());
   std::vector<float> test_plays(songs.size(), 0.0f);
   int right = 0;
