@@ -13,6 +13,7 @@
 #include <optional>
 
 #include "commands.h"
+#include "confusion_plot.h"
 #include "reckon/models/content/audio.h"
 #include "reckon/models/content/audio_cnn.h"
 #include "reckon/models/content/cold_start.h"
@@ -87,6 +88,7 @@ LoadedClips load_clips(const ClipList& list, const std::string& split, const Aud
 struct ContentArgs {
   CommonOptions common;
   std::string data, save, model, input, out = "build/content_synth", bad_files = "skip", split = "test";
+  std::string confusion_png;  // where to draw the confusion matrix, when given
   double max_seconds = 30;
   int patience = 10, genres = 6, songs = 40;
   double seconds = 4;
@@ -151,6 +153,18 @@ nlohmann::json evaluation_json(const std::vector<AudioPrediction>& p, const std:
   return {{"clips", labels.size()}, {"accuracy", accuracy(p, labels)}, {"classes", names}, {"confusion", rows}};
 }
 
+// Draws the evaluation's confusion matrix to --confusion-png, when given, and records the path in the result.
+void plot_confusion(const ContentArgs& a, const std::string& title, nlohmann::json& e) {
+  if (a.confusion_png.empty()) return;
+  std::vector<std::int64_t> counts;
+  for (const auto& row : e["confusion"]) {
+    for (const auto& c : row) counts.push_back(c.get<std::int64_t>());
+  }
+  write_confusion_png(a.confusion_png, fmt::format("{} (accuracy {:.3f} over {} clips)", title, e["accuracy"].get<double>(), e["clips"].get<std::size_t>()),
+                      e["classes"].get<std::vector<std::string>>(), counts);
+  e["confusion_png"] = a.confusion_png;
+}
+
 void print_evaluation(const nlohmann::json& e) {
   fmt::print("accuracy {:.4f} over {} clips\nconfusion (rows: true class, columns: predicted)\n", e["accuracy"].get<double>(),
              e["clips"].get<std::size_t>());
@@ -163,6 +177,7 @@ void print_evaluation(const nlohmann::json& e) {
     for (const auto& c : e["confusion"][t]) row += fmt::format(" {:>8}", c.get<std::int64_t>());
     fmt::print("{}\n", row);
   }
+  if (e.contains("confusion_png")) fmt::print("confusion matrix drawn to {}\n", e["confusion_png"].get<std::string>());
 }
 
 SyntheticSongsOptions synthetic_options(const ContentArgs& a) {
@@ -228,6 +243,7 @@ nlohmann::json run_eval(const ContentArgs& a) {
   nlohmann::json j = evaluation_json(model->predict(e.spectrograms), e.labels, model->class_names());
   j["split"] = a.split;
   j["files"] = loaded_json(clips);
+  plot_confusion(a, fmt::format("{}, {} split", std::filesystem::path(a.data).filename().string(), a.split), j);
   return j;
 }
 
@@ -341,6 +357,7 @@ nlohmann::json run_demo(const ContentArgs& a) {
   j["epochs"] = epochs_json(r);
   j["seconds"] = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   j["device"] = ctx.device().str();
+  plot_confusion(a, "content demo, synthetic songs", j);
   return j;
 }
 
@@ -441,6 +458,7 @@ void add_content_command(CLI::App& app) {
   eval->add_option("--model", a->model, "a trained CNN")->required();
   eval->add_option("--data", a->data, "clip list")->required();
   eval->add_option("--split", a->split, "train | valid | test")->check(CLI::IsMember({"train", "valid", "test"}))->capture_default_str();
+  eval->add_option("--confusion-png", a->confusion_png, "also draw the confusion matrix to this PNG file");
   add_bad_files(eval, *a);
   add_common_options(eval, a->common, kJson | kDevice | kThreads);
   set_run(eval, &a->common, [a] { return run_eval(*a); }, print_evaluation);
@@ -471,6 +489,7 @@ void add_content_command(CLI::App& app) {
   auto* demo = cmd->add_subcommand("demo", "Synthetic genre songs: the CNN's accuracy and confusion matrix (under a minute)");
   add_synthetic_options(demo, *a);
   add_cnn_options(demo, *a);
+  demo->add_option("--confusion-png", a->confusion_png, "also draw the test split's confusion matrix to this PNG file");
   add_common_options(demo, a->common, kJson | kDevice | kThreads | kSeed);
   set_run(demo, &a->common, [a] { return run_demo(*a); }, print_demo);
 }
