@@ -469,7 +469,10 @@ PoolRun run_pool(Device device, const std::vector<float>& x, std::array<std::int
   copy_bytes(ctx, dyb.data(), ctx.device(), dy.data(), Device::cpu(), dy.size() * 4);
   const TensorView xv = xb.view({in[0], in[1], in[2], in[3], in[4]});
   const auto out = pool3d_output_sizes(xv, o);
-  const auto ov = [&](auto& b) { return b.view({out[0], out[1], out[2], out[3], out[4]}); };
+  const bool last = o.layout == ConvLayout::kNdhwc;  // out is [N, C, Z, P, Q] in either layout
+  const auto ov = [&](auto& b) {
+    return last ? b.view({out[0], out[2], out[3], out[4], out[1]}) : b.view({out[0], out[1], out[2], out[3], out[4]});
+  };
   pool3d_fwd(ctx, xv, ov(y), ov(arg), o);
   pool3d_bwd(ctx, ov(dyb), ov(arg), dx.view({in[0], in[1], in[2], in[3], in[4]}), o);
   return {y.download(), dx.download(), arg.download()};
@@ -498,6 +501,41 @@ TEST(Pool3dCpu, MaxAndAverageMatchTheDefinition) {
     for (std::size_t i = 0; i < x.size(); ++i) lhs += double{got.dx[i]} * x[i];
     for (std::size_t i = 0; i < dy.size(); ++i) rhs += double{dy[i]} * got.y[i];
     EXPECT_NEAR(lhs, rhs, 1e-4);
+  }
+}
+
+// [N, C, spatial] -> [N, spatial, C].
+template <typename T>
+std::vector<T> to_channels_last(const std::vector<T>& v, std::int64_t n, std::int64_t c, std::int64_t spatial) {
+  std::vector<T> out(v.size());
+  for (std::int64_t i = 0; i < n; ++i) {
+    for (std::int64_t k = 0; k < c; ++k) {
+      for (std::int64_t j = 0; j < spatial; ++j) out[static_cast<std::size_t>((i * spatial + j) * c + k)] = v[static_cast<std::size_t>((i * c + k) * spatial + j)];
+    }
+  }
+  return out;
+}
+
+// NDHWC pools (forward, argmax and backward) as NCDHW does, transposed.
+TEST(Pool3dCpu, ChannelsLastIsTheSamePool) {
+  const std::array<std::int64_t, 5> in{2, 3, 5, 4, 6}, in_last{2, 5, 4, 6, 3};
+  const auto x = testing::random_floats(static_cast<std::size_t>(2 * 3 * 5 * 4 * 6), -1, 1, 73);
+  for (Pool3dOptions o : pool_cases()) {
+    SCOPED_TRACE(std::to_string(static_cast<int>(o.mode)) + " kernel " + std::to_string(o.kernel[0]));
+    std::vector<float> xs = x;
+    const auto out = pool3d_output_sizes(TensorView::contiguous(xs.data(), DType::kF32, Device::cpu(),
+                                                                {in[0], in[1], in[2], in[3], in[4]}), o);
+    const std::int64_t outputs = out[2] * out[3] * out[4];
+    const auto dy = testing::random_floats(static_cast<std::size_t>(out[0] * out[1] * outputs), -1, 1, 74);
+    const PoolRun want = run_pool(Device::cpu(), x, in, dy, o);
+    o.layout = ConvLayout::kNdhwc;
+    const PoolRun got = run_pool(Device::cpu(), to_channels_last(x, 2, 3, 5 * 4 * 6), in_last,
+                                 to_channels_last(dy, 2, 3, outputs), o);
+    EXPECT_EQ(got.y, to_channels_last(want.y, 2, 3, outputs));
+    EXPECT_EQ(got.dx, to_channels_last(want.dx, 2, 3, 5 * 4 * 6));
+    if (o.mode == PoolMode::kMax) {
+      EXPECT_EQ(got.argmax, to_channels_last(want.argmax, 2, 3, outputs));
+    }
   }
 }
 
