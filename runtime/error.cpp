@@ -17,6 +17,7 @@ const char* to_string(StatusCode code) noexcept {
     case StatusCode::kIoError: return "I/O error";
     case StatusCode::kDataError: return "data error";
     case StatusCode::kNumericError: return "numeric error";
+    case StatusCode::kUnavailable: return "unavailable";
   }
   return "unknown status";
 }

@@ -26,6 +26,7 @@ enum class StatusCode {
   kIoError,    // files: missing, unreadable, truncated
   kDataError,  // malformed input data (rows, checkpoints, vector files)
   kNumericError,  // NaN or Inf where a finite value is required
+  kUnavailable,   // a part of a service failed, timed out or is isolated (the ensemble's components)
 };
 
 const char* to_string(StatusCode code) noexcept;
