@@ -21,6 +21,7 @@ void add_item2vec_command(CLI::App& app);
 void add_inspect_command(CLI::App& app);
 void add_session_command(CLI::App& app);
 void add_content_command(CLI::App& app);
+void add_ensemble_command(CLI::App& app);
 
 // The options commands share, each registered by add_common_options so it reads the same everywhere.
 struct CommonOptions {

@@ -37,6 +37,7 @@ int main(int argc, char** argv) {
   reckon::cli::add_item2vec_command(app);
   reckon::cli::add_session_command(app);
   reckon::cli::add_content_command(app);
+  reckon::cli::add_ensemble_command(app);
   reckon::cli::add_inspect_command(app);
   bool json = false;
   for (int i = 1; i < argc; ++i) json = json || std::strcmp(argv[i], "--json") == 0;

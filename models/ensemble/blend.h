@@ -2,7 +2,9 @@
 //
 // Each component that answered gives its top `depth` items. The blend ranks the union of those lists by
 //   score(i) = sum over the components c that list i of  w_c · g_c(rank of i in c's list)
-// with one of two g's, both learned on a validation split and the better kept (HR@K + MRR@K):
+// with one of two g's, both learned on a validation split and the better kept: the one with the higher HR@K + MRR@K
+// with every component, plus the mean of that with each component knocked out in turn (the ensemble must serve on
+// when one fails, so a blend that leans on one component alone is not what it wants):
 //   rank fusion  g(r) = 1 / (60 + r) (reciprocal rank fusion), the weights by coordinate search on the metric;
 //   stacking     g_c(r) = log p_c(r) - log p_c(absent): each component calibrated, p_c(r) the validation targets'
 //                share at rank r of c's lists (in log-spaced rank buckets, smoothed) per item, p_c(absent) that of

@@ -82,16 +82,29 @@ BlendMetrics table_metrics(const Candidates& t, const std::vector<double>& x, co
 
 double objective(const BlendMetrics& m) { return m.hit_rate + m.mrr; }
 
+// What a blend's weights are chosen for: HR@k + MRR@k with every component answering, plus its mean with each one
+// knocked out in turn, since the ensemble serves on when a component fails (a blend leaning on one component alone
+// falls below the rest when that one fails).
+double robust_objective(const Candidates& t, const std::vector<double>& x, const std::vector<double>& w, int k) {
+  double knocked = 0;
+  for (std::size_t c = 0; c < w.size() && w.size() > 1; ++c) {
+    std::vector<double> without = w;
+    without[c] = 0;
+    knocked += objective(table_metrics(t, x, without, k));
+  }
+  return objective(table_metrics(t, x, w, k)) + (w.size() > 1 ? knocked / static_cast<double>(w.size()) : 0.0);
+}
+
 // Rank fusion's weights: coordinate search over a grid, three passes, from equal weights.
 std::vector<double> fit_fusion(const Candidates& t, const std::vector<double>& x, int k) {
   std::vector<double> w(t.components, 1.0);
-  double best = objective(table_metrics(t, x, w, k));
+  double best = robust_objective(t, x, w, k);
   for (int pass = 0; pass < 3; ++pass) {
     for (std::size_t c = 0; c < w.size(); ++c) {
-      for (const double v : {0.0, 0.25, 0.5, 1.0, 2.0, 4.0}) {
+      for (const double v : {0.0, 0.1, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0}) {
         std::vector<double> trial = w;
         trial[c] = v;
-        const double got = objective(table_metrics(t, x, trial, k));
+        const double got = robust_objective(t, x, trial, k);
         if (got > best) best = got, w = trial;
       }
     }
@@ -188,7 +201,7 @@ Blend fit_blend(const std::vector<BlendQuery>& queries, std::size_t components, 
   stacking.weights = fit_stacking(table, sx);
   const BlendMetrics f = table_metrics(table, fx, fusion.weights, k), s = table_metrics(table, sx, stacking.weights, k);
   if (report != nullptr) report->rank_fusion = f, report->stacking = s;
-  return objective(s) > objective(f) ? stacking : fusion;
+  return robust_objective(table, sx, stacking.weights, k) > robust_objective(table, fx, fusion.weights, k) ? stacking : fusion;
 }
 
 }  // namespace reckon::ensemble

@@ -329,4 +329,11 @@ expect("${content_predict}" files skipped_files EQUAL 1)
 fails("broken.wav" content train --data songs/clips.tsv --save x.ckpt --bad-files fail --epochs 1)
 file(WRITE "${WORK}/bad_clips.tsv" "only-one-field\n")
 fails("bad_clips.tsv:1: expected path" content train --data bad_clips.tsv --save x.ckpt)
+# ensemble: a small shop, three components, the blend's table.
+run(ensemble_demo ensemble demo --train-sessions 300 --epochs 1 --models pop,iknn,gru4rec --device cpu --json)
+string(JSON ensemble_rows LENGTH "${ensemble_demo}" rows)
+if(NOT ensemble_rows EQUAL 7)  # three alone, the blend, three knocked out
+  message(FATAL_ERROR "ensemble demo: ${ensemble_rows} rows, expected 7")
+endif()
+fails("--models names no component" ensemble demo --train-sessions 300 --models "," --device cpu)
 message(STATUS "reckon CLI: every command printed one JSON object")

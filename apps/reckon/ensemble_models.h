@@ -1,0 +1,31 @@
+// The ensemble demo's components: the session models trained on the synthetic shop (session/synthetic.h).
+#pragma once
+
+#include <CLI/CLI.hpp>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "commands.h"
+#include "reckon/models/session/recommender.h"
+#include "reckon/models/session/synthetic.h"
+
+namespace reckon::cli {
+
+struct DemoModelOptions {
+  std::int64_t train_sessions = session::ContentSessionsOptions{}.train_sessions;
+  int epochs = 4;  // GRU4Rec's and the 3D CNN's, at most (early stopping on the validation sessions)
+  std::string models = "pop,iknn,vsknn,gru4rec,cnn3d";
+};
+void add_demo_model_options(CLI::App* command, DemoModelOptions& options);
+
+struct DemoModels {
+  session::ContentSessions data;
+  std::vector<std::string> names;
+  std::vector<std::shared_ptr<const session::SessionRecommender>> models;
+  double train_seconds = 0;
+};
+// The shop's sessions (seeded by --seed) and the models named, trained; a status line per model unless --json.
+DemoModels train_demo_models(Context& ctx, const DemoModelOptions& options, const CommonOptions& common);
+
+}  // namespace reckon::cli
