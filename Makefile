@@ -35,6 +35,8 @@ demo: build
 	@$(BUILD_DIR)/bin/reckon session demo --out $(BUILD_DIR)/session_demo
 	@echo
 	@$(BUILD_DIR)/bin/reckon content demo
+	@echo
+	@$(BUILD_DIR)/bin/reckon ensemble demo --train-sessions 2000 --save $(BUILD_DIR)/ensemble_demo
 
 bench: build
 	@for b in $(BUILD_DIR)/bench/*_bench; do echo "== $$b"; $$b --benchmark_min_time=0.2; done

@@ -10,7 +10,7 @@ set -euo pipefail
 # recommends (without it configure falls back to CBLAS and says so).
 packages=(cmake ninja-build g++ make pkg-config libgtest-dev libbenchmark-dev libopenblas-dev libblas3 libdnnl-dev
           ocl-icd-opencl-dev libomp-dev libcli11-dev nlohmann-json3-dev libfmt-dev libfftw3-dev libsndfile1-dev
-          libsamplerate0-dev libcairo2-dev)
+          libsamplerate0-dev libcairo2-dev libcpp-httplib-dev)
 if [ $# -gt 0 ]; then
   packages=("$@")
 fi

@@ -22,6 +22,8 @@ void add_inspect_command(CLI::App& app);
 void add_session_command(CLI::App& app);
 void add_content_command(CLI::App& app);
 void add_ensemble_command(CLI::App& app);
+// `reckon serve`, and `reckon ensemble load` under the ensemble command.
+void add_serve_command(CLI::App& app, CLI::App& ensemble);
 
 // The options commands share, each registered by add_common_options so it reads the same everywhere.
 struct CommonOptions {

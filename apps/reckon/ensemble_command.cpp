@@ -4,11 +4,13 @@
 #include <fmt/format.h>
 
 #include <chrono>
+#include <filesystem>
 #include <memory>
 #include <nlohmann/json.hpp>
 
 #include "commands.h"
 #include "ensemble_models.h"
+#include "reckon/models/ensemble/config.h"
 #include "reckon/models/ensemble/session_queries.h"
 #include "reckon/runtime/file_io.h"
 
@@ -19,7 +21,25 @@ struct DemoArgs {
   CommonOptions common;
   DemoModelOptions models;
   int depth = 100, k = 20;
+  std::string save;  // a folder for the components' checkpoints and ensemble.json
 };
+
+// Each component's checkpoint, the ensemble's config (the blend learned here) and the test sessions into `folder`,
+// for `reckon serve` and `reckon ensemble load`.
+std::string save_ensemble(const DemoModels& m, const ensemble::Blend& blend, const std::string& folder) {
+  std::filesystem::create_directories(folder);
+  ensemble::EnsembleConfig config;
+  config.blend = blend;
+  for (std::size_t c = 0; c < m.models.size(); ++c) {
+    const std::string file = m.names[c] + ".ckpt";
+    save_demo_model(*m.models[c], folder + "/" + file);
+    config.components.push_back({m.names[c], file});
+  }
+  const std::string path = folder + "/ensemble.json";
+  ensemble::write_config(config, path);
+  session::write_sessions_tsv(m.data.test, folder + "/test.tsv");  // requests for reckon ensemble load
+  return path;
+}
 
 nlohmann::json metrics_json(const ensemble::BlendMetrics& all, const ensemble::BlendMetrics& fresh) {
   return {{"hr", all.hit_rate}, {"mrr", all.mrr}, {"new_hr", fresh.hit_rate}, {"new_mrr", fresh.mrr}};
@@ -73,7 +93,9 @@ nlohmann::json run_demo(const DemoArgs& a) {
   const auto test = ensemble::session_queries(models, catalog, m.data.test, a.depth, a.common.threads, half);
   ensemble::BlendFitReport report;
   const ensemble::Blend blend = ensemble::fit_blend(valid, models.size(), a.depth, a.k, catalog.size(), &report);
+  const std::string config = a.save.empty() ? "" : save_ensemble(m, blend, a.save);
   return {{"components", m.names},
+          {"config", config},
           {"items", catalog.size()},
           {"validation_queries", valid.size()},
           {"test_queries", test.size()},
@@ -119,9 +141,11 @@ void add_ensemble_command(CLI::App& app) {
   auto* demo = cmd->add_subcommand("demo", "Each component alone, the learned blend, and the blend with each knocked out "
                                    "(synthetic shop sessions)");
   add_demo_model_options(demo, a->models);
+  demo->add_option("--save", a->save, "write the components' checkpoints and ensemble.json (for reckon serve) here");
   demo->add_option("--depth", a->depth, "items taken from each component's list")->capture_default_str();
   add_common_options(demo, a->common, kJson | kDevice | kThreads | kSeed);
   set_run(demo, &a->common, [a] { return run_demo(*a); }, print_demo);
+  add_serve_command(app, *cmd);
 }
 
 }  // namespace reckon::cli

@@ -71,6 +71,16 @@ std::shared_ptr<const session::SessionRecommender> train_model(Context& ctx, con
 
 }  // namespace
 
+void save_demo_model(const session::SessionRecommender& model, const std::string& path) {
+  if (const auto* cnn = dynamic_cast<const session::Cnn3dRecommender*>(&model)) {
+    cnn->save(path);
+  } else if (const auto* gru = dynamic_cast<const session::Gru4Rec*>(&model)) {
+    gru->save(path);
+  } else {
+    session::save_recommender(model, path);
+  }
+}
+
 DemoModels train_demo_models(Context& ctx, const DemoModelOptions& o, const CommonOptions& common) {
   RECKON_CHECK_ARG(o.train_sessions > 0 && o.epochs >= 1, "--train-sessions and --epochs must be positive");
   session::ContentSessionsOptions s;

@@ -27,5 +27,7 @@ struct DemoModels {
 };
 // The shop's sessions (seeded by --seed) and the models named, trained; a status line per model unless --json.
 DemoModels train_demo_models(Context& ctx, const DemoModelOptions& options, const CommonOptions& common);
+// The model's checkpoint, in its kind's format (session::load_any_recommender reads them all).
+void save_demo_model(const session::SessionRecommender& model, const std::string& path);
 
 }  // namespace reckon::cli

@@ -48,6 +48,20 @@ std::int64_t LatencyHistogram::count() const {
   return n;
 }
 
+double LatencyHistogram::quantile(double q) const {
+  const auto c = counts();
+  std::int64_t total = 0;
+  for (const std::int64_t n : c) total += n;
+  if (total == 0) return 0;
+  const double want = q * static_cast<double>(total);
+  std::int64_t cumulative = 0;
+  for (std::size_t b = 0; b < kBounds.size(); ++b) {
+    cumulative += c[b];
+    if (static_cast<double>(cumulative) >= want) return kBounds[b];
+  }
+  return INFINITY;
+}
+
 // One request's call of one component: the worker fills it, the request waits on it until its deadline.
 struct Ensemble::Call {
   std::vector<std::int32_t> session;
@@ -147,10 +161,14 @@ void Ensemble::run(Worker& worker) {
       worker.queue.pop_front();
     }
     Outcome outcome = Outcome::kTimedOut;
-    std::string message = "the deadline passed while it waited in the queue";
+    std::string message;
     TopList top;
     const auto start = Clock::now();
-    if (start < call->deadline) score_call(*worker.component, call->session, scores, blend_.depth, outcome, message, top);
+    if (start < call->deadline) {
+      score_call(*worker.component, call->session, scores, blend_.depth, outcome, message, top);
+    } else {
+      message = "the deadline passed while it waited in the queue";
+    }
     const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
     worker.latency.observe(seconds);
     {

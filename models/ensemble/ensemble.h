@@ -59,6 +59,9 @@ class LatencyHistogram {
   std::array<std::int64_t, kBounds.size() + 1> counts() const;  // per bucket, not cumulative; the last: +Inf
   double sum() const;
   std::int64_t count() const;
+  // The q-quantile's bucket's upper bound in seconds (Prometheus' histogram_quantile without interpolation); 0 when
+  // empty, +inf when it falls past the last bound.
+  double quantile(double q) const;
 
  private:
   std::array<std::atomic<std::int64_t>, kBounds.size() + 1> counts_{};
@@ -89,6 +92,7 @@ class Ensemble {
   // Calls, outcomes, circuits and latencies in the Prometheus text format.
   std::string metrics_text() const;
   const Blend& blend() const { return blend_; }
+  const EnsembleOptions& options() const { return options_; }
   std::int32_t catalog_size() const { return catalog_size_; }
 
  private:
