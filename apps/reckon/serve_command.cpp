@@ -9,11 +9,14 @@
 #include <atomic>
 #include <chrono>
 #include <cmath>
+#include <filesystem>
+#include <functional>
 #include <thread>
 
 #include "commands.h"
 #include "reckon/models/ensemble/blend.h"
 #include "reckon/models/session/clicks.h"
+#include "reckon/models/session/gru4rec.h"
 #include "reckon/runtime/file_io.h"
 #include <sstream>
 #include "serve.h"
@@ -141,6 +144,52 @@ nlohmann::json load_round(int port, const std::vector<NamedQuery>& queries, int 
           {"mean_components_answered", ok > 0 ? static_cast<double>(answered_components.load()) / static_cast<double>(ok.load()) : 0.0}};
 }
 
+// Session indices of a named query (-1 for items the catalogue lacks).
+std::vector<std::int32_t> indices(const session::Catalog& catalog, const NamedQuery& q) {
+  std::vector<std::int32_t> out;
+  for (const std::string& name : q.session) out.push_back(catalog.lookup(name));
+  return out;
+}
+
+double median_ms(const std::function<void(const NamedQuery&)>& call, const std::vector<NamedQuery>& queries) {
+  std::vector<double> ms;
+  for (const NamedQuery& q : queries) {
+    const auto t0 = std::chrono::steady_clock::now();
+    call(q);
+    ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+  }
+  return quantile(ms, 0.5);
+}
+
+// The ensemble machinery's cost: the fastest component called directly (scores, then its top list) against an
+// ensemble of that component alone (worker thread, deadline, circuit, blend), one request at a time, in process.
+nlohmann::json measure_overhead(const ServeArgs& a, const session::Catalog& catalog, std::vector<NamedQuery> queries) {
+  queries.resize(std::min<std::size_t>(queries.size(), 500));
+  const ensemble::EnsembleConfig config = ensemble::read_config(a.config);
+  const std::filesystem::path base = std::filesystem::path(a.config).parent_path();
+  Context ctx = make_context(a.common);
+  std::string fastest;
+  double direct = INFINITY;
+  std::shared_ptr<const session::SessionRecommender> model;
+  const int depth = config.blend.depth;
+  for (const ensemble::ComponentConfig& c : config.components) {
+    const std::filesystem::path p(c.checkpoint);
+    std::shared_ptr<const session::SessionRecommender> m = session::load_any_recommender(ctx, p.is_absolute() ? p.string() : (base / p).string());
+    ensemble::SessionComponent component(c.name, m, catalog);
+    std::vector<float> scores(static_cast<std::size_t>(catalog.size()));
+    const double ms = median_ms([&](const NamedQuery& q) {
+      component.score(indices(catalog, q), scores);
+      (void)ensemble::top_of(scores, depth);
+    }, queries);
+    if (ms < direct) direct = ms, fastest = c.name, model = m;
+  }
+  std::vector<std::unique_ptr<ensemble::Component>> one;
+  one.push_back(std::make_unique<ensemble::SessionComponent>(fastest, model, catalog));
+  ensemble::Ensemble alone(std::move(one), ensemble::Blend::equal(1, depth), catalog.size(), config.options);
+  const double through = median_ms([&](const NamedQuery& q) { (void)alone.recommend({indices(catalog, q), 20}); }, queries);
+  return {{"component", fastest}, {"direct_p50_ms", direct}, {"ensemble_p50_ms", through}, {"overhead", through / direct - 1}};
+}
+
 nlohmann::json run_load(const LoadArgs& a) {
   const std::vector<NamedQuery> queries = named_queries(a.test, a.requests);
   int most = 1;
@@ -166,8 +215,9 @@ nlohmann::json run_load(const LoadArgs& a) {
   }
   server.stop();
   serving.join();
+  if (!a.serve.common.json) print_status_line("the ensemble's overhead over its fastest component");
   return {{"config", a.serve.config}, {"inject", a.serve.inject}, {"deadline_ms", e.ensemble->options().deadline.count()},
-          {"rounds", rounds}, {"health", handle_health(e).body}};
+          {"rounds", rounds}, {"health", handle_health(e).body}, {"overhead", measure_overhead(a.serve, e.catalog, queries)}};
 }
 
 void print_load(const nlohmann::json& j) {
@@ -181,6 +231,11 @@ void print_load(const nlohmann::json& j) {
                r["p99_ms"].get<double>(), r["max_ms"].get<double>(), r["requests_per_second"].get<double>(),
                r["hr"].get<double>(), r["mean_components_answered"].get<double>());
   }
+  const auto& o = j["overhead"];
+  fmt::print("the fastest component, {}, called directly: p50 {:.3f} ms; through an ensemble of it alone: p50 {:.3f} ms "
+             "({:+.3f} ms, {:+.0f}%)\n", o["component"].get<std::string>(), o["direct_p50_ms"].get<double>(),
+             o["ensemble_p50_ms"].get<double>(), o["ensemble_p50_ms"].get<double>() - o["direct_p50_ms"].get<double>(),
+             100 * o["overhead"].get<double>());
 }
 
 void add_serve_options(CLI::App* cmd, ServeArgs& a) {
