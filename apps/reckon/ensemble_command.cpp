@@ -24,9 +24,24 @@ struct DemoArgs {
   std::string save;  // a folder for the components' checkpoints and ensemble.json
 };
 
-// Each component's checkpoint, the ensemble's config (the blend learned here) and the test sessions into `folder`,
+// Sessions [first, end) of `log` as a log of their own.
+session::ClickLog sessions_from(const session::ClickLog& log, std::int64_t first) {
+  session::ClickLog out;
+  session::ClickLogBuilder builder(out);
+  for (std::int64_t s = first; s < log.sessions(); ++s) {
+    for (std::int64_t i = log.begin(s); i < log.end(s); ++i) {
+      const auto at = static_cast<std::size_t>(i);
+      builder.add(builder.item(log.item_names[static_cast<std::size_t>(log.items[at])]), log.times[at],
+                  at < log.kinds.size() ? log.kinds[at] : session::EventKind::kClick);
+    }
+    builder.end_session(log.session_names[static_cast<std::size_t>(s)]);
+  }
+  return out;
+}
+
+// Each component's checkpoint, the ensemble's config (the blend learned here) and the measured test sessions into `folder`,
 // for `reckon serve` and `reckon ensemble load`.
-std::string save_ensemble(const DemoModels& m, const ensemble::Blend& blend, const std::string& folder) {
+std::string save_ensemble(const DemoModels& m, const ensemble::Blend& blend, const std::string& folder, std::int64_t half) {
   std::filesystem::create_directories(folder);
   ensemble::EnsembleConfig config;
   config.blend = blend;
@@ -37,7 +52,8 @@ std::string save_ensemble(const DemoModels& m, const ensemble::Blend& blend, con
   }
   const std::string path = folder + "/ensemble.json";
   ensemble::write_config(config, path);
-  session::write_sessions_tsv(m.data.test, folder + "/test.tsv");  // requests for reckon ensemble load
+  // The half of the test period the table measures, as requests for reckon ensemble load.
+  session::write_sessions_tsv(sessions_from(m.data.test, half), folder + "/test.tsv");
   return path;
 }
 
@@ -93,7 +109,7 @@ nlohmann::json run_demo(const DemoArgs& a) {
   const auto test = ensemble::session_queries(models, catalog, m.data.test, a.depth, a.common.threads, half);
   ensemble::BlendFitReport report;
   const ensemble::Blend blend = ensemble::fit_blend(valid, models.size(), a.depth, a.k, catalog.size(), &report);
-  const std::string config = a.save.empty() ? "" : save_ensemble(m, blend, a.save);
+  const std::string config = a.save.empty() ? "" : save_ensemble(m, blend, a.save, half);
   return {{"components", m.names},
           {"config", config},
           {"items", catalog.size()},

@@ -94,18 +94,24 @@ BlendMetrics evaluate_blend(const Blend& blend, const std::vector<BlendQuery>& q
   for (const BlendQuery& q : queries) {
     lists.clear();
     for (std::size_t c = 0; c < q.lists.size(); ++c) lists.push_back(c < knocked_out.size() && knocked_out[c] ? nullptr : &q.lists[c]);
-    const std::vector<ScoredItem> top = blend.combine(lists, k);
-    for (std::size_t r = 0; r < top.size(); ++r) {
-      if (top[r].item != q.target) continue;
-      m.hit_rate += 1;
-      m.mrr += 1.0 / static_cast<double>(r + 1);
-      break;
-    }
+    add_hit(blend.combine(lists, k), q.target, k, m);
   }
-  const double n = std::max<double>(1, static_cast<double>(queries.size()));
-  m.hit_rate /= n;
-  m.mrr /= n;
-  return m;
+  return mean_over(m, queries.size());
+}
+
+void add_hit(std::span<const ScoredItem> ranked, std::int32_t target, int k, BlendMetrics& m) {
+  const std::size_t n = std::min(ranked.size(), static_cast<std::size_t>(std::max(k, 0)));
+  for (std::size_t r = 0; r < n; ++r) {
+    if (ranked[r].item != target) continue;
+    m.hit_rate += 1;
+    m.mrr += 1.0 / static_cast<double>(r + 1);
+    return;
+  }
+}
+
+BlendMetrics mean_over(BlendMetrics sums, std::size_t queries) {
+  const double n = std::max<double>(1, static_cast<double>(queries));
+  return {sums.hit_rate / n, sums.mrr / n};
 }
 
 }  // namespace reckon::ensemble

@@ -57,6 +57,11 @@ struct BlendQuery {
 struct BlendMetrics {
   double hit_rate = 0, mrr = 0;  // at k
 };
+// Counts the target's hit and reciprocal rank if it is within the first k of `ranked` (add_hit), then the means
+// over `queries` (mean_over).
+void add_hit(std::span<const ScoredItem> ranked, std::int32_t target, int k, BlendMetrics& m);
+BlendMetrics mean_over(BlendMetrics sums, std::size_t queries);
+
 // HR@k and MRR@k of the blend over the queries, with the components in `knocked_out` not answering.
 BlendMetrics evaluate_blend(const Blend& blend, const std::vector<BlendQuery>& queries, int k,
                             const std::vector<bool>& knocked_out = {});

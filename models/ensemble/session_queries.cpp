@@ -82,19 +82,9 @@ BlendMetrics list_metrics(const std::vector<BlendQuery>& queries, std::size_t c,
   BlendMetrics m;
   for (const BlendQuery& q : queries) {
     RECKON_CHECK_ARG(c < q.lists.size(), "component ", c, " of ", q.lists.size());
-    const TopList& list = q.lists[c];
-    const std::size_t n = std::min(list.size(), static_cast<std::size_t>(k));
-    for (std::size_t r = 0; r < n; ++r) {
-      if (list[r].item != q.target) continue;
-      m.hit_rate += 1;
-      m.mrr += 1.0 / static_cast<double>(r + 1);
-      break;
-    }
+    add_hit(q.lists[c], q.target, k, m);
   }
-  const double count = std::max<double>(1, static_cast<double>(queries.size()));
-  m.hit_rate /= count;
-  m.mrr /= count;
-  return m;
+  return mean_over(m, queries.size());
 }
 
 }  // namespace reckon::ensemble

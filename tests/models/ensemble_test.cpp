@@ -259,7 +259,7 @@ TEST(Ensemble, ConcurrentClientsAreAnsweredInTimeDespiteFailures) {
         const std::int32_t last = (t * kRequests + r) % 1000;
         const auto start = Clock::now();
         const Response got = e.recommend({{last}, 10});
-        late += Clock::now() - start > o.deadline + 150ms;
+        late += Clock::now() - start > o.deadline + 250ms;  // a margin for a loaded CI machine
         wrong += got.items.empty() || got.items[0].item != last;
         ++answered;
       }
