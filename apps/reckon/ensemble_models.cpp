@@ -5,6 +5,9 @@
 #include <chrono>
 #include <sstream>
 
+#include "reckon/models/item2vec/evaluate.h"
+#include "reckon/models/item2vec/item2vec.h"
+#include "reckon/models/item2vec/vectors.h"
 #include "reckon/models/session/cnn3d.h"
 #include "reckon/models/session/gru4rec.h"
 #include "reckon/runtime/file_io.h"
@@ -14,7 +17,7 @@ namespace reckon::cli {
 void add_demo_model_options(CLI::App* command, DemoModelOptions& o) {
   command->add_option("--train-sessions", o.train_sessions, "training sessions to generate")->capture_default_str();
   command->add_option("--epochs", o.epochs, "GRU4Rec's and the 3D CNN's epochs, at most")->capture_default_str();
-  command->add_option("--models", o.models, "components, separated by commas (pop, iknn, sknn, vsknn, gru4rec, cnn3d)")
+  command->add_option("--models", o.models, "components, separated by commas (pop, spop, iknn, sknn, vsknn, item2vec, gru4rec, cnn3d)")
       ->capture_default_str();
 }
 
@@ -50,11 +53,31 @@ std::shared_ptr<const session::SessionRecommender> train_cnn3d(Context& ctx, con
   return model;
 }
 
+// item2vec's vectors of the training sessions as a session model (the session demo's settings).
+std::shared_ptr<const session::SessionRecommender> train_item2vec(Context& ctx, const session::ClickLog& train) {
+  item2vec::Sequences sequences;
+  for (std::int64_t s = 0; s < train.sessions(); ++s) {
+    for (std::int64_t i = train.begin(s); i < train.end(s); ++i) {
+      sequences.tokens.push_back(train.item_names[static_cast<std::size_t>(train.items[static_cast<std::size_t>(i)])]);
+    }
+    sequences.offsets.push_back(static_cast<std::int64_t>(sequences.tokens.size()));
+  }
+  item2vec::Item2VecConfig config;
+  config.dim = 32;
+  config.window = 3;
+  config.sample = 0;
+  item2vec::Item2Vec model(ctx, config, item2vec::ItemVocabulary::build(sequences, 1));
+  model.train(item2vec::encode(sequences, model.vocabulary()));
+  const item2vec::KeyedVectors kv = model.keyed_vectors();
+  return item2vec::make_vector_recommender(item2vec::SimilarityIndex(ctx, kv), kv, 1);
+}
+
 std::shared_ptr<const session::SessionRecommender> train_model(Context& ctx, const std::string& name,
                                                                const DemoModelOptions& o,
                                                                const session::ContentSessions& data,
                                                                const CommonOptions& common) {
   if (name == "cnn3d") return train_cnn3d(ctx, o, data, common);
+  if (name == "item2vec") return train_item2vec(ctx, data.train);
   session::TrainingSessions training = session::TrainingSessions::build(data.train);
   if (name == "gru4rec") {
     session::Gru4RecOptions g;
@@ -76,6 +99,9 @@ void save_demo_model(const session::SessionRecommender& model, const std::string
     cnn->save(path);
   } else if (const auto* gru = dynamic_cast<const session::Gru4Rec*>(&model)) {
     gru->save(path);
+  } else if (model.name() == "item2vec") {
+    RECKON_THROW(StatusCode::kUnsupported, "an item2vec component has no session checkpoint yet: leave it out of "
+                 "--models to --save (its vectors are saved by reckon item2vec train)");
   } else {
     session::save_recommender(model, path);
   }

@@ -336,4 +336,5 @@ if(NOT ensemble_rows EQUAL 7)  # three alone, the blend, three knocked out
   message(FATAL_ERROR "ensemble demo: ${ensemble_rows} rows, expected 7")
 endif()
 fails("--models names no component" ensemble demo --train-sessions 300 --models "," --device cpu)
+fails("item2vec component has no session checkpoint" ensemble demo --train-sessions 300 --models pop,item2vec --save ens --device cpu)
 message(STATUS "reckon CLI: every command printed one JSON object")

@@ -7,6 +7,7 @@
 #include <thread>
 
 #include "reckon/models/ensemble/ensemble.h"
+#include "reckon/models/ensemble/session_queries.h"
 #include "reckon/runtime/error.h"
 
 namespace reckon::ensemble {
@@ -235,6 +236,32 @@ TEST(Ensemble, BadRequestsAreRefusedWithoutCallingAnything) {
   }
   EXPECT_EQ(e.recommend({{-1, 3}, 2}).items[0].item, 3);  // -1: an unknown item, allowed
   EXPECT_EQ(e.health()[0].outcomes[0], 1);
+}
+
+// A session model's catalogue mapped onto the ensemble's by name: items it lacks score -inf, and the union catalogue
+// keeps the first model's order before the others' extra items.
+TEST(SessionComponent, MapsCataloguesByItemName) {
+  session::ClickLog log;
+  session::ClickLogBuilder b(log);
+  for (int s = 0; s < 6; ++s) {
+    b.add(b.item("a"), 10.0 * s);
+    b.add(b.item(s % 2 == 0 ? "b" : "c"), 10.0 * s + 1);
+    b.end_session("s" + std::to_string(s));
+  }
+  session::RecommenderOptions o;
+  o.kind = session::ModelKind::kPop;
+  std::shared_ptr<const session::SessionRecommender> pop = session::make_recommender(o, session::TrainingSessions::build(log));
+  const session::Catalog catalog = session::Catalog::from_names({"new", "c", "a", "b"}, {0, 3, 6, 3});
+  SessionComponent component("pop", pop, catalog);
+  std::vector<float> scores(4);
+  component.score(std::vector<std::int32_t>{2, -1}, scores);
+  EXPECT_EQ(scores[0], -INFINITY);
+  EXPECT_GT(scores[2], scores[1]);  // "a" is the most clicked
+  EXPECT_EQ(scores[1], scores[3]);
+  const session::SessionRecommender* models[] = {pop.get()};
+  const session::Catalog joined = union_catalog(models);
+  EXPECT_EQ(joined.names, pop->training().catalog.names);
+  EXPECT_THROW(component.score(std::vector<std::int32_t>{}, scores), Error);
 }
 
 // Many clients at once, one component hanging on every call and one throwing on 30%: every request is answered
