@@ -53,8 +53,9 @@ std::shared_ptr<const session::SessionRecommender> train_cnn3d(Context& ctx, con
   return model;
 }
 
-// item2vec's vectors of the training sessions as a session model (the session demo's settings).
-std::shared_ptr<const session::SessionRecommender> train_item2vec(Context& ctx, const session::ClickLog& train) {
+}  // namespace
+
+std::unique_ptr<session::SessionRecommender> train_demo_item2vec(Context& ctx, const session::ClickLog& train) {
   item2vec::Sequences sequences;
   for (std::int64_t s = 0; s < train.sessions(); ++s) {
     for (std::int64_t i = train.begin(s); i < train.end(s); ++i) {
@@ -72,12 +73,14 @@ std::shared_ptr<const session::SessionRecommender> train_item2vec(Context& ctx, 
   return item2vec::make_vector_recommender(item2vec::SimilarityIndex(ctx, kv), kv, 1);
 }
 
+namespace {
+
 std::shared_ptr<const session::SessionRecommender> train_model(Context& ctx, const std::string& name,
                                                                const DemoModelOptions& o,
                                                                const session::ContentSessions& data,
                                                                const CommonOptions& common) {
   if (name == "cnn3d") return train_cnn3d(ctx, o, data, common);
-  if (name == "item2vec") return train_item2vec(ctx, data.train);
+  if (name == "item2vec") return train_demo_item2vec(ctx, data.train);
   session::TrainingSessions training = session::TrainingSessions::build(data.train);
   if (name == "gru4rec") {
     session::Gru4RecOptions g;

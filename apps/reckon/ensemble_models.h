@@ -1,4 +1,5 @@
-// The ensemble demo's components: the session models trained on the synthetic shop (session/synthetic.h).
+// The demos' session models trained on the synthetic shop (session/synthetic.h): the ensemble demo's components,
+// and item2vec's for the session demo too.
 #pragma once
 
 #include <CLI/CLI.hpp>
@@ -27,6 +28,9 @@ struct DemoModels {
 };
 // The shop's sessions (seeded by --seed) and the models named, trained; a status line per model unless --json.
 DemoModels train_demo_models(Context& ctx, const DemoModelOptions& options, const CommonOptions& common);
+// item2vec's vectors of the training sessions as a session model (the demos' settings: 32 dimensions, window 3, no
+// subsampling, a small catalogue), for the session and ensemble demos.
+std::unique_ptr<session::SessionRecommender> train_demo_item2vec(Context& ctx, const session::ClickLog& train);
 // The model's checkpoint, in its kind's format (session::load_any_recommender reads them all).
 void save_demo_model(const session::SessionRecommender& model, const std::string& path);
 

@@ -13,6 +13,7 @@
 #include <sstream>
 
 #include "commands.h"
+#include "ensemble_models.h"
 #include "reckon/models/item2vec/evaluate.h"
 #include "reckon/models/item2vec/vectors.h"
 #include "reckon/models/session/clicks.h"
@@ -624,19 +625,6 @@ struct DemoArgs {
   bool write_only = false;
 };
 
-// item2vec's vectors from the training sessions (the item2vec demo's settings: a small catalogue, no subsampling).
-std::unique_ptr<SessionRecommender> demo_item2vec(Context& ctx, const std::string& train_path) {
-  const item2vec::Sequences sequences = item2vec::read_sequences(train_path, item2vec::CorpusFormat::kSessionsTsv);
-  item2vec::Item2VecConfig config;
-  config.dim = 32;
-  config.window = 3;
-  config.sample = 0;
-  item2vec::Item2Vec model(ctx, config, item2vec::ItemVocabulary::build(sequences, 1));
-  model.train(item2vec::encode(sequences, model.vocabulary()));
-  const item2vec::KeyedVectors kv = model.keyed_vectors();
-  return item2vec::make_vector_recommender(item2vec::SimilarityIndex(ctx, kv), kv, 1);
-}
-
 // The add-to-cart probability the generator planted: the conversion rate of the brand of the session's first click
 // (every item known, new ones included); the best any model can do.
 nlohmann::json planted_add_to_cart_json(const ContentSessions& data) {
@@ -677,7 +665,7 @@ nlohmann::json run_demo(const DemoArgs& d) {
     nlohmann::json epochs;
     std::unique_ptr<SessionRecommender> model;
     if (std::string_view(name) == "item2vec") {
-      model = demo_item2vec(ctx, files.train);
+      model = train_demo_item2vec(ctx, data.train);
     } else if (std::string_view(name) == "gru4rec") {
       model = train_gru4rec(ctx, a, d.common, training, epochs);
     } else if (std::string_view(name) == "cnn3d") {
