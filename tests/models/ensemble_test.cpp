@@ -7,7 +7,11 @@
 #include <thread>
 
 #include "reckon/models/ensemble/ensemble.h"
+#include "reckon/models/ensemble/config.h"
 #include "reckon/models/ensemble/session_queries.h"
+#include "reckon/models/session/gru4rec.h"
+#include "reckon/models/session/synthetic.h"
+#include "testing.h"
 #include "reckon/runtime/error.h"
 
 namespace reckon::ensemble {
@@ -262,6 +266,54 @@ TEST(SessionComponent, MapsCataloguesByItemName) {
   const session::Catalog joined = union_catalog(models);
   EXPECT_EQ(joined.names, pop->training().catalog.names);
   EXPECT_THROW(component.score(std::vector<std::int32_t>{}, scores), Error);
+}
+
+// A GPU component: GRU4Rec's checkpoint loaded by load_ensemble on CUDA (each component its own Context and stream)
+// answers as the same checkpoint on the CPU, to float tolerance, through the ensemble.
+TEST(EnsembleCuda, AGpuComponentAnswersAsOnTheCpu) {
+  RECKON_SKIP_WITHOUT_CUDA();
+  session::ContentSessionsOptions so;
+  so.train_sessions = 400;
+  so.test_sessions = 40;
+  so.categories = 3;
+  so.brands = 3;
+  so.items_per_group = 6;
+  const session::ContentSessions data = session::make_content_sessions(so);
+  Context cpu(Device::cpu());
+  session::Gru4RecOptions g;
+  g.epochs = 1;
+  g.hidden = 16;
+  g.batch = 16;
+  session::Gru4Rec model(cpu, g, session::TrainingSessions::build(data.train));
+  model.train_epoch(1);
+  const std::string dir = testing::temp_dir("ensemble_cuda");
+  model.save(dir + "/gru4rec.ckpt");
+  EnsembleConfig config;
+  config.components = {{"gru4rec", "gru4rec.ckpt"}};
+  config.blend = Blend::equal(1, 20);
+  config.options.deadline = 5s;  // the first CUDA call loads kernels
+  write_config(config, dir + "/ensemble.json");
+  LoadedEnsemble on_cpu = load_ensemble(dir + "/ensemble.json", Device::cpu(), {});
+  LoadedEnsemble on_gpu = load_ensemble(dir + "/ensemble.json", Device::cuda(0), {});
+  Context gpu(Device::cuda(0));
+  std::shared_ptr<const session::SessionRecommender> cpu_model = session::load_any_recommender(cpu, dir + "/gru4rec.ckpt"),
+                                                     gpu_model = session::load_any_recommender(gpu, dir + "/gru4rec.ckpt");
+  SessionComponent cpu_component("gru4rec", cpu_model, on_cpu.catalog), gpu_component("gru4rec", gpu_model, on_cpu.catalog);
+  std::vector<float> cpu_scores(static_cast<std::size_t>(on_cpu.catalog.size())), gpu_scores(cpu_scores.size());
+  for (std::int32_t last = 0; last < 10; ++last) {
+    const std::vector<std::int32_t> session{last, (last + 3) % 10};
+    cpu_component.score(session, cpu_scores);
+    gpu_component.score(session, gpu_scores);
+    for (std::size_t i = 0; i < cpu_scores.size(); ++i) EXPECT_NEAR(gpu_scores[i], cpu_scores[i], 1e-4 + 1e-4 * std::fabs(cpu_scores[i])) << i;
+    const Response a = on_cpu.ensemble->recommend({session, 10});
+    const Response b = on_gpu.ensemble->recommend({session, 10});
+    ASSERT_EQ(b.answered, 1) << b.components[0].message;
+    int shared = 0;  // near-ties may swap places between the devices' sums
+    for (const ScoredItem& x : a.items) {
+      for (const ScoredItem& y : b.items) shared += x.item == y.item;
+    }
+    EXPECT_GE(shared, 8);
+  }
 }
 
 // Many clients at once, one component hanging on every call and one throwing on 30%: every request is answered
