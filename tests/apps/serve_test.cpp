@@ -36,7 +36,8 @@ const Served& served() {
     o.brands = 4;
     o.items_per_group = 8;
     out.data = session::make_content_sessions(o);
-    const std::string dir = testing::temp_dir("serve_test");
+    // A folder per test: ctest runs this file's tests in processes of their own, at once.
+    const std::string dir = testing::temp_dir(std::string("serve_test_") + ::testing::UnitTest::GetInstance()->current_test_info()->name());
     ensemble::EnsembleConfig config;
     std::vector<std::unique_ptr<session::SessionRecommender>> models;
     std::vector<const session::SessionRecommender*> raw;
