@@ -9,14 +9,12 @@
 #include <atomic>
 #include <chrono>
 #include <cmath>
-#include <filesystem>
 #include <functional>
 #include <thread>
 
 #include "commands.h"
 #include "reckon/models/ensemble/blend.h"
 #include "reckon/models/session/clicks.h"
-#include "reckon/models/session/gru4rec.h"
 #include "reckon/runtime/file_io.h"
 #include <sstream>
 #include "serve.h"
@@ -163,31 +161,26 @@ double median_ms(const std::function<void(const NamedQuery&)>& call, const std::
 
 // The ensemble machinery's cost: the fastest component called directly (scores, then its top list) against an
 // ensemble of that component alone (worker thread, deadline, circuit, blend), one request at a time, in process.
-nlohmann::json measure_overhead(const ServeArgs& a, const session::Catalog& catalog, std::vector<NamedQuery> queries) {
+nlohmann::json measure_overhead(const ensemble::LoadedEnsemble& e, std::vector<NamedQuery> queries) {
   queries.resize(std::min<std::size_t>(queries.size(), 500));
-  const ensemble::EnsembleConfig config = ensemble::read_config(a.config);
-  const std::filesystem::path base = std::filesystem::path(a.config).parent_path();
-  Context ctx = make_context(a.common);
-  std::string fastest;
+  const session::Catalog& catalog = e.catalog;
+  const int depth = e.ensemble->blend().depth;
+  std::size_t fastest = 0;
   double direct = INFINITY;
-  std::shared_ptr<const session::SessionRecommender> model;
-  const int depth = config.blend.depth;
-  for (const ensemble::ComponentConfig& c : config.components) {
-    const std::filesystem::path p(c.checkpoint);
-    std::shared_ptr<const session::SessionRecommender> m = session::load_any_recommender(ctx, p.is_absolute() ? p.string() : (base / p).string());
-    ensemble::SessionComponent component(c.name, m, catalog);
+  for (std::size_t c = 0; c < e.models.size(); ++c) {
+    ensemble::SessionComponent component(e.names[c], e.models[c], catalog);
     std::vector<float> scores(static_cast<std::size_t>(catalog.size()));
     const double ms = median_ms([&](const NamedQuery& q) {
       component.score(indices(catalog, q), scores);
       (void)ensemble::top_of(scores, depth);
     }, queries);
-    if (ms < direct) direct = ms, fastest = c.name, model = m;
+    if (ms < direct) direct = ms, fastest = c;
   }
   std::vector<std::unique_ptr<ensemble::Component>> one;
-  one.push_back(std::make_unique<ensemble::SessionComponent>(fastest, model, catalog));
-  ensemble::Ensemble alone(std::move(one), ensemble::Blend::equal(1, depth), catalog.size(), config.options);
+  one.push_back(std::make_unique<ensemble::SessionComponent>(e.names[fastest], e.models[fastest], catalog));
+  ensemble::Ensemble alone(std::move(one), ensemble::Blend::equal(1, depth), catalog.size(), e.ensemble->options());
   const double through = median_ms([&](const NamedQuery& q) { (void)alone.recommend({indices(catalog, q), 20}); }, queries);
-  return {{"component", fastest}, {"direct_p50_ms", direct}, {"ensemble_p50_ms", through}, {"overhead", through / direct - 1}};
+  return {{"component", e.names[fastest]}, {"direct_p50_ms", direct}, {"ensemble_p50_ms", through}, {"overhead", through / direct - 1}};
 }
 
 nlohmann::json run_load(const LoadArgs& a) {
@@ -217,7 +210,7 @@ nlohmann::json run_load(const LoadArgs& a) {
   serving.join();
   if (!a.serve.common.json) print_status_line("the ensemble's overhead over its fastest component");
   return {{"config", a.serve.config}, {"inject", a.serve.inject}, {"deadline_ms", e.ensemble->options().deadline.count()},
-          {"rounds", rounds}, {"health", handle_health(e).body}, {"overhead", measure_overhead(a.serve, e.catalog, queries)}};
+          {"rounds", rounds}, {"health", handle_health(e).body}, {"overhead", measure_overhead(e, queries)}};
 }
 
 void print_load(const nlohmann::json& j) {

@@ -150,6 +150,22 @@ std::vector<std::vector<float>> user_vectors(const ColdStartOptions& o, const Li
   return user;
 }
 
+// The CNN's training examples: each warm song with an item2vec vector, its genre and vector into `train`, its audio
+// into `audio`; returns how many.
+std::int64_t warm_examples(const std::vector<SyntheticSong>& songs, const std::vector<int>& warm,
+                           const item2vec::KeyedVectors& kv, AudioExamples& train, std::vector<std::vector<float>>& audio) {
+  const auto D = static_cast<std::size_t>(kv.dim);
+  for (const int s : warm) {
+    const std::int32_t row = kv.lookup(std::to_string(s));
+    if (row < 0) continue;
+    audio.push_back(songs[static_cast<std::size_t>(s)].samples);
+    train.labels.push_back(songs[static_cast<std::size_t>(s)].genre);
+    train.vectors.insert(train.vectors.end(), kv.vectors.begin() + static_cast<std::ptrdiff_t>(row * D),
+                         kv.vectors.begin() + static_cast<std::ptrdiff_t>((row + 1) * D));
+  }
+  return static_cast<std::int64_t>(audio.size());
+}
+
 }  // namespace
 
 ColdStartResult run_cold_start(Context& ctx, const ColdStartOptions& o, AudioCnnOptions cnn,
@@ -171,18 +187,8 @@ ColdStartResult run_cold_start(Context& ctx, const ColdStartOptions& o, AudioCnn
   for (int s = 0; s < static_cast<int>(songs.size()); ++s) (is_cold(o, s) ? cold : warm).push_back(s);
   AudioExamples train;
   std::vector<std::vector<float>> warm_audio, cold_audio;
-  std::vector<int> trained;  // warm songs with a vector
-  for (const int s : warm) {
-    const std::int32_t row = kv.lookup(std::to_string(s));
-    if (row < 0) continue;
-    trained.push_back(s);
-    warm_audio.push_back(songs[static_cast<std::size_t>(s)].samples);
-    train.labels.push_back(songs[static_cast<std::size_t>(s)].genre);
-    train.vectors.insert(train.vectors.end(), kv.vectors.begin() + static_cast<std::ptrdiff_t>(row * D),
-                         kv.vectors.begin() + static_cast<std::ptrdiff_t>((row + 1) * D));
-  }
+  result.warm_songs = warm_examples(songs, warm, kv, train, warm_audio);
   for (const int s : cold) cold_audio.push_back(songs[static_cast<std::size_t>(s)].samples);
-  result.warm_songs = static_cast<std::int64_t>(trained.size());
   result.cold_songs = static_cast<std::int64_t>(cold.size());
   stage("the content CNN on the warm songs' audio");
   train.spectrograms = compute_spectrograms(ctx, warm_audio, cnn.logmel);

@@ -108,11 +108,12 @@ LoadedEnsemble load_ensemble(const std::string& config_path, Device device, cons
   }
   LoadedEnsemble out;
   out.release = std::make_shared<HangRelease>();
-  std::vector<std::shared_ptr<const session::SessionRecommender>> models;
+  std::vector<std::shared_ptr<const session::SessionRecommender>>& models = out.models;
   std::vector<const session::SessionRecommender*> raw;
   const std::filesystem::path base = std::filesystem::path(config_path).parent_path();
   for (const ComponentConfig& c : config.components) {
     out.contexts.push_back(std::make_unique<Context>(device));  // its own stream on a GPU
+    out.names.push_back(c.name);
     const std::filesystem::path p(c.checkpoint);
     models.push_back(session::load_any_recommender(*out.contexts.back(), p.is_absolute() ? p.string() : (base / p).string()));
     raw.push_back(models.back().get());

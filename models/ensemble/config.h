@@ -42,6 +42,8 @@ void write_config(const EnsembleConfig& config, const std::string& path);  // at
 // (kInvalidArgument for a name no component has).
 struct LoadedEnsemble {
   std::vector<std::unique_ptr<Context>> contexts;
+  std::vector<std::string> names;  // per component, as in the config
+  std::vector<std::shared_ptr<const session::SessionRecommender>> models;  // per component, without injected faults
   session::Catalog catalog;
   std::shared_ptr<HangRelease> release;
   std::unique_ptr<Ensemble> ensemble;
