@@ -171,7 +171,8 @@ nlohmann::json measure_overhead(const ensemble::LoadedEnsemble& e, std::vector<N
     ensemble::SessionComponent component(e.names[c], e.models[c], catalog);
     std::vector<float> scores(static_cast<std::size_t>(catalog.size()));
     const double ms = median_ms([&](const NamedQuery& q) {
-      component.score(indices(catalog, q), scores);
+      const std::vector<std::int32_t> session = indices(catalog, q);
+      component.score({session}, scores);
       (void)ensemble::top_of(scores, depth);
     }, queries);
     if (ms < direct) direct = ms, fastest = c;

@@ -532,46 +532,52 @@ struct MappedRow {
   std::vector<float> values;
 };
 
+// A row's tokens through the vocabulary into `columns` ids and values.
+void map_row(const Vocabulary& vocabulary, const std::vector<int>& widths, std::size_t first_multi, std::size_t columns,
+             const Row& row, MappedRow& mapped) {
+  const std::size_t fields = widths.size();
+  std::vector<std::int32_t>& ids = mapped.ids;
+  std::vector<std::int32_t>& bag = mapped.bag;
+  std::vector<float>& values = mapped.values;
+  ids.resize(columns);
+  values.resize(columns);
+  std::size_t c = 0;
+  for (std::size_t f = 0; f < fields; ++f) {
+    const auto width = static_cast<std::size_t>(widths[f]);
+    if (f < first_multi) {
+      ids[c] = vocabulary.lookup(static_cast<std::int64_t>(f), row.tokens[f]);
+      values[c++] = row.values[f];
+      continue;
+    }
+    // A bag: its distinct known items by id (most frequent first), unknown ones as the missing id, at most
+    // `width`; each weighs 1/length so the field's vector is their mean. Empty: the missing id alone.
+    bag.clear();
+    for (const std::string& item : split_items(row.tokens[f])) {
+      bag.push_back(vocabulary.lookup(static_cast<std::int64_t>(f), item));
+    }
+    std::sort(bag.begin(), bag.end(), [](std::int32_t a, std::int32_t b) {
+      return a != 0 && (b == 0 || a < b);  // 0 (unknown) last
+    });
+    if (bag.empty()) bag.push_back(0);
+    const std::size_t kept = std::min(bag.size(), width);
+    for (std::size_t k = 0; k < width; ++k) {
+      ids[c + k] = k < kept ? bag[k] : -1;
+      values[c + k] = k < kept ? 1.0f / static_cast<float>(kept) : 0.0f;
+    }
+    c += width;
+  }
+}
+
 // Maps each good row of `reader` through the vocabulary to `visit`.
 std::int64_t map_rows(RowReader& reader, const Vocabulary& vocabulary, const std::function<void(const Sample&)>& visit,
                       CtrDataset& report) {
-  const auto fields = static_cast<std::size_t>(vocabulary.field_count());
   const std::vector<int> widths = vocabulary.field_widths();
   const std::size_t first_multi = first_multi_field(vocabulary);
   std::size_t columns = 0;
   for (int w : widths) columns += static_cast<std::size_t>(w);
   const std::int64_t rows = reader.run<MappedRow>(
       [&](const Row& row, MappedRow& mapped, int) {
-        std::vector<std::int32_t>& ids = mapped.ids;
-        std::vector<std::int32_t>& bag = mapped.bag;
-        std::vector<float>& values = mapped.values;
-        ids.resize(columns);
-        values.resize(columns);
-        std::size_t c = 0;
-        for (std::size_t f = 0; f < fields; ++f) {
-          const auto width = static_cast<std::size_t>(widths[f]);
-          if (f < first_multi) {
-            ids[c] = vocabulary.lookup(static_cast<std::int64_t>(f), row.tokens[f]);
-            values[c++] = row.values[f];
-            continue;
-          }
-          // A bag: its distinct known items by id (most frequent first), unknown ones as the missing id, at most
-          // `width`; each weighs 1/length so the field's vector is their mean. Empty: the missing id alone.
-          bag.clear();
-          for (const std::string& item : split_items(row.tokens[f])) {
-            bag.push_back(vocabulary.lookup(static_cast<std::int64_t>(f), item));
-          }
-          std::sort(bag.begin(), bag.end(), [](std::int32_t a, std::int32_t b) {
-            return a != 0 && (b == 0 || a < b);  // 0 (unknown) last
-          });
-          if (bag.empty()) bag.push_back(0);
-          const std::size_t kept = std::min(bag.size(), width);
-          for (std::size_t k = 0; k < width; ++k) {
-            ids[c + k] = k < kept ? bag[k] : -1;
-            values[c + k] = k < kept ? 1.0f / static_cast<float>(kept) : 0.0f;
-          }
-          c += width;
-        }
+        map_row(vocabulary, widths, first_multi, columns, row, mapped);
       },
       [&](const Row& row, const MappedRow& mapped) {
         visit(Sample{row.label, mapped.ids.data(), mapped.values.data()});
@@ -643,6 +649,25 @@ CtrDataset parse_rows(std::string_view rows, const Vocabulary& vocabulary, const
   RowReader reader(std::make_unique<std::istringstream>(std::string(rows)), origin, options_for(vocabulary, options),
                    vocabulary.field_count());
   return dataset_from(reader, vocabulary);
+}
+
+void encode_schema_cells(const Vocabulary& vocabulary, std::span<const std::string> cells, std::span<std::int32_t> ids,
+                         std::span<float> values) {
+  RECKON_CHECK_ARG(vocabulary.format == CtrFormat::kSchema && vocabulary.schema, "encoding cells needs a schema-format vocabulary");
+  RECKON_CHECK_ARG(static_cast<std::int64_t>(cells.size()) == vocabulary.field_count(), "a row of this vocabulary has ",
+                   vocabulary.field_count(), " fields, got ", cells.size(), " cells");
+  const std::vector<int> widths = vocabulary.field_widths();
+  std::size_t columns = 0;
+  for (const int w : widths) columns += static_cast<std::size_t>(w);
+  RECKON_CHECK_ARG(ids.size() == columns && values.size() == columns, "a row of this vocabulary has ", columns, " columns");
+  const std::vector<std::string_view> views(cells.begin(), cells.end());
+  Row row;
+  std::string reason;
+  if (!detail::schema_row(*vocabulary.schema, views, row, reason)) RECKON_THROW(StatusCode::kDataError, reason);
+  MappedRow mapped;
+  map_row(vocabulary, widths, first_multi_field(vocabulary), columns, row, mapped);
+  std::copy(mapped.ids.begin(), mapped.ids.end(), ids.begin());
+  std::copy(mapped.values.begin(), mapped.values.end(), values.begin());
 }
 
 }  // namespace reckon::ctr

@@ -12,6 +12,7 @@
 #include <functional>
 #include <iosfwd>
 #include <memory>
+#include <span>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -140,6 +141,13 @@ void require_rows(std::int64_t rows, std::int64_t skipped_rows, const std::vecto
 inline void require_rows(const CtrDataset& data, const std::string& path, const char* use, bool allow_empty) {
   require_rows(data.size(), data.skipped_rows, data.first_errors, path, use, allow_empty);
 }
+
+// One schema-format row from its cells in field order (as Vocabulary::field_names: a multi-valued field's items
+// joined by its separator, a numeric field's number as text, "" for a missing cell), mapped as read_dataset maps
+// the same cells into the row's columns() ids and values (e.g. a serving request's features). kInvalidArgument for
+// another format's vocabulary or a wrong count, kDataError for a numeric cell that is not a number.
+void encode_schema_cells(const Vocabulary& vocabulary, std::span<const std::string> cells, std::span<std::int32_t> ids,
+                         std::span<float> values);
 
 // One row mapped through a vocabulary: `columns` ids and values (a bag's padding has id -1 and value 0; an empty
 // bag is the field's missing id 0 with value 1).

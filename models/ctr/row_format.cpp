@@ -129,6 +129,55 @@ class AvazuFormat final : public FixedColumnsFormat {
 };
 
 // A schema-described delimited file: columns by header name or index; categorical, numeric and multi-valued fields.
+bool take_numeric(std::string_view cell, const std::string& name, Row& row, std::string& reason) {
+  float value = 0;
+  if (!cell.empty() && (!parse_field(cell, value) || !std::isfinite(value))) {
+    reason = "numeric column '" + name + "' holds '" + std::string(cell) + "'";
+    return false;
+  }
+  row.tokens.emplace_back(cell.empty() ? "" : "v");
+  row.values.push_back(value);
+  return true;
+}
+
+// The cell's distinct items, sorted and joined by kItemSeparator, as the field's one token.
+void take_items(std::string_view cell, char separator, Row& row) {
+  std::vector<std::string_view> items;
+  split_fields(cell, separator, items);
+  std::vector<std::string> sorted(items.begin(), items.end());
+  std::sort(sorted.begin(), sorted.end());
+  sorted.erase(std::unique(sorted.begin(), sorted.end()), sorted.end());
+  std::string token;
+  for (const std::string& item : sorted) {
+    if (item.empty()) continue;
+    if (!token.empty()) token += kItemSeparator;
+    token += item;
+  }
+  row.tokens.push_back(token);
+  row.values.push_back(1.0f);
+}
+
+}  // namespace
+
+bool schema_row(const Schema& schema, std::span<const std::string_view> cells, Row& row, std::string& reason) {
+  RECKON_CHECK_ARG(cells.size() == schema.categorical.size() + schema.numeric.size() + schema.multi.size(),
+                   "a schema row needs a cell per field: ", schema.field_names().size(), ", got ", cells.size());
+  row.tokens.clear();
+  row.values.clear();
+  std::size_t k = 0;
+  for (std::size_t i = 0; i < schema.categorical.size(); ++i, ++k) {
+    row.tokens.emplace_back(cells[k]);
+    row.values.push_back(1.0f);
+  }
+  for (std::size_t i = 0; i < schema.numeric.size(); ++i, ++k) {
+    if (!take_numeric(cells[k], schema.numeric[i], row, reason)) return false;
+  }
+  for (std::size_t i = 0; i < schema.multi.size(); ++i, ++k) take_items(cells[k], schema.multi_separators[i], row);
+  return true;
+}
+
+namespace {
+
 class SchemaFormat final : public RowFormat {
  public:
   SchemaFormat(LabelColumn labels, std::shared_ptr<const Schema> schema, std::string origin)
@@ -158,18 +207,10 @@ class SchemaFormat final : public RowFormat {
       reason = "label '" + std::string(cols[columns_[0]]) + "' is not 0 or 1";
       return false;
     }
-    row.tokens.clear();
-    row.values.clear();
-    std::size_t k = 1;
-    for (std::size_t i = 0; i < schema_.categorical.size(); ++i, ++k) {
-      row.tokens.emplace_back(cols[columns_[k]]);
-      row.values.push_back(1.0f);
-    }
-    for (std::size_t i = 0; i < schema_.numeric.size(); ++i, ++k) {
-      if (!take_numeric(cols[columns_[k]], schema_.numeric[i], row, reason)) return false;
-    }
-    for (std::size_t i = 0; i < schema_.multi.size(); ++i, ++k) take_items(cols[columns_[k]], schema_.multi_separators[i], row);
-    return true;
+    thread_local std::vector<std::string_view> cells;  // parse() runs on several threads
+    cells.clear();
+    for (std::size_t k = 1; k < columns_.size(); ++k) cells.push_back(cols[columns_[k]]);
+    return schema_row(schema_, cells, row, reason);
   }
 
   std::vector<std::string> field_names() const override { return schema_.field_names(); }
@@ -196,34 +237,6 @@ class SchemaFormat final : public RowFormat {
       RECKON_THROW(StatusCode::kDataError, origin_, ": the schema's column '", name, "' is not in the header");
     }
     return index;
-  }
-
-  static bool take_numeric(std::string_view cell, const std::string& name, Row& row, std::string& reason) {
-    float value = 0;
-    if (!cell.empty() && (!parse_field(cell, value) || !std::isfinite(value))) {
-      reason = "numeric column '" + name + "' holds '" + std::string(cell) + "'";
-      return false;
-    }
-    row.tokens.emplace_back(cell.empty() ? "" : "v");
-    row.values.push_back(value);
-    return true;
-  }
-
-  // The cell's distinct items, sorted and joined by kItemSeparator, as the field's one token.
-  static void take_items(std::string_view cell, char separator, Row& row) {
-    std::vector<std::string_view> items;
-    split_fields(cell, separator, items);
-    std::vector<std::string> sorted(items.begin(), items.end());
-    std::sort(sorted.begin(), sorted.end());
-    sorted.erase(std::unique(sorted.begin(), sorted.end()), sorted.end());
-    std::string token;
-    for (const std::string& item : sorted) {
-      if (item.empty()) continue;
-      if (!token.empty()) token += kItemSeparator;
-      token += item;
-    }
-    row.tokens.push_back(token);
-    row.values.push_back(1.0f);
   }
 
   static constexpr std::size_t kNoColumn = static_cast<std::size_t>(-1);

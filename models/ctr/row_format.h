@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -45,6 +46,11 @@ class RowFormat {
       : labeled_(labels == LabelColumn::kPresent ? 1 : labels == LabelColumn::kAbsent ? 0 : -1) {}
   int labeled_;  // 1 yes, 0 no, -1 not yet known
 };
+
+// A schema's row from its cells in field order (categorical, numeric, multi-valued, as Schema::field_names): a
+// numeric cell parsed (empty: 0), a multi-valued one's distinct items joined by kItemSeparator. False with
+// `reason` for a numeric cell that is not a finite number.
+bool schema_row(const Schema& schema, std::span<const std::string_view> cells, Row& row, std::string& reason);
 
 // The format of `options`; `origin` names the input in errors; fields_hint: the sparse formats' field count (0
 // while building the vocabulary).

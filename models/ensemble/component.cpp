@@ -17,7 +17,8 @@ SessionComponent::SessionComponent(std::string name, std::shared_ptr<const sessi
   for (std::int32_t i = 0; i < catalog.size(); ++i) to_model_[static_cast<std::size_t>(i)] = own.lookup(catalog.names[static_cast<std::size_t>(i)]);
 }
 
-void SessionComponent::score(std::span<const std::int32_t> session, std::span<float> scores) {
+void SessionComponent::score(const Query& query, std::span<float> scores) {
+  const std::span<const std::int32_t> session = query.session;
   RECKON_CHECK_ARG(scores.size() == to_model_.size(), name_, ": ", scores.size(), " scores for a catalogue of ", to_model_.size());
   RECKON_CHECK_ARG(!session.empty(), name_, ": an empty session");
   std::vector<std::int32_t> prefix;
@@ -83,7 +84,7 @@ FaultyComponent::FaultyComponent(std::unique_ptr<Component> inner, std::vector<F
   RECKON_CHECK_ARG(inner_ != nullptr && release_ != nullptr, "a faulty component needs a component and a hang release");
 }
 
-void FaultyComponent::score(std::span<const std::int32_t> session, std::span<float> scores) {
+void FaultyComponent::score(const Query& query, std::span<float> scores) {
   // One uniform per call and fault, from the call's own counter: the same calls fail whatever the threads do.
   const std::uint64_t call = calls_.fetch_add(1);
   PhiloxStream draws(seed_, call);
@@ -98,12 +99,12 @@ void FaultyComponent::score(std::span<const std::int32_t> session, std::span<flo
       case FaultKind::kOom:  // as a device allocation reports it
         RECKON_THROW(StatusCode::kOutOfMemory, name(), ": injected out-of-memory (call ", call, ")");
       case FaultKind::kNan:
-        inner_->score(session, scores);
+        inner_->score(query, scores);
         scores[scores.size() / 2] = std::nanf("");
         return;
     }
   }
-  inner_->score(session, scores);
+  inner_->score(query, scores);
 }
 
 }  // namespace reckon::ensemble

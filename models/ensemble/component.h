@@ -6,6 +6,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <span>
@@ -22,15 +23,26 @@ struct ScoredItem {
   float score = 0;
 };
 
+// A request's features beyond its clicks, by field name (e.g. {"user": "42"}): what the CTR models read.
+using Features = std::map<std::string, std::string>;
+
+// What a component scores for: the session's clicks so far (catalogue indices, oldest first; -1 for an item the
+// catalogue lacks) and the request's features.
+struct Query {
+  std::span<const std::int32_t> session;
+  const Features* features = nullptr;  // null: none
+};
+
 class Component {
  public:
   virtual ~Component() = default;
   virtual std::string name() const = 0;
-  // scores[i] for every item i of the ensemble's catalogue given the session's clicks so far (catalogue indices,
-  // oldest first; -1 for an item the catalogue lacks); -inf for an item the component cannot rank. The ensemble calls
-  // a component from its own worker threads: one call at a time with one worker (EnsembleOptions::workers), else
-  // concurrently.
-  virtual void score(std::span<const std::int32_t> session, std::span<float> scores) = 0;
+  // scores[i] for every item i of the ensemble's catalogue given the query; -inf for an item the component cannot
+  // rank. The ensemble calls a component from its own worker threads: one call at a time with one worker
+  // (EnsembleOptions::workers), else concurrently.
+  virtual void score(const Query& query, std::span<float> scores) = 0;
+  // The request features it reads (the ensemble refuses a request with a feature no component reads).
+  virtual std::vector<std::string> features() const { return {}; }
 };
 
 // A session model as a component. Its catalogue is mapped onto the ensemble's by item name: the ensemble's items the
@@ -41,7 +53,7 @@ class SessionComponent final : public Component {
   SessionComponent(std::string name, std::shared_ptr<const session::SessionRecommender> model,
                    const session::Catalog& catalog);
   std::string name() const override { return name_; }
-  void score(std::span<const std::int32_t> session, std::span<float> scores) override;
+  void score(const Query& query, std::span<float> scores) override;
 
  private:
   std::string name_;
@@ -80,7 +92,8 @@ class FaultyComponent final : public Component {
   FaultyComponent(std::unique_ptr<Component> inner, std::vector<FaultSpec> faults, std::uint64_t seed,
                   std::shared_ptr<HangRelease> release, std::chrono::milliseconds hang_for = std::chrono::seconds(2));
   std::string name() const override { return inner_->name(); }
-  void score(std::span<const std::int32_t> session, std::span<float> scores) override;
+  std::vector<std::string> features() const override { return inner_->features(); }
+  void score(const Query& query, std::span<float> scores) override;
 
  private:
   std::unique_ptr<Component> inner_;

@@ -1,5 +1,6 @@
 #include "reckon/models/ensemble/ensemble.h"
 
+#include <algorithm>
 #include <cmath>
 #include <condition_variable>
 #include <deque>
@@ -65,6 +66,7 @@ double LatencyHistogram::quantile(double q) const {
 // One request's call of one component: the worker fills it, the request waits on it until its deadline.
 struct Ensemble::Call {
   std::vector<std::int32_t> session;
+  Features features;
   Clock::time_point deadline;
   std::mutex mutex;
   std::condition_variable finished;
@@ -98,8 +100,11 @@ Ensemble::Ensemble(std::vector<std::unique_ptr<Component>> components, Blend ble
                    "an ensemble needs a catalogue, a positive deadline, a worker per component and a queue >= 0");
   for (auto& c : components) {
     RECKON_CHECK_ARG(c != nullptr, "an ensemble component is null");
+    for (std::string& f : c->features()) features_.push_back(std::move(f));
     workers_.push_back(std::make_unique<Worker>(std::move(c), options.circuit));
   }
+  std::sort(features_.begin(), features_.end());
+  features_.erase(std::unique(features_.begin(), features_.end()), features_.end());
   for (auto& w : workers_) {
     for (int t = 0; t < options.workers; ++t) w->threads.emplace_back([this, worker = w.get()] { run(*worker); });
   }
@@ -122,10 +127,10 @@ Ensemble::~Ensemble() {
 namespace {
 
 // The component's scores of one call into the call's outcome and top list.
-void score_call(Component& component, std::span<const std::int32_t> session, std::vector<float>& scores, int depth,
-                Outcome& outcome, std::string& message, TopList& top) {
+void score_call(Component& component, const Query& query, std::vector<float>& scores, int depth, Outcome& outcome,
+                std::string& message, TopList& top) {
   try {
-    component.score(session, scores);
+    component.score(query, scores);
     for (const float s : scores) {
       if (std::isnan(s) || s == INFINITY) {
         outcome = Outcome::kNonFinite;
@@ -165,7 +170,7 @@ void Ensemble::run(Worker& worker) {
     TopList top;
     const auto start = Clock::now();
     if (start < call->deadline) {
-      score_call(*worker.component, call->session, scores, blend_.depth, outcome, message, top);
+      score_call(*worker.component, Query{call->session, &call->features}, scores, blend_.depth, outcome, message, top);
     } else {
       message = "the deadline passed while it waited in the queue";
     }
@@ -188,9 +193,18 @@ void Ensemble::run(Worker& worker) {
 namespace reckon::ensemble {
 namespace {
 
-void check_request(const Request& r, std::int32_t catalog_size, int depth) {
+void check_request(const Request& r, std::int32_t catalog_size, int depth, const std::vector<std::string>& features) {
   RECKON_CHECK_ARG(!r.session.empty(), "a request needs a session with at least one click");
   RECKON_CHECK_ARG(r.k >= 1 && r.k <= depth, "k must be in [1, ", depth, "], got ", r.k);
+  for (const auto& feature : r.features) {
+    const std::string& name = feature.first;
+    if (!std::binary_search(features.begin(), features.end(), name)) {
+      std::string known;
+      for (const std::string& f : features) known += (known.empty() ? "" : ", ") + f;
+      RECKON_THROW(StatusCode::kInvalidArgument, "feature '", name, "' is read by no component (they read: ",
+                   known.empty() ? "none" : known, ")");
+    }
+  }
   for (std::size_t i = 0; i < r.session.size(); ++i) {
     const std::int32_t item = r.session[i];
     if (item < -1 || item >= catalog_size) {
@@ -206,7 +220,7 @@ double milliseconds_between(Clock::time_point a, Clock::time_point b) {
 }  // namespace
 
 Response Ensemble::recommend(const Request& request) {
-  check_request(request, catalog_size_, blend_.depth);
+  check_request(request, catalog_size_, blend_.depth, features_);
   const auto arrived = Clock::now();
   const auto deadline = arrived + options_.deadline;
   const std::size_t C = workers_.size();
@@ -224,6 +238,7 @@ Response Ensemble::recommend(const Request& request) {
     }
     auto call = std::make_shared<Call>();
     call->session = request.session;
+    call->features = request.features;
     call->deadline = deadline;
     {
       std::lock_guard lock(w.mutex);

@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "reckon/models/ensemble/blend.h"
@@ -32,8 +33,12 @@ inline constexpr std::size_t kOutcomes = 7;
 const char* to_string(Outcome outcome) noexcept;
 
 struct Request {
+  Request() = default;
+  Request(std::vector<std::int32_t> clicks, int top_k = 20, Features request_features = {})
+      : session(std::move(clicks)), k(top_k), features(std::move(request_features)) {}
   std::vector<std::int32_t> session;  // catalogue indices, oldest first (-1: an item the catalogue lacks)
   int k = 20;
+  Features features;  // for the components that read them (Component::features)
 };
 
 struct ComponentReport {
@@ -86,7 +91,7 @@ class Ensemble {
   Ensemble& operator=(const Ensemble&) = delete;
 
   // Safe from many threads at once. kOutOfRange for a session item outside the catalogue, kInvalidArgument for an
-  // empty session or k outside [1, the blend's depth].
+  // empty session, k outside [1, the blend's depth] or a feature no component reads.
   Response recommend(const Request& request);
   std::vector<ComponentHealth> health() const;
   // Calls, outcomes, circuits and latencies in the Prometheus text format.
@@ -94,6 +99,7 @@ class Ensemble {
   const Blend& blend() const { return blend_; }
   const EnsembleOptions& options() const { return options_; }
   std::int32_t catalog_size() const { return catalog_size_; }
+  const std::vector<std::string>& features() const { return features_; }  // read by some component, sorted
 
  private:
   struct Call;
@@ -101,6 +107,7 @@ class Ensemble {
   void run(Worker& worker);
   Blend blend_;
   std::int32_t catalog_size_;
+  std::vector<std::string> features_;
   EnsembleOptions options_;
   std::shared_ptr<HangRelease> release_;
   std::vector<std::unique_ptr<Worker>> workers_;

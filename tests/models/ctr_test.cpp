@@ -177,6 +177,16 @@ TEST(CtrData, SchemaDescribedFiles) {
   EXPECT_EQ(d.values[2], 3.5f);
   EXPECT_EQ(d.values[5 + 2], 0.0f);  // missing numeric value
   EXPECT_EQ(d.ids[5 + 2], 0);
+  // The same cells given one by one (a serving request's) map to the same columns.
+  std::vector<std::int32_t> ids(5);
+  std::vector<float> values(5);
+  const std::vector<std::string> cells{"1", "10", "3.5", "Comedy|Action"};
+  encode_schema_cells(v, cells, ids, values);
+  EXPECT_EQ(ids, std::vector<std::int32_t>(d.ids.begin(), d.ids.begin() + 5));
+  EXPECT_EQ(values, std::vector<float>(d.values.begin(), d.values.begin() + 5));
+  const std::vector<std::string> bad{"1", "10", "x", ""};
+  EXPECT_THROW(encode_schema_cells(v, bad, ids, values), Error);
+  EXPECT_THROW(encode_schema_cells(v, std::vector<std::string>{"1"}, ids, values), Error);
   std::stringstream saved;
   v.save(saved);
   const Vocabulary back = Vocabulary::load(saved);

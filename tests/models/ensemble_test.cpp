@@ -134,7 +134,8 @@ class NearLastClick final : public Component {
  public:
   explicit NearLastClick(std::string name, std::chrono::milliseconds delay = 0ms) : name_(std::move(name)), delay_(delay) {}
   std::string name() const override { return name_; }
-  void score(std::span<const std::int32_t> session, std::span<float> scores) override {
+  void score(const Query& query, std::span<float> scores) override {
+    const std::span<const std::int32_t> session = query.session;
     if (delay_.count() > 0) std::this_thread::sleep_for(delay_);
     for (std::size_t i = 0; i < scores.size(); ++i) scores[i] = -std::fabs(static_cast<float>(i) - static_cast<float>(session.back()));
   }
@@ -192,9 +193,9 @@ class FailsFirst final : public Component {
  public:
   explicit FailsFirst(int failures) : failures_(failures) {}
   std::string name() const override { return "recovering"; }
-  void score(std::span<const std::int32_t> session, std::span<float> scores) override {
+  void score(const Query& query, std::span<float> scores) override {
     if (calls_++ < failures_) RECKON_THROW(StatusCode::kUnavailable, "not yet");
-    inner_.score(session, scores);
+    inner_.score(query, scores);
   }
 
  private:
@@ -258,14 +259,15 @@ TEST(SessionComponent, MapsCataloguesByItemName) {
   const session::Catalog catalog = session::Catalog::from_names({"new", "c", "a", "b"}, {0, 3, 6, 3});
   SessionComponent component("pop", pop, catalog);
   std::vector<float> scores(4);
-  component.score(std::vector<std::int32_t>{2, -1}, scores);
+  const std::vector<std::int32_t> clicks{2, -1};
+  component.score({clicks}, scores);
   EXPECT_EQ(scores[0], -INFINITY);
   EXPECT_GT(scores[2], scores[1]);  // "a" is the most clicked
   EXPECT_EQ(scores[1], scores[3]);
   const session::SessionRecommender* models[] = {pop.get()};
   const session::Catalog joined = union_catalog(models);
   EXPECT_EQ(joined.names, pop->training().catalog.names);
-  EXPECT_THROW(component.score(std::vector<std::int32_t>{}, scores), Error);
+  EXPECT_THROW(component.score({}, scores), Error);
 }
 
 // A GPU component: GRU4Rec's checkpoint loaded by load_ensemble on CUDA (each component its own Context and stream)
@@ -302,8 +304,8 @@ TEST(EnsembleCuda, AGpuComponentAnswersAsOnTheCpu) {
   std::vector<float> cpu_scores(static_cast<std::size_t>(on_cpu.catalog.size())), gpu_scores(cpu_scores.size());
   for (std::int32_t last = 0; last < 10; ++last) {
     const std::vector<std::int32_t> session{last, (last + 3) % 10};
-    cpu_component.score(session, cpu_scores);
-    gpu_component.score(session, gpu_scores);
+    cpu_component.score({session}, cpu_scores);
+    gpu_component.score({session}, gpu_scores);
     for (std::size_t i = 0; i < cpu_scores.size(); ++i) EXPECT_NEAR(gpu_scores[i], cpu_scores[i], 1e-4 + 1e-4 * std::fabs(cpu_scores[i])) << i;
     const Response a = on_cpu.ensemble->recommend({session, 10});
     const Response b = on_gpu.ensemble->recommend({session, 10});
