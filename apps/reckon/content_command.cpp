@@ -18,6 +18,7 @@
 #include "reckon/models/content/audio_cnn.h"
 #include "reckon/models/content/cold_start.h"
 #include "reckon/models/content/synthetic.h"
+#include "reckon/models/item2vec/vectors.h"
 #include "reckon/runtime/error.h"
 #include "reckon/runtime/file_io.h"
 
@@ -89,6 +90,7 @@ struct ContentArgs {
   CommonOptions common;
   std::string data, save, model, input, out = "build/content_synth", bad_files = "skip", split = "test";
   std::string confusion_png;  // where to draw the confusion matrix, when given
+  std::string word2vec;       // predict: where to write the item vectors in word2vec's text format, when given
   double max_seconds = 30;
   int patience = 10, genres = 6, songs = 40;
   double seconds = 4;
@@ -262,6 +264,26 @@ std::vector<std::string> audio_files(const std::string& input) {
   return files;
 }
 
+// The clips' item vectors in word2vec's text format, each named by its file's name without the extension (the item
+// id an ensemble's catalogue knows it by): a component of kind "vectors" (models/ensemble/config.h). A model
+// without the item-vector head gives its class probabilities instead: items then match by how alike they sound.
+void save_item_vectors(const std::vector<std::string>& paths, const std::vector<AudioPrediction>& predictions,
+                       const std::string& path) {
+  item2vec::KeyedVectors vectors;
+  std::map<std::string, std::string> seen;
+  for (std::size_t i = 0; i < predictions.size(); ++i) {
+    const std::vector<float>& v = predictions[i].vector.empty() ? predictions[i].probabilities : predictions[i].vector;
+    const std::string item = std::filesystem::path(paths[i]).stem().string();
+    const auto [at, fresh] = seen.emplace(item, paths[i]);
+    RECKON_CHECK_ARG(fresh, "--word2vec: ", at->second, " and ", paths[i], " would both be item '", item, "'");
+    vectors.tokens.push_back(item);
+    vectors.dim = static_cast<std::int64_t>(v.size());
+    vectors.vectors.insert(vectors.vectors.end(), v.begin(), v.end());
+  }
+  RECKON_CHECK_ARG(!vectors.tokens.empty(), "--word2vec: no clip to write");
+  item2vec::save_word2vec(vectors, path, false);
+}
+
 nlohmann::json run_predict(const ContentArgs& a) {
   RECKON_CHECK_ARG(!a.model.empty() && !a.input.empty(), "--model and --input are required");
   Context ctx = make_context(a.common);
@@ -289,7 +311,8 @@ nlohmann::json run_predict(const ContentArgs& a) {
     items.push_back(item);
   }
   if (out.is_open() && !out) RECKON_THROW(StatusCode::kIoError, a.save, ": write failed");
-  return {{"predictions", items}, {"files", loaded_json(clips)}, {"written", a.save}};
+  if (!a.word2vec.empty()) save_item_vectors(clips.paths, predictions, a.word2vec);
+  return {{"predictions", items}, {"files", loaded_json(clips)}, {"written", a.save}, {"word2vec", a.word2vec}};
 }
 
 // The baseline beside the CNN: each clip as its bands' mean and spread over time, classified by the nearest class
@@ -466,6 +489,8 @@ void add_content_command(CLI::App& app) {
   predict->add_option("--model", a->model, "a trained CNN")->required();
   predict->add_option("--input", a->input, "an audio file or a folder (searched for .wav, .flac, .ogg, .aiff)")->required();
   predict->add_option("--out", a->save, "write file<TAB>class[<TAB>vector...] lines here");
+  predict->add_option("--word2vec", a->word2vec, "write the item vectors (without the vector head: the class probabilities) in "
+                      "word2vec's text format, named by file name without extension (an ensemble component of kind vectors)");
   add_bad_files(predict, *a);
   add_common_options(predict, a->common, kJson | kDevice | kThreads);
   set_run(predict, &a->common, [a] { return run_predict(*a); }, [](const nlohmann::json& j) {

@@ -46,9 +46,15 @@ std::string save_ensemble(const DemoModels& m, const ensemble::Blend& blend, con
   ensemble::EnsembleConfig config;
   config.blend = blend;
   for (std::size_t c = 0; c < m.models.size(); ++c) {
+    const auto vectors = m.vectors.find(m.names[c]);
+    if (vectors != m.vectors.end()) {  // cosine with the last click, as trained (train_demo_item2vec)
+      item2vec::save_word2vec(vectors->second, folder + "/" + m.names[c] + ".vec", false);
+      config.components.emplace_back(m.names[c], m.names[c] + ".vec", ensemble::ComponentKind::kVectors);
+      continue;
+    }
     const std::string file = m.names[c] + ".ckpt";
     save_demo_model(*m.models[c], folder + "/" + file);
-    config.components.push_back({m.names[c], file});
+    config.components.emplace_back(m.names[c], file);
   }
   const std::string path = folder + "/ensemble.json";
   ensemble::write_config(config, path);

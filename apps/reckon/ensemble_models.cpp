@@ -55,7 +55,8 @@ std::shared_ptr<const session::SessionRecommender> train_cnn3d(Context& ctx, con
 
 }  // namespace
 
-std::unique_ptr<session::SessionRecommender> train_demo_item2vec(Context& ctx, const session::ClickLog& train) {
+std::unique_ptr<session::SessionRecommender> train_demo_item2vec(Context& ctx, const session::ClickLog& train,
+                                                                 item2vec::KeyedVectors* vectors) {
   item2vec::Sequences sequences;
   for (std::int64_t s = 0; s < train.sessions(); ++s) {
     for (std::int64_t i = train.begin(s); i < train.end(s); ++i) {
@@ -70,17 +71,18 @@ std::unique_ptr<session::SessionRecommender> train_demo_item2vec(Context& ctx, c
   item2vec::Item2Vec model(ctx, config, item2vec::ItemVocabulary::build(sequences, 1));
   model.train(item2vec::encode(sequences, model.vocabulary()));
   const item2vec::KeyedVectors kv = model.keyed_vectors();
+  if (vectors != nullptr) *vectors = kv;
   return item2vec::make_vector_recommender(item2vec::SimilarityIndex(ctx, kv), kv, 1);
 }
 
 namespace {
 
 std::shared_ptr<const session::SessionRecommender> train_model(Context& ctx, const std::string& name,
-                                                               const DemoModelOptions& o,
-                                                               const session::ContentSessions& data,
+                                                               const DemoModelOptions& o, DemoModels& m,
                                                                const CommonOptions& common) {
+  const session::ContentSessions& data = m.data;
   if (name == "cnn3d") return train_cnn3d(ctx, o, data, common);
-  if (name == "item2vec") return train_demo_item2vec(ctx, data.train);
+  if (name == "item2vec") return train_demo_item2vec(ctx, data.train, &m.vectors[name]);
   session::TrainingSessions training = session::TrainingSessions::build(data.train);
   if (name == "gru4rec") {
     session::Gru4RecOptions g;
@@ -103,8 +105,7 @@ void save_demo_model(const session::SessionRecommender& model, const std::string
   } else if (const auto* gru = dynamic_cast<const session::Gru4Rec*>(&model)) {
     gru->save(path);
   } else if (model.name() == "item2vec") {
-    RECKON_THROW(StatusCode::kUnsupported, "an item2vec component has no session checkpoint yet: leave it out of "
-                 "--models to --save (its vectors are saved by reckon item2vec train)");
+    RECKON_THROW(StatusCode::kUnsupported, "item2vec's vector recommender is saved as its vectors (item2vec::save_word2vec)");
   } else {
     session::save_recommender(model, path);
   }
@@ -122,7 +123,7 @@ DemoModels train_demo_models(Context& ctx, const DemoModelOptions& o, const Comm
   for (std::string name; std::getline(names, name, ',');) {
     if (name.empty()) continue;
     if (!common.json) print_status_line(fmt::format("training {}", name));
-    m.models.push_back(train_model(ctx, name, o, m.data, common));
+    m.models.push_back(train_model(ctx, name, o, m, common));
     m.names.push_back(name);
   }
   RECKON_CHECK_ARG(!m.models.empty(), "--models names no component");

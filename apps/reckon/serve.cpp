@@ -34,6 +34,18 @@ ensemble::Request read_request(const LoadedEnsemble& e, const nlohmann::json& j,
     if (index < 0) unknown.push_back(item);
     r.session.push_back(index);
   }
+  if (j.contains("features")) {
+    if (!j["features"].is_object()) RECKON_THROW(StatusCode::kInvalidArgument, "'features' must be an object of field names to values");
+    for (const auto& [name, value] : j["features"].items()) {
+      if (value.is_string()) {
+        r.features[name] = value.get<std::string>();
+      } else if (value.is_number()) {
+        r.features[name] = value.dump();
+      } else {
+        RECKON_THROW(StatusCode::kInvalidArgument, "feature '", name, "' must be a string or a number, got ", value.dump());
+      }
+    }
+  }
   return r;
 }
 

@@ -1,5 +1,6 @@
 // `reckon serve`: an ensemble behind HTTP/JSON on loopback (cpp-httplib).
-//   POST /recommend  {"session": ["item", ...], "k": 20}        the blend's top k and each component's outcome
+//   POST /recommend  {"session": ["item", ...], "k": 20}        the blend's top k and each component's outcome;
+//                    "features": {"user": "42", ...} (optional) for CTR components (one that none reads: 400)
 //   POST /score      {"session": [...], "items": ["item", ...]} the blend's score and rank of each item given
 //   GET  /health     circuits, outcome counts and latency quantiles per component (503 when every circuit is open)
 //   GET  /metrics    the Prometheus text format

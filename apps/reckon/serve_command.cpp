@@ -168,6 +168,7 @@ nlohmann::json measure_overhead(const ensemble::LoadedEnsemble& e, std::vector<N
   std::size_t fastest = 0;
   double direct = INFINITY;
   for (std::size_t c = 0; c < e.models.size(); ++c) {
+    if (!e.models[c]) continue;  // a CTR component: its scores need the request's features
     ensemble::SessionComponent component(e.names[c], e.models[c], catalog);
     std::vector<float> scores(static_cast<std::size_t>(catalog.size()));
     const double ms = median_ms([&](const NamedQuery& q) {

@@ -66,7 +66,9 @@ TEST(Serve, BadRequestsAre400AndUnknownItemsAreNamed) {
   ensemble::LoadedEnsemble e = ensemble::load_ensemble(served().config, Device::cpu(), {});
   const std::string item = e.catalog.names[3];
   for (const char* bad : {"not json", "[1, 2]", "{}", "{\"session\": []}", "{\"session\": [3]}",
-                          "{\"session\": [\"x\"], \"k\": 0}", "{\"session\": [\"x\"], \"k\": \"5\"}"}) {
+                          "{\"session\": [\"x\"], \"k\": 0}", "{\"session\": [\"x\"], \"k\": \"5\"}",
+                          "{\"session\": [\"x\"], \"features\": [1]}", "{\"session\": [\"x\"], \"features\": {\"user\": [1]}}",
+                          "{\"session\": [\"x\"], \"features\": {\"user\": \"7\"}}"}) {  // no component reads a user
     const Reply r = handle_recommend(e, bad);
     EXPECT_EQ(r.status, 400) << bad;
     EXPECT_TRUE(r.body.contains("error")) << bad;

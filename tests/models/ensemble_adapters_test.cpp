@@ -13,6 +13,8 @@
 #include "reckon/models/ensemble/config.h"
 #include "reckon/models/ensemble/ctr_component.h"
 #include "reckon/models/ensemble/ensemble.h"
+#include "reckon/models/item2vec/vectors.h"
+#include "reckon/models/session/recommender.h"
 #include "reckon/runtime/error.h"
 #include "reckon/runtime/philox.h"
 #include "testing.h"
@@ -126,6 +128,60 @@ TEST(CtrComponent, RefusesWhatItCannotUse) {
   }
   EXPECT_THROW((void)read_item_table(testing::write_file(dir, "twice.tsv", "item\tgenre\ni1\tg1\ni1\tg2\n")), Error);
   EXPECT_THROW((void)read_item_table(dir + "/absent.tsv"), Error);
+}
+
+// A config with the three kinds: a session model, item vectors in word2vec's format and a CTR model with its item
+// table; the catalogue is the first two's union, and the request's user reaches the CTR model.
+TEST(EnsembleConfig, LoadsSessionVectorAndCtrComponents) {
+  const std::string dir = testing::temp_dir("ensemble_kinds");
+  (void)trained_fm(dir);  // dir/fm.ckpt
+  session::ClickLog log;
+  session::ClickLogBuilder builder(log);
+  for (int s = 0; s < 20; ++s) {
+    for (int c = 0; c < 3; ++c) builder.add(builder.item(numbered("i", (s + c * kGenres) % kItems)), s * 10.0 + c);
+    builder.end_session(numbered("s", s));
+  }
+  session::RecommenderOptions o;
+  o.kind = session::ModelKind::kPop;
+  session::save_recommender(*session::make_recommender(o, session::TrainingSessions::build(log)), dir + "/pop.ckpt");
+  item2vec::KeyedVectors vectors;
+  vectors.dim = 2;
+  for (int i = 0; i < kItems; ++i) {
+    vectors.tokens.push_back(numbered("i", i));
+    vectors.vectors.insert(vectors.vectors.end(), {std::cos(static_cast<float>(i % kGenres)), std::sin(static_cast<float>(i % kGenres))});
+  }
+  item2vec::save_word2vec(vectors, dir + "/items.vec", false);
+  (void)testing::write_file(dir, "items.tsv", "item\tgenre\ni4\tg1\n");
+  EnsembleConfig config;
+  config.components = {{"pop", "pop.ckpt"}, {"genre", "items.vec", ComponentKind::kVectors}, {"fm", "fm.ckpt", ComponentKind::kCtr}};
+  config.components[2].item_field = "item";
+  config.components[2].items = "items.tsv";
+  config.blend = Blend::equal(3, 20);
+  config.blend.weights[0] = 0.1;  // popularity breaks ties only
+  write_config(config, dir + "/ensemble.json");
+  const EnsembleConfig back = read_config(dir + "/ensemble.json");
+  ASSERT_EQ(back.components.size(), 3u);
+  EXPECT_EQ(back.components[1].kind, ComponentKind::kVectors);
+  EXPECT_EQ(back.components[2].item_field, "item");
+  EXPECT_EQ(back.components[2].items, "items.tsv");
+  LoadedEnsemble e = load_ensemble(dir + "/ensemble.json", Device::cpu(), {});
+  EXPECT_EQ(e.catalog.size(), kItems);
+  EXPECT_EQ(e.models[2], nullptr);
+  EXPECT_EQ(e.ensemble->features(), std::vector<std::string>{"user"});
+  const Response r = e.ensemble->recommend({{e.catalog.lookup("i1")}, 10, {{"user", "u1"}}});
+  EXPECT_EQ(r.answered, 3);
+  for (const ComponentReport& c : r.components) EXPECT_EQ(c.outcome, Outcome::kAnswered) << c.name << ": " << c.message;
+  // Genre 1 is the session's (vectors) and the user's (CTR): the blend's top 5 are all of it.
+  for (std::size_t i = 0; i < 5; ++i) {
+    const std::string& name = e.catalog.names[static_cast<std::size_t>(r.items[i].item)];
+    EXPECT_EQ(std::stoi(name.substr(1)) % kGenres, 1) << name;
+  }
+  config.components[2].item_field = "";
+  nlohmann::json j = to_json(config);
+  j["components"][2].erase("item_field");
+  EXPECT_THROW((void)config_from_json(j), Error);
+  j["components"][2]["kind"] = "recurrent";
+  EXPECT_THROW((void)config_from_json(j), Error);
 }
 
 }  // namespace
