@@ -9,7 +9,7 @@ CMAKE_ARGS ?=
 JOBS ?= $(shell nproc)
 CTEST_ARGS ?=
 
-.PHONY: all deps configure build test demo bench compare clean format
+.PHONY: all deps configure build test demo bench compare clean format python
 
 all: build
 
@@ -37,6 +37,14 @@ demo: build
 	@$(BUILD_DIR)/bin/reckon content demo
 	@echo
 	@$(BUILD_DIR)/bin/reckon ensemble demo --train-sessions 2000 --save $(BUILD_DIR)/ensemble_demo
+
+# The PyTorch operators and package (python/, docs/PYTHON.md): Debian's torch, its CMake package and pytest, then
+# libreckon_torch.so in $(BUILD_DIR)/python, which `import reckon` finds with PYTHONPATH=python.
+python:
+	@scripts/install_deps.sh python3-torch libtorch-dev python3-pytest
+	@cmake -S . -B $(BUILD_DIR) -G Ninja -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) -DRECKON_PYTHON=ON $(CMAKE_ARGS)
+	@cmake --build $(BUILD_DIR) -j $(JOBS) --target reckon_torch
+	@echo "reckon for PyTorch: PYTHONPATH=$(CURDIR)/python /usr/bin/python3 -c 'import reckon'"
 
 bench: build
 	@for b in $(BUILD_DIR)/bench/*_bench; do echo "== $$b"; $$b --benchmark_min_time=0.2; done

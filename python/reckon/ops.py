@@ -1,0 +1,56 @@
+"""The operators with autograd: each forward is torch.ops.reckon.<name>, its backward the matching reckon kernel.
+
+Each function is a leaf for torch.fx (torch.fx.wrap): a traced model calls it as one node.
+"""
+import torch
+import torch.fx
+
+_ops = torch.ops.reckon
+
+
+class _FmInteraction(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, src, values):
+        ctx.save_for_backward(src, values)
+        return _ops.fm_interaction(src, values)
+
+    @staticmethod
+    def backward(ctx, grad):
+        src, values = ctx.saved_tensors
+        return _ops.fm_interaction_backward(src, values, grad), None
+
+
+@torch.fx.wrap
+def fm_interaction(src, values=None):
+    """FM's pairwise term per sample: sum over field pairs f < f' of <x_f e_f, x_f' e_f'>.
+
+    src: float32 [B, F, K] (the gathered embedding rows); values: optional float32 [B, F] (1 when absent; not
+    differentiated). Returns float32 [B]. Bitwise the same on every run (kernels/fm/fm.h).
+    """
+    return _FmInteraction.apply(src.contiguous(), None if values is None else values.contiguous())
+
+
+class _EmbeddingBag(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, weight, indices, offsets, mode, per_sample_weights):
+        ctx.save_for_backward(weight, indices, offsets, per_sample_weights)
+        ctx.mode = mode
+        return _ops.embedding_bag(weight, indices, offsets, mode, per_sample_weights)
+
+    @staticmethod
+    def backward(ctx, grad):
+        weight, indices, offsets, per_sample_weights = ctx.saved_tensors
+        diff = _ops.embedding_bag_backward(grad, weight, indices, offsets, ctx.mode, per_sample_weights)
+        return diff, None, None, None, None
+
+
+@torch.fx.wrap
+def embedding_bag(weight, indices, offsets, mode="sum", per_sample_weights=None):
+    """Pooled lookup of one table: bag b is rows indices[offsets[b]:offsets[b + 1]] of weight, summed or averaged.
+
+    weight: float32 [N, D]; indices, offsets: int32 or int64 (one type), offsets [B + 1] (torch's
+    include_last_offset=True); per_sample_weights: optional float32 [nnz], with mode "sum". Returns float32 [B, D].
+    An id outside [0, N) raises IndexError naming it. The weight's gradient is dense (rows no bag touched are 0).
+    """
+    return _EmbeddingBag.apply(weight, indices.contiguous(), offsets.contiguous(), mode,
+                               None if per_sample_weights is None else per_sample_weights.contiguous())
