@@ -80,7 +80,7 @@ def encode(train_rows, valid_rows, min_count):
             out[r] = [vocab[f].get(t, 0) for f, t in enumerate(row)]
         return out + offsets
 
-    return ids(train_rows), ids(valid_rows), sum(sizes), fields
+    return ids(train_rows), ids(valid_rows), sum(sizes), fields, sizes
 
 
 def auc(labels, scores):
@@ -160,9 +160,14 @@ def run_torch(kind, data, args, init_std):
         optimizers = [torch.optim.SparseAdam(tables, lr=args.lr), torch.optim.Adam(dense, lr=args.lr)]
     else:
         optimizers = [torch.optim.Adam(model.parameters(), lr=args.lr)]
+    return train_and_score(torch, model, optimizers, (train_x, train_y, valid_x, valid_y), args)
+
+
+def train_and_score(torch, model, optimizers, data, args):
+    """Epochs of shuffled batches through `model` (logits), validation AUC and logloss after each; samples/s."""
+    train_x, train_y, valid_x, valid_y = data
     loss_fn = torch.nn.BCEWithLogitsLoss()
-    x, y = torch.from_numpy(train_x), torch.from_numpy(train_y)
-    vx = torch.from_numpy(valid_x)
+    x, y, vx = torch.from_numpy(train_x), torch.from_numpy(train_y), torch.from_numpy(valid_x)
     generator = torch.Generator().manual_seed(args.seed)
     epochs, seconds, samples = [], 0.0, 0
     for _ in range(args.epochs):
@@ -173,8 +178,7 @@ def run_torch(kind, data, args, init_std):
             idx = perm[b:b + args.batch]
             for opt in optimizers:
                 opt.zero_grad(set_to_none=True)
-            loss = loss_fn(model(x[idx]), y[idx])
-            loss.backward()
+            loss_fn(model(x[idx]), y[idx]).backward()
             for opt in optimizers:
                 opt.step()
         seconds += time.perf_counter() - start
@@ -186,6 +190,24 @@ def run_torch(kind, data, args, init_std):
     best = max(epochs, key=lambda e: e["auc"])
     return {"auc": epochs[-1]["auc"], "logloss": epochs[-1]["logloss"], "best_auc": best["auc"],
             "samples_per_s": samples / seconds, "epoch_aucs": [e["auc"] for e in epochs]}
+
+
+def run_reckon_torch(data, field_sizes, args, init_std):
+    """DeepFM in plain PyTorch on reckon's modules (python/reckon): EmbeddingBagCollections with Adam fused into
+    their backward for the tables, torch's Adam for the MLP."""
+    import torch
+
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "python"))
+    import reckon
+
+    torch.manual_seed(args.seed)
+    torch.set_num_threads(args.threads)
+    train_x, train_y, valid_x, valid_y, _, _ = data
+    base = np.cumsum([0] + field_sizes[:-1]).astype(np.int64)
+    model = reckon.models.DeepFM(field_sizes, args.embed_dim, args.hidden, "adam", args.lr, init_std,
+                                 generator=torch.Generator().manual_seed(args.seed))
+    optimizers = [torch.optim.Adam(model.dense_parameters(), lr=args.lr)]
+    return train_and_score(torch, model, optimizers, (train_x - base, train_y, valid_x - base, valid_y), args)
 
 
 def run_reckon(kind, args):
@@ -226,6 +248,8 @@ def main():
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--torch-optimizer", default="adam", choices=("adam", "sparse_adam"),
                     help="PyTorch's: dense Adam on everything (the issue's reference) or SparseAdam on the tables")
+    ap.add_argument("--no-reckon-torch", dest="reckon_torch", action="store_false",
+                    help="leave out DeepFM in PyTorch on reckon's modules (python/reckon, built by make python)")
     add_output_options(ap)
     args = ap.parse_args()
     args.hidden = [int(h) for h in args.hidden.split(",") if h]
@@ -241,7 +265,7 @@ def main():
     start = time.perf_counter()
     train_y, train_rows = read_criteo(args.train)
     valid_y, valid_rows = read_criteo(args.valid)
-    train_x, valid_x, rows, fields = encode(train_rows, valid_rows, args.min_count)
+    train_x, valid_x, rows, fields, field_sizes = encode(train_rows, valid_rows, args.min_count)
     del train_rows, valid_rows
     data = (train_x, train_y, valid_x, valid_y, rows, fields)
     prep_s = time.perf_counter() - start
@@ -252,6 +276,10 @@ def main():
         pt = run_torch(kind, data, args, rk["init_std"])
         results.append({"model": kind, "reckon": rk, "pytorch": pt, "auc_difference": rk["auc"] - pt["auc"],
                         "speed_ratio": rk["samples_per_s"] / pt["samples_per_s"]})
+        if kind == "deepfm" and args.reckon_torch:
+            rt = run_reckon_torch(data, field_sizes, args, rk["init_std"])
+            results[-1]["reckon_torch"] = rt
+            results[-1]["reckon_torch_speed_ratio"] = rt["samples_per_s"] / pt["samples_per_s"]
         if not args.json:
             print(f"{kind}: reckon AUC {rk['auc']:.4f}, PyTorch {pt['auc']:.4f}", file=sys.stderr)
 
@@ -278,6 +306,12 @@ def main():
         print(f"{r['model']:<8}{rk['init_std']:>6.3g}{rk['auc']:>12.4f}{pt['auc']:>13.4f}{r['auc_difference']:>+9.4f}{rk['logloss']:>16.4f}"
               f"{pt['logloss']:>17.4f}{rk['samples_per_s']:>18,.0f}{pt['samples_per_s']:>19,.0f}"
               f"{r['speed_ratio']:>7.1f}x")
+    for r in results:
+        if "reckon_torch" in r:
+            rt, pt = r["reckon_torch"], r["pytorch"]
+            print(f"{r['model']} in PyTorch on reckon's modules (fused Adam on the tables): AUC {rt['auc']:.4f} "
+                  f"(reckon CLI {r['reckon']['auc']:.4f}), {rt['samples_per_s']:,.0f} samples/s, "
+                  f"{r['reckon_torch_speed_ratio']:.2f}x nn.Embedding + Adam")
     if args.epochs > 1:
         print("best epoch's AUC: " + "; ".join(f"{r['model']} reckon {r['reckon']['best_auc']:.4f}, PyTorch "
                                                f"{r['pytorch']['best_auc']:.4f}" for r in results))

@@ -54,3 +54,28 @@ def embedding_bag(weight, indices, offsets, mode="sum", per_sample_weights=None)
     """
     return _EmbeddingBag.apply(weight, indices.contiguous(), offsets.contiguous(), mode,
                                None if per_sample_weights is None else per_sample_weights.contiguous())
+
+
+class _EmbeddingBags(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, mode, indices, offsets, *weights):
+        ctx.save_for_backward(*weights, *indices, *offsets)
+        ctx.mode, ctx.tables = mode, len(weights)
+        return _ops.embedding_bags(list(weights), list(indices), list(offsets), mode)
+
+    @staticmethod
+    def backward(ctx, grad):
+        saved, t = ctx.saved_tensors, ctx.tables
+        weights, indices, offsets = saved[:t], saved[t:2 * t], saved[2 * t:]
+        grads = _ops.embedding_bags_backward(grad, list(weights), list(indices), list(offsets), ctx.mode)
+        return (None, None, None, *grads)
+
+
+@torch.fx.wrap
+def embedding_bags(weights, indices, offsets, mode="sum"):
+    """Several tables in one call (FBGEMM's table-batched layout): table t's bags from indices[t], offsets[t]
+    ([B + 1] each, the same B), every table [N_t, D] with the same D. Returns float32 [B, T, D]. The gradients of the
+    tables are dense; reckon.nn.EmbeddingBagCollection fuses the optimizer into the backward instead."""
+    indices = tuple(i.contiguous() for i in indices)
+    offsets = tuple(o.contiguous() for o in offsets)
+    return _EmbeddingBags.apply(mode, indices, offsets, *weights)

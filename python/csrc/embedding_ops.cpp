@@ -1,0 +1,197 @@
+// torch.ops.reckon's embedding operators: one table's pooled bags (embedding_bag), and several tables in one call
+// (embedding_bags, FBGEMM's table-batched layout: one [B + 1] offsets per table, output [B, T, D]) with the sparse
+// optimizers fused into the backward (embedding_bags_update: tables and optimizer state updated in place, the rows
+// the bags touched only, as FBGEMM's TBE does). CPU and Meta implementations; autograd in reckon/ops.py.
+#include <torch/library.h>
+
+#include <cstring>
+#include <vector>
+
+#include "convert.h"
+#include "reckon/kernels/embedding/embedding.h"
+
+namespace reckon::torch_ops {
+namespace {
+
+EmbeddingBagOptions bag_options(c10::string_view mode) {
+  EmbeddingBagOptions o;
+  TORCH_CHECK_VALUE(mode == "sum" || mode == "mean", "mode must be 'sum' or 'mean', got '", std::string(mode), "'");
+  o.pooling = mode == "sum" ? PoolingMode::kSum : PoolingMode::kMean;
+  return o;
+}
+
+// One table's bags: [B + 1] CSR offsets (FBGEMM's table-batched layout; torch's include_last_offset=True).
+std::int64_t bag_count(const at::Tensor& weight, const at::Tensor& offsets) {
+  TORCH_CHECK_VALUE(weight.dim() == 2, "weight must be [rows, dim], got ", weight.sizes());
+  TORCH_CHECK_VALUE(offsets.dim() == 1 && offsets.size(0) >= 1, "offsets must be [bags + 1], got ", offsets.sizes());
+  return offsets.size(0) - 1;
+}
+
+// The tables' views and bags; every table [rows, D] with the same D, every offsets [B + 1] with the same B.
+struct Batch {
+  std::vector<TensorView> tables;
+  std::vector<EmbeddingBags> bags;
+  std::int64_t batch = 0, dim = 0;
+};
+
+Batch batch_of(at::TensorList weights, at::TensorList indices, at::TensorList offsets) {
+  TORCH_CHECK_VALUE(!weights.empty() && weights.size() == indices.size() && weights.size() == offsets.size(),
+                    "embedding_bags needs as many index and offset tensors as tables: ", weights.size(), " tables, ",
+                    indices.size(), " indices, ", offsets.size(), " offsets");
+  Batch b;
+  b.batch = bag_count(weights[0], offsets[0]);
+  b.dim = weights[0].size(1);
+  for (std::size_t t = 0; t < weights.size(); ++t) {
+    TORCH_CHECK_VALUE(bag_count(weights[t], offsets[t]) == b.batch && weights[t].size(1) == b.dim, "table ", t,
+                      " has ", weights[t].sizes(), " and ", offsets[t].size(0) - 1, " bags; table 0 has dim ", b.dim,
+                      " and ", b.batch, " bags");
+    b.tables.push_back(view_of(weights[t], "weights"));
+    b.bags.push_back({view_of(offsets[t], "offsets"), view_of(indices[t], "indices"), TensorView{}});
+  }
+  return b;
+}
+
+at::Tensor embedding_bag(const at::Tensor& weight, const at::Tensor& indices, const at::Tensor& offsets,
+                         c10::string_view mode, const c10::optional<at::Tensor>& per_sample_weights) {
+  at::Tensor out = at::empty({bag_count(weight, offsets), weight.size(1)}, weight.options().dtype(at::kFloat));
+  const EmbeddingBagOptions options = bag_options(mode);
+  run_checked([&] {
+    const TensorView table = view_of(weight, "weight");
+    const EmbeddingBags bags{view_of(offsets, "offsets"), view_of(indices, "indices"), optional_view(per_sample_weights, "per_sample_weights")};
+    embedding_bag_fwd(context_for(weight), {&table, 1}, {&bags, 1}, view_of(out, "out"), options);
+  });
+  return out;
+}
+
+// The sparse gradient's rows written into dense zero gradients, one per table.
+void scatter_rows(Context& ctx, const SparseGradient& sparse, std::vector<at::Tensor>& dense) {
+  const std::int64_t rows = sparse.num_rows(ctx), dim = dense[0].size(1);
+  const std::int32_t* table = sparse.table.data<std::int32_t>();
+  const std::int64_t* row = sparse.row.data<std::int64_t>();
+  const float* values = sparse.values.data<float>();
+  for (std::int64_t u = 0; u < rows; ++u) {
+    float* to = dense[static_cast<std::size_t>(table[u])].data_ptr<float>() + row[u] * dim;
+    std::memcpy(to, values + u * dim, sizeof(float) * static_cast<std::size_t>(dim));
+  }
+}
+
+// The table's gradient, dense: the rows the bags touched, zeros elsewhere (torch's nn.EmbeddingBag default).
+at::Tensor embedding_bag_backward(const at::Tensor& grad, const at::Tensor& weight, const at::Tensor& indices,
+                                  const at::Tensor& offsets, c10::string_view mode,
+                                  const c10::optional<at::Tensor>& per_sample_weights) {
+  (void)bag_count(weight, offsets);
+  std::vector<at::Tensor> diff{at::zeros({weight.size(0), weight.size(1)}, weight.options().dtype(at::kFloat))};
+  const at::Tensor g = grad.contiguous();
+  const EmbeddingBagOptions options = bag_options(mode);
+  run_checked([&] {
+    Context& ctx = context_for(weight);
+    const TensorView table = view_of(weight, "weight");
+    const EmbeddingBags bags{view_of(offsets, "offsets"), view_of(indices, "indices"), optional_view(per_sample_weights, "per_sample_weights")};
+    scatter_rows(ctx, embedding_bag_bwd(ctx, {&table, 1}, {&bags, 1}, view_of(g, "grad"), options), diff);
+  });
+  return diff[0];
+}
+
+at::Tensor embedding_bags(at::TensorList weights, at::TensorList indices, at::TensorList offsets, c10::string_view mode) {
+  const EmbeddingBagOptions options = bag_options(mode);
+  at::Tensor out;
+  run_checked([&] {
+    const Batch b = batch_of(weights, indices, offsets);
+    out = at::empty({b.batch, static_cast<std::int64_t>(weights.size()), b.dim}, weights[0].options().dtype(at::kFloat));
+    embedding_bag_fwd(context_for(weights[0]), b.tables, b.bags, view_of(out, "out"), options);
+  });
+  return out;
+}
+
+std::vector<at::Tensor> embedding_bags_backward(const at::Tensor& grad, at::TensorList weights, at::TensorList indices,
+                                                at::TensorList offsets, c10::string_view mode) {
+  const EmbeddingBagOptions options = bag_options(mode);
+  std::vector<at::Tensor> diff;
+  for (const at::Tensor& w : weights) diff.push_back(at::zeros(w.sizes(), w.options().dtype(at::kFloat)));
+  const at::Tensor g = grad.contiguous();
+  run_checked([&] {
+    const Batch b = batch_of(weights, indices, offsets);
+    Context& ctx = context_for(weights[0]);
+    scatter_rows(ctx, embedding_bag_bwd(ctx, b.tables, b.bags, view_of(g, "grad"), options), diff);
+  });
+  return diff;
+}
+
+// One optimizer step on the rows the bags touched, fused into the backward; state1/state2 per table as the kind
+// needs them (adagrad: [rows, D] sums of squares; rowwise-adagrad: [rows]; adam: [rows, D] moments; sgd: none).
+void embedding_bags_update(at::TensorList weights, at::TensorList state1, at::TensorList state2, at::TensorList indices,
+                           at::TensorList offsets, const at::Tensor& grad, c10::string_view mode,
+                           c10::string_view optimizer, double learning_rate, double eps, double beta1, double beta2,
+                           double weight_decay, std::int64_t step) {
+  const EmbeddingBagOptions options = bag_options(mode);
+  const at::Tensor g = grad.contiguous();
+  run_checked([&] {
+    SparseOptimizer o;
+    o.kind = parse_optimizer_kind(std::string(optimizer));
+    o.learning_rate = static_cast<float>(learning_rate);
+    o.eps = eps < 0 ? kDefaultEps : static_cast<float>(eps);
+    o.beta1 = static_cast<float>(beta1);
+    o.beta2 = static_cast<float>(beta2);
+    o.weight_decay = static_cast<float>(weight_decay);
+    o.step = step;
+    const Batch b = batch_of(weights, indices, offsets);
+    std::vector<EmbeddingOptimizerState> states(weights.size());
+    for (std::size_t t = 0; t < weights.size(); ++t) {
+      if (t < state1.size()) states[t].state1 = view_of(state1[t], "state1");
+      if (t < state2.size()) states[t].state2 = view_of(state2[t], "state2");
+    }
+    embedding_bag_bwd_update(context_for(weights[0]), b.tables, b.bags, view_of(g, "grad"), options, o, states);
+  });
+}
+
+at::Tensor embedding_bag_meta(const at::Tensor& weight, const at::Tensor&, const at::Tensor& offsets, c10::string_view,
+                              const c10::optional<at::Tensor>&) {
+  return at::empty({bag_count(weight, offsets), weight.size(1)}, weight.options().dtype(at::kFloat));
+}
+
+at::Tensor embedding_bag_backward_meta(const at::Tensor&, const at::Tensor& weight, const at::Tensor&, const at::Tensor&,
+                                       c10::string_view, const c10::optional<at::Tensor>&) {
+  return at::empty({weight.size(0), weight.size(1)}, weight.options().dtype(at::kFloat));
+}
+
+at::Tensor embedding_bags_meta(at::TensorList weights, at::TensorList, at::TensorList offsets, c10::string_view) {
+  TORCH_CHECK_VALUE(!weights.empty() && weights.size() == offsets.size(), "embedding_bags: a set of offsets per table");
+  return at::empty({bag_count(weights[0], offsets[0]), static_cast<std::int64_t>(weights.size()), weights[0].size(1)},
+                   weights[0].options().dtype(at::kFloat));
+}
+
+}  // namespace
+}  // namespace reckon::torch_ops
+
+TORCH_LIBRARY_FRAGMENT(reckon, m) {
+  m.def("embedding_bag(Tensor weight, Tensor indices, Tensor offsets, str mode='sum', Tensor? per_sample_weights=None) -> Tensor");
+  m.def("embedding_bag_backward(Tensor grad, Tensor weight, Tensor indices, Tensor offsets, str mode='sum', "
+        "Tensor? per_sample_weights=None) -> Tensor");
+  m.def("embedding_bags(Tensor[] weights, Tensor[] indices, Tensor[] offsets, str mode='sum') -> Tensor");
+  m.def("embedding_bags_backward(Tensor grad, Tensor[] weights, Tensor[] indices, Tensor[] offsets, str mode='sum') -> Tensor[]");
+  m.def("embedding_bags_update(Tensor(a!)[] weights, Tensor(b!)[] state1, Tensor(c!)[] state2, Tensor[] indices, "
+        "Tensor[] offsets, Tensor grad, str mode, str optimizer, float learning_rate, float eps, float beta1, "
+        "float beta2, float weight_decay, int step) -> ()");
+}
+
+TORCH_LIBRARY_IMPL(reckon, CPU, m) {
+  using namespace reckon::torch_ops;
+  m.impl("embedding_bag", embedding_bag);
+  m.impl("embedding_bag_backward", embedding_bag_backward);
+  m.impl("embedding_bags", embedding_bags);
+  m.impl("embedding_bags_backward", embedding_bags_backward);
+  m.impl("embedding_bags_update", embedding_bags_update);
+}
+
+TORCH_LIBRARY_IMPL(reckon, Meta, m) {
+  using namespace reckon::torch_ops;
+  m.impl("embedding_bag", embedding_bag_meta);
+  m.impl("embedding_bag_backward", embedding_bag_backward_meta);
+  m.impl("embedding_bags", embedding_bags_meta);
+}
+
+TORCH_LIBRARY_IMPL(reckon, AutogradMeta, m) {
+  for (const char* op : {"embedding_bag", "embedding_bag_backward", "embedding_bags"}) {
+    m.impl(op, torch::CppFunction::makeFallthrough());
+  }
+}
