@@ -8,7 +8,7 @@ import pathlib
 
 import torch
 
-__all__ = ["ops", "nn", "models", "library_path"]
+__all__ = ["ops", "nn", "models", "distributed", "library_path"]
 
 
 def _find_library():
@@ -28,3 +28,4 @@ torch.ops.load_library(library_path)
 from . import ops  # noqa: E402  (the operators must be loaded first)
 from . import nn  # noqa: E402
 from . import models  # noqa: E402
+from . import distributed  # noqa: E402

@@ -1,0 +1,131 @@
+"""The sharded collection over torch.distributed (gloo on loopback, world sizes 2 and 4) against one process: the
+same pooled outputs, and the same tables after training steps with DDP on the dense part."""
+import datetime
+import socket
+
+import pytest
+
+torch = pytest.importorskip("torch")
+import torch.distributed as dist  # noqa: E402
+import torch.multiprocessing as mp  # noqa: E402
+
+import reckon  # noqa: E402
+from reckon.distributed import ShardedEmbeddingBagCollection, plan_shards, row_range  # noqa: E402
+
+ROWS, DIM, GLOBAL_BATCH, STEPS = [30, 7, 120, 50], 4, 24, 3
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def global_batch(step):
+    g = torch.Generator().manual_seed(100 + step)
+    indices, offsets = [], []
+    for rows in ROWS:
+        lengths = torch.randint(0, 4, (GLOBAL_BATCH,), generator=g)
+        o = torch.zeros(GLOBAL_BATCH + 1, dtype=torch.int64)
+        o[1:] = torch.cumsum(lengths, 0)
+        indices.append(torch.randint(0, rows, (int(o[-1]),), generator=g))
+        offsets.append(o)
+    return indices, offsets, torch.randn(GLOBAL_BATCH, generator=g)
+
+
+def slice_batch(indices, offsets, lo, hi):
+    """Bags [lo, hi) of every table, with their own offsets."""
+    out_i, out_o = [], []
+    for ids, o in zip(indices, offsets):
+        out_i.append(ids[int(o[lo]):int(o[hi])])
+        out_o.append(o[lo:hi + 1] - o[lo])
+    return out_i, out_o
+
+
+def models(mode):
+    torch.manual_seed(5)
+    dense = torch.nn.Linear(len(ROWS) * DIM, 1)
+    return dense
+
+
+def reference(mode):
+    """One process on the global batches: the tables after each step and the first step's pooled output."""
+    tables = reckon.nn.EmbeddingBagCollection(ROWS, DIM, mode, "adam", 0.05, init_std=0.5,
+                                              generator=torch.Generator().manual_seed(3))
+    dense = models(mode)
+    optimizer = torch.optim.SGD(dense.parameters(), lr=0.1)
+    first = None
+    for step in range(STEPS):
+        indices, offsets, target = global_batch(step)
+        pooled = tables(indices, offsets)
+        first = pooled.detach() if first is None else first
+        loss = ((dense(pooled.view(GLOBAL_BATCH, -1)).squeeze(1) - target) ** 2).mean()
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    return first, [t.clone() for t in tables.tables()]
+
+
+def train_sharded(rank, world, port, mode):
+    dist.init_process_group("gloo", init_method="tcp://127.0.0.1:%d" % port, rank=rank, world_size=world,
+                            timeout=datetime.timedelta(seconds=60))
+    plan = plan_shards(ROWS, world, row_wise_from=100)
+    tables = ShardedEmbeddingBagCollection(ROWS, DIM, plan, mode, "adam", 0.05, init_std=0.5, seed=3)
+    dense = torch.nn.parallel.DistributedDataParallel(models(mode))
+    optimizer = torch.optim.SGD(dense.parameters(), lr=0.1)
+    local = GLOBAL_BATCH // world
+    lo, hi = rank * local, (rank + 1) * local
+    first = None
+    for step in range(STEPS):
+        indices, offsets, target = global_batch(step)
+        mine_i, mine_o = slice_batch(indices, offsets, lo, hi)
+        pooled = tables(mine_i, mine_o)
+        first = pooled.detach() if first is None else first
+        loss = ((dense(pooled.view(local, -1)).squeeze(1) - target[lo:hi]) ** 2).mean()
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    shards = [None] * world
+    dist.all_gather_object(shards, [(t, lo_, hi_, w.clone()) for t, lo_, hi_, w in tables.shard_tables()])
+    outputs = [None] * world
+    dist.all_gather_object(outputs, first)
+    if rank == 0:
+        want_first, want_tables = reference(mode)
+        torch.testing.assert_close(torch.cat(outputs), want_first, rtol=1e-5, atol=1e-5)
+        got = [torch.zeros(rows, DIM) for rows in ROWS]
+        for held in shards:
+            for t, a, b, w in held:
+                got[t][a:b] = w
+        for t in range(len(ROWS)):
+            torch.testing.assert_close(got[t], want_tables[t], rtol=1e-4, atol=1e-5, msg="table %d" % t)
+    dist.destroy_process_group()
+
+
+@pytest.mark.parametrize("world", [2, 4])
+@pytest.mark.parametrize("mode", ["sum", "mean"])
+def test_sharded_training_equals_one_process(world, mode):
+    mp.spawn(train_sharded, args=(world, free_port(), mode), nprocs=world, join=True)
+
+
+def refuse_bad_input(rank, world, port):
+    dist.init_process_group("gloo", init_method="tcp://127.0.0.1:%d" % port, rank=rank, world_size=world,
+                            timeout=datetime.timedelta(seconds=30))
+    tables = ShardedEmbeddingBagCollection(ROWS, DIM, plan_shards(ROWS, world), seed=1)
+    indices, offsets, _ = global_batch(0)
+    if rank == 1:
+        indices[1] = torch.full_like(indices[1], 7)  # table 1 has 7 rows
+    expected = ValueError if rank == 1 else RuntimeError
+    with pytest.raises(expected, match="rank 1" if rank == 1 else "rank\\(s\\) 1 refused"):
+        tables(indices, offsets)
+    dist.destroy_process_group()
+
+
+def test_a_rank_with_bad_input_makes_every_rank_fail_clearly():
+    mp.spawn(refuse_bad_input, args=(2, free_port()), nprocs=2, join=True)
+
+
+def test_plans_and_row_ranges():
+    plan = plan_shards([1000, 10, 300, 20], 2, row_wise_from=500)
+    assert plan[0] == ("row", None)
+    assert sorted(owner for kind, owner in plan[1:]) == [0, 0, 1] or sorted(o for _, o in plan[1:]) == [0, 1, 1]
+    assert [row_range(10, r, 4) for r in range(4)] == [(0, 3), (3, 6), (6, 9), (9, 10)]
