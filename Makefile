@@ -43,7 +43,7 @@ demo: build
 python:
 	@scripts/install_deps.sh python3-torch libtorch-dev python3-pytest
 	@cmake -S . -B $(BUILD_DIR) -G Ninja -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) -DRECKON_PYTHON=ON $(CMAKE_ARGS)
-	@cmake --build $(BUILD_DIR) -j $(JOBS) --target reckon_torch
+	@cmake --build $(BUILD_DIR) -j $(JOBS) --target reckon_torch reckon_torch_overhead
 	@echo "reckon for PyTorch: PYTHONPATH=$(CURDIR)/python /usr/bin/python3 -c 'import reckon'"
 
 bench: build

@@ -4,7 +4,8 @@
 # comparisons, printing each table and writing its JSON under build/compare/. Not part of make test or CI: it takes
 # minutes (the CTR comparison trains eight models on a 1M-row log).
 #   COMPARE_ROWS   training rows of the generated CTR log (1000000; 200000 held out per 1000000)
-#   COMPARE_ONLY   ctr, kernels, item2vec, sessions, content or a comma-separated subset (all five)
+#   COMPARE_ONLY   ctr, kernels, item2vec, sessions, content, torch or a comma-separated subset (all six); torch
+#                  (reckon's PyTorch operators) needs `make python` first
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 build="${BUILD_DIR:-build}"
@@ -12,7 +13,7 @@ build="${BUILD_DIR:-build}"
 python="${PYTHON:-/usr/bin/python3}"
 scripts/install_deps.sh python3 python3-numpy python3-torch python3-gensim
 rows="${COMPARE_ROWS:-1000000}"
-only="${COMPARE_ONLY:-ctr,kernels,item2vec,sessions,content}"
+only="${COMPARE_ONLY:-ctr,kernels,item2vec,sessions,content,torch}"
 out="$build/compare"
 mkdir -p "$out"
 echo "reckon side by side, $(date -u +%Y-%m-%d), $(nproc) CPUs:$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2)"
@@ -40,4 +41,11 @@ if [[ ",$only," == *",sessions,"* ]]; then
 fi
 if [[ ",$only," == *",content,"* ]]; then
   "$python" bench/peers/content_compare.py --reckon "$build/bin/reckon" --json-out "$out/content.json"
+fi
+if [[ ",$only," == *",torch,"* ]]; then
+  if [ -f "$build/python/libreckon_torch.so" ] && [ -x "$build/python/reckon_torch_overhead" ]; then
+    "$python" bench/peers/torch_ops_compare.py --build "$build" --json-out "$out/torch_ops.json"
+  else
+    echo "torch: $build/python/libreckon_torch.so is missing (make python builds it): skipped"
+  fi
 fi

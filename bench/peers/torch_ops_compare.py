@@ -1,0 +1,124 @@
+#!/usr/bin/env python3
+"""reckon's PyTorch operators (python/reckon) beside PyTorch's own, in one process, same threads.
+
+- FM interaction, B = 65,536, F = 39, K = 16: reckon.ops.fm_interaction against 1/2 sum_k((sum_f v)^2 - sum_f v^2)
+  in torch ops; forward, and forward + backward.
+- 26 tables of ROWS x 16, B = 8,192 bags of L = 20 uniform ids: reckon.ops.embedding_bags (one call, [B, 26, 16])
+  against F.embedding_bag per table and torch.stack; and a training step's lookup + backward + Adam on the touched
+  rows: reckon.nn.EmbeddingBagCollection (Adam fused into the backward) against nn.EmbeddingBag(sparse=True) per
+  table with torch.optim.SparseAdam.
+- The operators' cost per call over the kernels called directly (python/reckon_torch_overhead: through torch's
+  dispatcher, no interpreter), at a small shape.
+
+  python3 bench/peers/torch_ops_compare.py [--build build] [--rows 1000000] [--threads N] [--json]
+"""
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+
+from peer_report import add_output_options, emit
+
+
+def best_seconds(fn, min_time=1.0):
+    fn()  # warm-up
+    best, spent = float("inf"), 0.0
+    while spent < min_time:
+        start = time.perf_counter()
+        fn()
+        took = time.perf_counter() - start
+        best, spent = min(best, took), spent + took
+    return best
+
+
+def fm_rows(torch, reckon):
+    v = torch.randn(65536, 39, 16, requires_grad=True)
+
+    def formula(x):
+        return 0.5 * (x.sum(1) ** 2 - (x * x).sum(1)).sum(-1)
+
+    rows = []
+    for what, train in (("forward", False), ("forward + backward", True)):
+        def run(fn):
+            def once():
+                with torch.set_grad_enabled(train):
+                    y = fn(v)
+                    if train:
+                        y.sum().backward()
+            return once
+        rows.append({"op": "fm_interaction " + what, "shape": "B=65536 F=39 K=16",
+                     "reckon_ms": 1e3 * best_seconds(run(reckon.ops.fm_interaction)),
+                     "pytorch_ms": 1e3 * best_seconds(run(formula))})
+    return rows
+
+
+def bags(torch, tables, rows, batch=8192, length=20):
+    g = torch.Generator().manual_seed(1)
+    offsets = [torch.arange(0, batch * length + 1, length, dtype=torch.int64)] * tables
+    indices = [torch.randint(0, rows, (batch * length,), generator=g) for _ in range(tables)]
+    return indices, offsets
+
+
+def embedding_rows(torch, reckon, rows_per_table):
+    F = torch.nn.functional
+    indices, offsets = bags(torch, 26, rows_per_table)
+    weights = [torch.randn(rows_per_table, 16) * 0.01 for _ in range(26)]
+    shape = f"26 x {rows_per_table} x 16, B=8192 L=20"
+    forward = {"op": "embedding_bags forward", "shape": shape,
+               "reckon_ms": 1e3 * best_seconds(lambda: reckon.ops.embedding_bags(weights, indices, offsets)),
+               "pytorch_ms": 1e3 * best_seconds(lambda: torch.stack(
+                   [F.embedding_bag(i, w, o, include_last_offset=True) for w, i, o in zip(weights, indices, offsets)],
+                   dim=1))}
+    collection = reckon.nn.EmbeddingBagCollection([rows_per_table] * 26, 16, optimizer="adam", learning_rate=1e-3)
+    plain = torch.nn.ModuleList(torch.nn.EmbeddingBag(rows_per_table, 16, mode="sum", sparse=True,
+                                                      include_last_offset=True) for _ in range(26))
+    adam = torch.optim.SparseAdam(plain.parameters(), lr=1e-3)
+    upstream = torch.randn(8192, 26, 16)
+
+    def reckon_step():
+        (collection(indices, offsets) * upstream).sum().backward()
+
+    def torch_step():
+        adam.zero_grad()
+        (torch.stack([m(i, o) for m, i, o in zip(plain, indices, offsets)], dim=1) * upstream).sum().backward()
+        adam.step()
+
+    step = {"op": "lookup + backward + Adam on touched rows", "shape": shape,
+            "reckon_ms": 1e3 * best_seconds(reckon_step), "pytorch_ms": 1e3 * best_seconds(torch_step)}
+    return [forward, step]
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--build", default="build")
+    ap.add_argument("--rows", type=int, default=1000000, help="rows of each of the 26 tables")
+    ap.add_argument("--threads", type=int, default=os.cpu_count())
+    add_output_options(ap)
+    args = ap.parse_args()
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "python"))
+    os.environ.setdefault("RECKON_TORCH_LIBRARY", os.path.join(args.build, "python", "libreckon_torch.so"))
+    import torch
+    import reckon
+
+    torch.set_num_threads(args.threads)
+    rows = fm_rows(torch, reckon) + embedding_rows(torch, reckon, args.rows)
+    for r in rows:
+        r["ratio"] = r["pytorch_ms"] / r["reckon_ms"]
+    overhead = json.loads(subprocess.run([os.path.join(args.build, "python", "reckon_torch_overhead"),
+                                          reckon.library_path], check=True, capture_output=True, text=True).stdout)
+    report = {"threads": args.threads, "pytorch_version": torch.__version__, "rows": rows, "overhead": overhead}
+    if not emit(report, args):
+        return
+    print(f"\nreckon's PyTorch operators beside PyTorch's own: {args.threads} threads, CPU; PyTorch {torch.__version__}")
+    print(f"{'operation':<44}{'shape':<32}{'reckon ms':>11}{'PyTorch ms':>12}{'ratio':>8}")
+    for r in rows:
+        print(f"{r['op']:<44}{r['shape']:<32}{r['reckon_ms']:>11.2f}{r['pytorch_ms']:>12.2f}{r['ratio']:>7.2f}x")
+    print("per call over the kernel called directly (through torch's dispatcher, no interpreter): " +
+          ", ".join(f"{op} +{o['overhead_us']:.2f} us ({o['direct_us']:.2f} -> {o['op_us']:.2f})"
+                    for op, o in overhead.items()))
+
+
+if __name__ == "__main__":
+    main()
