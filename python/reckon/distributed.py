@@ -55,6 +55,7 @@ class ShardedEmbeddingBagCollection(torch.nn.Module):
         self.rank, self.world = dist.get_rank(process_group), dist.get_world_size(process_group)
         self.num_embeddings, self.dim, self.mode, self.plan = list(num_embeddings), dim, mode, plan
         self.average_gradients = average_gradients
+        self.bytes_sent = 0  # by the all-to-all exchanges (counts, ids, pooled sums, gradients), this rank
         # shards[d] = [(table, lo, hi)] held by rank d, in its local order.
         self.shards = [[] for _ in range(self.world)]
         for t, (kind, owner) in enumerate(plan):
@@ -172,7 +173,8 @@ def _local_bags(shards, per_source, ids, batches):
 
 
 def _exchange(c, send, send_splits, receive_splits, trailing=()):
-    """all_to_all_single with splits in rows of `trailing` shape."""
+    """all_to_all_single with splits in rows of `trailing` shape; counts the bytes this rank sends."""
+    c.bytes_sent += send.numel() * send.element_size()
     out = torch.empty((sum(receive_splits),) + tuple(trailing), dtype=send.dtype)
     dist.all_to_all_single(out, send.contiguous(), receive_splits, send_splits, group=c.group)
     return out

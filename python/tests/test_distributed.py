@@ -66,9 +66,21 @@ def reference(mode):
     return first, [t.clone() for t in tables.tables()]
 
 
-def train_sharded(rank, world, port, mode):
+def join(rank, world, port, timeout_s):
+    # One thread per rank: the ranks share this machine's cores (and OpenMP's spinning waits would eat them).
+    torch.set_num_threads(1)
     dist.init_process_group("gloo", init_method="tcp://127.0.0.1:%d" % port, rank=rank, world_size=world,
-                            timeout=datetime.timedelta(seconds=60))
+                            timeout=datetime.timedelta(seconds=timeout_s))
+
+
+def leave(rank):
+    # A rank that exits while a peer still reads from it can leave that peer waiting: all leave together.
+    dist.barrier()
+    dist.destroy_process_group()
+
+
+def train_sharded(rank, world, port, mode):
+    join(rank, world, port, 60)
     plan = plan_shards(ROWS, world, row_wise_from=100)
     tables = ShardedEmbeddingBagCollection(ROWS, DIM, plan, mode, "adam", 0.05, init_std=0.5, seed=3)
     dense = torch.nn.parallel.DistributedDataParallel(models(mode))
@@ -85,6 +97,12 @@ def train_sharded(rank, world, port, mode):
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
+        if step == 0:  # the bytes this rank sent against the formula (docs/PYTHON.md)
+            shards_all = sum(len(held) for held in tables.shards)
+            mine = len(tables.shards[rank])
+            ids = sum(i.numel() for i in mine_i)
+            want = 8 * local * shards_all + 8 * ids + 4 * DIM * mine * GLOBAL_BATCH + 4 * DIM * local * shards_all
+            assert tables.bytes_sent == want, (tables.bytes_sent, want)
     shards = [None] * world
     dist.all_gather_object(shards, [(t, lo_, hi_, w.clone()) for t, lo_, hi_, w in tables.shard_tables()])
     outputs = [None] * world
@@ -98,7 +116,8 @@ def train_sharded(rank, world, port, mode):
                 got[t][a:b] = w
         for t in range(len(ROWS)):
             torch.testing.assert_close(got[t], want_tables[t], rtol=1e-4, atol=1e-5, msg="table %d" % t)
-    dist.destroy_process_group()
+    del dense, optimizer  # DDP's reducer holds the process group: it goes first
+    leave(rank)
 
 
 @pytest.mark.parametrize("world", [2, 4])
@@ -108,8 +127,7 @@ def test_sharded_training_equals_one_process(world, mode):
 
 
 def refuse_bad_input(rank, world, port):
-    dist.init_process_group("gloo", init_method="tcp://127.0.0.1:%d" % port, rank=rank, world_size=world,
-                            timeout=datetime.timedelta(seconds=30))
+    join(rank, world, port, 30)
     tables = ShardedEmbeddingBagCollection(ROWS, DIM, plan_shards(ROWS, world), seed=1)
     indices, offsets, _ = global_batch(0)
     if rank == 1:
@@ -117,7 +135,7 @@ def refuse_bad_input(rank, world, port):
     expected = ValueError if rank == 1 else RuntimeError
     with pytest.raises(expected, match="rank 1" if rank == 1 else "rank\\(s\\) 1 refused"):
         tables(indices, offsets)
-    dist.destroy_process_group()
+    leave(rank)
 
 
 def test_a_rank_with_bad_input_makes_every_rank_fail_clearly():
