@@ -19,18 +19,8 @@ import subprocess
 import sys
 import time
 
+from kernels_compare import best_seconds
 from peer_report import add_output_options, emit
-
-
-def best_seconds(fn, min_time=1.0):
-    fn()  # warm-up
-    best, spent = float("inf"), 0.0
-    while spent < min_time:
-        start = time.perf_counter()
-        fn()
-        took = time.perf_counter() - start
-        best, spent = min(best, took), spent + took
-    return best
 
 
 def fm_rows(torch, reckon):
