@@ -80,7 +80,7 @@ def leave(rank):
 
 
 def train_sharded(rank, world, port, mode):
-    join(rank, world, port, 60)
+    join(rank, world, port, 300)
     plan = plan_shards(ROWS, world, row_wise_from=100)
     tables = ShardedEmbeddingBagCollection(ROWS, DIM, plan, mode, "adam", 0.05, init_std=0.5, seed=3)
     dense = torch.nn.parallel.DistributedDataParallel(models(mode))
@@ -127,7 +127,7 @@ def test_sharded_training_equals_one_process(world, mode):
 
 
 def refuse_bad_input(rank, world, port):
-    join(rank, world, port, 30)
+    join(rank, world, port, 300)
     tables = ShardedEmbeddingBagCollection(ROWS, DIM, plan_shards(ROWS, world), seed=1)
     indices, offsets, _ = global_batch(0)
     if rank == 1:
