@@ -65,8 +65,7 @@ double LatencyHistogram::quantile(double q) const {
 
 // One request's call of one component: the worker fills it, the request waits on it until its deadline.
 struct Ensemble::Call {
-  std::vector<std::int32_t> session;
-  Features features;
+  std::shared_ptr<const Request> request;  // one copy, shared by the request's calls
   Clock::time_point deadline;
   std::mutex mutex;
   std::condition_variable finished;
@@ -170,7 +169,7 @@ void Ensemble::run(Worker& worker) {
     TopList top;
     const auto start = Clock::now();
     if (start < call->deadline) {
-      score_call(*worker.component, Query{call->session, &call->features}, scores, blend_.depth, outcome, message, top);
+      score_call(*worker.component, Query{call->request->session, &call->request->features}, scores, blend_.depth, outcome, message, top);
     } else {
       message = "the deadline passed while it waited in the queue";
     }
@@ -221,6 +220,7 @@ double milliseconds_between(Clock::time_point a, Clock::time_point b) {
 
 Response Ensemble::recommend(const Request& request) {
   check_request(request, catalog_size_, blend_.depth, features_);
+  const auto shared = std::make_shared<const Request>(request);
   const auto arrived = Clock::now();
   const auto deadline = arrived + options_.deadline;
   const std::size_t C = workers_.size();
@@ -237,8 +237,7 @@ Response Ensemble::recommend(const Request& request) {
       continue;
     }
     auto call = std::make_shared<Call>();
-    call->session = request.session;
-    call->features = request.features;
+    call->request = shared;
     call->deadline = deadline;
     {
       std::lock_guard lock(w.mutex);

@@ -66,14 +66,18 @@ class ShardedEmbeddingBagCollection(torch.nn.Module):
                 elif d == owner:
                     self.shards[d].append((t, 0, num_embeddings[t]))
         mine = self.shards[self.rank]
-        generator = torch.Generator().manual_seed(seed)
-        full = reckon_nn.EmbeddingBagCollection(num_embeddings, dim, "sum", optimizer, learning_rate, eps, betas,
-                                                weight_decay, init_std, generator)
         self.local = reckon_nn.EmbeddingBagCollection([max(1, hi - lo) for _, lo, hi in mine] or [1], dim, "sum",
-                                                      optimizer, learning_rate, eps, betas, weight_decay, 0.0)
+                                                      optimizer, learning_rate, eps, betas, weight_decay, 0.0,
+                                                      torch.Generator())  # filled below; the global stream untouched
+        # Every table drawn in order, one at a time, as the single-process collection draws them; this rank keeps
+        # its rows of each.
+        generator = torch.Generator().manual_seed(seed)
         with torch.no_grad():
-            for s, (t, lo, hi) in enumerate(mine):
-                getattr(self.local, "weight_%d" % s)[:hi - lo].copy_(full.tables()[t][lo:hi])
+            for t, rows in enumerate(num_embeddings):
+                table = reckon_nn.initial_table(rows, dim, init_std, generator)
+                for s, (held, lo, hi) in enumerate(mine):
+                    if held == t:
+                        getattr(self.local, "weight_%d" % s)[:hi - lo].copy_(table[lo:hi])
         self.placeholder = torch.nn.Parameter(torch.zeros(0))
 
     def shard_tables(self):

@@ -25,6 +25,11 @@ class EmbeddingBag(torch.nn.Module):
         return ops.embedding_bag(self.weight, indices, offsets, self.mode, per_sample_weights)
 
 
+def initial_table(rows, dim, init_std, generator=None):
+    """A table's starting rows, N(0, init_std^2), drawn from `generator` (tables are drawn in table order)."""
+    return torch.randn(rows, dim, generator=generator) * init_std
+
+
 _STATE = {"sgd": (False, False), "adagrad": (True, False), "rowwise-adagrad": (True, False), "adam": (True, True)}
 
 
@@ -65,7 +70,7 @@ class EmbeddingBagCollection(torch.nn.Module):
         self.num_tables = len(num_embeddings)
         first, second = _STATE[optimizer]
         for t, rows in enumerate(num_embeddings):
-            self.register_buffer("weight_%d" % t, torch.randn(rows, dim, generator=generator) * init_std)
+            self.register_buffer("weight_%d" % t, initial_table(rows, dim, init_std, generator))
             if first:
                 shape = (rows,) if optimizer == "rowwise-adagrad" else (rows, dim)
                 self.register_buffer("state1_%d" % t, torch.zeros(shape))
