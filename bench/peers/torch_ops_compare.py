@@ -2,7 +2,8 @@
 """reckon's PyTorch operators (python/reckon) beside PyTorch's own, in one process, same threads.
 
 - FM interaction, B = 65,536, F = 39, K = 16: reckon.ops.fm_interaction against 1/2 sum_k((sum_f v)^2 - sum_f v^2)
-  in torch ops; forward, and forward + backward.
+  in torch ops; forward, and forward + backward. The fused-gather form against indexing the tables first.
+- Top-k by inner product with excluded pairs: reckon.ops.topk_product against a matmul, -inf and torch.topk.
 - 26 tables of ROWS x 16, B = 8,192 bags of L = 20 uniform ids: reckon.ops.embedding_bags (one call, [B, 26, 16])
   against F.embedding_bag per table and torch.stack; and a training step's lookup + backward + Adam on the touched
   rows: reckon.nn.EmbeddingBagCollection (Adam fused into the backward) against nn.EmbeddingBag(sparse=True) per
@@ -42,6 +43,35 @@ def fm_rows(torch, reckon):
                      "reckon_ms": 1e3 * best_seconds(run(reckon.ops.fm_interaction)),
                      "pytorch_ms": 1e3 * best_seconds(run(formula))})
     return rows
+
+
+def fused_fm_and_topk_rows(torch, reckon):
+    """FM with the gather fused (39 tables of 100,000 x 16, B = 65,536) against indexing each table then the
+    formula; and the 20 best of 100,000 items (D = 64) for 1,024 queries, own items excluded, against a matrix
+    product, index_put of -inf and torch.topk."""
+    g = torch.Generator().manual_seed(2)
+    tables = [torch.randn(100000, 16, generator=g) * 0.01 for _ in range(39)]
+    ids = torch.randint(0, 100000, (65536, 39), generator=g)
+
+    def gathered():
+        v = torch.stack([t[ids[:, f]] for f, t in enumerate(tables)], 1)
+        return 0.5 * (v.sum(1) ** 2 - (v * v).sum(1)).sum(-1)
+
+    queries, items = torch.randn(1024, 64, generator=g), torch.randn(100000, 64, generator=g)
+    rows = torch.arange(1024).repeat_interleave(10)
+    seen = torch.randint(0, 100000, (10240,), generator=g)
+
+    def product_then_topk():
+        scores = queries @ items.T
+        scores[rows, seen] = float("-inf")
+        return torch.topk(scores, 20)
+
+    return [{"op": "fm_interaction_fused forward", "shape": "39 x 100000 x 16, B=65536",
+             "reckon_ms": 1e3 * best_seconds(lambda: reckon.ops.fm_interaction_fused(tables, ids)),
+             "pytorch_ms": 1e3 * best_seconds(gathered)},
+            {"op": "topk_product, 10 excluded per query", "shape": "Q=1024 N=100000 D=64 k=20",
+             "reckon_ms": 1e3 * best_seconds(lambda: reckon.ops.topk_product(queries, items, 20, (rows, seen))),
+             "pytorch_ms": 1e3 * best_seconds(product_then_topk)}]
 
 
 def bags(torch, tables, rows, batch=8192, length=20):
@@ -93,7 +123,7 @@ def main():
     import reckon
 
     torch.set_num_threads(args.threads)
-    rows = fm_rows(torch, reckon) + embedding_rows(torch, reckon, args.rows)
+    rows = fm_rows(torch, reckon) + fused_fm_and_topk_rows(torch, reckon) + embedding_rows(torch, reckon, args.rows)
     for r in rows:
         r["ratio"] = r["pytorch_ms"] / r["reckon_ms"]
     overhead = json.loads(subprocess.run([os.path.join(args.build, "python", "reckon_torch_overhead"),

@@ -6,6 +6,8 @@
 // needs torch's current CUDA stream from ATen's CUDA headers.
 #include <torch/library.h>
 
+#include <vector>
+
 #include "convert.h"
 #include "reckon/kernels/fm/fm.h"
 
@@ -32,6 +34,40 @@ at::Tensor fm_interaction_backward(const at::Tensor& src, const c10::optional<at
   return diff_src;
 }
 
+// The fused form: rows read from one table per field by id (indices [B, F]), no [B, F, K] gather in between.
+std::vector<TensorView> table_views(at::TensorList tables) {
+  TORCH_CHECK_VALUE(!tables.empty(), "fm_interaction_fused needs one table per field");
+  std::vector<TensorView> views;
+  for (const at::Tensor& t : tables) views.push_back(view_of(t, "tables"));
+  return views;
+}
+
+at::Tensor fm_interaction_fused(at::TensorList tables, const at::Tensor& indices, const c10::optional<at::Tensor>& values) {
+  at::Tensor out = at::empty({leading_size(indices, "indices")}, tables.at(0).options().dtype(at::kFloat));
+  run_checked([&] {
+    fm_interaction_fused_fwd(context_for(tables[0]), table_views(tables), view_of(indices, "indices"),
+                             optional_view(values, "values"), view_of(out, "out"));
+  });
+  return out;
+}
+
+// The gradient of each gathered row, [B, F, K]: table f's gradient is its rows indices[:, f] accumulated.
+at::Tensor fm_interaction_fused_backward(at::TensorList tables, const at::Tensor& indices,
+                                         const c10::optional<at::Tensor>& values, const at::Tensor& grad) {
+  TORCH_CHECK_VALUE(indices.dim() == 2 && !tables.empty() && tables[0].dim() == 2, "indices must be [B, F] and tables [N, K]");
+  at::Tensor diff = at::empty({indices.size(0), indices.size(1), tables[0].size(1)}, tables[0].options().dtype(at::kFloat));
+  const at::Tensor g = grad.contiguous();
+  run_checked([&] {
+    fm_interaction_fused_bwd(context_for(tables[0]), table_views(tables), view_of(indices, "indices"),
+                             optional_view(values, "values"), view_of(g, "grad"), view_of(diff, "diff_rows"));
+  });
+  return diff;
+}
+
+at::Tensor fm_interaction_fused_meta(at::TensorList tables, const at::Tensor& indices, const c10::optional<at::Tensor>&) {
+  return at::empty({leading_size(indices, "indices")}, tables.at(0).options().dtype(at::kFloat));
+}
+
 at::Tensor fm_interaction_meta(const at::Tensor& src, const c10::optional<at::Tensor>&) {
   return at::empty({leading_size(src, "src")}, src.options().dtype(at::kFloat));
 }
@@ -46,23 +82,28 @@ at::Tensor fm_interaction_backward_meta(const at::Tensor& src, const c10::option
 TORCH_LIBRARY(reckon, m) {
   m.def("fm_interaction(Tensor src, Tensor? values=None) -> Tensor");
   m.def("fm_interaction_backward(Tensor src, Tensor? values, Tensor grad) -> Tensor");
+  m.def("fm_interaction_fused(Tensor[] tables, Tensor indices, Tensor? values=None) -> Tensor");
+  m.def("fm_interaction_fused_backward(Tensor[] tables, Tensor indices, Tensor? values, Tensor grad) -> Tensor");
 }
 
 TORCH_LIBRARY_IMPL(reckon, CPU, m) {
   using namespace reckon::torch_ops;
   m.impl("fm_interaction", fm_interaction);
   m.impl("fm_interaction_backward", fm_interaction_backward);
+  m.impl("fm_interaction_fused", fm_interaction_fused);
+  m.impl("fm_interaction_fused_backward", fm_interaction_fused_backward);
 }
 
 TORCH_LIBRARY_IMPL(reckon, Meta, m) {
   using namespace reckon::torch_ops;
   m.impl("fm_interaction", fm_interaction_meta);
   m.impl("fm_interaction_backward", fm_interaction_backward_meta);
+  m.impl("fm_interaction_fused", fm_interaction_fused_meta);
 }
 
 // Autograd is attached in Python; under meta tensors the autograd key passes straight through to the shapes.
 TORCH_LIBRARY_IMPL(reckon, AutogradMeta, m) {
-  for (const char* op : {"fm_interaction", "fm_interaction_backward"}) {
+  for (const char* op : {"fm_interaction", "fm_interaction_backward", "fm_interaction_fused"}) {
     m.impl(op, torch::CppFunction::makeFallthrough());
   }
 }

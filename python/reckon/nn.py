@@ -102,3 +102,82 @@ class EmbeddingBagCollection(torch.nn.Module):
         if not torch.is_grad_enabled():
             return torch.ops.reckon.embedding_bags(self.tables(), indices, offsets, self.mode)
         return _FusedEmbeddingBags.apply(self.placeholder, self, indices, offsets)
+
+
+class SkipGram(torch.nn.Module):
+    """item2vec / word2vec tables trained by skip-gram with negative sampling, as gensim's Word2Vec(sg=1) trains.
+
+    counts: int64 [V], how often each id occurs (the negatives are drawn from counts ** alpha and frequent ids are
+    subsampled with `sample`). Input vectors start uniform in [-0.5 / dim, 0.5 / dim), output vectors at zero, as
+    word2vec.c starts them. Both are buffers (in state_dict); no optimizer is involved: step() updates them.
+    """
+
+    def __init__(self, counts, dim=100, window=5, negatives=5, alpha=0.75, sample=1e-3, seed=1):
+        super().__init__()
+        counts = torch.as_tensor(counts, dtype=torch.int64).contiguous()
+        generator = torch.Generator().manual_seed(seed)
+        self.register_buffer("input_vectors", (torch.rand(len(counts), dim, generator=generator) - 0.5) / dim)
+        self.register_buffer("output_vectors", torch.zeros(len(counts), dim))
+        self.sampler = ops.alias_table(counts, alpha)
+        self.keep = ops.subsample_keep_probability(counts, sample)
+        self.window, self.negatives, self.seed, self.batches = window, negatives, seed, 0
+
+    def step(self, tokens, offsets, learning_rate=0.025, sequential=False, compute_loss=False):
+        """Trains on one batch of sentences (tokens int32 [N], offsets int64 [S + 1]), subsampled first; returns
+        float64 [3] (pairs, pairs with loss, loss). Each batch draws from its own random stream."""
+        self.batches += 1
+        tokens, offsets = ops.subsample_sentences(tokens, offsets, self.keep, self.seed, 2 * self.batches)
+        return ops.sgns_step(self.input_vectors, self.output_vectors, tokens, offsets, self.sampler, self.window,
+                             self.negatives, learning_rate, self.seed, 2 * self.batches + 1, sequential, compute_loss)
+
+    def most_similar(self, ids, k=10):
+        """The k nearest ids of each id by cosine similarity, itself excluded: (scores [Q, k], ids int32 [Q, k])."""
+        unit = torch.nn.functional.normalize(self.input_vectors, dim=1)
+        ids = torch.as_tensor(ids, dtype=torch.int64)
+        rows = torch.arange(len(ids), dtype=torch.int32)
+        return ops.topk_product(unit[ids], unit, k, (rows, ids.to(torch.int32)))
+
+
+class Conv3d(torch.nn.Module):
+    """torch.nn.Conv3d on reckon's kernels (zero padding, float32), channels first or last (layout "ndhwc": input
+    [N, D, H, W, C], weight [K, T, R, S, C/groups]). Initialised as torch initialises its Conv3d."""
+
+    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1, groups=1, bias=True,
+                 layout="ncdhw"):
+        super().__init__()
+        reference = torch.nn.Conv3d(in_channels, out_channels, tuple(ops._triple(kernel_size)), groups=groups,
+                                    bias=bias)
+        weight = reference.weight.detach()
+        self.weight = torch.nn.Parameter(weight if layout == "ncdhw" else weight.permute(0, 2, 3, 4, 1).contiguous())
+        self.bias = torch.nn.Parameter(reference.bias.detach()) if bias else None
+        self.stride, self.padding, self.dilation, self.groups, self.layout = stride, padding, dilation, groups, layout
+
+    def forward(self, x):
+        return ops.conv3d(x, self.weight, self.bias, self.stride, self.padding, self.dilation, self.groups, self.layout)
+
+
+class GRU(torch.nn.Module):
+    """One GRU layer over time-major input [T, B, I] (torch.nn.GRU's maths and gate order, weights stored as
+    w_x [I, 3H], w_h [H, 3H]). Training unrolls the steps with reckon's cell between torch's products; without
+    autograd (torch.no_grad() or inference mode) the whole layer runs as one reckon call. Returns (y [T, B, H],
+    h_T [B, H])."""
+
+    def __init__(self, input_size, hidden_size):
+        super().__init__()
+        reference = torch.nn.GRU(input_size, hidden_size)
+        self.w_x = torch.nn.Parameter(reference.weight_ih_l0.detach().T.contiguous())
+        self.w_h = torch.nn.Parameter(reference.weight_hh_l0.detach().T.contiguous())
+        self.b_x = torch.nn.Parameter(reference.bias_ih_l0.detach().clone())
+        self.b_h = torch.nn.Parameter(reference.bias_hh_l0.detach().clone())
+
+    def forward(self, x, h0=None):
+        if not torch.is_grad_enabled():
+            y = ops.gru(x, h0, self.w_x, self.w_h, self.b_x, self.b_h)
+            return y, y[-1]
+        h = x.new_zeros(x.shape[1], self.w_h.shape[0]) if h0 is None else h0
+        gates_x = torch.addmm(self.b_x, x.reshape(-1, x.shape[2]), self.w_x).view(x.shape[0], x.shape[1], -1)
+        outputs = []
+        for t in range(x.shape[0]):
+            h = ops.gru_cell(gates_x[t], torch.addmm(self.b_h, h, self.w_h), h)
+            outputs.append(h)
+        return torch.stack(outputs), h

@@ -1,0 +1,114 @@
+// torch.ops.reckon's session-model operators: the GRU cell between its two matrix products (forward, saving what its
+// backward needs, and backward), a whole GRU layer for inference, and the large-catalogue softmax cross-entropy
+// (the loss and its gradient in one pass). CPU and Meta implementations; autograd in reckon/ops.py.
+#include <torch/library.h>
+
+#include <tuple>
+
+#include "convert.h"
+#include "reckon/kernels/gru/gru.h"
+#include "reckon/kernels/softmax/softmax.h"
+
+namespace reckon::torch_ops {
+namespace {
+
+std::int64_t hidden_of(const at::Tensor& h) {
+  TORCH_CHECK_VALUE(h.dim() == 2, "h must be [B, H], got ", h.sizes());
+  return h.size(1);
+}
+
+std::tuple<at::Tensor, at::Tensor> gru_cell_outputs(const at::Tensor& h) {
+  return {at::empty(h.sizes(), h.options()), at::empty({h.size(0), 4 * hidden_of(h)}, h.options())};
+}
+
+// h' and the saved [B, 4H] (r, z, n, gh_n) its backward reads.
+std::tuple<at::Tensor, at::Tensor> gru_cell(const at::Tensor& gates_x, const at::Tensor& gates_h, const at::Tensor& h) {
+  auto [h_out, saved] = gru_cell_outputs(h);
+  const at::Tensor gx = gates_x.contiguous(), gh = gates_h.contiguous();
+  run_checked([&] {
+    gru_cell_fwd(context_for(h), view_of(gx, "gates_x"), view_of(gh, "gates_h"), view_of(h, "h"), view_of(h_out, "h_out"),
+                 view_of(saved, "saved"));
+  });
+  return {h_out, saved};
+}
+
+std::tuple<at::Tensor, at::Tensor, at::Tensor> gru_cell_backward(const at::Tensor& h, const at::Tensor& saved,
+                                                                 const at::Tensor& grad_h_out) {
+  const std::int64_t b = h.size(0), hidden = hidden_of(h);
+  at::Tensor dgx = at::empty({b, 3 * hidden}, h.options()), dgh = at::empty({b, 3 * hidden}, h.options());
+  at::Tensor dh = at::empty(h.sizes(), h.options());
+  const at::Tensor g = grad_h_out.contiguous();
+  run_checked([&] {
+    gru_cell_bwd(context_for(h), view_of(h, "h"), view_of(saved, "saved"), view_of(g, "grad_h_out"),
+                 view_of(dgx, "diff_gates_x"), view_of(dgh, "diff_gates_h"), view_of(dh, "diff_h"));
+  });
+  return {dgx, dgh, dh};
+}
+
+// The whole layer over time-major x [T, B, I], inference: y [T, B, H].
+at::Tensor gru_layer(const at::Tensor& x, const c10::optional<at::Tensor>& h0, const at::Tensor& w_x, const at::Tensor& w_h,
+                     const at::Tensor& b_x, const at::Tensor& b_h) {
+  TORCH_CHECK_VALUE(x.dim() == 3 && w_h.dim() == 2, "x must be [T, B, I] and w_h [H, 3H], got ", x.sizes(), " and ",
+                    w_h.sizes());
+  at::Tensor y = at::empty({x.size(0), x.size(1), w_h.size(0)}, x.options());
+  run_checked([&] {
+    const GruWeights weights{view_of(w_x, "w_x"), view_of(w_h, "w_h"), view_of(b_x, "b_x"), view_of(b_h, "b_h")};
+    gru_layer_fwd(context_for(x), view_of(x, "x"), optional_view(h0, "h0"), weights, view_of(y, "y"));
+  });
+  return y;
+}
+
+// Per-row losses [B] and the gradient of scale · Σ losses with respect to the logits [B, N].
+std::tuple<at::Tensor, at::Tensor> softmax_cross_entropy_op(const at::Tensor& logits, const at::Tensor& targets, double scale) {
+  TORCH_CHECK_VALUE(logits.dim() == 2, "logits must be [B, N], got ", logits.sizes());
+  at::Tensor losses = at::empty({logits.size(0)}, logits.options()), diff = at::empty(logits.sizes(), logits.options());
+  const at::Tensor t = targets.to(at::kInt).contiguous();
+  run_checked([&] {
+    softmax_cross_entropy(context_for(logits), view_of(logits, "logits"), view_of(t, "targets"), view_of(losses, "losses"),
+                          view_of(diff, "diff_logits"), static_cast<float>(scale));
+  });
+  return {losses, diff};
+}
+
+std::tuple<at::Tensor, at::Tensor> gru_cell_meta(const at::Tensor&, const at::Tensor&, const at::Tensor& h) {
+  return gru_cell_outputs(h);
+}
+
+at::Tensor gru_layer_meta(const at::Tensor& x, const c10::optional<at::Tensor>&, const at::Tensor&, const at::Tensor& w_h,
+                          const at::Tensor&, const at::Tensor&) {
+  return at::empty({x.size(0), x.size(1), w_h.size(0)}, x.options());
+}
+
+std::tuple<at::Tensor, at::Tensor> softmax_cross_entropy_meta(const at::Tensor& logits, const at::Tensor&, double) {
+  return {at::empty({logits.size(0)}, logits.options()), at::empty(logits.sizes(), logits.options())};
+}
+
+}  // namespace
+}  // namespace reckon::torch_ops
+
+TORCH_LIBRARY_FRAGMENT(reckon, m) {
+  m.def("gru_cell(Tensor gates_x, Tensor gates_h, Tensor h) -> (Tensor h_out, Tensor saved)");
+  m.def("gru_cell_backward(Tensor h, Tensor saved, Tensor grad_h_out) -> (Tensor diff_gates_x, Tensor diff_gates_h, "
+        "Tensor diff_h)");
+  m.def("gru(Tensor x, Tensor? h0, Tensor w_x, Tensor w_h, Tensor b_x, Tensor b_h) -> Tensor");
+  m.def("softmax_cross_entropy(Tensor logits, Tensor targets, float scale=1.0) -> (Tensor losses, Tensor diff_logits)");
+}
+
+TORCH_LIBRARY_IMPL(reckon, CPU, m) {
+  using namespace reckon::torch_ops;
+  m.impl("gru_cell", gru_cell);
+  m.impl("gru_cell_backward", gru_cell_backward);
+  m.impl("gru", gru_layer);
+  m.impl("softmax_cross_entropy", softmax_cross_entropy_op);
+}
+
+TORCH_LIBRARY_IMPL(reckon, Meta, m) {
+  using namespace reckon::torch_ops;
+  m.impl("gru_cell", gru_cell_meta);
+  m.impl("gru", gru_layer_meta);
+  m.impl("softmax_cross_entropy", softmax_cross_entropy_meta);
+}
+
+TORCH_LIBRARY_IMPL(reckon, AutogradMeta, m) {
+  for (const char* op : {"gru_cell", "gru", "softmax_cross_entropy"}) m.impl(op, torch::CppFunction::makeFallthrough());
+}
