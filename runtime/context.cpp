@@ -22,7 +22,10 @@ StreamHolder::StreamHolder(int dev) : device(dev) {
   RECKON_CUDA_CHECK(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking));
 }
 
+StreamHolder::StreamHolder(int dev, cudaStream_t borrowed) : device(dev), stream(borrowed), owned(false) {}
+
 StreamHolder::~StreamHolder() {
+  if (!owned) return;  // its owner orders our stream-ordered frees before anything it does later
   // Pending work (including stream-ordered frees) must finish before the stream goes away.
   int previous = -1;
   (void)cudaGetDevice(&previous);
@@ -185,6 +188,25 @@ Context::Context(Device device, std::uint64_t seed) : impl_(std::make_unique<det
     detail::throw_not_compiled("Context", "CUDA", __FILE__, __LINE__);
 #endif
   }
+}
+
+Context Context::on_stream(Device device, CUstream_st* stream, std::uint64_t seed) {
+  RECKON_CHECK_ARG(device.is_cuda(), "Context::on_stream needs a CUDA device, got ", device.str());
+#if RECKON_WITH_CUDA
+  Context ctx(Device::cpu(), seed);
+  ctx.impl_->device = device;
+  if (device.index < 0 || device.index >= cuda_device_count()) {
+    RECKON_THROW(StatusCode::kNoDevice, "cannot create a context on ", device.str(), ": ",
+                 cuda_available() ? detail::concat("only ", cuda_device_count(), " CUDA device(s) answer")
+                                  : cuda_unavailable_reason());
+  }
+  ctx.impl_->stream = std::make_shared<detail::StreamHolder>(device.index, stream);
+  return ctx;
+#else
+  (void)stream;
+  (void)seed;
+  detail::throw_not_compiled("Context::on_stream", "CUDA", __FILE__, __LINE__);
+#endif
 }
 
 Context::~Context() = default;

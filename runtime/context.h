@@ -29,6 +29,11 @@ class Context {
  public:
   // Throws kNoDevice when `device` is a CUDA device that does not answer.
   explicit Context(Device device = default_device(), std::uint64_t seed = kDefaultSeed);
+  // A context on a CUDA stream that someone else owns, e.g. PyTorch's current stream (nullptr: the legacy default
+  // stream), so reckon's ops order with the owner's work without any synchronisation between them. The stream
+  // must outlive the context and every buffer allocated through it (their frees are enqueued on it); the context
+  // never synchronises or destroys it except through synchronize(). Throws kNoDevice as the constructor does.
+  static Context on_stream(Device device, CUstream_st* stream, std::uint64_t seed = kDefaultSeed);
   ~Context();
   Context(Context&&) noexcept;
   Context& operator=(Context&&) noexcept;

@@ -1,7 +1,7 @@
 // torch.ops.reckon's convolution and pooling operators (kernels/conv3d): 3D convolution with its two backwards,
 // windowed max / average pooling (max returns the argmax its backward routes through) and global pooling over a
 // masked depth (sessions of different lengths). Layouts NCDHW and NDHWC ("ncdhw", "ndhwc"); 2D and 1D are the
-// D = 1 (H = 1) cases. CPU and Meta implementations; autograd in reckon/ops.py.
+// D = 1 (H = 1) cases. CPU, CUDA and Meta implementations; autograd in reckon/ops.py.
 #include <torch/library.h>
 
 #include <array>
@@ -166,6 +166,17 @@ at::Tensor conv3d_meta(const at::Tensor& x, const at::Tensor& w, const c10::opti
   return at::empty(in_layout(o.layout, s.n, s.k, s.z, s.p, s.q), x.options());
 }
 
+// The same functions serve CPU and CUDA tensors: the kernels dispatch on the context's device.
+void conv_impls(torch::Library& m) {
+  m.impl("conv3d", conv3d);
+  m.impl("conv3d_backward_data", conv3d_backward_data);
+  m.impl("conv3d_backward_weights", conv3d_backward_weights);
+  m.impl("pool3d", pool3d);
+  m.impl("pool3d_backward", pool3d_backward);
+  m.impl("global_pool3d", global_pool3d);
+  m.impl("global_pool3d_backward", global_pool3d_backward);
+}
+
 }  // namespace
 }  // namespace reckon::torch_ops
 
@@ -184,16 +195,8 @@ TORCH_LIBRARY_FRAGMENT(reckon, m) {
   m.def("global_pool3d_backward(Tensor dy, Tensor? lengths, Tensor argmax, int[] x_sizes, str mode, str layout) -> Tensor");
 }
 
-TORCH_LIBRARY_IMPL(reckon, CPU, m) {
-  using namespace reckon::torch_ops;
-  m.impl("conv3d", conv3d);
-  m.impl("conv3d_backward_data", conv3d_backward_data);
-  m.impl("conv3d_backward_weights", conv3d_backward_weights);
-  m.impl("pool3d", pool3d);
-  m.impl("pool3d_backward", pool3d_backward);
-  m.impl("global_pool3d", global_pool3d);
-  m.impl("global_pool3d_backward", global_pool3d_backward);
-}
+TORCH_LIBRARY_IMPL(reckon, CPU, m) { reckon::torch_ops::conv_impls(m); }
+TORCH_LIBRARY_IMPL(reckon, CUDA, m) { reckon::torch_ops::conv_impls(m); }
 
 TORCH_LIBRARY_IMPL(reckon, Meta, m) {
   using namespace reckon::torch_ops;

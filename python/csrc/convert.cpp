@@ -37,12 +37,20 @@ TensorView optional_view(const c10::optional<at::Tensor>& tensor, const char* na
 }
 
 Context& context_for(const at::Tensor& tensor) {
-  TORCH_CHECK_VALUE(tensor.is_cpu(), "reckon's operators run on the CPU with this torch build (", tensor.device(), ")");
+  if (tensor.is_cuda()) return cuda_context_for(tensor);
+  TORCH_CHECK_VALUE(tensor.is_cpu(), "reckon's operators run on the CPU and CUDA devices, not ", tensor.device());
   thread_local std::unique_ptr<Context> cpu;
   if (!cpu) cpu = std::make_unique<Context>(Device::cpu());
   cpu->set_cpu_threads(at::get_num_threads());
   return *cpu;
 }
+
+#if !RECKON_TORCH_CUDA
+Context& cuda_context_for(const at::Tensor& tensor) {
+  TORCH_CHECK_VALUE(false, "this libreckon_torch was built against a torch without CUDA, so it cannot run on ",
+                    tensor.device(), ": rebuild it against a CUDA torch (python/CMakeLists.txt)");
+}
+#endif
 
 void run_checked(const std::function<void()>& op) {
   try {

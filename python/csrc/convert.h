@@ -18,9 +18,12 @@ TensorView view_of(const at::Tensor& tensor, const char* name);
 // An absent optional tensor is a view with no data (reckon's "all ones" / "none").
 TensorView optional_view(const c10::optional<at::Tensor>& tensor, const char* name);
 
-// This thread's Context for the tensor's device, using torch's intra-op thread count on the CPU. (The CUDA path
-// needs torch's current stream, which a CPU-only torch does not have: see ops.cpp.)
+// This thread's Context for the tensor's device: on the CPU with torch's intra-op thread count; on a GPU one
+// enqueuing on torch's current CUDA stream (Context::on_stream), so reckon's kernels order with torch's work with
+// no synchronisation between them.
 Context& context_for(const at::Tensor& tensor);
+// The GPU half of context_for: cuda_context.cpp where torch was built with CUDA, an error naming the build otherwise.
+Context& cuda_context_for(const at::Tensor& tensor);
 
 // Runs `op`, raising a reckon::Error as the matching torch error with the same message.
 void run_checked(const std::function<void()>& op);

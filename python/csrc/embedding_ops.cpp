@@ -1,10 +1,9 @@
 // torch.ops.reckon's embedding operators: one table's pooled bags (embedding_bag), and several tables in one call
 // (embedding_bags, FBGEMM's table-batched layout: one [B + 1] offsets per table, output [B, T, D]) with the sparse
 // optimizers fused into the backward (embedding_bags_update: tables and optimizer state updated in place, the rows
-// the bags touched only, as FBGEMM's TBE does). CPU and Meta implementations; autograd in reckon/ops.py.
+// the bags touched only, as FBGEMM's TBE does). CPU, CUDA and Meta implementations; autograd in reckon/ops.py.
 #include <torch/library.h>
 
-#include <cstring>
 #include <vector>
 
 #include "convert.h"
@@ -63,15 +62,18 @@ at::Tensor embedding_bag(const at::Tensor& weight, const at::Tensor& indices, co
   return out;
 }
 
-// The sparse gradient's rows written into dense zero gradients, one per table.
+// The sparse gradient's rows written into dense zero gradients, one per table, by torch's indexing on the
+// tensors' device (learning how many rows there are synchronises a GPU context; the fused update never does this).
 void scatter_rows(Context& ctx, const SparseGradient& sparse, std::vector<at::Tensor>& dense) {
   const std::int64_t rows = sparse.num_rows(ctx), dim = dense[0].size(1);
-  const std::int32_t* table = sparse.table.data<std::int32_t>();
-  const std::int64_t* row = sparse.row.data<std::int64_t>();
-  const float* values = sparse.values.data<float>();
-  for (std::int64_t u = 0; u < rows; ++u) {
-    float* to = dense[static_cast<std::size_t>(table[u])].data_ptr<float>() + row[u] * dim;
-    std::memcpy(to, values + u * dim, sizeof(float) * static_cast<std::size_t>(dim));
+  if (rows == 0) return;
+  const at::TensorOptions on = dense[0].options();
+  const at::Tensor table = at::from_blob(sparse.table.data<std::int32_t>(), {rows}, on.dtype(at::kInt));
+  const at::Tensor row = at::from_blob(sparse.row.data<std::int64_t>(), {rows}, on.dtype(at::kLong));
+  const at::Tensor values = at::from_blob(sparse.values.data<float>(), {rows, dim}, on.dtype(at::kFloat));
+  for (std::size_t t = 0; t < dense.size(); ++t) {
+    const at::Tensor in_table = table == static_cast<std::int64_t>(t);
+    dense[t].index_copy_(0, row.masked_select(in_table), values.index({in_table}));
   }
 }
 
@@ -160,6 +162,15 @@ at::Tensor embedding_bags_meta(at::TensorList weights, at::TensorList, at::Tenso
                    weights[0].options().dtype(at::kFloat));
 }
 
+// The same functions serve CPU and CUDA tensors: the kernels dispatch on the context's device.
+void embedding_impls(torch::Library& m) {
+  m.impl("embedding_bag", embedding_bag);
+  m.impl("embedding_bag_backward", embedding_bag_backward);
+  m.impl("embedding_bags", embedding_bags);
+  m.impl("embedding_bags_backward", embedding_bags_backward);
+  m.impl("embedding_bags_update", embedding_bags_update);
+}
+
 }  // namespace
 }  // namespace reckon::torch_ops
 
@@ -174,14 +185,8 @@ TORCH_LIBRARY_FRAGMENT(reckon, m) {
         "float beta2, float weight_decay, int step) -> ()");
 }
 
-TORCH_LIBRARY_IMPL(reckon, CPU, m) {
-  using namespace reckon::torch_ops;
-  m.impl("embedding_bag", embedding_bag);
-  m.impl("embedding_bag_backward", embedding_bag_backward);
-  m.impl("embedding_bags", embedding_bags);
-  m.impl("embedding_bags_backward", embedding_bags_backward);
-  m.impl("embedding_bags_update", embedding_bags_update);
-}
+TORCH_LIBRARY_IMPL(reckon, CPU, m) { reckon::torch_ops::embedding_impls(m); }
+TORCH_LIBRARY_IMPL(reckon, CUDA, m) { reckon::torch_ops::embedding_impls(m); }
 
 TORCH_LIBRARY_IMPL(reckon, Meta, m) {
   using namespace reckon::torch_ops;

@@ -2,8 +2,8 @@
 // embedding operators are in embedding_ops.cpp). Each schema is defined once (TORCH_LIBRARY); the CPU
 // implementation calls the kernel on torch's tensors without copying them; the Meta implementation gives shapes
 // only, so that torch.fx and fake tensors can trace a model that uses them. Autograd is attached in Python
-// (reckon/ops.py), as FBGEMM_GPU does. Debian's torch is CPU-only, so no CUDA implementation is registered yet: one
-// needs torch's current CUDA stream from ATen's CUDA headers.
+// (reckon/ops.py), as FBGEMM_GPU does. The CPU and CUDA registrations are the same functions: the kernels dispatch on
+// the device of the Context that context_for gives (on a GPU: torch's current stream).
 #include <torch/library.h>
 
 #include <vector>
@@ -76,6 +76,14 @@ at::Tensor fm_interaction_backward_meta(const at::Tensor& src, const c10::option
   return at::empty_like(src, src.options().dtype(at::kFloat));
 }
 
+// The same functions serve CPU and CUDA tensors: the kernels dispatch on the context's device.
+void fm_impls(torch::Library& m) {
+  m.impl("fm_interaction", fm_interaction);
+  m.impl("fm_interaction_backward", fm_interaction_backward);
+  m.impl("fm_interaction_fused", fm_interaction_fused);
+  m.impl("fm_interaction_fused_backward", fm_interaction_fused_backward);
+}
+
 }  // namespace
 }  // namespace reckon::torch_ops
 
@@ -86,13 +94,8 @@ TORCH_LIBRARY(reckon, m) {
   m.def("fm_interaction_fused_backward(Tensor[] tables, Tensor indices, Tensor? values, Tensor grad) -> Tensor");
 }
 
-TORCH_LIBRARY_IMPL(reckon, CPU, m) {
-  using namespace reckon::torch_ops;
-  m.impl("fm_interaction", fm_interaction);
-  m.impl("fm_interaction_backward", fm_interaction_backward);
-  m.impl("fm_interaction_fused", fm_interaction_fused);
-  m.impl("fm_interaction_fused_backward", fm_interaction_fused_backward);
-}
+TORCH_LIBRARY_IMPL(reckon, CPU, m) { reckon::torch_ops::fm_impls(m); }
+TORCH_LIBRARY_IMPL(reckon, CUDA, m) { reckon::torch_ops::fm_impls(m); }
 
 TORCH_LIBRARY_IMPL(reckon, Meta, m) {
   using namespace reckon::torch_ops;

@@ -1,7 +1,7 @@
 // torch.ops.reckon's item-vector operators: skip-gram with negative sampling (sgns_step, the tables updated in place,
 // and the host-side helpers it needs: the negative sampler's alias table and word2vec's subsampling) and top-k
 // selection, on a score matrix (topk) or on the product of queries and item vectors (topk_product: scores, masked
-// pairs and selection in one call, the scores in chunks of bounded size). CPU and Meta implementations.
+// pairs and selection in one call, the scores in chunks of bounded size). CPU, CUDA and Meta implementations.
 #include <ATen/Parallel.h>
 #include <torch/library.h>
 
@@ -66,7 +66,8 @@ std::tuple<at::Tensor, at::Tensor> subsample(const at::Tensor& tokens, const at:
   return {t, o};
 }
 
-// One step over a batch of sentences; returns float64 [3]: pairs trained, pairs whose loss was computed, their loss.
+// One step over a batch of sentences; returns float64 [3] on the CPU: pairs trained, pairs whose loss was computed,
+// their loss. Reading them synchronises a GPU context, which is also where a bad token found on the device surfaces.
 at::Tensor sgns_step_op(const at::Tensor& input_vectors, const at::Tensor& output_vectors, const at::Tensor& tokens,
                         const at::Tensor& sentence_offsets, const at::Tensor& alias_prob, const at::Tensor& alias_index,
                         std::int64_t window, std::int64_t negatives, double learning_rate, std::int64_t seed,
@@ -88,7 +89,7 @@ at::Tensor sgns_step_op(const at::Tensor& input_vectors, const at::Tensor& outpu
               view_of(alias_index, "alias_index"), o, &totals);
     stats = totals.read();
   });
-  at::Tensor out = at::empty({3}, input_vectors.options().dtype(at::kDouble));
+  at::Tensor out = at::empty({3}, at::TensorOptions().dtype(at::kDouble));
   double* d = out.data_ptr<double>();
   d[0] = static_cast<double>(stats.pairs);
   d[1] = static_cast<double>(stats.loss_pairs);
@@ -159,6 +160,14 @@ std::tuple<at::Tensor, at::Tensor> topk_product_meta(const at::Tensor& queries, 
   return topk_outputs(queries, queries.size(0), k);
 }
 
+// The same functions serve CPU and CUDA tensors: the kernels dispatch on the context's device. (The sampler and
+// subsampling are host work, on CPU tensors.)
+void retrieval_impls(torch::Library& m) {
+  m.impl("sgns_step", sgns_step_op);
+  m.impl("topk", topk);
+  m.impl("topk_product", topk_product);
+}
+
 }  // namespace
 }  // namespace reckon::torch_ops
 
@@ -179,10 +188,10 @@ TORCH_LIBRARY_IMPL(reckon, CPU, m) {
   m.impl("alias_table", alias_table);
   m.impl("subsample_keep_probability", keep_probability);
   m.impl("subsample_sentences", subsample);
-  m.impl("sgns_step", sgns_step_op);
-  m.impl("topk", topk);
-  m.impl("topk_product", topk_product);
+  retrieval_impls(m);
 }
+
+TORCH_LIBRARY_IMPL(reckon, CUDA, m) { reckon::torch_ops::retrieval_impls(m); }
 
 TORCH_LIBRARY_IMPL(reckon, Meta, m) {
   using namespace reckon::torch_ops;

@@ -1,6 +1,6 @@
 // torch.ops.reckon's session-model operators: the GRU cell between its two matrix products (forward, saving what its
 // backward needs, and backward), a whole GRU layer for inference, and the large-catalogue softmax cross-entropy
-// (the loss and its gradient in one pass). CPU and Meta implementations; autograd in reckon/ops.py.
+// (the loss and its gradient in one pass). CPU, CUDA and Meta implementations; autograd in reckon/ops.py.
 #include <torch/library.h>
 
 #include <tuple>
@@ -83,6 +83,14 @@ std::tuple<at::Tensor, at::Tensor> softmax_cross_entropy_meta(const at::Tensor& 
   return {at::empty({logits.size(0)}, logits.options()), at::empty(logits.sizes(), logits.options())};
 }
 
+// The same functions serve CPU and CUDA tensors: the kernels dispatch on the context's device.
+void sequence_impls(torch::Library& m) {
+  m.impl("gru_cell", gru_cell);
+  m.impl("gru_cell_backward", gru_cell_backward);
+  m.impl("gru", gru_layer);
+  m.impl("softmax_cross_entropy", softmax_cross_entropy_op);
+}
+
 }  // namespace
 }  // namespace reckon::torch_ops
 
@@ -94,13 +102,8 @@ TORCH_LIBRARY_FRAGMENT(reckon, m) {
   m.def("softmax_cross_entropy(Tensor logits, Tensor targets, float scale=1.0) -> (Tensor losses, Tensor diff_logits)");
 }
 
-TORCH_LIBRARY_IMPL(reckon, CPU, m) {
-  using namespace reckon::torch_ops;
-  m.impl("gru_cell", gru_cell);
-  m.impl("gru_cell_backward", gru_cell_backward);
-  m.impl("gru", gru_layer);
-  m.impl("softmax_cross_entropy", softmax_cross_entropy_op);
-}
+TORCH_LIBRARY_IMPL(reckon, CPU, m) { reckon::torch_ops::sequence_impls(m); }
+TORCH_LIBRARY_IMPL(reckon, CUDA, m) { reckon::torch_ops::sequence_impls(m); }
 
 TORCH_LIBRARY_IMPL(reckon, Meta, m) {
   using namespace reckon::torch_ops;

@@ -77,7 +77,12 @@ class EmbeddingBagCollection(torch.nn.Module):
             if second:
                 self.register_buffer("state2_%d" % t, torch.zeros(rows, dim))
         self.register_buffer("step", torch.zeros((), dtype=torch.int64))
+        self._host_step = None  # the step count on the host, so a GPU step never reads the buffer back
         self.placeholder = torch.nn.Parameter(torch.zeros(0))
+
+    def _load_from_state_dict(self, *args, **kwargs):
+        super()._load_from_state_dict(*args, **kwargs)
+        self._host_step = None
 
     def tables(self):
         return [getattr(self, "weight_%d" % t) for t in range(self.num_tables)]
@@ -87,11 +92,14 @@ class EmbeddingBagCollection(torch.nn.Module):
                 if hasattr(self, name)]
 
     def _step(self, indices, offsets, grad):
-        self.step += 1
+        if self._host_step is None:
+            self._host_step = int(self.step)
+        self._host_step += 1
+        self.step.fill_(self._host_step)
         torch.ops.reckon.embedding_bags_update(
             self.tables(), self._states("state1"), self._states("state2"), indices, offsets, grad, self.mode,
             self.optimizer, self.learning_rate, self.eps, self.betas[0], self.betas[1], self.weight_decay,
-            int(self.step))
+            self._host_step)
 
     def forward(self, indices, offsets):
         if len(indices) != self.num_tables or len(offsets) != self.num_tables:

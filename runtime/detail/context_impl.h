@@ -19,11 +19,14 @@ namespace reckon::detail {
 struct StreamHolder {
 #if RECKON_WITH_CUDA
   explicit StreamHolder(int device);
+  // Another owner's stream (a framework's current stream): used, never synchronised or destroyed here.
+  StreamHolder(int device, cudaStream_t borrowed);
   ~StreamHolder();
   StreamHolder(const StreamHolder&) = delete;
   StreamHolder& operator=(const StreamHolder&) = delete;
   int device = 0;
   cudaStream_t stream = nullptr;
+  bool owned = true;
 #endif
 };
 

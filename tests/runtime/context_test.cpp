@@ -105,6 +105,40 @@ TEST(ContextCuda, StreamWorkspaceAndTimer) {
   ctx.synchronize();
 }
 
+TEST(Context, OnStreamNeedsACudaDevice) {
+  EXPECT_THROW(
+      {
+        try {
+          (void)Context::on_stream(Device::cpu(), nullptr);
+        } catch (const Error& e) {
+          EXPECT_EQ(e.code(), StatusCode::kInvalidArgument);
+          throw;
+        }
+      },
+      Error);
+  if (!cuda_available()) {
+    EXPECT_THROW((void)Context::on_stream(Device::cuda(0), nullptr), Error);
+  }
+}
+
+TEST(ContextCuda, OnStreamEnqueuesOnTheOwnersStreamAndLeavesIt) {
+  RECKON_SKIP_WITHOUT_CUDA();
+  Context owner(Device::cuda(0));
+  std::vector<float> back(1024, 0.0f);
+  {
+    Context borrowed = Context::on_stream(Device::cuda(0), owner.stream());
+    EXPECT_EQ(borrowed.stream(), owner.stream());
+    Buffer data = Buffer::on_device(borrowed, back.size() * sizeof(float));
+    fill(borrowed, TensorView::contiguous(data.data(), DType::kF32, borrowed.device(), {1024}), 2.5f);
+    copy_bytes(borrowed, back.data(), Device::cpu(), data.data(), borrowed.device(), back.size() * sizeof(float));
+  }  // the borrowed context and its buffer go; the stream stays the owner's
+  owner.synchronize();
+  EXPECT_EQ(back[0], 2.5f);
+  EXPECT_EQ(back[1023], 2.5f);
+  Buffer after = Buffer::on_device(owner, 64);  // the owner's stream still works
+  owner.synchronize();
+}
+
 TEST(Context, StreamEventOnTheCpuIsImmediate) {
   Context ctx(Device::cpu());
   StreamEvent event(ctx);
