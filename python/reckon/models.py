@@ -9,12 +9,13 @@ class DeepFM(torch.nn.Module):
     logit = bias + sum_f w[x_f] + FM(e[x_f]) + MLP(concat_f e[x_f]).
 
     The first-order weights and the embeddings are EmbeddingBagCollections (one table per field) with the sparse
-    optimizer fused into the backward; the MLP and the bias are ordinary parameters for a torch optimizer
-    (dense_parameters()). forward(ids) takes int64 [B, F] field-local ids and returns [B] logits.
+    optimizer fused into the backward; the MLP (reckon.nn.Linear layers with the ReLU fused; mlp="torch" for
+    torch.nn.Linear + ReLU) and the bias are ordinary parameters for a torch optimizer (dense_parameters()).
+    forward(ids) takes int64 [B, F] field-local ids and returns [B] logits.
     """
 
     def __init__(self, field_rows, dim=16, hidden=(400, 400, 400), optimizer="adam", learning_rate=1e-3,
-                 init_std=0.01, generator=None):
+                 init_std=0.01, generator=None, mlp="reckon"):
         super().__init__()
         self.fields = len(field_rows)
         self.embeddings = reckon_nn.EmbeddingBagCollection(field_rows, dim, optimizer=optimizer,
@@ -23,12 +24,16 @@ class DeepFM(torch.nn.Module):
         self.first_order = reckon_nn.EmbeddingBagCollection(field_rows, 1, optimizer=optimizer,
                                                             learning_rate=learning_rate, init_std=0.0)
         self.fm = reckon_nn.FMInteraction()
-        layers, width = [], self.fields * dim
-        for h in hidden:
-            layers += [torch.nn.Linear(width, h), torch.nn.ReLU()]
-            width = h
-        layers.append(torch.nn.Linear(width, 1))
-        self.mlp = torch.nn.Sequential(*layers)
+        if mlp == "reckon":
+            self.mlp = reckon_nn.mlp(self.fields * dim, hidden)
+        elif mlp == "torch":
+            layers, width = [], self.fields * dim
+            for h in hidden:
+                layers += [torch.nn.Linear(width, h), torch.nn.ReLU()]
+                width = h
+            self.mlp = torch.nn.Sequential(*layers, torch.nn.Linear(width, 1))
+        else:
+            raise ValueError("mlp must be 'reckon' or 'torch', got %r" % (mlp,))
         self.bias = torch.nn.Parameter(torch.zeros(1))
 
     def dense_parameters(self):

@@ -189,3 +189,28 @@ class GRU(torch.nn.Module):
             h = ops.gru_cell(gates_x[t], torch.addmm(self.b_h, h, self.w_h), h)
             outputs.append(h)
         return torch.stack(outputs), h
+
+
+class Linear(torch.nn.Module):
+    """A dense layer on reckon's kernels, optionally with its ReLU fused: weight [in, out] (the transpose of
+    torch.nn.Linear's), bias [out]; initialised as torch.nn.Linear initialises."""
+
+    def __init__(self, in_features, out_features, bias=True, relu=False):
+        super().__init__()
+        reference = torch.nn.Linear(in_features, out_features, bias=bias)
+        self.weight = torch.nn.Parameter(reference.weight.detach().T.contiguous())
+        self.bias = torch.nn.Parameter(reference.bias.detach().clone()) if bias else None
+        self.relu = relu
+
+    def forward(self, x):
+        return ops.linear(x, self.weight, self.bias, self.relu)
+
+
+def mlp(in_features, hidden, out_features=1):
+    """Linear + ReLU layers of the hidden widths, then a plain Linear to out_features: DeepFM's deep part."""
+    layers, width = [], in_features
+    for h in hidden:
+        layers.append(Linear(width, h, relu=True))
+        width = h
+    layers.append(Linear(width, out_features))
+    return torch.nn.Sequential(*layers)

@@ -272,3 +272,26 @@ def softmax_cross_entropy(logits, targets):
     loss 0); torch's F.cross_entropy(..., reduction="none", ignore_index=-1) computed with its gradient in one pass
     over each row (kept for the backward: [B, N] memory, no second pass)."""
     return _SoftmaxCrossEntropy.apply(logits.contiguous(), targets)
+
+
+class _Linear(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x, w, bias, relu):
+        y = _ops.linear(x, w, bias, relu)
+        ctx.save_for_backward(x, w, y)
+        ctx.relu, ctx.has_bias = relu, bias is not None
+        return y
+
+    @staticmethod
+    def backward(ctx, grad):
+        x, w, y = ctx.saved_tensors
+        dx, dw, dbias = _ops.linear_backward(x, w, y, grad, ctx.relu)
+        return dx, dw, dbias if ctx.has_bias else None, None
+
+
+@torch.fx.wrap
+def linear(x, w, bias=None, relu=False):
+    """y = x w + bias, then ReLU when relu: x float32 [B, in], w [in, out] (the transpose of torch.nn.Linear's
+    weight), bias [out] or None. The bias and ReLU run inside the product's epilogue; the backward applies the
+    ReLU's mask and forms dx, dw and dbias (kernels/dense/dense.h)."""
+    return _Linear.apply(x.contiguous(), w.contiguous(), None if bias is None else bias.contiguous(), bool(relu))
