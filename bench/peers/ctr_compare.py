@@ -192,9 +192,10 @@ def train_and_score(torch, model, optimizers, data, args):
             "samples_per_s": samples / seconds, "epoch_aucs": [e["auc"] for e in epochs]}
 
 
-def run_reckon_torch(data, field_sizes, args, init_std):
+def run_reckon_torch(data, field_sizes, args, init_std, mlp="reckon"):
     """DeepFM in plain PyTorch on reckon's modules (python/reckon): EmbeddingBagCollections with Adam fused into
-    their backward for the tables, torch's Adam for the MLP."""
+    their backward for the tables, an MLP of reckon.nn.Linear layers (mlp="torch": torch.nn.Linear + ReLU), torch's
+    Adam for the MLP."""
     import torch
 
     sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "python"))
@@ -205,7 +206,7 @@ def run_reckon_torch(data, field_sizes, args, init_std):
     train_x, train_y, valid_x, valid_y, _, _ = data
     base = np.cumsum([0] + field_sizes[:-1]).astype(np.int64)
     model = reckon.models.DeepFM(field_sizes, args.embed_dim, args.hidden, "adam", args.lr, init_std,
-                                 generator=torch.Generator().manual_seed(args.seed))
+                                 generator=torch.Generator().manual_seed(args.seed), mlp=mlp)
     optimizers = [torch.optim.Adam(model.dense_parameters(), lr=args.lr)]
     return train_and_score(torch, model, optimizers, (train_x - base, train_y, valid_x - base, valid_y), args)
 
@@ -280,6 +281,9 @@ def main():
             rt = run_reckon_torch(data, field_sizes, args, rk["init_std"])
             results[-1]["reckon_torch"] = rt
             results[-1]["reckon_torch_speed_ratio"] = rt["samples_per_s"] / pt["samples_per_s"]
+            tm = run_reckon_torch(data, field_sizes, args, rk["init_std"], mlp="torch")
+            results[-1]["reckon_torch_torch_mlp"] = tm
+            results[-1]["reckon_torch_torch_mlp_speed_ratio"] = tm["samples_per_s"] / pt["samples_per_s"]
         if not args.json:
             print(f"{kind}: reckon AUC {rk['auc']:.4f}, PyTorch {pt['auc']:.4f}", file=sys.stderr)
 
@@ -309,9 +313,11 @@ def main():
     for r in results:
         if "reckon_torch" in r:
             rt, pt = r["reckon_torch"], r["pytorch"]
-            print(f"{r['model']} in PyTorch on reckon's modules (fused Adam on the tables): AUC {rt['auc']:.4f} "
-                  f"(reckon CLI {r['reckon']['auc']:.4f}), {rt['samples_per_s']:,.0f} samples/s, "
-                  f"{r['reckon_torch_speed_ratio']:.2f}x nn.Embedding + Adam")
+            tm = r["reckon_torch_torch_mlp"]
+            print(f"{r['model']} in PyTorch on reckon's modules (fused Adam on the tables, reckon.nn.Linear MLP): AUC "
+                  f"{rt['auc']:.4f} (reckon CLI {r['reckon']['auc']:.4f}), {rt['samples_per_s']:,.0f} samples/s, "
+                  f"{r['reckon_torch_speed_ratio']:.2f}x nn.Embedding + Adam; with torch's MLP: AUC {tm['auc']:.4f}, "
+                  f"{tm['samples_per_s']:,.0f} samples/s, {r['reckon_torch_torch_mlp_speed_ratio']:.2f}x")
     if args.epochs > 1:
         print("best epoch's AUC: " + "; ".join(f"{r['model']} reckon {r['reckon']['best_auc']:.4f}, PyTorch "
                                                f"{r['pytorch']['best_auc']:.4f}" for r in results))

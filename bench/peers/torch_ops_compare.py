@@ -3,6 +3,7 @@
 
 - FM interaction, B = 65,536, F = 39, K = 16: reckon.ops.fm_interaction against 1/2 sum_k((sum_f v)^2 - sum_f v^2)
   in torch ops; forward, and forward + backward. The fused-gather form against indexing the tables first.
+- A dense layer with ReLU, forward + backward: reckon.nn.Linear against torch.nn.Linear + ReLU.
 - Top-k by inner product with excluded pairs: reckon.ops.topk_product against a matmul, -inf and torch.topk.
 - 26 tables of ROWS x 16, B = 8,192 bags of L = 20 uniform ids: reckon.ops.embedding_bags (one call, [B, 26, 16])
   against F.embedding_bag per table and torch.stack; and a training step's lookup + backward + Adam on the touched
@@ -74,6 +75,23 @@ def fused_fm_and_topk_rows(torch, reckon):
              "pytorch_ms": 1e3 * best_seconds(product_then_topk)}]
 
 
+def linear_rows(torch, reckon):
+    """DeepFM's first MLP layer, B = 4,096, 624 -> 400 with ReLU, forward + backward: reckon.nn.Linear (ReLU fused)
+    against torch.nn.Linear + ReLU."""
+    x = torch.randn(4096, 624, requires_grad=True)
+    ours = reckon.nn.Linear(624, 400, relu=True)
+    theirs = torch.nn.Sequential(torch.nn.Linear(624, 400), torch.nn.ReLU())
+    upstream = torch.randn(4096, 400)
+
+    def step(module):
+        def once():
+            (module(x) * upstream).sum().backward()
+        return once
+
+    return [{"op": "linear + ReLU forward + backward", "shape": "B=4096 624->400",
+             "reckon_ms": 1e3 * best_seconds(step(ours)), "pytorch_ms": 1e3 * best_seconds(step(theirs))}]
+
+
 def bags(torch, tables, rows, batch=8192, length=20):
     g = torch.Generator().manual_seed(1)
     offsets = [torch.arange(0, batch * length + 1, length, dtype=torch.int64)] * tables
@@ -123,7 +141,7 @@ def main():
     import reckon
 
     torch.set_num_threads(args.threads)
-    rows = fm_rows(torch, reckon) + fused_fm_and_topk_rows(torch, reckon) + embedding_rows(torch, reckon, args.rows)
+    rows = fm_rows(torch, reckon) + fused_fm_and_topk_rows(torch, reckon) + linear_rows(torch, reckon) + embedding_rows(torch, reckon, args.rows)
     for r in rows:
         r["ratio"] = r["pytorch_ms"] / r["reckon_ms"]
     overhead = json.loads(subprocess.run([os.path.join(args.build, "python", "reckon_torch_overhead"),

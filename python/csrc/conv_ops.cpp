@@ -153,16 +153,55 @@ at::Tensor global_pool3d_backward(const at::Tensor& dy, const c10::optional<at::
   return dx;
 }
 
-// Meta: the forward's shapes by the same size rules (the kernels' own functions, on views without data).
+// Meta: shapes by the same size rules (the kernels' own functions, on views without data).
+TensorView shape_only(const at::Tensor& t) {
+  const std::vector<std::int64_t> sizes(t.sizes().begin(), t.sizes().end());
+  return TensorView::contiguous(nullptr, DType::kF32, Device::cpu(), sizes.data(), static_cast<int>(sizes.size()));
+}
+
+at::Tensor conv3d_backward_data_meta(const at::Tensor& dy, const at::Tensor&, at::IntArrayRef x_sizes, at::IntArrayRef,
+                                     at::IntArrayRef, at::IntArrayRef, std::int64_t, c10::string_view) {
+  return at::empty(x_sizes, dy.options());
+}
+
+std::tuple<at::Tensor, at::Tensor> conv3d_backward_weights_meta(const at::Tensor& x, const at::Tensor&, at::IntArrayRef w_sizes,
+                                                                at::IntArrayRef, at::IntArrayRef, at::IntArrayRef,
+                                                                std::int64_t, c10::string_view) {
+  TORCH_CHECK_VALUE(!w_sizes.empty(), "w_sizes must be the filters' sizes");
+  return {at::empty(w_sizes, x.options()), at::empty({w_sizes[0]}, x.options())};
+}
+
+std::tuple<at::Tensor, at::Tensor> pool3d_meta(const at::Tensor& x, c10::string_view mode, at::IntArrayRef kernel,
+                                               at::IntArrayRef stride, at::IntArrayRef pad, bool count_include_pad,
+                                               c10::string_view layout) {
+  const Pool3dOptions o = pool_options(mode, kernel, stride, pad, count_include_pad, layout);
+  std::array<std::int64_t, 5> s{};
+  run_checked([&] { s = pool3d_output_sizes(shape_only(x), o); });
+  at::Tensor y = at::empty(in_layout(o.layout, s[0], s[1], s[2], s[3], s[4]), x.options());
+  return {y, at::empty(o.mode == PoolMode::kMax ? y.sizes() : at::IntArrayRef{0}, x.options().dtype(at::kInt))};
+}
+
+at::Tensor pool3d_backward_meta(const at::Tensor& dy, const at::Tensor&, at::IntArrayRef x_sizes, c10::string_view,
+                                at::IntArrayRef, at::IntArrayRef, at::IntArrayRef, bool, c10::string_view) {
+  return at::empty(x_sizes, dy.options());
+}
+
+std::tuple<at::Tensor, at::Tensor> global_pool3d_meta(const at::Tensor& x, const c10::optional<at::Tensor>&,
+                                                      c10::string_view mode, c10::string_view layout) {
+  at::Tensor y = at::empty({x.dim() == 5 ? x.size(0) : 0, channels_of(x, layout_of(layout))}, x.options());
+  return {y, at::empty(pool_mode_of(mode) == PoolMode::kMax ? y.sizes() : at::IntArrayRef{0}, x.options().dtype(at::kInt))};
+}
+
+at::Tensor global_pool3d_backward_meta(const at::Tensor& dy, const c10::optional<at::Tensor>&, const at::Tensor&,
+                                       at::IntArrayRef x_sizes, c10::string_view, c10::string_view) {
+  return at::empty(x_sizes, dy.options());
+}
+
 at::Tensor conv3d_meta(const at::Tensor& x, const at::Tensor& w, const c10::optional<at::Tensor>&, at::IntArrayRef stride,
                        at::IntArrayRef pad, at::IntArrayRef dilation, std::int64_t groups, c10::string_view layout) {
   const Conv3dOptions o = conv_options(stride, pad, dilation, groups, layout);
-  const auto view = [](const at::Tensor& t) {
-    const std::vector<std::int64_t> sizes(t.sizes().begin(), t.sizes().end());
-    return TensorView::contiguous(nullptr, DType::kF32, Device::cpu(), sizes.data(), static_cast<int>(sizes.size()));
-  };
   Conv3dShape s;
-  run_checked([&] { s = conv3d_shape(view(x), view(w), o); });
+  run_checked([&] { s = conv3d_shape(shape_only(x), shape_only(w), o); });
   return at::empty(in_layout(o.layout, s.n, s.k, s.z, s.p, s.q), x.options());
 }
 
@@ -201,8 +240,17 @@ TORCH_LIBRARY_IMPL(reckon, CUDA, m) { reckon::torch_ops::conv_impls(m); }
 TORCH_LIBRARY_IMPL(reckon, Meta, m) {
   using namespace reckon::torch_ops;
   m.impl("conv3d", conv3d_meta);
+  m.impl("conv3d_backward_data", conv3d_backward_data_meta);
+  m.impl("conv3d_backward_weights", conv3d_backward_weights_meta);
+  m.impl("pool3d", pool3d_meta);
+  m.impl("pool3d_backward", pool3d_backward_meta);
+  m.impl("global_pool3d", global_pool3d_meta);
+  m.impl("global_pool3d_backward", global_pool3d_backward_meta);
 }
 
 TORCH_LIBRARY_IMPL(reckon, AutogradMeta, m) {
-  m.impl("conv3d", torch::CppFunction::makeFallthrough());
+  for (const char* op : {"conv3d", "conv3d_backward_data", "conv3d_backward_weights", "pool3d", "pool3d_backward",
+                         "global_pool3d", "global_pool3d_backward"}) {
+    m.impl(op, torch::CppFunction::makeFallthrough());
+  }
 }

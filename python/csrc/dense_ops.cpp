@@ -45,6 +45,12 @@ at::Tensor linear_meta(const at::Tensor& x, const at::Tensor& w, const c10::opti
   return linear_output(x, w);
 }
 
+std::tuple<at::Tensor, at::Tensor, at::Tensor> linear_backward_meta(const at::Tensor& x, const at::Tensor& w, const at::Tensor&,
+                                                                    const at::Tensor&, bool) {
+  return {at::empty(x.sizes(), x.options()), at::empty(w.sizes(), w.options()),
+          at::empty({w.dim() == 2 ? w.size(1) : 0}, w.options())};
+}
+
 // The same functions serve CPU and CUDA tensors: the kernels dispatch on the context's device.
 void dense_impls(torch::Library& m) {
   m.impl("linear", linear);
@@ -62,6 +68,11 @@ TORCH_LIBRARY_FRAGMENT(reckon, m) {
 TORCH_LIBRARY_IMPL(reckon, CPU, m) { reckon::torch_ops::dense_impls(m); }
 TORCH_LIBRARY_IMPL(reckon, CUDA, m) { reckon::torch_ops::dense_impls(m); }
 
-TORCH_LIBRARY_IMPL(reckon, Meta, m) { m.impl("linear", reckon::torch_ops::linear_meta); }
+TORCH_LIBRARY_IMPL(reckon, Meta, m) {
+  m.impl("linear", reckon::torch_ops::linear_meta);
+  m.impl("linear_backward", reckon::torch_ops::linear_backward_meta);
+}
 
-TORCH_LIBRARY_IMPL(reckon, AutogradMeta, m) { m.impl("linear", torch::CppFunction::makeFallthrough()); }
+TORCH_LIBRARY_IMPL(reckon, AutogradMeta, m) {
+  for (const char* op : {"linear", "linear_backward"}) m.impl(op, torch::CppFunction::makeFallthrough());
+}

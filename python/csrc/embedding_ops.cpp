@@ -33,10 +33,17 @@ struct Batch {
   std::int64_t batch = 0, dim = 0;
 };
 
-Batch batch_of(at::TensorList weights, at::TensorList indices, at::TensorList offsets) {
+// Per-sample weights, one optional [nnz] per table (none, or as many as tables); sum pooling only (the kernel
+// refuses them otherwise).
+using SampleWeights = c10::List<c10::optional<at::Tensor>>;
+
+Batch batch_of(at::TensorList weights, at::TensorList indices, at::TensorList offsets, const SampleWeights& sample_weights) {
   TORCH_CHECK_VALUE(!weights.empty() && weights.size() == indices.size() && weights.size() == offsets.size(),
                     "embedding_bags needs as many index and offset tensors as tables: ", weights.size(), " tables, ",
                     indices.size(), " indices, ", offsets.size(), " offsets");
+  TORCH_CHECK_VALUE(sample_weights.empty() || sample_weights.size() == weights.size(),
+                    "per_sample_weights: none, or one (or None) per table; got ", sample_weights.size(), " for ",
+                    weights.size(), " tables");
   Batch b;
   b.batch = bag_count(weights[0], offsets[0]);
   b.dim = weights[0].size(1);
@@ -45,7 +52,8 @@ Batch batch_of(at::TensorList weights, at::TensorList indices, at::TensorList of
                       " has ", weights[t].sizes(), " and ", offsets[t].size(0) - 1, " bags; table 0 has dim ", b.dim,
                       " and ", b.batch, " bags");
     b.tables.push_back(view_of(weights[t], "weights"));
-    b.bags.push_back({view_of(offsets[t], "offsets"), view_of(indices[t], "indices"), TensorView{}});
+    const c10::optional<at::Tensor> w = sample_weights.empty() ? c10::nullopt : sample_weights.get(t);
+    b.bags.push_back({view_of(offsets[t], "offsets"), view_of(indices[t], "indices"), optional_view(w, "per_sample_weights")});
   }
   return b;
 }
@@ -94,11 +102,12 @@ at::Tensor embedding_bag_backward(const at::Tensor& grad, const at::Tensor& weig
   return diff[0];
 }
 
-at::Tensor embedding_bags(at::TensorList weights, at::TensorList indices, at::TensorList offsets, c10::string_view mode) {
+at::Tensor embedding_bags(at::TensorList weights, at::TensorList indices, at::TensorList offsets, c10::string_view mode,
+                          const SampleWeights& per_sample_weights) {
   const EmbeddingBagOptions options = bag_options(mode);
   at::Tensor out;
   run_checked([&] {
-    const Batch b = batch_of(weights, indices, offsets);
+    const Batch b = batch_of(weights, indices, offsets, per_sample_weights);
     out = at::empty({b.batch, static_cast<std::int64_t>(weights.size()), b.dim}, weights[0].options().dtype(at::kFloat));
     embedding_bag_fwd(context_for(weights[0]), b.tables, b.bags, view_of(out, "out"), options);
   });
@@ -106,13 +115,14 @@ at::Tensor embedding_bags(at::TensorList weights, at::TensorList indices, at::Te
 }
 
 std::vector<at::Tensor> embedding_bags_backward(const at::Tensor& grad, at::TensorList weights, at::TensorList indices,
-                                                at::TensorList offsets, c10::string_view mode) {
+                                                at::TensorList offsets, c10::string_view mode,
+                                                const SampleWeights& per_sample_weights) {
   const EmbeddingBagOptions options = bag_options(mode);
   std::vector<at::Tensor> diff;
   for (const at::Tensor& w : weights) diff.push_back(at::zeros(w.sizes(), w.options().dtype(at::kFloat)));
   const at::Tensor g = grad.contiguous();
   run_checked([&] {
-    const Batch b = batch_of(weights, indices, offsets);
+    const Batch b = batch_of(weights, indices, offsets, per_sample_weights);
     Context& ctx = context_for(weights[0]);
     scatter_rows(ctx, embedding_bag_bwd(ctx, b.tables, b.bags, view_of(g, "grad"), options), diff);
   });
@@ -124,7 +134,7 @@ std::vector<at::Tensor> embedding_bags_backward(const at::Tensor& grad, at::Tens
 void embedding_bags_update(at::TensorList weights, at::TensorList state1, at::TensorList state2, at::TensorList indices,
                            at::TensorList offsets, const at::Tensor& grad, c10::string_view mode,
                            c10::string_view optimizer, double learning_rate, double eps, double beta1, double beta2,
-                           double weight_decay, std::int64_t step) {
+                           double weight_decay, std::int64_t step, const SampleWeights& per_sample_weights) {
   const EmbeddingBagOptions options = bag_options(mode);
   const at::Tensor g = grad.contiguous();
   run_checked([&] {
@@ -136,7 +146,7 @@ void embedding_bags_update(at::TensorList weights, at::TensorList state1, at::Te
     o.beta2 = static_cast<float>(beta2);
     o.weight_decay = static_cast<float>(weight_decay);
     o.step = step;
-    const Batch b = batch_of(weights, indices, offsets);
+    const Batch b = batch_of(weights, indices, offsets, per_sample_weights);
     std::vector<EmbeddingOptimizerState> states(weights.size());
     for (std::size_t t = 0; t < weights.size(); ++t) {
       if (t < state1.size()) states[t].state1 = view_of(state1[t], "state1");
@@ -156,7 +166,8 @@ at::Tensor embedding_bag_backward_meta(const at::Tensor&, const at::Tensor& weig
   return at::empty({weight.size(0), weight.size(1)}, weight.options().dtype(at::kFloat));
 }
 
-at::Tensor embedding_bags_meta(at::TensorList weights, at::TensorList, at::TensorList offsets, c10::string_view) {
+at::Tensor embedding_bags_meta(at::TensorList weights, at::TensorList, at::TensorList offsets, c10::string_view,
+                               const SampleWeights&) {
   TORCH_CHECK_VALUE(!weights.empty() && weights.size() == offsets.size(), "embedding_bags: a set of offsets per table");
   return at::empty({bag_count(weights[0], offsets[0]), static_cast<std::int64_t>(weights.size()), weights[0].size(1)},
                    weights[0].options().dtype(at::kFloat));
@@ -171,6 +182,13 @@ void embedding_impls(torch::Library& m) {
   m.impl("embedding_bags_update", embedding_bags_update);
 }
 
+std::vector<at::Tensor> embedding_bags_backward_meta(const at::Tensor&, at::TensorList weights, at::TensorList,
+                                                     at::TensorList, c10::string_view, const SampleWeights&) {
+  std::vector<at::Tensor> diff;
+  for (const at::Tensor& w : weights) diff.push_back(at::empty(w.sizes(), w.options().dtype(at::kFloat)));
+  return diff;
+}
+
 }  // namespace
 }  // namespace reckon::torch_ops
 
@@ -178,11 +196,14 @@ TORCH_LIBRARY_FRAGMENT(reckon, m) {
   m.def("embedding_bag(Tensor weight, Tensor indices, Tensor offsets, str mode='sum', Tensor? per_sample_weights=None) -> Tensor");
   m.def("embedding_bag_backward(Tensor grad, Tensor weight, Tensor indices, Tensor offsets, str mode='sum', "
         "Tensor? per_sample_weights=None) -> Tensor");
-  m.def("embedding_bags(Tensor[] weights, Tensor[] indices, Tensor[] offsets, str mode='sum') -> Tensor");
-  m.def("embedding_bags_backward(Tensor grad, Tensor[] weights, Tensor[] indices, Tensor[] offsets, str mode='sum') -> Tensor[]");
+  // per_sample_weights: [] for none (a Tensor?[] takes no default in a schema).
+  m.def("embedding_bags(Tensor[] weights, Tensor[] indices, Tensor[] offsets, str mode, Tensor?[] per_sample_weights) "
+        "-> Tensor");
+  m.def("embedding_bags_backward(Tensor grad, Tensor[] weights, Tensor[] indices, Tensor[] offsets, str mode, "
+        "Tensor?[] per_sample_weights) -> Tensor[]");
   m.def("embedding_bags_update(Tensor(a!)[] weights, Tensor(b!)[] state1, Tensor(c!)[] state2, Tensor[] indices, "
         "Tensor[] offsets, Tensor grad, str mode, str optimizer, float learning_rate, float eps, float beta1, "
-        "float beta2, float weight_decay, int step) -> ()");
+        "float beta2, float weight_decay, int step, Tensor?[] per_sample_weights) -> ()");
 }
 
 TORCH_LIBRARY_IMPL(reckon, CPU, m) { reckon::torch_ops::embedding_impls(m); }
@@ -193,10 +214,11 @@ TORCH_LIBRARY_IMPL(reckon, Meta, m) {
   m.impl("embedding_bag", embedding_bag_meta);
   m.impl("embedding_bag_backward", embedding_bag_backward_meta);
   m.impl("embedding_bags", embedding_bags_meta);
+  m.impl("embedding_bags_backward", embedding_bags_backward_meta);
 }
 
 TORCH_LIBRARY_IMPL(reckon, AutogradMeta, m) {
-  for (const char* op : {"embedding_bag", "embedding_bag_backward", "embedding_bags"}) {
+  for (const char* op : {"embedding_bag", "embedding_bag_backward", "embedding_bags", "embedding_bags_backward"}) {
     m.impl(op, torch::CppFunction::makeFallthrough());
   }
 }

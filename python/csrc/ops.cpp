@@ -68,6 +68,12 @@ at::Tensor fm_interaction_fused_meta(at::TensorList tables, const at::Tensor& in
   return at::empty({leading_size(indices, "indices")}, tables.at(0).options().dtype(at::kFloat));
 }
 
+at::Tensor fm_interaction_fused_backward_meta(at::TensorList tables, const at::Tensor& indices,
+                                              const c10::optional<at::Tensor>&, const at::Tensor&) {
+  TORCH_CHECK_VALUE(indices.dim() == 2 && !tables.empty() && tables[0].dim() == 2, "indices must be [B, F] and tables [N, K]");
+  return at::empty({indices.size(0), indices.size(1), tables[0].size(1)}, tables[0].options().dtype(at::kFloat));
+}
+
 at::Tensor fm_interaction_meta(const at::Tensor& src, const c10::optional<at::Tensor>&) {
   return at::empty({leading_size(src, "src")}, src.options().dtype(at::kFloat));
 }
@@ -102,11 +108,12 @@ TORCH_LIBRARY_IMPL(reckon, Meta, m) {
   m.impl("fm_interaction", fm_interaction_meta);
   m.impl("fm_interaction_backward", fm_interaction_backward_meta);
   m.impl("fm_interaction_fused", fm_interaction_fused_meta);
+  m.impl("fm_interaction_fused_backward", fm_interaction_fused_backward_meta);
 }
 
 // Autograd is attached in Python; under meta tensors the autograd key passes straight through to the shapes.
 TORCH_LIBRARY_IMPL(reckon, AutogradMeta, m) {
-  for (const char* op : {"fm_interaction", "fm_interaction_backward", "fm_interaction_fused"}) {
+  for (const char* op : {"fm_interaction", "fm_interaction_backward", "fm_interaction_fused", "fm_interaction_fused_backward"}) {
     m.impl(op, torch::CppFunction::makeFallthrough());
   }
 }

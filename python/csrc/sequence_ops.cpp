@@ -74,6 +74,12 @@ std::tuple<at::Tensor, at::Tensor> gru_cell_meta(const at::Tensor&, const at::Te
   return gru_cell_outputs(h);
 }
 
+std::tuple<at::Tensor, at::Tensor, at::Tensor> gru_cell_backward_meta(const at::Tensor& h, const at::Tensor&, const at::Tensor&) {
+  const std::int64_t hidden = hidden_of(h);
+  return {at::empty({h.size(0), 3 * hidden}, h.options()), at::empty({h.size(0), 3 * hidden}, h.options()),
+          at::empty(h.sizes(), h.options())};
+}
+
 at::Tensor gru_layer_meta(const at::Tensor& x, const c10::optional<at::Tensor>&, const at::Tensor&, const at::Tensor& w_h,
                           const at::Tensor&, const at::Tensor&) {
   return at::empty({x.size(0), x.size(1), w_h.size(0)}, x.options());
@@ -108,10 +114,11 @@ TORCH_LIBRARY_IMPL(reckon, CUDA, m) { reckon::torch_ops::sequence_impls(m); }
 TORCH_LIBRARY_IMPL(reckon, Meta, m) {
   using namespace reckon::torch_ops;
   m.impl("gru_cell", gru_cell_meta);
+  m.impl("gru_cell_backward", gru_cell_backward_meta);
   m.impl("gru", gru_layer_meta);
   m.impl("softmax_cross_entropy", softmax_cross_entropy_meta);
 }
 
 TORCH_LIBRARY_IMPL(reckon, AutogradMeta, m) {
-  for (const char* op : {"gru_cell", "gru", "softmax_cross_entropy"}) m.impl(op, torch::CppFunction::makeFallthrough());
+  for (const char* op : {"gru_cell", "gru_cell_backward", "gru", "softmax_cross_entropy"}) m.impl(op, torch::CppFunction::makeFallthrough());
 }

@@ -189,7 +189,7 @@ class _FusedShardedBags(torch.autograd.Function):
     def forward(ctx, placeholder, c, route):
         ctx.c, ctx.route = c, route
         mine = c.shards[c.rank]
-        pooled = (torch.ops.reckon.embedding_bags(c.local.tables(), route.shard_ids, route.shard_offsets, "sum")
+        pooled = (torch.ops.reckon.embedding_bags(c.local.tables(), route.shard_ids, route.shard_offsets, "sum", [])
                   if mine else torch.zeros(sum(route.batches), 0, c.dim))  # [sum B_r, S, D]
         back = _exchange(c, pooled.reshape(-1, c.dim), [b * len(mine) for b in route.batches],
                          [route.batch * len(c.shards[d]) for d in range(c.world)], (c.dim,))

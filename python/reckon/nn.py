@@ -38,14 +38,14 @@ class _FusedEmbeddingBags(torch.autograd.Function):
     no gradient flows to the tables (the placeholder carries the autograd edge, as FBGEMM's TBE does)."""
 
     @staticmethod
-    def forward(ctx, placeholder, collection, indices, offsets):
-        ctx.collection, ctx.indices, ctx.offsets = collection, indices, offsets
-        return torch.ops.reckon.embedding_bags(collection.tables(), indices, offsets, collection.mode)
+    def forward(ctx, placeholder, collection, indices, offsets, sample_weights):
+        ctx.collection, ctx.indices, ctx.offsets, ctx.sample_weights = collection, indices, offsets, sample_weights
+        return torch.ops.reckon.embedding_bags(collection.tables(), indices, offsets, collection.mode, sample_weights)
 
     @staticmethod
     def backward(ctx, grad):
-        ctx.collection._step(ctx.indices, ctx.offsets, grad)
-        return None, None, None, None
+        ctx.collection._step(ctx.indices, ctx.offsets, grad, ctx.sample_weights)
+        return None, None, None, None, None
 
 
 class EmbeddingBagCollection(torch.nn.Module):
@@ -91,7 +91,7 @@ class EmbeddingBagCollection(torch.nn.Module):
         return [getattr(self, name) for name in ("%s_%d" % (which, t) for t in range(self.num_tables))
                 if hasattr(self, name)]
 
-    def _step(self, indices, offsets, grad):
+    def _step(self, indices, offsets, grad, sample_weights=()):
         if self._host_step is None:
             self._host_step = int(self.step)
         self._host_step += 1
@@ -99,17 +99,19 @@ class EmbeddingBagCollection(torch.nn.Module):
         torch.ops.reckon.embedding_bags_update(
             self.tables(), self._states("state1"), self._states("state2"), indices, offsets, grad, self.mode,
             self.optimizer, self.learning_rate, self.eps, self.betas[0], self.betas[1], self.weight_decay,
-            self._host_step)
+            self._host_step, list(sample_weights))
 
-    def forward(self, indices, offsets):
+    def forward(self, indices, offsets, per_sample_weights=None):
+        """Pooled [B, T, D]; per_sample_weights: optional, one float32 [nnz_t] (or None) per table, sum mode."""
         if len(indices) != self.num_tables or len(offsets) != self.num_tables:
             raise ValueError("expected ids and offsets for %d tables, got %d and %d"
                              % (self.num_tables, len(indices), len(offsets)))
         indices = [i.contiguous() for i in indices]
         offsets = [o.contiguous() for o in offsets]
+        weights = ops.sample_weights_list(per_sample_weights, self.num_tables)
         if not torch.is_grad_enabled():
-            return torch.ops.reckon.embedding_bags(self.tables(), indices, offsets, self.mode)
-        return _FusedEmbeddingBags.apply(self.placeholder, self, indices, offsets)
+            return torch.ops.reckon.embedding_bags(self.tables(), indices, offsets, self.mode, weights)
+        return _FusedEmbeddingBags.apply(self.placeholder, self, indices, offsets, weights)
 
 
 class SkipGram(torch.nn.Module):

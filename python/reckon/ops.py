@@ -58,27 +58,41 @@ def embedding_bag(weight, indices, offsets, mode="sum", per_sample_weights=None)
 
 class _EmbeddingBags(torch.autograd.Function):
     @staticmethod
-    def forward(ctx, mode, indices, offsets, *weights):
+    def forward(ctx, mode, indices, offsets, sample_weights, *weights):
         ctx.save_for_backward(*weights, *indices, *offsets)
-        ctx.mode, ctx.tables = mode, len(weights)
-        return _ops.embedding_bags(list(weights), list(indices), list(offsets), mode)
+        ctx.mode, ctx.tables, ctx.sample_weights = mode, len(weights), sample_weights
+        return _ops.embedding_bags(list(weights), list(indices), list(offsets), mode, sample_weights)
 
     @staticmethod
     def backward(ctx, grad):
         saved, t = ctx.saved_tensors, ctx.tables
         weights, indices, offsets = saved[:t], saved[t:2 * t], saved[2 * t:]
-        grads = _ops.embedding_bags_backward(grad, list(weights), list(indices), list(offsets), ctx.mode)
-        return (None, None, None, *grads)
+        grads = _ops.embedding_bags_backward(grad, list(weights), list(indices), list(offsets), ctx.mode,
+                                             ctx.sample_weights)
+        return (None, None, None, None, *grads)
+
+
+def sample_weights_list(per_sample_weights, tables):
+    """None, or one float32 [nnz] (or None) per table, made contiguous; not differentiated."""
+    if per_sample_weights is None:
+        return []
+    if len(per_sample_weights) != tables:
+        raise ValueError("per_sample_weights: one (or None) per table, got %d for %d tables"
+                         % (len(per_sample_weights), tables))
+    return [None if w is None else w.detach().contiguous() for w in per_sample_weights]
 
 
 @torch.fx.wrap
-def embedding_bags(weights, indices, offsets, mode="sum"):
+def embedding_bags(weights, indices, offsets, mode="sum", per_sample_weights=None):
     """Several tables in one call (FBGEMM's table-batched layout): table t's bags from indices[t], offsets[t]
-    ([B + 1] each, the same B), every table [N_t, D] with the same D. Returns float32 [B, T, D]. The gradients of the
-    tables are dense; reckon.nn.EmbeddingBagCollection fuses the optimizer into the backward instead."""
+    ([B + 1] each, the same B), every table [N_t, D] with the same D. per_sample_weights: optional, one float32
+    [nnz_t] (or None) per table, sum mode (weighted bags; not differentiated). Returns float32 [B, T, D]. The
+    gradients of the tables are dense; reckon.nn.EmbeddingBagCollection fuses the optimizer into the backward
+    instead."""
     indices = tuple(i.contiguous() for i in indices)
     offsets = tuple(o.contiguous() for o in offsets)
-    return _EmbeddingBags.apply(mode, indices, offsets, *weights)
+    return _EmbeddingBags.apply(mode, indices, offsets, sample_weights_list(per_sample_weights, len(weights)),
+                                *weights)
 
 
 class _FmInteractionFused(torch.autograd.Function):

@@ -117,3 +117,28 @@ def test_no_grad_forward_leaves_tables_alone_and_bad_input_is_refused():
         c(indices[:2], offsets[:2])
     with pytest.raises(ValueError, match="optimizer"):
         reckon.nn.EmbeddingBagCollection(ROWS, 4, optimizer="lamb")
+
+
+def test_per_sample_weights_weight_the_bags_their_gradients_and_the_fused_update():
+    g = torch.Generator().manual_seed(7)
+    weights = [torch.randn(rows, 8, generator=g, requires_grad=True) for rows in ROWS]
+    indices, offsets = jagged(g)
+    sample = [torch.rand(len(i), generator=g) for i in indices]
+    sample[1] = None  # a table without weights beside weighted ones
+    got = ops.embedding_bags(weights, indices, offsets, "sum", sample)
+    want = torch.stack([F.embedding_bag(i, w, o, mode="sum", include_last_offset=True, per_sample_weights=s)
+                        for w, i, o, s in zip(weights, indices, offsets, sample)], dim=1)
+    torch.testing.assert_close(got, want, rtol=1e-6, atol=1e-6)
+    upstream = torch.randn(16, 3, 8, generator=g)
+    grads = torch.autograd.grad((got * upstream).sum(), weights)
+    want_grads = torch.autograd.grad((want * upstream).sum(), weights)
+    for a, b in zip(grads, want_grads):
+        torch.testing.assert_close(a, b, rtol=1e-6, atol=1e-6)
+
+    collection = reckon.nn.EmbeddingBagCollection(ROWS, 8, optimizer="sgd", learning_rate=0.1)
+    start = [w.clone() for w in collection.tables()]
+    (collection(indices, offsets, sample) * upstream).sum().backward()
+    for before, after, grad in zip(start, collection.tables(), want_grads):
+        torch.testing.assert_close(after, before - 0.1 * grad, rtol=1e-5, atol=1e-6)
+    with pytest.raises(ValueError, match="per_sample_weights"):
+        ops.embedding_bags(weights, indices, offsets, "sum", sample[:2])
