@@ -5,6 +5,8 @@ brings its own batch (data parallel, as DDP runs the dense part); the ids travel
 and the pooled sums travel back, both by all_to_all_single, so the same code runs on gloo (CPU) and NCCL (GPU). The
 backward sends each bag's gradient to the same ranks, which update their rows with the optimizer fused, as
 reckon.nn.EmbeddingBagCollection does on one process. reckon's C++ library has no communication code of its own.
+Every tensor the exchanges make is on the device of the module's tables (move the module with .to(), as DDP's
+dense part is moved), so NCCL exchanges CUDA tensors and gloo CPU ones.
 """
 import torch
 import torch.distributed as dist
@@ -80,6 +82,10 @@ class ShardedEmbeddingBagCollection(torch.nn.Module):
                         getattr(self.local, "weight_%d" % s)[:hi - lo].copy_(table[lo:hi])
         self.placeholder = torch.nn.Parameter(torch.zeros(0))
 
+    @property
+    def device(self):
+        return self.placeholder.device
+
     def shard_tables(self):
         """This rank's shards: (table, first row, end row, the rows)."""
         return [(t, lo, hi, self.local.tables()[s][:hi - lo]) for s, (t, lo, hi) in enumerate(self.shards[self.rank])]
@@ -112,8 +118,8 @@ def _check_input(c, indices, offsets):
                 problem = "table %d: id %d is outside [0, %d)" % (t, int(bad), c.num_embeddings[t])
             if problem:
                 break
-    flags = [torch.zeros(1, dtype=torch.int64) for _ in range(c.world)]
-    dist.all_gather(flags, torch.tensor([1 if problem else 0]), group=c.group)
+    flags = [torch.zeros(1, dtype=torch.int64, device=c.device) for _ in range(c.world)]
+    dist.all_gather(flags, torch.tensor([1 if problem else 0], device=c.device), group=c.group)
     if problem:
         raise ValueError("rank %d: %s" % (c.rank, problem))
     failed = [r for r, f in enumerate(flags) if int(f)]
@@ -127,23 +133,25 @@ def _route(c, indices, offsets):
     _check_input(c, indices, offsets)
     batch = offsets[0].numel() - 1
     lengths = torch.stack([(o[1:] - o[:-1]).long() for o in offsets], dim=1)  # [B, T]
-    sizes = [torch.zeros(1, dtype=torch.int64) for _ in range(c.world)]
-    dist.all_gather(sizes, torch.tensor([batch]), group=c.group)
+    sizes = [torch.zeros(1, dtype=torch.int64, device=c.device) for _ in range(c.world)]
+    dist.all_gather(sizes, torch.tensor([batch], device=c.device), group=c.group)
     batches = [int(s) for s in sizes]
     send_lengths, send_ids = [], []
     for d in range(c.world):
         for t, lo, hi in c.shards[d]:
-            ids, bag = indices[t].long(), torch.repeat_interleave(torch.arange(batch), lengths[:, t])
+            ids = indices[t].long()
+            bag = torch.repeat_interleave(torch.arange(batch, device=c.device), lengths[:, t])
             keep = (ids >= lo) & (ids < hi)
             send_lengths.append(torch.bincount(bag[keep], minlength=batch))
             send_ids.append(ids[keep] - lo)
     split_lengths = [len(c.shards[d]) * batch for d in range(c.world)]
-    got_lengths = _exchange(c, torch.cat(send_lengths) if send_lengths else torch.zeros(0, dtype=torch.int64),
+    nothing = torch.zeros(0, dtype=torch.int64, device=c.device)
+    got_lengths = _exchange(c, torch.cat(send_lengths) if send_lengths else nothing,
                             split_lengths, [len(c.shards[c.rank]) * b for b in batches])
     id_counts = [int(sum(x.numel() for x in send_ids[_first(c, d):_first(c, d + 1)])) for d in range(c.world)]
     mine = len(c.shards[c.rank])
     per_source = list(got_lengths.split([mine * b for b in batches]))
-    got_ids = _exchange(c, torch.cat(send_ids) if send_ids else torch.zeros(0, dtype=torch.int64), id_counts,
+    got_ids = _exchange(c, torch.cat(send_ids) if send_ids else nothing, id_counts,
                         [int(p.sum()) for p in per_source])
     route = _Route()
     route.batch, route.batches, route.lengths = batch, batches, lengths
@@ -169,7 +177,7 @@ def _local_bags(shards, per_source, ids, batches):
     shard_ids, shard_offsets = [], []
     for s in range(shards):
         all_lengths = torch.cat(lengths[s])
-        offsets = torch.zeros(all_lengths.numel() + 1, dtype=torch.int64)
+        offsets = torch.zeros(all_lengths.numel() + 1, dtype=torch.int64, device=all_lengths.device)
         offsets[1:] = torch.cumsum(all_lengths, 0)
         shard_ids.append(torch.cat(pieces[s]))
         shard_offsets.append(offsets)
@@ -179,7 +187,7 @@ def _local_bags(shards, per_source, ids, batches):
 def _exchange(c, send, send_splits, receive_splits, trailing=()):
     """all_to_all_single with splits in rows of `trailing` shape; counts the bytes this rank sends."""
     c.bytes_sent += send.numel() * send.element_size()
-    out = torch.empty((sum(receive_splits),) + tuple(trailing), dtype=send.dtype)
+    out = torch.empty((sum(receive_splits),) + tuple(trailing), dtype=send.dtype, device=send.device)
     dist.all_to_all_single(out, send.contiguous(), receive_splits, send_splits, group=c.group)
     return out
 
@@ -190,10 +198,10 @@ class _FusedShardedBags(torch.autograd.Function):
         ctx.c, ctx.route = c, route
         mine = c.shards[c.rank]
         pooled = (torch.ops.reckon.embedding_bags(c.local.tables(), route.shard_ids, route.shard_offsets, "sum", [])
-                  if mine else torch.zeros(sum(route.batches), 0, c.dim))  # [sum B_r, S, D]
+                  if mine else torch.zeros(sum(route.batches), 0, c.dim, device=c.device))  # [sum B_r, S, D]
         back = _exchange(c, pooled.reshape(-1, c.dim), [b * len(mine) for b in route.batches],
                          [route.batch * len(c.shards[d]) for d in range(c.world)], (c.dim,))
-        out = torch.zeros(route.batch, len(c.num_embeddings), c.dim)
+        out = torch.zeros(route.batch, len(c.num_embeddings), c.dim, device=c.device)
         at = 0
         for d in range(c.world):
             block = back[at:at + route.batch * len(c.shards[d])].view(route.batch, len(c.shards[d]), c.dim)

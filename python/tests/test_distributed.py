@@ -66,10 +66,12 @@ def reference(mode):
     return first, [t.clone() for t in tables.tables()]
 
 
-def join(rank, world, port, timeout_s):
+def join(rank, world, port, timeout_s, backend="gloo"):
     # One thread per rank: the ranks share this machine's cores (and OpenMP's spinning waits would eat them).
     torch.set_num_threads(1)
-    dist.init_process_group("gloo", init_method="tcp://127.0.0.1:%d" % port, rank=rank, world_size=world,
+    if backend == "nccl":
+        torch.cuda.set_device(rank)
+    dist.init_process_group(backend, init_method="tcp://127.0.0.1:%d" % port, rank=rank, world_size=world,
                             timeout=datetime.timedelta(seconds=timeout_s))
 
 
@@ -79,11 +81,13 @@ def leave(rank):
     dist.destroy_process_group()
 
 
-def train_sharded(rank, world, port, mode):
-    join(rank, world, port, 300)
+def train_sharded(rank, world, port, mode, backend="gloo"):
+    join(rank, world, port, 300, backend)
+    device = torch.device("cuda", rank) if backend == "nccl" else torch.device("cpu")
     plan = plan_shards(ROWS, world, row_wise_from=100)
-    tables = ShardedEmbeddingBagCollection(ROWS, DIM, plan, mode, "adam", 0.05, init_std=0.5, seed=3)
-    dense = torch.nn.parallel.DistributedDataParallel(models(mode))
+    tables = ShardedEmbeddingBagCollection(ROWS, DIM, plan, mode, "adam", 0.05, init_std=0.5, seed=3).to(device)
+    dense = torch.nn.parallel.DistributedDataParallel(models(mode).to(device),
+                                                      device_ids=[rank] if backend == "nccl" else None)
     optimizer = torch.optim.SGD(dense.parameters(), lr=0.1)
     local = GLOBAL_BATCH // world
     lo, hi = rank * local, (rank + 1) * local
@@ -91,6 +95,7 @@ def train_sharded(rank, world, port, mode):
     for step in range(STEPS):
         indices, offsets, target = global_batch(step)
         mine_i, mine_o = slice_batch(indices, offsets, lo, hi)
+        mine_i, mine_o, target = [i.to(device) for i in mine_i], [o.to(device) for o in mine_o], target.to(device)
         pooled = tables(mine_i, mine_o)
         first = pooled.detach() if first is None else first
         loss = ((dense(pooled.view(local, -1)).squeeze(1) - target[lo:hi]) ** 2).mean()
@@ -104,9 +109,9 @@ def train_sharded(rank, world, port, mode):
             want = 8 * local * shards_all + 8 * ids + 4 * DIM * mine * GLOBAL_BATCH + 4 * DIM * local * shards_all
             assert tables.bytes_sent == want, (tables.bytes_sent, want)
     shards = [None] * world
-    dist.all_gather_object(shards, [(t, lo_, hi_, w.clone()) for t, lo_, hi_, w in tables.shard_tables()])
+    dist.all_gather_object(shards, [(t, lo_, hi_, w.cpu()) for t, lo_, hi_, w in tables.shard_tables()])
     outputs = [None] * world
-    dist.all_gather_object(outputs, first)
+    dist.all_gather_object(outputs, first.cpu())
     if rank == 0:
         want_first, want_tables = reference(mode)
         torch.testing.assert_close(torch.cat(outputs), want_first, rtol=1e-5, atol=1e-5)
@@ -124,6 +129,12 @@ def train_sharded(rank, world, port, mode):
 @pytest.mark.parametrize("mode", ["sum", "mean"])
 def test_sharded_training_equals_one_process(world, mode):
     mp.spawn(train_sharded, args=(world, free_port(), mode), nprocs=world, join=True)
+
+
+@pytest.mark.skipif(not (dist.is_nccl_available() and torch.cuda.device_count() >= 2),
+                    reason="NCCL needs a CUDA torch and two GPUs (Debian's torch is CPU-only)")
+def test_sharded_training_on_nccl_equals_one_process():
+    mp.spawn(train_sharded, args=(2, free_port(), "sum", "nccl"), nprocs=2, join=True)
 
 
 def refuse_bad_input(rank, world, port):
