@@ -50,6 +50,8 @@ Context& cuda_context_for(const at::Tensor& tensor) {
   TORCH_CHECK_VALUE(false, "this libreckon_torch was built against a torch without CUDA, so it cannot run on ",
                     tensor.device(), ": rebuild it against a CUDA torch (python/CMakeLists.txt)");
 }
+
+void check_cuda_errors(int) {}  // no CUDA context can exist in this build
 #endif
 
 void run_checked(const std::function<void()>& op) {

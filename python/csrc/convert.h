@@ -24,6 +24,9 @@ TensorView optional_view(const c10::optional<at::Tensor>& tensor, const char* na
 Context& context_for(const at::Tensor& tensor);
 // The GPU half of context_for: cuda_context.cpp where torch was built with CUDA, an error naming the build otherwise.
 Context& cuda_context_for(const at::Tensor& tensor);
+// Synchronises this thread's contexts on CUDA device `device` and raises the first input error their kernels
+// recorded since the last check (an out-of-range id, malformed offsets): device code cannot raise when it runs.
+void check_cuda_errors(int device);
 
 // Runs `op`, raising a reckon::Error as the matching torch error with the same message.
 void run_checked(const std::function<void()>& op);

@@ -34,6 +34,13 @@ at::Tensor fm_interaction_backward(const at::Tensor& src, const c10::optional<at
   return diff_src;
 }
 
+// Raises the first input error a kernel recorded on the tensor's device since the last check (on a GPU, kernels
+// record errors instead of raising them; this synchronises this thread's reckon work there). On the CPU, errors
+// were raised by the operator itself: nothing to do.
+void check_errors(const at::Tensor& on) {
+  if (on.is_cuda()) check_cuda_errors(on.get_device());
+}
+
 // The fused form: rows read from one table per field by id (indices [B, F]), no [B, F, K] gather in between.
 std::vector<TensorView> table_views(at::TensorList tables) {
   TORCH_CHECK_VALUE(!tables.empty(), "fm_interaction_fused needs one table per field");
@@ -84,6 +91,7 @@ at::Tensor fm_interaction_backward_meta(const at::Tensor& src, const c10::option
 
 // The same functions serve CPU and CUDA tensors: the kernels dispatch on the context's device.
 void fm_impls(torch::Library& m) {
+  m.impl("check_errors", check_errors);
   m.impl("fm_interaction", fm_interaction);
   m.impl("fm_interaction_backward", fm_interaction_backward);
   m.impl("fm_interaction_fused", fm_interaction_fused);
@@ -94,6 +102,7 @@ void fm_impls(torch::Library& m) {
 }  // namespace reckon::torch_ops
 
 TORCH_LIBRARY(reckon, m) {
+  m.def("check_errors(Tensor on) -> ()");
   m.def("fm_interaction(Tensor src, Tensor? values=None) -> Tensor");
   m.def("fm_interaction_backward(Tensor src, Tensor? values, Tensor grad) -> Tensor");
   m.def("fm_interaction_fused(Tensor[] tables, Tensor indices, Tensor? values=None) -> Tensor");

@@ -8,6 +8,17 @@ import torch.fx
 _ops = torch.ops.reckon
 
 
+def check_errors(device=None):
+    """Raises the first input error (an out-of-range id, malformed offsets) that reckon's kernels recorded on
+    `device` since the last check, as IndexError or ValueError with reckon's message. On the CPU the operators raise
+    at once and this does nothing; on a GPU, kernels cannot raise, so they record the error, leave the bad item
+    unwritten and hold back state updates until it is raised here. Call it between steps (every step while
+    debugging, or every N): it synchronises the device. Default device: the current CUDA device, if any."""
+    if device is None:
+        device = torch.device("cuda", torch.cuda.current_device()) if torch.cuda.is_available() else "cpu"
+    _ops.check_errors(torch.empty(0, device=device))
+
+
 class _FmInteraction(torch.autograd.Function):
     @staticmethod
     def forward(ctx, src, values):

@@ -78,8 +78,12 @@ def test_work_runs_on_torchs_current_stream():
     torch.testing.assert_close(total.cpu(), ops.fm_interaction(src.cpu()).sum(), rtol=1e-4, atol=1e-2)
 
 
-def test_a_bad_id_on_the_gpu_is_an_index_error():
-    tables = [torch.randn(10, 4, device="cuda")]
+def test_a_bad_id_on_the_gpu_is_raised_by_check_errors_and_trains_nothing():
+    collection = nn.EmbeddingBagCollection([10], 4, optimizer="sgd", learning_rate=0.1).cuda()
+    before = collection.tables()[0].clone()
+    out = collection([torch.tensor([1, 12], device="cuda")], [torch.tensor([0, 2], device="cuda")])
+    out.sum().backward()
     with pytest.raises(IndexError, match="12"):
-        ops.embedding_bags(tables, [torch.tensor([1, 12], device="cuda")], [torch.tensor([0, 2], device="cuda")])
-        torch.cuda.synchronize()
+        ops.check_errors()
+    assert torch.equal(collection.tables()[0], before)
+    ops.check_errors()  # the record is clear again

@@ -123,3 +123,7 @@ def test_fx_traces_a_module_that_uses_the_operators():
     traced = torch.fx.symbolic_trace(reckon.nn.FMInteraction())
     src = torch.randn(4, 3, 2)
     torch.testing.assert_close(traced(src), fm_reference(src), rtol=1e-5, atol=1e-5)
+
+
+def test_check_errors_on_the_cpu_has_nothing_to_raise():
+    ops.check_errors("cpu")  # CPU operators raise at once (above); nothing is left recorded
