@@ -128,17 +128,22 @@ class SkipGram(torch.nn.Module):
         generator = torch.Generator().manual_seed(seed)
         self.register_buffer("input_vectors", (torch.rand(len(counts), dim, generator=generator) - 0.5) / dim)
         self.register_buffer("output_vectors", torch.zeros(len(counts), dim))
-        self.sampler = ops.alias_table(counts, alpha)
-        self.keep = ops.subsample_keep_probability(counts, sample)
+        prob, alias = ops.alias_table(counts, alpha)
+        self.register_buffer("alias_prob", prob)  # buffers, so .to(device) takes the sampler along
+        self.register_buffer("alias_index", alias)
+        self.keep = ops.subsample_keep_probability(counts, sample)  # subsampling runs on the host
         self.window, self.negatives, self.seed, self.batches = window, negatives, seed, 0
 
     def step(self, tokens, offsets, learning_rate=0.025, sequential=False, compute_loss=False):
-        """Trains on one batch of sentences (tokens int32 [N], offsets int64 [S + 1]), subsampled first; returns
-        float64 [3] (pairs, pairs with loss, loss). Each batch draws from its own random stream."""
+        """Trains on one batch of sentences (tokens int32 [N], offsets int64 [S + 1]), subsampled first (on the host,
+        then moved to the tables' device); returns float64 [3] (pairs, pairs with loss, loss). Each batch draws from
+        its own random stream."""
         self.batches += 1
-        tokens, offsets = ops.subsample_sentences(tokens, offsets, self.keep, self.seed, 2 * self.batches)
-        return ops.sgns_step(self.input_vectors, self.output_vectors, tokens, offsets, self.sampler, self.window,
-                             self.negatives, learning_rate, self.seed, 2 * self.batches + 1, sequential, compute_loss)
+        tokens, offsets = ops.subsample_sentences(tokens.cpu(), offsets.cpu(), self.keep, self.seed, 2 * self.batches)
+        device = self.input_vectors.device
+        return ops.sgns_step(self.input_vectors, self.output_vectors, tokens.to(device), offsets.to(device),
+                             (self.alias_prob, self.alias_index), self.window, self.negatives, learning_rate,
+                             self.seed, 2 * self.batches + 1, sequential, compute_loss)
 
     def most_similar(self, ids, k=10):
         """The k nearest ids of each id by cosine similarity, itself excluded: (scores [Q, k], ids int32 [Q, k])."""

@@ -87,3 +87,16 @@ def test_a_bad_id_on_the_gpu_is_raised_by_check_errors_and_trains_nothing():
         ops.check_errors()
     assert torch.equal(collection.tables()[0], before)
     ops.check_errors()  # the record is clear again
+
+
+def test_skipgram_trains_on_the_gpu_like_the_cpu_in_sequence():
+    g = torch.Generator().manual_seed(44)
+    tokens = torch.randint(0, 50, (400,), generator=g, dtype=torch.int32)
+    offsets = torch.arange(0, 401, 10, dtype=torch.int64)
+    counts = torch.bincount(tokens.long(), minlength=50)
+    tables = []
+    for device in ("cpu", "cuda"):
+        model = nn.SkipGram(counts, dim=16, window=2, sample=0.0).to(device)
+        model.step(tokens, offsets, sequential=True)
+        tables.append(model.input_vectors.cpu())
+    torch.testing.assert_close(tables[0], tables[1], rtol=1e-4, atol=1e-5)
