@@ -28,6 +28,17 @@ def torch_bags(weights, indices, offsets, mode):
                         for w, i, o in zip(weights, indices, offsets)], dim=1)
 
 
+def assert_same_values_and_gradients(got, want, weights, generator):
+    """got and want equal, and so are their gradients in the tables under a random upstream; returns those."""
+    torch.testing.assert_close(got, want, rtol=1e-6, atol=1e-6)
+    upstream = torch.randn(got.shape, generator=generator)
+    grads = torch.autograd.grad((got * upstream).sum(), weights)
+    want_grads = torch.autograd.grad((want * upstream).sum(), weights)
+    for a, b in zip(grads, want_grads):
+        torch.testing.assert_close(a, b, rtol=1e-6, atol=1e-6)
+    return upstream, want_grads
+
+
 @pytest.mark.parametrize("mode", ["sum", "mean"])
 def test_table_batched_lookup_and_gradient_match_torch(mode):
     g = torch.Generator().manual_seed(1)
@@ -36,12 +47,7 @@ def test_table_batched_lookup_and_gradient_match_torch(mode):
     got = ops.embedding_bags(weights, indices, offsets, mode)
     want = torch_bags(weights, indices, offsets, mode)
     assert got.shape == (16, 3, 8)
-    torch.testing.assert_close(got, want, rtol=1e-6, atol=1e-6)
-    upstream = torch.randn(16, 3, 8, generator=g)
-    grads = torch.autograd.grad((got * upstream).sum(), weights)
-    want_grads = torch.autograd.grad((want * upstream).sum(), weights)
-    for a, b in zip(grads, want_grads):
-        torch.testing.assert_close(a, b, rtol=1e-6, atol=1e-6)
+    assert_same_values_and_gradients(got, want, weights, g)
 
 
 def reference_step(collection, optimizer_factory, indices, offsets, upstream, steps):
@@ -128,12 +134,7 @@ def test_per_sample_weights_weight_the_bags_their_gradients_and_the_fused_update
     got = ops.embedding_bags(weights, indices, offsets, "sum", sample)
     want = torch.stack([F.embedding_bag(i, w, o, mode="sum", include_last_offset=True, per_sample_weights=s)
                         for w, i, o, s in zip(weights, indices, offsets, sample)], dim=1)
-    torch.testing.assert_close(got, want, rtol=1e-6, atol=1e-6)
-    upstream = torch.randn(16, 3, 8, generator=g)
-    grads = torch.autograd.grad((got * upstream).sum(), weights)
-    want_grads = torch.autograd.grad((want * upstream).sum(), weights)
-    for a, b in zip(grads, want_grads):
-        torch.testing.assert_close(a, b, rtol=1e-6, atol=1e-6)
+    upstream, want_grads = assert_same_values_and_gradients(got, want, weights, g)
 
     collection = reckon.nn.EmbeddingBagCollection(ROWS, 8, optimizer="sgd", learning_rate=0.1)
     start = [w.clone() for w in collection.tables()]
