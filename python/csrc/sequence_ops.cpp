@@ -1,6 +1,7 @@
 // torch.ops.reckon's session-model operators: the GRU cell between its two matrix products (forward, saving what its
-// backward needs, and backward), a whole GRU layer for inference, and the large-catalogue softmax cross-entropy
-// (the loss and its gradient in one pass). CPU, CUDA and Meta implementations; autograd in reckon/ops.py.
+// backward needs, and backward), a whole GRU layer for inference, the large-catalogue softmax cross-entropy and
+// GRU4Rec's BPR-max over sampled columns (each loss with its gradient in one pass). CPU, CUDA and Meta
+// implementations; autograd in reckon/ops.py.
 #include <torch/library.h>
 
 #include <tuple>
@@ -70,6 +71,26 @@ std::tuple<at::Tensor, at::Tensor> softmax_cross_entropy_op(const at::Tensor& lo
   return {losses, diff};
 }
 
+// GRU4Rec's BPR-max over sampled columns: per-row losses [B] and the gradient of scale · Σ losses in the scores.
+std::tuple<at::Tensor, at::Tensor> bpr_max_op(const at::Tensor& scores, const c10::optional<at::Tensor>& bias,
+                                              const at::Tensor& target_columns, const at::Tensor& column_items,
+                                              double regularization, double scale) {
+  TORCH_CHECK_VALUE(scores.dim() == 2, "scores must be [B, M], got ", scores.sizes());
+  at::Tensor losses = at::empty({scores.size(0)}, scores.options()), diff = at::empty(scores.sizes(), scores.options());
+  const at::Tensor t = target_columns.to(at::kInt).contiguous(), items = column_items.to(at::kInt).contiguous();
+  run_checked([&] {
+    bpr_max_loss(context_for(scores), view_of(scores, "scores"), optional_view(bias, "bias"), view_of(t, "target_columns"),
+                 view_of(items, "column_items"), view_of(losses, "losses"), view_of(diff, "diff_scores"),
+                 static_cast<float>(regularization), static_cast<float>(scale));
+  });
+  return {losses, diff};
+}
+
+std::tuple<at::Tensor, at::Tensor> bpr_max_meta(const at::Tensor& scores, const c10::optional<at::Tensor>&, const at::Tensor&,
+                                                const at::Tensor&, double, double) {
+  return {at::empty({scores.size(0)}, scores.options()), at::empty(scores.sizes(), scores.options())};
+}
+
 std::tuple<at::Tensor, at::Tensor> gru_cell_meta(const at::Tensor&, const at::Tensor&, const at::Tensor& h) {
   return gru_cell_outputs(h);
 }
@@ -95,6 +116,7 @@ void sequence_impls(torch::Library& m) {
   m.impl("gru_cell_backward", gru_cell_backward);
   m.impl("gru", gru_layer);
   m.impl("softmax_cross_entropy", softmax_cross_entropy_op);
+  m.impl("bpr_max_loss", bpr_max_op);
 }
 
 }  // namespace
@@ -106,6 +128,8 @@ TORCH_LIBRARY_FRAGMENT(reckon, m) {
         "Tensor diff_h)");
   m.def("gru(Tensor x, Tensor? h0, Tensor w_x, Tensor w_h, Tensor b_x, Tensor b_h) -> Tensor");
   m.def("softmax_cross_entropy(Tensor logits, Tensor targets, float scale=1.0) -> (Tensor losses, Tensor diff_logits)");
+  m.def("bpr_max_loss(Tensor scores, Tensor? bias, Tensor target_columns, Tensor column_items, float regularization, "
+        "float scale=1.0) -> (Tensor losses, Tensor diff_scores)");
 }
 
 TORCH_LIBRARY_IMPL(reckon, CPU, m) { reckon::torch_ops::sequence_impls(m); }
@@ -117,8 +141,11 @@ TORCH_LIBRARY_IMPL(reckon, Meta, m) {
   m.impl("gru_cell_backward", gru_cell_backward_meta);
   m.impl("gru", gru_layer_meta);
   m.impl("softmax_cross_entropy", softmax_cross_entropy_meta);
+  m.impl("bpr_max_loss", bpr_max_meta);
 }
 
 TORCH_LIBRARY_IMPL(reckon, AutogradMeta, m) {
-  for (const char* op : {"gru_cell", "gru_cell_backward", "gru", "softmax_cross_entropy"}) m.impl(op, torch::CppFunction::makeFallthrough());
+  for (const char* op : {"gru_cell", "gru_cell_backward", "gru", "softmax_cross_entropy", "bpr_max_loss"}) {
+    m.impl(op, torch::CppFunction::makeFallthrough());
+  }
 }

@@ -320,3 +320,28 @@ def linear(x, w, bias=None, relu=False):
     weight), bias [out] or None. The bias and ReLU run inside the product's epilogue; the backward applies the
     ReLU's mask and forms dx, dw and dbias (kernels/dense/dense.h)."""
     return _Linear.apply(x.contiguous(), w.contiguous(), None if bias is None else bias.contiguous(), bool(relu))
+
+
+class _BprMax(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, scores, bias, targets, column_items, regularization):
+        losses, diff = _ops.bpr_max_loss(scores, bias, targets, column_items, regularization, 1.0)
+        ctx.save_for_backward(diff)
+        ctx.has_bias = bias is not None
+        return losses
+
+    @staticmethod
+    def backward(ctx, grad):
+        (diff,) = ctx.saved_tensors
+        diff_scores = diff * grad.unsqueeze(1)
+        return diff_scores, diff_scores.sum(0) if ctx.has_bias else None, None, None, None
+
+
+@torch.fx.wrap
+def bpr_max_loss(scores, targets, column_items, bias=None, regularization=1.0):
+    """GRU4Rec's BPR-max (Hidasi & Karatzoglou 2018) per row over sampled columns (kernels/softmax/softmax.h):
+    scores float32 [B, M] (each row against the batch's and the sampled items' columns), targets [B] (the row's
+    target column, -1 for no part), column_items [M] (the item of each column: columns holding the target's item
+    are never negatives), bias [M] or None. Returns losses [B]; differentiable in scores and bias."""
+    return _BprMax.apply(scores.contiguous(), None if bias is None else bias.contiguous(), targets, column_items,
+                         float(regularization))

@@ -96,3 +96,37 @@ def test_session_model_learns_a_planted_successor():
         y, _ = gru(embedding(probe))
         predicted = out(y[0]).argmax(1)
     assert (predicted == (probe[0] + 1) % items).float().mean() > 0.9
+
+
+def bpr_max_reference(scores, bias, targets, items, regularization):
+    """The formula of kernels/softmax/softmax.h in torch ops, row by row."""
+    r = scores + (0 if bias is None else bias)
+    losses = []
+    for b in range(r.shape[0]):
+        t = int(targets[b])
+        negative = items != items[t]
+        if t < 0 or not negative.any():
+            losses.append(r.new_zeros(()))
+            continue
+        rn = r[b, negative]
+        s = torch.softmax(rn, 0)
+        p = (s * torch.sigmoid(r[b, t] - rn)).sum()
+        losses.append(-torch.log(p + 1e-24) + regularization * (s * rn * rn).sum())
+    return torch.stack(losses)
+
+
+def test_bpr_max_matches_its_formula_and_gradients():
+    g = torch.Generator().manual_seed(36)
+    scores = torch.randn(6, 12, generator=g, requires_grad=True)
+    bias = torch.randn(12, generator=g, requires_grad=True)
+    items = torch.randint(0, 9, (12,), generator=g)
+    targets = torch.tensor([0, 3, 5, -1, 11, 7])
+    got = ops.bpr_max_loss(scores, targets, items, bias, regularization=0.5)
+    want = bpr_max_reference(scores, bias, targets, items, 0.5)
+    torch.testing.assert_close(got, want, rtol=1e-4, atol=1e-5)
+    assert got[3] == 0
+    weights = torch.rand(6, generator=g)
+    grads = torch.autograd.grad((got * weights).sum(), (scores, bias))
+    want_grads = torch.autograd.grad((want * weights).sum(), (scores, bias))
+    for a, b in zip(grads, want_grads):
+        torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-5)

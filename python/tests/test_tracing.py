@@ -27,6 +27,8 @@ CASES = {
     "gru_cell": lambda: (ops.gru_cell, (meta(4, 24), meta(4, 24), meta(4, 8))),
     "softmax_cross_entropy": lambda: (lambda z, t: ops.softmax_cross_entropy(z, t),
                                       (meta(4, 100), meta(4, dtype=torch.int64))),
+    "bpr_max_loss": lambda: (lambda z, b, t, c: ops.bpr_max_loss(z, t, c, b),
+                             (meta(4, 10), meta(10), meta(4, dtype=torch.int64), meta(10, dtype=torch.int64))),
     "linear": lambda: (lambda x, w, b: ops.linear(x, w, b, True), (meta(6, 5), meta(5, 3), meta(3))),
 }
 
