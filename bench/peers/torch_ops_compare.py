@@ -4,6 +4,8 @@
 - FM interaction, B = 65,536, F = 39, K = 16: reckon.ops.fm_interaction against 1/2 sum_k((sum_f v)^2 - sum_f v^2)
   in torch ops; forward, and forward + backward. The fused-gather form against indexing the tables first.
 - A dense layer with ReLU, forward + backward: reckon.nn.Linear against torch.nn.Linear + ReLU.
+- The session models' operators, forward + backward: conv3d, max pooling, a GRU layer, softmax cross-entropy
+  against F.conv3d, F.max_pool3d, torch.nn.GRU and F.cross_entropy.
 - Top-k by inner product with excluded pairs: reckon.ops.topk_product against a matmul, -inf and torch.topk.
 - 26 tables of ROWS x 16, B = 8,192 bags of L = 20 uniform ids: reckon.ops.embedding_bags (one call, [B, 26, 16])
   against F.embedding_bag per table and torch.stack; and a training step's lookup + backward + Adam on the touched
@@ -92,6 +94,42 @@ def linear_rows(torch, reckon):
              "reckon_ms": 1e3 * best_seconds(step(ours)), "pytorch_ms": 1e3 * best_seconds(step(theirs))}]
 
 
+def session_model_rows(torch, reckon):
+    """The session models' operators, forward + backward: conv3d (3x3x3, padding 1) at the 3D CNN's deeper layer
+    (N 64, C 16, 8x16x32, K 32) against F.conv3d; 2x2x2 max pooling of its output against F.max_pool3d; a GRU layer
+    over 10 steps (B 256, 100 -> 100) against torch.nn.GRU; softmax cross-entropy over 40,000 items (B 512)
+    against F.cross_entropy."""
+    F = torch.nn.functional
+    g = torch.Generator().manual_seed(3)
+    x = torch.randn(64, 16, 8, 16, 32, generator=g, requires_grad=True)
+    w = torch.randn(32, 16, 3, 3, 3, generator=g, requires_grad=True)
+    b = torch.randn(32, generator=g, requires_grad=True)
+    pooled_in = torch.randn(64, 32, 8, 16, 32, generator=g, requires_grad=True)
+    ours_gru, theirs_gru = reckon.nn.GRU(100, 100), torch.nn.GRU(100, 100)
+    seq = torch.randn(10, 256, 100, generator=g, requires_grad=True)
+    logits = torch.randn(512, 40000, generator=g, requires_grad=True)
+    targets = torch.randint(0, 40000, (512,), generator=g)
+
+    def train(fn):
+        def once():
+            fn().sum().backward()
+        return once
+
+    cases = [
+        ("conv3d forward + backward", "N64 C16 8x16x32 K32 3x3x3",
+         lambda: reckon.ops.conv3d(x, w, b, padding=1), lambda: F.conv3d(x, w, b, padding=1)),
+        ("pool3d max 2x2x2 forward + backward", "N64 C32 8x16x32",
+         lambda: reckon.ops.pool3d(pooled_in, "max", 2), lambda: F.max_pool3d(pooled_in, 2)),
+        ("GRU layer forward + backward", "T10 B256 100->100",
+         lambda: ours_gru(seq)[0], lambda: theirs_gru(seq)[0]),
+        ("softmax_cross_entropy forward + backward", "B512 N40000",
+         lambda: reckon.ops.softmax_cross_entropy(logits, targets),
+         lambda: F.cross_entropy(logits, targets, reduction="none")),
+    ]
+    return [{"op": op, "shape": shape, "reckon_ms": 1e3 * best_seconds(train(ours)),
+             "pytorch_ms": 1e3 * best_seconds(train(theirs))} for op, shape, ours, theirs in cases]
+
+
 def bags(torch, tables, rows, batch=8192, length=20):
     g = torch.Generator().manual_seed(1)
     offsets = [torch.arange(0, batch * length + 1, length, dtype=torch.int64)] * tables
@@ -141,7 +179,8 @@ def main():
     import reckon
 
     torch.set_num_threads(args.threads)
-    rows = fm_rows(torch, reckon) + fused_fm_and_topk_rows(torch, reckon) + linear_rows(torch, reckon) + embedding_rows(torch, reckon, args.rows)
+    rows = (fm_rows(torch, reckon) + fused_fm_and_topk_rows(torch, reckon) + linear_rows(torch, reckon) +
+            session_model_rows(torch, reckon) + embedding_rows(torch, reckon, args.rows))
     for r in rows:
         r["ratio"] = r["pytorch_ms"] / r["reckon_ms"]
     overhead = json.loads(subprocess.run([os.path.join(args.build, "python", "reckon_torch_overhead"),

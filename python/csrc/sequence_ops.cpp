@@ -5,8 +5,11 @@
 #include <torch/library.h>
 
 #include <tuple>
+#include <utility>
+#include <vector>
 
 #include "convert.h"
+#include "reckon/kernels/dense/dense.h"
 #include "reckon/kernels/gru/gru.h"
 #include "reckon/kernels/softmax/softmax.h"
 
@@ -57,6 +60,81 @@ at::Tensor gru_layer(const at::Tensor& x, const c10::optional<at::Tensor>& h0, c
     gru_layer_fwd(context_for(x), view_of(x, "x"), optional_view(h0, "h0"), weights, view_of(y, "y"));
   });
   return y;
+}
+
+void check_sequence(const at::Tensor& x, const at::Tensor& h0, const at::Tensor& w_h) {
+  TORCH_CHECK_VALUE(x.dim() == 3 && x.size(0) >= 1 && h0.dim() == 2 && w_h.dim() == 2 && x.size(1) == h0.size(0),
+                    "x must be [T >= 1, B, I], h0 [B, H] and w_h [H, 3H], got ", x.sizes(), ", ", h0.sizes(), ", ",
+                    w_h.sizes());
+}
+
+std::tuple<at::Tensor, at::Tensor> gru_train_meta(const at::Tensor& x, const at::Tensor& h0, const at::Tensor&,
+                                                  const at::Tensor& w_h, const at::Tensor&, const at::Tensor&) {
+  check_sequence(x, h0, w_h);
+  return {at::empty({x.size(0), x.size(1), h0.size(1)}, x.options()),
+          at::empty({x.size(0), x.size(1), 4 * h0.size(1)}, x.options())};
+}
+
+std::vector<at::Tensor> gru_train_backward_meta(const at::Tensor& x, const at::Tensor& h0, const at::Tensor& w_x,
+                                                const at::Tensor& w_h, const at::Tensor&, const at::Tensor&, const at::Tensor&) {
+  const auto like = [](const at::Tensor& t) { return at::empty(t.sizes(), t.options()); };
+  return {like(x), like(h0), like(w_x), like(w_h), at::empty({w_h.size(1)}, x.options()), at::empty({w_h.size(1)}, x.options())};
+}
+
+// Training over a whole sequence, the steps in C++: one product for every step's input gates, then per step the
+// hidden product and the fused cell; saved [T, B, 4H] is what the backward reads. Returns (y [T, B, H], saved).
+std::tuple<at::Tensor, at::Tensor> gru_layer_train(const at::Tensor& x, const at::Tensor& h0, const at::Tensor& w_x,
+                                                   const at::Tensor& w_h, const at::Tensor& b_x, const at::Tensor& b_h) {
+  check_sequence(x, h0, w_h);
+  const std::int64_t steps = x.size(0), batch = x.size(1), hidden = h0.size(1);
+  at::Tensor y = at::empty({steps, batch, hidden}, x.options()), saved = at::empty({steps, batch, 4 * hidden}, x.options());
+  at::Tensor gx = at::empty({steps, batch, 3 * hidden}, x.options()), gh = at::empty({batch, 3 * hidden}, x.options());
+  run_checked([&] {
+    Context& ctx = context_for(x);
+    linear_fwd(ctx, view_of(x.view({steps * batch, x.size(2)}), "x"), view_of(w_x, "w_x"), view_of(b_x, "b_x"),
+               view_of(gx.view({steps * batch, 3 * hidden}), "gates_x"));
+    for (std::int64_t t = 0; t < steps; ++t) {
+      const at::Tensor h = t == 0 ? h0 : y[t - 1];
+      linear_fwd(ctx, view_of(h, "h"), view_of(w_h, "w_h"), view_of(b_h, "b_h"), view_of(gh, "gates_h"));
+      gru_cell_fwd(ctx, view_of(gx[t], "gates_x"), view_of(gh, "gates_h"), view_of(h, "h"), view_of(y[t], "y"),
+                   view_of(saved[t], "saved"));
+    }
+  });
+  return {y, saved};
+}
+
+// Its backward through time: the cells from the last step to the first, the gradient into h carried back through
+// the direct path and the hidden product; the weight gradients as one product each over every step.
+// Returns (dx, dh0, dw_x, dw_h, db_x, db_h).
+std::vector<at::Tensor> gru_layer_train_backward(const at::Tensor& x, const at::Tensor& h0, const at::Tensor& w_x,
+                                                 const at::Tensor& w_h, const at::Tensor& y, const at::Tensor& saved,
+                                                 const at::Tensor& grad_y) {
+  check_sequence(x, h0, w_h);
+  const std::int64_t steps = x.size(0), batch = x.size(1), hidden = h0.size(1), inputs = x.size(2);
+  const at::Tensor h_prev = at::cat({h0.unsqueeze(0), y.narrow(0, 0, steps - 1)}).contiguous();
+  const at::Tensor gy = grad_y.contiguous();
+  at::Tensor dgx = at::empty({steps, batch, 3 * hidden}, x.options()), dgh = at::empty_like(dgx);
+  at::Tensor dh = at::zeros({batch, hidden}, x.options()), carried = at::empty({batch, hidden}, x.options());
+  at::Tensor dx = at::empty(x.sizes(), x.options()), dw_x = at::empty(w_x.sizes(), w_x.options());
+  at::Tensor dw_h = at::empty(w_h.sizes(), w_h.options());
+  at::Tensor db_x = at::empty({3 * hidden}, x.options()), db_h = at::empty({3 * hidden}, x.options());
+  run_checked([&] {
+    Context& ctx = context_for(x);
+    for (std::int64_t t = steps - 1; t >= 0; --t) {
+      add_inplace(ctx, view_of(dh, "dh"), view_of(gy[t], "grad_y"));  // dL/dh_{t+1}: its output's and the later steps'
+      gru_cell_bwd(ctx, view_of(h_prev[t], "h"), view_of(saved[t], "saved"), view_of(dh, "dh"), view_of(dgx[t], "dgx"),
+                   view_of(dgh[t], "dgh"), view_of(carried, "dh_direct"));
+      linear_bwd_data_accumulate(ctx, view_of(dgh[t], "dgh"), view_of(w_h, "w_h"), view_of(carried, "dh_direct"));
+      std::swap(dh, carried);
+    }
+    const TensorView all_dgx = view_of(dgx.view({steps * batch, 3 * hidden}), "dgx");
+    const TensorView all_dgh = view_of(dgh.view({steps * batch, 3 * hidden}), "dgh");
+    linear_bwd_data(ctx, all_dgx, view_of(w_x, "w_x"), view_of(dx.view({steps * batch, inputs}), "dx"));
+    linear_bwd_weights(ctx, view_of(x.view({steps * batch, inputs}), "x"), all_dgx, view_of(dw_x, "dw_x"), view_of(db_x, "db_x"));
+    linear_bwd_weights(ctx, view_of(h_prev.view({steps * batch, hidden}), "h"), all_dgh, view_of(dw_h, "dw_h"),
+                       view_of(db_h, "db_h"));
+  });
+  return {dx, dh, dw_x, dw_h, db_x, db_h};
 }
 
 // Per-row losses [B] and the gradient of scale · Σ losses with respect to the logits [B, N].
@@ -115,6 +193,8 @@ void sequence_impls(torch::Library& m) {
   m.impl("gru_cell", gru_cell);
   m.impl("gru_cell_backward", gru_cell_backward);
   m.impl("gru", gru_layer);
+  m.impl("gru_train", gru_layer_train);
+  m.impl("gru_train_backward", gru_layer_train_backward);
   m.impl("softmax_cross_entropy", softmax_cross_entropy_op);
   m.impl("bpr_max_loss", bpr_max_op);
 }
@@ -127,6 +207,9 @@ TORCH_LIBRARY_FRAGMENT(reckon, m) {
   m.def("gru_cell_backward(Tensor h, Tensor saved, Tensor grad_h_out) -> (Tensor diff_gates_x, Tensor diff_gates_h, "
         "Tensor diff_h)");
   m.def("gru(Tensor x, Tensor? h0, Tensor w_x, Tensor w_h, Tensor b_x, Tensor b_h) -> Tensor");
+  m.def("gru_train(Tensor x, Tensor h0, Tensor w_x, Tensor w_h, Tensor b_x, Tensor b_h) -> (Tensor y, Tensor saved)");
+  m.def("gru_train_backward(Tensor x, Tensor h0, Tensor w_x, Tensor w_h, Tensor y, Tensor saved, Tensor grad_y) "
+        "-> Tensor[]");
   m.def("softmax_cross_entropy(Tensor logits, Tensor targets, float scale=1.0) -> (Tensor losses, Tensor diff_logits)");
   m.def("bpr_max_loss(Tensor scores, Tensor? bias, Tensor target_columns, Tensor column_items, float regularization, "
         "float scale=1.0) -> (Tensor losses, Tensor diff_scores)");
@@ -140,12 +223,15 @@ TORCH_LIBRARY_IMPL(reckon, Meta, m) {
   m.impl("gru_cell", gru_cell_meta);
   m.impl("gru_cell_backward", gru_cell_backward_meta);
   m.impl("gru", gru_layer_meta);
+  m.impl("gru_train", gru_train_meta);
+  m.impl("gru_train_backward", gru_train_backward_meta);
   m.impl("softmax_cross_entropy", softmax_cross_entropy_meta);
   m.impl("bpr_max_loss", bpr_max_meta);
 }
 
 TORCH_LIBRARY_IMPL(reckon, AutogradMeta, m) {
-  for (const char* op : {"gru_cell", "gru_cell_backward", "gru", "softmax_cross_entropy", "bpr_max_loss"}) {
+  for (const char* op : {"gru_cell", "gru_cell_backward", "gru", "gru_train", "gru_train_backward", "softmax_cross_entropy",
+                         "bpr_max_loss"}) {
     m.impl(op, torch::CppFunction::makeFallthrough());
   }
 }

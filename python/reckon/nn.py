@@ -173,9 +173,9 @@ class Conv3d(torch.nn.Module):
 
 class GRU(torch.nn.Module):
     """One GRU layer over time-major input [T, B, I] (torch.nn.GRU's maths and gate order, weights stored as
-    w_x [I, 3H], w_h [H, 3H]). Training unrolls the steps with reckon's cell between torch's products; without
-    autograd (torch.no_grad() or inference mode) the whole layer runs as one reckon call. Returns (y [T, B, H],
-    h_T [B, H])."""
+    w_x [I, 3H], w_h [H, 3H]). Training runs the whole sequence in one reckon call each way (ops.gru_layer);
+    without autograd (torch.no_grad() or inference mode) the inference layer runs (ops.gru: cuDNN's RNN first on a
+    GPU). Returns (y [T, B, H], h_T [B, H])."""
 
     def __init__(self, input_size, hidden_size):
         super().__init__()
@@ -189,13 +189,9 @@ class GRU(torch.nn.Module):
         if not torch.is_grad_enabled():
             y = ops.gru(x, h0, self.w_x, self.w_h, self.b_x, self.b_h)
             return y, y[-1]
-        h = x.new_zeros(x.shape[1], self.w_h.shape[0]) if h0 is None else h0
-        gates_x = torch.addmm(self.b_x, x.reshape(-1, x.shape[2]), self.w_x).view(x.shape[0], x.shape[1], -1)
-        outputs = []
-        for t in range(x.shape[0]):
-            h = ops.gru_cell(gates_x[t], torch.addmm(self.b_h, h, self.w_h), h)
-            outputs.append(h)
-        return torch.stack(outputs), h
+        h0 = x.new_zeros(x.shape[1], self.w_h.shape[0]) if h0 is None else h0
+        y = ops.gru_layer(x, h0, self.w_x, self.w_h, self.b_x, self.b_h)
+        return y, y[-1]
 
 
 class Linear(torch.nn.Module):

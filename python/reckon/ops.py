@@ -272,6 +272,27 @@ def gru_cell(gates_x, gates_h, h):
     return _GruCell.apply(gates_x.contiguous(), gates_h.contiguous(), h.contiguous())
 
 
+class _GruLayer(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x, h0, w_x, w_h, b_x, b_h):
+        y, saved = _ops.gru_train(x, h0, w_x, w_h, b_x, b_h)
+        ctx.save_for_backward(x, h0, w_x, w_h, y, saved)
+        return y
+
+    @staticmethod
+    def backward(ctx, grad):
+        return tuple(_ops.gru_train_backward(*ctx.saved_tensors, grad))
+
+
+@torch.fx.wrap
+def gru_layer(x, h0, w_x, w_h, b_x, b_h):
+    """A GRU layer over time-major x [T, B, I] for training: y [T, B, H], differentiable in x, h0 [B, H] and the
+    weights (w_x [I, 3H], w_h [H, 3H], b_x, b_h [3H]). The steps run in C++: one product for every step's input
+    gates, then per step the hidden product and the fused cell; the backward through time likewise, the weight
+    gradients as one product each."""
+    return _GruLayer.apply(*(t.contiguous() for t in (x, h0, w_x, w_h, b_x, b_h)))
+
+
 def gru(x, h0, w_x, w_h, b_x, b_h):
     """A GRU layer over time-major x [T, B, I] for inference (no autograd): y [T, B, H]. w_x [I, 3H], w_h [H, 3H]."""
     return _ops.gru(x.contiguous(), None if h0 is None else h0.contiguous(), w_x.contiguous(), w_h.contiguous(),

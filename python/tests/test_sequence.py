@@ -54,6 +54,16 @@ def test_gru_cell_gradient_by_finite_differences():
     assert torch.autograd.gradcheck(ops.gru_cell, args, eps=1e-2, atol=1e-2, rtol=1e-2)
 
 
+def test_gru_layer_gradient_by_finite_differences():
+    g = torch.Generator().manual_seed(37)
+    args = [torch.randn(*shape, generator=g, requires_grad=True) * scale
+            for shape, scale in (((3, 2, 4), 1.0), ((2, 3), 1.0), ((4, 9), 0.5), ((3, 9), 0.5), ((9,), 0.1), ((9,), 0.1))]
+    args = [a.detach().requires_grad_() for a in args]
+    assert torch.autograd.gradcheck(ops.gru_layer, args, eps=1e-2, atol=2e-2, rtol=2e-2)
+    with pytest.raises(ValueError, match="T >= 1"):
+        ops.gru_layer(torch.randn(0, 2, 4), *args[1:])
+
+
 def test_gru_cell_refuses_mismatched_shapes():
     with pytest.raises(ValueError):
         ops.gru_cell(torch.randn(2, 9), torch.randn(2, 6), torch.randn(2, 3))

@@ -24,6 +24,7 @@ CASES = {
                        (meta(2, 3, 4, 9, 9), meta(5, 3, 3, 3, 3), meta(5))),
     "pool3d": lambda: (lambda x: ops.pool3d(x, "max", 2), (meta(2, 3, 4, 6, 6),)),
     "global_pool3d": lambda: (lambda x: ops.global_pool3d(x), (meta(2, 3, 4, 6, 6),)),
+    "gru_layer": lambda: (ops.gru_layer, (meta(5, 4, 6), meta(4, 8), meta(6, 24), meta(8, 24), meta(24), meta(24))),
     "gru_cell": lambda: (ops.gru_cell, (meta(4, 24), meta(4, 24), meta(4, 8))),
     "softmax_cross_entropy": lambda: (lambda z, t: ops.softmax_cross_entropy(z, t),
                                       (meta(4, 100), meta(4, dtype=torch.int64))),
