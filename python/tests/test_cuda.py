@@ -60,6 +60,12 @@ def test_conv_pool_gru_softmax_topk_agree_with_the_cpu():
     gx, gh, h = torch.randn(4, 24, generator=g), torch.randn(4, 24, generator=g), torch.randn(4, 8, generator=g)
     a, b = both(ops.gru_cell, gx, gh, h)
     torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6)
+    layer = [torch.randn(*shape, generator=g) for shape in ((6, 4, 5), (4, 8), (5, 24), (8, 24), (24,), (24,))]
+    a, b = both(ops.gru_layer, *layer)
+    torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-5)
+    linear = [torch.randn(32, 20, generator=g), torch.randn(20, 10, generator=g), torch.randn(10, generator=g)]
+    a, b = both(lambda *t: ops.linear(*t, relu=True), *linear)
+    torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-5)
     logits, targets = torch.randn(8, 5000, generator=g), torch.randint(0, 5000, (8,), generator=g)
     a, b = both(ops.softmax_cross_entropy, logits, targets)
     torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-5)
