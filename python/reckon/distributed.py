@@ -90,8 +90,12 @@ class ShardedEmbeddingBagCollection(torch.nn.Module):
         """This rank's shards: (table, first row, end row, the rows)."""
         return [(t, lo, hi, self.local.tables()[s][:hi - lo]) for s, (t, lo, hi) in enumerate(self.shards[self.rank])]
 
-    def forward(self, indices, offsets):
-        route = _route(self, indices, offsets)
+    def forward(self, indices, offsets, per_sample_weights=None):
+        """This rank's pooled [B, T, D]; per_sample_weights: optional, one float32 [nnz_t] (or None) per table, in
+        sum mode (weighted bags: each weight travels with its id)."""
+        if per_sample_weights is not None and self.mode != "sum":
+            raise ValueError("per_sample_weights need mode 'sum', got %r" % (self.mode,))
+        route = _route(self, indices, offsets, per_sample_weights)
         pooled = _FusedShardedBags.apply(self.placeholder, self, route)
         if self.mode == "mean":
             pooled = pooled / route.lengths.clamp(min=1).to(pooled.dtype).unsqueeze(-1)
@@ -128,15 +132,20 @@ def _check_input(c, indices, offsets):
                            % (c.rank, ", ".join(map(str, failed))))
 
 
-def _route(c, indices, offsets):
-    """Sends each id to the rank holding its row (with each bag's count of them there); returns the _Route."""
+def _route(c, indices, offsets, per_sample_weights=None):
+    """Sends each id (and its weight, when given) to the rank holding its row, with each bag's count of them there;
+    returns the _Route."""
     _check_input(c, indices, offsets)
     batch = offsets[0].numel() - 1
     lengths = torch.stack([(o[1:] - o[:-1]).long() for o in offsets], dim=1)  # [B, T]
     sizes = [torch.zeros(1, dtype=torch.int64, device=c.device) for _ in range(c.world)]
     dist.all_gather(sizes, torch.tensor([batch], device=c.device), group=c.group)
     batches = [int(s) for s in sizes]
-    send_lengths, send_ids = [], []
+    weighted = per_sample_weights is not None
+    if weighted and len(per_sample_weights) != len(indices):
+        raise ValueError("per_sample_weights: one (or None) per table, got %d for %d tables"
+                         % (len(per_sample_weights), len(indices)))
+    send_lengths, send_ids, send_weights = [], [], []
     for d in range(c.world):
         for t, lo, hi in c.shards[d]:
             ids = indices[t].long()
@@ -144,6 +153,9 @@ def _route(c, indices, offsets):
             keep = (ids >= lo) & (ids < hi)
             send_lengths.append(torch.bincount(bag[keep], minlength=batch))
             send_ids.append(ids[keep] - lo)
+            if weighted:
+                w = per_sample_weights[t]
+                send_weights.append(torch.ones(len(ids), device=c.device)[keep] if w is None else w.detach()[keep])
     split_lengths = [len(c.shards[d]) * batch for d in range(c.world)]
     nothing = torch.zeros(0, dtype=torch.int64, device=c.device)
     got_lengths = _exchange(c, torch.cat(send_lengths) if send_lengths else nothing,
@@ -156,6 +168,11 @@ def _route(c, indices, offsets):
     route = _Route()
     route.batch, route.batches, route.lengths = batch, batches, lengths
     route.shard_ids, route.shard_offsets = _local_bags(mine, per_source, got_ids, batches)
+    route.shard_weights = []
+    if weighted:  # the weights travel as the ids did, and are cut into the same bags
+        got_weights = _exchange(c, torch.cat(send_weights) if send_weights else nothing.float(), id_counts,
+                                [int(p.sum()) for p in per_source])
+        route.shard_weights, _ = _local_bags(mine, per_source, got_weights, batches)
     return route
 
 
@@ -197,7 +214,8 @@ class _FusedShardedBags(torch.autograd.Function):
     def forward(ctx, placeholder, c, route):
         ctx.c, ctx.route = c, route
         mine = c.shards[c.rank]
-        pooled = (torch.ops.reckon.embedding_bags(c.local.tables(), route.shard_ids, route.shard_offsets, "sum", [])
+        pooled = (torch.ops.reckon.embedding_bags(c.local.tables(), route.shard_ids, route.shard_offsets, "sum",
+                                                  route.shard_weights)
                   if mine else torch.zeros(sum(route.batches), 0, c.dim, device=c.device))  # [sum B_r, S, D]
         back = _exchange(c, pooled.reshape(-1, c.dim), [b * len(mine) for b in route.batches],
                          [route.batch * len(c.shards[d]) for d in range(c.world)], (c.dim,))
@@ -227,5 +245,5 @@ class _FusedShardedBags(torch.autograd.Function):
             blocks.append(received[at:at + b * mine].view(b, mine, c.dim))
             at += b * mine
         if mine:
-            c.local._step(route.shard_ids, route.shard_offsets, torch.cat(blocks, dim=0))
+            c.local._step(route.shard_ids, route.shard_offsets, torch.cat(blocks, dim=0), route.shard_weights)
         return None, None, None

@@ -33,6 +33,16 @@ def global_batch(step):
     return indices, offsets, torch.randn(GLOBAL_BATCH, generator=g)
 
 
+def batch_weights(indices, step):
+    """Per-sample weights for a batch ("weighted" runs): one per id, table 1 without."""
+    g = torch.Generator().manual_seed(200 + step)
+    return [None if t == 1 else torch.rand(len(ids), generator=g) for t, ids in enumerate(indices)]
+
+
+def slice_weights(weights, offsets, lo, hi):
+    return [None if w is None else w[int(o[lo]):int(o[hi])] for w, o in zip(weights, offsets)]
+
+
 def slice_batch(indices, offsets, lo, hi):
     """Bags [lo, hi) of every table, with their own offsets."""
     out_i, out_o = [], []
@@ -50,6 +60,7 @@ def models(mode):
 
 def reference(mode):
     """One process on the global batches: the tables after each step and the first step's pooled output."""
+    weighted, mode = mode == "weighted", "sum" if mode == "weighted" else mode
     tables = reckon.nn.EmbeddingBagCollection(ROWS, DIM, mode, "adam", 0.05, init_std=0.5,
                                               generator=torch.Generator().manual_seed(3))
     dense = models(mode)
@@ -57,7 +68,7 @@ def reference(mode):
     first = None
     for step in range(STEPS):
         indices, offsets, target = global_batch(step)
-        pooled = tables(indices, offsets)
+        pooled = tables(indices, offsets, batch_weights(indices, step) if weighted else None)
         first = pooled.detach() if first is None else first
         loss = ((dense(pooled.view(GLOBAL_BATCH, -1)).squeeze(1) - target) ** 2).mean()
         optimizer.zero_grad()
@@ -84,8 +95,10 @@ def leave(rank):
 def train_sharded(rank, world, port, mode, backend="gloo"):
     join(rank, world, port, 300, backend)
     device = torch.device("cuda", rank) if backend == "nccl" else torch.device("cpu")
+    weighted = mode == "weighted"
     plan = plan_shards(ROWS, world, row_wise_from=100)
-    tables = ShardedEmbeddingBagCollection(ROWS, DIM, plan, mode, "adam", 0.05, init_std=0.5, seed=3).to(device)
+    tables = ShardedEmbeddingBagCollection(ROWS, DIM, plan, "sum" if weighted else mode, "adam", 0.05, init_std=0.5,
+                                           seed=3).to(device)
     dense = torch.nn.parallel.DistributedDataParallel(models(mode).to(device),
                                                       device_ids=[rank] if backend == "nccl" else None)
     optimizer = torch.optim.SGD(dense.parameters(), lr=0.1)
@@ -95,8 +108,12 @@ def train_sharded(rank, world, port, mode, backend="gloo"):
     for step in range(STEPS):
         indices, offsets, target = global_batch(step)
         mine_i, mine_o = slice_batch(indices, offsets, lo, hi)
+        weights = None
+        if weighted:
+            weights = [None if w is None else w.to(device)
+                       for w in slice_weights(batch_weights(indices, step), offsets, lo, hi)]
         mine_i, mine_o, target = [i.to(device) for i in mine_i], [o.to(device) for o in mine_o], target.to(device)
-        pooled = tables(mine_i, mine_o)
+        pooled = tables(mine_i, mine_o, weights)
         first = pooled.detach() if first is None else first
         loss = ((dense(pooled.view(local, -1)).squeeze(1) - target[lo:hi]) ** 2).mean()
         optimizer.zero_grad()
@@ -107,6 +124,7 @@ def train_sharded(rank, world, port, mode, backend="gloo"):
             mine = len(tables.shards[rank])
             ids = sum(i.numel() for i in mine_i)
             want = 8 * local * shards_all + 8 * ids + 4 * DIM * mine * GLOBAL_BATCH + 4 * DIM * local * shards_all
+            want += 4 * ids if weighted else 0  # each id's weight travels with it
             assert tables.bytes_sent == want, (tables.bytes_sent, want)
     shards = [None] * world
     dist.all_gather_object(shards, [(t, lo_, hi_, w.cpu()) for t, lo_, hi_, w in tables.shard_tables()])
@@ -129,6 +147,10 @@ def train_sharded(rank, world, port, mode, backend="gloo"):
 @pytest.mark.parametrize("mode", ["sum", "mean"])
 def test_sharded_training_equals_one_process(world, mode):
     mp.spawn(train_sharded, args=(world, free_port(), mode), nprocs=world, join=True)
+
+
+def test_sharded_weighted_bags_equal_one_process():
+    mp.spawn(train_sharded, args=(2, free_port(), "weighted"), nprocs=2, join=True)
 
 
 @pytest.mark.skipif(not (dist.is_nccl_available() and torch.cuda.device_count() >= 2),
