@@ -95,16 +95,31 @@ Pool3dOptions pool_options(c10::string_view mode, at::IntArrayRef kernel, at::In
   return o;
 }
 
+// A view of t's shape without its data: the kernels' size functions read nothing else (so meta tensors pass too).
+TensorView shape_only(const at::Tensor& t) {
+  const std::vector<std::int64_t> sizes(t.sizes().begin(), t.sizes().end());
+  return TensorView::contiguous(nullptr, DType::kF32, Device::cpu(), sizes.data(), static_cast<int>(sizes.size()));
+}
+
+// y [N, C] or pooled [.., Z, P, Q ..] and, for max pooling, an argmax of its shape (average pooling: empty).
+std::tuple<at::Tensor, at::Tensor> with_argmax(at::IntArrayRef y_sizes, PoolMode mode, const at::Tensor& x) {
+  at::Tensor y = at::empty(y_sizes, x.options());
+  return {y, at::empty(mode == PoolMode::kMax ? y.sizes() : at::IntArrayRef{0}, x.options().dtype(at::kInt))};
+}
+
+std::tuple<at::Tensor, at::Tensor> pool3d_outputs(const at::Tensor& x, const Pool3dOptions& o) {
+  std::array<std::int64_t, 5> s{};
+  run_checked([&] { s = pool3d_output_sizes(shape_only(x), o); });
+  return with_argmax(in_layout(o.layout, s[0], s[1], s[2], s[3], s[4]), o.mode, x);
+}
+
 // y and, for max pooling, its argmax (an empty tensor for average pooling).
 std::tuple<at::Tensor, at::Tensor> pool3d(const at::Tensor& x, c10::string_view mode, at::IntArrayRef kernel,
                                           at::IntArrayRef stride, at::IntArrayRef pad, bool count_include_pad,
                                           c10::string_view layout) {
   const Pool3dOptions o = pool_options(mode, kernel, stride, pad, count_include_pad, layout);
-  at::Tensor y, argmax;
+  auto [y, argmax] = pool3d_outputs(x, o);
   run_checked([&] {
-    const auto s = pool3d_output_sizes(view_of(x, "x"), o);
-    y = at::empty(in_layout(o.layout, s[0], s[1], s[2], s[3], s[4]), x.options());
-    argmax = at::empty(o.mode == PoolMode::kMax ? y.sizes() : at::IntArrayRef{0}, x.options().dtype(at::kInt));
     pool3d_fwd(context_for(x), view_of(x, "x"), view_of(y, "y"), o.mode == PoolMode::kMax ? view_of(argmax, "argmax") : TensorView{}, o);
   });
   return {y, argmax};
@@ -123,17 +138,16 @@ at::Tensor pool3d_backward(const at::Tensor& dy, const at::Tensor& argmax, at::I
   return dx;
 }
 
-std::int64_t channels_of(const at::Tensor& x, ConvLayout layout) {
+std::tuple<at::Tensor, at::Tensor> global_pool3d_outputs(const at::Tensor& x, PoolMode mode, ConvLayout layout) {
   TORCH_CHECK_VALUE(x.dim() == 5, "x must be 5-d, got ", x.sizes());
-  return layout == ConvLayout::kNcdhw ? x.size(1) : x.size(4);
+  return with_argmax({x.size(0), layout == ConvLayout::kNcdhw ? x.size(1) : x.size(4)}, mode, x);
 }
 
 std::tuple<at::Tensor, at::Tensor> global_pool3d(const at::Tensor& x, const c10::optional<at::Tensor>& lengths,
                                                  c10::string_view mode, c10::string_view layout) {
   const PoolMode m = pool_mode_of(mode);
   const ConvLayout l = layout_of(layout);
-  at::Tensor y = at::empty({x.dim() == 5 ? x.size(0) : 0, channels_of(x, l)}, x.options());
-  at::Tensor argmax = at::empty(m == PoolMode::kMax ? y.sizes() : at::IntArrayRef{0}, x.options().dtype(at::kInt));
+  auto [y, argmax] = global_pool3d_outputs(x, m, l);
   run_checked([&] {
     global_pool3d_fwd(context_for(x), view_of(x, "x"), optional_view(lengths, "lengths"), view_of(y, "y"),
                       m == PoolMode::kMax ? view_of(argmax, "argmax") : TensorView{}, m, l);
@@ -153,12 +167,7 @@ at::Tensor global_pool3d_backward(const at::Tensor& dy, const c10::optional<at::
   return dx;
 }
 
-// Meta: shapes by the same size rules (the kernels' own functions, on views without data).
-TensorView shape_only(const at::Tensor& t) {
-  const std::vector<std::int64_t> sizes(t.sizes().begin(), t.sizes().end());
-  return TensorView::contiguous(nullptr, DType::kF32, Device::cpu(), sizes.data(), static_cast<int>(sizes.size()));
-}
-
+// Meta: shapes by the same size rules as the implementations above.
 at::Tensor conv3d_backward_data_meta(const at::Tensor& dy, const at::Tensor&, at::IntArrayRef x_sizes, at::IntArrayRef,
                                      at::IntArrayRef, at::IntArrayRef, std::int64_t, c10::string_view) {
   return at::empty(x_sizes, dy.options());
@@ -174,11 +183,7 @@ std::tuple<at::Tensor, at::Tensor> conv3d_backward_weights_meta(const at::Tensor
 std::tuple<at::Tensor, at::Tensor> pool3d_meta(const at::Tensor& x, c10::string_view mode, at::IntArrayRef kernel,
                                                at::IntArrayRef stride, at::IntArrayRef pad, bool count_include_pad,
                                                c10::string_view layout) {
-  const Pool3dOptions o = pool_options(mode, kernel, stride, pad, count_include_pad, layout);
-  std::array<std::int64_t, 5> s{};
-  run_checked([&] { s = pool3d_output_sizes(shape_only(x), o); });
-  at::Tensor y = at::empty(in_layout(o.layout, s[0], s[1], s[2], s[3], s[4]), x.options());
-  return {y, at::empty(o.mode == PoolMode::kMax ? y.sizes() : at::IntArrayRef{0}, x.options().dtype(at::kInt))};
+  return pool3d_outputs(x, pool_options(mode, kernel, stride, pad, count_include_pad, layout));
 }
 
 at::Tensor pool3d_backward_meta(const at::Tensor& dy, const at::Tensor&, at::IntArrayRef x_sizes, c10::string_view,
@@ -188,8 +193,7 @@ at::Tensor pool3d_backward_meta(const at::Tensor& dy, const at::Tensor&, at::Int
 
 std::tuple<at::Tensor, at::Tensor> global_pool3d_meta(const at::Tensor& x, const c10::optional<at::Tensor>&,
                                                       c10::string_view mode, c10::string_view layout) {
-  at::Tensor y = at::empty({x.dim() == 5 ? x.size(0) : 0, channels_of(x, layout_of(layout))}, x.options());
-  return {y, at::empty(pool_mode_of(mode) == PoolMode::kMax ? y.sizes() : at::IntArrayRef{0}, x.options().dtype(at::kInt))};
+  return global_pool3d_outputs(x, pool_mode_of(mode), layout_of(layout));
 }
 
 at::Tensor global_pool3d_backward_meta(const at::Tensor& dy, const c10::optional<at::Tensor>&, const at::Tensor&,

@@ -49,6 +49,12 @@ std::vector<TensorView> table_views(at::TensorList tables) {
   return views;
 }
 
+// The gradient of each gathered row of the fused form: [B, F, K].
+at::Tensor fused_rows_grad(at::TensorList tables, const at::Tensor& indices) {
+  TORCH_CHECK_VALUE(indices.dim() == 2 && !tables.empty() && tables[0].dim() == 2, "indices must be [B, F] and tables [N, K]");
+  return at::empty({indices.size(0), indices.size(1), tables[0].size(1)}, tables[0].options().dtype(at::kFloat));
+}
+
 at::Tensor fm_interaction_fused(at::TensorList tables, const at::Tensor& indices, const c10::optional<at::Tensor>& values) {
   at::Tensor out = at::empty({leading_size(indices, "indices")}, tables.at(0).options().dtype(at::kFloat));
   run_checked([&] {
@@ -61,8 +67,7 @@ at::Tensor fm_interaction_fused(at::TensorList tables, const at::Tensor& indices
 // The gradient of each gathered row, [B, F, K]: table f's gradient is its rows indices[:, f] accumulated.
 at::Tensor fm_interaction_fused_backward(at::TensorList tables, const at::Tensor& indices,
                                          const c10::optional<at::Tensor>& values, const at::Tensor& grad) {
-  TORCH_CHECK_VALUE(indices.dim() == 2 && !tables.empty() && tables[0].dim() == 2, "indices must be [B, F] and tables [N, K]");
-  at::Tensor diff = at::empty({indices.size(0), indices.size(1), tables[0].size(1)}, tables[0].options().dtype(at::kFloat));
+  at::Tensor diff = fused_rows_grad(tables, indices);
   const at::Tensor g = grad.contiguous();
   run_checked([&] {
     fm_interaction_fused_bwd(context_for(tables[0]), table_views(tables), view_of(indices, "indices"),
@@ -77,8 +82,7 @@ at::Tensor fm_interaction_fused_meta(at::TensorList tables, const at::Tensor& in
 
 at::Tensor fm_interaction_fused_backward_meta(at::TensorList tables, const at::Tensor& indices,
                                               const c10::optional<at::Tensor>&, const at::Tensor&) {
-  TORCH_CHECK_VALUE(indices.dim() == 2 && !tables.empty() && tables[0].dim() == 2, "indices must be [B, F] and tables [N, K]");
-  return at::empty({indices.size(0), indices.size(1), tables[0].size(1)}, tables[0].options().dtype(at::kFloat));
+  return fused_rows_grad(tables, indices);
 }
 
 at::Tensor fm_interaction_meta(const at::Tensor& src, const c10::optional<at::Tensor>&) {

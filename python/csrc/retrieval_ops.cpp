@@ -18,10 +18,15 @@
 namespace reckon::torch_ops {
 namespace {
 
+template <typename T>
+std::span<const T> host_span(const at::Tensor& t, at::ScalarType type, const char* name) {
+  TORCH_CHECK_VALUE(t.dim() == 1 && t.scalar_type() == type && t.is_cpu() && t.is_contiguous(), name,
+                    " must be a contiguous 1-d ", type, " CPU tensor, got ", t.scalar_type(), " ", t.sizes());
+  return {t.data_ptr<T>(), static_cast<std::size_t>(t.numel())};
+}
+
 std::span<const std::int64_t> counts_of(const at::Tensor& counts) {
-  TORCH_CHECK_VALUE(counts.dim() == 1 && counts.scalar_type() == at::kLong && counts.is_cpu() && counts.is_contiguous(),
-                    "counts must be a contiguous int64 [V] CPU tensor, got ", counts.scalar_type(), " ", counts.sizes());
-  return {counts.data_ptr<std::int64_t>(), static_cast<std::size_t>(counts.numel())};
+  return host_span<std::int64_t>(counts, at::kLong, "counts");
 }
 
 std::tuple<at::Tensor, at::Tensor> alias_table(const at::Tensor& counts, double alpha) {
@@ -41,13 +46,6 @@ at::Tensor keep_probability(const at::Tensor& counts, double threshold) {
   at::Tensor out = at::empty({static_cast<std::int64_t>(keep.size())}, counts.options().dtype(at::kFloat));
   std::copy(keep.begin(), keep.end(), out.data_ptr<float>());
   return out;
-}
-
-template <typename T>
-std::span<const T> host_span(const at::Tensor& t, at::ScalarType type, const char* name) {
-  TORCH_CHECK_VALUE(t.dim() == 1 && t.scalar_type() == type && t.is_cpu() && t.is_contiguous(), name,
-                    " must be a contiguous 1-d ", type, " CPU tensor, got ", t.scalar_type(), " ", t.sizes());
-  return {t.data_ptr<T>(), static_cast<std::size_t>(t.numel())};
 }
 
 std::tuple<at::Tensor, at::Tensor> subsample(const at::Tensor& tokens, const at::Tensor& offsets, const at::Tensor& keep,

@@ -25,6 +25,26 @@ std::tuple<at::Tensor, at::Tensor> gru_cell_outputs(const at::Tensor& h) {
   return {at::empty(h.sizes(), h.options()), at::empty({h.size(0), 4 * hidden_of(h)}, h.options())};
 }
 
+// diff_gates_x, diff_gates_h [B, 3H] and diff_h [B, H].
+std::tuple<at::Tensor, at::Tensor, at::Tensor> gru_cell_grads(const at::Tensor& h) {
+  const std::int64_t hidden = hidden_of(h);
+  return {at::empty({h.size(0), 3 * hidden}, h.options()), at::empty({h.size(0), 3 * hidden}, h.options()),
+          at::empty(h.sizes(), h.options())};
+}
+
+// A layer's output [T, B, H] for x [T, B, I] and w_h [H, 3H].
+at::Tensor gru_layer_output(const at::Tensor& x, const at::Tensor& w_h) {
+  TORCH_CHECK_VALUE(x.dim() == 3 && w_h.dim() == 2, "x must be [T, B, I] and w_h [H, 3H], got ", x.sizes(), " and ",
+                    w_h.sizes());
+  return at::empty({x.size(0), x.size(1), w_h.size(0)}, x.options());
+}
+
+// A loss's per-row values [B] and its gradient, shaped like the scores [B, N].
+std::tuple<at::Tensor, at::Tensor> loss_outputs(const at::Tensor& scores, const char* name) {
+  TORCH_CHECK_VALUE(scores.dim() == 2, name, " must be [B, N], got ", scores.sizes());
+  return {at::empty({scores.size(0)}, scores.options()), at::empty(scores.sizes(), scores.options())};
+}
+
 // h' and the saved [B, 4H] (r, z, n, gh_n) its backward reads.
 std::tuple<at::Tensor, at::Tensor> gru_cell(const at::Tensor& gates_x, const at::Tensor& gates_h, const at::Tensor& h) {
   auto [h_out, saved] = gru_cell_outputs(h);
@@ -38,9 +58,7 @@ std::tuple<at::Tensor, at::Tensor> gru_cell(const at::Tensor& gates_x, const at:
 
 std::tuple<at::Tensor, at::Tensor, at::Tensor> gru_cell_backward(const at::Tensor& h, const at::Tensor& saved,
                                                                  const at::Tensor& grad_h_out) {
-  const std::int64_t b = h.size(0), hidden = hidden_of(h);
-  at::Tensor dgx = at::empty({b, 3 * hidden}, h.options()), dgh = at::empty({b, 3 * hidden}, h.options());
-  at::Tensor dh = at::empty(h.sizes(), h.options());
+  auto [dgx, dgh, dh] = gru_cell_grads(h);
   const at::Tensor g = grad_h_out.contiguous();
   run_checked([&] {
     gru_cell_bwd(context_for(h), view_of(h, "h"), view_of(saved, "saved"), view_of(g, "grad_h_out"),
@@ -52,9 +70,7 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> gru_cell_backward(const at::Tenso
 // The whole layer over time-major x [T, B, I], inference: y [T, B, H].
 at::Tensor gru_layer(const at::Tensor& x, const c10::optional<at::Tensor>& h0, const at::Tensor& w_x, const at::Tensor& w_h,
                      const at::Tensor& b_x, const at::Tensor& b_h) {
-  TORCH_CHECK_VALUE(x.dim() == 3 && w_h.dim() == 2, "x must be [T, B, I] and w_h [H, 3H], got ", x.sizes(), " and ",
-                    w_h.sizes());
-  at::Tensor y = at::empty({x.size(0), x.size(1), w_h.size(0)}, x.options());
+  at::Tensor y = gru_layer_output(x, w_h);
   run_checked([&] {
     const GruWeights weights{view_of(w_x, "w_x"), view_of(w_h, "w_h"), view_of(b_x, "b_x"), view_of(b_h, "b_h")};
     gru_layer_fwd(context_for(x), view_of(x, "x"), optional_view(h0, "h0"), weights, view_of(y, "y"));
@@ -68,11 +84,16 @@ void check_sequence(const at::Tensor& x, const at::Tensor& h0, const at::Tensor&
                     w_h.sizes());
 }
 
-std::tuple<at::Tensor, at::Tensor> gru_train_meta(const at::Tensor& x, const at::Tensor& h0, const at::Tensor&,
-                                                  const at::Tensor& w_h, const at::Tensor&, const at::Tensor&) {
+// The training layer's y [T, B, H] and saved [T, B, 4H].
+std::tuple<at::Tensor, at::Tensor> gru_train_outputs(const at::Tensor& x, const at::Tensor& h0, const at::Tensor& w_h) {
   check_sequence(x, h0, w_h);
   return {at::empty({x.size(0), x.size(1), h0.size(1)}, x.options()),
           at::empty({x.size(0), x.size(1), 4 * h0.size(1)}, x.options())};
+}
+
+std::tuple<at::Tensor, at::Tensor> gru_train_meta(const at::Tensor& x, const at::Tensor& h0, const at::Tensor&,
+                                                  const at::Tensor& w_h, const at::Tensor&, const at::Tensor&) {
+  return gru_train_outputs(x, h0, w_h);
 }
 
 std::vector<at::Tensor> gru_train_backward_meta(const at::Tensor& x, const at::Tensor& h0, const at::Tensor& w_x,
@@ -85,9 +106,8 @@ std::vector<at::Tensor> gru_train_backward_meta(const at::Tensor& x, const at::T
 // hidden product and the fused cell; saved [T, B, 4H] is what the backward reads. Returns (y [T, B, H], saved).
 std::tuple<at::Tensor, at::Tensor> gru_layer_train(const at::Tensor& x, const at::Tensor& h0, const at::Tensor& w_x,
                                                    const at::Tensor& w_h, const at::Tensor& b_x, const at::Tensor& b_h) {
-  check_sequence(x, h0, w_h);
+  auto [y, saved] = gru_train_outputs(x, h0, w_h);
   const std::int64_t steps = x.size(0), batch = x.size(1), hidden = h0.size(1);
-  at::Tensor y = at::empty({steps, batch, hidden}, x.options()), saved = at::empty({steps, batch, 4 * hidden}, x.options());
   at::Tensor gx = at::empty({steps, batch, 3 * hidden}, x.options()), gh = at::empty({batch, 3 * hidden}, x.options());
   run_checked([&] {
     Context& ctx = context_for(x);
@@ -139,8 +159,7 @@ std::vector<at::Tensor> gru_layer_train_backward(const at::Tensor& x, const at::
 
 // Per-row losses [B] and the gradient of scale · Σ losses with respect to the logits [B, N].
 std::tuple<at::Tensor, at::Tensor> softmax_cross_entropy_op(const at::Tensor& logits, const at::Tensor& targets, double scale) {
-  TORCH_CHECK_VALUE(logits.dim() == 2, "logits must be [B, N], got ", logits.sizes());
-  at::Tensor losses = at::empty({logits.size(0)}, logits.options()), diff = at::empty(logits.sizes(), logits.options());
+  auto [losses, diff] = loss_outputs(logits, "logits");
   const at::Tensor t = targets.to(at::kInt).contiguous();
   run_checked([&] {
     softmax_cross_entropy(context_for(logits), view_of(logits, "logits"), view_of(t, "targets"), view_of(losses, "losses"),
@@ -153,8 +172,7 @@ std::tuple<at::Tensor, at::Tensor> softmax_cross_entropy_op(const at::Tensor& lo
 std::tuple<at::Tensor, at::Tensor> bpr_max_op(const at::Tensor& scores, const c10::optional<at::Tensor>& bias,
                                               const at::Tensor& target_columns, const at::Tensor& column_items,
                                               double regularization, double scale) {
-  TORCH_CHECK_VALUE(scores.dim() == 2, "scores must be [B, M], got ", scores.sizes());
-  at::Tensor losses = at::empty({scores.size(0)}, scores.options()), diff = at::empty(scores.sizes(), scores.options());
+  auto [losses, diff] = loss_outputs(scores, "scores");
   const at::Tensor t = target_columns.to(at::kInt).contiguous(), items = column_items.to(at::kInt).contiguous();
   run_checked([&] {
     bpr_max_loss(context_for(scores), view_of(scores, "scores"), optional_view(bias, "bias"), view_of(t, "target_columns"),
@@ -166,7 +184,7 @@ std::tuple<at::Tensor, at::Tensor> bpr_max_op(const at::Tensor& scores, const c1
 
 std::tuple<at::Tensor, at::Tensor> bpr_max_meta(const at::Tensor& scores, const c10::optional<at::Tensor>&, const at::Tensor&,
                                                 const at::Tensor&, double, double) {
-  return {at::empty({scores.size(0)}, scores.options()), at::empty(scores.sizes(), scores.options())};
+  return loss_outputs(scores, "scores");
 }
 
 std::tuple<at::Tensor, at::Tensor> gru_cell_meta(const at::Tensor&, const at::Tensor&, const at::Tensor& h) {
@@ -174,18 +192,16 @@ std::tuple<at::Tensor, at::Tensor> gru_cell_meta(const at::Tensor&, const at::Te
 }
 
 std::tuple<at::Tensor, at::Tensor, at::Tensor> gru_cell_backward_meta(const at::Tensor& h, const at::Tensor&, const at::Tensor&) {
-  const std::int64_t hidden = hidden_of(h);
-  return {at::empty({h.size(0), 3 * hidden}, h.options()), at::empty({h.size(0), 3 * hidden}, h.options()),
-          at::empty(h.sizes(), h.options())};
+  return gru_cell_grads(h);
 }
 
 at::Tensor gru_layer_meta(const at::Tensor& x, const c10::optional<at::Tensor>&, const at::Tensor&, const at::Tensor& w_h,
                           const at::Tensor&, const at::Tensor&) {
-  return at::empty({x.size(0), x.size(1), w_h.size(0)}, x.options());
+  return gru_layer_output(x, w_h);
 }
 
 std::tuple<at::Tensor, at::Tensor> softmax_cross_entropy_meta(const at::Tensor& logits, const at::Tensor&, double) {
-  return {at::empty({logits.size(0)}, logits.options()), at::empty(logits.sizes(), logits.options())};
+  return loss_outputs(logits, "logits");
 }
 
 // The same functions serve CPU and CUDA tensors: the kernels dispatch on the context's device.
