@@ -41,7 +41,7 @@ class DeepFM(torch.nn.Module):
 
     def forward(self, ids):
         batch = ids.shape[0]
-        offsets = [torch.arange(batch + 1, dtype=torch.int64)] * self.fields
+        offsets = [torch.arange(batch + 1, dtype=torch.int64, device=ids.device)] * self.fields
         columns = list(ids.t().contiguous().unbind(0))  # one copy; each field's ids a contiguous row
         v = self.embeddings(columns, offsets)  # [B, F, K]
         first = self.first_order(columns, offsets).sum(dim=(1, 2))

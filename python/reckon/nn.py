@@ -148,8 +148,8 @@ class SkipGram(torch.nn.Module):
     def most_similar(self, ids, k=10):
         """The k nearest ids of each id by cosine similarity, itself excluded: (scores [Q, k], ids int32 [Q, k])."""
         unit = torch.nn.functional.normalize(self.input_vectors, dim=1)
-        ids = torch.as_tensor(ids, dtype=torch.int64)
-        rows = torch.arange(len(ids), dtype=torch.int32)
+        ids = torch.as_tensor(ids, dtype=torch.int64, device=unit.device)
+        rows = torch.arange(len(ids), dtype=torch.int32, device=unit.device)
         return ops.topk_product(unit[ids], unit, k, (rows, ids.to(torch.int32)))
 
 
